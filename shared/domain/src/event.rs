@@ -1,0 +1,254 @@
+//! The canonical event envelope (the EventBridge detail) and the typed data of each type.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{CatalogItem, CorrelationId, Currency, DeliveryId, EventId, Provider, TenantId, Timestamp};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The source name of every event tillbridge publishes on its bus.
+pub const EVENT_SOURCE: &str = "tillbridge";
+
+/// A canonical event. `type` and `data` travel as siblings (`{"type": …, "data": {…}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub event_id: EventId,
+    #[serde(flatten)]
+    pub body: EventData,
+    pub schema_version: u32,
+    pub tenant_id: TenantId,
+    /// The vendor the event came from; absent for events tillbridge raises itself.
+    pub provider: Option<Provider>,
+    pub entity_id: String,
+    pub occurred_at: Timestamp,
+    pub received_at: Timestamp,
+    pub correlation_id: CorrelationId,
+}
+
+impl Envelope {
+    pub fn event_type(&self) -> EventType {
+        self.body.event_type()
+    }
+}
+
+/// Every event type tillbridge publishes, by its EventBridge detail-type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    CatalogItemUpserted,
+    CatalogItemDeleted,
+    InventoryAdjusted,
+    OrderUpserted,
+    FetchRequested,
+    WebhookQuarantined,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 6] = [
+        EventType::CatalogItemUpserted,
+        EventType::CatalogItemDeleted,
+        EventType::InventoryAdjusted,
+        EventType::OrderUpserted,
+        EventType::FetchRequested,
+        EventType::WebhookQuarantined,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::CatalogItemUpserted => "pos.catalog.item.upserted",
+            EventType::CatalogItemDeleted => "pos.catalog.item.deleted",
+            EventType::InventoryAdjusted => "pos.inventory.adjusted",
+            EventType::OrderUpserted => "pos.order.upserted",
+            EventType::FetchRequested => "pos.fetch.requested",
+            EventType::WebhookQuarantined => "webhook.quarantined",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Typed event data, tagged by the detail-type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum EventData {
+    #[serde(rename = "pos.catalog.item.upserted")]
+    CatalogItemUpserted(CatalogItem),
+    #[serde(rename = "pos.catalog.item.deleted")]
+    CatalogItemDeleted(ItemDeleted),
+    #[serde(rename = "pos.inventory.adjusted")]
+    InventoryAdjusted(InventoryAdjusted),
+    #[serde(rename = "pos.order.upserted")]
+    OrderUpserted(OrderUpserted),
+    #[serde(rename = "pos.fetch.requested")]
+    FetchRequested(FetchRequested),
+    #[serde(rename = "webhook.quarantined")]
+    WebhookQuarantined(WebhookQuarantined),
+}
+
+impl EventData {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            EventData::CatalogItemUpserted(_) => EventType::CatalogItemUpserted,
+            EventData::CatalogItemDeleted(_) => EventType::CatalogItemDeleted,
+            EventData::InventoryAdjusted(_) => EventType::InventoryAdjusted,
+            EventData::OrderUpserted(_) => EventType::OrderUpserted,
+            EventData::FetchRequested(_) => EventType::FetchRequested,
+            EventData::WebhookQuarantined(_) => EventType::WebhookQuarantined,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemDeleted {
+    pub external_id: String,
+    pub deleted_at: Timestamp,
+}
+
+/// A stock change. Vendors identify the stocked thing differently: by the item/variant id
+/// (`external_id`) or by a separate inventory-item id that the catalog resolves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryAdjusted {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_item_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_id: Option<String>,
+    /// Absolute quantity on hand after the change, when the vendor says it.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::number")]
+    pub quantity: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock_status: Option<StockStatus>,
+    pub as_of: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StockStatus {
+    InStock,
+    OutOfStock,
+    LowQuantity,
+}
+
+/// An order, without customer data: tillbridge keeps what stock and reporting need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderUpserted {
+    pub order_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<Currency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_minor: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line_items: Vec<OrderLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLine {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::number")]
+    pub quantity: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price_minor: Option<i64>,
+}
+
+/// The vendor said something changed but did not say what it is now (thin webhooks:
+/// Clover, BigCommerce, Square catalog versions, Toast menus). A fetcher must read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchRequested {
+    /// What to fetch: `catalog`, `menu`, `item`, `category`, `modifier_group`, `modifier`,
+    /// `order`, `product`, `sku`, `payment`, `customer`, `merchant`, or the vendor's own key.
+    pub object_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    pub change: Change,
+    /// The vendor's event name, for the operator.
+    pub vendor_event: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Created,
+    Updated,
+    Deleted,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookQuarantined {
+    pub delivery_id: DeliveryId,
+    pub reason: String,
+    /// Where the raw request is kept for inspection and replay.
+    pub blob_key: String,
+}
+
+/// Deterministic event id: the same delivery and position always give the same id, so a
+/// redelivered webhook republishes identical events and consumers can dedupe on the id.
+pub fn derive_event_id(dedupe_key: &str, index: usize) -> EventId {
+    let digest = Sha256::digest(format!("{dedupe_key}\u{1f}{index}"));
+    EventId::from_trusted(format!("evt_{}", &hex::encode(digest)[..32]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(data: EventData) -> Envelope {
+        Envelope {
+            event_id: derive_event_id("k", 0),
+            body: data,
+            schema_version: SCHEMA_VERSION,
+            tenant_id: TenantId::parse("t1").expect("valid"),
+            provider: Some(Provider::Shopify),
+            entity_id: "v1".into(),
+            occurred_at: Timestamp::UNIX_EPOCH,
+            received_at: Timestamp::UNIX_EPOCH,
+            correlation_id: CorrelationId::parse("c1").expect("valid"),
+        }
+    }
+
+    #[test]
+    fn type_and_data_are_siblings_in_the_envelope() {
+        let e = envelope(EventData::CatalogItemDeleted(ItemDeleted {
+            external_id: "v1".into(),
+            deleted_at: Timestamp::UNIX_EPOCH,
+        }));
+        let v = serde_json::to_value(&e).expect("serializes");
+        assert_eq!(v["type"], "pos.catalog.item.deleted");
+        assert_eq!(v["data"]["external_id"], "v1");
+        let back: Envelope = serde_json::from_value(v).expect("parses");
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn event_ids_are_deterministic() {
+        assert_eq!(derive_event_id("a", 1), derive_event_id("a", 1));
+        assert_ne!(derive_event_id("a", 1), derive_event_id("a", 2));
+        assert_ne!(derive_event_id("a", 1), derive_event_id("b", 1));
+    }
+
+    #[test]
+    fn every_type_name_parses_back() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+    }
+}

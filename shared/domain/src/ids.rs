@@ -1,0 +1,186 @@
+//! Typed identifiers. Parse, don't validate: a value of these types is always well formed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::DomainError;
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: &str) -> Result<Self, DomainError> {
+                if s.is_empty() || s.len() > $max {
+                    return Err(DomainError::invalid($what, format!("must be 1 to {} characters", $max)));
+                }
+                if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')) {
+                    return Err(DomainError::invalid($what, "only letters, digits, '-', '_', '.', ':' are allowed"));
+                }
+                Ok(Self(s.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// For values built by this crate from characters known to be allowed.
+            #[allow(dead_code)]
+            pub(crate) fn from_trusted(s: String) -> Self {
+                debug_assert!(Self::parse(&s).is_ok());
+                Self(s)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DomainError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A merchant account in tillbridge. Appears in URLs and table keys, so it is restricted
+    /// to URL- and key-safe characters.
+    TenantId, "tenant id", 64
+);
+string_id!(
+    /// Our id for one accepted HTTP delivery (time-ordered).
+    DeliveryId, "delivery id", 64
+);
+string_id!(
+    /// Id of one canonical event; deterministic for a given delivery and position, so a
+    /// redelivered webhook produces the same event ids.
+    EventId, "event id", 128
+);
+string_id!(
+    /// Carried through every stage and every log line of one flow.
+    CorrelationId, "correlation id", 128
+);
+
+/// The webhook schemes and POS vendors tillbridge understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Provider {
+    Square,
+    Shopify,
+    Clover,
+    Toast,
+    Zettle,
+    WooCommerce,
+    Lightspeed,
+    BigCommerce,
+    Stripe,
+    StandardWebhooks,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 10] = [
+        Provider::Square,
+        Provider::Shopify,
+        Provider::Clover,
+        Provider::Toast,
+        Provider::Zettle,
+        Provider::WooCommerce,
+        Provider::Lightspeed,
+        Provider::BigCommerce,
+        Provider::Stripe,
+        Provider::StandardWebhooks,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Square => "square",
+            Provider::Shopify => "shopify",
+            Provider::Clover => "clover",
+            Provider::Toast => "toast",
+            Provider::Zettle => "zettle",
+            Provider::WooCommerce => "woocommerce",
+            Provider::Lightspeed => "lightspeed",
+            Provider::BigCommerce => "bigcommerce",
+            Provider::Stripe => "stripe",
+            Provider::StandardWebhooks => "standard-webhooks",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Provider {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+                DomainError::invalid("provider", format!("unknown provider (known: {})", known.join(", ")))
+            })
+    }
+}
+
+impl Serialize for Provider {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Provider {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_are_key_safe() {
+        assert!(TenantId::parse("t1").is_ok());
+        assert!(TenantId::parse("acme-coffee_2.eu").is_ok());
+        assert!(TenantId::parse("").is_err());
+        assert!(TenantId::parse("a/b").is_err());
+        assert!(TenantId::parse("a#b").is_err());
+        assert!(TenantId::parse(&"x".repeat(65)).is_err());
+        assert!(TenantId::parse("é").is_err());
+    }
+
+    #[test]
+    fn providers_round_trip_case_insensitively() {
+        for p in Provider::ALL {
+            assert_eq!(p.as_str().parse::<Provider>().ok(), Some(p));
+            assert_eq!(p.as_str().to_uppercase().parse::<Provider>().ok(), Some(p));
+        }
+        assert!("paypal".parse::<Provider>().is_err());
+    }
+}

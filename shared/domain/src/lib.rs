@@ -1,0 +1,19 @@
+//! The canonical model shared by every tillbridge stage.
+//!
+//! Pure data and rules: no I/O, no AWS types. Everything that crosses a stage boundary
+//! (queue message, event detail, table record) is defined here or built from these types.
+
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod item;
+pub mod money;
+pub mod number;
+pub mod time;
+
+pub use error::{DomainError, ErrorKind};
+pub use event::{Envelope, EventData, EventType};
+pub use ids::{CorrelationId, DeliveryId, EventId, Provider, TenantId};
+pub use item::CatalogItem;
+pub use money::Currency;
+pub use time::Timestamp;
