@@ -4,7 +4,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{CatalogItem, CorrelationId, Currency, DeliveryId, EventId, Provider, TenantId, Timestamp};
+use crate::{
+    CatalogItem, CorrelationId, Currency, DeliveryId, EventId, Provider, TenantId, Timestamp,
+};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -75,7 +77,7 @@ impl EventType {
 #[serde(tag = "type", content = "data")]
 pub enum EventData {
     #[serde(rename = "pos.catalog.item.upserted")]
-    CatalogItemUpserted(CatalogItem),
+    CatalogItemUpserted(Box<ItemUpserted>),
     #[serde(rename = "pos.catalog.item.deleted")]
     CatalogItemDeleted(ItemDeleted),
     #[serde(rename = "pos.inventory.adjusted")]
@@ -101,6 +103,18 @@ impl EventData {
     }
 }
 
+/// An item as the vendor now has it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemUpserted {
+    pub item: CatalogItem,
+    /// The vendor's separate stock-keeping id, when it has one (Shopify's inventory item),
+    /// so later stock events that only name it can be resolved to this item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_item_id: Option<String>,
+}
+
+/// A deletion; deleting a parent deletes its variants.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ItemDeleted {
@@ -120,7 +134,11 @@ pub struct InventoryAdjusted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location_id: Option<String>,
     /// Absolute quantity on hand after the change, when the vendor says it.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::number"
+    )]
     pub quantity: Option<Decimal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stock_status: Option<StockStatus>,
@@ -162,7 +180,11 @@ pub struct OrderLine {
     pub external_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::number"
+    )]
     pub quantity: Option<Decimal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_price_minor: Option<i64>,

@@ -142,7 +142,10 @@ impl FromStr for Provider {
             .find(|p| p.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
                 let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
-                DomainError::invalid("provider", format!("unknown provider (known: {})", known.join(", ")))
+                DomainError::invalid(
+                    "provider",
+                    format!("unknown provider (known: {})", known.join(", ")),
+                )
             })
     }
 }

@@ -30,9 +30,17 @@ pub struct CatalogItem {
     pub cost_minor: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub barcode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::number"
+    )]
     pub tax_rate_percent: Option<Decimal>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::number"
+    )]
     pub quantity_on_hand: Option<Decimal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_active: Option<bool>,
@@ -50,15 +58,27 @@ pub struct CatalogItem {
     pub modifier_group_ids: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_of_measure: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::number"
+    )]
     pub weight: Option<Decimal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::number"
+    )]
     pub thc_percent: Option<Decimal>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::number"
+    )]
     pub cbd_percent: Option<Decimal>,
 }
 
@@ -80,10 +100,30 @@ impl CatalogItem {
 
 /// Canonical field names, in the order of ARCHITECTURE.md.
 pub const CANONICAL_FIELDS: [&str; 24] = [
-    "external_id", "sku", "name", "description", "category", "price_minor", "currency",
-    "cost_minor", "barcode", "tax_rate_percent", "quantity_on_hand", "is_active", "image_url",
-    "brand", "vendor", "variant_name", "parent_id", "modifier_group_ids", "unit_of_measure",
-    "weight", "created_at", "updated_at", "thc_percent", "cbd_percent",
+    "external_id",
+    "sku",
+    "name",
+    "description",
+    "category",
+    "price_minor",
+    "currency",
+    "cost_minor",
+    "barcode",
+    "tax_rate_percent",
+    "quantity_on_hand",
+    "is_active",
+    "image_url",
+    "brand",
+    "vendor",
+    "variant_name",
+    "parent_id",
+    "modifier_group_ids",
+    "unit_of_measure",
+    "weight",
+    "created_at",
+    "updated_at",
+    "thc_percent",
+    "cbd_percent",
 ];
 
 #[cfg(test)]
@@ -97,14 +137,24 @@ mod tests {
         assert_eq!(item.tax_rate_percent, Some(Decimal::new(8875, 3)));
         assert_eq!(item.quantity_on_hand, Some(Decimal::new(55, 1)));
         let back = serde_json::to_string(&item).expect("serializes");
-        assert_eq!(back, r#"{"external_id":"v1","price_minor":2999,"currency":"USD","tax_rate_percent":8.875,"quantity_on_hand":5.5,"updated_at":"2025-01-02T03:04:05Z"}"#);
+        assert_eq!(
+            back,
+            r#"{"external_id":"v1","price_minor":2999,"currency":"USD","tax_rate_percent":8.875,"quantity_on_hand":5.5,"updated_at":"2025-01-02T03:04:05Z"}"#
+        );
     }
 
     #[test]
     fn unknown_fields_and_bad_types_are_rejected() {
-        assert!(serde_json::from_str::<CatalogItem>(r#"{"external_id":"a","colour":"red"}"#).is_err());
-        assert!(serde_json::from_str::<CatalogItem>(r#"{"external_id":"a","price_minor":"12"}"#).is_err());
-        assert!(serde_json::from_str::<CatalogItem>(r#"{"external_id":"a","currency":"usd"}"#).is_err());
+        assert!(
+            serde_json::from_str::<CatalogItem>(r#"{"external_id":"a","colour":"red"}"#).is_err()
+        );
+        assert!(
+            serde_json::from_str::<CatalogItem>(r#"{"external_id":"a","price_minor":"12"}"#)
+                .is_err()
+        );
+        assert!(
+            serde_json::from_str::<CatalogItem>(r#"{"external_id":"a","currency":"usd"}"#).is_err()
+        );
     }
 
     #[test]

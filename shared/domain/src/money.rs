@@ -10,11 +10,32 @@ use crate::DomainError;
 
 /// Currencies whose minor unit is not 1/100 (ISO 4217 exponent ≠ 2).
 const EXPONENTS: &[(&str, u32)] = &[
-    ("BIF", 0), ("CLP", 0), ("DJF", 0), ("GNF", 0), ("ISK", 0), ("JPY", 0), ("KMF", 0),
-    ("KRW", 0), ("PYG", 0), ("RWF", 0), ("UGX", 0), ("UYI", 0), ("VND", 0), ("VUV", 0),
-    ("XAF", 0), ("XOF", 0), ("XPF", 0),
-    ("BHD", 3), ("IQD", 3), ("JOD", 3), ("KWD", 3), ("LYD", 3), ("OMR", 3), ("TND", 3),
-    ("CLF", 4), ("UYW", 4),
+    ("BIF", 0),
+    ("CLP", 0),
+    ("DJF", 0),
+    ("GNF", 0),
+    ("ISK", 0),
+    ("JPY", 0),
+    ("KMF", 0),
+    ("KRW", 0),
+    ("PYG", 0),
+    ("RWF", 0),
+    ("UGX", 0),
+    ("UYI", 0),
+    ("VND", 0),
+    ("VUV", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("XPF", 0),
+    ("BHD", 3),
+    ("IQD", 3),
+    ("JOD", 3),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("OMR", 3),
+    ("TND", 3),
+    ("CLF", 4),
+    ("UYW", 4),
 ];
 
 /// Active ISO 4217 codes (2024 list, funds codes included).
@@ -37,10 +58,16 @@ impl Currency {
     pub fn parse(code: &str) -> Result<Self, DomainError> {
         let bytes = code.as_bytes();
         if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
-            return Err(DomainError::invalid("currency", "expected a three-letter ISO 4217 code such as USD"));
+            return Err(DomainError::invalid(
+                "currency",
+                "expected a three-letter ISO 4217 code such as USD",
+            ));
         }
         if !CODES.split_ascii_whitespace().any(|c| c == code) {
-            return Err(DomainError::invalid("currency", format!("{code} is not an ISO 4217 code")));
+            return Err(DomainError::invalid(
+                "currency",
+                format!("{code} is not an ISO 4217 code"),
+            ));
         }
         Ok(Currency([bytes[0], bytes[1], bytes[2]]))
     }
@@ -62,7 +89,9 @@ impl Currency {
     /// exactly. Fails rather than rounds when the amount has more precision than the currency.
     pub fn to_minor(&self, major: &str) -> Result<i64, DomainError> {
         let text = major.trim();
-        let value = parse_decimal(text).ok_or_else(|| DomainError::invalid("amount", format!("{text:?} is not a decimal number")))?;
+        let value = parse_decimal(text).ok_or_else(|| {
+            DomainError::invalid("amount", format!("{text:?} is not a decimal number"))
+        })?;
         let scaled = value
             .checked_mul(Decimal::from(10_i64.pow(self.exponent())))
             .ok_or_else(|| DomainError::AmountOutOfRange(text.to_owned()))?;
@@ -149,8 +178,14 @@ mod tests {
 
     #[test]
     fn refuses_to_round() {
-        assert!(matches!(cur("USD").to_minor("19.999"), Err(DomainError::InexactAmount { .. })));
-        assert!(matches!(cur("JPY").to_minor("10.5"), Err(DomainError::InexactAmount { .. })));
+        assert!(matches!(
+            cur("USD").to_minor("19.999"),
+            Err(DomainError::InexactAmount { .. })
+        ));
+        assert!(matches!(
+            cur("JPY").to_minor("10.5"),
+            Err(DomainError::InexactAmount { .. })
+        ));
         assert!(cur("USD").to_minor("abc").is_err());
         assert!(cur("USD").to_minor("").is_err());
         assert!(cur("USD").to_minor("1e40").is_err());

@@ -61,10 +61,14 @@ impl<'de> Visitor<'de> for DecimalVisitor {
             return Err(E::custom("number is not finite"));
         }
         // Rust prints the shortest text that reads back as the same f64: the vendor's digits.
-        parse_decimal(&v.to_string()).map(Some).ok_or_else(|| E::custom("number out of range"))
+        parse_decimal(&v.to_string())
+            .map(Some)
+            .ok_or_else(|| E::custom("number out of range"))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        parse_decimal(v.trim()).map(Some).ok_or_else(|| E::custom(format!("{v:?} is not a decimal number")))
+        parse_decimal(v.trim())
+            .map(Some)
+            .ok_or_else(|| E::custom(format!("{v:?} is not a decimal number")))
     }
 }

@@ -45,7 +45,9 @@ impl Timestamp {
 
     /// Strict RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
     pub fn parse_rfc3339(s: &str) -> Result<Self, DomainError> {
-        parse(s, false).ok_or_else(|| DomainError::invalid("timestamp", format!("{} is not RFC 3339", clip(s))))
+        parse(s, false).ok_or_else(|| {
+            DomainError::invalid("timestamp", format!("{} is not RFC 3339", clip(s)))
+        })
     }
 
     /// RFC 3339 plus the variants vendors send: offsets without a colon (`+0000`), a space
@@ -53,10 +55,18 @@ impl Timestamp {
     pub fn parse_lenient(s: &str) -> Result<Self, DomainError> {
         let t = s.trim();
         if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-            let n: i64 = t.parse().map_err(|_| DomainError::invalid("timestamp", "epoch value out of range"))?;
-            return Self::from_epoch_guess(n).ok_or_else(|| DomainError::invalid("timestamp", "epoch value out of range"));
+            let n: i64 = t
+                .parse()
+                .map_err(|_| DomainError::invalid("timestamp", "epoch value out of range"))?;
+            return Self::from_epoch_guess(n)
+                .ok_or_else(|| DomainError::invalid("timestamp", "epoch value out of range"));
         }
-        parse(t, true).ok_or_else(|| DomainError::invalid("timestamp", format!("{} is not a recognised date-time", clip(s))))
+        parse(t, true).ok_or_else(|| {
+            DomainError::invalid(
+                "timestamp",
+                format!("{} is not a recognised date-time", clip(s)),
+            )
+        })
     }
 
     /// Epoch seconds or milliseconds, told apart by magnitude (ms after 1973 are > 10^11).
@@ -83,7 +93,9 @@ fn clip(s: &str) -> String {
 
 fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
     let part = b.get(at..at + n)?;
-    part.iter().try_fold(0_i64, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0')))
+    part.iter().try_fold(0_i64, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+    })
 }
 
 fn parse(s: &str, lenient: bool) -> Option<Timestamp> {
@@ -94,14 +106,22 @@ fn parse(s: &str, lenient: bool) -> Option<Timestamp> {
     let year = digits(b, 0, 4)?;
     let month = digits(b, 5, 2)?;
     let day = digits(b, 8, 2)?;
-    let sep_ok = b[4] == b'-' && b[7] == b'-' && (matches!(b[10], b'T' | b't') || (lenient && b[10] == b' '));
+    let sep_ok = b[4] == b'-'
+        && b[7] == b'-'
+        && (matches!(b[10], b'T' | b't') || (lenient && b[10] == b' '));
     let hour = digits(b, 11, 2)?;
     let minute = digits(b, 14, 2)?;
     let second = digits(b, 17, 2)?;
     if !sep_ok || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut i = 19;
@@ -142,8 +162,11 @@ fn parse(s: &str, lenient: bool) -> Option<Timestamp> {
         _ => return None,
     };
     // A leap second is folded into the next second, as most clocks do.
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    secs.checked_mul(NANOS_PER_SEC)?.checked_add(nanos).map(Timestamp)
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset_secs;
+    secs.checked_mul(NANOS_PER_SEC)?
+        .checked_add(nanos)
+        .map(Timestamp)
 }
 
 fn is_leap(y: i64) -> bool {
@@ -188,7 +211,13 @@ impl fmt::Display for Timestamp {
         let nanos = self.0.rem_euclid(NANOS_PER_SEC);
         let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
         let sod = secs.rem_euclid(86_400);
-        write!(f, "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60)?;
+        write!(
+            f,
+            "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        )?;
         if nanos != 0 {
             if nanos % 1_000_000 == 0 {
                 write!(f, ".{:03}", nanos / 1_000_000)?;
@@ -227,13 +256,28 @@ mod tests {
     #[test]
     fn reads_vendor_shapes() {
         assert_eq!(ts("1970-01-01T00:00:00Z"), Timestamp::UNIX_EPOCH);
-        assert_eq!(ts("2025-04-22T14:30:00-05:00").to_string(), "2025-04-22T19:30:00Z");
-        assert_eq!(ts("2018-01-17T09:02:27.680+0000").to_string(), "2018-01-17T09:02:27.680Z");
-        assert_eq!(ts("2017-03-22T19:28:08").to_string(), "2017-03-22T19:28:08Z");
-        assert_eq!(ts("2019-10-29T17:26:16.808603647Z").to_string(), "2019-10-29T17:26:16.808603647Z");
+        assert_eq!(
+            ts("2025-04-22T14:30:00-05:00").to_string(),
+            "2025-04-22T19:30:00Z"
+        );
+        assert_eq!(
+            ts("2018-01-17T09:02:27.680+0000").to_string(),
+            "2018-01-17T09:02:27.680Z"
+        );
+        assert_eq!(
+            ts("2017-03-22T19:28:08").to_string(),
+            "2017-03-22T19:28:08Z"
+        );
+        assert_eq!(
+            ts("2019-10-29T17:26:16.808603647Z").to_string(),
+            "2019-10-29T17:26:16.808603647Z"
+        );
         assert_eq!(ts("1561479335").to_string(), "2019-06-25T16:15:35Z");
         assert_eq!(ts("1561479335123").to_string(), "2019-06-25T16:15:35.123Z");
-        assert_eq!(ts("2024-02-29 10:00:00Z").to_string(), "2024-02-29T10:00:00Z");
+        assert_eq!(
+            ts("2024-02-29 10:00:00Z").to_string(),
+            "2024-02-29T10:00:00Z"
+        );
     }
 
     #[test]

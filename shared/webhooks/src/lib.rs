@@ -1,0 +1,17 @@
+//! Vendor webhooks: who signed this request, and what does it mean canonically.
+//!
+//! [`signature`] verifies each vendor's scheme over the exact raw bytes; [`precheck`] is the
+//! cheap, secret-free part the ingress runs; [`normalize`] turns a verified payload into
+//! canonical events. Pure code: no clock, no I/O (time comes in as a value).
+
+pub mod form;
+pub mod headers;
+pub mod identity;
+pub mod normalize;
+pub mod precheck;
+pub mod signature;
+
+pub use headers::Headers;
+pub use normalize::{NormalizeContext, NormalizeError, Normalized, NormalizedEvent, normalize};
+pub use precheck::{Handshake, Precheck, PrecheckError, precheck};
+pub use signature::{Secret, Verified, VerifyError, VerifyOptions, verify};

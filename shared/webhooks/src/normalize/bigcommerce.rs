@@ -1,0 +1,76 @@
+//! BigCommerce: thin callbacks `{scope, data: {type, id}, created_at}`. Deletions are
+//! complete; absolute inventory updates carry the value; everything else needs a fetch.
+
+use serde_json::Value;
+use tillbridge_domain::event::{Change, EventData, FetchRequested, InventoryAdjusted, ItemDeleted};
+
+use super::*;
+
+pub(super) fn normalize(
+    ctx: &NormalizeContext<'_>,
+    json: &Value,
+) -> Result<Normalized, NormalizeError> {
+    let scope = text(json, "scope").ok_or_else(|| malformed("no \"scope\""))?;
+    let data = json.get("data").ok_or_else(|| malformed("no \"data\""))?;
+    let id = required_id(data, "id", "callback data")?;
+    let at = time(json, "created_at").unwrap_or(ctx.received_at);
+    let parts: Vec<&str> = scope.split('/').collect();
+    let event = |data: EventData| NormalizedEvent {
+        data,
+        entity_id: id.clone(),
+        occurred_at: at,
+        dedupe_key: None,
+    };
+    let fetch = |object_type: &str, change: Change| {
+        event(EventData::FetchRequested(FetchRequested {
+            object_type: object_type.to_owned(),
+            object_id: Some(id.clone()),
+            change,
+            vendor_event: scope.clone(),
+        }))
+    };
+    let ev = match parts.as_slice() {
+        ["store", kind @ ("product" | "sku"), "deleted"] => {
+            let _ = kind;
+            event(EventData::CatalogItemDeleted(ItemDeleted {
+                external_id: id.clone(),
+                deleted_at: at,
+            }))
+        }
+        ["store", kind @ ("product" | "sku"), "inventory", "updated"] => {
+            let inv = data.get("inventory");
+            let absolute = inv
+                .and_then(|i| text(i, "method"))
+                .is_some_and(|m| m == "absolute");
+            match (absolute, inv.and_then(|i| decimal(i, "value"))) {
+                (true, Some(q)) => event(EventData::InventoryAdjusted(InventoryAdjusted {
+                    external_id: Some(id.clone()),
+                    inventory_item_id: None,
+                    location_id: None,
+                    quantity: Some(q),
+                    stock_status: None,
+                    as_of: at,
+                })),
+                _ => fetch(kind, Change::Updated),
+            }
+        }
+        ["store", kind @ ("product" | "sku"), rest @ ..] => {
+            let change = if rest.first() == Some(&"created") {
+                Change::Created
+            } else {
+                Change::Updated
+            };
+            fetch(kind, change)
+        }
+        ["store", "order", rest @ ..] => {
+            let change = match rest.first() {
+                Some(&"created") => Change::Created,
+                Some(&"archived") => Change::Deleted,
+                _ => Change::Updated,
+            };
+            fetch("order", change)
+        }
+        _ => return Ok(Normalized::unhandled(scope)),
+    };
+    Ok(Normalized::handled(scope.clone(), vec![ev]))
+}

@@ -1,0 +1,249 @@
+//! Vendor payloads → canonical events.
+//!
+//! Each vendor module reads the payload as loosely typed JSON (vendors add fields, send
+//! numbers as strings and vice versa) and builds strictly typed canonical events. Money is
+//! converted exactly or the event is refused; unknown event types are reported as unhandled,
+//! never as errors.
+
+mod bigcommerce;
+mod clover;
+mod lightspeed;
+mod shopify;
+mod square;
+mod toast;
+mod woocommerce;
+mod zettle;
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+use thiserror::Error;
+use tillbridge_domain::event::{EventData, SCHEMA_VERSION, derive_event_id};
+use tillbridge_domain::money::parse_decimal;
+use tillbridge_domain::{
+    CorrelationId, Currency, DomainError, Envelope, Provider, TenantId, Timestamp,
+};
+
+use crate::Headers;
+
+/// What a normalizer needs besides the payload.
+#[derive(Debug, Clone, Copy)]
+pub struct NormalizeContext<'a> {
+    /// The tenant's currency: amounts without their own currency are in it.
+    pub currency: Currency,
+    pub headers: &'a Headers,
+    /// When tillbridge accepted the delivery; the fallback when the vendor gives no time.
+    pub received_at: Timestamp,
+}
+
+/// One canonical event before it is wrapped in an envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalizedEvent {
+    pub data: EventData,
+    pub entity_id: String,
+    pub occurred_at: Timestamp,
+    /// A vendor identity of this event when it has its own (e.g. one update in a Clover
+    /// batch); otherwise the event id derives from the delivery and position.
+    pub dedupe_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    /// The vendor's name for what happened (`products/update`, `inventory.count.updated`).
+    pub vendor_event: String,
+    pub events: Vec<NormalizedEvent>,
+    /// True when the event type is not one tillbridge maps; it is acknowledged and recorded.
+    pub unhandled: bool,
+}
+
+impl Normalized {
+    fn handled(vendor_event: impl Into<String>, events: Vec<NormalizedEvent>) -> Self {
+        Self {
+            vendor_event: vendor_event.into(),
+            events,
+            unhandled: false,
+        }
+    }
+
+    fn unhandled(vendor_event: impl Into<String>) -> Self {
+        Self {
+            vendor_event: vendor_event.into(),
+            events: Vec::new(),
+            unhandled: true,
+        }
+    }
+
+    /// Wraps the events in envelopes. Event ids are deterministic, so normalizing a
+    /// redelivery yields the same ids.
+    pub fn into_envelopes(
+        self,
+        tenant_id: &TenantId,
+        provider: Provider,
+        delivery_key: &str,
+        received_at: Timestamp,
+        correlation_id: &CorrelationId,
+    ) -> Vec<Envelope> {
+        self.events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let event_id = match &e.dedupe_key {
+                    Some(k) => derive_event_id(&format!("{tenant_id}/{provider}/{k}"), 0),
+                    None => derive_event_id(&format!("{tenant_id}/{provider}/{delivery_key}"), i),
+                };
+                Envelope {
+                    event_id,
+                    body: e.data,
+                    schema_version: SCHEMA_VERSION,
+                    tenant_id: tenant_id.clone(),
+                    provider: Some(provider),
+                    entity_id: e.entity_id,
+                    occurred_at: e.occurred_at,
+                    received_at,
+                    correlation_id: correlation_id.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum NormalizeError {
+    #[error("malformed payload: {0}")]
+    Malformed(String),
+    #[error("{field}: {source}")]
+    Value {
+        field: &'static str,
+        #[source]
+        source: DomainError,
+    },
+}
+
+pub(crate) fn malformed(reason: impl Into<String>) -> NormalizeError {
+    NormalizeError::Malformed(reason.into())
+}
+
+/// Normalizes one verified payload (raw body bytes, exactly as received).
+pub fn normalize(
+    provider: Provider,
+    ctx: &NormalizeContext<'_>,
+    body: &[u8],
+) -> Result<Normalized, NormalizeError> {
+    match provider {
+        Provider::Lightspeed => lightspeed::normalize(ctx, body),
+        _ => {
+            let json: Value =
+                serde_json::from_slice(body).map_err(|e| malformed(format!("not JSON: {e}")))?;
+            match provider {
+                Provider::Square => square::normalize(ctx, &json),
+                Provider::Shopify => shopify::normalize(ctx, &json),
+                Provider::Clover => clover::normalize(ctx, &json),
+                Provider::Toast => toast::normalize(ctx, &json),
+                Provider::Zettle => zettle::normalize(ctx, &json),
+                Provider::WooCommerce => woocommerce::normalize(ctx, &json),
+                Provider::BigCommerce => bigcommerce::normalize(ctx, &json),
+                Provider::Stripe | Provider::StandardWebhooks => {
+                    let kind = json
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("unknown");
+                    Ok(Normalized::unhandled(kind))
+                }
+                Provider::Lightspeed => lightspeed::normalize(ctx, body),
+            }
+        }
+    }
+}
+
+// ---- loose JSON readers shared by the vendor modules ----
+
+/// A non-empty string field; numbers are accepted and rendered as text (ids often are).
+pub(crate) fn text(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An id field that must be present.
+pub(crate) fn required_id(v: &Value, key: &str, what: &str) -> Result<String, NormalizeError> {
+    text(v, key).ok_or_else(|| malformed(format!("{what} has no \"{key}\"")))
+}
+
+pub(crate) fn boolean(v: &Value, key: &str) -> Option<bool> {
+    v.get(key)?.as_bool()
+}
+
+/// A decimal from a JSON number (by its shortest text, never its binary value) or string.
+pub(crate) fn decimal(v: &Value, key: &str) -> Option<Decimal> {
+    match v.get(key)? {
+        Value::Number(n) => parse_decimal(&n.to_string()),
+        Value::String(s) => parse_decimal(s.trim()),
+        _ => None,
+    }
+}
+
+/// A major-unit amount ("29.99" or 29.99) converted exactly to minor units.
+pub(crate) fn major_amount(
+    v: &Value,
+    key: &'static str,
+    currency: Currency,
+) -> Result<Option<i64>, NormalizeError> {
+    let text = match v.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => return Err(malformed(format!("\"{key}\" is not an amount"))),
+    };
+    currency
+        .to_minor(&text)
+        .map(Some)
+        .map_err(|source| NormalizeError::Value { field: key, source })
+}
+
+/// An amount already in minor units (integer).
+pub(crate) fn minor_amount(v: &Value, key: &'static str) -> Result<Option<i64>, NormalizeError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| malformed(format!("\"{key}\" is not an integer amount"))),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| malformed(format!("\"{key}\" is not an integer amount"))),
+        Some(_) => Err(malformed(format!("\"{key}\" is not an amount"))),
+    }
+}
+
+pub(crate) fn time(v: &Value, key: &str) -> Option<Timestamp> {
+    match v.get(key)? {
+        Value::String(s) => Timestamp::parse_lenient(s).ok(),
+        Value::Number(n) => n.as_i64().and_then(Timestamp::from_epoch_guess),
+        _ => None,
+    }
+}
+
+pub(crate) fn currency_field(v: &Value, key: &str) -> Result<Option<Currency>, NormalizeError> {
+    match text(v, key) {
+        None => Ok(None),
+        Some(code) => Currency::parse(&code.to_ascii_uppercase())
+            .map(Some)
+            .map_err(|source| NormalizeError::Value {
+                field: "currency",
+                source,
+            }),
+    }
+}
+
+pub(crate) fn array<'v>(v: &'v Value, key: &str) -> &'v [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+#[cfg(test)]
+mod tests;

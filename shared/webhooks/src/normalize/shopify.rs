@@ -1,0 +1,215 @@
+//! Shopify: products/* (one canonical item per variant), inventory_levels/update, orders/*.
+
+use serde_json::Value;
+use tillbridge_domain::CatalogItem;
+use tillbridge_domain::event::{
+    Change, EventData, FetchRequested, InventoryAdjusted, ItemDeleted, ItemUpserted, OrderLine,
+    OrderUpserted,
+};
+
+use super::*;
+
+pub(super) fn normalize(
+    ctx: &NormalizeContext<'_>,
+    json: &Value,
+) -> Result<Normalized, NormalizeError> {
+    let topic = ctx
+        .headers
+        .get("x-shopify-topic")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let triggered = ctx
+        .headers
+        .get("x-shopify-triggered-at")
+        .and_then(|t| Timestamp::parse_lenient(t).ok());
+    match topic.as_str() {
+        "products/create" | "products/update" => products(ctx, json, &topic),
+        "products/delete" => {
+            let id = required_id(json, "id", "product")?;
+            let at = triggered.unwrap_or(ctx.received_at);
+            Ok(Normalized::handled(
+                topic,
+                vec![NormalizedEvent {
+                    data: EventData::CatalogItemDeleted(ItemDeleted {
+                        external_id: id.clone(),
+                        deleted_at: at,
+                    }),
+                    entity_id: id,
+                    occurred_at: at,
+                    dedupe_key: None,
+                }],
+            ))
+        }
+        "inventory_levels/update" | "inventory_levels/connect" => {
+            let inventory_item_id = required_id(json, "inventory_item_id", "inventory level")?;
+            let as_of = time(json, "updated_at")
+                .or(triggered)
+                .unwrap_or(ctx.received_at);
+            Ok(Normalized::handled(
+                topic,
+                vec![NormalizedEvent {
+                    data: EventData::InventoryAdjusted(InventoryAdjusted {
+                        external_id: None,
+                        inventory_item_id: Some(inventory_item_id.clone()),
+                        location_id: text(json, "location_id"),
+                        quantity: decimal(json, "available"),
+                        stock_status: None,
+                        as_of,
+                    }),
+                    entity_id: inventory_item_id,
+                    occurred_at: as_of,
+                    dedupe_key: None,
+                }],
+            ))
+        }
+        t if t.starts_with("orders/") => orders(ctx, json, t),
+        t if t.starts_with("inventory_items/") => {
+            let id = required_id(json, "id", "inventory item")?;
+            let change = match t {
+                "inventory_items/create" => Change::Created,
+                "inventory_items/delete" => Change::Deleted,
+                _ => Change::Updated,
+            };
+            let at = time(json, "updated_at")
+                .or(triggered)
+                .unwrap_or(ctx.received_at);
+            Ok(Normalized::handled(
+                t,
+                vec![NormalizedEvent {
+                    data: EventData::FetchRequested(FetchRequested {
+                        object_type: "inventory_item".into(),
+                        object_id: Some(id.clone()),
+                        change,
+                        vendor_event: t.to_owned(),
+                    }),
+                    entity_id: id,
+                    occurred_at: at,
+                    dedupe_key: None,
+                }],
+            ))
+        }
+        "" => Err(malformed("no X-Shopify-Topic header")),
+        other => Ok(Normalized::unhandled(other)),
+    }
+}
+
+fn products(
+    ctx: &NormalizeContext<'_>,
+    p: &Value,
+    topic: &str,
+) -> Result<Normalized, NormalizeError> {
+    let product_id = required_id(p, "id", "product")?;
+    let product_updated = time(p, "updated_at");
+    let image = p
+        .get("image")
+        .and_then(|i| text(i, "src"))
+        .or_else(|| array(p, "images").first().and_then(|i| text(i, "src")));
+    let base = CatalogItem {
+        name: text(p, "title"),
+        description: text(p, "body_html"),
+        category: text(p, "product_type"),
+        vendor: text(p, "vendor"),
+        is_active: text(p, "status").map(|s| s == "active"),
+        image_url: image,
+        created_at: time(p, "created_at"),
+        currency: Some(ctx.currency),
+        ..CatalogItem::default()
+    };
+    let variants = array(p, "variants");
+    if variants.is_empty() {
+        let item = CatalogItem {
+            external_id: product_id,
+            updated_at: product_updated,
+            ..base
+        };
+        return Ok(Normalized::handled(topic, vec![upserted(item, None, ctx)]));
+    }
+    let mut events = Vec::with_capacity(variants.len());
+    for v in variants {
+        let id = required_id(v, "id", "variant")?;
+        // Product-level edits (title) move the product's updated_at, variant edits the
+        // variant's: the item is as new as the newer of the two.
+        let updated_at = match (product_updated, time(v, "updated_at")) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let item = CatalogItem {
+            external_id: id,
+            parent_id: Some(product_id.clone()),
+            variant_name: text(v, "title"),
+            sku: text(v, "sku"),
+            barcode: text(v, "barcode"),
+            price_minor: major_amount(v, "price", ctx.currency)?,
+            quantity_on_hand: decimal(v, "inventory_quantity"),
+            weight: decimal(v, "weight"),
+            unit_of_measure: text(v, "weight_unit"),
+            created_at: time(v, "created_at").or(base.created_at),
+            updated_at,
+            ..base.clone()
+        };
+        events.push(upserted(item, text(v, "inventory_item_id"), ctx));
+    }
+    Ok(Normalized::handled(topic, events))
+}
+
+fn upserted(
+    item: CatalogItem,
+    inventory_item_id: Option<String>,
+    ctx: &NormalizeContext<'_>,
+) -> NormalizedEvent {
+    let occurred_at = item.updated_at.unwrap_or(ctx.received_at);
+    NormalizedEvent {
+        entity_id: item.external_id.clone(),
+        data: EventData::CatalogItemUpserted(Box::new(ItemUpserted {
+            item,
+            inventory_item_id,
+        })),
+        occurred_at,
+        dedupe_key: None,
+    }
+}
+
+fn orders(
+    ctx: &NormalizeContext<'_>,
+    o: &Value,
+    topic: &str,
+) -> Result<Normalized, NormalizeError> {
+    let order_id = required_id(o, "id", "order")?;
+    let currency = currency_field(o, "currency")?.unwrap_or(ctx.currency);
+    let status =
+        if topic == "orders/cancelled" || o.get("cancelled_at").is_some_and(|c| !c.is_null()) {
+            Some("cancelled".to_owned())
+        } else {
+            text(o, "financial_status")
+        };
+    let line_items = array(o, "line_items")
+        .iter()
+        .map(|l| {
+            Ok(OrderLine {
+                external_id: text(l, "variant_id").or_else(|| text(l, "product_id")),
+                sku: text(l, "sku"),
+                quantity: decimal(l, "quantity"),
+                unit_price_minor: major_amount(l, "price", currency)?,
+            })
+        })
+        .collect::<Result<Vec<_>, NormalizeError>>()?;
+    let updated_at = time(o, "updated_at").unwrap_or(ctx.received_at);
+    Ok(Normalized::handled(
+        topic,
+        vec![NormalizedEvent {
+            data: EventData::OrderUpserted(OrderUpserted {
+                order_id: order_id.clone(),
+                status,
+                currency: Some(currency),
+                total_minor: major_amount(o, "total_price", currency)?,
+                line_items,
+                version: None,
+                created_at: time(o, "created_at"),
+                updated_at,
+            }),
+            entity_id: order_id,
+            occurred_at: updated_at,
+            dedupe_key: None,
+        }],
+    ))
+}
