@@ -1,0 +1,27 @@
+//! The blob store port (S3 semantics): whole objects by key.
+
+use async_trait::async_trait;
+
+use crate::Result;
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Stores the object durably; overwrites an existing one (versioned in the cloud).
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Keys starting with `prefix`, ascending.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+}
+
+/// Keys are path-like (`raw/t1/2026/…`); this keeps them safe for every backend.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 512
+        && !key.starts_with('/')
+        && key
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        && key.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'=' | b':')
+        })
+}

@@ -1,0 +1,111 @@
+//! The event bus port (EventBridge semantics) and a local bus that routes by detail-type
+//! to queues, delivering the same message shape an EventBridge → SQS target delivers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tillbridge_domain::Envelope;
+use tillbridge_domain::event::EVENT_SOURCE;
+
+use crate::{Clock, PortError, Queue, Result};
+
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Publishes events; the result has one entry per event (EventBridge reports failures
+    /// per entry, and callers must resend only those).
+    async fn put_events(&self, events: &[Envelope]) -> Result<Vec<Result<()>>>;
+}
+
+/// An EventBridge event as delivered to an SQS target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BusMessage {
+    pub version: String,
+    pub id: String,
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub source: String,
+    pub account: String,
+    pub time: String,
+    pub region: String,
+    pub resources: Vec<String>,
+    pub detail: Envelope,
+}
+
+/// Reads a bus-fed queue message: the EventBridge shape, or a bare envelope.
+pub fn parse_bus_message(body: &str) -> std::result::Result<Envelope, String> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Shape {
+        Bus(Box<BusMessage>),
+        Bare(Box<Envelope>),
+    }
+    match serde_json::from_str::<Shape>(body) {
+        Ok(Shape::Bus(m)) => Ok(m.detail),
+        Ok(Shape::Bare(e)) => Ok(*e),
+        Err(e) => Err(format!("not an event: {e}")),
+    }
+}
+
+/// A routing rule: events whose detail-type matches go to `target`.
+pub struct Rule {
+    pub name: String,
+    /// Exact detail-types, or prefixes ending in `*`. Empty matches nothing.
+    pub detail_types: Vec<String>,
+    pub target: Arc<dyn Queue>,
+}
+
+impl Rule {
+    pub fn matches(&self, detail_type: &str) -> bool {
+        self.detail_types.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => detail_type.starts_with(prefix),
+            None => p == detail_type,
+        })
+    }
+}
+
+/// The bus of the local runtime: rules fan events out to queues.
+pub struct LocalBus {
+    rules: Vec<Rule>,
+    clock: Arc<dyn Clock>,
+}
+
+impl LocalBus {
+    pub fn new(rules: Vec<Rule>, clock: Arc<dyn Clock>) -> Self {
+        Self { rules, clock }
+    }
+}
+
+#[async_trait]
+impl EventBus for LocalBus {
+    async fn put_events(&self, events: &[Envelope]) -> Result<Vec<Result<()>>> {
+        let mut results = Vec::with_capacity(events.len());
+        for e in events {
+            let message = BusMessage {
+                version: "0".into(),
+                id: uuid::Uuid::now_v7().to_string(),
+                detail_type: e.event_type().as_str().to_owned(),
+                source: EVENT_SOURCE.into(),
+                account: "local".into(),
+                time: self.clock.now().to_string(),
+                region: "local".into(),
+                resources: Vec::new(),
+                detail: e.clone(),
+            };
+            let body = serde_json::to_string(&message)
+                .map_err(|err| PortError::Permanent(err.to_string()))?;
+            let mut outcome = Ok(());
+            for rule in self
+                .rules
+                .iter()
+                .filter(|r| r.matches(&message.detail_type))
+            {
+                if let Err(err) = rule.target.send(&body).await {
+                    outcome = Err(err);
+                }
+            }
+            results.push(outcome);
+        }
+        Ok(results)
+    }
+}

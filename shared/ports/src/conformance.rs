@@ -1,0 +1,184 @@
+//! Behaviour every implementation of the table and queue ports must show. Each
+//! implementation's tests run these against it (in-memory, embedded, AWS on moto).
+//! Functions panic on a violation, like assertions.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::table::{Condition, Item, Table, query_all};
+use crate::{ManualClock, PortError, Queue, TableQueue};
+
+fn attrs(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// `table` must be empty and read time from `clock`.
+pub async fn table_contract(table: Arc<dyn Table>, clock: Arc<ManualClock>) {
+    let t = table.as_ref();
+    // put-if-absent
+    assert_eq!(
+        t.put(
+            Item::new("p", "a", attrs(json!({"n": 1}))),
+            Condition::IfAbsent
+        )
+        .await,
+        Ok(1)
+    );
+    assert_eq!(
+        t.put(
+            Item::new("p", "a", attrs(json!({"n": 2}))),
+            Condition::IfAbsent
+        )
+        .await,
+        Err(PortError::ConditionFailed)
+    );
+    assert_eq!(t.get("p", "a").await.unwrap().unwrap().attrs["n"], 1);
+    // put-if-version
+    assert_eq!(
+        t.put(
+            Item::new("p", "a", attrs(json!({"n": 3}))),
+            Condition::IfVersion(2)
+        )
+        .await,
+        Err(PortError::ConditionFailed)
+    );
+    assert_eq!(
+        t.put(
+            Item::new("p", "a", attrs(json!({"n": 3}))),
+            Condition::IfVersion(1)
+        )
+        .await,
+        Ok(2)
+    );
+    assert_eq!(
+        t.put(Item::new("p", "b", Map::new()), Condition::IfVersion(1))
+            .await,
+        Err(PortError::ConditionFailed)
+    );
+    let got = t.get("p", "a").await.unwrap().unwrap();
+    assert_eq!((got.version, &got.attrs["n"]), (2, &json!(3)));
+    // unconditional put bumps the version
+    assert_eq!(
+        t.put(
+            Item::new("p", "a", attrs(json!({"n": 4}))),
+            Condition::Always
+        )
+        .await,
+        Ok(3)
+    );
+    // atomic add creates and accumulates
+    assert_eq!(
+        t.add("p", "counter", &[("x", 5), ("y", -1)]).await,
+        Ok(vec![5, -1])
+    );
+    assert_eq!(t.add("p", "counter", &[("x", 2)]).await, Ok(vec![7]));
+    // query by prefix, ordered, paged
+    for sk in ["item#3", "item#1", "item#2", "other#1"] {
+        t.put(Item::new("p", sk, Map::new()), Condition::Always)
+            .await
+            .unwrap();
+    }
+    t.put(Item::new("q", "item#9", Map::new()), Condition::Always)
+        .await
+        .unwrap();
+    let page = t.query("p", "item#", None, 2).await.unwrap();
+    assert_eq!(
+        page.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(),
+        ["item#1", "item#2"]
+    );
+    let rest = t
+        .query("p", "item#", page.next.as_deref(), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(),
+        ["item#3"]
+    );
+    assert_eq!(rest.next, None);
+    assert_eq!(query_all(t, "p", "item#").await.unwrap().len(), 3);
+    // delete, conditional
+    assert_eq!(
+        t.delete("p", "item#1", Condition::IfVersion(7)).await,
+        Err(PortError::ConditionFailed)
+    );
+    t.delete("p", "item#1", Condition::Always).await.unwrap();
+    assert_eq!(t.get("p", "item#1").await.unwrap(), None);
+    // TTL: expired items are absent for reads, queries and conditions
+    let now = clock.now_secs();
+    t.put(
+        Item::new("p", "ttl", Map::new()).expiring_at(now + 10),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    assert!(t.get("p", "ttl").await.unwrap().is_some());
+    clock.advance_secs(11);
+    assert_eq!(t.get("p", "ttl").await.unwrap(), None);
+    assert!(query_all(t, "p", "ttl").await.unwrap().is_empty());
+    assert!(
+        t.put(Item::new("p", "ttl", Map::new()), Condition::IfAbsent)
+            .await
+            .is_ok(),
+        "expired counts as absent"
+    );
+}
+
+/// At-least-once delivery, visibility timeout, redelivery and dead-lettering.
+pub async fn queue_contract(table: Arc<dyn Table>, clock: Arc<ManualClock>) {
+    let dlq: Arc<dyn Queue> = Arc::new(TableQueue::new("work-dlq", table.clone(), clock.clone()));
+    let q = TableQueue::new("work", table.clone(), clock.clone()).with_dead_letter(dlq.clone(), 2);
+    q.send("one").await.unwrap();
+    q.send("two").await.unwrap();
+    assert_eq!(q.depth().await.unwrap(), 2);
+    let got = q.receive(10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(
+        got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["one", "two"]
+    );
+    assert!(
+        q.receive(10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "in flight messages are invisible"
+    );
+    q.delete(&got[0].receipt).await.unwrap();
+    clock.advance_secs(31);
+    let again = q.receive(10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].body.as_str(), again[0].receive_count), ("two", 2));
+    // A stale receipt deletes nothing.
+    q.delete(&got[1].receipt).await.unwrap();
+    assert_eq!(q.depth().await.unwrap(), 1);
+    // Released messages come back after the delay.
+    q.release(&again[0].receipt, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        q.receive(1, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    clock.advance_secs(6);
+    // Third receive exceeds max_receives = 2: dead-lettered, not delivered.
+    assert!(
+        q.receive(10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(q.depth().await.unwrap(), 0);
+    let dead = dlq.receive(10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(
+        dead.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["two"]
+    );
+    assert!(matches!(
+        q.send(&"x".repeat(300 * 1024)).await,
+        Err(PortError::TooLarge { .. })
+    ));
+}

@@ -1,0 +1,166 @@
+//! In-memory implementations for tests, with fault injection.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::table::{Condition, Item, Page, Table, apply_deltas, check};
+use crate::{BlobStore, Clock, PortError, Result};
+
+/// Errors queued to be returned by the next operations, for failure tests.
+#[derive(Debug, Default)]
+pub struct Faults(Mutex<VecDeque<PortError>>);
+
+impl Faults {
+    pub fn inject(&self, error: PortError) {
+        lock(&self.0).push_back(error);
+    }
+
+    fn next(&self) -> Result<()> {
+        match lock(&self.0).pop_front() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep going.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub struct MemoryTable {
+    items: Mutex<BTreeMap<(String, String), Item>>,
+    clock: Arc<dyn Clock>,
+    pub faults: Faults,
+}
+
+impl MemoryTable {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            items: Mutex::default(),
+            clock,
+            faults: Faults::default(),
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().unix_seconds()
+    }
+}
+
+#[async_trait]
+impl Table for MemoryTable {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>> {
+        self.faults.next()?;
+        let now = self.now();
+        Ok(lock(&self.items)
+            .get(&(pk.to_owned(), sk.to_owned()))
+            .filter(|i| !i.is_expired(now))
+            .cloned())
+    }
+
+    async fn put(&self, mut item: Item, condition: Condition) -> Result<u64> {
+        self.faults.next()?;
+        let now = self.now();
+        let mut items = lock(&self.items);
+        let key = (item.pk.clone(), item.sk.clone());
+        let live = items.get(&key).filter(|i| !i.is_expired(now));
+        check(condition, live)?;
+        item.version = live.map_or(0, |i| i.version) + 1;
+        let version = item.version;
+        items.insert(key, item);
+        Ok(version)
+    }
+
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<()> {
+        self.faults.next()?;
+        let now = self.now();
+        let mut items = lock(&self.items);
+        let key = (pk.to_owned(), sk.to_owned());
+        check(condition, items.get(&key).filter(|i| !i.is_expired(now)))?;
+        items.remove(&key);
+        Ok(())
+    }
+
+    async fn add(&self, pk: &str, sk: &str, deltas: &[(&str, i64)]) -> Result<Vec<i64>> {
+        self.faults.next()?;
+        let now = self.now();
+        let mut items = lock(&self.items);
+        let key = (pk.to_owned(), sk.to_owned());
+        let mut item = items
+            .get(&key)
+            .filter(|i| !i.is_expired(now))
+            .cloned()
+            .unwrap_or_else(|| Item::new(pk, sk, serde_json::Map::new()));
+        let values = apply_deltas(&mut item.attrs, deltas)?;
+        item.version += 1;
+        items.insert(key, item);
+        Ok(values)
+    }
+
+    async fn query(
+        &self,
+        pk: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page> {
+        self.faults.next()?;
+        let now = self.now();
+        let items = lock(&self.items);
+        let from = (pk.to_owned(), start_after.unwrap_or(prefix).to_owned());
+        let mut out = Vec::new();
+        let mut next = None;
+        for ((p, sk), item) in items.range(from..) {
+            if p != pk || !sk.starts_with(prefix) {
+                break;
+            }
+            if start_after == Some(sk.as_str()) || item.is_expired(now) {
+                continue;
+            }
+            if out.len() == limit {
+                next = out.last().map(|i: &Item| i.sk.clone());
+                break;
+            }
+            out.push(item.clone());
+        }
+        Ok(Page { items: out, next })
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryBlobStore {
+    objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    pub faults: Faults,
+}
+
+#[async_trait]
+impl BlobStore for MemoryBlobStore {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.faults.next()?;
+        if !crate::blob::valid_key(key) {
+            return Err(PortError::Permanent(format!("invalid blob key {key:?}")));
+        }
+        lock(&self.objects).insert(key.to_owned(), bytes.to_vec());
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.faults.next()?;
+        Ok(lock(&self.objects).get(key).cloned())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        self.faults.next()?;
+        Ok(lock(&self.objects)
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,244 @@
+//! The queue port (SQS semantics) and a queue built on the table port.
+//!
+//! At-least-once: a received message stays invisible for the visibility timeout and comes
+//! back unless deleted; after `max_receives` receives it moves to the dead-letter queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::table::{Condition, Item, Table};
+use crate::{Clock, PortError, Result};
+
+/// SQS's limit on one message.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: String,
+    /// Handle for delete/release; valid until the message is received again.
+    pub receipt: String,
+    pub body: String,
+    /// 1 on the first receive.
+    pub receive_count: u32,
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    fn name(&self) -> &str;
+
+    /// Returns once the message is durably stored.
+    async fn send(&self, body: &str) -> Result<String>;
+
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Message>>;
+
+    /// Acknowledges a processed message.
+    async fn delete(&self, receipt: &str) -> Result<()>;
+
+    /// Makes a message visible again after `delay` (a failed attempt).
+    async fn release(&self, receipt: &str, delay: Duration) -> Result<()>;
+
+    /// Messages stored, visible or not.
+    async fn depth(&self) -> Result<usize>;
+}
+
+/// A queue stored in a table partition `queue#<name>`; sort keys are time-ordered ids.
+pub struct TableQueue {
+    name: String,
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+    max_receives: u32,
+    dead_letter: Option<Arc<dyn Queue>>,
+}
+
+impl TableQueue {
+    pub fn new(name: impl Into<String>, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            name: name.into(),
+            table,
+            clock,
+            max_receives: 5,
+            dead_letter: None,
+        }
+    }
+
+    /// Moves a message to `dlq` when it is received more than `max_receives` times.
+    pub fn with_dead_letter(mut self, dlq: Arc<dyn Queue>, max_receives: u32) -> Self {
+        self.dead_letter = Some(dlq);
+        self.max_receives = max_receives.max(1);
+        self
+    }
+
+    fn pk(&self) -> String {
+        format!("queue#{}", self.name)
+    }
+
+    fn now_nanos(&self) -> i64 {
+        self.clock.now().unix_nanos()
+    }
+}
+
+fn int(attrs: &Map<String, Value>, key: &str) -> i64 {
+    attrs.get(key).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn parse_receipt(receipt: &str) -> Result<(&str, u64)> {
+    let (sk, version) = receipt
+        .rsplit_once('|')
+        .ok_or_else(|| PortError::Permanent("malformed receipt".into()))?;
+    let version = version
+        .parse()
+        .map_err(|_| PortError::Permanent("malformed receipt".into()))?;
+    Ok((sk, version))
+}
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Queue for TableQueue {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send(&self, body: &str) -> Result<String> {
+        if body.len() > MAX_MESSAGE_BYTES {
+            return Err(PortError::TooLarge {
+                what: "queue message",
+                limit: MAX_MESSAGE_BYTES,
+            });
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut attrs = Map::new();
+        attrs.insert("body".into(), Value::from(body));
+        attrs.insert("receive_count".into(), Value::from(0));
+        attrs.insert("visible_at".into(), Value::from(0));
+        self.table
+            .put(
+                Item::new(self.pk(), format!("m#{id}"), attrs),
+                Condition::IfAbsent,
+            )
+            .await?;
+        Ok(id)
+    }
+
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Message>> {
+        let pk = self.pk();
+        let now = self.now_nanos();
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        while out.len() < max {
+            let page = self.table.query(&pk, "m#", after.as_deref(), 200).await?;
+            for item in page.items {
+                if out.len() >= max {
+                    break;
+                }
+                if int(&item.attrs, "visible_at") > now {
+                    continue;
+                }
+                let count = u32::try_from(int(&item.attrs, "receive_count"))
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(1);
+                let body = item
+                    .attrs
+                    .get("body")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                if count > self.max_receives {
+                    if let Some(dlq) = &self.dead_letter {
+                        match self
+                            .table
+                            .delete(&pk, &item.sk, Condition::IfVersion(item.version))
+                            .await
+                        {
+                            Ok(()) => {
+                                dlq.send(&body).await?;
+                            }
+                            Err(PortError::ConditionFailed) => {}
+                            Err(e) => return Err(e),
+                        }
+                        continue;
+                    }
+                }
+                let mut attrs = item.attrs.clone();
+                attrs.insert("receive_count".into(), Value::from(count));
+                attrs.insert(
+                    "visible_at".into(),
+                    Value::from(now.saturating_add(nanos(visibility))),
+                );
+                let next = Item {
+                    attrs,
+                    ..item.clone()
+                };
+                match self
+                    .table
+                    .put(next, Condition::IfVersion(item.version))
+                    .await
+                {
+                    Ok(version) => out.push(Message {
+                        id: item.sk.trim_start_matches("m#").to_owned(),
+                        receipt: format!("{}|{version}", item.sk),
+                        body,
+                        receive_count: count,
+                    }),
+                    // Another consumer took it first.
+                    Err(PortError::ConditionFailed) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, receipt: &str) -> Result<()> {
+        let (sk, version) = parse_receipt(receipt)?;
+        match self
+            .table
+            .delete(&self.pk(), sk, Condition::IfVersion(version))
+            .await
+        {
+            // Received again by someone else since: they own it now.
+            Ok(()) | Err(PortError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn release(&self, receipt: &str, delay: Duration) -> Result<()> {
+        let (sk, version) = parse_receipt(receipt)?;
+        let Some(item) = self.table.get(&self.pk(), sk).await? else {
+            return Ok(());
+        };
+        if item.version != version {
+            return Ok(());
+        }
+        let mut attrs = item.attrs.clone();
+        attrs.insert(
+            "visible_at".into(),
+            Value::from(self.now_nanos().saturating_add(nanos(delay))),
+        );
+        match self
+            .table
+            .put(Item { attrs, ..item }, Condition::IfVersion(version))
+            .await
+        {
+            Ok(_) | Err(PortError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn depth(&self) -> Result<usize> {
+        Ok(
+            crate::table::query_all(self.table.as_ref(), &self.pk(), "m#")
+                .await?
+                .len(),
+        )
+    }
+}

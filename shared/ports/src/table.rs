@@ -1,0 +1,156 @@
+//! The table port: DynamoDB's guarantees, nothing more.
+//!
+//! Items live under a partition key and a sort key, carry a version that every write bumps,
+//! an optional expiry (Unix seconds; expired items read as absent) and a JSON object of
+//! attributes. Writes can be conditional on absence or on a version; numeric attributes
+//! can be added to atomically; a partition can be read in sort-key order by prefix.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::Result;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub pk: String,
+    pub sk: String,
+    /// 1 after the first write, +1 on every write.
+    pub version: u64,
+    /// Unix seconds after which the item reads as absent (DynamoDB TTL).
+    pub expires_at: Option<i64>,
+    pub attrs: Map<String, Value>,
+}
+
+impl Item {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>, attrs: Map<String, Value>) -> Self {
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+            version: 0,
+            expires_at: None,
+            attrs,
+        }
+    }
+
+    pub fn expiring_at(mut self, unix_secs: i64) -> Self {
+        self.expires_at = Some(unix_secs);
+        self
+    }
+
+    /// Stores a serializable document under the `doc` attribute.
+    pub fn with_doc<T: serde::Serialize>(
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+        doc: &T,
+    ) -> Result<Self> {
+        let value = serde_json::to_value(doc)
+            .map_err(|e| crate::PortError::Permanent(format!("serialize: {e}")))?;
+        let mut attrs = Map::new();
+        attrs.insert("doc".into(), value);
+        Ok(Self::new(pk, sk, attrs))
+    }
+
+    /// Reads the `doc` attribute back.
+    pub fn doc<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        let v = self.attrs.get("doc").cloned().unwrap_or(Value::Null);
+        serde_json::from_value(v).map_err(|e| {
+            crate::PortError::Permanent(format!(
+                "stored item {}/{} is corrupt: {e}",
+                self.pk, self.sk
+            ))
+        })
+    }
+
+    pub fn is_expired(&self, now_unix: i64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now_unix)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    Always,
+    /// Only if no live item has this key (expired items count as absent).
+    IfAbsent,
+    /// Only if the live item is at exactly this version.
+    IfVersion(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// Sort key to pass as `start_after` for the next page.
+    pub next: Option<String>,
+}
+
+#[async_trait]
+pub trait Table: Send + Sync {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>>;
+
+    /// Writes the item (its `version` field is ignored) if the condition holds; returns the
+    /// new version. Fails with `ConditionFailed` otherwise.
+    async fn put(&self, item: Item, condition: Condition) -> Result<u64>;
+
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<()>;
+
+    /// Adds each delta to a numeric attribute (missing counts as 0), creating the item if
+    /// needed, atomically; returns the new values.
+    async fn add(&self, pk: &str, sk: &str, deltas: &[(&str, i64)]) -> Result<Vec<i64>>;
+
+    /// Live items of a partition whose sort key starts with `prefix`, ascending, at most
+    /// `limit`, after `start_after` when given.
+    async fn query(
+        &self,
+        pk: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page>;
+}
+
+/// Reads every page of a query (for small partitions).
+pub async fn query_all(table: &dyn Table, pk: &str, prefix: &str) -> Result<Vec<Item>> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = table.query(pk, prefix, after.as_deref(), 500).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Applies DynamoDB's ADD to an attribute map.
+pub fn apply_deltas(attrs: &mut Map<String, Value>, deltas: &[(&str, i64)]) -> Result<Vec<i64>> {
+    deltas
+        .iter()
+        .map(|(name, delta)| {
+            let current = match attrs.get(*name) {
+                None | Some(Value::Null) => 0,
+                Some(v) => v.as_i64().ok_or_else(|| {
+                    crate::PortError::Permanent(format!("attribute {name} is not an integer"))
+                })?,
+            };
+            let next = current.checked_add(*delta).ok_or_else(|| {
+                crate::PortError::Permanent(format!("attribute {name} overflows"))
+            })?;
+            attrs.insert((*name).to_owned(), Value::from(next));
+            Ok(next)
+        })
+        .collect()
+}
+
+/// Checks a condition against the live item (None when absent or expired).
+pub fn check(condition: Condition, live: Option<&Item>) -> Result<()> {
+    let ok = match condition {
+        Condition::Always => true,
+        Condition::IfAbsent => live.is_none(),
+        Condition::IfVersion(v) => live.is_some_and(|i| i.version == v),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::PortError::ConditionFailed)
+    }
+}

@@ -1,0 +1,194 @@
+//! Tenants and their vendor secrets.
+//!
+//! The ingress sees only [`TenantConfig`] (no secrets); the signature check reads secrets
+//! through [`SecretStore`]. Locally both come from a tenants file; in the cloud from the
+//! tenants table and Secrets Manager.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tillbridge_domain::{Currency, Provider, TenantId};
+use tillbridge_webhooks::Secret;
+
+use crate::{PortError, Result};
+
+/// Default cap on a webhook body: API Gateway HTTP APIs accept 10 MB; vendors' largest
+/// documented payloads (Toast orders) are under 1 MB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderConfig {
+    /// The URL the vendor subscription was created with (Square signs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_url: Option<String>,
+    /// Accepted clock difference for signed timestamps (default 300 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance_secs: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantConfig {
+    pub tenant_id: TenantId,
+    pub currency: Currency,
+    pub providers: BTreeMap<Provider, ProviderConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<usize>,
+}
+
+impl TenantConfig {
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES)
+    }
+
+    pub fn tolerance_secs(&self, provider: Provider) -> i64 {
+        self.providers
+            .get(&provider)
+            .and_then(|p| p.tolerance_secs)
+            .unwrap_or(tillbridge_webhooks::signature::DEFAULT_TOLERANCE_SECS)
+    }
+}
+
+/// The secrets of one tenant and provider; `previous` is accepted during a rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSecrets {
+    pub current: Secret,
+    pub previous: Option<Secret>,
+}
+
+impl WebhookSecrets {
+    pub fn all(&self) -> Vec<Secret> {
+        std::iter::once(self.current.clone())
+            .chain(self.previous.clone())
+            .collect()
+    }
+}
+
+#[async_trait]
+pub trait TenantDirectory: Send + Sync {
+    async fn tenant(&self, id: &TenantId) -> Result<Option<TenantConfig>>;
+}
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn webhook_secrets(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<WebhookSecrets>>;
+}
+
+/// The tenants file of `tillbridge serve --tenants` (CLI.md), plus optional extensions:
+/// `previous_secret` and `tolerance_secs` per provider, `max_body_bytes` per tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantsFile {
+    pub tenants: Vec<TenantEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantEntry {
+    pub tenant_id: TenantId,
+    pub currency: Currency,
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+    pub providers: BTreeMap<Provider, ProviderEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderEntry {
+    pub secret: String,
+    #[serde(default)]
+    pub previous_secret: Option<String>,
+    #[serde(default)]
+    pub notification_url: Option<String>,
+    #[serde(default)]
+    pub tolerance_secs: Option<i64>,
+}
+
+/// Tenants and secrets held in memory: the in-memory implementation of both ports, and
+/// what a tenants file loads into for the embedded runtime.
+#[derive(Debug, Default, Clone)]
+pub struct StaticDirectory {
+    tenants: HashMap<TenantId, TenantConfig>,
+    secrets: HashMap<(TenantId, Provider), WebhookSecrets>,
+}
+
+impl StaticDirectory {
+    pub fn from_json(text: &str) -> Result<Self> {
+        let file: TenantsFile = serde_json::from_str(text)
+            .map_err(|e| PortError::Permanent(format!("tenants file: {e}")))?;
+        Ok(Self::from_file(file))
+    }
+
+    pub fn from_file(file: TenantsFile) -> Self {
+        let mut dir = Self::default();
+        for t in file.tenants {
+            let providers = t
+                .providers
+                .iter()
+                .map(|(p, e)| {
+                    (
+                        *p,
+                        ProviderConfig {
+                            notification_url: e.notification_url.clone(),
+                            tolerance_secs: e.tolerance_secs,
+                        },
+                    )
+                })
+                .collect();
+            for (p, e) in &t.providers {
+                dir.secrets.insert(
+                    (t.tenant_id.clone(), *p),
+                    WebhookSecrets {
+                        current: Secret::new(e.secret.as_str()),
+                        previous: e.previous_secret.as_deref().map(Secret::new),
+                    },
+                );
+            }
+            dir.tenants.insert(
+                t.tenant_id.clone(),
+                TenantConfig {
+                    tenant_id: t.tenant_id,
+                    currency: t.currency,
+                    providers,
+                    max_body_bytes: t.max_body_bytes,
+                },
+            );
+        }
+        dir
+    }
+
+    pub fn insert(&mut self, config: TenantConfig, secrets: Vec<(Provider, WebhookSecrets)>) {
+        for (p, s) in secrets {
+            self.secrets.insert((config.tenant_id.clone(), p), s);
+        }
+        self.tenants.insert(config.tenant_id.clone(), config);
+    }
+
+    pub fn tenant_ids(&self) -> Vec<TenantId> {
+        let mut ids: Vec<_> = self.tenants.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+}
+
+#[async_trait]
+impl TenantDirectory for StaticDirectory {
+    async fn tenant(&self, id: &TenantId) -> Result<Option<TenantConfig>> {
+        Ok(self.tenants.get(id).cloned())
+    }
+}
+
+#[async_trait]
+impl SecretStore for StaticDirectory {
+    async fn webhook_secrets(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<WebhookSecrets>> {
+        Ok(self.secrets.get(&(tenant.clone(), provider)).cloned())
+    }
+}
