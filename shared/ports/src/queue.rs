@@ -148,21 +148,21 @@ impl Queue for TableQueue {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                if count > self.max_receives {
-                    if let Some(dlq) = &self.dead_letter {
-                        match self
-                            .table
-                            .delete(&pk, &item.sk, Condition::IfVersion(item.version))
-                            .await
-                        {
-                            Ok(()) => {
-                                dlq.send(&body).await?;
-                            }
-                            Err(PortError::ConditionFailed) => {}
-                            Err(e) => return Err(e),
+                if count > self.max_receives
+                    && let Some(dlq) = &self.dead_letter
+                {
+                    match self
+                        .table
+                        .delete(&pk, &item.sk, Condition::IfVersion(item.version))
+                        .await
+                    {
+                        Ok(()) => {
+                            dlq.send(&body).await?;
                         }
-                        continue;
+                        Err(PortError::ConditionFailed) => {}
+                        Err(e) => return Err(e),
                     }
+                    continue;
                 }
                 let mut attrs = item.attrs.clone();
                 attrs.insert("receive_count".into(), Value::from(count));
