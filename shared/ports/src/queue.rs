@@ -151,15 +151,15 @@ impl Queue for TableQueue {
                 if count > self.max_receives
                     && let Some(dlq) = &self.dead_letter
                 {
+                    // Copy first, then delete: a crash in between duplicates into the DLQ
+                    // rather than losing the message.
+                    dlq.send(&body).await?;
                     match self
                         .table
                         .delete(&pk, &item.sk, Condition::IfVersion(item.version))
                         .await
                     {
-                        Ok(()) => {
-                            dlq.send(&body).await?;
-                        }
-                        Err(PortError::ConditionFailed) => {}
+                        Ok(()) | Err(PortError::ConditionFailed) => {}
                         Err(e) => return Err(e),
                     }
                     continue;
