@@ -83,6 +83,20 @@ string_id!(
     CorrelationId, "correlation id", 128
 );
 
+impl DeliveryId {
+    /// A new delivery id from a time-ordered UUID's text.
+    pub fn from_uuid_text(uuid: &str) -> Result<Self, DomainError> {
+        Self::parse(uuid)
+    }
+}
+
+impl From<&DeliveryId> for CorrelationId {
+    /// A flow started by a delivery is correlated by the delivery's id.
+    fn from(d: &DeliveryId) -> Self {
+        CorrelationId::from_trusted(d.0.clone())
+    }
+}
+
 /// The webhook schemes and POS vendors tillbridge understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Provider {

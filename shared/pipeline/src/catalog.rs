@@ -1,0 +1,379 @@
+//! The tenant's catalog as webhooks keep it: per object the newest update wins.
+//!
+//! Ordering is by the vendor's own time (`updated_at`, or the event time), never by arrival.
+//! Equal times are broken by the content hash so every replay order converges to the same
+//! state. Duplicates and stale updates are no-ops; deletes are tombstones with their time,
+//! and a deleted parent takes its variants with it.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use tillbridge_domain::event::{
+    EventData, InventoryAdjusted, ItemDeleted, ItemUpserted, OrderUpserted, StockStatus,
+};
+use tillbridge_domain::{CatalogItem, Envelope, TenantId, Timestamp};
+use tillbridge_ports::PortError;
+use tillbridge_ports::table::{Condition, Item, Table, query_all};
+
+use crate::PipelineError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    Applied,
+    /// Same content as stored (a redelivery).
+    Duplicate,
+    /// Older than what is stored.
+    Stale,
+    /// Recorded only (fetch requests) or not a catalog event.
+    Recorded,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CatalogRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<CatalogItem>,
+    /// Version of `item`: (time, content hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock: Option<Stock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stock {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "tillbridge_domain::number"
+    )]
+    pub quantity: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StockStatus>,
+    pub as_of: Timestamp,
+}
+
+impl CatalogRecord {
+    /// The item as the API shows it: stock newer than the item's own version overrides
+    /// its quantity.
+    pub fn visible_item(&self) -> Option<CatalogItem> {
+        let mut item = self.item.clone()?;
+        if let Some(stock) = &self.stock
+            && let Some(q) = stock.quantity
+            && self.version_at.is_none_or(|v| stock.as_of >= v)
+        {
+            item.quantity_on_hand = Some(q);
+        }
+        Some(item)
+    }
+}
+
+fn pk(tenant: &TenantId) -> String {
+    format!("catalog#{tenant}")
+}
+
+fn item_sk(id: &str) -> String {
+    format!("item#{id}")
+}
+
+const MAX_ATTEMPTS: usize = 8;
+
+/// Reads a record, lets `f` decide the new one, writes it conditionally; retries on races.
+async fn update_record(
+    table: &dyn Table,
+    tenant: &TenantId,
+    id: &str,
+    mut f: impl FnMut(&CatalogRecord) -> Option<(CatalogRecord, ApplyOutcome)>,
+    unchanged: ApplyOutcome,
+) -> Result<ApplyOutcome, PipelineError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let current = table.get(&pk(tenant), &item_sk(id)).await?;
+        let (record, condition) = match &current {
+            Some(i) => (i.doc::<CatalogRecord>()?, Condition::IfVersion(i.version)),
+            None => (CatalogRecord::default(), Condition::IfAbsent),
+        };
+        let Some((next, outcome)) = f(&record) else {
+            return Ok(unchanged);
+        };
+        match table
+            .put(Item::with_doc(pk(tenant), item_sk(id), &next)?, condition)
+            .await
+        {
+            Ok(_) => return Ok(outcome),
+            Err(PortError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(PipelineError::Retryable(format!(
+        "too much contention on item {id}"
+    )))
+}
+
+/// Applies one canonical event to the tenant's catalog.
+pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, PipelineError> {
+    let tenant = &event.tenant_id;
+    match &event.body {
+        EventData::CatalogItemUpserted(u) => upsert(table, tenant, u, event.occurred_at).await,
+        EventData::CatalogItemDeleted(d) => delete(table, tenant, d).await,
+        EventData::InventoryAdjusted(a) => adjust(table, tenant, a).await,
+        EventData::OrderUpserted(o) => order(table, tenant, o).await,
+        EventData::FetchRequested(f) => {
+            // A fetcher (vendor API client) picks these up; keep the newest request per object.
+            let sk = format!(
+                "{}#{}",
+                f.object_type,
+                f.object_id.as_deref().unwrap_or("*")
+            );
+            let doc = serde_json::json!({ "request": f, "occurred_at": event.occurred_at, "event_id": event.event_id });
+            table
+                .put(
+                    Item::with_doc(format!("fetch#{tenant}"), sk, &doc)?,
+                    Condition::Always,
+                )
+                .await?;
+            Ok(ApplyOutcome::Recorded)
+        }
+        EventData::WebhookQuarantined(_) => Ok(ApplyOutcome::Recorded),
+    }
+}
+
+async fn upsert(
+    table: &dyn Table,
+    tenant: &TenantId,
+    u: &ItemUpserted,
+    occurred_at: Timestamp,
+) -> Result<ApplyOutcome, PipelineError> {
+    let item = &u.item;
+    let at = item.updated_at.unwrap_or(occurred_at);
+    let hash = item.content_hash();
+    let outcome = update_record(
+        table,
+        tenant,
+        &item.external_id,
+        |rec| {
+            if rec.deleted_at.is_some_and(|d| d >= at) {
+                return None;
+            }
+            if let (Some(v), Some(h)) = (rec.version_at, rec.version_hash.as_deref())
+                && (v, h) >= (at, hash.as_str())
+            {
+                return None;
+            }
+            let next = CatalogRecord {
+                item: Some(item.clone()),
+                version_at: Some(at),
+                version_hash: Some(hash.clone()),
+                deleted_at: None,
+                stock: rec.stock.clone(),
+            };
+            Some((next, ApplyOutcome::Applied))
+        },
+        ApplyOutcome::Stale,
+    )
+    .await?;
+    let outcome = match outcome {
+        ApplyOutcome::Stale if is_same(table, tenant, &item.external_id, &hash).await? => {
+            ApplyOutcome::Duplicate
+        }
+        o => o,
+    };
+    if outcome == ApplyOutcome::Applied {
+        if let Some(parent) = &item.parent_id {
+            let sk = format!("child#{parent}#{}", item.external_id);
+            table
+                .put(
+                    Item::with_doc(pk(tenant), sk, &item.external_id)?,
+                    Condition::Always,
+                )
+                .await?;
+        }
+        if let Some(inv) = &u.inventory_item_id {
+            table
+                .put(
+                    Item::with_doc(pk(tenant), format!("alias#{inv}"), &item.external_id)?,
+                    Condition::Always,
+                )
+                .await?;
+        }
+    }
+    Ok(outcome)
+}
+
+async fn is_same(
+    table: &dyn Table,
+    tenant: &TenantId,
+    id: &str,
+    hash: &str,
+) -> Result<bool, PipelineError> {
+    Ok(match table.get(&pk(tenant), &item_sk(id)).await? {
+        Some(i) => i.doc::<CatalogRecord>()?.version_hash.as_deref() == Some(hash),
+        None => false,
+    })
+}
+
+async fn delete(
+    table: &dyn Table,
+    tenant: &TenantId,
+    d: &ItemDeleted,
+) -> Result<ApplyOutcome, PipelineError> {
+    let outcome = tombstone(table, tenant, &d.external_id, d.deleted_at).await?;
+    // Variants go with their parent.
+    for child in query_all(table, &pk(tenant), &format!("child#{}#", d.external_id)).await? {
+        let id: String = child.doc()?;
+        tombstone(table, tenant, &id, d.deleted_at).await?;
+    }
+    Ok(outcome)
+}
+
+async fn tombstone(
+    table: &dyn Table,
+    tenant: &TenantId,
+    id: &str,
+    at: Timestamp,
+) -> Result<ApplyOutcome, PipelineError> {
+    update_record(
+        table,
+        tenant,
+        id,
+        |rec| {
+            if rec.deleted_at.is_some_and(|d| d >= at) {
+                return None;
+            }
+            // An update newer than the deletion wins (the item was re-created).
+            if rec.version_at.is_some_and(|v| v > at) {
+                return None;
+            }
+            Some((
+                CatalogRecord {
+                    item: None,
+                    deleted_at: Some(at),
+                    ..rec.clone()
+                },
+                ApplyOutcome::Applied,
+            ))
+        },
+        ApplyOutcome::Stale,
+    )
+    .await
+}
+
+async fn adjust(
+    table: &dyn Table,
+    tenant: &TenantId,
+    a: &InventoryAdjusted,
+) -> Result<ApplyOutcome, PipelineError> {
+    let id = match (&a.external_id, &a.inventory_item_id) {
+        (Some(id), _) => id.clone(),
+        (None, Some(inv)) => match table.get(&pk(tenant), &format!("alias#{inv}")).await? {
+            Some(alias) => alias.doc()?,
+            // The item has not arrived yet: keep the stock under the inventory id until it does.
+            None => format!("inventory_item:{inv}"),
+        },
+        (None, None) => {
+            return Err(PipelineError::Permanent(
+                "inventory event names no item".into(),
+            ));
+        }
+    };
+    update_record(
+        table,
+        tenant,
+        &id,
+        |rec| {
+            if rec.stock.as_ref().is_some_and(|s| s.as_of >= a.as_of) {
+                return None;
+            }
+            let stock = Stock {
+                quantity: a.quantity,
+                status: a.stock_status,
+                as_of: a.as_of,
+            };
+            Some((
+                CatalogRecord {
+                    stock: Some(stock),
+                    ..rec.clone()
+                },
+                ApplyOutcome::Applied,
+            ))
+        },
+        ApplyOutcome::Stale,
+    )
+    .await
+}
+
+async fn order(
+    table: &dyn Table,
+    tenant: &TenantId,
+    o: &OrderUpserted,
+) -> Result<ApplyOutcome, PipelineError> {
+    let pk = format!("orders#{tenant}");
+    let sk = format!("order#{}", o.order_id);
+    for _ in 0..MAX_ATTEMPTS {
+        let current = table.get(&pk, &sk).await?;
+        let condition = match &current {
+            Some(i) => {
+                let stored: OrderUpserted = i.doc()?;
+                if (stored.updated_at, stored.version) >= (o.updated_at, o.version) {
+                    return Ok(if stored == *o {
+                        ApplyOutcome::Duplicate
+                    } else {
+                        ApplyOutcome::Stale
+                    });
+                }
+                Condition::IfVersion(i.version)
+            }
+            None => Condition::IfAbsent,
+        };
+        match table.put(Item::with_doc(&pk, &sk, o)?, condition).await {
+            Ok(_) => return Ok(ApplyOutcome::Applied),
+            Err(PortError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(PipelineError::Retryable(format!(
+        "too much contention on order {}",
+        o.order_id
+    )))
+}
+
+/// The item as currently known, or None when absent or deleted.
+pub async fn get_item(
+    table: &dyn Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<CatalogItem>, PipelineError> {
+    match table.get(&pk(tenant), &item_sk(id)).await? {
+        Some(i) => Ok(i.doc::<CatalogRecord>()?.visible_item()),
+        None => Ok(None),
+    }
+}
+
+/// Every live item of the tenant, ordered by id.
+pub async fn list_items(
+    table: &dyn Table,
+    tenant: &TenantId,
+) -> Result<Vec<CatalogItem>, PipelineError> {
+    let mut out = Vec::new();
+    for i in query_all(table, &pk(tenant), "item#").await? {
+        if let Some(item) = i.doc::<CatalogRecord>()?.visible_item() {
+            out.push(item);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn get_order(
+    table: &dyn Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<OrderUpserted>, PipelineError> {
+    match table
+        .get(&format!("orders#{tenant}"), &format!("order#{id}"))
+        .await?
+    {
+        Some(i) => Ok(Some(i.doc()?)),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,20 @@
+//! The stages of tillbridge, written once over the ports and run by the Lambda functions
+//! (AWS adapters) and by the local runtime (embedded store) alike.
+//!
+//! Table layout (partition → sort key):
+//! - `idem#<tenant>` → `<provider>#<delivery key>`: idempotency records (TTL 7 days)
+//! - `quarantine#<tenant>` → `<received nanos>#<delivery id>`: quarantined deliveries (TTL 30 days)
+//! - `catalog#<tenant>` → `item#<id>`, `child#<parent>#<id>`, `alias#<inventory item id>`
+//! - `orders#<tenant>` → `order#<id>`; `fetch#<tenant>` → `<object type>#<id>`
+//! - `handshake#<tenant>` → `<provider>`: vendor setup requests (Clover verification code)
+//! - `stats#<tenant>` → `webhooks`: counters
+
+pub mod catalog;
+pub mod error;
+pub mod inbound;
+pub mod ingress;
+pub mod local;
+pub mod quarantine;
+pub mod signature_check;
+
+pub use error::PipelineError;

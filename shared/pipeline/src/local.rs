@@ -1,0 +1,177 @@
+//! The local runtime: every stage in one process, wired like the cloud (ingress → inbound
+//! queue → signature check → bus → catalog queue → catalog apply), on whatever table and
+//! blob store it is given (embedded for `tillbridge serve`, in-memory for tests).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tillbridge_ports::bus::{LocalBus, Rule, parse_bus_message};
+use tillbridge_ports::tenants::StaticDirectory;
+use tillbridge_ports::{BlobStore, Clock, EventBus, Queue, Table, TableQueue};
+use tracing::warn;
+
+use crate::PipelineError;
+use crate::catalog;
+use crate::ingress::Ingress;
+use crate::signature_check::SignatureCheck;
+
+/// Receives before a message goes to its dead-letter queue (as the SAM template's redrive).
+pub const MAX_RECEIVES: u32 = 5;
+pub const VISIBILITY: Duration = Duration::from_secs(30);
+const BATCH: usize = 10;
+
+pub struct LocalRuntime {
+    pub table: Arc<dyn Table>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub clock: Arc<dyn Clock>,
+    pub directory: Arc<StaticDirectory>,
+    pub inbound: Arc<dyn Queue>,
+    pub inbound_dlq: Arc<dyn Queue>,
+    pub catalog_queue: Arc<dyn Queue>,
+    pub catalog_dlq: Arc<dyn Queue>,
+    pub bus: Arc<dyn EventBus>,
+    pub ingress: Ingress,
+    pub check: SignatureCheck,
+}
+
+/// What one pass over the queues did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StepReport {
+    pub processed: usize,
+    pub failed: usize,
+}
+
+impl LocalRuntime {
+    pub fn new(
+        table: Arc<dyn Table>,
+        blobs: Arc<dyn BlobStore>,
+        directory: Arc<StaticDirectory>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let queue = |name: &str| -> Arc<dyn Queue> {
+            Arc::new(TableQueue::new(name, table.clone(), clock.clone()))
+        };
+        let inbound_dlq = queue("inbound-dlq");
+        let catalog_dlq = queue("catalog-dlq");
+        let inbound: Arc<dyn Queue> = Arc::new(
+            TableQueue::new("inbound", table.clone(), clock.clone())
+                .with_dead_letter(inbound_dlq.clone(), MAX_RECEIVES),
+        );
+        let catalog_queue: Arc<dyn Queue> = Arc::new(
+            TableQueue::new("catalog", table.clone(), clock.clone())
+                .with_dead_letter(catalog_dlq.clone(), MAX_RECEIVES),
+        );
+        let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(
+            vec![Rule {
+                name: "catalog-apply".into(),
+                detail_types: vec!["pos.*".into()],
+                target: catalog_queue.clone(),
+            }],
+            clock.clone(),
+        ));
+        let ingress = Ingress {
+            directory: directory.clone(),
+            queue: inbound.clone(),
+            blobs: blobs.clone(),
+            table: table.clone(),
+            clock: clock.clone(),
+        };
+        let check = SignatureCheck {
+            directory: directory.clone(),
+            secrets: directory.clone(),
+            blobs: blobs.clone(),
+            table: table.clone(),
+            bus: bus.clone(),
+            clock: clock.clone(),
+        };
+        Self {
+            table,
+            blobs,
+            clock,
+            directory,
+            inbound,
+            inbound_dlq,
+            catalog_queue,
+            catalog_dlq,
+            bus,
+            ingress,
+            check,
+        }
+    }
+
+    /// One batch from each queue.
+    pub async fn step(&self) -> Result<StepReport, PipelineError> {
+        let mut report = StepReport::default();
+        for m in self.inbound.receive(BATCH, VISIBILITY).await? {
+            let result = self.check.handle(&m.body).await.map(|_| ());
+            settle(self.inbound.as_ref(), &m, result, &mut report).await?;
+        }
+        for m in self.catalog_queue.receive(BATCH, VISIBILITY).await? {
+            let result = match parse_bus_message(&m.body) {
+                Ok(event) => catalog::apply(self.table.as_ref(), &event)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(PipelineError::Permanent(e)),
+            };
+            settle(self.catalog_queue.as_ref(), &m, result, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Processes until the queues hold nothing visible.
+    pub async fn drain(&self) -> Result<StepReport, PipelineError> {
+        let mut total = StepReport::default();
+        loop {
+            let r = self.step().await?;
+            total.processed += r.processed;
+            total.failed += r.failed;
+            if r.processed == 0 && r.failed == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Background workers for `serve`: poll until `shutdown` turns true.
+    pub async fn run_workers(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let idle = match self.step().await {
+                Ok(r) => r.processed == 0 && r.failed == 0,
+                Err(e) => {
+                    warn!(error = %e, "worker step failed");
+                    true
+                }
+            };
+            if *shutdown.borrow() {
+                return;
+            }
+            if idle {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Acknowledges a processed message, or makes it visible again after a backoff.
+async fn settle(
+    queue: &dyn Queue,
+    m: &tillbridge_ports::Message,
+    result: Result<(), PipelineError>,
+    report: &mut StepReport,
+) -> Result<(), PipelineError> {
+    match result {
+        Ok(()) => {
+            queue.delete(&m.receipt).await?;
+            report.processed += 1;
+        }
+        Err(e) => {
+            warn!(queue = queue.name(), message_id = %m.id, receive_count = m.receive_count, error = %e, "message failed; will retry");
+            let backoff = Duration::from_millis(200 * 2_u64.pow(m.receive_count.min(6)));
+            queue.release(&m.receipt, backoff).await?;
+            report.failed += 1;
+        }
+    }
+    Ok(())
+}
