@@ -338,6 +338,33 @@ async fn order(
     )))
 }
 
+impl ApplyOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyOutcome::Applied => "applied",
+            ApplyOutcome::Duplicate => "duplicate",
+            ApplyOutcome::Stale => "stale",
+            ApplyOutcome::Recorded => "recorded",
+        }
+    }
+}
+
+/// Applies an event and counts the outcome per tenant (`stats#<tenant>` / `catalog`).
+pub async fn apply_and_count(
+    table: &dyn Table,
+    event: &Envelope,
+) -> Result<ApplyOutcome, PipelineError> {
+    let outcome = apply(table, event).await?;
+    table
+        .add(
+            &format!("stats#{}", event.tenant_id),
+            "catalog",
+            &[(outcome.as_str(), 1)],
+        )
+        .await?;
+    Ok(outcome)
+}
+
 /// The item as currently known, or None when absent or deleted.
 pub async fn get_item(
     table: &dyn Table,

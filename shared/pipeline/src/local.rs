@@ -108,7 +108,7 @@ impl LocalRuntime {
         }
         for m in self.catalog_queue.receive(BATCH, VISIBILITY).await? {
             let result = match parse_bus_message(&m.body) {
-                Ok(event) => catalog::apply(self.table.as_ref(), &event)
+                Ok(event) => catalog::apply_and_count(self.table.as_ref(), &event)
                     .await
                     .map(|_| ()),
                 Err(e) => Err(PipelineError::Permanent(e)),

@@ -1,0 +1,138 @@
+//! `tillbridge`: the same domain code as the Lambda functions, run locally.
+//! Flags and output formats follow ../shared/design/CLI.md (a contract).
+
+mod demo;
+mod normalize;
+pub mod serve;
+mod signing;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes of CLI.md.
+pub const EXIT_REJECTED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+/// A failed command: the exit code and one line for stderr.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: EXIT_USAGE,
+            message: message.into(),
+        }
+    }
+
+    pub fn rejected(message: impl Into<String>) -> Self {
+        Self {
+            code: EXIT_REJECTED,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+#[derive(Parser)]
+#[command(
+    name = "tillbridge",
+    version,
+    about = "POS webhooks, catalogs and migrations — locally, on the embedded store"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Verify one webhook signature (exit 0 valid, 1 invalid).
+    Verify(verify::Args),
+    /// Normalize one webhook payload to canonical events (JSON lines).
+    Normalize(normalize::Args),
+    /// Serve the HTTP API on the embedded store.
+    Serve(serve::Args),
+    /// Run the whole pipeline on the bundled samples and print a summary.
+    Demo(demo::Args),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(EXIT_USAGE)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            return fail(&Failure::usage(first_line(&e.to_string())));
+        }
+    };
+    let result = match cli.command {
+        Command::Verify(a) => verify::run(a),
+        Command::Normalize(a) => normalize::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Demo(a) => demo::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => fail(&f),
+    }
+}
+
+fn fail(f: &Failure) -> ExitCode {
+    eprintln!("error: {}", first_line(&f.message));
+    ExitCode::from(f.code)
+}
+
+/// clap's messages span lines; the contract is one line.
+fn first_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("failed");
+    line.trim().trim_start_matches("error:").trim().to_owned()
+}
+
+/// Reads a file named on the command line; unreadable input is a usage error (exit 2).
+pub(crate) fn read_input(path: &PathBuf, what: &str) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path)
+        .map_err(|e| Failure::usage(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+pub(crate) fn parse_headers(lines: &[String]) -> Result<tillbridge_webhooks::Headers, Failure> {
+    lines
+        .iter()
+        .map(|l| {
+            tillbridge_webhooks::Headers::parse_line(l).ok_or_else(|| {
+                Failure::usage(format!("malformed header {l:?}: expected 'Name: value'"))
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))
+}

@@ -1,0 +1,276 @@
+//! `tillbridge serve`: the deployed API Gateway's routes, backed by the embedded store.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tillbridge_domain::TenantId;
+use tillbridge_embedded::Embedded;
+use tillbridge_pipeline::catalog;
+use tillbridge_pipeline::ingress::IngressRequest;
+use tillbridge_pipeline::local::LocalRuntime;
+use tillbridge_pipeline::quarantine;
+use tillbridge_ports::SystemClock;
+use tillbridge_ports::tenants::StaticDirectory;
+use tillbridge_webhooks::Headers;
+use tracing::info;
+
+use crate::{Failure, Outcome};
+
+/// API Gateway HTTP APIs accept at most 10 MB; tenants may set a lower cap.
+pub const MAX_HTTP_BODY: usize = 10 * 1024 * 1024;
+
+/// Tenants used when none are given: the demo's, with their published test secrets.
+pub const SAMPLE_TENANTS: &str = include_str!("../../../samples/tenants.json");
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// State directory (table file and blobs); survives restarts.
+    #[arg(long, default_value = ".tillbridge/state")]
+    state: PathBuf,
+    /// Tenants file (JSON, CLI.md); default: STATE/tenants.json, else the bundled samples.
+    #[arg(long)]
+    tenants: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, default_value = "json", value_parser = ["json", "text"])]
+    log_format: String,
+}
+
+pub fn run(a: Args) -> Outcome {
+    init_logging(&a.log_format);
+    let directory = load_tenants(a.tenants.as_deref(), &a.state)?;
+    let rt = crate::runtime()?;
+    rt.block_on(async move {
+        let runtime = Arc::new(open_runtime(&a.state, directory)?);
+        let listener = tokio::net::TcpListener::bind(a.addr)
+            .await
+            .map_err(|e| Failure::usage(format!("cannot listen on {}: {e}", a.addr)))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        println!("listening on http://{local}");
+        info!(addr = %local, state = %a.state.display(), "serving");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let workers = tokio::spawn(runtime.clone().run_workers(stop_rx));
+        axum::serve(listener, router(runtime))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| Failure::usage(format!("server failed: {e}")))?;
+        let _ = stop_tx.send(true);
+        let _ = workers.await;
+        info!("stopped");
+        Ok(())
+    })
+}
+
+pub fn load_tenants(file: Option<&Path>, state: &Path) -> Result<Arc<StaticDirectory>, Failure> {
+    let in_state = state.join("tenants.json");
+    let text = match file {
+        Some(f) => std::fs::read_to_string(f).map_err(|e| {
+            Failure::usage(format!("cannot read tenants file {}: {e}", f.display()))
+        })?,
+        None if in_state.exists() => std::fs::read_to_string(&in_state)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", in_state.display())))?,
+        None => {
+            eprintln!(
+                "note: no --tenants given; using the bundled sample tenants (test secrets only)"
+            );
+            SAMPLE_TENANTS.to_owned()
+        }
+    };
+    StaticDirectory::from_json(&text)
+        .map(Arc::new)
+        .map_err(|e| Failure::usage(e.to_string()))
+}
+
+pub fn open_runtime(
+    state: &Path,
+    directory: Arc<StaticDirectory>,
+) -> Result<LocalRuntime, Failure> {
+    let clock = Arc::new(SystemClock);
+    let store = Embedded::open(state, clock.clone()).map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(LocalRuntime::new(
+        store.table,
+        store.blobs,
+        directory,
+        clock,
+    ))
+}
+
+pub fn router(rt: Arc<LocalRuntime>) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({ "status": "ok" })) }),
+        )
+        .route("/v1/webhooks/{provider}/{tenant}", post(webhook))
+        .route("/v1/tenants/{tenant}/items", get(list_items))
+        .route("/v1/tenants/{tenant}/items/{external_id}", get(get_item))
+        .route("/v1/tenants/{tenant}/orders/{order_id}", get(get_order))
+        .route("/v1/tenants/{tenant}/quarantine", get(list_quarantine))
+        .route("/v1/tenants/{tenant}/stats", get(stats))
+        .layer(DefaultBodyLimit::max(MAX_HTTP_BODY))
+        .with_state(rt)
+}
+
+type Shared = State<Arc<LocalRuntime>>;
+
+fn reply(status: u16, body: serde_json::Value) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+fn not_found(what: &str) -> Response {
+    reply(404, json!({ "error": format!("{what} not found") }))
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "request failed");
+    reply(500, json!({ "error": "internal error" }))
+}
+
+async fn webhook(
+    State(rt): Shared,
+    UrlPath((provider, tenant)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let headers: Headers = headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let r = rt
+        .ingress
+        .handle(IngressRequest {
+            provider: &provider,
+            tenant: &tenant,
+            headers,
+            body: &body,
+        })
+        .await;
+    reply(r.status, r.body)
+}
+
+/// A known tenant id, or the 404 to answer.
+async fn known_tenant(rt: &LocalRuntime, tenant: &str) -> Result<TenantId, Response> {
+    let id = TenantId::parse(tenant).map_err(|_| not_found("tenant"))?;
+    use tillbridge_ports::TenantDirectory;
+    match rt.directory.tenant(&id).await {
+        Ok(Some(_)) => Ok(id),
+        Ok(None) => Err(not_found("tenant")),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn get_item(State(rt): Shared, UrlPath((tenant, id)): UrlPath<(String, String)>) -> Response {
+    let tenant = match known_tenant(&rt, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match catalog::get_item(rt.table.as_ref(), &tenant, &id).await {
+        Ok(Some(item)) => reply(200, json!(item)),
+        Ok(None) => not_found("item"),
+        Err(e) => internal(e),
+    }
+}
+
+async fn list_items(State(rt): Shared, UrlPath(tenant): UrlPath<String>) -> Response {
+    let tenant = match known_tenant(&rt, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match catalog::list_items(rt.table.as_ref(), &tenant).await {
+        Ok(items) => reply(200, json!(items)),
+        Err(e) => internal(e),
+    }
+}
+
+async fn get_order(
+    State(rt): Shared,
+    UrlPath((tenant, id)): UrlPath<(String, String)>,
+) -> Response {
+    let tenant = match known_tenant(&rt, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match catalog::get_order(rt.table.as_ref(), &tenant, &id).await {
+        Ok(Some(order)) => reply(200, json!(order)),
+        Ok(None) => not_found("order"),
+        Err(e) => internal(e),
+    }
+}
+
+async fn list_quarantine(State(rt): Shared, UrlPath(tenant): UrlPath<String>) -> Response {
+    let tenant = match known_tenant(&rt, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match quarantine::list(rt.table.as_ref(), &tenant).await {
+        Ok(records) => reply(200, json!(records)),
+        Err(e) => internal(e),
+    }
+}
+
+async fn stats(State(rt): Shared, UrlPath(tenant): UrlPath<String>) -> Response {
+    let tenant = match known_tenant(&rt, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match rt.table.get(&format!("stats#{tenant}"), "webhooks").await {
+        Ok(Some(item)) => reply(200, serde_json::Value::Object(item.attrs)),
+        Ok(None) => reply(200, json!({})),
+        Err(e) => internal(e),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// JSON (default) or text logs on stderr; level from RUST_LOG (default info).
+pub fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
