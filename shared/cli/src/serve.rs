@@ -40,6 +40,9 @@ pub struct Args {
     /// Tenants file (JSON, CLI.md); default: STATE/tenants.json, else the bundled samples.
     #[arg(long)]
     tenants: Option<PathBuf>,
+    /// Seconds a message being processed stays invisible; after a crash it is redelivered then.
+    #[arg(long, default_value_t = 30)]
+    visibility_timeout_secs: u64,
     /// Log format on stderr.
     #[arg(long, default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
@@ -50,7 +53,9 @@ pub fn run(a: Args) -> Outcome {
     let directory = load_tenants(a.tenants.as_deref(), &a.state)?;
     let rt = crate::runtime()?;
     rt.block_on(async move {
-        let runtime = Arc::new(open_runtime(&a.state, directory)?);
+        let mut runtime = open_runtime(&a.state, directory)?;
+        runtime.visibility = std::time::Duration::from_secs(a.visibility_timeout_secs.max(1));
+        let runtime = Arc::new(runtime);
         let listener = tokio::net::TcpListener::bind(a.addr)
             .await
             .map_err(|e| Failure::usage(format!("cannot listen on {}: {e}", a.addr)))?;

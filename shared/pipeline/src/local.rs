@@ -32,6 +32,8 @@ pub struct LocalRuntime {
     pub bus: Arc<dyn EventBus>,
     pub ingress: Ingress,
     pub check: SignatureCheck,
+    /// How long a received message stays invisible (a crashed worker's messages return after it).
+    pub visibility: Duration,
 }
 
 /// What one pass over the queues did.
@@ -96,17 +98,18 @@ impl LocalRuntime {
             bus,
             ingress,
             check,
+            visibility: VISIBILITY,
         }
     }
 
     /// One batch from each queue.
     pub async fn step(&self) -> Result<StepReport, PipelineError> {
         let mut report = StepReport::default();
-        for m in self.inbound.receive(BATCH, VISIBILITY).await? {
+        for m in self.inbound.receive(BATCH, self.visibility).await? {
             let result = self.check.handle(&m.body).await.map(|_| ());
             settle(self.inbound.as_ref(), &m, result, &mut report).await?;
         }
-        for m in self.catalog_queue.receive(BATCH, VISIBILITY).await? {
+        for m in self.catalog_queue.receive(BATCH, self.visibility).await? {
             let result = match parse_bus_message(&m.body) {
                 Ok(event) => catalog::apply_and_count(self.table.as_ref(), &event)
                     .await
