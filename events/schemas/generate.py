@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Writes one JSON Schema (draft 2020-12) per event detail-type: the canonical envelope
+with that type's `data`. One source for the shared parts; run after changing this file:
+    python3 events/schemas/generate.py
+"""
+import json, os, copy
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ID = "https://tillbridge.dev/events/"
+
+ts = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$"}
+key = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[A-Za-z0-9._:-]+$"}
+currency = {"type": "string", "pattern": "^[A-Z]{3}$"}
+minor = {"type": "integer"}
+decimal = {"type": "number"}
+text = {"type": "string"}
+providers = ["square", "shopify", "clover", "toast", "zettle", "woocommerce", "lightspeed", "bigcommerce", "stripe", "standard-webhooks"]
+
+def obj(required, props):
+    return {"type": "object", "additionalProperties": False, "required": required, "properties": props}
+
+catalog_item = obj(["external_id"], {
+    "external_id": {"type": "string", "minLength": 1}, "sku": text, "name": text, "description": text, "category": text,
+    "price_minor": minor, "currency": currency, "cost_minor": minor, "barcode": text, "tax_rate_percent": decimal,
+    "quantity_on_hand": decimal, "is_active": {"type": "boolean"}, "image_url": text, "brand": text, "vendor": text,
+    "variant_name": text, "parent_id": text, "modifier_group_ids": {"type": "array", "items": text},
+    "unit_of_measure": text, "weight": decimal, "created_at": ts, "updated_at": ts, "thc_percent": decimal, "cbd_percent": decimal,
+})
+
+DATA = {
+    "pos.catalog.item.upserted": ("An item as the vendor now has it (one per variant).",
+        obj(["item"], {"item": catalog_item, "inventory_item_id": text})),
+    "pos.catalog.item.deleted": ("An item deleted at the vendor; deleting a parent deletes its variants.",
+        obj(["external_id", "deleted_at"], {"external_id": {"type": "string", "minLength": 1}, "deleted_at": ts})),
+    "pos.inventory.adjusted": ("Stock on hand changed.",
+        {**obj(["as_of"], {"external_id": text, "inventory_item_id": text, "location_id": text, "quantity": decimal,
+            "stock_status": {"enum": ["in_stock", "out_of_stock", "low_quantity"]}, "as_of": ts}),
+         "anyOf": [{"required": ["external_id"]}, {"required": ["inventory_item_id"]}]}),
+    "pos.order.upserted": ("An order (no customer data).",
+        obj(["order_id", "updated_at"], {"order_id": {"type": "string", "minLength": 1}, "status": text, "currency": currency,
+            "total_minor": minor, "version": {"type": "integer"}, "created_at": ts, "updated_at": ts,
+            "line_items": {"type": "array", "items": obj([], {"external_id": text, "sku": text, "quantity": decimal, "unit_price_minor": minor})}})),
+    "pos.fetch.requested": ("A thin webhook said something changed; a fetcher must read it from the vendor API.",
+        obj(["object_type", "change", "vendor_event"], {"object_type": {"type": "string", "minLength": 1}, "object_id": text,
+            "change": {"enum": ["created", "updated", "deleted"]}, "vendor_event": text})),
+    "webhook.quarantined": ("A delivery was forged or could not be understood; kept with the reason.",
+        obj(["delivery_id", "reason", "blob_key"], {"delivery_id": key, "reason": {"type": "string", "minLength": 1}, "blob_key": {"type": "string", "minLength": 1}})),
+}
+
+def envelope(detail_type, description, data):
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": ID + detail_type + ".json",
+        "title": detail_type,
+        "description": description + " EventBridge detail-type `" + detail_type + "`; this is the `detail`.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["event_id", "type", "schema_version", "tenant_id", "provider", "entity_id", "occurred_at", "received_at", "correlation_id", "data"],
+        "properties": {
+            "event_id": key,
+            "type": {"const": detail_type},
+            "schema_version": {"const": 1},
+            "tenant_id": {**key, "maxLength": 64},
+            "provider": {"enum": providers + [None]},
+            "entity_id": {"type": "string"},
+            "occurred_at": ts,
+            "received_at": ts,
+            "correlation_id": key,
+            "data": data,
+        },
+    }
+
+for t, (desc, data) in DATA.items():
+    with open(os.path.join(HERE, t + ".json"), "w") as f:
+        json.dump(envelope(t, desc, copy.deepcopy(data)), f, indent=2)
+        f.write("\n")
+print("\n".join(sorted(DATA)))

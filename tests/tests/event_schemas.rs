@@ -1,0 +1,236 @@
+//! Every event the code emits validates against its JSON Schema in events/schemas/, and
+//! every event type has a schema.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tillbridge_domain::event::EventType;
+use tillbridge_domain::{CorrelationId, Currency, Envelope, Provider, TenantId, Timestamp};
+use tillbridge_pipeline::inbound::{InboundBody, InboundDelivery};
+use tillbridge_pipeline::signature_check::SignatureCheck;
+use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable};
+use tillbridge_ports::tenants::StaticDirectory;
+use tillbridge_ports::{EventBus, ManualClock};
+use tillbridge_webhooks::{Headers, NormalizeContext, normalize};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn schema_for(t: EventType) -> jsonschema::Validator {
+    let path = root()
+        .join("events/schemas")
+        .join(format!("{}.json", t.as_str()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no schema for {}: {e}", t.as_str()));
+    let schema: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn assert_valid(e: &Envelope) {
+    let v = serde_json::to_value(e).unwrap_or(Value::Null);
+    let validator = schema_for(e.event_type());
+    let errors: Vec<String> = validator
+        .iter_errors(&v)
+        .map(|err| format!("{err} at {}", err.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} does not match its schema: {errors:?}\n{v}",
+        e.event_type().as_str()
+    );
+}
+
+fn sample(path: &str) -> Vec<u8> {
+    std::fs::read(root().join("samples/webhooks").join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn every_event_type_has_a_schema_and_every_schema_a_type() {
+    for t in EventType::ALL {
+        schema_for(t);
+    }
+    let files = std::fs::read_dir(root().join("events/schemas"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    // one per type, plus generate.py
+    assert_eq!(files, EventType::ALL.len() + 1);
+}
+
+#[test]
+fn normalized_sample_payloads_match_their_schemas() {
+    let cases: Vec<(Provider, &str, Vec<(&str, &str)>)> = vec![
+        (
+            Provider::Shopify,
+            "shopify/products.update.json",
+            vec![("X-Shopify-Topic", "products/update")],
+        ),
+        (
+            Provider::Square,
+            "square/inventory.count.updated.json",
+            vec![],
+        ),
+        (Provider::Square, "square/order.created.json", vec![]),
+        (Provider::Square, "square/order.updated.json", vec![]),
+        (
+            Provider::Square,
+            "square/catalog.version.updated.json",
+            vec![],
+        ),
+        (Provider::Toast, "toast/menus_updated.json", vec![]),
+        (Provider::Toast, "toast/stock.in_stock.json", vec![]),
+        (
+            Provider::Toast,
+            "toast/stock.in_stock.quantity.json",
+            vec![],
+        ),
+        (Provider::Toast, "toast/stock.out_of_stock.json", vec![]),
+        (Provider::Toast, "toast/stock.low_quantity.json", vec![]),
+        (Provider::Zettle, "zettle/ProductCreated.json", vec![]),
+        (Provider::Zettle, "zettle/ProductUpdated.json", vec![]),
+        (Provider::Zettle, "zettle/ProductDeleted.json", vec![]),
+        (
+            Provider::Zettle,
+            "zettle/InventoryBalanceChanged.json",
+            vec![],
+        ),
+        (
+            Provider::WooCommerce,
+            "woocommerce/product.updated.json",
+            vec![("X-WC-Webhook-Topic", "product.updated")],
+        ),
+        (
+            Provider::WooCommerce,
+            "woocommerce/order.created.json",
+            vec![("X-WC-Webhook-Topic", "order.created")],
+        ),
+        (
+            Provider::BigCommerce,
+            "bigcommerce/store.order.created.callback.json",
+            vec![],
+        ),
+    ];
+    let tenant = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+    let corr = CorrelationId::parse("corr-1").unwrap_or_else(|e| panic!("{e}"));
+    let mut seen = std::collections::HashSet::new();
+    let mut extra: Vec<(Provider, Vec<u8>, Vec<(&str, &str)>)> = vec![
+        (Provider::Shopify, br#"{"id":1}"#.to_vec(), vec![("X-Shopify-Topic", "products/delete")]),
+        (Provider::Shopify, br#"{"inventory_item_id":5,"available":3,"updated_at":"2026-01-01T00:00:00Z"}"#.to_vec(), vec![("X-Shopify-Topic", "inventory_levels/update")]),
+        (Provider::Clover, br#"{"appId":"A","merchants":{"M":[{"objectId":"I:1","type":"DELETE","ts":1700000000000},{"objectId":"IC:2","type":"UPDATE","ts":1700000000000}]}}"#.to_vec(), vec![]),
+    ];
+    let mut all: Vec<(Provider, Vec<u8>, Vec<(&str, &str)>)> = cases
+        .into_iter()
+        .map(|(p, f, h)| (p, sample(f), h))
+        .collect();
+    all.append(&mut extra);
+    for (provider, body, headers) in all {
+        let h: Headers = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let ctx = NormalizeContext {
+            currency: Currency::USD,
+            headers: &h,
+            received_at: Timestamp::UNIX_EPOCH,
+        };
+        let n = normalize(provider, &ctx, &body).unwrap_or_else(|e| panic!("{provider}: {e}"));
+        for e in n.into_envelopes(&tenant, provider, "id:x", Timestamp::UNIX_EPOCH, &corr) {
+            seen.insert(e.event_type());
+            assert_valid(&e);
+        }
+    }
+    for t in [
+        EventType::CatalogItemUpserted,
+        EventType::CatalogItemDeleted,
+        EventType::InventoryAdjusted,
+        EventType::OrderUpserted,
+        EventType::FetchRequested,
+    ] {
+        assert!(seen.contains(&t), "no sample produced {}", t.as_str());
+    }
+}
+
+/// Captures what the signature check publishes.
+#[derive(Default)]
+struct RecordingBus(Mutex<Vec<Envelope>>);
+
+#[async_trait]
+impl EventBus for RecordingBus {
+    async fn put_events(
+        &self,
+        events: &[Envelope],
+    ) -> tillbridge_ports::Result<Vec<tillbridge_ports::Result<()>>> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(events);
+        }
+        Ok(events.iter().map(|_| Ok(())).collect())
+    }
+}
+
+#[tokio::test]
+async fn the_quarantine_event_matches_its_schema() {
+    let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+    let bus = Arc::new(RecordingBus::default());
+    let dir = Arc::new(StaticDirectory::from_json(r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{"shopify":{"secret":"s"}}}]}"#).unwrap_or_default());
+    let check = SignatureCheck {
+        directory: dir.clone(),
+        secrets: dir,
+        blobs: Arc::new(MemoryBlobStore::default()),
+        table: Arc::new(MemoryTable::new(clock.clone())),
+        bus: bus.clone(),
+        clock,
+    };
+    let delivery = InboundDelivery {
+        delivery_id: tillbridge_domain::DeliveryId::parse("d-1").unwrap_or_else(|e| panic!("{e}")),
+        tenant_id: TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}")),
+        provider: Provider::Shopify,
+        received_at: Timestamp::UNIX_EPOCH,
+        correlation_id: CorrelationId::parse("c-1").unwrap_or_else(|e| panic!("{e}")),
+        headers: Headers::new()
+            .with("X-Shopify-Hmac-Sha256", "AAAA")
+            .with("X-Shopify-Topic", "products/update"),
+        body: InboundBody::Inline {
+            base64: "e30=".into(),
+        },
+    };
+    let message = serde_json::to_string(&delivery).unwrap_or_default();
+    check
+        .handle(&message)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let published = bus.0.lock().map(|v| v.clone()).unwrap_or_default();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].event_type(), EventType::WebhookQuarantined);
+    assert_valid(&published[0]);
+}
+
+#[test]
+fn the_schemas_reject_what_the_model_rejects() {
+    let validator = schema_for(EventType::CatalogItemUpserted);
+    let good = serde_json::json!({
+        "event_id": "evt_1", "type": "pos.catalog.item.upserted", "schema_version": 1, "tenant_id": "t1",
+        "provider": "shopify", "entity_id": "v1", "occurred_at": "2026-01-01T00:00:00Z",
+        "received_at": "2026-01-01T00:00:00.123Z", "correlation_id": "c1",
+        "data": {"item": {"external_id": "v1", "price_minor": 450, "currency": "USD"}}
+    });
+    assert!(validator.is_valid(&good));
+    let mutations: [(&str, Value); 5] = [
+        ("/data/item/price_minor", Value::from("4.50")),
+        ("/data/item/currency", Value::from("usd")),
+        ("/occurred_at", Value::from("2026-01-01 00:00:00")),
+        ("/type", Value::from("pos.catalog.item.deleted")),
+        ("/data/item/colour", Value::from("red")),
+    ];
+    for (pointer, value) in mutations {
+        let mut bad = good.clone();
+        let (parent, field) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+        if let Some(Value::Object(m)) = bad.pointer_mut(parent) {
+            m.insert(field.to_owned(), value);
+        }
+        assert!(!validator.is_valid(&bad), "{pointer} should be rejected");
+    }
+}
