@@ -44,6 +44,9 @@ fn assert_valid(e: &Envelope) {
     );
 }
 
+/// A payload to normalize: provider, body, headers.
+type Case<'a> = (Provider, Vec<u8>, Vec<(&'a str, &'a str)>);
+
 fn sample(path: &str) -> Vec<u8> {
     std::fs::read(root().join("samples/webhooks").join(path))
         .unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -63,6 +66,7 @@ fn every_event_type_has_a_schema_and_every_schema_a_type() {
 
 #[test]
 fn normalized_sample_payloads_match_their_schemas() {
+    #[allow(clippy::type_complexity)]
     let cases: Vec<(Provider, &str, Vec<(&str, &str)>)> = vec![
         (
             Provider::Shopify,
@@ -117,12 +121,12 @@ fn normalized_sample_payloads_match_their_schemas() {
     let tenant = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
     let corr = CorrelationId::parse("corr-1").unwrap_or_else(|e| panic!("{e}"));
     let mut seen = std::collections::HashSet::new();
-    let mut extra: Vec<(Provider, Vec<u8>, Vec<(&str, &str)>)> = vec![
+    let mut extra: Vec<Case> = vec![
         (Provider::Shopify, br#"{"id":1}"#.to_vec(), vec![("X-Shopify-Topic", "products/delete")]),
         (Provider::Shopify, br#"{"inventory_item_id":5,"available":3,"updated_at":"2026-01-01T00:00:00Z"}"#.to_vec(), vec![("X-Shopify-Topic", "inventory_levels/update")]),
         (Provider::Clover, br#"{"appId":"A","merchants":{"M":[{"objectId":"I:1","type":"DELETE","ts":1700000000000},{"objectId":"IC:2","type":"UPDATE","ts":1700000000000}]}}"#.to_vec(), vec![]),
     ];
-    let mut all: Vec<(Provider, Vec<u8>, Vec<(&str, &str)>)> = cases
+    let mut all: Vec<Case> = cases
         .into_iter()
         .map(|(p, f, h)| (p, sample(f), h))
         .collect();
