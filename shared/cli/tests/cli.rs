@@ -1,0 +1,244 @@
+//! The CLI.md contract, exercised through the real `tillbridge` binary: flags, exit codes,
+//! one-line errors on stderr, results only on stdout.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tillbridge"))
+}
+
+fn temp(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tillbridge-cli-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("{e}"));
+    p
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_one_error_line(o: &Output) {
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "stderr should be one line: {err:?}");
+    assert!(lines[0].starts_with("error: "), "{err:?}");
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn verify_judges_every_vector_through_the_binary() {
+    let text = std::fs::read_to_string(root().join("shared/webhooks/tests/data/vectors.json"))
+        .unwrap_or_default();
+    let vectors: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+    assert!(vectors.len() > 50);
+    for v in vectors {
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(v["body_b64"].as_str().unwrap_or(""))
+            .unwrap_or_default();
+        let file = temp("body", &body);
+        let mut cmd = bin();
+        cmd.args([
+            "verify",
+            "--provider",
+            v["provider"].as_str().unwrap_or(""),
+            "--secret",
+            v["secret"].as_str().unwrap_or(""),
+        ]);
+        cmd.arg("--body-file").arg(&file);
+        if let Some(url) = v["url"].as_str() {
+            cmd.args(["--url", url]);
+        }
+        if let Some(now) = v["now"].as_i64() {
+            cmd.args(["--now", &now.to_string()]);
+        }
+        if let Some(prev) = v["previous_secret"].as_str() {
+            cmd.args(["--previous-secret", prev]);
+        }
+        for (name, value) in v["headers"].as_object().into_iter().flatten() {
+            cmd.arg("-H")
+                .arg(format!("{name}: {}", value.as_str().unwrap_or("")));
+        }
+        let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));
+        let expected = if v["expect"] == "valid" { 0 } else { 1 };
+        assert_eq!(code(&out), expected, "{}: {}", v["name"], stderr(&out));
+        if expected == 1 {
+            assert_one_error_line(&out);
+            assert!(out.stdout.is_empty());
+        }
+    }
+}
+
+#[test]
+fn verify_square_official_example_and_usage_errors() {
+    let body = br#"{"merchant_id":"MLEFBHHSJGVHD","type":"webhooks.test_notification","event_id":"ac3ac95b-f97d-458c-a6e6-18981597e05f","created_at":"2022-07-13T20:30:59.037339943Z","data":{"type":"webhooks","id":"bc368e64-01aa-407e-b46e-3231809b1129"}}"#;
+    let file = temp("square.json", body);
+    let run = |extra: &[&str]| {
+        let mut c = bin();
+        c.args([
+            "verify",
+            "--provider",
+            "square",
+            "--secret",
+            "Ibxx_5AKakO-3qeNVR61Dw",
+            "--body-file",
+        ])
+        .arg(&file);
+        c.args(extra);
+        c.output().unwrap_or_else(|e| panic!("{e}"))
+    };
+    let ok = run(&[
+        "--url",
+        "https://webhook.site/679a4f3a-dcfa-49ee-bac5-9d0edad886b9",
+        "-H",
+        "X-Square-HmacSha256-Signature: GF4YkrJgGBDZ9NIYbNXBnMzqb2HoL4RW/S6vkZ9/2N4=",
+    ]);
+    assert_eq!(code(&ok), 0, "{}", stderr(&ok));
+    let no_url = run(&[
+        "-H",
+        "x-square-hmacsha256-signature: GF4YkrJgGBDZ9NIYbNXBnMzqb2HoL4RW/S6vkZ9/2N4=",
+    ]);
+    assert_eq!(code(&no_url), 2);
+    assert_one_error_line(&no_url);
+    let bad_header = run(&["--url", "https://x", "-H", "no colon here"]);
+    assert_eq!(code(&bad_header), 2);
+    assert_one_error_line(&bad_header);
+
+    let unknown = bin()
+        .args([
+            "verify",
+            "--provider",
+            "paypal",
+            "--secret",
+            "s",
+            "--body-file",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&unknown), 2);
+    assert_one_error_line(&unknown);
+    let missing = bin()
+        .args([
+            "verify",
+            "--provider",
+            "shopify",
+            "--secret",
+            "s",
+            "--body-file",
+            "/nonexistent/body",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&missing), 2);
+    assert_one_error_line(&missing);
+    let no_args = bin()
+        .args(["verify", "--provider", "shopify"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&no_args), 2);
+    assert_one_error_line(&no_args);
+}
+
+#[test]
+fn normalize_prints_one_envelope_per_line() {
+    let file = root().join("samples/webhooks/shopify/products.update.json");
+    let out = bin()
+        .args([
+            "normalize",
+            "--provider",
+            "shopify",
+            "--tenant",
+            "t1",
+            "-H",
+            "X-Shopify-Topic: products/update",
+            "--body-file",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or(Value::Null))
+        .collect();
+    assert_eq!(lines.len(), 1);
+    let e = &lines[0];
+    assert_eq!(e["type"], "pos.catalog.item.upserted");
+    assert_eq!(e["tenant_id"], "t1");
+    assert_eq!(e["provider"], "shopify");
+    assert_eq!(e["data"]["item"]["external_id"], "123456789");
+    assert_eq!(e["data"]["item"]["parent_id"], "9554194432293");
+    assert_eq!(e["data"]["item"]["price_minor"], 2999);
+    for field in [
+        "event_id",
+        "schema_version",
+        "entity_id",
+        "occurred_at",
+        "received_at",
+        "correlation_id",
+    ] {
+        assert!(!e[field].is_null(), "{field} missing");
+    }
+
+    let broken = temp("broken.json", b"{\"id\": ");
+    let out = bin()
+        .args([
+            "normalize",
+            "--provider",
+            "square",
+            "--tenant",
+            "t1",
+            "--body-file",
+        ])
+        .arg(&broken)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 1);
+    assert_one_error_line(&out);
+    assert!(out.stdout.is_empty());
+
+    let zettle = root().join("samples/webhooks/zettle/InventoryBalanceChanged.json");
+    let out = bin()
+        .args([
+            "normalize",
+            "--provider",
+            "zettle",
+            "--tenant",
+            "t1",
+            "--body-file",
+        ])
+        .arg(&zettle)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pos.inventory.adjusted"));
+}
+
+#[test]
+fn demo_runs_and_summarizes() {
+    let out = bin().arg("demo").output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 duplicates dropped"), "{text}");
+    assert!(text.contains("1 quarantined"), "{text}");
+    assert!(text.contains("1 stale"), "{text}");
+    assert!(text.contains("31.50 USD"), "the newest price wins: {text}");
+    assert!(
+        !text.contains("27.00 USD") && !text.contains("0.01 USD"),
+        "stale and forged prices never apply: {text}"
+    );
+}
