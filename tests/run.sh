@@ -4,4 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The AWS adapter tests run the real AWS SDK against moto server (the AWS emulator).
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "installing moto[server] (AWS emulator for the adapter tests)"
+  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+fi
+
 cargo test --workspace --locked "$@"

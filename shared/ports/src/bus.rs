@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
 use tillbridge_domain::Envelope;
 use tillbridge_domain::event::EVENT_SOURCE;
 
@@ -32,19 +33,16 @@ pub struct BusMessage {
     pub detail: Envelope,
 }
 
-/// Reads a bus-fed queue message: the EventBridge shape, or a bare envelope.
+/// Reads a bus-fed queue message: the EventBridge shape (only `detail` is needed), or a
+/// bare envelope.
 pub fn parse_bus_message(body: &str) -> std::result::Result<Envelope, String> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Shape {
-        Bus(Box<BusMessage>),
-        Bare(Box<Envelope>),
-    }
-    match serde_json::from_str::<Shape>(body) {
-        Ok(Shape::Bus(m)) => Ok(m.detail),
-        Ok(Shape::Bare(e)) => Ok(*e),
-        Err(e) => Err(format!("not an event: {e}")),
-    }
+    let mut value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    let envelope = match value.get_mut("detail") {
+        Some(detail) => detail.take(),
+        None => value,
+    };
+    serde_json::from_value(envelope).map_err(|e| format!("not a canonical event: {e}"))
 }
 
 /// A routing rule: events whose detail-type matches go to `target`.

@@ -192,3 +192,53 @@ impl SecretStore for StaticDirectory {
         Ok(self.secrets.get(&(tenant.clone(), provider)).cloned())
     }
 }
+
+/// Tenant configurations stored in the table (`tenant#<id>` / `config`), cached per
+/// container: the cloud's tenant directory (the ingress reads it on every request).
+pub struct TableDirectory {
+    table: std::sync::Arc<dyn crate::Table>,
+    ttl: std::time::Duration,
+    cache: std::sync::Mutex<HashMap<TenantId, (std::time::Instant, Option<TenantConfig>)>>,
+}
+
+impl TableDirectory {
+    pub fn new(table: std::sync::Arc<dyn crate::Table>, ttl: std::time::Duration) -> Self {
+        Self {
+            table,
+            ttl,
+            cache: std::sync::Mutex::default(),
+        }
+    }
+
+    pub async fn put(&self, config: &TenantConfig) -> Result<()> {
+        let item =
+            crate::table::Item::with_doc(format!("tenant#{}", config.tenant_id), "config", config)?;
+        self.table
+            .put(item, crate::table::Condition::Always)
+            .await?;
+        if let Ok(mut c) = self.cache.lock() {
+            c.remove(&config.tenant_id);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TenantDirectory for TableDirectory {
+    async fn tenant(&self, id: &TenantId) -> Result<Option<TenantConfig>> {
+        if let Ok(c) = self.cache.lock()
+            && let Some((at, v)) = c.get(id)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(v.clone());
+        }
+        let value = match self.table.get(&format!("tenant#{id}"), "config").await? {
+            Some(item) => Some(item.doc::<TenantConfig>()?),
+            None => None,
+        };
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(id.clone(), (std::time::Instant::now(), value.clone()));
+        }
+        Ok(value)
+    }
+}

@@ -1,0 +1,50 @@
+//! AWS implementations of the ports, behind the same traits as the embedded store.
+//!
+//! SDK errors keep their kind: throttling, 5xx and network failures are retryable,
+//! validation errors and failed conditions are permanent.
+
+mod dynamodb;
+mod error;
+mod eventbridge;
+pub mod moto;
+mod s3;
+mod secrets;
+mod sqs;
+
+pub use dynamodb::DynamoTable;
+pub use eventbridge::EventBridgeBus;
+pub use s3::S3Blobs;
+pub use secrets::SecretsManagerStore;
+pub use sqs::SqsQueue;
+
+pub use aws_config::SdkConfig;
+
+/// Loads the SDK configuration once per container. On Lambda, region and credentials come
+/// from the environment; `AWS_ENDPOINT_URL` points every client at an emulator in tests.
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+/// A configuration for a local emulator (moto): fixed region and dummy credentials.
+pub async fn emulator_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "static",
+        ))
+        .load()
+        .await
+}
+
+/// S3 client with path-style addressing when talking to an emulator.
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let path_style = config.endpoint_url().is_some();
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(path_style)
+            .build(),
+    )
+}

@@ -1,0 +1,80 @@
+//! A moto server (the AWS emulator, `pip install 'moto[server]'`) for tests: started once
+//! per test process on a free 127.0.0.1 port, stopped when the process exits.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub struct Moto {
+    pub endpoint: String,
+    child: Mutex<Option<Child>>,
+}
+
+static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
+
+impl Moto {
+    /// The shared emulator; an error says how to install it.
+    pub fn shared() -> Result<&'static Moto, String> {
+        MOTO.get_or_init(Moto::start).as_ref().map_err(Clone::clone)
+    }
+
+    fn start() -> Result<Moto, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        if Command::new("moto_server")
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+        {
+            return Err(
+                "moto_server is not installed; install it with: pip install 'moto[server]'".into(),
+            );
+        }
+        // The wrapper stops moto when our end of its stdin closes, i.e. when this test
+        // process exits, however it exits.
+        let script = format!(
+            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; cat >/dev/null; kill $m"
+        );
+        let child = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start moto_server: {e}"))?;
+        let moto = Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child: Mutex::new(Some(child)),
+        };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if ready(port) {
+                return Ok(moto);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err("moto_server did not become ready in 30 s".into())
+    }
+}
+
+fn ready(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).is_ok()
+        && (buf.starts_with(b"HTTP/1.1 200") || buf.starts_with(b"HTTP/1.0 200"))
+}
