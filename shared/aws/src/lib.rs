@@ -48,3 +48,8 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
             .build(),
     )
 }
+
+/// A required environment variable (set by the SAM template).
+pub fn required_env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+}

@@ -1,0 +1,310 @@
+//! The webhook path in the cloud shape: the real function handlers (webhook-ingress,
+//! signature-check, validate) invoked with real Lambda event shapes, wired to DynamoDB, SQS,
+//! S3, EventBridge and Secrets Manager on moto server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use tillbridge_aws::moto::Moto;
+use tillbridge_aws::{
+    DynamoTable, EventBridgeBus, S3Blobs, SecretsManagerStore, SqsQueue, emulator_config, s3_client,
+};
+use tillbridge_domain::{Currency, Provider, TenantId};
+use tillbridge_pipeline::catalog;
+use tillbridge_pipeline::ingress::Ingress;
+use tillbridge_pipeline::quarantine;
+use tillbridge_pipeline::signature_check::SignatureCheck;
+use tillbridge_ports::tenants::{ProviderConfig, TableDirectory, TenantConfig};
+use tillbridge_ports::{Queue, SystemClock};
+
+fn unique(name: &str) -> String {
+    format!(
+        "{name}-{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    )
+}
+
+struct Cloud {
+    ingress: Ingress,
+    check: SignatureCheck,
+    table: Arc<DynamoTable>,
+    inbound: SqsQueue,
+    catalog_queue: SqsQueue,
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| {
+            o.attributes()
+                .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        })
+        .unwrap_or_default()
+}
+
+async fn provision() -> Cloud {
+    let moto = Moto::shared().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = emulator_config(&moto.endpoint).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&cfg);
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    let eb = aws_sdk_eventbridge::Client::new(&cfg);
+    let sm = aws_sdk_secretsmanager::Client::new(&cfg);
+    let s3 = s3_client(&cfg);
+
+    let table_name = unique("tillbridge");
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    ddb.create_table()
+        .table_name(&table_name)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let bucket = unique("tillbridge");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let inbound_url = sqs
+        .create_queue()
+        .queue_name(unique("inbound"))
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.queue_url().map(str::to_owned))
+        .unwrap_or_default();
+    let catalog_url = sqs
+        .create_queue()
+        .queue_name(unique("catalog"))
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.queue_url().map(str::to_owned))
+        .unwrap_or_default();
+    let bus = unique("bus");
+    eb.create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let rule = unique("validate");
+    eb.put_rule()
+        .name(&rule)
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source":["tillbridge"],"detail-type":[{"prefix":"pos."}]}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("catalog")
+        .arn(queue_arn(&sqs, &catalog_url).await)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    eb.put_targets()
+        .rule(&rule)
+        .event_bus_name(&bus)
+        .targets(target)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+
+    // The tenant, as an operator registers it: config in the table, secret in Secrets Manager.
+    let clock = Arc::new(SystemClock);
+    let table = Arc::new(DynamoTable::new(ddb, table_name, clock.clone()));
+    let directory = Arc::new(TableDirectory::new(table.clone(), Duration::from_secs(60)));
+    directory
+        .put(&TenantConfig {
+            tenant_id: TenantId::parse("demo-cafe").unwrap_or_else(|e| panic!("{e}")),
+            currency: Currency::USD,
+            providers: [(
+                Provider::Shopify,
+                ProviderConfig {
+                    notification_url: None,
+                    tolerance_secs: None,
+                },
+            )]
+            .into_iter()
+            .collect(),
+            max_body_bytes: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let prefix = format!("{}/", unique("tillbridge"));
+    sm.create_secret()
+        .name(format!("{prefix}demo-cafe/shopify"))
+        .secret_string("demo-shopify-client-secret")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+
+    let blobs = Arc::new(S3Blobs::new(s3, bucket));
+    Cloud {
+        ingress: Ingress {
+            directory: directory.clone(),
+            queue: Arc::new(SqsQueue::new(sqs.clone(), inbound_url.clone())),
+            blobs: blobs.clone(),
+            table: table.clone(),
+            clock: clock.clone(),
+        },
+        check: SignatureCheck {
+            directory,
+            secrets: Arc::new(SecretsManagerStore::new(sm, prefix)),
+            blobs,
+            table: table.clone(),
+            bus: Arc::new(EventBridgeBus::new(eb, bus)),
+            clock,
+        },
+        table,
+        inbound: SqsQueue::new(sqs.clone(), inbound_url),
+        catalog_queue: SqsQueue::new(sqs, catalog_url),
+    }
+}
+
+fn apigw_event(name: &str) -> lambda_http::Request {
+    let text = std::fs::read_to_string(format!(
+        "{}/../events/lambda/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap_or_default();
+    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Drains a queue into the SQS event Lambda would be invoked with.
+async fn as_sqs_event(q: &SqsQueue, expected: usize) -> (SqsEvent, Vec<String>) {
+    let mut records = Vec::new();
+    let mut receipts = Vec::new();
+    for _ in 0..20 {
+        for m in q
+            .receive(10, Duration::from_secs(30))
+            .await
+            .unwrap_or_default()
+        {
+            let mut r = SqsMessage::default();
+            r.message_id = Some(m.id.clone());
+            r.receipt_handle = Some(m.receipt.clone());
+            r.body = Some(m.body.clone());
+            receipts.push(m.receipt);
+            records.push(r);
+        }
+        if records.len() >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut e = SqsEvent::default();
+    e.records = records;
+    (e, receipts)
+}
+
+#[tokio::test]
+async fn a_signed_webhook_lands_in_the_catalog_and_a_forged_one_in_quarantine() {
+    let cloud = provision().await;
+    // 1. API Gateway → webhook-ingress
+    let ok =
+        webhook_ingress::handle(&cloud.ingress, apigw_event("apigw-webhook-shopify.json")).await;
+    assert_eq!(ok.status(), 202);
+    let mut forged = apigw_event("apigw-webhook-shopify.json");
+    forged.headers_mut().insert(
+        "x-shopify-hmac-sha256",
+        lambda_http::http::HeaderValue::from_static("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+    );
+    forged.headers_mut().insert(
+        "x-shopify-webhook-id",
+        lambda_http::http::HeaderValue::from_static("forged-1"),
+    );
+    assert_eq!(
+        webhook_ingress::handle(&cloud.ingress, forged)
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(
+        webhook_ingress::handle(
+            &cloud.ingress,
+            apigw_event("apigw-webhook-unknown-tenant.json")
+        )
+        .await
+        .status(),
+        404
+    );
+
+    // 2. SQS inbound → signature-check (Secrets Manager, EventBridge)
+    let (event, receipts) = as_sqs_event(&cloud.inbound, 2).await;
+    assert_eq!(event.records.len(), 2);
+    let response = signature_check::handle(&cloud.check, event).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.batch_item_failures
+    );
+    for r in receipts {
+        cloud
+            .inbound
+            .delete(&r)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    // 3. EventBridge rule → SQS catalog → validate
+    let (event, _) = as_sqs_event(&cloud.catalog_queue, 1).await;
+    assert_eq!(
+        event.records.len(),
+        1,
+        "one canonical event routed by the rule"
+    );
+    let response = validate::handle(cloud.table.as_ref(), event).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    let tenant = TenantId::parse("demo-cafe").unwrap_or_else(|e| panic!("{e}"));
+    let item = catalog::get_item(cloud.table.as_ref(), &tenant, "123456789")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("item in DynamoDB"));
+    assert_eq!(
+        (item.price_minor, item.parent_id.as_deref()),
+        (Some(2999), Some("9554194432293"))
+    );
+    let q = quarantine::list(cloud.table.as_ref(), &tenant)
+        .await
+        .unwrap_or_default();
+    assert_eq!(q.len(), 1);
+    assert!(q[0].reason.contains("signature"));
+    assert!(
+        cloud
+            .check
+            .blobs
+            .get(&q[0].blob_key)
+            .await
+            .ok()
+            .flatten()
+            .is_some(),
+        "raw body kept in S3"
+    );
+}
