@@ -412,7 +412,7 @@ fn wp_specialchars_decode(s: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `X-Signature: signature=<hex>, algorithm=HMAC-SHA256`
+/// `X-Signature: signature=<hex>, algorithm=HMAC-SHA256` (or the bare hex digest).
 pub(crate) fn parse_lightspeed_header(value: &str) -> Result<Vec<u8>, VerifyError> {
     const H: &str = "x-signature";
     let mut signature = None;
@@ -431,11 +431,15 @@ pub(crate) fn parse_lightspeed_header(value: &str) -> Result<Vec<u8>, VerifyErro
             _ => {}
         }
     }
-    let sig = signature.ok_or(VerifyError::MalformedHeader {
-        header: H,
-        reason: "no signature= part".into(),
-    })?;
-    decode_hex(H, sig)
+    match signature {
+        Some(sig) => decode_hex(H, sig),
+        // Some integrations send the bare hex digest.
+        None if !value.contains('=') => decode_hex(H, value),
+        None => Err(VerifyError::MalformedHeader {
+            header: H,
+            reason: "no signature= part".into(),
+        }),
+    }
 }
 
 fn lightspeed(headers: &Headers, body: &[u8], secrets: &[Secret]) -> Result<Verified, VerifyError> {

@@ -97,6 +97,7 @@ body = b"payload=%7B%22id%22%3A%22p-1%22%2C%22name%22%3A%22Mug%22%7D&environment
 sig = h256(b"ls-client-secret", body).hex()
 add("lightspeed valid", "lightspeed", "ls-client-secret", body, {"X-Signature": f"signature={sig}, algorithm=HMAC-SHA256"}, "valid")
 add("lightspeed valid reordered parts", "lightspeed", "ls-client-secret", body, {"x-signature": f"algorithm=HMAC-SHA256,signature={sig}"}, "valid")
+add("lightspeed bare hex digest", "lightspeed", "ls-client-secret", body, {"X-Signature": sig}, "valid")
 add("lightspeed wrong algorithm", "lightspeed", "ls-client-secret", body, {"X-Signature": f"signature={sig}, algorithm=HMAC-SHA1"}, "invalid")
 add("lightspeed tampered", "lightspeed", "ls-client-secret", body + b"&x=1", {"X-Signature": f"signature={sig}, algorithm=HMAC-SHA256"}, "invalid")
 add("lightspeed wrong secret", "lightspeed", "nope", body, {"X-Signature": f"signature={sig}, algorithm=HMAC-SHA256"}, "invalid")
