@@ -1,6 +1,7 @@
 //! `tillbridge`: the same domain code as the Lambda functions, run locally.
 //! Flags and output formats follow ../shared/design/CLI.md (a contract).
 
+mod costs;
 mod demo;
 mod normalize;
 pub mod serve;
@@ -62,6 +63,9 @@ enum Command {
     Serve(serve::Args),
     /// Run the whole pipeline on the bundled samples and print a summary.
     Demo(demo::Args),
+    /// AI cost accounting: per-tenant tables.
+    #[command(subcommand)]
+    Costs(costs::Command),
 }
 
 /// Entry point of the binary.
@@ -91,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Normalize(a) => normalize::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Costs(c) => costs::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

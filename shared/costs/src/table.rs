@@ -1,0 +1,386 @@
+//! Per-tenant cost tables for one calendar month (UTC), streamed from usage lines.
+//!
+//! Lines are aggregated as integer token counts per (tenant, model, price version); the
+//! exact cost is computed once per aggregate at the end (Σ tokens × rate is exact), so a
+//! million lines cost a million integer additions, not a million decimal products.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tillbridge_domain::Timestamp;
+use tillbridge_domain::money::parse_decimal;
+
+use crate::price::PriceBook;
+use crate::usage::{TokenCounts, UsageRecord};
+use crate::{CostError, format_fixed};
+
+/// A UTC calendar month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub year: i32,
+    pub month: u32,
+    start: Timestamp,
+    end: Timestamp,
+}
+
+impl Period {
+    pub fn parse(text: &str) -> Result<Self, CostError> {
+        let bad = || CostError::Period(format!("{text:?} is not YYYY-MM"));
+        let (y, m) = text.split_once('-').ok_or_else(bad)?;
+        if y.len() != 4 || m.len() != 2 {
+            return Err(bad());
+        }
+        let year: i32 = y.parse().map_err(|_| bad())?;
+        let month: u32 = m.parse().map_err(|_| bad())?;
+        if !(1..=12).contains(&month) || !(1970..=2200).contains(&year) {
+            return Err(bad());
+        }
+        let (ny, nm) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+        let start = Timestamp::parse_rfc3339(&format!("{year:04}-{month:02}-01T00:00:00Z"))
+            .map_err(|_| bad())?;
+        let end = Timestamp::parse_rfc3339(&format!("{ny:04}-{nm:02}-01T00:00:00Z"))
+            .map_err(|_| bad())?;
+        Ok(Self {
+            year,
+            month,
+            start,
+            end,
+        })
+    }
+
+    pub fn contains(&self, t: Timestamp) -> bool {
+        self.start <= t && t < self.end
+    }
+
+    pub fn label(&self) -> String {
+        format!("{:04}-{:02}", self.year, self.month)
+    }
+}
+
+#[derive(Default)]
+struct TenantAcc {
+    requests: u64,
+    tokens: TokenCounts,
+    unpriced: u64,
+    /// model → per price regime: tokens and an instant in that regime.
+    priced: HashMap<String, Vec<(usize, TokenCounts, Timestamp)>>,
+}
+
+/// Streams usage lines into a table.
+pub struct TableBuilder<'b> {
+    period: Period,
+    book: &'b PriceBook,
+    /// Instants where prices change (version starts, override dates), sorted.
+    changes: Vec<Timestamp>,
+    /// (model, regime) → priced? Computed once per pair.
+    priced_cache: HashMap<String, Vec<(usize, bool)>>,
+    seen: RequestIds,
+    tenants: HashMap<String, TenantAcc>,
+    unpriced_models: BTreeSet<String>,
+    pub lines: u64,
+    pub duplicates: u64,
+    pub outside_period: u64,
+}
+
+impl<'b> TableBuilder<'b> {
+    pub fn new(period: Period, book: &'b PriceBook) -> Self {
+        Self {
+            period,
+            book,
+            changes: book.change_points(),
+            priced_cache: HashMap::new(),
+            seen: RequestIds::default(),
+            tenants: HashMap::new(),
+            unpriced_models: BTreeSet::new(),
+            lines: 0,
+            duplicates: 0,
+            outside_period: 0,
+        }
+    }
+
+    /// Adds one line (1-based `line_no` for messages). Blank lines are ignored.
+    pub fn add_line(&mut self, line_no: usize, line: &str) -> Result<(), CostError> {
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let err = |reason: String| CostError::Usage {
+            line: line_no,
+            reason,
+        };
+        let r: UsageRecord<'_> =
+            serde_json::from_str(line).map_err(|e| err(format!("not a usage record: {e}")))?;
+        let at = Timestamp::parse_rfc3339(&r.occurred_at).map_err(|e| err(e.to_string()))?;
+        if r.request_id.is_empty() || r.tenant_id.is_empty() || r.model.is_empty() {
+            return Err(err(
+                "request_id, tenant_id and model must not be empty".into()
+            ));
+        }
+        self.lines += 1;
+        if !self.seen.insert(&r.request_id) {
+            self.duplicates += 1;
+            return Ok(());
+        }
+        if !self.period.contains(at) {
+            self.outside_period += 1;
+            return Ok(());
+        }
+        self.add(&r.tenant_id, &r.model, r.tokens(), at);
+        Ok(())
+    }
+
+    fn is_priced(&mut self, model: &str, regime: usize, at: Timestamp) -> bool {
+        if let Some(known) = self
+            .priced_cache
+            .get(model)
+            .and_then(|v| v.iter().find(|(r, _)| *r == regime))
+        {
+            return known.1;
+        }
+        let priced = self
+            .book
+            .version_at(at)
+            .is_some_and(|v| self.book.price(v, model, at).is_some());
+        self.priced_cache
+            .entry(model.to_owned())
+            .or_default()
+            .push((regime, priced));
+        priced
+    }
+
+    fn add(&mut self, tenant: &str, model: &str, tokens: TokenCounts, at: Timestamp) {
+        // The price regime: how many price changes happened up to `at`.
+        let regime = self.changes.partition_point(|c| *c <= at);
+        let priced = self.is_priced(model, regime, at);
+        let acc = match self.tenants.get_mut(tenant) {
+            Some(a) => a,
+            None => self.tenants.entry(tenant.to_owned()).or_default(),
+        };
+        acc.requests += 1;
+        acc.tokens.add(&tokens);
+        if !priced {
+            acc.unpriced += 1;
+            if !self.unpriced_models.contains(model) {
+                self.unpriced_models.insert(model.to_owned());
+            }
+            return;
+        }
+        let slots = match acc.priced.get_mut(model) {
+            Some(s) => s,
+            None => acc.priced.entry(model.to_owned()).or_default(),
+        };
+        match slots.iter_mut().find(|(r, _, _)| *r == regime) {
+            Some(slot) => slot.1.add(&tokens),
+            None => slots.push((regime, tokens, at)),
+        }
+    }
+
+    pub fn finish(self, budgets: &Budgets) -> CostTable {
+        let mut rows: Vec<CostRow> = self
+            .tenants
+            .into_iter()
+            .map(|(tenant, acc)| {
+                let cost = acc
+                    .priced
+                    .iter()
+                    .flat_map(|(model, slots)| slots.iter().map(move |s| (model, s)))
+                    .filter_map(|(model, (_, tokens, at))| {
+                        let v = self.book.version_at(*at)?;
+                        self.book.price(v, model, *at).map(|p| tokens.cost(&p))
+                    })
+                    .sum();
+                CostRow {
+                    budget_usd: budgets.0.get(&tenant).copied(),
+                    tenant_id: tenant,
+                    requests: acc.requests,
+                    tokens: acc.tokens,
+                    cost_usd: cost,
+                    unpriced_requests: acc.unpriced,
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id));
+        CostTable {
+            rows,
+            unpriced_models: self.unpriced_models,
+        }
+    }
+}
+
+/// Request ids seen so far, as 128-bit keyed fingerprints (two SipHash-1-3 with independent
+/// random keys): no allocation per id, and for a million distinct ids the chance of any two
+/// colliding is about 10^-27 — and with per-process keys it cannot be provoked.
+#[derive(Default)]
+struct RequestIds {
+    keys: (RandomState, RandomState),
+    set: HashSet<u128, BuildHasherDefault<PassThrough>>,
+}
+
+impl RequestIds {
+    fn insert(&mut self, id: &str) -> bool {
+        let hi = self.keys.0.hash_one(id);
+        let lo = self.keys.1.hash_one(id);
+        self.set.insert((u128::from(hi) << 64) | u128::from(lo))
+    }
+}
+
+/// The fingerprints are already uniformly random: use them as their own hash.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+/// Monthly budgets per tenant, USD, exact.
+#[derive(Debug, Clone, Default)]
+pub struct Budgets(pub HashMap<String, Decimal>);
+
+impl Budgets {
+    /// `{"TENANT": "MONTHLY_USD", …}`; numbers are read by their text, exactly.
+    pub fn from_json(text: &str) -> Result<Self, CostError> {
+        let map: HashMap<String, &RawValue> = serde_json::from_str(text).map_err(|e| {
+            CostError::Budgets(format!("expected {{\"TENANT\": \"MONTHLY_USD\"}}: {e}"))
+        })?;
+        let mut out = HashMap::new();
+        for (tenant, raw) in map {
+            let text = raw.get().trim().trim_matches('"');
+            let v = parse_decimal(text)
+                .filter(|d| !d.is_sign_negative())
+                .ok_or_else(|| {
+                    CostError::Budgets(format!("{tenant}: {text} is not a non-negative amount"))
+                })?;
+            out.insert(tenant, v);
+        }
+        Ok(Self(out))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostRow {
+    pub tenant_id: String,
+    pub requests: u64,
+    pub tokens: TokenCounts,
+    /// Exact; rounded only when rendered.
+    pub cost_usd: Decimal,
+    pub unpriced_requests: u64,
+    pub budget_usd: Option<Decimal>,
+}
+
+impl CostRow {
+    pub fn budget_used_percent(&self) -> Option<Decimal> {
+        let b = self.budget_usd?;
+        if b.is_zero() {
+            return None;
+        }
+        self.cost_usd
+            .checked_mul(Decimal::ONE_HUNDRED)?
+            .checked_div(b)
+    }
+}
+
+/// The rendered row of CLI.md.
+#[derive(Debug, Serialize)]
+pub struct RowOut<'a> {
+    pub tenant_id: &'a str,
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: String,
+    pub unpriced_requests: u64,
+    pub budget_usd: Option<String>,
+    pub budget_used_percent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostTable {
+    /// Sorted by tenant id.
+    pub rows: Vec<CostRow>,
+    pub unpriced_models: BTreeSet<String>,
+}
+
+pub const CSV_HEADER: &str = "tenant_id,requests,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,cost_usd,unpriced_requests,budget_usd,budget_used_percent";
+
+impl CostTable {
+    pub fn rendered(&self) -> Vec<RowOut<'_>> {
+        self.rows
+            .iter()
+            .map(|r| RowOut {
+                tenant_id: &r.tenant_id,
+                requests: r.requests,
+                input_tokens: r.tokens.input,
+                cached_input_tokens: r.tokens.cached_input,
+                cache_write_tokens: r.tokens.cache_write,
+                output_tokens: r.tokens.output,
+                cost_usd: format_fixed(r.cost_usd, 6),
+                unpriced_requests: r.unpriced_requests,
+                budget_usd: r.budget_usd.map(|b| format_fixed(b, 6)),
+                budget_used_percent: r.budget_used_percent().map(|p| format_fixed(p, 2)),
+            })
+            .collect()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.rendered()).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// RFC 4180 CSV, header first; opens as is in a spreadsheet.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from(CSV_HEADER);
+        out.push_str("\r\n");
+        for r in self.rendered() {
+            let fields = [
+                csv_text(r.tenant_id),
+                r.requests.to_string(),
+                r.input_tokens.to_string(),
+                r.cached_input_tokens.to_string(),
+                r.cache_write_tokens.to_string(),
+                r.output_tokens.to_string(),
+                r.cost_usd,
+                r.unpriced_requests.to_string(),
+                r.budget_usd.unwrap_or_default(),
+                r.budget_used_percent.unwrap_or_default(),
+            ];
+            out.push_str(&fields.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+}
+
+/// Quotes a text field when needed and defuses spreadsheet formulas (=, +, -, @).
+fn csv_text(s: &str) -> String {
+    let defused = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if defused.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", defused.replace('"', "\"\""))
+    } else {
+        defused
+    }
+}
+
+#[cfg(test)]
+mod tests;
