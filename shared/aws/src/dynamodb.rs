@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
+};
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
-use tillbridge_ports::table::{Condition, Item, Page, Table};
+use tillbridge_ports::table::{Condition, Item, Page, Table, TxWrite, check_tx};
 use tillbridge_ports::{Clock, PortError, Result};
 
 use crate::error::classify;
@@ -257,6 +259,132 @@ impl Table for DynamoTable {
             _ => None,
         });
         Ok(Page { items, next })
+    }
+
+    async fn transact(&self, writes: Vec<TxWrite>) -> Result<()> {
+        check_tx(&writes)?;
+        let now = AttributeValue::N(self.now().to_string());
+        let absent =
+            "attribute_not_exists(pk) OR (attribute_exists(expires_at) AND expires_at <= :now)";
+        let at_version = "version = :v AND (attribute_not_exists(expires_at) OR expires_at > :now)";
+        let mut items = Vec::with_capacity(writes.len());
+        for w in writes {
+            let item = match w {
+                TxWrite::Put { item, condition } => {
+                    // The version written depends on the live one: an unconditional put
+                    // reads it and then requires it, so a race fails the whole transaction.
+                    let expected = match condition {
+                        Condition::IfAbsent => None,
+                        Condition::IfVersion(v) => Some(v),
+                        Condition::Always => self.get(&item.pk, &item.sk).await?.map(|i| i.version),
+                    };
+                    let mut put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(Self::to_dynamo(&item, expected.unwrap_or(0) + 1)?))
+                        .expression_attribute_values(":now", now.clone());
+                    put = match expected {
+                        None => put.condition_expression(absent),
+                        Some(v) => put
+                            .condition_expression(at_version)
+                            .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+                    };
+                    TransactWriteItem::builder()
+                        .put(
+                            put.build()
+                                .map_err(|e| PortError::Permanent(e.to_string()))?,
+                        )
+                        .build()
+                }
+                TxWrite::Add { pk, sk, deltas } => {
+                    let mut expr = String::from("ADD #version :one");
+                    let mut update = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key(&pk, &sk)))
+                        .expression_attribute_names("#version", "version")
+                        .expression_attribute_values(":one", AttributeValue::N("1".into()));
+                    for (i, (name, delta)) in deltas.iter().enumerate() {
+                        if RESERVED.contains(&name.as_str()) {
+                            return Err(PortError::Permanent(format!(
+                                "attribute name {name} is reserved"
+                            )));
+                        }
+                        expr.push_str(&format!(", #a{i} :d{i}"));
+                        update = update
+                            .expression_attribute_names(format!("#a{i}"), name)
+                            .expression_attribute_values(
+                                format!(":d{i}"),
+                                AttributeValue::N(delta.to_string()),
+                            );
+                    }
+                    TransactWriteItem::builder()
+                        .update(
+                            update
+                                .update_expression(expr)
+                                .build()
+                                .map_err(|e| PortError::Permanent(e.to_string()))?,
+                        )
+                        .build()
+                }
+                TxWrite::Delete { pk, sk, condition } => {
+                    let mut delete = Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key(&pk, &sk)));
+                    delete = match condition {
+                        Condition::Always => delete,
+                        Condition::IfAbsent => delete
+                            .condition_expression(absent)
+                            .expression_attribute_values(":now", now.clone()),
+                        Condition::IfVersion(v) => delete
+                            .condition_expression(at_version)
+                            .expression_attribute_values(":v", AttributeValue::N(v.to_string()))
+                            .expression_attribute_values(":now", now.clone()),
+                    };
+                    TransactWriteItem::builder()
+                        .delete(
+                            delete
+                                .build()
+                                .map_err(|e| PortError::Permanent(e.to_string()))?,
+                        )
+                        .build()
+                }
+            };
+            items.push(item);
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let reasons: Vec<String> = e
+                    .as_service_error()
+                    .and_then(|s| match s {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                            Some(c.cancellation_reasons().iter().filter_map(|r| r.code().map(str::to_owned)).collect())
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
+                    Err(PortError::ConditionFailed)
+                } else if reasons.iter().any(|r| {
+                    matches!(
+                        r.as_str(),
+                        "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+                    )
+                }) {
+                    Err(PortError::Transient(format!(
+                        "DynamoDB TransactWriteItems cancelled: {}",
+                        reasons.join(", ")
+                    )))
+                } else {
+                    Err(classify("DynamoDB TransactWriteItems", e))
+                }
+            }
+        }
     }
 }
 

@@ -85,6 +85,15 @@ async fn table_queue_on_dynamodb_meets_the_queue_contract() {
 }
 
 #[tokio::test]
+async fn dynamodb_table_meets_the_transaction_contract() {
+    let cfg = config().await;
+    let client = aws_sdk_dynamodb::Client::new(&cfg);
+    let name = unique("tx");
+    create_table(&client, &name).await;
+    conformance::transaction_contract(Arc::new(DynamoTable::new(client, name, clock()))).await;
+}
+
+#[tokio::test]
 async fn dynamodb_errors_keep_their_kind() {
     let cfg = config().await;
     let client = aws_sdk_dynamodb::Client::new(&cfg);

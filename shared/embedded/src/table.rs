@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tillbridge_ports::table::{Condition, Item, Page, Table, apply_deltas, check};
+use tillbridge_ports::table::{
+    Condition, Item, Page, Table, TxWrite, apply_deltas, check, check_tx,
+};
 use tillbridge_ports::{Clock, PortError, Result};
 
 /// One redb table for all partitions: key (pk, sk), value the JSON of [`Stored`].
@@ -166,5 +168,59 @@ impl Table for EmbeddedTable {
             out.push(item);
         }
         Ok(Page { items: out, next })
+    }
+
+    async fn transact(&self, writes: Vec<TxWrite>) -> Result<()> {
+        check_tx(&writes)?;
+        let now = self.now();
+        // One redb write transaction: dropped (aborted) on any failed condition.
+        let tx = self.db.begin_write().map_err(io)?;
+        {
+            let mut t = tx.open_table(ITEMS).map_err(io)?;
+            let mut staged: Vec<(String, String, Option<Item>)> = Vec::with_capacity(writes.len());
+            for w in writes {
+                let (pk, sk) = (w.key().0.to_owned(), w.key().1.to_owned());
+                let live = match t.get((pk.as_str(), sk.as_str())).map_err(io)? {
+                    Some(v) => Some(decode(&pk, &sk, v.value())?).filter(|i| !i.is_expired(now)),
+                    None => None,
+                };
+                match w {
+                    TxWrite::Put {
+                        mut item,
+                        condition,
+                    } => {
+                        check(condition, live.as_ref())?;
+                        item.version = live.map_or(0, |i| i.version) + 1;
+                        staged.push((pk, sk, Some(item)));
+                    }
+                    TxWrite::Add { deltas, .. } => {
+                        let mut item =
+                            live.unwrap_or_else(|| Item::new(pk.clone(), sk.clone(), Map::new()));
+                        let refs: Vec<(&str, i64)> =
+                            deltas.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+                        apply_deltas(&mut item.attrs, &refs)?;
+                        item.version += 1;
+                        staged.push((pk, sk, Some(item)));
+                    }
+                    TxWrite::Delete { condition, .. } => {
+                        check(condition, live.as_ref())?;
+                        staged.push((pk, sk, None));
+                    }
+                }
+            }
+            for (pk, sk, item) in staged {
+                match item {
+                    Some(i) => {
+                        t.insert((pk.as_str(), sk.as_str()), encode(&i)?.as_slice())
+                            .map_err(io)?;
+                    }
+                    None => {
+                        t.remove((pk.as_str(), sk.as_str())).map_err(io)?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(io)?;
+        Ok(())
     }
 }

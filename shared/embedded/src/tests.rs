@@ -29,6 +29,12 @@ async fn embedded_table_meets_the_table_contract() {
 }
 
 #[tokio::test]
+async fn embedded_table_meets_the_transaction_contract() {
+    let e = Embedded::open(&temp_dir("tx"), clock()).unwrap_or_else(|err| panic!("{err}"));
+    conformance::transaction_contract(e.table).await;
+}
+
+#[tokio::test]
 async fn table_queue_on_embedded_meets_the_queue_contract() {
     let c = clock();
     let e = Embedded::open(&temp_dir("queue"), c.clone()).unwrap_or_else(|err| panic!("{err}"));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::table::{Condition, Item, Table, query_all};
+use crate::table::{Condition, Item, Table, TxWrite, query_all};
 use crate::{ManualClock, PortError, Queue, TableQueue};
 
 fn attrs(v: Value) -> Map<String, Value> {
@@ -124,6 +124,78 @@ pub async fn table_contract(table: Arc<dyn Table>, clock: Arc<ManualClock>) {
             .is_ok(),
         "expired counts as absent"
     );
+}
+
+/// All-or-nothing transactions. `table` must be empty.
+pub async fn transaction_contract(table: Arc<dyn Table>) {
+    let t = table.as_ref();
+    let put = |sk: &str, cond| TxWrite::Put {
+        item: Item::new("tx", sk, attrs(json!({"v": sk}))),
+        condition: cond,
+    };
+    let add = |sk: &str, d: i64| TxWrite::Add {
+        pk: "tx".into(),
+        sk: sk.into(),
+        deltas: vec![("n".into(), d)],
+    };
+    t.transact(vec![
+        put("ledger#1", Condition::IfAbsent),
+        add("total", 5),
+        add("by-model", 5),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(t.get("tx", "total").await.unwrap().unwrap().attrs["n"], 5);
+    // The ledger entry exists: the whole transaction fails and nothing is added.
+    assert_eq!(
+        t.transact(vec![
+            put("ledger#1", Condition::IfAbsent),
+            add("total", 5),
+            add("by-model", 5)
+        ])
+        .await,
+        Err(PortError::ConditionFailed)
+    );
+    assert_eq!(t.get("tx", "total").await.unwrap().unwrap().attrs["n"], 5);
+    assert_eq!(
+        t.get("tx", "by-model").await.unwrap().unwrap().attrs["n"],
+        5
+    );
+    // A failing version condition in the middle also rolls back the puts before it.
+    let v = t.get("tx", "ledger#1").await.unwrap().unwrap().version;
+    assert_eq!(
+        t.transact(vec![
+            put("other", Condition::IfAbsent),
+            put("ledger#1", Condition::IfVersion(v + 7))
+        ])
+        .await,
+        Err(PortError::ConditionFailed)
+    );
+    assert_eq!(t.get("tx", "other").await.unwrap(), None);
+    t.transact(vec![
+        put("ledger#1", Condition::IfVersion(v)),
+        TxWrite::Delete {
+            pk: "tx".into(),
+            sk: "by-model".into(),
+            condition: Condition::Always,
+        },
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        t.get("tx", "ledger#1").await.unwrap().unwrap().version,
+        v + 1
+    );
+    assert_eq!(t.get("tx", "by-model").await.unwrap(), None);
+    // Malformed transactions are refused whole.
+    assert!(matches!(
+        t.transact(vec![add("a", 1), add("a", 1)]).await,
+        Err(PortError::Permanent(_))
+    ));
+    assert!(matches!(
+        t.transact(vec![]).await,
+        Err(PortError::Permanent(_))
+    ));
 }
 
 /// At-least-once delivery, visibility timeout, redelivery and dead-lettering.

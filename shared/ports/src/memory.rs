@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::table::{Condition, Item, Page, Table, apply_deltas, check};
+use crate::table::{Condition, Item, Page, Table, TxWrite, apply_deltas, check, check_tx};
 use crate::{BlobStore, Clock, PortError, Result};
 
 /// Errors queued to be returned by the next operations, for failure tests.
@@ -127,6 +127,64 @@ impl Table for MemoryTable {
             out.push(item.clone());
         }
         Ok(Page { items: out, next })
+    }
+
+    async fn transact(&self, writes: Vec<TxWrite>) -> Result<()> {
+        self.faults.next()?;
+        check_tx(&writes)?;
+        let now = self.now();
+        let mut items = lock(&self.items);
+        // Check every condition first, then apply: all or nothing under one lock.
+        for w in &writes {
+            let condition = match w {
+                TxWrite::Put { condition, .. } | TxWrite::Delete { condition, .. } => *condition,
+                TxWrite::Add { .. } => continue,
+            };
+            let (pk, sk) = w.key();
+            let live = items
+                .get(&(pk.to_owned(), sk.to_owned()))
+                .filter(|i| !i.is_expired(now));
+            check(condition, live)?;
+        }
+        let mut staged = Vec::with_capacity(writes.len());
+        for w in writes {
+            match w {
+                TxWrite::Put { mut item, .. } => {
+                    let key = (item.pk.clone(), item.sk.clone());
+                    item.version = items
+                        .get(&key)
+                        .filter(|i| !i.is_expired(now))
+                        .map_or(0, |i| i.version)
+                        + 1;
+                    staged.push((key, Some(item)));
+                }
+                TxWrite::Add { pk, sk, deltas } => {
+                    let key = (pk.clone(), sk.clone());
+                    let mut item = items
+                        .get(&key)
+                        .filter(|i| !i.is_expired(now))
+                        .cloned()
+                        .unwrap_or_else(|| Item::new(pk, sk, serde_json::Map::new()));
+                    let refs: Vec<(&str, i64)> =
+                        deltas.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+                    apply_deltas(&mut item.attrs, &refs)?;
+                    item.version += 1;
+                    staged.push((key, Some(item)));
+                }
+                TxWrite::Delete { pk, sk, .. } => staged.push(((pk, sk), None)),
+            }
+        }
+        for (key, item) in staged {
+            match item {
+                Some(i) => {
+                    items.insert(key, i);
+                }
+                None => {
+                    items.remove(&key);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -75,6 +75,54 @@ pub enum Condition {
     IfVersion(u64),
 }
 
+/// One write of an all-or-nothing transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TxWrite {
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Add {
+        pk: String,
+        sk: String,
+        deltas: Vec<(String, i64)>,
+    },
+    Delete {
+        pk: String,
+        sk: String,
+        condition: Condition,
+    },
+}
+
+impl TxWrite {
+    pub fn key(&self) -> (&str, &str) {
+        match self {
+            TxWrite::Put { item, .. } => (&item.pk, &item.sk),
+            TxWrite::Add { pk, sk, .. } | TxWrite::Delete { pk, sk, .. } => (pk, sk),
+        }
+    }
+}
+
+/// At most this many writes per transaction (DynamoDB's limit), each on a distinct key.
+pub const MAX_TX_WRITES: usize = 100;
+
+/// Rejects transactions DynamoDB would reject, so every implementation behaves alike.
+pub fn check_tx(writes: &[TxWrite]) -> Result<()> {
+    if writes.is_empty() || writes.len() > MAX_TX_WRITES {
+        return Err(crate::PortError::Permanent(format!(
+            "a transaction takes 1 to {MAX_TX_WRITES} writes"
+        )));
+    }
+    let mut keys: Vec<(&str, &str)> = writes.iter().map(TxWrite::key).collect();
+    keys.sort_unstable();
+    if keys.windows(2).any(|w| w[0] == w[1]) {
+        return Err(crate::PortError::Permanent(
+            "a transaction writes each key at most once".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Page {
     pub items: Vec<Item>,
@@ -105,6 +153,9 @@ pub trait Table: Send + Sync {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Page>;
+
+    /// Applies every write or none: `ConditionFailed` when any condition does not hold.
+    async fn transact(&self, writes: Vec<TxWrite>) -> Result<()>;
 }
 
 /// Reads every page of a query (for small partitions).

@@ -19,6 +19,11 @@ async fn memory_table_meets_the_table_contract() {
 }
 
 #[tokio::test]
+async fn memory_table_meets_the_transaction_contract() {
+    conformance::transaction_contract(Arc::new(MemoryTable::new(clock()))).await;
+}
+
+#[tokio::test]
 async fn table_queue_on_memory_meets_the_queue_contract() {
     let c = clock();
     conformance::queue_contract(Arc::new(MemoryTable::new(c.clone())), c).await;
