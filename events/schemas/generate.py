@@ -43,6 +43,15 @@ DATA = {
     "pos.fetch.requested": ("A thin webhook said something changed; a fetcher must read it from the vendor API.",
         obj(["object_type", "change", "vendor_event"], {"object_type": {"type": "string", "minLength": 1}, "object_id": text,
             "change": {"enum": ["created", "updated", "deleted"]}, "vendor_event": text})),
+    "ai.usage.recorded": ("One model call, token classes additive (input excludes cached and cache-write tokens); occurred_at is the call time.",
+        obj(["request_id", "operation", "provider", "model", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens"], {
+            "request_id": {"type": "string", "minLength": 1}, "migration_id": text, "operation": text, "provider": text, "model": {"type": "string", "minLength": 1},
+            "input_tokens": {"type": "integer", "minimum": 0}, "output_tokens": {"type": "integer", "minimum": 0},
+            "cached_input_tokens": {"type": "integer", "minimum": 0}, "cache_write_tokens": {"type": "integer", "minimum": 0}})),
+    "budget.threshold.crossed": ("A tenant's AI spend crossed 50, 80 or 100 % of its monthly budget; once per threshold and month.",
+        obj(["period", "threshold_percent", "budget_usd", "spent_usd"], {"period": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+            "threshold_percent": {"enum": [50, 80, 100]}, "budget_usd": {"type": "string", "pattern": r"^[0-9]+\.[0-9]{6}$"},
+            "spent_usd": {"type": "string", "pattern": r"^[0-9]+\.[0-9]{6}$"}})),
     "webhook.quarantined": ("A delivery was forged or could not be understood; kept with the reason.",
         obj(["delivery_id", "reason", "blob_key"], {"delivery_id": key, "reason": {"type": "string", "minLength": 1}, "blob_key": {"type": "string", "minLength": 1}})),
 }

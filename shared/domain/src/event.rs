@@ -44,16 +44,20 @@ pub enum EventType {
     OrderUpserted,
     FetchRequested,
     WebhookQuarantined,
+    AiUsageRecorded,
+    BudgetThresholdCrossed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 8] = [
         EventType::CatalogItemUpserted,
         EventType::CatalogItemDeleted,
         EventType::InventoryAdjusted,
         EventType::OrderUpserted,
         EventType::FetchRequested,
         EventType::WebhookQuarantined,
+        EventType::AiUsageRecorded,
+        EventType::BudgetThresholdCrossed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +68,8 @@ impl EventType {
             EventType::OrderUpserted => "pos.order.upserted",
             EventType::FetchRequested => "pos.fetch.requested",
             EventType::WebhookQuarantined => "webhook.quarantined",
+            EventType::AiUsageRecorded => "ai.usage.recorded",
+            EventType::BudgetThresholdCrossed => "budget.threshold.crossed",
         }
     }
 
@@ -88,6 +94,10 @@ pub enum EventData {
     FetchRequested(FetchRequested),
     #[serde(rename = "webhook.quarantined")]
     WebhookQuarantined(WebhookQuarantined),
+    #[serde(rename = "ai.usage.recorded")]
+    AiUsageRecorded(UsageRecorded),
+    #[serde(rename = "budget.threshold.crossed")]
+    BudgetThresholdCrossed(ThresholdCrossed),
 }
 
 impl EventData {
@@ -99,6 +109,8 @@ impl EventData {
             EventData::OrderUpserted(_) => EventType::OrderUpserted,
             EventData::FetchRequested(_) => EventType::FetchRequested,
             EventData::WebhookQuarantined(_) => EventType::WebhookQuarantined,
+            EventData::AiUsageRecorded(_) => EventType::AiUsageRecorded,
+            EventData::BudgetThresholdCrossed(_) => EventType::BudgetThresholdCrossed,
         }
     }
 }
@@ -220,6 +232,37 @@ pub struct WebhookQuarantined {
     pub reason: String,
     /// Where the raw request is kept for inspection and replay.
     pub blob_key: String,
+}
+
+/// One model call, in the token classes of CLI.md (additive: `input_tokens` excludes cached
+/// and cache-write tokens). The envelope's `occurred_at` is the call time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageRecorded {
+    pub request_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration_id: Option<String>,
+    pub operation: String,
+    pub provider: String,
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cached_input_tokens: u64,
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+}
+
+/// A tenant's AI spend crossed a share of its monthly budget (once per threshold and month).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdCrossed {
+    /// YYYY-MM
+    pub period: String,
+    pub threshold_percent: u32,
+    /// Exact decimal strings, 6 places.
+    pub budget_usd: String,
+    pub spent_usd: String,
 }
 
 /// Deterministic event id: the same delivery and position always give the same id, so a

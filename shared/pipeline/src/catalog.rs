@@ -135,7 +135,9 @@ pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, 
                 .await?;
             Ok(ApplyOutcome::Recorded)
         }
-        EventData::WebhookQuarantined(_) => Ok(ApplyOutcome::Recorded),
+        EventData::WebhookQuarantined(_)
+        | EventData::AiUsageRecorded(_)
+        | EventData::BudgetThresholdCrossed(_) => Ok(ApplyOutcome::Recorded),
     }
 }
 

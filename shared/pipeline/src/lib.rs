@@ -8,7 +8,11 @@
 //! - `orders#<tenant>` → `order#<id>`; `fetch#<tenant>` → `<object type>#<id>`
 //! - `handshake#<tenant>` → `<provider>`: vendor setup requests (Clover verification code)
 //! - `stats#<tenant>` → `webhooks`: counters
+//! - `ledger#<tenant>#<YYYY-MM>` → `req#<request id>`: one entry per model call
+//! - `costagg#<tenant>#<YYYY-MM>` → `<group>#<value>#<model>#r<regime>`: token counters
+//! - `budget#<tenant>#<YYYY-MM>` → `state`, `res#<id>`, `threshold#<pct>`; `budgets` → `<tenant>`
 
+pub mod accounting;
 pub mod catalog;
 pub mod error;
 pub mod inbound;

@@ -1,0 +1,293 @@
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tillbridge_costs::table::{Budgets, TableBuilder};
+use tillbridge_costs::{Period, PriceTable};
+use tillbridge_domain::CorrelationId;
+use tillbridge_ports::memory::MemoryTable;
+use tillbridge_ports::{ManualClock, Table};
+
+use super::*;
+
+const PRICES: &str = r#"{"gpt-4o":{"input_cost_per_token":2.5e-06,"output_cost_per_token":1e-05,"cache_read_input_token_cost":1.25e-06},
+"claude-sonnet-4-5":{"input_cost_per_token":3e-06,"output_cost_per_token":1.5e-05,"cache_read_input_token_cost":3e-07,"cache_creation_input_token_cost":3.75e-06}}"#;
+
+#[derive(Default)]
+struct RecordingBus(Mutex<Vec<Envelope>>);
+
+#[async_trait]
+impl EventBus for RecordingBus {
+    async fn put_events(
+        &self,
+        events: &[Envelope],
+    ) -> tillbridge_ports::Result<Vec<tillbridge_ports::Result<()>>> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(events);
+        }
+        Ok(events.iter().map(|_| Ok(())).collect())
+    }
+}
+
+fn tenant() -> TenantId {
+    TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn usage(i: u64, model: &str, op: &str, mig: Option<&str>) -> UsageRecorded {
+    UsageRecorded {
+        request_id: format!("r{i}"),
+        migration_id: mig.map(str::to_owned),
+        operation: op.into(),
+        provider: "openai".into(),
+        model: model.into(),
+        input_tokens: 1000 + i * 7,
+        output_tokens: 100 + i,
+        cached_input_tokens: i * 3,
+        cache_write_tokens: i % 5,
+    }
+}
+
+fn at(day: u32) -> Timestamp {
+    Timestamp::parse_rfc3339(&format!("2026-03-{day:02}T10:00:00Z"))
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn table() -> MemoryTable {
+    MemoryTable::new(Arc::new(ManualClock::new(at(1))))
+}
+
+fn book() -> PriceBook {
+    PriceBook::single(PriceTable::from_litellm_json(PRICES).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn ledger_is_idempotent_and_aggregates_match_the_usage_table() {
+    let (t, bus, book) = (table(), RecordingBus::default(), book());
+    let corr = CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}"));
+    let models = ["gpt-4o", "claude-sonnet-4-5", "unknown-model"];
+    let mut jsonl = String::new();
+    for i in 0..60u64 {
+        let u = usage(
+            i,
+            models[(i % 3) as usize],
+            if i % 2 == 0 {
+                "mapping.suggest"
+            } else {
+                "mapping.escalate"
+            },
+            (i % 4 == 0).then_some("mig-1"),
+        );
+        let e = usage_event(&tenant(), u.clone(), at(1 + (i % 20) as u32), &corr);
+        jsonl.push_str(&serde_json::to_string(&json!({"request_id": u.request_id, "tenant_id": "t1", "model": u.model, "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens, "cached_input_tokens": u.cached_input_tokens, "cache_write_tokens": u.cache_write_tokens,
+            "occurred_at": e.occurred_at})).unwrap_or_default());
+        jsonl.push('\n');
+        assert_eq!(
+            record_usage(&t, &bus, &book, &e).await.ok(),
+            Some(Recorded::New)
+        );
+        assert_eq!(
+            record_usage(&t, &bus, &book, &e).await.ok(),
+            Some(Recorded::Duplicate),
+            "a redelivery is a no-op"
+        );
+    }
+    let by_model = grouped_costs(&t, &book, &tenant(), "2026-03", "model")
+        .await
+        .unwrap_or_default();
+    assert_eq!(by_model.len(), 3);
+    assert_eq!(by_model["unknown-model"].unpriced_requests, 20);
+    let total: Decimal = by_model.values().map(|l| l.cost).sum();
+    // The CLI's table over the same usage, computed by the costs crate's streaming builder.
+    let mut builder = TableBuilder::new(
+        Period::parse("2026-03").unwrap_or_else(|e| panic!("{e}")),
+        &book,
+    );
+    for (i, line) in jsonl.lines().enumerate() {
+        builder
+            .add_line(i + 1, line)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let table = builder.finish(&Budgets::default());
+    assert_eq!(table.rows[0].cost_usd, total);
+    assert_eq!(
+        spent(&t, &book, &tenant(), "2026-03").await.ok(),
+        Some(total)
+    );
+    let by_op = grouped_costs(&t, &book, &tenant(), "2026-03", "operation")
+        .await
+        .unwrap_or_default();
+    assert_eq!(by_op.values().map(|l| l.requests).sum::<u64>(), 60);
+    assert_eq!(by_op.values().map(|l| l.cost).sum::<Decimal>(), total);
+    let by_mig = grouped_costs(&t, &book, &tenant(), "2026-03", "migration")
+        .await
+        .unwrap_or_default();
+    assert_eq!(by_mig["mig-1"].requests, 15);
+    let by_day = grouped_costs(&t, &book, &tenant(), "2026-03", "day")
+        .await
+        .unwrap_or_default();
+    assert_eq!(by_day.len(), 20);
+}
+
+#[tokio::test]
+async fn each_threshold_is_announced_once_per_period() {
+    let (t, bus, book) = (table(), RecordingBus::default(), book());
+    let corr = CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}"));
+    // Each call costs 1000 × 2.5e-06 = $0.0025; budget $0.01 → 50 % after 2, 80 % after 4 (0.008 ≥ 0.008), 100 % after 4.
+    set_budget(&t, &tenant(), Decimal::new(1, 2))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..8u64 {
+        let u = UsageRecorded {
+            request_id: format!("q{i}"),
+            migration_id: None,
+            operation: "op".into(),
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            input_tokens: 1000,
+            output_tokens: 0,
+            cached_input_tokens: 0,
+            cache_write_tokens: 0,
+        };
+        let e = usage_event(&tenant(), u, at(3), &corr);
+        record_usage(&t, &bus, &book, &e)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        record_usage(&t, &bus, &book, &e)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let events = bus.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let crossed: Vec<(u32, String)> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventData::BudgetThresholdCrossed(c) => {
+                Some((c.threshold_percent, c.spent_usd.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        crossed,
+        vec![
+            (50, "0.005000".into()),
+            (80, "0.010000".into()),
+            (100, "0.010000".into())
+        ]
+    );
+}
+
+async fn fifty_concurrent_reservations_never_overspend(t: Arc<dyn Table>) {
+    let limit = Decimal::from(20);
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let t = t.clone();
+            tokio::spawn(async move {
+                (
+                    i,
+                    reserve(
+                        t.as_ref(),
+                        &tenant(),
+                        "2026-03",
+                        &format!("res-{i}"),
+                        Decimal::ONE,
+                        limit,
+                    )
+                    .await,
+                )
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    let mut winner = String::new();
+    for h in handles {
+        match h.await {
+            Ok((i, Ok(Reserve::Granted))) => {
+                granted += 1;
+                winner = format!("res-{i}");
+            }
+            Ok((_, Ok(Reserve::Refused { .. }))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(granted, 20, "exactly the limit is reserved");
+    let (committed, reserved) = budget_state(t.as_ref(), &tenant(), "2026-03")
+        .await
+        .unwrap_or_default();
+    assert_eq!((committed, reserved), (Decimal::ZERO, limit));
+    // Settling at a lower actual cost frees budget; settling twice changes nothing.
+    settle(
+        t.as_ref(),
+        &tenant(),
+        "2026-03",
+        &winner,
+        Decimal::new(25, 2),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    settle(
+        t.as_ref(),
+        &tenant(),
+        "2026-03",
+        &winner,
+        Decimal::new(25, 2),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        settle(
+            t.as_ref(),
+            &tenant(),
+            "2026-03",
+            "never-reserved",
+            Decimal::ONE
+        )
+        .await
+        .is_err()
+    );
+    let (committed, reserved) = budget_state(t.as_ref(), &tenant(), "2026-03")
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        (committed, reserved),
+        (Decimal::new(25, 2), Decimal::from(19))
+    );
+    assert_eq!(
+        reserve(
+            t.as_ref(),
+            &tenant(),
+            "2026-03",
+            "extra",
+            Decimal::new(75, 2),
+            limit
+        )
+        .await
+        .ok(),
+        Some(Reserve::Granted)
+    );
+    assert!(matches!(
+        reserve(
+            t.as_ref(),
+            &tenant(),
+            "2026-03",
+            "over",
+            Decimal::new(1, 2),
+            limit
+        )
+        .await,
+        Ok(Reserve::Refused { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reservations_on_the_memory_table() {
+    fifty_concurrent_reservations_never_overspend(Arc::new(table())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reservations_on_the_embedded_store() {
+    let dir = std::env::temp_dir().join(format!("tillbridge-budget-{}", uuid::Uuid::now_v7()));
+    let store = tillbridge_embedded::Embedded::open(&dir, Arc::new(ManualClock::new(at(1))))
+        .unwrap_or_else(|e| panic!("{e}"));
+    fifty_concurrent_reservations_never_overspend(store.table).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
