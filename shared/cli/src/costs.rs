@@ -1,10 +1,11 @@
-//! `tillbridge costs table`: per-tenant AI cost for one month, JSON or CSV (CLI.md).
+//! `tillbridge costs`: per-tenant AI cost tables (CLI.md) from a usage file or from the
+//! embedded store's ledger, and re-pricing dry runs.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 
 use tillbridge_costs::table::{Budgets, TableBuilder};
-use tillbridge_costs::{Period, PriceBook, PriceTable};
+use tillbridge_costs::{CostTable, Period, PriceBook, PriceTable, format_fixed};
 
 use crate::{Failure, Outcome, read_input};
 
@@ -12,13 +13,21 @@ use crate::{Failure, Outcome, read_input};
 pub enum Command {
     /// One row per tenant with usage in the period, sorted by tenant id.
     Table(TableArgs),
+    /// Dry run of a price correction: per tenant, the total now and under the new prices.
+    Reprice(RepriceArgs),
 }
 
 #[derive(clap::Args)]
 pub struct TableArgs {
     /// Usage lines (JSONL), one model call each.
-    #[arg(long)]
-    usage: PathBuf,
+    #[arg(long, required_unless_present = "state")]
+    usage: Option<PathBuf>,
+    /// Read the ledger of `tillbridge serve`'s embedded store instead of a usage file.
+    #[arg(long, conflicts_with = "usage")]
+    state: Option<PathBuf>,
+    /// Tenants file for --state (default: STATE/tenants.json, else the bundled samples).
+    #[arg(long, requires = "state")]
+    tenants: Option<PathBuf>,
     /// The month, YYYY-MM (UTC).
     #[arg(long)]
     period: String,
@@ -32,36 +41,53 @@ pub struct TableArgs {
     format: String,
 }
 
+#[derive(clap::Args)]
+pub struct RepriceArgs {
+    #[arg(long)]
+    usage: PathBuf,
+    #[arg(long)]
+    period: String,
+    /// The prices in force (default: the bundled map).
+    #[arg(long)]
+    prices: Option<PathBuf>,
+    /// The corrected price map.
+    #[arg(long)]
+    new_prices: PathBuf,
+    #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+    format: String,
+}
+
 pub fn run(c: Command) -> Outcome {
     match c {
         Command::Table(a) => table(a),
+        Command::Reprice(a) => reprice(a),
     }
 }
 
-fn table(a: TableArgs) -> Outcome {
-    let period = Period::parse(&a.period).map_err(|e| Failure::usage(e.to_string()))?;
-    let book = match &a.prices {
+fn price_book(path: Option<&PathBuf>) -> Result<PriceBook, Failure> {
+    match path {
         Some(p) => {
             let text = String::from_utf8(read_input(p, "price map")?)
                 .map_err(|_| Failure::usage("price map is not UTF-8"))?;
-            PriceBook::single(
+            Ok(PriceBook::single(
                 PriceTable::from_litellm_json(&text).map_err(|e| Failure::usage(e.to_string()))?,
-            )
+            ))
         }
-        None => PriceBook::bundled(),
-    };
-    let budgets = match &a.budgets {
-        Some(p) => {
-            let text = String::from_utf8(read_input(p, "budgets file")?)
-                .map_err(|_| Failure::usage("budgets file is not UTF-8"))?;
-            Budgets::from_json(&text).map_err(|e| Failure::usage(e.to_string()))?
-        }
-        None => Budgets::default(),
-    };
-    let file = std::fs::File::open(&a.usage).map_err(|e| {
-        Failure::usage(format!("cannot read usage file {}: {e}", a.usage.display()))
-    })?;
-    let mut builder = TableBuilder::new(period, &book);
+        None => Ok(PriceBook::bundled()),
+    }
+}
+
+/// Streams a usage file once into one builder per price book.
+fn build_tables(
+    usage: &PathBuf,
+    period: Period,
+    books: &[&PriceBook],
+    budgets: &Budgets,
+) -> Result<Vec<CostTable>, Failure> {
+    let file = std::fs::File::open(usage)
+        .map_err(|e| Failure::usage(format!("cannot read usage file {}: {e}", usage.display())))?;
+    let mut builders: Vec<TableBuilder<'_>> =
+        books.iter().map(|b| TableBuilder::new(period, b)).collect();
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut line = String::new();
     let mut n = 0;
@@ -74,11 +100,43 @@ fn table(a: TableArgs) -> Outcome {
             break;
         }
         n += 1;
-        builder
-            .add_line(n, &line)
-            .map_err(|e| Failure::usage(format!("usage file {e}")))?;
+        for b in &mut builders {
+            b.add_line(n, &line)
+                .map_err(|e| Failure::usage(format!("usage file {e}")))?;
+        }
     }
-    let table = builder.finish(&budgets);
+    Ok(builders.into_iter().map(|b| b.finish(budgets)).collect())
+}
+
+fn write_out(text: &str) -> Outcome {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| Failure::usage(format!("cannot write output: {e}")))
+}
+
+fn table(a: TableArgs) -> Outcome {
+    let period = Period::parse(&a.period).map_err(|e| Failure::usage(e.to_string()))?;
+    let book = price_book(a.prices.as_ref())?;
+    let budgets = match &a.budgets {
+        Some(p) => {
+            let text = String::from_utf8(read_input(p, "budgets file")?)
+                .map_err(|_| Failure::usage("budgets file is not UTF-8"))?;
+            Budgets::from_json(&text).map_err(|e| Failure::usage(e.to_string()))?
+        }
+        None => Budgets::default(),
+    };
+    let table = match (&a.usage, &a.state) {
+        (Some(usage), _) => build_tables(usage, period, &[&book], &budgets)?.remove(0),
+        (None, Some(state)) => crate::serve::store_cost_table(
+            state,
+            a.tenants.as_deref(),
+            &book,
+            &period.label(),
+            &budgets,
+        )?,
+        (None, None) => return Err(Failure::usage("give --usage FILE or --state DIR")),
+    };
     if !table.unpriced_models.is_empty() {
         let names: Vec<&str> = table.unpriced_models.iter().map(String::as_str).collect();
         eprintln!(
@@ -86,14 +144,57 @@ fn table(a: TableArgs) -> Outcome {
             names.join(", ")
         );
     }
-    let out = if a.format == "csv" {
+    write_out(&if a.format == "csv" {
         table.to_csv()
     } else {
         table.to_json() + "\n"
-    };
-    std::io::stdout()
-        .lock()
-        .write_all(out.as_bytes())
-        .map_err(|e| Failure::usage(format!("cannot write output: {e}")))?;
-    Ok(())
+    })
+}
+
+const REPRICE_COLUMNS: [&str; 7] = [
+    "tenant_id",
+    "requests",
+    "old_cost_usd",
+    "new_cost_usd",
+    "delta_usd",
+    "old_unpriced_requests",
+    "new_unpriced_requests",
+];
+
+fn reprice(a: RepriceArgs) -> Outcome {
+    let period = Period::parse(&a.period).map_err(|e| Failure::usage(e.to_string()))?;
+    let old = price_book(a.prices.as_ref())?;
+    let new = price_book(Some(&a.new_prices))?;
+    let mut tables = build_tables(&a.usage, period, &[&old, &new], &Budgets::default())?;
+    let (after, before) = (tables.remove(1), tables.remove(0));
+    let rows: Vec<serde_json::Value> = before
+        .rows
+        .iter()
+        .zip(&after.rows)
+        .map(|(o, n)| {
+            serde_json::json!({
+                "tenant_id": o.tenant_id,
+                "requests": o.requests,
+                "old_cost_usd": format_fixed(o.cost_usd, 6),
+                "new_cost_usd": format_fixed(n.cost_usd, 6),
+                "delta_usd": format_fixed(n.cost_usd - o.cost_usd, 6),
+                "old_unpriced_requests": o.unpriced_requests,
+                "new_unpriced_requests": n.unpriced_requests,
+            })
+        })
+        .collect();
+    if a.format == "csv" {
+        let mut s = REPRICE_COLUMNS.join(",") + "\r\n";
+        for r in &rows {
+            let cell = |k: &str| {
+                r[k].as_str()
+                    .map_or_else(|| r[k].to_string(), str::to_owned)
+            };
+            s.push_str(&REPRICE_COLUMNS.map(cell).join(","));
+            s.push_str("\r\n");
+        }
+        write_out(&s)
+    } else {
+        write_out(&(serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n"))
+    }
 }

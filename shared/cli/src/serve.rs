@@ -6,17 +6,20 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
+use tillbridge_costs::table::{Budgets, CostRow};
+use tillbridge_costs::usage::TokenCounts;
+use tillbridge_costs::{CostTable, PriceBook};
 use tillbridge_domain::TenantId;
 use tillbridge_embedded::Embedded;
-use tillbridge_pipeline::catalog;
 use tillbridge_pipeline::ingress::IngressRequest;
 use tillbridge_pipeline::local::LocalRuntime;
 use tillbridge_pipeline::quarantine;
+use tillbridge_pipeline::{accounting, catalog};
 use tillbridge_ports::SystemClock;
 use tillbridge_ports::tenants::StaticDirectory;
 use tillbridge_webhooks::Headers;
@@ -54,6 +57,7 @@ pub fn run(a: Args) -> Outcome {
     let rt = crate::runtime()?;
     rt.block_on(async move {
         let mut runtime = open_runtime(&a.state, directory)?;
+        load_budgets(&runtime).await?;
         runtime.visibility = std::time::Duration::from_secs(a.visibility_timeout_secs.max(1));
         let runtime = Arc::new(runtime);
         let listener = tokio::net::TcpListener::bind(a.addr)
@@ -111,6 +115,84 @@ pub fn open_runtime(
     ))
 }
 
+/// Loads the tenants' monthly budgets from the tenants file into the store.
+pub async fn load_budgets(rt: &LocalRuntime) -> Result<(), Failure> {
+    for (tenant, text) in &rt.directory.budgets {
+        let amount = tillbridge_domain::money::parse_decimal(text).ok_or_else(|| {
+            Failure::usage(format!("budget of {tenant}: {text:?} is not an amount"))
+        })?;
+        accounting::set_budget(rt.table.as_ref(), tenant, amount)
+            .await
+            .map_err(|e| Failure::usage(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The per-tenant cost table of a month from the store's ledger aggregates.
+pub async fn cost_table(
+    rt: &LocalRuntime,
+    book: &PriceBook,
+    period: &str,
+    budgets: &Budgets,
+) -> Result<CostTable, tillbridge_pipeline::PipelineError> {
+    let mut rows = Vec::new();
+    let mut unpriced_models = std::collections::BTreeSet::new();
+    for tenant in rt.directory.tenant_ids() {
+        let total =
+            accounting::grouped_costs(rt.table.as_ref(), book, &tenant, period, "total").await?;
+        let Some(line) = total.get("all") else {
+            continue;
+        };
+        for (model, l) in
+            accounting::grouped_costs(rt.table.as_ref(), book, &tenant, period, "model").await?
+        {
+            if l.unpriced_requests > 0 {
+                unpriced_models.insert(model);
+            }
+        }
+        let budget = match budgets.0.get(tenant.as_str()) {
+            Some(b) => Some(*b),
+            None => accounting::budget(rt.table.as_ref(), &tenant).await?,
+        };
+        rows.push(CostRow {
+            tenant_id: tenant.to_string(),
+            requests: line.requests,
+            tokens: TokenCounts {
+                input: line.input_tokens,
+                cached_input: line.cached_input_tokens,
+                cache_write: line.cache_write_tokens,
+                output: line.output_tokens,
+            },
+            cost_usd: line.cost,
+            unpriced_requests: line.unpriced_requests,
+            budget_usd: budget,
+        });
+    }
+    Ok(CostTable {
+        rows,
+        unpriced_models,
+    })
+}
+
+/// `tillbridge costs table --state DIR`: the same table from serve's embedded store.
+pub fn store_cost_table(
+    state: &Path,
+    tenants: Option<&Path>,
+    book: &PriceBook,
+    period: &str,
+    budgets: &Budgets,
+) -> Result<CostTable, Failure> {
+    let directory = load_tenants(tenants, state)?;
+    let rt = crate::runtime()?;
+    rt.block_on(async {
+        let runtime = open_runtime(state, directory)?;
+        load_budgets(&runtime).await?;
+        cost_table(&runtime, book, period, budgets)
+            .await
+            .map_err(|e| Failure::usage(e.to_string()))
+    })
+}
+
 pub fn router(rt: Arc<LocalRuntime>) -> Router {
     Router::new()
         .route(
@@ -123,6 +205,9 @@ pub fn router(rt: Arc<LocalRuntime>) -> Router {
         .route("/v1/tenants/{tenant}/orders/{order_id}", get(get_order))
         .route("/v1/tenants/{tenant}/quarantine", get(list_quarantine))
         .route("/v1/tenants/{tenant}/stats", get(stats))
+        .route("/v1/tenants/{tenant}/usage", post(post_usage))
+        .route("/v1/tenants/{tenant}/costs", get(tenant_costs))
+        .route("/v1/costs", get(all_costs))
         .layer(DefaultBodyLimit::max(MAX_HTTP_BODY))
         .with_state(rt)
 }
@@ -241,6 +326,182 @@ async fn stats(State(rt): Shared, UrlPath(tenant): UrlPath<String>) -> Response 
     match rt.table.get(&format!("stats#{tenant}"), "webhooks").await {
         Ok(Some(item)) => reply(200, serde_json::Value::Object(item.attrs)),
         Ok(None) => reply(200, json!({})),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CostQuery {
+    period: Option<String>,
+    group_by: Option<String>,
+    format: Option<String>,
+}
+
+fn wants_csv(q: &CostQuery, headers: &HeaderMap) -> bool {
+    q.format.as_deref() == Some("csv")
+        || headers
+            .get("accept")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv"))
+}
+
+fn csv_response(body: String, name: &str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            ("content-type", "text/csv; charset=utf-8".to_owned()),
+            (
+                "content-disposition",
+                format!("attachment; filename=\"{name}.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn period_param(q: &CostQuery) -> Result<String, Response> {
+    let p = q
+        .period
+        .clone()
+        .ok_or_else(|| reply(400, json!({ "error": "period=YYYY-MM is required" })))?;
+    tillbridge_costs::Period::parse(&p)
+        .map(|p| p.label())
+        .map_err(|e| reply(400, json!({ "error": e.to_string() })))
+}
+
+/// GET /v1/costs?period=YYYY-MM — every tenant, JSON or CSV.
+async fn all_costs(State(rt): Shared, Query(q): Query<CostQuery>, headers: HeaderMap) -> Response {
+    let period = match period_param(&q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match cost_table(&rt, &rt.prices, &period, &Budgets::default()).await {
+        Ok(t) if wants_csv(&q, &headers) => csv_response(t.to_csv(), &format!("costs-{period}")),
+        Ok(t) => reply(200, json!(t.rendered())),
+        Err(e) => internal(e),
+    }
+}
+
+/// GET /v1/tenants/{tenant}/costs?period=…&group_by=model|operation|migration|day
+async fn tenant_costs(
+    State(rt): Shared,
+    UrlPath(tenant): UrlPath<String>,
+    Query(q): Query<CostQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let tenant = match known_tenant(&rt, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let period = match period_param(&q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let group = q.group_by.clone().unwrap_or_else(|| "model".into());
+    if !["model", "operation", "migration", "day"].contains(&group.as_str()) {
+        return reply(
+            400,
+            json!({ "error": "group_by is one of model, operation, migration, day" }),
+        );
+    }
+    let lines =
+        match accounting::grouped_costs(rt.table.as_ref(), &rt.prices, &tenant, &period, &group)
+            .await
+        {
+            Ok(l) => l,
+            Err(e) => return internal(e),
+        };
+    let rows: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|(k, l)| {
+            json!({
+                group.as_str(): k, "requests": l.requests, "input_tokens": l.input_tokens, "cached_input_tokens": l.cached_input_tokens,
+                "cache_write_tokens": l.cache_write_tokens, "output_tokens": l.output_tokens,
+                "cost_usd": tillbridge_costs::format_fixed(l.cost, 6), "unpriced_requests": l.unpriced_requests,
+            })
+        })
+        .collect();
+    if wants_csv(&q, &headers) {
+        let cols = [
+            group.as_str(),
+            "requests",
+            "input_tokens",
+            "cached_input_tokens",
+            "cache_write_tokens",
+            "output_tokens",
+            "cost_usd",
+            "unpriced_requests",
+        ];
+        let mut out = cols.join(",") + "\r\n";
+        for r in &rows {
+            let cell = |c: &str| {
+                r[c].as_str().map_or_else(
+                    || r[c].to_string(),
+                    |s| {
+                        if s.contains([',', '"']) {
+                            format!("\"{}\"", s.replace('"', "\"\""))
+                        } else {
+                            s.to_owned()
+                        }
+                    },
+                )
+            };
+            out.push_str(&cols.map(cell).join(","));
+            out.push_str("\r\n");
+        }
+        return csv_response(out, &format!("costs-{tenant}-{period}-by-{group}"));
+    }
+    reply(
+        200,
+        json!({ "tenant_id": tenant, "period": period, "group_by": group, "rows": rows }),
+    )
+}
+
+/// POST /v1/tenants/{tenant}/usage — a model client reports one call (a usage line of
+/// CLI.md); it is published as `ai.usage.recorded` and accounted asynchronously, once per
+/// request_id.
+async fn post_usage(State(rt): Shared, UrlPath(tenant): UrlPath<String>, body: Bytes) -> Response {
+    let tenant = match known_tenant(&rt, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let mut value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return reply(400, json!({ "error": format!("not JSON: {e}") })),
+    };
+    let Some(fields) = value.as_object_mut() else {
+        return reply(400, json!({ "error": "expected a usage object" }));
+    };
+    let occurred_at = fields
+        .remove("occurred_at")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    fields.remove("tenant_id");
+    let Ok(at) = tillbridge_domain::Timestamp::parse_rfc3339(&occurred_at) else {
+        return reply(400, json!({ "error": "occurred_at must be RFC 3339" }));
+    };
+    let usage: tillbridge_domain::event::UsageRecorded = match serde_json::from_value(value) {
+        Ok(u) => u,
+        Err(e) => return reply(400, json!({ "error": format!("not a usage record: {e}") })),
+    };
+    let safe_id: String = usage
+        .request_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(40)
+        .collect();
+    let Ok(corr) = tillbridge_domain::CorrelationId::parse(&format!("usage-{safe_id}")) else {
+        return reply(400, json!({ "error": "request_id is empty" }));
+    };
+    let event = accounting::usage_event(&tenant, usage, at, &corr);
+    match tillbridge_pipeline::signature_check::publish(
+        rt.bus.as_ref(),
+        std::slice::from_ref(&event),
+    )
+    .await
+    {
+        Ok(()) => reply(202, json!({ "event_id": event.event_id })),
         Err(e) => internal(e),
     }
 }

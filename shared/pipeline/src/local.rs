@@ -11,9 +11,9 @@ use tillbridge_ports::{BlobStore, Clock, EventBus, Queue, Table, TableQueue};
 use tracing::warn;
 
 use crate::PipelineError;
-use crate::catalog;
 use crate::ingress::Ingress;
 use crate::signature_check::SignatureCheck;
+use crate::{accounting, catalog};
 
 /// Receives before a message goes to its dead-letter queue (as the SAM template's redrive).
 pub const MAX_RECEIVES: u32 = 5;
@@ -29,7 +29,10 @@ pub struct LocalRuntime {
     pub inbound_dlq: Arc<dyn Queue>,
     pub catalog_queue: Arc<dyn Queue>,
     pub catalog_dlq: Arc<dyn Queue>,
+    pub costs_queue: Arc<dyn Queue>,
+    pub costs_dlq: Arc<dyn Queue>,
     pub bus: Arc<dyn EventBus>,
+    pub prices: Arc<tillbridge_costs::PriceBook>,
     pub ingress: Ingress,
     pub check: SignatureCheck,
     /// How long a received message stays invisible (a crashed worker's messages return after it).
@@ -63,12 +66,24 @@ impl LocalRuntime {
             TableQueue::new("catalog", table.clone(), clock.clone())
                 .with_dead_letter(catalog_dlq.clone(), MAX_RECEIVES),
         );
+        let costs_dlq = queue("costs-dlq");
+        let costs_queue: Arc<dyn Queue> = Arc::new(
+            TableQueue::new("costs", table.clone(), clock.clone())
+                .with_dead_letter(costs_dlq.clone(), MAX_RECEIVES),
+        );
         let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(
-            vec![Rule {
-                name: "catalog-apply".into(),
-                detail_types: vec!["pos.*".into()],
-                target: catalog_queue.clone(),
-            }],
+            vec![
+                Rule {
+                    name: "catalog-apply".into(),
+                    detail_types: vec!["pos.*".into()],
+                    target: catalog_queue.clone(),
+                },
+                Rule {
+                    name: "cost-accounting".into(),
+                    detail_types: vec!["ai.usage.recorded".into()],
+                    target: costs_queue.clone(),
+                },
+            ],
             clock.clone(),
         ));
         let ingress = Ingress {
@@ -95,7 +110,10 @@ impl LocalRuntime {
             inbound_dlq,
             catalog_queue,
             catalog_dlq,
+            costs_queue,
+            costs_dlq,
             bus,
+            prices: Arc::new(tillbridge_costs::PriceBook::bundled()),
             ingress,
             check,
             visibility: VISIBILITY,
@@ -117,6 +135,20 @@ impl LocalRuntime {
                 Err(e) => Err(PipelineError::Permanent(e)),
             };
             settle(self.catalog_queue.as_ref(), &m, result, &mut report).await?;
+        }
+        for m in self.costs_queue.receive(BATCH, self.visibility).await? {
+            let result = match parse_bus_message(&m.body) {
+                Ok(event) => accounting::record_usage(
+                    self.table.as_ref(),
+                    self.bus.as_ref(),
+                    &self.prices,
+                    &event,
+                )
+                .await
+                .map(|_| ()),
+                Err(e) => Err(PipelineError::Permanent(e)),
+            };
+            settle(self.costs_queue.as_ref(), &m, result, &mut report).await?;
         }
         Ok(report)
     }

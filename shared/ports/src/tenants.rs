@@ -93,6 +93,9 @@ pub struct TenantEntry {
     pub currency: Currency,
     #[serde(default)]
     pub max_body_bytes: Option<usize>,
+    /// Monthly AI budget in USD (exact decimal text).
+    #[serde(default)]
+    pub monthly_budget_usd: Option<serde_json::Value>,
     pub providers: BTreeMap<Provider, ProviderEntry>,
 }
 
@@ -114,6 +117,8 @@ pub struct ProviderEntry {
 pub struct StaticDirectory {
     tenants: HashMap<TenantId, TenantConfig>,
     secrets: HashMap<(TenantId, Provider), WebhookSecrets>,
+    /// Monthly budgets as given (decimal text), for the runtime to load.
+    pub budgets: HashMap<TenantId, String>,
 }
 
 impl StaticDirectory {
@@ -139,6 +144,13 @@ impl StaticDirectory {
                     )
                 })
                 .collect();
+            if let Some(b) = &t.monthly_budget_usd {
+                let text = match b {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                dir.budgets.insert(t.tenant_id.clone(), text);
+            }
             for (p, e) in &t.providers {
                 dir.secrets.insert(
                     (t.tenant_id.clone(), *p),

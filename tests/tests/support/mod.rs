@@ -19,7 +19,7 @@ pub struct Server {
 }
 
 pub const TENANTS: &str = r#"{"tenants":[
- {"tenant_id":"t1","currency":"USD","max_body_bytes":65536,"providers":{"shopify":{"secret":"shp-secret"}}},
+ {"tenant_id":"t1","currency":"USD","max_body_bytes":65536,"monthly_budget_usd":"5","providers":{"shopify":{"secret":"shp-secret"}}},
  {"tenant_id":"t2","currency":"USD","providers":{"shopify":{"secret":"other"}}}]}"#;
 
 pub fn temp_state(name: &str) -> PathBuf {
@@ -182,6 +182,10 @@ pub fn post_shopify(
         &headers,
         body,
     )
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_tillbridge-under-test")
 }
 
 pub fn json(text: &str) -> serde_json::Value {
