@@ -374,7 +374,7 @@ fn period_param(q: &CostQuery) -> Result<String, Response> {
 async fn all_costs(State(rt): Shared, Query(q): Query<CostQuery>, headers: HeaderMap) -> Response {
     let period = match period_param(&q) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(message) => return reply(400, json!({ "error": message })),
     };
     match cost_table(&rt, &rt.prices, &period, &Budgets::default()).await {
         Ok(t) if wants_csv(&q, &headers) => csv_response(t.to_csv(), &format!("costs-{period}")),
@@ -396,7 +396,7 @@ async fn tenant_costs(
     };
     let period = match period_param(&q) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(message) => return reply(400, json!({ "error": message })),
     };
     let group = q.group_by.clone().unwrap_or_else(|| "model".into());
     if !["model", "operation", "migration", "day"].contains(&group.as_str()) {
