@@ -360,14 +360,15 @@ fn csv_response(body: String, name: &str) -> Response {
         .into_response()
 }
 
-fn period_param(q: &CostQuery) -> Result<String, Response> {
+/// The `period` parameter, or the message of a 400.
+fn period_param(q: &CostQuery) -> Result<String, String> {
     let p = q
         .period
         .clone()
-        .ok_or_else(|| reply(400, json!({ "error": "period=YYYY-MM is required" })))?;
+        .ok_or_else(|| "period=YYYY-MM is required".to_owned())?;
     tillbridge_costs::Period::parse(&p)
         .map(|p| p.label())
-        .map_err(|e| reply(400, json!({ "error": e.to_string() })))
+        .map_err(|e| e.to_string())
 }
 
 /// GET /v1/costs?period=YYYY-MM — every tenant, JSON or CSV.
