@@ -226,8 +226,12 @@ async fn as_sqs_event(q: &SqsQueue, expected: usize) -> (SqsEvent, Vec<String>) 
 async fn a_signed_webhook_lands_in_the_catalog_and_a_forged_one_in_quarantine() {
     let cloud = provision().await;
     // 1. API Gateway → webhook-ingress
-    let ok =
-        webhook_ingress::handle(&cloud.ingress, apigw_event("apigw-webhook-shopify.json")).await;
+    let ok = webhook_ingress::handle(
+        &cloud.ingress,
+        None,
+        apigw_event("apigw-webhook-shopify.json"),
+    )
+    .await;
     assert_eq!(ok.status(), 202);
     let mut forged = apigw_event("apigw-webhook-shopify.json");
     forged.headers_mut().insert(
@@ -239,7 +243,7 @@ async fn a_signed_webhook_lands_in_the_catalog_and_a_forged_one_in_quarantine() 
         lambda_http::http::HeaderValue::from_static("forged-1"),
     );
     assert_eq!(
-        webhook_ingress::handle(&cloud.ingress, forged)
+        webhook_ingress::handle(&cloud.ingress, None, forged)
             .await
             .status(),
         202
@@ -247,6 +251,7 @@ async fn a_signed_webhook_lands_in_the_catalog_and_a_forged_one_in_quarantine() 
     assert_eq!(
         webhook_ingress::handle(
             &cloud.ingress,
+            None,
             apigw_event("apigw-webhook-unknown-tenant.json")
         )
         .await
@@ -257,7 +262,7 @@ async fn a_signed_webhook_lands_in_the_catalog_and_a_forged_one_in_quarantine() 
     // 2. SQS inbound → signature-check (Secrets Manager, EventBridge)
     let (event, receipts) = as_sqs_event(&cloud.inbound, 2).await;
     assert_eq!(event.records.len(), 2);
-    let response = signature_check::handle(&cloud.check, event).await;
+    let response = signature_check::handle(&cloud.check, None, event).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
@@ -278,7 +283,7 @@ async fn a_signed_webhook_lands_in_the_catalog_and_a_forged_one_in_quarantine() 
         1,
         "one canonical event routed by the rule"
     );
-    let response = validate::handle(cloud.table.as_ref(), event).await;
+    let response = validate::handle(cloud.table.as_ref(), None, event).await;
     assert!(response.batch_item_failures.is_empty());
 
     let tenant = TenantId::parse("demo-cafe").unwrap_or_else(|e| panic!("{e}"));

@@ -238,3 +238,57 @@ fn the_schemas_reject_what_the_model_rejects() {
         assert!(!validator.is_valid(&bad), "{pointer} should be rejected");
     }
 }
+
+#[tokio::test]
+async fn accounting_events_match_their_schemas() {
+    use tillbridge_domain::event::UsageRecorded;
+    use tillbridge_pipeline::accounting;
+    let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+    let table = MemoryTable::new(clock);
+    let bus = RecordingBus::default();
+    let tenant = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+    accounting::set_budget(
+        &table,
+        &tenant,
+        tillbridge_domain::money::parse_decimal("1").unwrap_or_default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let at = Timestamp::parse_rfc3339("2026-03-02T00:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);
+    let usage = UsageRecorded {
+        request_id: "r1".into(),
+        migration_id: Some("m1".into()),
+        operation: "mapping.suggest".into(),
+        provider: "openai".into(),
+        model: "gpt-4o".into(),
+        input_tokens: 1_000_000,
+        output_tokens: 10,
+        cached_input_tokens: 5,
+        cache_write_tokens: 0,
+    };
+    let event = accounting::usage_event(
+        &tenant,
+        usage,
+        at,
+        &CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}")),
+    );
+    assert_valid(&event);
+    accounting::record_usage(
+        &table,
+        &bus,
+        &tillbridge_costs::PriceBook::bundled(),
+        &event,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let published = bus.0.lock().map(|v| v.clone()).unwrap_or_default();
+    assert_eq!(
+        published.len(),
+        3,
+        "$2.50 against a $1 budget crosses 50, 80 and 100 %"
+    );
+    for e in &published {
+        assert_eq!(e.event_type(), EventType::BudgetThresholdCrossed);
+        assert_valid(e);
+    }
+}

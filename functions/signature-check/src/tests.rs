@@ -1,8 +1,10 @@
 use std::sync::Arc;
 
-use tillbridge_domain::Timestamp;
+use tillbridge_domain::{TenantId, Timestamp};
+use tillbridge_pipeline::accounting::infra_usage;
 use tillbridge_ports::bus::{LocalBus, Rule};
 use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable};
+use tillbridge_ports::meter::{Meter, MeteredTable};
 use tillbridge_ports::tenants::StaticDirectory;
 use tillbridge_ports::{ManualClock, Queue, TableQueue};
 
@@ -15,7 +17,7 @@ fn event(name: &str) -> SqsEvent {
 }
 
 #[tokio::test]
-async fn a_batch_reports_only_the_failed_record() {
+async fn a_batch_reports_only_the_failed_record_and_meters_the_tenant() {
     let clock = Arc::new(ManualClock::new(
         Timestamp::parse_rfc3339("2025-04-22T19:30:00Z").unwrap_or(Timestamp::UNIX_EPOCH),
     ));
@@ -36,15 +38,28 @@ async fn a_batch_reports_only_the_failed_record() {
         }],
         clock.clone(),
     ));
+    let meter = Arc::new(Meter::default());
+    let metered = Arc::new(MeteredTable {
+        inner: table.clone(),
+        meter: meter.clone(),
+    });
     let check = SignatureCheck {
         directory: dir.clone(),
         secrets: dir,
         blobs: Arc::new(MemoryBlobStore::default()),
-        table,
+        table: metered,
         bus,
-        clock,
+        clock: clock.clone(),
     };
-    let response = handle(&check, event("sqs-inbound.json")).await;
+    let metering = Metering {
+        meter,
+        table: table.clone(),
+        clock,
+        function: "signature-check",
+        memory_mb: 256,
+    };
+
+    let response = handle(&check, Some(&metering), event("sqs-inbound.json")).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -61,7 +76,18 @@ async fn a_batch_reports_only_the_failed_record() {
         "the valid delivery published its event"
     );
     // Redelivery of the same batch: the good record is a duplicate now, still not a failure.
-    let again = handle(&check, event("sqs-inbound.json")).await;
+    let again = handle(&check, Some(&metering), event("sqs-inbound.json")).await;
     assert_eq!(again.batch_item_failures.len(), 1);
     assert_eq!(catalog.depth().await.ok(), Some(1));
+    // Both handlings of demo-cafe's delivery were metered; the garbage record has no tenant.
+    let tenant = TenantId::parse("demo-cafe").unwrap_or_else(|e| panic!("{e}"));
+    let infra = infra_usage(table.as_ref(), &tenant, "2025-04")
+        .await
+        .unwrap_or_default();
+    assert_eq!(infra.lambda_requests, 2);
+    assert!(infra.lambda_mb_ms >= 2 * 256);
+    assert!(
+        infra.dynamodb_wru > 0 && infra.dynamodb_rru > 0,
+        "{infra:?}"
+    );
 }

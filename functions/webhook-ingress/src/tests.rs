@@ -51,7 +51,7 @@ async fn ingress() -> (Ingress, Arc<dyn Queue>) {
 #[tokio::test]
 async fn api_gateway_v2_event_is_accepted_and_enqueued_with_its_raw_bytes() {
     let (ingress, queue) = ingress().await;
-    let response = handle(&ingress, event("apigw-webhook-shopify.json")).await;
+    let response = handle(&ingress, None, event("apigw-webhook-shopify.json")).await;
     assert_eq!(response.status(), 202);
     let body: serde_json::Value =
         serde_json::from_slice(response.body().as_ref()).unwrap_or_default();
@@ -76,7 +76,7 @@ async fn api_gateway_v2_event_is_accepted_and_enqueued_with_its_raw_bytes() {
 #[tokio::test]
 async fn unknown_tenant_is_a_404_response_not_a_function_error() {
     let (ingress, queue) = ingress().await;
-    let response = handle(&ingress, event("apigw-webhook-unknown-tenant.json")).await;
+    let response = handle(&ingress, None, event("apigw-webhook-unknown-tenant.json")).await;
     assert_eq!(response.status(), 404);
     assert_eq!(queue.depth().await.ok(), Some(0));
 }

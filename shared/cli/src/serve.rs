@@ -166,6 +166,11 @@ pub async fn cost_table(
             cost_usd: line.cost,
             unpriced_requests: line.unpriced_requests,
             budget_usd: budget,
+            infra_cost_usd: Some(
+                accounting::infra_usage(rt.table.as_ref(), &tenant, period)
+                    .await?
+                    .cost(&tillbridge_costs::infra::AwsPrices::us_east_1()),
+            ),
         });
     }
     Ok(CostTable {

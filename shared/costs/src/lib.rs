@@ -4,6 +4,7 @@
 //! f64). Costs are computed from integer token counts; only final amounts are rounded
 //! (half-even, 6 decimal places; percentages 2).
 
+pub mod infra;
 pub mod price;
 pub mod table;
 pub mod usage;

@@ -202,6 +202,7 @@ impl<'b> TableBuilder<'b> {
                     tokens: acc.tokens,
                     cost_usd: cost,
                     unpriced_requests: acc.unpriced,
+                    infra_cost_usd: None,
                 }
             })
             .collect();
@@ -283,6 +284,8 @@ pub struct CostRow {
     pub cost_usd: Decimal,
     pub unpriced_requests: u64,
     pub budget_usd: Option<Decimal>,
+    /// Infrastructure cost, where known (tables from the store; usage files have none).
+    pub infra_cost_usd: Option<Decimal>,
 }
 
 impl CostRow {
@@ -310,6 +313,8 @@ pub struct RowOut<'a> {
     pub unpriced_requests: u64,
     pub budget_usd: Option<String>,
     pub budget_used_percent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub infra_cost_usd: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -336,6 +341,7 @@ impl CostTable {
                 unpriced_requests: r.unpriced_requests,
                 budget_usd: r.budget_usd.map(|b| format_fixed(b, 6)),
                 budget_used_percent: r.budget_used_percent().map(|p| format_fixed(p, 2)),
+                infra_cost_usd: r.infra_cost_usd.map(|c| format_fixed(c, 6)),
             })
             .collect()
     }
@@ -344,11 +350,17 @@ impl CostTable {
         serde_json::to_string_pretty(&self.rendered()).unwrap_or_else(|_| "[]".into())
     }
 
-    /// RFC 4180 CSV, header first; opens as is in a spreadsheet.
+    /// RFC 4180 CSV, header first; opens as is in a spreadsheet. An `infra_cost_usd`
+    /// column follows when the table has infrastructure costs.
     pub fn to_csv(&self) -> String {
+        let with_infra = self.rows.iter().any(|r| r.infra_cost_usd.is_some());
         let mut out = String::from(CSV_HEADER);
+        if with_infra {
+            out.push_str(",infra_cost_usd");
+        }
         out.push_str("\r\n");
         for r in self.rendered() {
+            let infra = r.infra_cost_usd.clone();
             let fields = [
                 csv_text(r.tenant_id),
                 r.requests.to_string(),
@@ -362,6 +374,10 @@ impl CostTable {
                 r.budget_used_percent.unwrap_or_default(),
             ];
             out.push_str(&fields.join(","));
+            if with_infra {
+                out.push(',');
+                out.push_str(&infra.unwrap_or_default());
+            }
             out.push_str("\r\n");
         }
         out

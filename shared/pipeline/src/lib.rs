@@ -18,6 +18,7 @@ pub mod error;
 pub mod inbound;
 pub mod ingress;
 pub mod local;
+pub mod metering;
 pub mod quarantine;
 pub mod signature_check;
 

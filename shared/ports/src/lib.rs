@@ -11,6 +11,7 @@ pub mod clock;
 pub mod conformance;
 pub mod error;
 pub mod memory;
+pub mod meter;
 pub mod queue;
 pub mod table;
 pub mod tenants;

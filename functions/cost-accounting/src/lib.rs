@@ -1,0 +1,114 @@
+//! cost-accounting: `ai.usage.recorded` events (EventBridge → SQS) priced exactly into the
+//! tenant's ledger and aggregates, once per request id; budget thresholds announced once.
+
+use std::time::Instant;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use tillbridge_costs::PriceBook;
+use tillbridge_pipeline::metering::Metering;
+use tillbridge_pipeline::{PipelineError, accounting};
+use tillbridge_ports::bus::parse_bus_message;
+use tillbridge_ports::{EventBus, Table};
+use tracing::{info, warn};
+
+pub async fn handle(
+    table: &dyn Table,
+    bus: &dyn EventBus,
+    prices: &PriceBook,
+    metering: Option<&Metering>,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let started = Instant::now();
+        if let Some(m) = metering {
+            m.meter.take();
+        }
+        let id = record.message_id.clone().unwrap_or_default();
+        let parsed = record.body.as_deref().map(parse_bus_message);
+        let tenant = parsed
+            .as_ref()
+            .and_then(|p| p.as_ref().ok())
+            .map(|e| e.tenant_id.clone());
+        let result = match parsed {
+            Some(Ok(envelope)) => accounting::record_usage(table, bus, prices, &envelope).await.map(|outcome| {
+                info!(tenant = %envelope.tenant_id, event_id = %envelope.event_id, correlation_id = %envelope.correlation_id, outcome = ?outcome, "usage recorded");
+            }),
+            Some(Err(e)) => Err(PipelineError::Permanent(e)),
+            None => Err(PipelineError::Permanent("record without a body".into())),
+        };
+        if let Err(e) = result {
+            warn!(message_id = %id, error = %e, "usage event failed; SQS will retry it");
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            response.batch_item_failures.push(f);
+        }
+        if let Some(m) = metering {
+            m.record(tenant.as_ref(), started, false).await;
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use aws_lambda_events::sqs::SqsMessage;
+    use tillbridge_domain::event::UsageRecorded;
+    use tillbridge_domain::{CorrelationId, TenantId, Timestamp};
+    use tillbridge_ports::ManualClock;
+    use tillbridge_ports::bus::{LocalBus, parse_bus_message};
+    use tillbridge_ports::memory::MemoryTable;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn usage_events_are_priced_once_and_garbage_fails() {
+        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+        let table = MemoryTable::new(clock.clone());
+        let bus = LocalBus::new(Vec::new(), clock);
+        let tenant = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+        let at = Timestamp::parse_rfc3339("2026-03-02T00:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);
+        let usage = UsageRecorded {
+            request_id: "r1".into(),
+            migration_id: None,
+            operation: "mapping.suggest".into(),
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            input_tokens: 1_000_000,
+            output_tokens: 0,
+            cached_input_tokens: 0,
+            cache_write_tokens: 0,
+        };
+        let envelope = accounting::usage_event(
+            &tenant,
+            usage,
+            at,
+            &CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}")),
+        );
+        let body = serde_json::json!({ "version": "0", "detail-type": "ai.usage.recorded", "source": "tillbridge", "detail": envelope }).to_string();
+        assert!(parse_bus_message(&body).is_ok());
+        let record = |id: &str, body: &str| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(id.into());
+            m.body = Some(body.into());
+            m
+        };
+        let mut event = SqsEvent::default();
+        event.records = vec![record("a", &body), record("b", &body), record("c", "nope")];
+        let r = handle(&table, &bus, &PriceBook::bundled(), None, event).await;
+        assert_eq!(
+            r.batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.as_str())
+                .collect::<Vec<_>>(),
+            ["c"]
+        );
+        // 1 M input tokens of gpt-4o at $2.50/MTok, counted once.
+        let spent = accounting::spent(&table, &PriceBook::bundled(), &tenant, "2026-03")
+            .await
+            .unwrap_or_default();
+        assert_eq!(tillbridge_costs::format_fixed(spent, 6), "2.500000");
+    }
+}

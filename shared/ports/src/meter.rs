@@ -1,0 +1,212 @@
+//! Metering decorators: count what each port call will be billed for, so a function can
+//! attribute its AWS usage to the tenant of each record it handles.
+//!
+//! Units follow AWS billing: DynamoDB on-demand read/write request units (strongly
+//! consistent read = 1 RRU per 4 KB, write = 1 WRU per 1 KB, transactional ×2), SQS and
+//! EventBridge requests per 64 KB chunk, S3 requests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tillbridge_domain::Envelope;
+
+use crate::bus::EventBus;
+use crate::queue::{Message, Queue};
+use crate::table::{Condition, Item, Page, Table, TxWrite};
+use crate::{BlobStore, Result};
+
+/// Billable units of AWS services, as counted by the decorators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InfraUnits {
+    pub dynamodb_rru: u64,
+    pub dynamodb_wru: u64,
+    pub sqs_requests: u64,
+    pub eventbridge_events: u64,
+    pub s3_put: u64,
+    pub s3_get: u64,
+}
+
+impl InfraUnits {
+    pub fn deltas(&self) -> Vec<(&'static str, i64)> {
+        let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        vec![
+            ("dynamodb_rru", i(self.dynamodb_rru)),
+            ("dynamodb_wru", i(self.dynamodb_wru)),
+            ("sqs_requests", i(self.sqs_requests)),
+            ("eventbridge_events", i(self.eventbridge_events)),
+            ("s3_put", i(self.s3_put)),
+            ("s3_get", i(self.s3_get)),
+        ]
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Meter {
+    rru: AtomicU64,
+    wru: AtomicU64,
+    sqs: AtomicU64,
+    events: AtomicU64,
+    put: AtomicU64,
+    get: AtomicU64,
+}
+
+fn units(bytes: usize, unit: usize) -> u64 {
+    (bytes.max(1)).div_ceil(unit) as u64
+}
+
+impl Meter {
+    /// Everything counted since the last call, resetting the counters.
+    pub fn take(&self) -> InfraUnits {
+        InfraUnits {
+            dynamodb_rru: self.rru.swap(0, Ordering::Relaxed),
+            dynamodb_wru: self.wru.swap(0, Ordering::Relaxed),
+            sqs_requests: self.sqs.swap(0, Ordering::Relaxed),
+            eventbridge_events: self.events.swap(0, Ordering::Relaxed),
+            s3_put: self.put.swap(0, Ordering::Relaxed),
+            s3_get: self.get.swap(0, Ordering::Relaxed),
+        }
+    }
+
+    fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+fn item_bytes(i: &Item) -> usize {
+    i.pk.len() + i.sk.len() + serde_json::to_vec(&i.attrs).map_or(0, |v| v.len()) + 24
+}
+
+pub struct MeteredTable {
+    pub inner: Arc<dyn Table>,
+    pub meter: Arc<Meter>,
+}
+
+#[async_trait]
+impl Table for MeteredTable {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>> {
+        let r = self.inner.get(pk, sk).await?;
+        Meter::add(
+            &self.meter.rru,
+            r.as_ref().map_or(1, |i| units(item_bytes(i), 4096)),
+        );
+        Ok(r)
+    }
+
+    async fn put(&self, item: Item, condition: Condition) -> Result<u64> {
+        Meter::add(&self.meter.wru, units(item_bytes(&item), 1024));
+        self.inner.put(item, condition).await
+    }
+
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<()> {
+        Meter::add(&self.meter.wru, 1);
+        self.inner.delete(pk, sk, condition).await
+    }
+
+    async fn add(&self, pk: &str, sk: &str, deltas: &[(&str, i64)]) -> Result<Vec<i64>> {
+        Meter::add(&self.meter.wru, 1);
+        self.inner.add(pk, sk, deltas).await
+    }
+
+    async fn query(
+        &self,
+        pk: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page> {
+        let page = self.inner.query(pk, prefix, start_after, limit).await?;
+        let bytes: usize = page.items.iter().map(item_bytes).sum();
+        Meter::add(&self.meter.rru, units(bytes, 4096));
+        Ok(page)
+    }
+
+    async fn transact(&self, writes: Vec<TxWrite>) -> Result<()> {
+        let wru: u64 = writes
+            .iter()
+            .map(|w| match w {
+                TxWrite::Put { item, .. } => 2 * units(item_bytes(item), 1024),
+                _ => 2,
+            })
+            .sum();
+        Meter::add(&self.meter.wru, wru);
+        self.inner.transact(writes).await
+    }
+}
+
+pub struct MeteredBlobs {
+    pub inner: Arc<dyn BlobStore>,
+    pub meter: Arc<Meter>,
+}
+
+#[async_trait]
+impl BlobStore for MeteredBlobs {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        Meter::add(&self.meter.put, 1);
+        self.inner.put(key, bytes).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Meter::add(&self.meter.get, 1);
+        self.inner.get(key).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        Meter::add(&self.meter.put, 1);
+        self.inner.list(prefix).await
+    }
+}
+
+pub struct MeteredQueue {
+    pub inner: Arc<dyn Queue>,
+    pub meter: Arc<Meter>,
+}
+
+#[async_trait]
+impl Queue for MeteredQueue {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn send(&self, body: &str) -> Result<String> {
+        // The send, and the receive and delete of the consumer, each billed per 64 KB.
+        Meter::add(&self.meter.sqs, 3 * units(body.len(), 64 * 1024));
+        self.inner.send(body).await
+    }
+
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Message>> {
+        self.inner.receive(max, visibility).await
+    }
+
+    async fn delete(&self, receipt: &str) -> Result<()> {
+        self.inner.delete(receipt).await
+    }
+
+    async fn release(&self, receipt: &str, delay: Duration) -> Result<()> {
+        Meter::add(&self.meter.sqs, 1);
+        self.inner.release(receipt, delay).await
+    }
+
+    async fn depth(&self) -> Result<usize> {
+        self.inner.depth().await
+    }
+}
+
+pub struct MeteredBus {
+    pub inner: Arc<dyn EventBus>,
+    pub meter: Arc<Meter>,
+}
+
+#[async_trait]
+impl EventBus for MeteredBus {
+    async fn put_events(&self, events: &[Envelope]) -> Result<Vec<Result<()>>> {
+        let chunks: u64 = events
+            .iter()
+            .map(|e| units(serde_json::to_vec(e).map_or(0, |v| v.len()), 64 * 1024))
+            .sum();
+        Meter::add(&self.meter.events, chunks);
+        self.inner.put_events(events).await
+    }
+}
