@@ -11,15 +11,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use tillbridge_costs::table::{Budgets, CostRow};
-use tillbridge_costs::usage::TokenCounts;
+use tillbridge_costs::table::Budgets;
 use tillbridge_costs::{CostTable, PriceBook};
 use tillbridge_domain::TenantId;
 use tillbridge_embedded::Embedded;
 use tillbridge_pipeline::ingress::IngressRequest;
 use tillbridge_pipeline::local::LocalRuntime;
 use tillbridge_pipeline::quarantine;
-use tillbridge_pipeline::{accounting, catalog};
+use tillbridge_pipeline::{accounting, catalog, finance};
 use tillbridge_ports::SystemClock;
 use tillbridge_ports::tenants::StaticDirectory;
 use tillbridge_webhooks::Headers;
@@ -135,48 +134,14 @@ pub async fn cost_table(
     period: &str,
     budgets: &Budgets,
 ) -> Result<CostTable, tillbridge_pipeline::PipelineError> {
-    let mut rows = Vec::new();
-    let mut unpriced_models = std::collections::BTreeSet::new();
-    for tenant in rt.directory.tenant_ids() {
-        let total =
-            accounting::grouped_costs(rt.table.as_ref(), book, &tenant, period, "total").await?;
-        let Some(line) = total.get("all") else {
-            continue;
-        };
-        for (model, l) in
-            accounting::grouped_costs(rt.table.as_ref(), book, &tenant, period, "model").await?
-        {
-            if l.unpriced_requests > 0 {
-                unpriced_models.insert(model);
-            }
-        }
-        let budget = match budgets.0.get(tenant.as_str()) {
-            Some(b) => Some(*b),
-            None => accounting::budget(rt.table.as_ref(), &tenant).await?,
-        };
-        rows.push(CostRow {
-            tenant_id: tenant.to_string(),
-            requests: line.requests,
-            tokens: TokenCounts {
-                input: line.input_tokens,
-                cached_input: line.cached_input_tokens,
-                cache_write: line.cache_write_tokens,
-                output: line.output_tokens,
-            },
-            cost_usd: line.cost,
-            unpriced_requests: line.unpriced_requests,
-            budget_usd: budget,
-            infra_cost_usd: Some(
-                accounting::infra_usage(rt.table.as_ref(), &tenant, period)
-                    .await?
-                    .cost(&tillbridge_costs::infra::AwsPrices::us_east_1()),
-            ),
-        });
-    }
-    Ok(CostTable {
-        rows,
-        unpriced_models,
-    })
+    finance::cost_table(
+        rt.table.as_ref(),
+        &rt.directory.tenant_ids(),
+        book,
+        period,
+        budgets,
+    )
+    .await
 }
 
 /// `tillbridge costs table --state DIR`: the same table from serve's embedded store.
@@ -351,34 +316,21 @@ fn wants_csv(q: &CostQuery, headers: &HeaderMap) -> bool {
 }
 
 fn csv_response(body: String, name: &str) -> Response {
+    let disposition = format!("attachment; filename=\"{name}.csv\"");
     (
         StatusCode::OK,
         [
             ("content-type", "text/csv; charset=utf-8".to_owned()),
-            (
-                "content-disposition",
-                format!("attachment; filename=\"{name}.csv\""),
-            ),
+            ("content-disposition", disposition),
         ],
         body,
     )
         .into_response()
 }
 
-/// The `period` parameter, or the message of a 400.
-fn period_param(q: &CostQuery) -> Result<String, String> {
-    let p = q
-        .period
-        .clone()
-        .ok_or_else(|| "period=YYYY-MM is required".to_owned())?;
-    tillbridge_costs::Period::parse(&p)
-        .map(|p| p.label())
-        .map_err(|e| e.to_string())
-}
-
 /// GET /v1/costs?period=YYYY-MM — every tenant, JSON or CSV.
 async fn all_costs(State(rt): Shared, Query(q): Query<CostQuery>, headers: HeaderMap) -> Response {
-    let period = match period_param(&q) {
+    let period = match finance::period_param(q.period.as_deref()) {
         Ok(p) => p,
         Err(message) => return reply(400, json!({ "error": message })),
     };
@@ -400,63 +352,28 @@ async fn tenant_costs(
         Ok(t) => t,
         Err(r) => return r,
     };
-    let period = match period_param(&q) {
+    let period = match finance::period_param(q.period.as_deref()) {
         Ok(p) => p,
         Err(message) => return reply(400, json!({ "error": message })),
     };
     let group = q.group_by.clone().unwrap_or_else(|| "model".into());
-    if !["model", "operation", "migration", "day"].contains(&group.as_str()) {
+    if !finance::GROUPS.contains(&group.as_str()) {
         return reply(
             400,
             json!({ "error": "group_by is one of model, operation, migration, day" }),
         );
     }
-    let lines =
-        match accounting::grouped_costs(rt.table.as_ref(), &rt.prices, &tenant, &period, &group)
-            .await
-        {
-            Ok(l) => l,
-            Err(e) => return internal(e),
-        };
-    let rows: Vec<serde_json::Value> = lines
-        .iter()
-        .map(|(k, l)| {
-            json!({
-                group.as_str(): k, "requests": l.requests, "input_tokens": l.input_tokens, "cached_input_tokens": l.cached_input_tokens,
-                "cache_write_tokens": l.cache_write_tokens, "output_tokens": l.output_tokens,
-                "cost_usd": tillbridge_costs::format_fixed(l.cost, 6), "unpriced_requests": l.unpriced_requests,
-            })
-        })
-        .collect();
+    let rows = match finance::tenant_costs(rt.table.as_ref(), &rt.prices, &tenant, &period, &group)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
     if wants_csv(&q, &headers) {
-        let cols = [
-            group.as_str(),
-            "requests",
-            "input_tokens",
-            "cached_input_tokens",
-            "cache_write_tokens",
-            "output_tokens",
-            "cost_usd",
-            "unpriced_requests",
-        ];
-        let mut out = cols.join(",") + "\r\n";
-        for r in &rows {
-            let cell = |c: &str| {
-                r[c].as_str().map_or_else(
-                    || r[c].to_string(),
-                    |s| {
-                        if s.contains([',', '"']) {
-                            format!("\"{}\"", s.replace('"', "\"\""))
-                        } else {
-                            s.to_owned()
-                        }
-                    },
-                )
-            };
-            out.push_str(&cols.map(cell).join(","));
-            out.push_str("\r\n");
-        }
-        return csv_response(out, &format!("costs-{tenant}-{period}-by-{group}"));
+        return csv_response(
+            finance::grouped_csv(&group, &rows),
+            &format!("costs-{tenant}-{period}-by-{group}"),
+        );
     }
     reply(
         200,

@@ -15,6 +15,7 @@
 pub mod accounting;
 pub mod catalog;
 pub mod error;
+pub mod finance;
 pub mod inbound;
 pub mod ingress;
 pub mod local;

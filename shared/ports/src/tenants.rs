@@ -225,13 +225,36 @@ impl TableDirectory {
     pub async fn put(&self, config: &TenantConfig) -> Result<()> {
         let item =
             crate::table::Item::with_doc(format!("tenant#{}", config.tenant_id), "config", config)?;
+        // The tenant list (`tenants` / `<id>`) is written with the config, atomically.
+        let index =
+            crate::table::Item::with_doc("tenants", config.tenant_id.as_str(), &config.tenant_id)?;
         self.table
-            .put(item, crate::table::Condition::Always)
+            .transact(vec![
+                crate::table::TxWrite::Put {
+                    item,
+                    condition: crate::table::Condition::Always,
+                },
+                crate::table::TxWrite::Put {
+                    item: index,
+                    condition: crate::table::Condition::Always,
+                },
+            ])
             .await?;
         if let Ok(mut c) = self.cache.lock() {
             c.remove(&config.tenant_id);
         }
         Ok(())
+    }
+}
+
+impl TableDirectory {
+    /// Every registered tenant, ordered by id.
+    pub async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
+        crate::table::query_all(self.table.as_ref(), "tenants", "")
+            .await?
+            .iter()
+            .map(|i| i.doc())
+            .collect()
     }
 }
 
