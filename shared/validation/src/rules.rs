@@ -100,13 +100,12 @@ impl Validator {
         if text.is_empty() {
             return;
         }
-        if text.contains("\"modifier_group\"") {
-            if let Ok(g) = serde_json::from_str::<ModifierGroup>(text) {
-                if g.kind == "modifier_group" {
-                    self.push_group(line, g);
-                    return;
-                }
-            }
+        if text.contains("\"modifier_group\"")
+            && let Ok(g) = serde_json::from_str::<ModifierGroup>(text)
+            && g.kind == "modifier_group"
+        {
+            self.push_group(line, g);
+            return;
         }
         match serde_json::from_str::<CatalogItem>(text) {
             Ok(item) => {
@@ -329,18 +328,18 @@ impl Validator {
         }
         self.check_fields(line, &id, item);
         self.check_duplicates(line, &id, item);
-        if let (Some(p), Some(c)) = (item.price_minor, item.currency) {
-            if p > 0 {
-                let (group, currency) = self.group_index(item, c);
-                self.prices.push(PriceRecord {
-                    line,
-                    item: id.clone(),
-                    group,
-                    currency,
-                    price_minor: p,
-                    exponent: c.exponent(),
-                });
-            }
+        if let (Some(p), Some(c)) = (item.price_minor, item.currency)
+            && p > 0
+        {
+            let (group, currency) = self.group_index(item, c);
+            self.prices.push(PriceRecord {
+                line,
+                item: id.clone(),
+                group,
+                currency,
+                price_minor: p,
+                exponent: c.exponent(),
+            });
         }
         for g in &item.modifier_group_ids {
             self.references
@@ -449,17 +448,16 @@ impl Validator {
             .as_deref()
             .map(str::trim)
             .filter(|b| looks_like_gtin(b))
+            && !gtin_check_digit_ok(b)
         {
-            if !gtin_check_digit_ok(b) {
-                self.add(
-                    line,
-                    id,
-                    "duplicate.gtin_check_digit",
-                    Severity::Error,
-                    format!("barcode {b} fails the GTIN check digit; it will not scan"),
-                    None,
-                );
-            }
+            self.add(
+                line,
+                id,
+                "duplicate.gtin_check_digit",
+                Severity::Error,
+                format!("barcode {b} fails the GTIN check digit; it will not scan"),
+                None,
+            );
         }
         self.check_ranges(line, id, item);
     }
@@ -501,29 +499,29 @@ impl Validator {
                 );
             }
         }
-        if let (Some(c), Some(u)) = (item.created_at, item.updated_at) {
-            if u < c {
-                self.add(
-                    line,
-                    id,
-                    "schema.range",
-                    Severity::Warning,
-                    format!("updated_at {u} is before created_at {c}"),
-                    None,
-                );
-            }
+        if let (Some(c), Some(u)) = (item.created_at, item.updated_at)
+            && u < c
+        {
+            self.add(
+                line,
+                id,
+                "schema.range",
+                Severity::Warning,
+                format!("updated_at {u} is before created_at {c}"),
+                None,
+            );
         }
-        if let Some(url) = item.image_url.as_deref() {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                self.add(
-                    line,
-                    id,
-                    "schema.url",
-                    Severity::Warning,
-                    format!("image_url {} is not an http(s) URL", clip(url)),
-                    None,
-                );
-            }
+        if let Some(url) = item.image_url.as_deref()
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            self.add(
+                line,
+                id,
+                "schema.url",
+                Severity::Warning,
+                format!("image_url {} is not an http(s) URL", clip(url)),
+                None,
+            );
         }
         let Some(rate) = item.tax_rate_percent else {
             return;
