@@ -6,6 +6,7 @@ mod demo;
 mod normalize;
 pub mod serve;
 mod signing;
+mod validate;
 mod verify;
 
 use std::path::PathBuf;
@@ -59,6 +60,8 @@ enum Command {
     Verify(verify::Args),
     /// Normalize one webhook payload to canonical events (JSON lines).
     Normalize(normalize::Args),
+    /// Validate a batch of canonical items (JSONL).
+    Validate(validate::Args),
     /// Serve the HTTP API on the embedded store.
     Serve(serve::Args),
     /// Run the whole pipeline on the bundled samples and print a summary.
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Verify(a) => verify::run(a),
         Command::Normalize(a) => normalize::run(a),
+        Command::Validate(a) => validate::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Costs(c) => costs::run(c),

@@ -8,11 +8,13 @@ use crate::finding::{Finding, Severity};
 /// What the pricing rules keep per priced item.
 pub(crate) struct PriceRecord {
     pub line: usize,
-    pub item: String,
+    /// Position of the item's id in the validator's id list.
+    pub item: u32,
     pub group: usize,
     pub currency: usize,
     pub price_minor: i64,
     pub exponent: u32,
+    pub code: tillbridge_domain::Currency,
 }
 
 struct Stats {
@@ -62,13 +64,38 @@ fn log_price(r: &PriceRecord) -> f64 {
     (r.price_minor as f64 / 10f64.powi(r.exponent as i32)).log10()
 }
 
+/// "dollars entered as cents" in the merchant's terms where we know them.
+fn units_phrase(code: tillbridge_domain::Currency, too_high: bool) -> String {
+    let (major, minor) = match code.code() {
+        "USD" | "CAD" | "AUD" | "NZD" | "SGD" | "HKD" => ("dollars", "cents"),
+        "EUR" => ("euros", "cents"),
+        "GBP" => ("pounds", "pence"),
+        "SEK" | "NOK" | "DKK" => ("kronor", "öre"),
+        other => {
+            return if too_high {
+                format!("{other} amounts entered as minor units")
+            } else {
+                format!("minor units read as {other}")
+            };
+        }
+    };
+    if too_high {
+        format!("{major} entered as {minor}")
+    } else {
+        format!("{minor} entered as {major}")
+    }
+}
+
 fn major(minor: i64, exponent: u32) -> String {
-    let d = rust_decimal::Decimal::new(minor, exponent);
-    d.to_string()
+    rust_decimal::Decimal::new(minor, exponent).to_string()
 }
 
 /// Unit errors (a price off by the currency's minor-unit factor, either way) and outliers.
-pub(crate) fn findings(records: &[PriceRecord]) -> Vec<Finding> {
+pub(crate) fn findings(records: &[PriceRecord], ids: &[Box<str>]) -> Vec<Finding> {
+    let id = |r: &PriceRecord| {
+        ids.get(r.item as usize)
+            .map_or_else(String::new, |s| s.to_string())
+    };
     let mut by_group: HashMap<usize, Vec<f64>> = HashMap::new();
     let mut by_currency: HashMap<usize, Vec<f64>> = HashMap::new();
     for r in records.iter().filter(|r| r.price_minor > 0) {
@@ -111,14 +138,17 @@ pub(crate) fn findings(records: &[PriceRecord]) -> Vec<Finding> {
             let factor = 10_i64.pow(r.exponent);
             let fixed = (r.price_minor + factor / 2) / factor;
             out.push(Finding {
-                item: r.item.clone(),
+                item: id(r),
                 rule: "price.unit_error",
                 severity: Severity::Error,
                 message: format!(
-                    "price {} is about {factor}× the usual price of similar items ({}); it looks like a price in minor units entered as major units — did you mean {}?",
+                    "{} ({code} {}) is about {factor}× what similar items cost (around {code} {}); it looks like {} — did you mean {fixed} ({code} {})?",
+                    r.price_minor,
                     major(r.price_minor, r.exponent),
                     major(10f64.powf(s.median + decades).round() as i64, r.exponent),
-                    major(fixed, r.exponent)
+                    units_phrase(r.code, true),
+                    major(fixed, r.exponent),
+                    code = r.code
                 ),
                 line: r.line,
                 fix: Some(fixed.to_string()),
@@ -127,27 +157,31 @@ pub(crate) fn findings(records: &[PriceRecord]) -> Vec<Finding> {
             let factor = 10_i64.pow(r.exponent);
             let fixed = r.price_minor.saturating_mul(factor);
             out.push(Finding {
-                item: r.item.clone(),
+                item: id(r),
                 rule: "price.unit_error",
                 severity: Severity::Error,
                 message: format!(
-                    "price {} is about 1/{factor} of the usual price of similar items ({}); it looks like a major-unit price read as minor units — did you mean {}?",
+                    "{} ({code} {}) is about 1/{factor} of what similar items cost (around {code} {}); it looks like {} — did you mean {fixed} ({code} {})?",
+                    r.price_minor,
                     major(r.price_minor, r.exponent),
                     major(10f64.powf(s.median + decades).round() as i64, r.exponent),
-                    major(fixed, r.exponent)
+                    units_phrase(r.code, false),
+                    major(fixed, r.exponent),
+                    code = r.code
                 ),
                 line: r.line,
                 fix: Some(fixed.to_string()),
             });
         } else if d.abs() > 0.7 {
             out.push(Finding {
-                item: r.item.clone(),
+                item: id(r),
                 rule: "price.outlier",
                 severity: Severity::Warning,
                 message: format!(
-                    "price {} is far from similar items (typically around {}); please check it",
+                    "price {code} {} is far from what similar items cost (around {code} {}); please check it",
                     major(r.price_minor, r.exponent),
-                    major(10f64.powf(s.median + decades).round() as i64, r.exponent)
+                    major(10f64.powf(s.median + decades).round() as i64, r.exponent),
+                    code = r.code
                 ),
                 line: r.line,
                 fix: None,

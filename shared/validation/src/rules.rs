@@ -1,6 +1,7 @@
 //! The streaming validator and the per-item rules.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -8,7 +9,7 @@ use tillbridge_domain::item::CANONICAL_FIELDS;
 use tillbridge_domain::{CatalogItem, Currency};
 
 use crate::finding::{Finding, Report, Severity};
-use crate::gtin::{gtin_check_digit_ok, looks_like_gtin, normalized_barcode};
+use crate::gtin::{gtin_check_digit_ok, looks_like_gtin, push_normalized_barcode};
 use crate::modifiers::ModifierGroup;
 use crate::price::{self, PriceRecord};
 use crate::tax::{allowed_vat_rates, max_plausible_rate};
@@ -19,6 +20,42 @@ pub struct Options {
     pub country: Option<String>,
 }
 
+/// Keyed 128-bit fingerprints of index keys: no allocation per key, and with per-process
+/// random keys two different keys collide with probability ~2^-128.
+#[derive(Default)]
+struct Keys(RandomState, RandomState);
+
+impl Keys {
+    fn of(&self, text: &str) -> u128 {
+        (u128::from(self.0.hash_one(text)) << 64) | u128::from(self.1.hash_one(text))
+    }
+}
+
+/// The fingerprints are uniformly random already: hashing them again is wasted work.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+type Fingerprints<V> = HashMap<u128, V, std::hash::BuildHasherDefault<PassThrough>>;
+
+/// Where a key was first seen: the item (position in `ids`) and its line.
+type Seen = Fingerprints<(u32, usize)>;
+
 /// Validates a batch line by line; [`Validator::finish`] runs the batch-wide rules.
 #[derive(Default)]
 pub struct Validator {
@@ -26,29 +63,37 @@ pub struct Validator {
     items: usize,
     findings: Vec<Finding>,
     prices: Vec<PriceRecord>,
-    groups: HashMap<String, usize>,
-    currencies: HashMap<Currency, usize>,
-    ids: HashMap<String, usize>,
-    skus: HashMap<String, (String, usize)>,
-    barcodes: HashMap<String, (String, usize)>,
-    names: HashMap<String, (String, usize)>,
+    /// Every item's id, once; the indexes refer to positions here.
+    ids: Vec<Box<str>>,
+    keys: Keys,
+    scratch: String,
+    groups: Fingerprints<usize>,
+    /// Currencies seen, in order (a batch has one or a few).
+    currencies: Vec<Currency>,
+    external_ids: Seen,
+    skus: Seen,
+    barcodes: Seen,
+    names: Seen,
     modifier_groups: HashMap<String, (usize, Vec<i64>)>,
     references: Vec<(usize, String, String, Option<i64>)>,
 }
 
-/// Lower case, punctuation dropped, whitespace collapsed: "Café  Latte!" ≡ "café latte".
-fn normalize(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() {
-                c.to_lowercase().next().unwrap_or(c)
-            } else {
-                ' '
+/// Appends `s` lower-cased, punctuation dropped, whitespace collapsed: "Café  Latte!" and
+/// "café latte" give the same text.
+fn normalize_into(s: &str, out: &mut String) {
+    let start = out.len();
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            if pending_space && out.len() > start {
+                out.push(' ');
             }
-        })
-        .collect();
-    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+            pending_space = false;
+            out.extend(c.to_lowercase());
+        } else {
+            pending_space = true;
+        }
+    }
 }
 
 fn clip(s: &str) -> String {
@@ -74,6 +119,21 @@ impl Validator {
         }
     }
 
+    /// Sizes the indexes for about `items` items up front (no rehashing while streaming).
+    pub fn with_capacity(opts: Options, items: usize) -> Self {
+        let n = items.min(10_000_000);
+        Self {
+            opts,
+            ids: Vec::with_capacity(n),
+            prices: Vec::with_capacity(n),
+            external_ids: Seen::with_capacity_and_hasher(n, Default::default()),
+            skus: Seen::with_capacity_and_hasher(n, Default::default()),
+            barcodes: Seen::with_capacity_and_hasher(n, Default::default()),
+            names: Seen::with_capacity_and_hasher(n, Default::default()),
+            ..Self::default()
+        }
+    }
+
     fn add(
         &mut self,
         line: usize,
@@ -91,6 +151,33 @@ impl Validator {
             line,
             fix,
         });
+    }
+
+    /// Fingerprint of a key built in the reusable scratch buffer.
+    fn key(&mut self, build: impl FnOnce(&mut String)) -> u128 {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        build(&mut scratch);
+        let k = self.keys.of(&scratch);
+        self.scratch = scratch;
+        k
+    }
+
+    /// Records `key` for `index`; returns the first item and line when it was seen before.
+    fn seen(map: &mut Seen, key: u128, index: u32, line: usize) -> Option<(u32, usize)> {
+        match map.entry(key) {
+            std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert((index, line));
+                None
+            }
+        }
+    }
+
+    fn id_of(&self, index: u32) -> String {
+        self.ids
+            .get(index as usize)
+            .map_or_else(String::new, |s| clip(s))
     }
 
     /// One JSONL line (1-based `line`). Blank lines are skipped; broken ones become schema
@@ -181,19 +268,17 @@ impl Validator {
             map.remove(k);
         }
         if !unknown.is_empty() {
+            let names = unknown
+                .iter()
+                .map(|k| clip(k))
+                .collect::<Vec<_>>()
+                .join(", ");
             self.add(
                 line,
                 &id,
                 "schema.unknown_field",
                 Severity::Warning,
-                format!(
-                    "line {line}: unknown field(s) {} ignored",
-                    unknown
-                        .iter()
-                        .map(|k| clip(k))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                format!("line {line}: unknown field(s) {names} ignored"),
                 None,
             );
         }
@@ -236,35 +321,49 @@ impl Validator {
         }
         if let Some(max) = g.max_selections {
             if g.min_selections > max {
+                let msg = format!(
+                    "modifier group {} requires at least {} but allows at most {max} choices",
+                    clip(&id),
+                    g.min_selections
+                );
                 self.add(
                     line,
                     &id,
                     "modifier.min_gt_max",
                     Severity::Error,
-                    format!(
-                        "modifier group {} requires at least {} but allows at most {max} choices",
-                        clip(&id),
-                        g.min_selections
-                    ),
+                    msg,
                     Some(max.to_string()),
                 );
             }
             if max as usize > n && n > 0 {
+                let msg = format!(
+                    "modifier group {} allows {max} choices but has only {n} options",
+                    clip(&id)
+                );
                 self.add(
                     line,
                     &id,
                     "modifier.max_exceeds_options",
                     Severity::Warning,
-                    format!(
-                        "modifier group {} allows {max} choices but has only {n} options",
-                        clip(&id)
-                    ),
+                    msg,
                     Some(n.to_string()),
                 );
             }
         }
         if g.min_selections as usize > n && n > 0 {
-            self.add(line, &id, "modifier.min_unreachable", Severity::Error, format!("modifier group {} requires {} choices but has only {n} options; no one can order it", clip(&id), g.min_selections), Some(n.to_string()));
+            let msg = format!(
+                "modifier group {} requires {} choices but has only {n} options; no one can order it",
+                clip(&id),
+                g.min_selections
+            );
+            self.add(
+                line,
+                &id,
+                "modifier.min_unreachable",
+                Severity::Error,
+                msg,
+                Some(n.to_string()),
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for o in &g.options {
@@ -288,13 +387,18 @@ impl Validator {
     }
 
     fn group_index(&mut self, item: &CatalogItem, currency: Currency) -> (usize, usize) {
-        let next = self.currencies.len();
-        let c = *self.currencies.entry(currency).or_insert(next);
-        let key = format!(
-            "{}|{}",
-            normalize(item.category.as_deref().unwrap_or("")),
-            currency
-        );
+        let c = match self.currencies.iter().position(|c| *c == currency) {
+            Some(c) => c,
+            None => {
+                self.currencies.push(currency);
+                self.currencies.len() - 1
+            }
+        };
+        let key = self.key(|k| {
+            normalize_into(item.category.as_deref().unwrap_or(""), k);
+            k.push('|');
+            k.push_str(currency.code());
+        });
         let next = self.groups.len();
         let g = *self.groups.entry(key).or_insert(next);
         (g, c)
@@ -302,12 +406,14 @@ impl Validator {
 
     /// Per-item rules; the item joins the duplicate indexes and the price statistics.
     pub fn push_item(&mut self, line: usize, item: &CatalogItem) {
-        let id = if item.external_id.trim().is_empty() {
+        let missing_id = item.external_id.trim().is_empty();
+        let id = if missing_id {
             format!("line {line}")
         } else {
             item.external_id.clone()
         };
-        if item.external_id.trim().is_empty() {
+        let index = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        if missing_id {
             self.add(
                 line,
                 &id,
@@ -316,35 +422,40 @@ impl Validator {
                 format!("line {line}: item has no external_id"),
                 None,
             );
-        } else if let Some(first) = self.ids.insert(item.external_id.clone(), line) {
-            self.add(
-                line,
-                &id,
-                "duplicate.external_id",
-                Severity::Error,
-                format!("external_id {} already used on line {first}", clip(&id)),
-                None,
-            );
+        } else {
+            let key = self.keys.of(&item.external_id);
+            if let Some((_, first)) = Self::seen(&mut self.external_ids, key, index, line) {
+                self.add(
+                    line,
+                    &id,
+                    "duplicate.external_id",
+                    Severity::Error,
+                    format!("external_id {} already used on line {first}", clip(&id)),
+                    None,
+                );
+            }
         }
         self.check_fields(line, &id, item);
-        self.check_duplicates(line, &id, item);
+        self.check_duplicates(line, &id, index, item);
         if let (Some(p), Some(c)) = (item.price_minor, item.currency)
             && p > 0
         {
             let (group, currency) = self.group_index(item, c);
             self.prices.push(PriceRecord {
                 line,
-                item: id.clone(),
+                item: index,
                 group,
                 currency,
                 price_minor: p,
                 exponent: c.exponent(),
+                code: c,
             });
         }
         for g in &item.modifier_group_ids {
             self.references
                 .push((line, id.clone(), g.clone(), item.price_minor));
         }
+        self.ids.push(id.into_boxed_str());
     }
 
     fn check_fields(&mut self, line: usize, id: &str, item: &CatalogItem) {
@@ -407,18 +518,12 @@ impl Validator {
                     None,
                 );
             } else if let Some(p) = item.price_minor.filter(|p| *p > 0 && *p < cost) {
-                self.add(
-                    line,
-                    id,
-                    "price.below_cost",
-                    Severity::Warning,
-                    format!(
-                        "price {} is below its cost {}; every sale loses money",
-                        major(p, item.currency),
-                        major(cost, item.currency)
-                    ),
-                    None,
+                let msg = format!(
+                    "price {} is below its cost {}; every sale loses money",
+                    major(p, item.currency),
+                    major(cost, item.currency)
                 );
+                self.add(line, id, "price.below_cost", Severity::Warning, msg, None);
             }
         }
         if item.category.as_deref().is_none_or(|c| c.trim().is_empty()) {
@@ -576,18 +681,16 @@ impl Validator {
         }
     }
 
-    fn check_duplicates(&mut self, line: usize, id: &str, item: &CatalogItem) {
+    fn check_duplicates(&mut self, line: usize, id: &str, index: u32, item: &CatalogItem) {
         if let Some(sku) = item.sku.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let key = sku.to_lowercase();
-            if let Some((first, first_line)) = self.skus.get(&key) {
+            let key = self.key(|k| k.extend(sku.chars().flat_map(char::to_lowercase)));
+            if let Some((first, first_line)) = Self::seen(&mut self.skus, key, index, line) {
                 let msg = format!(
                     "SKU {} is also used by item {} (line {first_line}); stock and sales would mix",
                     clip(sku),
-                    clip(first)
+                    self.id_of(first)
                 );
                 self.add(line, id, "duplicate.sku", Severity::Error, msg, None);
-            } else {
-                self.skus.insert(key, (id.to_owned(), line));
             }
         }
         if let Some(barcode) = item
@@ -596,36 +699,32 @@ impl Validator {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            let key = normalized_barcode(barcode);
-            if let Some((first, first_line)) = self.barcodes.get(&key) {
+            let key = self.key(|k| push_normalized_barcode(barcode, k));
+            if let Some((first, first_line)) = Self::seen(&mut self.barcodes, key, index, line) {
                 let msg = format!(
                     "barcode {} also scans as item {} (line {first_line})",
                     clip(barcode),
-                    clip(first)
+                    self.id_of(first)
                 );
                 self.add(line, id, "duplicate.barcode", Severity::Error, msg, None);
-            } else {
-                self.barcodes.insert(key, (id.to_owned(), line));
             }
         }
         if let Some(name) = item.name.as_deref().filter(|n| !n.trim().is_empty()) {
-            let key = format!(
-                "{}|{}",
-                normalize(name),
-                normalize(item.variant_name.as_deref().unwrap_or(""))
-            );
-            if let Some((first, first_line)) = self.names.get(&key) {
+            let key = self.key(|k| {
+                normalize_into(name, k);
+                k.push('|');
+                normalize_into(item.variant_name.as_deref().unwrap_or(""), k);
+            });
+            if let Some((first, first_line)) = Self::seen(&mut self.names, key, index, line) {
                 let label = match item.variant_name.as_deref() {
                     Some(v) if !v.trim().is_empty() => format!("{} / {}", clip(name), clip(v)),
                     _ => clip(name),
                 };
                 let msg = format!(
                     "\"{label}\" has the same name as item {} (line {first_line}); is it the same product twice?",
-                    clip(first)
+                    self.id_of(first)
                 );
                 self.add(line, id, "duplicate.name", Severity::Warning, msg, None);
-            } else {
-                self.names.insert(key, (id.to_owned(), line));
             }
         }
     }
@@ -649,15 +748,38 @@ impl Validator {
                 Some((_, deltas)) => {
                     if let Some(p) = price.filter(|p| *p > 0) {
                         if deltas.iter().any(|d| *d < 0 && d.saturating_abs() > p) {
-                            self.add(line, &item, "modifier.price_delta", Severity::Error, format!("an option of modifier group {} takes off more than the item's price", clip(&group)), None);
+                            let msg = format!(
+                                "an option of modifier group {} takes off more than the item's price",
+                                clip(&group)
+                            );
+                            self.add(
+                                line,
+                                &item,
+                                "modifier.price_delta",
+                                Severity::Error,
+                                msg,
+                                None,
+                            );
                         } else if deltas.iter().any(|d| *d > p.saturating_mul(10)) {
-                            self.add(line, &item, "modifier.price_delta", Severity::Warning, format!("an option of modifier group {} costs more than ten times the item; check its units", clip(&group)), None);
+                            let msg = format!(
+                                "an option of modifier group {} costs more than ten times the item; check its units",
+                                clip(&group)
+                            );
+                            self.add(
+                                line,
+                                &item,
+                                "modifier.price_delta",
+                                Severity::Warning,
+                                msg,
+                                None,
+                            );
                         }
                     }
                 }
             }
         }
-        self.findings.extend(price::findings(&self.prices));
+        self.findings
+            .extend(price::findings(&self.prices, &self.ids));
         Report::new(self.items, self.findings)
     }
 }
@@ -683,32 +805,34 @@ pub fn validate_update(
             let f = factor as f64;
             if ratio > f / 2.0 && ratio < f * 2.0 {
                 let fixed = (new + factor / 2) / factor;
+                let msg = format!(
+                    "new price {} is about {factor}× the current {}; did you mean {}?",
+                    major(new, Some(c)),
+                    major(old, Some(c)),
+                    major(fixed, Some(c))
+                );
                 v.add(
                     1,
                     &item.external_id,
                     "price.unit_error",
                     Severity::Error,
-                    format!(
-                        "new price {} is about {factor}× the current {}; did you mean {}?",
-                        major(new, Some(c)),
-                        major(old, Some(c)),
-                        major(fixed, Some(c))
-                    ),
+                    msg,
                     Some(fixed.to_string()),
                 );
             } else if ratio < 2.0 / f && ratio > 1.0 / (2.0 * f) {
                 let fixed = new.saturating_mul(factor);
+                let msg = format!(
+                    "new price {} is about 1/{factor} of the current {}; did you mean {}?",
+                    major(new, Some(c)),
+                    major(old, Some(c)),
+                    major(fixed, Some(c))
+                );
                 v.add(
                     1,
                     &item.external_id,
                     "price.unit_error",
                     Severity::Error,
-                    format!(
-                        "new price {} is about 1/{factor} of the current {}; did you mean {}?",
-                        major(new, Some(c)),
-                        major(old, Some(c)),
-                        major(fixed, Some(c))
-                    ),
+                    msg,
                     Some(fixed.to_string()),
                 );
             }
