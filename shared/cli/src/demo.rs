@@ -113,6 +113,13 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
         shopify_product("0.01", "2030-01-01T00:00:00Z"),
         "not-the-secret",
     );
+    shopify(
+        "cents typed as dollars ($3150.00)",
+        "demo-w3",
+        "products/update",
+        shopify_product("3150.00", "2025-04-24T09:00:00-05:00"),
+        &shp,
+    );
 
     let sq_url = "https://hooks.tillbridge.example/v1/webhooks/square/demo-cafe";
     for (label, body) in [
@@ -338,10 +345,11 @@ async fn summarize(rt: &LocalRuntime, tenant: &TenantId) -> Result<(), Box<dyn s
         .unwrap_or_default();
     let a = |k: &str| applied.get(k).and_then(Value::as_i64).unwrap_or(0);
     println!(
-        "  canonical events: {} applied, {} stale (older than the catalog) ignored, {} repeated, {} recorded for a fetch",
+        "  canonical events: {} applied, {} stale (older than the catalog) ignored, {} repeated, {} rejected by validation, {} recorded for a fetch",
         a("applied"),
         a("stale"),
         a("duplicate"),
+        a("rejected"),
         a("recorded")
     );
     let items = catalog::list_items(rt.table.as_ref(), tenant).await?;
@@ -376,6 +384,14 @@ async fn summarize(rt: &LocalRuntime, tenant: &TenantId) -> Result<(), Box<dyn s
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    for r in catalog::list_rejected(rt.table.as_ref(), tenant).await? {
+        for f in &r.findings {
+            println!(
+                "  rejected update of {} ({}): {}",
+                r.external_id, f.rule, f.message
+            );
+        }
     }
     for q in quarantine::list(rt.table.as_ref(), tenant).await? {
         println!(

@@ -175,6 +175,7 @@ pub fn router(rt: Arc<LocalRuntime>) -> Router {
         .route("/v1/tenants/{tenant}/orders/{order_id}", get(get_order))
         .route("/v1/tenants/{tenant}/quarantine", get(list_quarantine))
         .route("/v1/tenants/{tenant}/stats", get(stats))
+        .route("/v1/tenants/{tenant}/rejected", get(list_rejected))
         .route("/v1/tenants/{tenant}/usage", post(post_usage))
         .route("/v1/tenants/{tenant}/costs", get(tenant_costs))
         .route("/v1/costs", get(all_costs))
@@ -283,6 +284,18 @@ async fn list_quarantine(State(rt): Shared, UrlPath(tenant): UrlPath<String>) ->
         Err(r) => return r,
     };
     match quarantine::list(rt.table.as_ref(), &tenant).await {
+        Ok(records) => reply(200, json!(records)),
+        Err(e) => internal(e),
+    }
+}
+
+/// Webhook updates that failed validation, with the findings and suggested fixes.
+async fn list_rejected(State(rt): Shared, UrlPath(tenant): UrlPath<String>) -> Response {
+    let tenant = match known_tenant(&rt, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match catalog::list_rejected(rt.table.as_ref(), &tenant).await {
         Ok(records) => reply(200, json!(records)),
         Err(e) => internal(e),
     }

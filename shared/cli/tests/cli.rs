@@ -238,7 +238,106 @@ fn demo_runs_and_summarizes() {
     assert!(text.contains("1 stale"), "{text}");
     assert!(text.contains("31.50 USD"), "the newest price wins: {text}");
     assert!(
+        text.contains("1 rejected by validation") && text.contains("price.unit_error"),
+        "{text}"
+    );
+    let catalog_line = text
+        .lines()
+        .find(|l| l.contains("T-Shirt / Default Title"))
+        .unwrap_or_default();
+    assert!(
+        catalog_line.contains("31.50 USD"),
+        "the rejected 3150.00 never reaches the catalog: {catalog_line}"
+    );
+    assert!(
         !text.contains("27.00 USD") && !text.contains("0.01 USD"),
         "stale and forged prices never apply: {text}"
     );
+}
+
+#[test]
+fn validate_reports_findings_per_the_contract() {
+    let lines = [
+        r#"{"external_id":"t1","name":"Taco","category":"Tacos","price_minor":45000,"currency":"USD","sku":"T1"}"#.to_owned(),
+        "{broken".to_owned(),
+    ]
+    .into_iter()
+    .chain((2..12).map(|i| format!(r#"{{"external_id":"t{i}","name":"Taco {i}","category":"Tacos","price_minor":{},"currency":"USD","sku":"T{i}"}}"#, 400 + i * 10)))
+    .collect::<Vec<_>>()
+    .join("\n");
+    let file = temp("items.jsonl", lines.as_bytes());
+    let out = bin()
+        .args(["validate", "--items"])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        code(&out),
+        0,
+        "without --fail-on, findings do not fail: {}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(report["summary"]["items"], 12);
+    assert_eq!(report["summary"]["errors"], 2);
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    let unit = findings
+        .iter()
+        .find(|f| f["rule"] == "price.unit_error")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(unit["item"], "t1");
+    assert_eq!(unit["severity"], "error");
+    assert!(
+        unit["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("did you mean 450")),
+        "{unit}"
+    );
+    assert!(findings.iter().any(|f| f["rule"] == "schema.invalid_json"
+        && f["message"].as_str().is_some_and(|m| m.contains("line 2"))));
+    for f in &findings {
+        for key in ["item", "rule", "severity", "message"] {
+            assert!(f[key].is_string(), "{key} in {f}");
+        }
+    }
+    let failing = bin()
+        .args(["validate", "--fail-on", "error", "--items"])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&failing), 1);
+    assert_one_error_line(&failing);
+    assert!(!failing.stdout.is_empty(), "the report is still printed");
+    let missing = bin()
+        .args(["validate", "--items", "/nonexistent.jsonl"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&missing), 2);
+    assert_one_error_line(&missing);
+    // The bundled sample catalogs are clean of errors.
+    for name in ["cafe.jsonl", "dispensary.jsonl", "stockholm.jsonl"] {
+        let out = bin()
+            .args([
+                "validate",
+                "--fail-on",
+                "error",
+                "--country",
+                if name == "stockholm.jsonl" {
+                    "SE"
+                } else {
+                    "US"
+                },
+                "--items",
+            ])
+            .arg(root().join("samples/catalog").join(name))
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            code(&out),
+            0,
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }

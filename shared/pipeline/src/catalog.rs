@@ -25,6 +25,8 @@ pub enum ApplyOutcome {
     Stale,
     /// Recorded only (fetch requests) or not a catalog event.
     Recorded,
+    /// Failed validation: not applied, kept with its findings (`rejected#<tenant>`).
+    Rejected,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -115,7 +117,13 @@ async fn update_record(
 pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, PipelineError> {
     let tenant = &event.tenant_id;
     match &event.body {
-        EventData::CatalogItemUpserted(u) => upsert(table, tenant, u, event.occurred_at).await,
+        EventData::CatalogItemUpserted(u) => {
+            if !gate(table, tenant, u, event).await? {
+                tracing::warn!(tenant = %tenant, event_id = %event.event_id, correlation_id = %event.correlation_id, item = %u.item.external_id, "update rejected by validation");
+                return Ok(ApplyOutcome::Rejected);
+            }
+            upsert(table, tenant, u, event.occurred_at).await
+        }
         EventData::CatalogItemDeleted(d) => delete(table, tenant, d).await,
         EventData::InventoryAdjusted(a) => adjust(table, tenant, a).await,
         EventData::OrderUpserted(o) => order(table, tenant, o).await,
@@ -138,6 +146,87 @@ pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, 
         EventData::WebhookQuarantined(_)
         | EventData::AiUsageRecorded(_)
         | EventData::BudgetThresholdCrossed(_) => Ok(ApplyOutcome::Recorded),
+    }
+}
+
+/// Rejected updates are kept this long for the operator.
+pub const REJECTED_TTL_SECS: i64 = 30 * 24 * 3600;
+
+/// A webhook update that failed validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub event_id: String,
+    pub external_id: String,
+    pub received_at: Timestamp,
+    pub findings: Vec<RejectedFinding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RejectedFinding {
+    pub rule: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+/// Rejected updates of a tenant, oldest first.
+pub async fn list_rejected(
+    table: &dyn Table,
+    tenant: &TenantId,
+) -> Result<Vec<Rejected>, PipelineError> {
+    query_all(table, &format!("rejected#{tenant}"), "")
+        .await?
+        .iter()
+        .map(|i| i.doc().map_err(PipelineError::from))
+        .collect()
+}
+
+/// The validation gate: per-item rules, and the new price against the stored one.
+async fn gate(
+    table: &dyn Table,
+    tenant: &TenantId,
+    u: &ItemUpserted,
+    event: &Envelope,
+) -> Result<bool, PipelineError> {
+    let previous = match table
+        .get(&pk(tenant), &item_sk(&u.item.external_id))
+        .await?
+    {
+        Some(i) => i.doc::<CatalogRecord>()?.item,
+        None => None,
+    };
+    let findings: Vec<RejectedFinding> = tillbridge_validation::validate_update(
+        &u.item,
+        previous.as_ref(),
+        &tillbridge_validation::Options::default(),
+    )
+    .into_iter()
+    .filter(|f| f.severity == tillbridge_validation::Severity::Error)
+    .map(|f| RejectedFinding {
+        rule: f.rule.to_owned(),
+        message: f.message,
+        fix: f.fix,
+    })
+    .collect();
+    if findings.is_empty() {
+        return Ok(true);
+    }
+    let record = Rejected {
+        event_id: event.event_id.to_string(),
+        external_id: u.item.external_id.clone(),
+        received_at: event.received_at,
+        findings,
+    };
+    let sk = format!(
+        "{:020}#{}",
+        event.received_at.unix_nanos().max(0),
+        event.event_id
+    );
+    let item = Item::with_doc(format!("rejected#{tenant}"), sk, &record)?
+        .expiring_at(event.received_at.unix_seconds() + REJECTED_TTL_SECS);
+    match table.put(item, Condition::IfAbsent).await {
+        Ok(_) | Err(PortError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -347,6 +436,7 @@ impl ApplyOutcome {
             ApplyOutcome::Duplicate => "duplicate",
             ApplyOutcome::Stale => "stale",
             ApplyOutcome::Recorded => "recorded",
+            ApplyOutcome::Rejected => "rejected",
         }
     }
 }

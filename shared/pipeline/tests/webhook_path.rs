@@ -354,3 +354,57 @@ async fn transient_failures_are_retried_and_nothing_is_lost() {
     }
     assert_eq!(price(&h).await, Some(450));
 }
+
+#[tokio::test]
+async fn an_update_that_fails_validation_is_not_applied_and_is_kept_with_its_reason() {
+    let h = harness();
+    post_shopify(
+        &h,
+        "v1",
+        "products/update",
+        &shopify_product("Taco", "4.50", "2026-01-01T10:00:00Z"),
+        "shp-secret",
+    )
+    .await;
+    h.rt.drain().await.expect("drain");
+    // A newer update whose price was typed in cents into a dollars field: 450.00 for 4.50.
+    post_shopify(
+        &h,
+        "v2",
+        "products/update",
+        &shopify_product("Taco", "450.00", "2026-01-01T11:00:00Z"),
+        "shp-secret",
+    )
+    .await;
+    h.rt.drain().await.expect("drain");
+    assert_eq!(
+        price(&h).await,
+        Some(450),
+        "the bad price never reaches the catalog"
+    );
+    let rejected = catalog::list_rejected(h.table.as_ref(), &t1())
+        .await
+        .expect("list");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].external_id, "200");
+    assert_eq!(rejected[0].findings[0].rule, "price.unit_error");
+    assert_eq!(rejected[0].findings[0].fix.as_deref(), Some("450"));
+    // A plausible change still applies.
+    post_shopify(
+        &h,
+        "v3",
+        "products/update",
+        &shopify_product("Taco", "4.95", "2026-01-01T12:00:00Z"),
+        "shp-secret",
+    )
+    .await;
+    h.rt.drain().await.expect("drain");
+    assert_eq!(price(&h).await, Some(495));
+    let stats = h
+        .table
+        .get("stats#t1", "catalog")
+        .await
+        .expect("stats")
+        .expect("present");
+    assert_eq!(stats.attrs["rejected"], 1);
+}
