@@ -52,6 +52,13 @@ DATA = {
         obj(["period", "threshold_percent", "budget_usd", "spent_usd"], {"period": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
             "threshold_percent": {"enum": [50, 80, 100]}, "budget_usd": {"type": "string", "pattern": r"^[0-9]+\.[0-9]{6}$"},
             "spent_usd": {"type": "string", "pattern": r"^[0-9]+\.[0-9]{6}$"}})),
+    "migration.validation.requested": ("A migration's canonical items (JSONL in the blob store) are ready to be validated.",
+        obj(["migration_id", "items_key"], {"migration_id": {"type": "string", "minLength": 1}, "items_key": {"type": "string", "minLength": 1},
+            "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"}})),
+    "migration.validated": ("A migration batch was validated; the report is in the blob store; passed = no errors.",
+        obj(["migration_id", "items", "errors", "warnings", "passed", "report_key"], {"migration_id": {"type": "string", "minLength": 1},
+            "items": {"type": "integer", "minimum": 0}, "errors": {"type": "integer", "minimum": 0}, "warnings": {"type": "integer", "minimum": 0},
+            "passed": {"type": "boolean"}, "report_key": {"type": "string", "minLength": 1}})),
     "webhook.quarantined": ("A delivery was forged or could not be understood; kept with the reason.",
         obj(["delivery_id", "reason", "blob_key"], {"delivery_id": key, "reason": {"type": "string", "minLength": 1}, "blob_key": {"type": "string", "minLength": 1}})),
 }

@@ -283,7 +283,16 @@ async fn a_signed_webhook_lands_in_the_catalog_and_a_forged_one_in_quarantine() 
         1,
         "one canonical event routed by the rule"
     );
-    let response = validate::handle(cloud.table.as_ref(), None, event).await;
+    let response = validate::handle(
+        &validate::Deps {
+            table: cloud.table.clone(),
+            blobs: cloud.check.blobs.clone(),
+            bus: cloud.check.bus.clone(),
+        },
+        None,
+        event,
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
 
     let tenant = TenantId::parse("demo-cafe").unwrap_or_else(|e| panic!("{e}"));

@@ -292,3 +292,45 @@ async fn accounting_events_match_their_schemas() {
         assert_valid(e);
     }
 }
+
+#[tokio::test]
+async fn migration_validation_events_match_their_schemas() {
+    use tillbridge_domain::event::{SCHEMA_VERSION, ValidationRequested, derive_event_id};
+    use tillbridge_ports::BlobStore;
+    let blobs = MemoryBlobStore::default();
+    blobs
+        .put(
+            "migrations/t1/m1/items.jsonl",
+            &sample("../catalog/stockholm.jsonl"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let request = Envelope {
+        event_id: derive_event_id("m1", 0),
+        body: tillbridge_domain::event::EventData::MigrationValidationRequested(
+            ValidationRequested {
+                migration_id: "m1".into(),
+                items_key: "migrations/t1/m1/items.jsonl".into(),
+                country: Some("SE".into()),
+            },
+        ),
+        schema_version: SCHEMA_VERSION,
+        tenant_id: TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}")),
+        provider: None,
+        entity_id: "m1".into(),
+        occurred_at: Timestamp::UNIX_EPOCH,
+        received_at: Timestamp::UNIX_EPOCH,
+        correlation_id: CorrelationId::parse("m1").unwrap_or_else(|e| panic!("{e}")),
+    };
+    assert_valid(&request);
+    let bus = RecordingBus::default();
+    let table = MemoryTable::new(Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH)));
+    let report =
+        tillbridge_pipeline::batch_validation::validate_batch(&table, &blobs, &bus, &request)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.summary.errors, 0, "{:?}", report.findings);
+    let published = bus.0.lock().map(|v| v.clone()).unwrap_or_default();
+    assert_eq!(published[0].event_type(), EventType::MigrationValidated);
+    assert_valid(&published[0]);
+}

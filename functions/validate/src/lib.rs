@@ -1,22 +1,27 @@
-//! validate: canonical catalog events from the bus (via SQS) applied to the tenant's catalog
-//! with version checks — the newest vendor version wins, duplicates and stale updates are
-//! no-ops. The validation rules gate (pricing, duplicates, modifiers) sits in front of the
-//! apply step once the validation crate lands; until then every well-formed event applies.
+//! validate: events from the bus (via SQS).
+//! - catalog events from webhooks pass the validation gate and are applied with version
+//!   checks (newest vendor version wins; failing updates are kept with their findings);
+//! - `migration.validation.requested` validates a migration batch: report to the blob
+//!   store, summary in the table, `migration.validated` on the bus.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use tillbridge_domain::event::EventData;
 use tillbridge_pipeline::metering::Metering;
-use tillbridge_pipeline::{PipelineError, catalog};
-use tillbridge_ports::Table;
+use tillbridge_pipeline::{PipelineError, batch_validation, catalog};
 use tillbridge_ports::bus::parse_bus_message;
+use tillbridge_ports::{BlobStore, EventBus, Table};
 use tracing::{info, warn};
 
-pub async fn handle(
-    table: &dyn Table,
-    metering: Option<&Metering>,
-    event: SqsEvent,
-) -> SqsBatchResponse {
+pub struct Deps {
+    pub table: Arc<dyn Table>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub bus: Arc<dyn EventBus>,
+}
+
+pub async fn handle(deps: &Deps, metering: Option<&Metering>, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let started = Instant::now();
@@ -30,7 +35,12 @@ pub async fn handle(
             .and_then(|p| p.as_ref().ok())
             .map(|e| e.tenant_id.clone());
         let result = match parsed {
-            Some(Ok(envelope)) => catalog::apply_and_count(table, &envelope).await.map(|outcome| {
+            Some(Ok(envelope)) if matches!(envelope.body, EventData::MigrationValidationRequested(_)) => {
+                batch_validation::validate_batch(deps.table.as_ref(), deps.blobs.as_ref(), deps.bus.as_ref(), &envelope).await.map(|report| {
+                    info!(tenant = %envelope.tenant_id, correlation_id = %envelope.correlation_id, items = report.summary.items, errors = report.summary.errors, "migration batch validated");
+                })
+            }
+            Some(Ok(envelope)) => catalog::apply_and_count(deps.table.as_ref(), &envelope).await.map(|outcome| {
                 info!(
                     tenant = %envelope.tenant_id, event_id = %envelope.event_id, correlation_id = %envelope.correlation_id,
                     event_type = envelope.event_type().as_str(), outcome = outcome.as_str(), "applied"
@@ -54,13 +64,46 @@ pub async fn handle(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::sync::Mutex;
 
-    use tillbridge_domain::{TenantId, Timestamp};
+    use aws_lambda_events::sqs::SqsMessage;
+    use tillbridge_domain::event::{SCHEMA_VERSION, ValidationRequested, derive_event_id};
+    use tillbridge_domain::{CorrelationId, Envelope, TenantId, Timestamp};
     use tillbridge_ports::ManualClock;
-    use tillbridge_ports::memory::MemoryTable;
+    use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable};
 
     use super::*;
+
+    #[derive(Default)]
+    struct RecordingBus(Mutex<Vec<Envelope>>);
+
+    #[async_trait::async_trait]
+    impl EventBus for RecordingBus {
+        async fn put_events(
+            &self,
+            events: &[Envelope],
+        ) -> tillbridge_ports::Result<Vec<tillbridge_ports::Result<()>>> {
+            if let Ok(mut v) = self.0.lock() {
+                v.extend_from_slice(events);
+            }
+            Ok(events.iter().map(|_| Ok(())).collect())
+        }
+    }
+
+    fn deps() -> (Deps, Arc<RecordingBus>) {
+        let bus = Arc::new(RecordingBus::default());
+        let table = Arc::new(MemoryTable::new(Arc::new(ManualClock::new(
+            Timestamp::UNIX_EPOCH,
+        ))));
+        (
+            Deps {
+                table,
+                blobs: Arc::new(MemoryBlobStore::default()),
+                bus: bus.clone(),
+            },
+            bus,
+        )
+    }
 
     fn event() -> SqsEvent {
         let path = format!(
@@ -73,18 +116,19 @@ mod tests {
 
     #[tokio::test]
     async fn an_eventbridge_event_from_sqs_lands_in_the_catalog_once() {
-        let table = MemoryTable::new(Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH)));
-        let r = handle(&table, None, event()).await;
+        let (d, _) = deps();
+        let r = handle(&d, None, event()).await;
         assert!(r.batch_item_failures.is_empty());
         let tenant = TenantId::parse("demo-cafe").unwrap_or_else(|e| panic!("{e}"));
-        let item = catalog::get_item(&table, &tenant, "123456789")
+        let item = catalog::get_item(d.table.as_ref(), &tenant, "123456789")
             .await
             .ok()
             .flatten();
         assert_eq!(item.and_then(|i| i.price_minor), Some(2999));
-        let again = handle(&table, None, event()).await;
+        let again = handle(&d, None, event()).await;
         assert!(again.batch_item_failures.is_empty());
-        let stats = table
+        let stats = d
+            .table
             .get("stats#demo-cafe", "catalog")
             .await
             .ok()
@@ -102,10 +146,79 @@ mod tests {
 
     #[tokio::test]
     async fn garbage_records_are_reported_as_failures() {
-        let table = MemoryTable::new(Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH)));
+        let (d, _) = deps();
         let mut e = event();
         e.records[0].body = Some("{\"detail\": {\"type\": \"pos.catalog.item.upserted\"}}".into());
-        let r = handle(&table, None, e).await;
+        let r = handle(&d, None, e).await;
         assert_eq!(r.batch_item_failures.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_migration_batch_gets_a_report_a_summary_and_an_event() {
+        let (d, bus) = deps();
+        let items = std::fs::read(format!(
+            "{}/../../samples/catalog/cafe.jsonl",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap_or_default();
+        let mut bad = items.clone();
+        bad.extend_from_slice(b"{\"external_id\":\"x\",\"name\":\"Latte\",\"category\":\"Coffee\",\"price_minor\":50000,\"currency\":\"USD\",\"sku\":\"PDX-001\"}\n");
+        d.blobs
+            .put("migrations/demo-cafe/m1/items.jsonl", &bad)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tenant = TenantId::parse("demo-cafe").unwrap_or_else(|e| panic!("{e}"));
+        let request = Envelope {
+            event_id: derive_event_id("m1-validate", 0),
+            body: EventData::MigrationValidationRequested(ValidationRequested {
+                migration_id: "m1".into(),
+                items_key: "migrations/demo-cafe/m1/items.jsonl".into(),
+                country: Some("US".into()),
+            }),
+            schema_version: SCHEMA_VERSION,
+            tenant_id: tenant.clone(),
+            provider: None,
+            entity_id: "m1".into(),
+            occurred_at: Timestamp::UNIX_EPOCH,
+            received_at: Timestamp::UNIX_EPOCH,
+            correlation_id: CorrelationId::parse("m1").unwrap_or_else(|e| panic!("{e}")),
+        };
+        let mut message = SqsMessage::default();
+        message.message_id = Some("m".into());
+        message.body = Some(serde_json::json!({ "detail-type": "migration.validation.requested", "detail": request }).to_string());
+        let mut e = SqsEvent::default();
+        e.records = vec![message];
+        let r = handle(&d, None, e).await;
+        assert!(
+            r.batch_item_failures.is_empty(),
+            "{:?}",
+            r.batch_item_failures
+        );
+        let published = bus.0.lock().map(|v| v.clone()).unwrap_or_default();
+        let EventData::MigrationValidated(v) = &published[0].body else {
+            panic!("{published:?}")
+        };
+        assert!(!v.passed);
+        assert_eq!(
+            (v.items, v.errors),
+            (44, 2),
+            "the added line repeats a SKU and is priced 100× a latte"
+        );
+        let report = d
+            .blobs
+            .get(&v.report_key)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        assert!(String::from_utf8_lossy(&report).contains("price.unit_error"));
+        assert!(
+            d.table
+                .get("migration#demo-cafe", "m1#validation")
+                .await
+                .ok()
+                .flatten()
+                .is_some()
+        );
     }
 }

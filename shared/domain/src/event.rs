@@ -46,10 +46,12 @@ pub enum EventType {
     WebhookQuarantined,
     AiUsageRecorded,
     BudgetThresholdCrossed,
+    MigrationValidationRequested,
+    MigrationValidated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 10] = [
         EventType::CatalogItemUpserted,
         EventType::CatalogItemDeleted,
         EventType::InventoryAdjusted,
@@ -58,6 +60,8 @@ impl EventType {
         EventType::WebhookQuarantined,
         EventType::AiUsageRecorded,
         EventType::BudgetThresholdCrossed,
+        EventType::MigrationValidationRequested,
+        EventType::MigrationValidated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +74,8 @@ impl EventType {
             EventType::WebhookQuarantined => "webhook.quarantined",
             EventType::AiUsageRecorded => "ai.usage.recorded",
             EventType::BudgetThresholdCrossed => "budget.threshold.crossed",
+            EventType::MigrationValidationRequested => "migration.validation.requested",
+            EventType::MigrationValidated => "migration.validated",
         }
     }
 
@@ -98,6 +104,10 @@ pub enum EventData {
     AiUsageRecorded(UsageRecorded),
     #[serde(rename = "budget.threshold.crossed")]
     BudgetThresholdCrossed(ThresholdCrossed),
+    #[serde(rename = "migration.validation.requested")]
+    MigrationValidationRequested(ValidationRequested),
+    #[serde(rename = "migration.validated")]
+    MigrationValidated(MigrationValidated),
 }
 
 impl EventData {
@@ -111,6 +121,8 @@ impl EventData {
             EventData::WebhookQuarantined(_) => EventType::WebhookQuarantined,
             EventData::AiUsageRecorded(_) => EventType::AiUsageRecorded,
             EventData::BudgetThresholdCrossed(_) => EventType::BudgetThresholdCrossed,
+            EventData::MigrationValidationRequested(_) => EventType::MigrationValidationRequested,
+            EventData::MigrationValidated(_) => EventType::MigrationValidated,
         }
     }
 }
@@ -263,6 +275,30 @@ pub struct ThresholdCrossed {
     /// Exact decimal strings, 6 places.
     pub budget_usd: String,
     pub spent_usd: String,
+}
+
+/// A migration's canonical items (JSONL in the blob store) are ready to be validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationRequested {
+    pub migration_id: String,
+    pub items_key: String,
+    /// ISO 3166 country of the tenant, for VAT rates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+/// A migration batch was validated; the full report is in the blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationValidated {
+    pub migration_id: String,
+    pub items: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    /// True when there are no errors: the batch may be applied.
+    pub passed: bool,
+    pub report_key: String,
 }
 
 /// Deterministic event id: the same delivery and position always give the same id, so a

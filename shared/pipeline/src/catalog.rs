@@ -145,7 +145,9 @@ pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, 
         }
         EventData::WebhookQuarantined(_)
         | EventData::AiUsageRecorded(_)
-        | EventData::BudgetThresholdCrossed(_) => Ok(ApplyOutcome::Recorded),
+        | EventData::BudgetThresholdCrossed(_)
+        | EventData::MigrationValidationRequested(_)
+        | EventData::MigrationValidated(_) => Ok(ApplyOutcome::Recorded),
     }
 }
 

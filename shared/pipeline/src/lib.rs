@@ -13,6 +13,7 @@
 //! - `budget#<tenant>#<YYYY-MM>` → `state`, `res#<id>`, `threshold#<pct>`; `budgets` → `<tenant>`
 
 pub mod accounting;
+pub mod batch_validation;
 pub mod catalog;
 pub mod error;
 pub mod finance;

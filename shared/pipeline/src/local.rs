@@ -75,7 +75,7 @@ impl LocalRuntime {
             vec![
                 Rule {
                     name: "catalog-apply".into(),
-                    detail_types: vec!["pos.*".into()],
+                    detail_types: vec!["pos.*".into(), "migration.validation.requested".into()],
                     target: catalog_queue.clone(),
                 },
                 Rule {
@@ -129,6 +129,21 @@ impl LocalRuntime {
         }
         for m in self.catalog_queue.receive(BATCH, self.visibility).await? {
             let result = match parse_bus_message(&m.body) {
+                Ok(event)
+                    if matches!(
+                        event.body,
+                        tillbridge_domain::event::EventData::MigrationValidationRequested(_)
+                    ) =>
+                {
+                    crate::batch_validation::validate_batch(
+                        self.table.as_ref(),
+                        self.blobs.as_ref(),
+                        self.bus.as_ref(),
+                        &event,
+                    )
+                    .await
+                    .map(|_| ())
+                }
                 Ok(event) => catalog::apply_and_count(self.table.as_ref(), &event)
                     .await
                     .map(|_| ()),
