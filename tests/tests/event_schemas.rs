@@ -2,17 +2,16 @@
 //! every event type has a schema.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::Value;
 use tillbridge_domain::event::EventType;
 use tillbridge_domain::{CorrelationId, Currency, Envelope, Provider, TenantId, Timestamp};
 use tillbridge_pipeline::inbound::{InboundBody, InboundDelivery};
 use tillbridge_pipeline::signature_check::SignatureCheck;
-use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable};
+use tillbridge_ports::ManualClock;
+use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable, RecordingBus};
 use tillbridge_ports::tenants::StaticDirectory;
-use tillbridge_ports::{EventBus, ManualClock};
 use tillbridge_webhooks::{Headers, NormalizeContext, normalize};
 
 fn root() -> PathBuf {
@@ -158,23 +157,6 @@ fn normalized_sample_payloads_match_their_schemas() {
     }
 }
 
-/// Captures what the signature check publishes.
-#[derive(Default)]
-struct RecordingBus(Mutex<Vec<Envelope>>);
-
-#[async_trait]
-impl EventBus for RecordingBus {
-    async fn put_events(
-        &self,
-        events: &[Envelope],
-    ) -> tillbridge_ports::Result<Vec<tillbridge_ports::Result<()>>> {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend_from_slice(events);
-        }
-        Ok(events.iter().map(|_| Ok(())).collect())
-    }
-}
-
 #[tokio::test]
 async fn the_quarantine_event_matches_its_schema() {
     let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
@@ -206,7 +188,7 @@ async fn the_quarantine_event_matches_its_schema() {
         .handle(&message)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let published = bus.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let published = bus.published();
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].event_type(), EventType::WebhookQuarantined);
     assert_valid(&published[0]);
@@ -281,7 +263,7 @@ async fn accounting_events_match_their_schemas() {
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let published = bus.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let published = bus.published();
     assert_eq!(
         published.len(),
         3,
@@ -330,7 +312,7 @@ async fn migration_validation_events_match_their_schemas() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.summary.errors, 0, "{:?}", report.findings);
-    let published = bus.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let published = bus.published();
     assert_eq!(published[0].event_type(), EventType::MigrationValidated);
     assert_valid(&published[0]);
 }

@@ -1,15 +1,14 @@
 //! cost-accounting: `ai.usage.recorded` events (EventBridge → SQS) priced exactly into the
 //! tenant's ledger and aggregates, once per request id; budget thresholds announced once.
 
-use std::time::Instant;
-
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use tillbridge_costs::PriceBook;
+use tillbridge_lambda::{Handled, for_each_record};
 use tillbridge_pipeline::metering::Metering;
 use tillbridge_pipeline::{PipelineError, accounting};
 use tillbridge_ports::bus::parse_bus_message;
 use tillbridge_ports::{EventBus, Table};
-use tracing::{info, warn};
+use tracing::info;
 
 pub async fn handle(
     table: &dyn Table,
@@ -18,36 +17,18 @@ pub async fn handle(
     metering: Option<&Metering>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in event.records {
-        let started = Instant::now();
-        if let Some(m) = metering {
-            m.meter.take();
+    for_each_record(event, metering, |body| async move {
+        match parse_bus_message(&body) {
+            Ok(envelope) => {
+                let result = accounting::record_usage(table, bus, prices, &envelope).await.map(|outcome| {
+                    info!(tenant = %envelope.tenant_id, event_id = %envelope.event_id, correlation_id = %envelope.correlation_id, outcome = ?outcome, "usage recorded");
+                });
+                Handled { tenant: Some(envelope.tenant_id), result }
+            }
+            Err(e) => Handled { tenant: None, result: Err(PipelineError::Permanent(e)) },
         }
-        let id = record.message_id.clone().unwrap_or_default();
-        let parsed = record.body.as_deref().map(parse_bus_message);
-        let tenant = parsed
-            .as_ref()
-            .and_then(|p| p.as_ref().ok())
-            .map(|e| e.tenant_id.clone());
-        let result = match parsed {
-            Some(Ok(envelope)) => accounting::record_usage(table, bus, prices, &envelope).await.map(|outcome| {
-                info!(tenant = %envelope.tenant_id, event_id = %envelope.event_id, correlation_id = %envelope.correlation_id, outcome = ?outcome, "usage recorded");
-            }),
-            Some(Err(e)) => Err(PipelineError::Permanent(e)),
-            None => Err(PipelineError::Permanent("record without a body".into())),
-        };
-        if let Err(e) = result {
-            warn!(message_id = %id, error = %e, "usage event failed; SQS will retry it");
-            let mut f = BatchItemFailure::default();
-            f.item_identifier = id;
-            response.batch_item_failures.push(f);
-        }
-        if let Some(m) = metering {
-            m.record(tenant.as_ref(), started, false).await;
-        }
-    }
-    response
+    })
+    .await
 }
 
 #[cfg(test)]

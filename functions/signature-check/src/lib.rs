@@ -1,13 +1,11 @@
 //! signature-check: one SQS batch of inbound deliveries through the shared stage, with
 //! partial batch failures (only failed messages are retried, then dead-lettered).
 
-use std::time::Instant;
-
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use tillbridge_domain::TenantId;
+use tillbridge_lambda::{Handled, for_each_record};
 use tillbridge_pipeline::metering::Metering;
 use tillbridge_pipeline::signature_check::SignatureCheck;
-use tracing::warn;
 
 /// The tenant a message belongs to, for metering (None for garbage).
 fn tenant_of(body: &str) -> Option<TenantId> {
@@ -25,33 +23,13 @@ pub async fn handle(
     metering: Option<&Metering>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in event.records {
-        let started = Instant::now();
-        if let Some(m) = metering {
-            m.meter.take();
+    for_each_record(event, metering, |body| async move {
+        Handled {
+            tenant: tenant_of(&body),
+            result: check.handle(&body).await.map(|_| ()),
         }
-        let id = record.message_id.clone().unwrap_or_default();
-        let Some(body) = record.body.as_deref() else {
-            warn!(message_id = %id, "record without a body");
-            response.batch_item_failures.push(failure(id));
-            continue;
-        };
-        if let Err(e) = check.handle(body).await {
-            warn!(message_id = %id, error = %e, kind = ?e.kind(), "delivery failed; SQS will retry it");
-            response.batch_item_failures.push(failure(id));
-        }
-        if let Some(m) = metering {
-            m.record(tenant_of(body).as_ref(), started, false).await;
-        }
-    }
-    response
-}
-
-fn failure(id: String) -> BatchItemFailure {
-    let mut f = BatchItemFailure::default();
-    f.item_identifier = id;
-    f
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -5,15 +5,16 @@
 //!   store, summary in the table, `migration.validated` on the bus.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use tillbridge_domain::Envelope;
 use tillbridge_domain::event::EventData;
+use tillbridge_lambda::{Handled, for_each_record};
 use tillbridge_pipeline::metering::Metering;
 use tillbridge_pipeline::{PipelineError, batch_validation, catalog};
 use tillbridge_ports::bus::parse_bus_message;
 use tillbridge_ports::{BlobStore, EventBus, Table};
-use tracing::{info, warn};
+use tracing::info;
 
 pub struct Deps {
     pub table: Arc<dyn Table>,
@@ -22,73 +23,50 @@ pub struct Deps {
 }
 
 pub async fn handle(deps: &Deps, metering: Option<&Metering>, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in event.records {
-        let started = Instant::now();
-        if let Some(m) = metering {
-            m.meter.take();
+    for_each_record(event, metering, |body| async move {
+        match parse_bus_message(&body) {
+            Ok(envelope) => Handled {
+                tenant: Some(envelope.tenant_id.clone()),
+                result: process(deps, &envelope).await,
+            },
+            Err(e) => Handled {
+                tenant: None,
+                result: Err(PipelineError::Permanent(e)),
+            },
         }
-        let id = record.message_id.clone().unwrap_or_default();
-        let parsed = record.body.as_deref().map(parse_bus_message);
-        let tenant = parsed
-            .as_ref()
-            .and_then(|p| p.as_ref().ok())
-            .map(|e| e.tenant_id.clone());
-        let result = match parsed {
-            Some(Ok(envelope)) if matches!(envelope.body, EventData::MigrationValidationRequested(_)) => {
-                batch_validation::validate_batch(deps.table.as_ref(), deps.blobs.as_ref(), deps.bus.as_ref(), &envelope).await.map(|report| {
-                    info!(tenant = %envelope.tenant_id, correlation_id = %envelope.correlation_id, items = report.summary.items, errors = report.summary.errors, "migration batch validated");
-                })
-            }
-            Some(Ok(envelope)) => catalog::apply_and_count(deps.table.as_ref(), &envelope).await.map(|outcome| {
-                info!(
-                    tenant = %envelope.tenant_id, event_id = %envelope.event_id, correlation_id = %envelope.correlation_id,
-                    event_type = envelope.event_type().as_str(), outcome = outcome.as_str(), "applied"
-                );
-            }),
-            Some(Err(e)) => Err(PipelineError::Permanent(e)),
-            None => Err(PipelineError::Permanent("record without a body".into())),
-        };
-        if let Err(e) = result {
-            warn!(message_id = %id, error = %e, "event failed; SQS will retry it");
-            let mut f = BatchItemFailure::default();
-            f.item_identifier = id;
-            response.batch_item_failures.push(f);
-        }
-        if let Some(m) = metering {
-            m.record(tenant.as_ref(), started, false).await;
-        }
+    })
+    .await
+}
+
+async fn process(deps: &Deps, envelope: &Envelope) -> Result<(), PipelineError> {
+    if matches!(envelope.body, EventData::MigrationValidationRequested(_)) {
+        let report = batch_validation::validate_batch(
+            deps.table.as_ref(),
+            deps.blobs.as_ref(),
+            deps.bus.as_ref(),
+            envelope,
+        )
+        .await?;
+        info!(tenant = %envelope.tenant_id, correlation_id = %envelope.correlation_id, items = report.summary.items, errors = report.summary.errors, "migration batch validated");
+    } else {
+        let outcome = catalog::apply_and_count(deps.table.as_ref(), envelope).await?;
+        info!(
+            tenant = %envelope.tenant_id, event_id = %envelope.event_id, correlation_id = %envelope.correlation_id,
+            event_type = envelope.event_type().as_str(), outcome = outcome.as_str(), "applied"
+        );
     }
-    response
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use aws_lambda_events::sqs::SqsMessage;
     use tillbridge_domain::event::{SCHEMA_VERSION, ValidationRequested, derive_event_id};
     use tillbridge_domain::{CorrelationId, Envelope, TenantId, Timestamp};
     use tillbridge_ports::ManualClock;
-    use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable};
+    use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable, RecordingBus};
 
     use super::*;
-
-    #[derive(Default)]
-    struct RecordingBus(Mutex<Vec<Envelope>>);
-
-    #[async_trait::async_trait]
-    impl EventBus for RecordingBus {
-        async fn put_events(
-            &self,
-            events: &[Envelope],
-        ) -> tillbridge_ports::Result<Vec<tillbridge_ports::Result<()>>> {
-            if let Ok(mut v) = self.0.lock() {
-                v.extend_from_slice(events);
-            }
-            Ok(events.iter().map(|_| Ok(())).collect())
-        }
-    }
 
     fn deps() -> (Deps, Arc<RecordingBus>) {
         let bus = Arc::new(RecordingBus::default());
@@ -194,7 +172,7 @@ mod tests {
             "{:?}",
             r.batch_item_failures
         );
-        let published = bus.0.lock().map(|v| v.clone()).unwrap_or_default();
+        let published = bus.published();
         let EventData::MigrationValidated(v) = &published[0].body else {
             panic!("{published:?}")
         };

@@ -220,5 +220,28 @@ impl BlobStore for MemoryBlobStore {
     }
 }
 
+/// The in-memory event bus: keeps what was published, in order (with fault injection).
+#[derive(Default)]
+pub struct RecordingBus {
+    events: Mutex<Vec<tillbridge_domain::Envelope>>,
+    pub faults: Faults,
+}
+
+impl RecordingBus {
+    /// Everything published so far.
+    pub fn published(&self) -> Vec<tillbridge_domain::Envelope> {
+        lock(&self.events).clone()
+    }
+}
+
+#[async_trait]
+impl crate::EventBus for RecordingBus {
+    async fn put_events(&self, events: &[tillbridge_domain::Envelope]) -> Result<Vec<Result<()>>> {
+        self.faults.next()?;
+        lock(&self.events).extend_from_slice(events);
+        Ok(events.iter().map(|_| Ok(())).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests;

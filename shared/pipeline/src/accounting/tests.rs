@@ -1,32 +1,15 @@
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use tillbridge_costs::table::{Budgets, TableBuilder};
 use tillbridge_costs::{Period, PriceTable};
 use tillbridge_domain::CorrelationId;
-use tillbridge_ports::memory::MemoryTable;
+use tillbridge_ports::memory::{MemoryTable, RecordingBus};
 use tillbridge_ports::{ManualClock, Table};
 
 use super::*;
 
 const PRICES: &str = r#"{"gpt-4o":{"input_cost_per_token":2.5e-06,"output_cost_per_token":1e-05,"cache_read_input_token_cost":1.25e-06},
 "claude-sonnet-4-5":{"input_cost_per_token":3e-06,"output_cost_per_token":1.5e-05,"cache_read_input_token_cost":3e-07,"cache_creation_input_token_cost":3.75e-06}}"#;
-
-#[derive(Default)]
-struct RecordingBus(Mutex<Vec<Envelope>>);
-
-#[async_trait]
-impl EventBus for RecordingBus {
-    async fn put_events(
-        &self,
-        events: &[Envelope],
-    ) -> tillbridge_ports::Result<Vec<tillbridge_ports::Result<()>>> {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend_from_slice(events);
-        }
-        Ok(events.iter().map(|_| Ok(())).collect())
-    }
-}
 
 fn tenant() -> TenantId {
     TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"))
@@ -156,7 +139,7 @@ async fn each_threshold_is_announced_once_per_period() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
-    let events = bus.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let events = bus.published();
     let crossed: Vec<(u32, String)> = events
         .iter()
         .filter_map(|e| match &e.body {

@@ -1,0 +1,55 @@
+//! Per-record handling of an SQS batch: each record is handled on its own; failed records
+//! are reported as batch item failures (only they are retried, then dead-lettered); every
+//! record's AWS usage is metered to its tenant.
+
+use std::future::Future;
+use std::time::Instant;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use tillbridge_domain::TenantId;
+use tillbridge_pipeline::PipelineError;
+use tillbridge_pipeline::metering::Metering;
+use tracing::warn;
+
+/// What handling one record produced: its tenant (for metering) and the outcome.
+pub struct Handled {
+    pub tenant: Option<TenantId>,
+    pub result: Result<(), PipelineError>,
+}
+
+/// Runs `handle` on each record's body; a missing body is a failure.
+pub async fn for_each_record<F, Fut>(
+    event: SqsEvent,
+    metering: Option<&Metering>,
+    mut handle: F,
+) -> SqsBatchResponse
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Handled>,
+{
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let started = Instant::now();
+        if let Some(m) = metering {
+            m.meter.take();
+        }
+        let id = record.message_id.clone().unwrap_or_default();
+        let handled = match record.body {
+            Some(body) => handle(body).await,
+            None => Handled {
+                tenant: None,
+                result: Err(PipelineError::Permanent("record without a body".into())),
+            },
+        };
+        if let Err(e) = &handled.result {
+            warn!(message_id = %id, error = %e, kind = ?e.kind(), "record failed; SQS will retry it");
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            response.batch_item_failures.push(f);
+        }
+        if let Some(m) = metering {
+            m.record(handled.tenant.as_ref(), started, false).await;
+        }
+    }
+    response
+}
