@@ -6,6 +6,7 @@ mod demo;
 mod normalize;
 pub mod serve;
 mod signing;
+mod suggest;
 mod validate;
 mod verify;
 
@@ -60,6 +61,8 @@ enum Command {
     Verify(verify::Args),
     /// Normalize one webhook payload to canonical events (JSON lines).
     Normalize(normalize::Args),
+    /// Suggest source → canonical field mappings for a vendor export (JSON or CSV).
+    Suggest(suggest::Args),
     /// Validate a batch of canonical items (JSONL).
     Validate(validate::Args),
     /// Serve the HTTP API on the embedded store.
@@ -97,6 +100,7 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::run(a),
         Command::Normalize(a) => normalize::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Suggest(a) => suggest::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Costs(c) => costs::run(c),

@@ -1,0 +1,375 @@
+//! Records → field paths with value profiles.
+//!
+//! Paths: object keys joined by `.`, `[]` for each array level
+//! (`item_data.variations[].item_variation_data.price_money.amount`); for CSV the header text.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
+
+use serde_json::Value;
+
+/// What the values of a field look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Empty,
+    Bool,
+    Integer,
+    Decimal,
+    Id,
+    Url,
+    Timestamp,
+    Gtin,
+    Currency,
+    Text,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FieldProfile {
+    pub path: String,
+    pub present: usize,
+    pub nulls: usize,
+    pub bools: usize,
+    pub ints: usize,
+    pub floats: usize,
+    pub uuids: usize,
+    pub ids: usize,
+    pub urls: usize,
+    pub timestamps: usize,
+    pub epoch_ms: usize,
+    pub gtins: usize,
+    pub currencies: usize,
+    pub decimal_strings: usize,
+    pub texts: usize,
+    pub long_texts: usize,
+    pub int_max: i64,
+    /// Hashes of the first 200 distinct values.
+    pub distinct: HashSet<u64>,
+    pub samples: Vec<String>,
+    /// The record had several values here (inside an array).
+    pub in_array: bool,
+}
+
+impl FieldProfile {
+    fn non_null(&self) -> usize {
+        self.present - self.nulls
+    }
+
+    fn share(&self, n: usize) -> f64 {
+        if self.non_null() == 0 {
+            0.0
+        } else {
+            n as f64 / self.non_null() as f64
+        }
+    }
+
+    /// The dominant kind of the values (Empty when all were null).
+    pub fn kind(&self) -> ValueKind {
+        if self.non_null() == 0 {
+            return ValueKind::Empty;
+        }
+        let candidates = [
+            (self.bools, ValueKind::Bool),
+            (self.timestamps + self.epoch_ms, ValueKind::Timestamp),
+            (self.urls, ValueKind::Url),
+            (self.currencies, ValueKind::Currency),
+            (self.gtins, ValueKind::Gtin),
+            (self.uuids + self.ids, ValueKind::Id),
+            (self.floats + self.decimal_strings, ValueKind::Decimal),
+            (self.ints, ValueKind::Integer),
+            (self.texts, ValueKind::Text),
+        ];
+        candidates
+            .iter()
+            .find(|(n, _)| self.share(*n) >= 0.8)
+            .map_or(ValueKind::Text, |(_, k)| *k)
+    }
+
+    pub fn share_of(&self, kind: ValueKind) -> f64 {
+        match kind {
+            ValueKind::Bool => self.share(self.bools),
+            ValueKind::Integer => self.share(self.ints),
+            ValueKind::Decimal => self.share(self.floats + self.decimal_strings),
+            ValueKind::Id => self.share(self.uuids + self.ids),
+            ValueKind::Url => self.share(self.urls),
+            ValueKind::Timestamp => self.share(self.timestamps + self.epoch_ms),
+            ValueKind::Gtin => self.share(self.gtins),
+            ValueKind::Currency => self.share(self.currencies),
+            ValueKind::Text => self.share(self.texts),
+            ValueKind::Empty => 0.0,
+        }
+    }
+
+    /// Distinct values / non-null values (1.0 = every value differs).
+    pub fn distinct_ratio(&self) -> f64 {
+        if self.non_null() == 0 {
+            0.0
+        } else {
+            self.distinct.len() as f64 / self.non_null().min(200) as f64
+        }
+    }
+
+    fn observe(&mut self, v: &Value) {
+        self.present += 1;
+        match v {
+            Value::Null => self.nulls += 1,
+            Value::Bool(_) => self.bools += 1,
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    self.ints += 1;
+                    self.int_max = self.int_max.max(i);
+                    if (1_000_000_000_000..4_000_000_000_000).contains(&i) {
+                        self.epoch_ms += 1;
+                    }
+                } else {
+                    self.floats += 1;
+                }
+            }
+            Value::String(s) => self.observe_text(s),
+            _ => {}
+        }
+        if !matches!(v, Value::Null) && (self.samples.len() < 5 || self.distinct.len() < 200) {
+            thread_local!(static HASHER: RandomState = RandomState::new());
+            let h = match v {
+                Value::String(s) => HASHER.with(|r| r.hash_one(s.as_str())),
+                Value::Number(n) => HASHER.with(|r| {
+                    r.hash_one(
+                        n.as_i64()
+                            .map_or_else(|| n.as_f64().map_or(0, f64::to_bits), |i| i as u64),
+                    )
+                }),
+                Value::Bool(b) => u64::from(*b),
+                other => HASHER.with(|r| r.hash_one(other.to_string())),
+            };
+            if self.distinct.len() < 200 {
+                self.distinct.insert(h);
+            }
+            if self.samples.len() < 5 {
+                let text = match v {
+                    Value::String(s) => s.chars().take(40).collect(),
+                    other => other.to_string(),
+                };
+                self.samples.push(text);
+            }
+        }
+    }
+
+    fn observe_text(&mut self, s: &str) {
+        let t = s.trim();
+        if t.is_empty() {
+            self.nulls += 1;
+        } else if ["true", "false", "y", "n", "yes", "no"]
+            .iter()
+            .any(|b| t.eq_ignore_ascii_case(b))
+        {
+            self.bools += 1;
+        } else if t.starts_with("http://") || t.starts_with("https://") {
+            self.urls += 1;
+        } else if looks_like_timestamp(t) {
+            self.timestamps += 1;
+        } else if t.len() == 3 && t.bytes().all(|b| b.is_ascii_uppercase()) {
+            self.currencies += 1;
+        } else if t.bytes().all(|b| b.is_ascii_digit()) && [8, 12, 13, 14].contains(&t.len()) {
+            self.gtins += 1;
+        } else if t.parse::<i64>().is_ok() {
+            self.ints += 1;
+        } else if t.trim_start_matches(['$', '€', '£']).parse::<f64>().is_ok() {
+            self.decimal_strings += 1;
+        } else if is_uuid(t) {
+            self.uuids += 1;
+        } else if !t.contains(' ')
+            && t.len() >= 6
+            && t.len() <= 40
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && t.bytes().any(|b| b.is_ascii_digit())
+            && t.bytes().any(|b| b.is_ascii_alphabetic())
+        {
+            self.ids += 1;
+        } else {
+            self.texts += 1;
+            if t.len() > 60 {
+                self.long_texts += 1;
+            }
+        }
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| {
+            if [8, 13, 18, 23].contains(&i) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
+fn looks_like_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 10 && b[4] == b'-' && b[7] == b'-' && b[..4].iter().all(u8::is_ascii_digit)
+}
+
+/// Profiles of every leaf path of JSON records, in first-seen order.
+pub fn profile_json(records: &[Value]) -> Vec<FieldProfile> {
+    let mut w = Walker::default();
+    let mut path = String::new();
+    for r in records {
+        w.walk(r, &mut path, false);
+    }
+    let Walker {
+        order,
+        mut leaves,
+        containers,
+    } = w;
+    order
+        .into_iter()
+        .filter_map(|p| leaves.remove(&p))
+        // A key that is null in some records and an object elsewhere is only its leaves.
+        .filter(|f| !(containers.contains(&f.path) && f.non_null() == 0))
+        .collect()
+}
+
+/// FNV-1a: paths are short and looked up once per value; SipHash's strength buys nothing here.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+#[derive(Default)]
+struct Walker {
+    order: Vec<String>,
+    leaves: HashMap<String, FieldProfile, std::hash::BuildHasherDefault<Fnv>>,
+    containers: BTreeSet<String>,
+}
+
+impl Walker {
+    /// `path` is a reusable buffer holding the current path; it is restored on return.
+    fn walk(&mut self, v: &Value, path: &mut String, in_array: bool) {
+        match v {
+            Value::Object(map) => {
+                if !path.is_empty() && !self.containers.contains(path.as_str()) {
+                    self.containers.insert(path.clone());
+                }
+                for (k, child) in map {
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    self.walk(child, path, in_array);
+                    path.truncate(len);
+                }
+            }
+            Value::Array(items) => {
+                if !self.containers.contains(path.as_str()) {
+                    self.containers.insert(path.clone());
+                }
+                let len = path.len();
+                path.push_str("[]");
+                for item in items {
+                    self.walk(item, path, true);
+                }
+                path.truncate(len);
+            }
+            scalar => {
+                let f = match self.leaves.get_mut(path.as_str()) {
+                    Some(f) => f,
+                    None => {
+                        self.order.push(path.clone());
+                        self.leaves
+                            .entry(path.clone())
+                            .or_insert_with(|| FieldProfile {
+                                path: path.clone(),
+                                ..FieldProfile::default()
+                            })
+                    }
+                };
+                f.in_array |= in_array;
+                f.observe(scalar);
+            }
+        }
+    }
+}
+
+/// Profiles of the columns of a CSV export (header row first; RFC 4180 quoting).
+pub fn profile_csv(text: &str) -> Result<Vec<FieldProfile>, String> {
+    let rows = parse_csv(text)?;
+    let mut it = rows.into_iter();
+    let header = it.next().ok_or("the CSV file is empty")?;
+    let mut profiles: Vec<FieldProfile> = header
+        .iter()
+        .map(|h| FieldProfile {
+            path: h.clone(),
+            ..FieldProfile::default()
+        })
+        .collect();
+    for (n, row) in it.enumerate() {
+        if row.len() == 1 && row[0].is_empty() {
+            continue;
+        }
+        if row.len() > header.len() {
+            return Err(format!(
+                "row {} has {} fields, the header has {}",
+                n + 2,
+                row.len(),
+                header.len()
+            ));
+        }
+        for (i, cell) in row.into_iter().enumerate() {
+            profiles[i].observe(&Value::String(cell));
+        }
+    }
+    Ok(profiles)
+}
+
+fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err("unterminated quoted field".into());
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    Ok(rows)
+}

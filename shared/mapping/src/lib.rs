@@ -1,0 +1,14 @@
+//! Mapping suggestions (offline tiers): which canonical field each source field of a vendor
+//! export feeds, how sure we are, and why.
+//!
+//! Evidence per field: its name (tokenised path, a POS/e-commerce lexicon, the parent path's
+//! context such as `variations[]`), and its values (ids, money, timestamps, booleans, URLs,
+//! GTINs, currency codes). Most export fields have no canonical counterpart; saying so is a
+//! decision with its own confidence.
+
+mod flatten;
+mod suggest;
+mod tokens;
+
+pub use flatten::{FieldProfile, ValueKind, profile_csv, profile_json};
+pub use suggest::{Suggestion, band, suggest};

@@ -1,0 +1,485 @@
+//! The offline tiers: name evidence (tokens, lexicon, parent context) checked against value
+//! evidence, one suggestion (or an explicit "no counterpart") per source field.
+
+use serde::Serialize;
+
+use crate::flatten::{FieldProfile, ValueKind};
+use crate::tokens::words;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suggestion {
+    pub source: String,
+    pub target: Option<&'static str>,
+    pub confidence: f64,
+    pub band: &'static str,
+    pub reason: String,
+}
+
+/// high > 0.9, medium 0.7–0.9, low < 0.7, none = no suggestion.
+pub fn band(target: Option<&str>, confidence: f64) -> &'static str {
+    match target {
+        None => "none",
+        Some(_) if confidence > 0.9 => "high",
+        Some(_) if confidence >= 0.7 => "medium",
+        Some(_) => "low",
+    }
+}
+
+/// Segments that only wrap the record (or one of its variants), not another entity.
+const ENTITY: [&str; 16] = [
+    "item",
+    "items",
+    "data",
+    "product",
+    "products",
+    "variation",
+    "variations",
+    "variant",
+    "variants",
+    "record",
+    "node",
+    "attributes",
+    "fields",
+    "result",
+    "results",
+    "entry",
+];
+const VARIANT: [&str; 4] = ["variation", "variations", "variant", "variants"];
+
+struct Field<'a> {
+    profile: &'a FieldProfile,
+    /// Tokens of the last path segment.
+    leaf: Vec<String>,
+    /// The last segment's tokens joined ("modifiedtime").
+    joined: String,
+    /// Tokens of every other segment.
+    parents: Vec<Vec<String>>,
+    is_array_leaf: bool,
+}
+
+impl Field<'_> {
+    fn parent_has(&self, w: &[&str]) -> bool {
+        self.parents
+            .iter()
+            .flatten()
+            .any(|t| w.contains(&t.as_str()))
+    }
+
+    fn leaf_has(&self, w: &[&str]) -> bool {
+        self.leaf.iter().any(|t| w.contains(&t.as_str()))
+    }
+
+    fn leaf_is(&self, w: &[&str]) -> bool {
+        w.contains(&self.joined.as_str())
+    }
+
+    /// Every parent segment is a wrapper of the record or of a variant.
+    fn at_entity_level(&self) -> bool {
+        self.parents
+            .iter()
+            .all(|seg| seg.iter().all(|t| ENTITY.contains(&t.as_str())))
+    }
+
+    fn in_variant(&self) -> bool {
+        self.parent_has(&VARIANT)
+    }
+
+    fn numeric(&self) -> bool {
+        let p = self.profile;
+        p.share_of(ValueKind::Integer) + p.share_of(ValueKind::Decimal) >= 0.8
+            || p.kind() == ValueKind::Empty
+    }
+
+    fn kind(&self) -> ValueKind {
+        self.profile.kind()
+    }
+}
+
+fn field(p: &FieldProfile) -> Field<'_> {
+    let segs: Vec<&str> = p.path.split('.').collect();
+    let (last, rest) = segs.split_last().map_or(("", &[][..]), |(l, r)| (*l, r));
+    let leaf = words(last);
+    Field {
+        profile: p,
+        joined: leaf.concat(),
+        leaf,
+        parents: rest.iter().map(|s| words(s)).collect(),
+        is_array_leaf: last.ends_with("[]"),
+    }
+}
+
+type Rule = (Option<&'static str>, f64, String);
+
+fn hit(target: &'static str, confidence: f64, reason: impl Into<String>) -> Option<Rule> {
+    Some((Some(target), confidence, reason.into()))
+}
+
+fn none(confidence: f64, reason: impl Into<String>) -> Option<Rule> {
+    Some((None, confidence, reason.into()))
+}
+
+/// Near misses: a name qualified by a use ("kitchen name", "POS name", "alternate name",
+/// "short name") is another label for the item, not the item's name.
+fn near_miss(f: &Field<'_>) -> Option<Rule> {
+    let qualified_name = f.leaf.len() > 1
+        && f.leaf.last().is_some_and(|t| t == "name")
+        && f.leaf.iter().any(|t| {
+            ![
+                "item",
+                "product",
+                "display",
+                "full",
+                "name",
+                "variant",
+                "variation",
+                "option",
+                "category",
+                "brand",
+                "vendor",
+                "supplier",
+                "unit",
+            ]
+            .contains(&t.as_str())
+        });
+    if qualified_name {
+        return none(
+            0.8,
+            "a secondary label (qualified name), not the item's name",
+        );
+    }
+    None
+}
+
+fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
+    let kind = f.kind();
+    if let Some(r) = near_miss(f) {
+        return Some(r);
+    }
+    // Cannabis potency.
+    if f.leaf_has(&["thc"]) {
+        return hit("thc_percent", 0.95, "name says THC");
+    }
+    if f.leaf_has(&["cbd"]) {
+        return hit("cbd_percent", 0.95, "name says CBD");
+    }
+    // Money.
+    if f.leaf_has(&["currency"]) {
+        return hit(
+            "currency",
+            if kind == ValueKind::Currency {
+                0.97
+            } else {
+                0.9
+            },
+            "a currency field with ISO codes",
+        );
+    }
+    if (f.leaf_has(&["cost", "wholesale", "supply"])
+        || (f.parent_has(&["cost"]) && f.leaf_is(&["amount", "value"])))
+        && f.numeric()
+    {
+        return hit("cost_minor", 0.93, "a cost amount");
+    }
+    if f.parent_has(&["price"]) && f.leaf_is(&["amount", "value"]) && f.numeric() {
+        return hit("price_minor", 0.96, "the amount of a price object");
+    }
+    if f.leaf_has(&["price", "amount"])
+        && !f.parent_has(&[
+            "tax",
+            "modifier",
+            "modifiers",
+            "option",
+            "options",
+            "cost",
+            "discount",
+        ])
+    {
+        // "Price", "Retail Price", "Price (USD)": a price with neutral qualifiers only.
+        const NEUTRAL: [&str; 20] = [
+            "price", "amount", "regular", "unit", "base", "retail", "selling", "list", "current",
+            "item", "product", "default", "standard", "variant", "usd", "eur", "gbp", "sek", "cad",
+            "aud",
+        ];
+        if f.leaf.iter().all(|t| NEUTRAL.contains(&t.as_str())) {
+            let c = if f.numeric() { 0.95 } else { 0.75 };
+            return hit("price_minor", c, "a price");
+        }
+        return none(0.8, "a price-related setting, not the selling price");
+    }
+    // Identifiers of the thing itself.
+    if f.leaf_has(&["sku"]) && !f.leaf_has(&["parent"]) {
+        return hit("sku", 0.96, "name says SKU");
+    }
+    if f.leaf_has(&["upc", "ean", "gtin", "barcode"]) {
+        return hit("barcode", 0.96, "name says barcode/UPC/EAN/GTIN");
+    }
+    if f.leaf_is(&["code"])
+        && f.profile.share_of(ValueKind::Gtin) + f.profile.share_of(ValueKind::Integer) >= 0.5
+    {
+        return hit("barcode", 0.9, "a numeric code shaped like a GTIN");
+    }
+    // Text.
+    if f.leaf_has(&["description", "desc"]) && !f.leaf_has(&["short"]) {
+        return hit("description", 0.95, "name says description");
+    }
+    if f.leaf_has(&["short"]) && f.leaf_has(&["description"]) {
+        return hit("description", 0.85, "a short description");
+    }
+    if f.leaf_has(&["body"]) && (f.leaf_has(&["html"]) || f.profile.long_texts > 0) {
+        return hit("description", 0.85, "a long text body describing the item");
+    }
+    // Stock and status.
+    if f.leaf_has(&["qty", "quantity", "stock", "inventory", "onhand", "hand"])
+        && !f.leaf_has(&[
+            "min",
+            "max",
+            "alert",
+            "threshold",
+            "reorder",
+            "sold",
+            "order",
+            "track",
+            "tracking",
+            "policy",
+            "unit",
+            "management",
+            "id",
+            "ids",
+            "status",
+        ])
+        && f.numeric()
+        && f.profile.kind() != ValueKind::Bool
+        && !f.parent_has(&["modifier", "modifiers", "price", "location", "overrides"])
+    {
+        return hit("quantity_on_hand", 0.92, "a stock quantity");
+    }
+    if f.leaf_is(&["isarchived", "archived"]) {
+        return hit("is_active", 0.92, "archived is the inverse of active");
+    }
+    if f.leaf_is(&[
+        "sellable",
+        "available",
+        "active",
+        "isactive",
+        "enabled",
+        "isavailable",
+        "published",
+        "status",
+        "state",
+    ]) && f.at_entity_level()
+    {
+        let c = if kind == ValueKind::Bool || f.profile.distinct.len() <= 5 {
+            0.92
+        } else {
+            0.7
+        };
+        return hit("is_active", c, "whether the item can be sold");
+    }
+    // Media, brand, vendor.
+    if f.parent_has(&["image", "images", "photos"]) && f.leaf_is(&["id", "guid"]) {
+        // A reference feeds the field only when the resolved value is not there too.
+        let parent = f.profile.path.rsplit_once('.').map_or("", |(p, _)| p);
+        let resolved = all.iter().any(|o| {
+            o.path.starts_with(parent) && o.path != f.profile.path && o.kind() == ValueKind::Url
+        });
+        return if resolved {
+            none(0.8, "an image reference whose URL is also present")
+        } else {
+            hit("image_url", 0.85, "a reference to the item's image")
+        };
+    }
+    if f.leaf_has(&["image", "images", "photo", "picture", "thumbnail"])
+        || (f.parent_has(&["image", "images", "photos"]) && f.leaf_is(&["src", "url"]))
+    {
+        return hit(
+            "image_url",
+            if kind == ValueKind::Url || kind == ValueKind::Empty {
+                0.93
+            } else {
+                0.9
+            },
+            "an image or its id",
+        );
+    }
+    if f.leaf_has(&["brand", "manufacturer"]) {
+        return hit("brand", 0.93, "name says brand");
+    }
+    if f.leaf_has(&["vendor", "supplier"]) {
+        return hit("vendor", 0.93, "name says vendor/supplier");
+    }
+    // Tax.
+    if f.leaf_has(&["tax", "vat"]) || f.parent_has(&["tax", "taxes", "vat"]) {
+        let rate_named =
+            f.leaf_has(&["rate", "percent", "percentage", "pct"]) || f.leaf_is(&["tax", "vat"]);
+        if rate_named && f.numeric() && f.profile.kind() != ValueKind::Empty {
+            return hit("tax_rate_percent", 0.94, "a tax rate");
+        }
+        if f.leaf_is(&["id", "guid"]) {
+            let parent = f.profile.path.rsplit_once('.').map_or("", |(p, _)| p);
+            let has_rate = all.iter().any(|o| {
+                o.path.starts_with(parent)
+                    && words(o.path.rsplit('.').next().unwrap_or(""))
+                        .iter()
+                        .any(|t| t == "rate")
+            });
+            return if has_rate {
+                none(0.8, "a tax reference whose rate is also present")
+            } else {
+                hit("tax_rate_percent", 0.85, "a reference to the tax applied")
+            };
+        }
+        if f.is_array_leaf && f.leaf_has(&["tax", "taxes"]) {
+            return hit("tax_rate_percent", 0.88, "references to the taxes applied");
+        }
+        return none(0.8, "tax metadata");
+    }
+    // Modifiers.
+    if f.leaf_has(&["modifier", "modifiers"]) || f.parent_has(&["modifier", "modifiers"]) {
+        if f.leaf_is(&[
+            "id",
+            "guid",
+            "modifierlistid",
+            "modifiergroupid",
+            "modifiergroupreferences",
+            "modifiergroupids",
+            "modifiergroups",
+        ]) || (f.is_array_leaf && f.leaf_has(&["modifier"]))
+        {
+            return hit("modifier_group_ids", 0.92, "references to modifier groups");
+        }
+        return none(0.85, "modifier group settings");
+    }
+    // Units and weight.
+    if f.leaf_has(&["unit", "uom"])
+        && !f.leaf_has(&["weight", "dimension", "length", "price", "cost"])
+    {
+        return hit("unit_of_measure", 0.9, "a unit of measure");
+    }
+    if f.leaf_has(&["weight", "grams", "gram"]) && !f.leaf_has(&["unit"]) && f.numeric() {
+        return hit("weight", 0.93, "a weight");
+    }
+    // Time.
+    if f.leaf_has(&["created"]) && (f.at_entity_level()) {
+        return hit(
+            "created_at",
+            if kind == ValueKind::Timestamp {
+                0.95
+            } else {
+                0.85
+            },
+            "creation time",
+        );
+    }
+    if (f.leaf_has(&["updated", "modified"]) || f.leaf_is(&["lastmodified", "updatedat"]))
+        && f.at_entity_level()
+    {
+        return hit(
+            "updated_at",
+            if kind == ValueKind::Timestamp {
+                0.95
+            } else {
+                0.85
+            },
+            "last change time",
+        );
+    }
+    // Categories.
+    if f.leaf_has(&["category", "categories", "department", "collection"])
+        || f.parent_has(&["category", "categories", "department"])
+    {
+        if f.leaf_is(&[
+            "id",
+            "guid",
+            "name",
+            "category",
+            "categoryid",
+            "categoryname",
+            "categories",
+            "department",
+            "reportingcategory",
+            "collection",
+        ]) {
+            return hit("category", 0.92, "the item's category");
+        }
+        return none(0.85, "category metadata");
+    }
+    // Parents of variants.
+    if f.leaf_is(&[
+        "parentid",
+        "itemgroupid",
+        "groupid",
+        "productid",
+        "itemid",
+        "parentsku",
+    ]) && (f.in_variant() || f.leaf_is(&["parentid", "itemgroupid"]))
+    {
+        return hit("parent_id", 0.92, "the variant's parent");
+    }
+    if f.parent_has(&["group", "itemgroup", "parent"]) && f.leaf_is(&["id", "guid"]) {
+        return hit("parent_id", 0.9, "the id of the group this item belongs to");
+    }
+    // Own id.
+    if f.leaf_is(&[
+        "id",
+        "guid",
+        "uuid",
+        "itemid",
+        "productid",
+        "externalid",
+        "variationid",
+        "variantid",
+    ]) && f.at_entity_level()
+    {
+        return hit("external_id", 0.95, "the record's own id");
+    }
+    // Names.
+    if f.leaf_is(&[
+        "name",
+        "title",
+        "itemname",
+        "productname",
+        "displayname",
+        "item",
+        "product",
+    ]) {
+        if f.in_variant() {
+            return hit("variant_name", 0.93, "the name of a variant");
+        }
+        if f.at_entity_level() {
+            return hit("name", 0.95, "the item's name");
+        }
+        if f.parent_has(&["option", "options"]) {
+            return hit("variant_name", 0.8, "an option value naming the variant");
+        }
+    }
+    if f.leaf_is(&[
+        "variantname",
+        "variationname",
+        "varianttitle",
+        "optionvalue",
+        "size",
+    ]) {
+        return hit("variant_name", 0.9, "the name of a variant");
+    }
+    None
+}
+
+/// One suggestion per field, in the input's order.
+pub fn suggest(fields: &[FieldProfile]) -> Vec<Suggestion> {
+    fields
+        .iter()
+        .map(|p| {
+            let f = field(p);
+            let (target, confidence, reason) =
+                rules(&f, fields).unwrap_or((None, 0.9, "no canonical counterpart".to_owned()));
+            let confidence = (confidence * 100.0).round() / 100.0;
+            Suggestion {
+                source: p.path.clone(),
+                target,
+                confidence,
+                band: band(target, confidence),
+                reason,
+            }
+        })
+        .collect()
+}
