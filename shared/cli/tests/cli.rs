@@ -341,3 +341,83 @@ fn validate_reports_findings_per_the_contract() {
         );
     }
 }
+
+#[test]
+fn suggest_lists_every_source_path_per_the_contract() {
+    let sample =
+        root().join("shared/mapping/tests/data/mapping-dev/square_catalog_api/sample.json");
+    let out = bin()
+        .args(["suggest", "--offline", "--sample"])
+        .arg(&sample)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            root().join("shared/mapping/tests/data/mapping-dev/square_catalog_api/truth.json"),
+        )
+        .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    let paths: Vec<&str> = rows.iter().filter_map(|r| r["source"].as_str()).collect();
+    for p in truth["fields"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+    {
+        assert!(paths.contains(&p.as_str()), "{p} missing");
+    }
+    for r in &rows {
+        let c = r["confidence"].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&c));
+        let band = r["band"].as_str().unwrap_or("");
+        match r["target"].as_str() {
+            None => assert_eq!(band, "none"),
+            Some(_) if c > 0.9 => assert_eq!(band, "high"),
+            Some(_) if c >= 0.7 => assert_eq!(band, "medium"),
+            Some(_) => assert_eq!(band, "low"),
+        }
+        assert!(r["reason"].as_str().is_some_and(|s| !s.is_empty()));
+    }
+    let price = rows
+        .iter()
+        .find(|r| r["source"] == "item_data.variations[].item_variation_data.price_money.amount")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(price["target"], "price_minor");
+    // CSV: headers as written.
+    let csv = temp(
+        "export.csv",
+        b"Item Name,Retail Price,UPC,Qty On Hand,Notes\nLatte,4.50,036000291452,12,hot\n",
+    );
+    let out = bin()
+        .args(["suggest", "--sample"])
+        .arg(&csv)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let targets: Vec<(&str, Option<&str>)> = rows
+        .iter()
+        .map(|r| (r["source"].as_str().unwrap_or(""), r["target"].as_str()))
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            ("Item Name", Some("name")),
+            ("Retail Price", Some("price_minor")),
+            ("UPC", Some("barcode")),
+            ("Qty On Hand", Some("quantity_on_hand")),
+            ("Notes", None)
+        ]
+    );
+    let bad = temp("bad.json", b"{not json");
+    let out = bin()
+        .args(["suggest", "--sample"])
+        .arg(&bad)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 2);
+    assert_one_error_line(&out);
+}
