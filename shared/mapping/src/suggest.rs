@@ -26,7 +26,7 @@ pub fn band(target: Option<&str>, confidence: f64) -> &'static str {
 }
 
 /// Segments that only wrap the record (or one of its variants), not another entity.
-const ENTITY: [&str; 16] = [
+const ENTITY: [&str; 18] = [
     "item",
     "items",
     "data",
@@ -38,6 +38,8 @@ const ENTITY: [&str; 16] = [
     "variants",
     "record",
     "node",
+    "nodes",
+    "edges",
     "attributes",
     "fields",
     "result",
@@ -156,10 +158,10 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         return Some(r);
     }
     // Cannabis potency.
-    if f.leaf_has(&["thc"]) {
+    if f.leaf_has(&["thc"]) || (f.parent_has(&["thc"]) && !f.leaf_has(&["unit", "type"])) {
         return hit("thc_percent", 0.95, "name says THC");
     }
-    if f.leaf_has(&["cbd"]) {
+    if f.leaf_has(&["cbd"]) || (f.parent_has(&["cbd"]) && !f.leaf_has(&["unit", "type"])) {
         return hit("cbd_percent", 0.95, "name says CBD");
     }
     // Money.
@@ -195,10 +197,39 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         ])
     {
         // "Price", "Retail Price", "Price (USD)": a price with neutral qualifiers only.
-        const NEUTRAL: [&str; 20] = [
-            "price", "amount", "regular", "unit", "base", "retail", "selling", "list", "current",
-            "item", "product", "default", "standard", "variant", "usd", "eur", "gbp", "sek", "cad",
+        const NEUTRAL: [&str; 32] = [
+            "price",
+            "amount",
+            "regular",
+            "unit",
+            "base",
+            "retail",
+            "selling",
+            "list",
+            "current",
+            "item",
+            "product",
+            "default",
+            "standard",
+            "variant",
+            "usd",
+            "eur",
+            "gbp",
+            "sek",
+            "cad",
             "aud",
+            "including",
+            "excluding",
+            "incl",
+            "excl",
+            "tax",
+            "pre",
+            "in",
+            "pennies",
+            "cents",
+            "minor",
+            "rec",
+            "recreational",
         ];
         if f.leaf.iter().all(|t| NEUTRAL.contains(&t.as_str())) {
             let c = if f.numeric() { 0.95 } else { 0.75 };
@@ -253,6 +284,13 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
     {
         return hit("quantity_on_hand", 0.92, "a stock quantity");
     }
+    if f.parent_has(&["inventory", "stock", "stocks", "levels"])
+        && f.leaf_is(&["count", "quantity", "available", "level", "onhand", "qty"])
+        && f.numeric()
+        && f.profile.kind() != ValueKind::Bool
+    {
+        return hit("quantity_on_hand", 0.9, "a stock count");
+    }
     if f.leaf_is(&["isarchived", "archived"]) {
         return hit("is_active", 0.92, "archived is the inverse of active");
     }
@@ -301,11 +339,30 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
             "an image or its id",
         );
     }
-    if f.leaf_has(&["brand", "manufacturer"]) {
-        return hit("brand", 0.93, "name says brand");
+    let label_or_ref = |f: &Field<'_>| {
+        f.leaf.iter().all(|t| {
+            [
+                "brand",
+                "manufacturer",
+                "vendor",
+                "supplier",
+                "name",
+                "id",
+                "guid",
+                "title",
+            ]
+            .contains(&t.as_str())
+        })
+    };
+    if (f.leaf_has(&["brand", "manufacturer"]) && label_or_ref(f))
+        || (f.parent_has(&["brand", "manufacturer"]) && f.leaf_is(&["name", "title"]))
+    {
+        return hit("brand", 0.93, "the brand (its name or reference)");
     }
-    if f.leaf_has(&["vendor", "supplier"]) {
-        return hit("vendor", 0.93, "name says vendor/supplier");
+    if (f.leaf_has(&["vendor", "supplier"]) && label_or_ref(f))
+        || (f.parent_has(&["vendor", "supplier"]) && f.leaf_is(&["name", "title"]))
+    {
+        return hit("vendor", 0.93, "the vendor (its name or reference)");
     }
     // Tax.
     if f.leaf_has(&["tax", "vat"]) || f.parent_has(&["tax", "taxes", "vat"]) {
@@ -387,31 +444,35 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
     if f.leaf_has(&["category", "categories", "department", "collection"])
         || f.parent_has(&["category", "categories", "department"])
     {
-        if f.leaf_is(&[
-            "id",
-            "guid",
-            "name",
-            "category",
-            "categoryid",
-            "categoryname",
-            "categories",
-            "department",
-            "reportingcategory",
-            "collection",
-        ]) {
+        let plain = f.leaf.iter().all(|t| {
+            [
+                "category",
+                "categories",
+                "department",
+                "collection",
+                "reporting",
+                "main",
+                "primary",
+                "product",
+                "item",
+                "type",
+                "name",
+                "id",
+                "ids",
+                "guid",
+                "title",
+                "label",
+            ]
+            .contains(&t.as_str())
+        });
+        if plain && !f.leaf_has(&["sub", "subcategory"]) {
             return hit("category", 0.92, "the item's category");
         }
         return none(0.85, "category metadata");
     }
     // Parents of variants.
-    if f.leaf_is(&[
-        "parentid",
-        "itemgroupid",
-        "groupid",
-        "productid",
-        "itemid",
-        "parentsku",
-    ]) && (f.in_variant() || f.leaf_is(&["parentid", "itemgroupid"]))
+    if (f.leaf_has(&["parent"]) && f.leaf_has(&["id", "guid", "uuid", "sku"]))
+        || (f.leaf_is(&["itemgroupid", "groupid", "productid", "itemid"]) && f.in_variant())
     {
         return hit("parent_id", 0.92, "the variant's parent");
     }
@@ -451,6 +512,15 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         if f.parent_has(&["option", "options"]) {
             return hit("variant_name", 0.8, "an option value naming the variant");
         }
+    }
+    if f.in_variant() && f.leaf_is(&["option", "label", "size"]) {
+        return hit("variant_name", 0.85, "the option naming the variant");
+    }
+    if f.parent_has(&["option", "options", "optionvalues"])
+        && f.leaf_is(&["label", "value"])
+        && f.profile.kind() == ValueKind::Text
+    {
+        return hit("variant_name", 0.8, "an option value naming the variant");
     }
     if f.leaf_is(&[
         "variantname",
