@@ -6,9 +6,11 @@
 //! GTINs, currency codes). Most export fields have no canonical counterpart; saying so is a
 //! decision with its own confidence.
 
+mod convert;
 mod flatten;
 mod suggest;
 mod tokens;
 
+pub use convert::{Conversion, MappedField, apply, detect};
 pub use flatten::{FieldProfile, ValueKind, profile_csv, profile_json};
 pub use suggest::{Suggestion, band, suggest};

@@ -13,6 +13,9 @@ pub struct Suggestion {
     pub confidence: f64,
     pub band: &'static str,
     pub reason: String,
+    /// How the values convert (for suggestions with a target).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<crate::convert::Conversion>,
 }
 
 /// high > 0.9, medium 0.7–0.9, low < 0.7, none = no suggestion.
@@ -543,12 +546,14 @@ pub fn suggest(fields: &[FieldProfile]) -> Vec<Suggestion> {
             let (target, confidence, reason) =
                 rules(&f, fields).unwrap_or((None, 0.9, "no canonical counterpart".to_owned()));
             let confidence = (confidence * 100.0).round() / 100.0;
+            let conversion = target.map(|t| crate::convert::detect(t, p));
             Suggestion {
                 source: p.path.clone(),
                 target,
                 confidence,
                 band: band(target, confidence),
                 reason,
+                conversion,
             }
         })
         .collect()

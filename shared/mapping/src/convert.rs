@@ -1,0 +1,360 @@
+//! How a source field's values become a canonical field's values, detected from the values,
+//! and the function that applies an approved mapping to records, producing canonical items.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+use tillbridge_domain::money::parse_decimal;
+use tillbridge_domain::{CatalogItem, Currency, Timestamp};
+
+use crate::flatten::{FieldProfile, ValueKind};
+use crate::tokens::words;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conversion {
+    /// Taken as is (text, ids, codes).
+    AsIs,
+    /// Integers already in minor units (Square `amount`, Clover `price`).
+    MinorUnits,
+    /// Decimal major units ("29.99", 15.0) → minor units of the currency, exactly.
+    MajorToMinor,
+    /// Money strings with symbols or separators ("$1,299.00").
+    MoneyString,
+    /// Epoch milliseconds → RFC 3339.
+    EpochMillis,
+    /// Date-time text in any common shape → RFC 3339.
+    DateTime,
+    /// Booleans (incl. Y/N, yes/no) taken as is.
+    Boolean,
+    /// "archived", "deleted", "hidden": true means not active.
+    InvertedBoolean,
+    /// Status words: active/published/enabled mean active.
+    Status,
+    /// A fraction (0.15) that the canonical field holds as a percentage (15).
+    FractionToPercent,
+    /// A decimal number.
+    Number,
+    /// The first element of a list (references such as `tax_ids[]`).
+    FirstOfList,
+    /// Every element of a list.
+    List,
+}
+
+/// The conversion for a suggested target, from the field's name and values.
+pub fn detect(target: &str, p: &FieldProfile) -> Conversion {
+    let leaf = words(p.path.rsplit('.').next().unwrap_or(&p.path));
+    let in_list = p.path.ends_with("[]");
+    match target {
+        "price_minor" | "cost_minor" => {
+            if p.share_of(ValueKind::Integer) >= 0.8 && p.floats == 0 && p.decimal_strings == 0 {
+                Conversion::MinorUnits
+            } else if p.samples.iter().any(|s| s.contains(['$', '€', '£', ','])) {
+                Conversion::MoneyString
+            } else {
+                Conversion::MajorToMinor
+            }
+        }
+        "created_at" | "updated_at" => {
+            if p.epoch_ms > 0 && p.epoch_ms * 2 >= p.present - p.nulls {
+                Conversion::EpochMillis
+            } else {
+                Conversion::DateTime
+            }
+        }
+        "is_active" => {
+            if leaf.iter().any(|t| {
+                ["archived", "deleted", "hidden", "disabled", "inactive"].contains(&t.as_str())
+            }) {
+                Conversion::InvertedBoolean
+            } else if p.kind() == ValueKind::Bool {
+                Conversion::Boolean
+            } else {
+                Conversion::Status
+            }
+        }
+        "tax_rate_percent" if p.kind() == ValueKind::Decimal || p.kind() == ValueKind::Integer => {
+            let all_fractions = p
+                .samples
+                .iter()
+                .filter_map(|s| parse_decimal(s))
+                .all(|d| d <= Decimal::ONE);
+            if all_fractions
+                && p.samples
+                    .iter()
+                    .any(|s| parse_decimal(s).is_some_and(|d| d > Decimal::ZERO))
+            {
+                Conversion::FractionToPercent
+            } else {
+                Conversion::Number
+            }
+        }
+        "quantity_on_hand" | "weight" | "thc_percent" | "cbd_percent" | "tax_rate_percent" => {
+            if in_list {
+                Conversion::FirstOfList
+            } else {
+                Conversion::Number
+            }
+        }
+        "modifier_group_ids" => Conversion::List,
+        _ if in_list => Conversion::FirstOfList,
+        _ => Conversion::AsIs,
+    }
+}
+
+/// One approved line of a mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappedField {
+    pub source: String,
+    pub target: String,
+    pub conversion: Conversion,
+}
+
+/// Values at `path` in `record` (every element of every `[]` level).
+fn values_at<'v>(record: &'v Value, path: &str) -> Vec<&'v Value> {
+    let mut current = vec![record];
+    for seg in path.split('.') {
+        let (key, arrays) = seg.split_at(seg.find("[]").unwrap_or(seg.len()));
+        let mut next = Vec::new();
+        for v in current {
+            let Some(mut child) = v.get(key) else {
+                continue;
+            };
+            let mut level = vec![child];
+            for _ in 0..arrays.len() / 2 {
+                level = level
+                    .iter()
+                    .filter_map(|c| c.as_array())
+                    .flatten()
+                    .collect();
+            }
+            if level.len() == 1 && arrays.is_empty() {
+                child = level[0];
+                next.push(child);
+            } else {
+                next.extend(level);
+            }
+        }
+        current = next;
+    }
+    current.into_iter().filter(|v| !v.is_null()).collect()
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn truthy(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        other => match text(other)?.to_ascii_lowercase().as_str() {
+            "true" | "y" | "yes" | "1" => Some(true),
+            "false" | "n" | "no" | "0" => Some(false),
+            _ => None,
+        },
+    }
+}
+
+/// Applies one converted value to an item. Returns an error message for a value that does
+/// not convert (it is reported, never guessed).
+fn set(
+    item: &mut CatalogItem,
+    f: &MappedField,
+    vals: &[&Value],
+    currency: Currency,
+) -> Result<(), String> {
+    let Some(first) = vals.first() else {
+        return Ok(());
+    };
+    let t = text(first);
+    let dec = || t.as_deref().and_then(parse_decimal);
+    let money = || -> Result<Option<i64>, String> {
+        let Some(s) = t.clone() else { return Ok(None) };
+        match f.conversion {
+            Conversion::MinorUnits => s
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| format!("{}: {s:?} is not an integer amount", f.source)),
+            Conversion::MoneyString => {
+                let cleaned: String = s
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+                    .collect();
+                currency
+                    .to_minor(&cleaned)
+                    .map(Some)
+                    .map_err(|e| format!("{}: {e}", f.source))
+            }
+            _ => currency
+                .to_minor(&s)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", f.source)),
+        }
+    };
+    let time = || -> Result<Option<Timestamp>, String> {
+        match (f.conversion, first) {
+            (Conversion::EpochMillis, Value::Number(n)) => {
+                Ok(n.as_i64().and_then(Timestamp::from_unix_millis))
+            }
+            _ => t
+                .as_deref()
+                .map(Timestamp::parse_lenient)
+                .transpose()
+                .map_err(|e| format!("{}: {e}", f.source)),
+        }
+    };
+    match f.target.as_str() {
+        "external_id" => item.external_id = t.unwrap_or_default(),
+        "sku" => item.sku = item.sku.take().or(t),
+        "name" => item.name = item.name.take().or(t),
+        "description" => item.description = item.description.take().or(t),
+        "category" => item.category = item.category.take().or(t),
+        "barcode" => item.barcode = item.barcode.take().or(t),
+        "image_url" => item.image_url = item.image_url.take().or(t),
+        "brand" => item.brand = item.brand.take().or(t),
+        "vendor" => item.vendor = item.vendor.take().or(t),
+        "variant_name" => item.variant_name = item.variant_name.take().or(t),
+        "parent_id" => item.parent_id = item.parent_id.take().or(t),
+        "unit_of_measure" => item.unit_of_measure = item.unit_of_measure.take().or(t),
+        "currency" => {
+            if let Some(c) = t {
+                item.currency = Some(
+                    Currency::parse(&c.to_ascii_uppercase())
+                        .map_err(|e| format!("{}: {e}", f.source))?,
+                );
+            }
+        }
+        "price_minor" => item.price_minor = item.price_minor.or(money()?),
+        "cost_minor" => item.cost_minor = item.cost_minor.or(money()?),
+        "quantity_on_hand" => item.quantity_on_hand = item.quantity_on_hand.or_else(dec),
+        "weight" => item.weight = item.weight.or_else(dec),
+        "thc_percent" => {
+            item.thc_percent = item.thc_percent.or_else(|| {
+                t.as_deref()
+                    .map(|s| s.trim_end_matches('%'))
+                    .and_then(parse_decimal)
+            })
+        }
+        "cbd_percent" => {
+            item.cbd_percent = item.cbd_percent.or_else(|| {
+                t.as_deref()
+                    .map(|s| s.trim_end_matches('%'))
+                    .and_then(parse_decimal)
+            })
+        }
+        "tax_rate_percent" => {
+            let d = dec().map(|d| {
+                if f.conversion == Conversion::FractionToPercent {
+                    d * Decimal::ONE_HUNDRED
+                } else {
+                    d
+                }
+            });
+            item.tax_rate_percent = item.tax_rate_percent.or(d.map(|d| d.normalize()));
+        }
+        "is_active" => {
+            let v = match f.conversion {
+                Conversion::InvertedBoolean => truthy(first).map(|b| !b),
+                Conversion::Status => t.map(|s| {
+                    matches!(
+                        s.to_ascii_lowercase().as_str(),
+                        "active" | "published" | "publish" | "enabled" | "available" | "live"
+                    )
+                }),
+                _ => truthy(first),
+            };
+            // Several sources may feed is_active: any "not active" wins.
+            item.is_active = match (item.is_active, v) {
+                (Some(a), Some(b)) => Some(a && b),
+                (a, b) => a.or(b),
+            };
+        }
+        "created_at" => item.created_at = item.created_at.or(time()?),
+        "updated_at" => item.updated_at = item.updated_at.or(time()?),
+        "modifier_group_ids" => item
+            .modifier_group_ids
+            .extend(vals.iter().filter_map(|v| text(v))),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Applies an approved mapping to records. Fields under the array that holds the variants'
+/// own ids become one item per variant (parent_id defaults to the record's id, and the
+/// record's name, category and the like are inherited); the record itself is an item too.
+/// Returns the items and, per record, the values that did not convert.
+pub fn apply(
+    records: &[Value],
+    mapping: &[MappedField],
+    currency: Currency,
+) -> (Vec<CatalogItem>, Vec<String>) {
+    let variant_prefix = mapping
+        .iter()
+        .filter(|m| m.target == "external_id" && m.source.contains("[]"))
+        .map(|m| m.source[..m.source.rfind("[]").map_or(0, |i| i + 2)].to_owned())
+        .min_by_key(String::len);
+    let mut items = Vec::new();
+    let mut problems = Vec::new();
+    for (n, record) in records.iter().enumerate() {
+        let mut parent = CatalogItem::default();
+        for m in mapping.iter().filter(|m| {
+            variant_prefix
+                .as_ref()
+                .is_none_or(|p| !m.source.starts_with(p.as_str()))
+        }) {
+            if let Err(e) = set(&mut parent, m, &values_at(record, &m.source), currency) {
+                problems.push(format!("record {}: {e}", n + 1));
+            }
+        }
+        if parent.currency.is_none()
+            && (parent.price_minor.is_some() || parent.cost_minor.is_some())
+        {
+            parent.currency = Some(currency);
+        }
+        let mut variants = Vec::new();
+        if let Some(prefix) = &variant_prefix {
+            let key = prefix.trim_end_matches("[]");
+            for element in values_at(record, &format!("{key}[]")) {
+                let mut v = CatalogItem {
+                    parent_id: Some(parent.external_id.clone()).filter(|p| !p.is_empty()),
+                    ..CatalogItem::default()
+                };
+                for m in mapping
+                    .iter()
+                    .filter(|m| m.source.starts_with(prefix.as_str()))
+                {
+                    let rest = m.source[prefix.len()..].trim_start_matches('.');
+                    let vals = if rest.is_empty() {
+                        vec![element]
+                    } else {
+                        values_at(element, rest)
+                    };
+                    if let Err(e) = set(&mut v, m, &vals, currency) {
+                        problems.push(format!("record {}: {e}", n + 1));
+                    }
+                }
+                v.name = v.name.or_else(|| parent.name.clone());
+                v.category = v.category.or_else(|| parent.category.clone());
+                v.description = v.description.or_else(|| parent.description.clone());
+                v.brand = v.brand.or_else(|| parent.brand.clone());
+                v.vendor = v.vendor.or_else(|| parent.vendor.clone());
+                v.is_active = v.is_active.or(parent.is_active);
+                v.tax_rate_percent = v.tax_rate_percent.or(parent.tax_rate_percent);
+                if v.currency.is_none() && (v.price_minor.is_some() || v.cost_minor.is_some()) {
+                    v.currency = Some(currency);
+                }
+                variants.push(v);
+            }
+        }
+        if !parent.external_id.is_empty() {
+            items.push(parent);
+        }
+        items.extend(variants.into_iter().filter(|v| !v.external_id.is_empty()));
+    }
+    (items, problems)
+}
