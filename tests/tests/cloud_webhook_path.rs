@@ -6,11 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
-use aws_sdk_sqs::types::QueueAttributeName;
-use tillbridge_aws::moto::Moto;
+use tillbridge_aws::moto::{Moto, provision};
 use tillbridge_aws::{
     DynamoTable, EventBridgeBus, S3Blobs, SecretsManagerStore, SqsQueue, emulator_config, s3_client,
 };
@@ -37,20 +33,6 @@ struct Cloud {
     catalog_queue: SqsQueue,
 }
 
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .ok()
-        .and_then(|o| {
-            o.attributes()
-                .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        })
-        .unwrap_or_default()
-}
-
 async fn provision() -> Cloud {
     let moto = Moto::shared().unwrap_or_else(|e| panic!("{e}"));
     let cfg = emulator_config(&moto.endpoint).await;
@@ -61,52 +43,21 @@ async fn provision() -> Cloud {
     let s3 = s3_client(&cfg);
 
     let table_name = unique("tillbridge");
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
-    ddb.create_table()
-        .table_name(&table_name)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
+    provision::table(&ddb, &table_name)
         .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
+        .unwrap_or_else(|e| panic!("{e}"));
     let bucket = unique("tillbridge");
     s3.create_bucket()
         .bucket(&bucket)
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
-    let inbound_url = sqs
-        .create_queue()
-        .queue_name(unique("inbound"))
-        .send()
+    let inbound_url = provision::queue(&sqs, &unique("inbound"))
         .await
-        .ok()
-        .and_then(|o| o.queue_url().map(str::to_owned))
-        .unwrap_or_default();
-    let catalog_url = sqs
-        .create_queue()
-        .queue_name(unique("catalog"))
-        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let catalog_url = provision::queue(&sqs, &unique("catalog"))
         .await
-        .ok()
-        .and_then(|o| o.queue_url().map(str::to_owned))
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("{e}"));
     let bus = unique("bus");
     eb.create_event_bus()
         .name(&bus)
@@ -123,7 +74,11 @@ async fn provision() -> Cloud {
         .unwrap_or_else(|e| panic!("{e:?}"));
     let target = aws_sdk_eventbridge::types::Target::builder()
         .id("catalog")
-        .arn(queue_arn(&sqs, &catalog_url).await)
+        .arn(
+            provision::queue_arn(&sqs, &catalog_url)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     eb.put_targets()

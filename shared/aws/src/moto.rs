@@ -78,3 +78,66 @@ fn ready(port: u16) -> bool {
     s.read_exact(&mut buf).is_ok()
         && (buf.starts_with(b"HTTP/1.1 200") || buf.starts_with(b"HTTP/1.0 200"))
 }
+
+/// Resources the emulator tests create, with the SDK calls written once.
+pub mod provision {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    use aws_sdk_sqs::types::QueueAttributeName;
+
+    /// A table shaped like the template's: `pk` (hash) and `sk` (range), strings.
+    pub async fn table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), String> {
+        let attr = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        let key = |n: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(t)
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        client
+            .create_table()
+            .table_name(name)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("create table: {e:?}"))
+    }
+
+    /// A queue; returns its URL.
+    pub async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, String> {
+        let out = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .map_err(|e| format!("create queue: {e:?}"))?;
+        Ok(out.queue_url().unwrap_or_default().to_owned())
+    }
+
+    pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> {
+        let out = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| format!("queue attributes: {e:?}"))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .unwrap_or_default())
+    }
+}

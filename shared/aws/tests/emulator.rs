@@ -3,10 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
-use tillbridge_aws::moto::Moto;
+use tillbridge_aws::moto::{Moto, provision};
 use tillbridge_aws::{
     DynamoTable, EventBridgeBus, S3Blobs, SecretsManagerStore, SqsQueue, emulator_config, s3_client,
 };
@@ -36,32 +33,10 @@ fn clock() -> Arc<ManualClock> {
     ))
 }
 
-pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
-    let key = |n: &str, t: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
-    client
-        .create_table()
-        .table_name(name)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    provision::table(client, name)
         .await
-        .unwrap_or_else(|e| panic!("create table: {e:?}"));
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[tokio::test]
@@ -133,28 +108,12 @@ async fn dynamodb_errors_keep_their_kind() {
 async fn sqs_queue_delivers_at_least_once_and_redrives_to_the_dlq() {
     let cfg = config().await;
     let sqs = aws_sdk_sqs::Client::new(&cfg);
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(unique("dlq"))
-        .send()
+    let dlq_url = provision::queue(&sqs, &unique("dlq"))
         .await
-        .unwrap_or_else(|e| panic!("{e:?}"))
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dlq_arn = provision::queue_arn(&sqs, &dlq_url)
         .await
-        .unwrap_or_else(|e| panic!("{e:?}"))
-        .attributes()
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("{e}"));
     let url = sqs
         .create_queue()
         .queue_name(unique("inbound"))
@@ -292,28 +251,12 @@ async fn eventbridge_rules_route_batched_events_to_sqs_in_the_shape_consumers_pa
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
-    let url = sqs
-        .create_queue()
-        .queue_name(unique("catalog"))
-        .send()
+    let url = provision::queue(&sqs, &unique("catalog"))
         .await
-        .unwrap_or_else(|e| panic!("{e:?}"))
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let arn = provision::queue_arn(&sqs, &url)
         .await
-        .unwrap_or_else(|e| panic!("{e:?}"))
-        .attributes()
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("{e}"));
     let rule = unique("catalog-apply");
     eb.put_rule()
         .name(&rule)
