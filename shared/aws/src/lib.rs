@@ -53,3 +53,40 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
 pub fn required_env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
 }
+
+/// What every function builds once per container: the SDK configuration (from the Lambda
+/// environment), the clock, and the table — raw, and wrapped in the metering decorator that
+/// attributes each record's usage to its tenant.
+pub struct Container {
+    pub config: SdkConfig,
+    pub clock: std::sync::Arc<tillbridge_ports::SystemClock>,
+    pub meter: std::sync::Arc<tillbridge_ports::meter::Meter>,
+    /// Unmetered (metering readings are written here).
+    pub raw_table: std::sync::Arc<dyn tillbridge_ports::Table>,
+    pub table: std::sync::Arc<dyn tillbridge_ports::Table>,
+}
+
+impl Container {
+    pub async fn load() -> Result<Self, String> {
+        use std::sync::Arc;
+        let config = load_config().await;
+        let clock = Arc::new(tillbridge_ports::SystemClock);
+        let meter = Arc::new(tillbridge_ports::meter::Meter::default());
+        let raw_table: Arc<dyn tillbridge_ports::Table> = Arc::new(DynamoTable::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            required_env("TABLE_NAME")?,
+            clock.clone(),
+        ));
+        let table = Arc::new(tillbridge_ports::meter::MeteredTable {
+            inner: raw_table.clone(),
+            meter: meter.clone(),
+        });
+        Ok(Self {
+            config,
+            clock,
+            meter,
+            raw_table,
+            table,
+        })
+    }
+}
