@@ -63,6 +63,8 @@ enum Command {
     Normalize(normalize::Args),
     /// Suggest source → canonical field mappings for a vendor export (JSON or CSV).
     Suggest(suggest::Args),
+    /// Score suggestions on folders of samples with truth (the mapping-dev layout).
+    SuggestEval(suggest::EvalArgs),
     /// Validate a batch of canonical items (JSONL).
     Validate(validate::Args),
     /// Serve the HTTP API on the embedded store.
@@ -101,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Normalize(a) => normalize::run(a),
         Command::Validate(a) => validate::run(a),
         Command::Suggest(a) => suggest::run(a),
+        Command::SuggestEval(a) => suggest::eval(a),
         Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Costs(c) => costs::run(c),

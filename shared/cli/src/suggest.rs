@@ -41,12 +41,18 @@ fn records(value: Value) -> Result<Vec<Value>, Failure> {
     }
 }
 
-pub fn run(a: Args) -> Outcome {
-    let _ = (a.offline, &a.format, &a.source_name);
-    let bytes = read_input(&a.sample, "sample")?;
-    let text = String::from_utf8(bytes).map_err(|_| Failure::usage("the sample is not UTF-8"))?;
-    let is_csv = match a
-        .sample
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// A folder of sources in the mapping-dev layout: <source>/sample.json|sample.csv + truth.json.
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+/// Loads a sample file into field profiles (JSON records or CSV).
+fn profiles(path: &std::path::Path) -> Result<Vec<tillbridge_mapping::FieldProfile>, Failure> {
+    let text = String::from_utf8(read_input(&path.to_path_buf(), "sample")?)
+        .map_err(|_| Failure::usage("the sample is not UTF-8"))?;
+    let is_csv = match path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
@@ -56,15 +62,68 @@ pub fn run(a: Args) -> Outcome {
         Some("json") => false,
         _ => !text.trim_start().starts_with(['[', '{']),
     };
-    let fields = if is_csv {
-        profile_csv(&text)
-            .map_err(|e| Failure::usage(format!("cannot read the CSV sample: {e}")))?
+    if is_csv {
+        profile_csv(&text).map_err(|e| Failure::usage(format!("cannot read the CSV sample: {e}")))
     } else {
         let value: Value = serde_json::from_str(&text)
             .map_err(|e| Failure::usage(format!("the sample is not valid JSON: {e}")))?;
-        profile_json(&records(value)?)
-    };
-    let suggestions = suggest(&fields);
+        Ok(profile_json(&records(value)?))
+    }
+}
+
+/// `tillbridge suggest-eval --dir DIR`: scores every source folder and the total.
+pub fn eval(a: EvalArgs) -> Outcome {
+    use tillbridge_mapping::eval::{Score, score};
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&a.dir)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", a.dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("truth.json").exists())
+        .collect();
+    entries.sort();
+    if entries.is_empty() {
+        return Err(Failure::usage(format!(
+            "no <source>/truth.json under {}",
+            a.dir.display()
+        )));
+    }
+    let (mut strict_total, mut lenient_total) = (Score::default(), Score::default());
+    let mut rows = Vec::new();
+    for dir in entries {
+        let sample = ["sample.json", "sample.csv"]
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.exists())
+            .ok_or_else(|| Failure::usage(format!("{} has no sample", dir.display())))?;
+        let truth: Value = serde_json::from_slice(&read_input(&dir.join("truth.json"), "truth")?)
+            .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
+        let suggestions = suggest(&profiles(&sample)?);
+        let (strict, lenient, misses) = score(&suggestions, &truth);
+        strict_total.add(&strict);
+        lenient_total.add(&lenient);
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        rows.push(serde_json::json!({ "source": name, "strict": summary(&strict), "lenient": summary(&lenient), "misses": misses }));
+    }
+    let report = serde_json::json!({ "sources": rows, "total": { "strict": summary(&strict_total), "lenient": summary(&lenient_total) } });
+    let out =
+        serde_json::to_string_pretty(&report).map_err(|e| Failure::usage(e.to_string()))? + "\n";
+    std::io::stdout()
+        .lock()
+        .write_all(out.as_bytes())
+        .map_err(|e| Failure::usage(format!("cannot write output: {e}")))
+}
+
+fn summary(s: &tillbridge_mapping::eval::Score) -> Value {
+    let r = |v: f64| (v * 1000.0).round() / 1000.0;
+    serde_json::json!({ "fields": s.fields, "precision": r(s.precision()), "recall": r(s.recall()), "f1": r(s.f1()), "high_band_precision": r(s.high_precision()), "high_band": s.high })
+}
+
+pub fn run(a: Args) -> Outcome {
+    let _ = (a.offline, &a.format, &a.source_name);
+    let suggestions = suggest(&profiles(&a.sample)?);
     let out = serde_json::to_string_pretty(&suggestions)
         .map_err(|e| Failure::usage(e.to_string()))?
         + "\n";

@@ -421,3 +421,32 @@ fn suggest_lists_every_source_path_per_the_contract() {
     assert_eq!(code(&out), 2);
     assert_one_error_line(&out);
 }
+
+#[test]
+fn suggest_eval_scores_a_truth_directory() {
+    let out = bin()
+        .args(["suggest-eval", "--dir"])
+        .arg(root().join("shared/mapping/tests/data/mapping-dev"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(report["sources"].as_array().map(Vec::len), Some(3));
+    assert!(
+        report["total"]["strict"]["f1"]
+            .as_f64()
+            .is_some_and(|f| f >= 0.9)
+    );
+    assert!(
+        report["total"]["lenient"]["high_band_precision"]
+            .as_f64()
+            .is_some_and(|p| p >= 0.95)
+    );
+    let empty = std::env::temp_dir();
+    let out = bin()
+        .args(["suggest-eval", "--dir"])
+        .arg(empty.join("tillbridge-no-such-dir"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 2);
+}

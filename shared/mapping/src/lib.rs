@@ -7,6 +7,7 @@
 //! decision with its own confidence.
 
 mod convert;
+pub mod eval;
 mod flatten;
 mod suggest;
 mod tokens;
