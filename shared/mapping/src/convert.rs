@@ -2,7 +2,7 @@
 //! and the function that applies an approved mapping to records, producing canonical items.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tillbridge_domain::money::parse_decimal;
 use tillbridge_domain::{CatalogItem, Currency, Timestamp};
@@ -10,7 +10,7 @@ use tillbridge_domain::{CatalogItem, Currency, Timestamp};
 use crate::flatten::{FieldProfile, ValueKind};
 use crate::tokens::words;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Conversion {
     /// Taken as is (text, ids, codes).

@@ -20,6 +20,7 @@ pub mod finance;
 pub mod inbound;
 pub mod ingress;
 pub mod local;
+pub mod mapping_review;
 pub mod metering;
 pub mod quarantine;
 pub mod signature_check;
