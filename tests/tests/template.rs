@@ -113,7 +113,7 @@ fn consumers_report_partial_failures_and_queues_redrive() {
             .count()
     );
     let work_queues = t.matches("RedrivePolicy:").count();
-    assert_eq!(work_queues, 3);
+    assert_eq!(work_queues, 4);
     for block in t.split("RedrivePolicy:").skip(1) {
         let receives: u32 = block
             .lines()

@@ -48,10 +48,12 @@ pub enum EventType {
     BudgetThresholdCrossed,
     MigrationValidationRequested,
     MigrationValidated,
+    MigrationRequested,
+    MigrationMappingSuggested,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 12] = [
         EventType::CatalogItemUpserted,
         EventType::CatalogItemDeleted,
         EventType::InventoryAdjusted,
@@ -62,6 +64,8 @@ impl EventType {
         EventType::BudgetThresholdCrossed,
         EventType::MigrationValidationRequested,
         EventType::MigrationValidated,
+        EventType::MigrationRequested,
+        EventType::MigrationMappingSuggested,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +80,8 @@ impl EventType {
             EventType::BudgetThresholdCrossed => "budget.threshold.crossed",
             EventType::MigrationValidationRequested => "migration.validation.requested",
             EventType::MigrationValidated => "migration.validated",
+            EventType::MigrationRequested => "migration.requested",
+            EventType::MigrationMappingSuggested => "migration.mapping.suggested",
         }
     }
 
@@ -108,6 +114,10 @@ pub enum EventData {
     MigrationValidationRequested(ValidationRequested),
     #[serde(rename = "migration.validated")]
     MigrationValidated(MigrationValidated),
+    #[serde(rename = "migration.requested")]
+    MigrationRequested(MigrationRequested),
+    #[serde(rename = "migration.mapping.suggested")]
+    MigrationMappingSuggested(MappingSuggested),
 }
 
 impl EventData {
@@ -123,6 +133,8 @@ impl EventData {
             EventData::BudgetThresholdCrossed(_) => EventType::BudgetThresholdCrossed,
             EventData::MigrationValidationRequested(_) => EventType::MigrationValidationRequested,
             EventData::MigrationValidated(_) => EventType::MigrationValidated,
+            EventData::MigrationRequested(_) => EventType::MigrationRequested,
+            EventData::MigrationMappingSuggested(_) => EventType::MigrationMappingSuggested,
         }
     }
 }
@@ -275,6 +287,28 @@ pub struct ThresholdCrossed {
     /// Exact decimal strings, 6 places.
     pub budget_usd: String,
     pub spent_usd: String,
+}
+
+/// A migration was started: the source export is in the blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationRequested {
+    pub migration_id: String,
+    /// The source system (square, toast, …).
+    pub source_name: String,
+    /// The export (JSON array of records or CSV with a header row).
+    pub export_key: String,
+}
+
+/// Mapping suggestions for a migration are stored and wait for review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingSuggested {
+    pub migration_id: String,
+    pub fields: u64,
+    pub mapped: u64,
+    /// Suggestions in the high band (confidence > 0.9).
+    pub high: u64,
 }
 
 /// A migration's canonical items (JSONL in the blob store) are ready to be validated.

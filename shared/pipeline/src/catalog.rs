@@ -147,7 +147,9 @@ pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, 
         | EventData::AiUsageRecorded(_)
         | EventData::BudgetThresholdCrossed(_)
         | EventData::MigrationValidationRequested(_)
-        | EventData::MigrationValidated(_) => Ok(ApplyOutcome::Recorded),
+        | EventData::MigrationValidated(_)
+        | EventData::MigrationRequested(_)
+        | EventData::MigrationMappingSuggested(_) => Ok(ApplyOutcome::Recorded),
     }
 }
 

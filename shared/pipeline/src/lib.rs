@@ -21,6 +21,7 @@ pub mod inbound;
 pub mod ingress;
 pub mod local;
 pub mod mapping_review;
+pub mod mapping_suggest;
 pub mod metering;
 pub mod quarantine;
 pub mod signature_check;

@@ -1,0 +1,77 @@
+//! The mapping-suggest stage: a `migration.requested` event's export (JSON or CSV in the blob
+//! store) is profiled, suggestions are stored for review with their audit entry, and
+//! `migration.mapping.suggested` is published. Idempotent: a redelivery rewrites the same
+//! suggestions and republishes the same event id.
+
+use tillbridge_domain::Envelope;
+use tillbridge_domain::event::{EventData, MappingSuggested, SCHEMA_VERSION, derive_event_id};
+use tillbridge_mapping::{profile_csv, profile_json, suggest};
+use tillbridge_ports::{BlobStore, EventBus, Table};
+
+use crate::signature_check::publish;
+use crate::{PipelineError, mapping_review};
+
+pub async fn suggest_for_migration(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    bus: &dyn EventBus,
+    event: &Envelope,
+) -> Result<MappingSuggested, PipelineError> {
+    let EventData::MigrationRequested(req) = &event.body else {
+        return Err(PipelineError::Permanent(format!(
+            "{} is not a migration request",
+            event.event_type().as_str()
+        )));
+    };
+    let bytes = blobs
+        .get(&req.export_key)
+        .await?
+        .ok_or_else(|| PipelineError::Permanent(format!("export {} not found", req.export_key)))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| PipelineError::Permanent("the export is not UTF-8".into()))?;
+    let fields = if req.export_key.to_ascii_lowercase().ends_with(".csv")
+        || !text.trim_start().starts_with(['[', '{'])
+    {
+        profile_csv(&text).map_err(|e| PipelineError::Permanent(format!("export: {e}")))?
+    } else {
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| PipelineError::Permanent(format!("export is not JSON: {e}")))?;
+        let records = match value {
+            serde_json::Value::Array(a) => a,
+            other => vec![other],
+        };
+        profile_json(&records)
+    };
+    let suggestions = suggest(&fields);
+    mapping_review::store_suggestions(
+        table,
+        &event.tenant_id,
+        &req.migration_id,
+        "offline-tiers",
+        &suggestions,
+        event.received_at,
+    )
+    .await?;
+    let summary = MappingSuggested {
+        migration_id: req.migration_id.clone(),
+        fields: suggestions.len() as u64,
+        mapped: suggestions.iter().filter(|s| s.target.is_some()).count() as u64,
+        high: suggestions.iter().filter(|s| s.band == "high").count() as u64,
+    };
+    let out = Envelope {
+        event_id: derive_event_id(
+            &format!("suggested/{}/{}", event.tenant_id, event.event_id),
+            0,
+        ),
+        entity_id: req.migration_id.clone(),
+        body: EventData::MigrationMappingSuggested(summary.clone()),
+        schema_version: SCHEMA_VERSION,
+        tenant_id: event.tenant_id.clone(),
+        provider: None,
+        occurred_at: event.occurred_at,
+        received_at: event.received_at,
+        correlation_id: event.correlation_id.clone(),
+    };
+    publish(bus, std::slice::from_ref(&out)).await?;
+    Ok(summary)
+}
