@@ -9,6 +9,7 @@
 mod convert;
 pub mod eval;
 mod flatten;
+pub mod llm;
 mod suggest;
 mod tokens;
 
