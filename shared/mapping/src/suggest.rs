@@ -537,14 +537,43 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
     None
 }
 
+/// No rule matched. That is a confident "no counterpart" when the name is readable, but an
+/// uncertain one when the name tells nothing (short codes, digits) or the values are of a
+/// kind canonical fields take (numbers, barcodes, URLs): those go to the LLM tier when it is on.
+fn unmatched(f: &Field<'_>) -> Rule {
+    let opaque = f
+        .leaf
+        .iter()
+        .all(|t| t.len() <= 3 || t.bytes().any(|b| b.is_ascii_digit()));
+    let telling = matches!(
+        f.kind(),
+        ValueKind::Integer | ValueKind::Decimal | ValueKind::Gtin | ValueKind::Url
+    );
+    match (opaque, telling) {
+        (true, _) => (
+            None,
+            0.6,
+            "no canonical counterpart recognised; the name says little".to_owned(),
+        ),
+        (false, true) => (
+            None,
+            0.75,
+            format!(
+                "no canonical counterpart recognised in the name, though its values ({:?}) could feed one",
+                f.kind()
+            ),
+        ),
+        (false, false) => (None, 0.9, "no canonical counterpart".to_owned()),
+    }
+}
+
 /// One suggestion per field, in the input's order.
 pub fn suggest(fields: &[FieldProfile]) -> Vec<Suggestion> {
     fields
         .iter()
         .map(|p| {
             let f = field(p);
-            let (target, confidence, reason) =
-                rules(&f, fields).unwrap_or((None, 0.9, "no canonical counterpart".to_owned()));
+            let (target, confidence, reason) = rules(&f, fields).unwrap_or_else(|| unmatched(&f));
             let confidence = (confidence * 100.0).round() / 100.0;
             let conversion = target.map(|t| crate::convert::detect(t, p));
             Suggestion {

@@ -1,0 +1,242 @@
+//! The LLM tier of mapping suggestions. Off unless configured; when on, the offline tiers
+//! still decide first and the model is asked only about uncertain fields, in one batched
+//! prompt with customer PII masked. The cheapest model goes first; fields still below 0.8
+//! escalate to the next. Answers are cached by schema hash in the table port, each call is
+//! reserved against the tenant's budget first and emits `ai.usage.recorded`, and any failure
+//! (timeouts, 429, 5xx, an open circuit, a refused budget, an unusable answer) falls back to
+//! the offline suggestions.
+
+mod client;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use tillbridge_costs::PriceTable;
+use tillbridge_domain::event::UsageRecorded;
+use tillbridge_domain::{CorrelationId, Envelope, TenantId, Timestamp};
+use tillbridge_mapping::llm::{self, Answer};
+use tillbridge_mapping::{FieldProfile, Suggestion};
+use tillbridge_pipeline::accounting::{self, Reserve};
+use tillbridge_ports::{Condition, EventBus, Item, Table};
+
+pub use client::{ChatClient, Completion, Config, LlmError, Tokens};
+
+/// Output tokens we budget per field asked about.
+const OUTPUT_TOKENS_PER_FIELD: u64 = 60;
+
+/// Who is asking, and what they may spend.
+pub struct Request<'a> {
+    pub tenant: &'a TenantId,
+    pub migration_id: Option<&'a str>,
+    pub correlation: &'a CorrelationId,
+    /// The tenant's monthly hard limit in USD (None: no AI budget set, calls are refused).
+    pub budget_usd: Option<Decimal>,
+    pub at: Timestamp,
+}
+
+/// What the tier did, for the suggestions' audit trail and the operator.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Models called, in order.
+    pub calls: Vec<String>,
+    pub cache_hit: bool,
+    /// Why the tier stopped early or fell back, if it did.
+    pub fallback: Option<String>,
+    /// SHA-256 of each prompt sent (for `ai_suggestion` audit entries).
+    pub prompt_hashes: Vec<String>,
+    pub tokens: Tokens,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedAnswer {
+    path: String,
+    target: Option<String>,
+    confidence: f64,
+    reason: String,
+    model: String,
+}
+
+pub struct LlmTier<'a> {
+    pub client: &'a ChatClient,
+    pub table: &'a dyn Table,
+    pub bus: &'a dyn EventBus,
+    pub prices: &'a PriceTable,
+}
+
+impl LlmTier<'_> {
+    /// Improves `suggestions` (the offline tiers' output for `fields`) in place.
+    pub async fn refine(
+        &self,
+        fields: &[FieldProfile],
+        suggestions: &mut [Suggestion],
+        req: &Request<'_>,
+    ) -> Outcome {
+        let mut outcome = Outcome::default();
+        let schema = llm::schema_hash(fields);
+        let cache_pk = format!("llmcache#{schema}");
+
+        if let Ok(Some(item)) = self.table.get(&cache_pk, "answers").await
+            && let Ok(cached) = item.doc::<Vec<CachedAnswer>>()
+        {
+            for c in &cached {
+                let answer = to_answer(c);
+                llm::merge(suggestions, fields, &[answer], &c.model);
+            }
+            outcome.cache_hit = true;
+            return outcome;
+        }
+
+        let mut learned: Vec<CachedAnswer> = Vec::new();
+        let models = self.client.config().models.clone();
+        for (attempt, model) in models.iter().enumerate() {
+            let asked: Vec<Suggestion> = llm::uncertain(suggestions).into_iter().cloned().collect();
+            if asked.is_empty() {
+                break;
+            }
+            let asked_refs: Vec<&Suggestion> = asked.iter().collect();
+            let body = llm::prompt(model, fields, &asked_refs);
+            let prompt_hash = sha256(&body.to_string());
+            let request_id = format!("map-{}-{attempt}", &prompt_hash[..16]);
+
+            let Some(price) = self.prices.get(model) else {
+                outcome.fallback = Some(format!("no price known for model {model}"));
+                break;
+            };
+            let estimate_tokens = (body.to_string().len() as u64).div_ceil(3);
+            let estimate = price.input * Decimal::from(estimate_tokens)
+                + price.output * Decimal::from(OUTPUT_TOKENS_PER_FIELD * asked.len() as u64);
+            let period = accounting::period_of(req.at);
+            let Some(limit) = req.budget_usd else {
+                outcome.fallback = Some("no AI budget set for the tenant".into());
+                break;
+            };
+            match accounting::reserve(
+                self.table,
+                req.tenant,
+                &period,
+                &request_id,
+                estimate,
+                limit,
+            )
+            .await
+            {
+                Ok(Reserve::Granted) => {}
+                Ok(Reserve::Refused { available }) => {
+                    outcome.fallback = Some(format!(
+                        "AI budget exhausted ({available} USD left, call needs about {estimate})"
+                    ));
+                    break;
+                }
+                Err(e) => {
+                    outcome.fallback = Some(format!("budget check failed: {e}"));
+                    break;
+                }
+            }
+
+            let result = self.client.complete(&body).await;
+            let completion = match result {
+                Ok(c) => c,
+                Err(e) => {
+                    // Nothing was spent: release the reservation.
+                    let _ = accounting::settle(
+                        self.table,
+                        req.tenant,
+                        &period,
+                        &request_id,
+                        Decimal::ZERO,
+                    )
+                    .await;
+                    outcome.fallback = Some(format!("{model}: {e}"));
+                    break;
+                }
+            };
+            let t = completion.tokens;
+            let actual = price.input * Decimal::from(t.input)
+                + price.output * Decimal::from(t.output)
+                + price.cache_read_rate() * Decimal::from(t.cached_input);
+            if let Err(e) =
+                accounting::settle(self.table, req.tenant, &period, &request_id, actual).await
+            {
+                tracing::warn!(error = %e, "could not settle the model call's reservation");
+            }
+            outcome.calls.push(model.clone());
+            outcome.prompt_hashes.push(prompt_hash);
+            outcome.tokens.input += t.input;
+            outcome.tokens.output += t.output;
+            outcome.tokens.cached_input += t.cached_input;
+            self.emit_usage(req, &request_id, &completion).await;
+
+            match llm::parse(&completion.content, &asked_refs) {
+                Ok(answers) => {
+                    llm::merge(suggestions, fields, &answers, model);
+                    learned.retain(|c| !answers.iter().any(|a| a.path == c.path));
+                    learned.extend(answers.into_iter().map(|a| CachedAnswer {
+                        path: a.path,
+                        target: a.target.map(String::from),
+                        confidence: a.confidence,
+                        reason: a.reason,
+                        model: model.clone(),
+                    }));
+                }
+                Err(e) => {
+                    tracing::warn!(model = %model, error = %e, "unusable model answer; escalating");
+                    outcome.fallback = Some(format!("{model}: {e}"));
+                }
+            }
+        }
+
+        if !learned.is_empty()
+            && let Ok(item) = Item::with_doc(&cache_pk, "answers", &learned)
+            && let Err(e) = self.table.put(item, Condition::Always).await
+        {
+            tracing::warn!(error = %e, "could not cache model answers");
+        }
+        outcome
+    }
+
+    async fn emit_usage(&self, req: &Request<'_>, request_id: &str, c: &Completion) {
+        let usage = UsageRecorded {
+            request_id: if c.id.is_empty() {
+                request_id.to_string()
+            } else {
+                c.id.clone()
+            },
+            migration_id: req.migration_id.map(String::from),
+            operation: "mapping.suggest".into(),
+            provider: self.client.config().provider.clone(),
+            model: c.model.clone(),
+            input_tokens: c.tokens.input,
+            output_tokens: c.tokens.output,
+            cached_input_tokens: c.tokens.cached_input,
+            cache_write_tokens: 0,
+        };
+        let event: Envelope = accounting::usage_event(req.tenant, usage, req.at, req.correlation);
+        let failed = match self.bus.put_events(std::slice::from_ref(&event)).await {
+            Ok(results) => results.into_iter().find_map(Result::err),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = failed {
+            tracing::error!(error = %e, "could not publish ai.usage.recorded");
+        }
+    }
+}
+
+fn to_answer(c: &CachedAnswer) -> Answer {
+    Answer {
+        path: c.path.clone(),
+        target: c
+            .target
+            .as_deref()
+            .and_then(|t| llm::TARGETS.iter().copied().find(|x| *x == t)),
+        confidence: c.confidence,
+        reason: format!("{} (cached)", c.reason),
+    }
+}
+
+fn sha256(s: &str) -> String {
+    use std::fmt::Write;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(s.as_bytes());
+    digest.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
