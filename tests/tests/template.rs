@@ -122,12 +122,15 @@ fn consumers_report_partial_failures_and_queues_redrive() {
             .unwrap_or(0);
         assert!(receives >= 5);
     }
-    // Consumers time out at 10 s (Globals); their queues hide messages for ≥ 60 s.
+    // Consumers time out at 10 s (Globals) and their queues hide messages for 60 s; the
+    // mapping consumer (model calls with retries) gets 120 s and its queue 6 × that.
     assert!(t.contains("    Timeout: 10\n"));
     assert_eq!(
         t.matches("      VisibilityTimeout: 60\n").count(),
-        work_queues
+        work_queues - 1
     );
+    assert!(t.contains("      Timeout: 120\n"));
+    assert!(t.contains("      VisibilityTimeout: 720\n"));
     assert!(
         !t.contains("Action: \"*\"") && !t.contains("Action: '*'") && !t.contains(":*\n"),
         "no wildcard actions"

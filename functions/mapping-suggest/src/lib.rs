@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use tillbridge_lambda::{Handled, for_each_record};
+use tillbridge_pipeline::mapping_suggest::Refine;
 use tillbridge_pipeline::metering::Metering;
 use tillbridge_pipeline::{PipelineError, mapping_suggest};
 use tillbridge_ports::bus::parse_bus_message;
@@ -15,13 +16,15 @@ pub struct Deps {
     pub table: Arc<dyn Table>,
     pub blobs: Arc<dyn BlobStore>,
     pub bus: Arc<dyn EventBus>,
+    /// The LLM tier, when configured.
+    pub refiner: Option<Arc<dyn Refine>>,
 }
 
 pub async fn handle(deps: &Deps, metering: Option<&Metering>, event: SqsEvent) -> SqsBatchResponse {
     for_each_record(event, metering, |body| async move {
         match parse_bus_message(&body) {
             Ok(envelope) => {
-                let result = mapping_suggest::suggest_for_migration(deps.table.as_ref(), deps.blobs.as_ref(), deps.bus.as_ref(), &envelope).await.map(|s| {
+                let result = mapping_suggest::suggest_for_migration(deps.table.as_ref(), deps.blobs.as_ref(), deps.bus.as_ref(), deps.refiner.as_deref(), &envelope).await.map(|s| {
                     info!(tenant = %envelope.tenant_id, correlation_id = %envelope.correlation_id, migration = %s.migration_id, fields = s.fields, mapped = s.mapped, "mapping suggested");
                 });
                 Handled { tenant: Some(envelope.tenant_id), result }
@@ -54,6 +57,7 @@ mod tests {
             )))),
             blobs: Arc::new(MemoryBlobStore::default()),
             bus: bus.clone(),
+            refiner: None,
         };
         deps.blobs
             .put(

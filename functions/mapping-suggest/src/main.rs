@@ -4,6 +4,9 @@ use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use mapping_suggest::Deps;
 use tillbridge_aws::{Container, EventBridgeBus, S3Blobs, required_env, s3_client};
+use tillbridge_costs::PriceTable;
+use tillbridge_llm::{ChatClient, Config, LlmRefiner};
+use tillbridge_pipeline::mapping_suggest::Refine;
 use tillbridge_pipeline::metering::Metering;
 use tillbridge_ports::meter::{MeteredBlobs, MeteredBus};
 
@@ -11,6 +14,14 @@ use tillbridge_ports::meter::{MeteredBlobs, MeteredBus};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let c = Container::load().await?;
+    let bus: Arc<dyn tillbridge_ports::EventBus> = Arc::new(MeteredBus {
+        inner: Arc::new(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(&c.config),
+            required_env("EVENT_BUS_NAME")?,
+        )),
+        meter: c.meter.clone(),
+    });
+    let refiner = llm_refiner(&c, bus.clone()).await?;
     let deps = Deps {
         table: c.table.clone(),
         blobs: Arc::new(MeteredBlobs {
@@ -20,13 +31,8 @@ async fn main() -> Result<(), Error> {
             )),
             meter: c.meter.clone(),
         }),
-        bus: Arc::new(MeteredBus {
-            inner: Arc::new(EventBridgeBus::new(
-                aws_sdk_eventbridge::Client::new(&c.config),
-                required_env("EVENT_BUS_NAME")?,
-            )),
-            meter: c.meter.clone(),
-        }),
+        bus,
+        refiner,
     };
     let metering = Metering::from_env(
         "mapping-suggest",
@@ -39,4 +45,39 @@ async fn main() -> Result<(), Error> {
         Ok::<_, Error>(mapping_suggest::handle(deps, Some(metering), event.payload).await)
     }))
     .await
+}
+
+/// The LLM tier, on when `TILLBRIDGE_LLM_BASE_URL` and `TILLBRIDGE_LLM_MODELS` are set; the API
+/// key comes from the Secrets Manager secret named by `TILLBRIDGE_LLM_API_KEY_SECRET` (read
+/// once per container) or, locally, from `TILLBRIDGE_LLM_API_KEY`.
+async fn llm_refiner(
+    c: &Container,
+    bus: Arc<dyn tillbridge_ports::EventBus>,
+) -> Result<Option<Arc<dyn Refine>>, Error> {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if set("TILLBRIDGE_LLM_BASE_URL").is_none() {
+        return Ok(None);
+    }
+    let key = match set("TILLBRIDGE_LLM_API_KEY_SECRET") {
+        Some(id) => aws_sdk_secretsmanager::Client::new(&c.config)
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await?
+            .secret_string
+            .map(|k| k.trim().to_string()),
+        None => set("TILLBRIDGE_LLM_API_KEY"),
+    };
+    let Some(config) = Config::from_env_with_key(key) else {
+        tracing::warn!(
+            "LLM tier partly configured (base URL without models or key); staying offline"
+        );
+        return Ok(None);
+    };
+    Ok(Some(Arc::new(LlmRefiner {
+        client: Arc::new(ChatClient::new(config)?),
+        table: c.table.clone(),
+        bus,
+        prices: PriceTable::bundled(),
+    })))
 }

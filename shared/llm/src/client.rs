@@ -78,8 +78,13 @@ impl Config {
     /// `TILLBRIDGE_LLM_BASE_URL`, `TILLBRIDGE_LLM_API_KEY`, `TILLBRIDGE_LLM_MODELS`
     /// (comma-separated, cheapest first). None (the tier is off) unless all three are set.
     pub fn from_env() -> Option<Self> {
+        Self::from_env_with_key(std::env::var("TILLBRIDGE_LLM_API_KEY").ok())
+    }
+
+    /// As [`Config::from_env`], with the API key from elsewhere (Secrets Manager in the cloud).
+    pub fn from_env_with_key(key: Option<String>) -> Option<Self> {
         let base = std::env::var("TILLBRIDGE_LLM_BASE_URL").ok()?;
-        let key = std::env::var("TILLBRIDGE_LLM_API_KEY").ok()?;
+        let key = key?;
         let models: Vec<String> = std::env::var("TILLBRIDGE_LLM_MODELS")
             .ok()?
             .split(',')

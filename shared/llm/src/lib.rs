@@ -8,6 +8,9 @@
 
 mod client;
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tillbridge_costs::PriceTable;
@@ -16,6 +19,7 @@ use tillbridge_domain::{CorrelationId, Envelope, TenantId, Timestamp};
 use tillbridge_mapping::llm::{self, Answer};
 use tillbridge_mapping::{FieldProfile, Suggestion};
 use tillbridge_pipeline::accounting::{self, Reserve};
+use tillbridge_pipeline::mapping_suggest::{ModelCall, Refine, RefineContext};
 use tillbridge_ports::{Condition, EventBus, Item, Table};
 
 pub use client::{ChatClient, Completion, Config, LlmError, Tokens};
@@ -33,17 +37,33 @@ pub struct Request<'a> {
     pub at: Timestamp,
 }
 
+/// One model call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub model: String,
+    /// SHA-256 of the prompt sent (for `ai_suggestion` audit entries); never the prompt.
+    pub prompt_hash: String,
+    pub tokens: Tokens,
+    /// Fields the model answered usably, and their mean confidence.
+    pub answered: usize,
+    pub mean_confidence: f64,
+}
+
 /// What the tier did, for the suggestions' audit trail and the operator.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
-    /// Models called, in order.
-    pub calls: Vec<String>,
+    /// Model calls, in order.
+    pub calls: Vec<Call>,
     pub cache_hit: bool,
     /// Why the tier stopped early or fell back, if it did.
     pub fallback: Option<String>,
-    /// SHA-256 of each prompt sent (for `ai_suggestion` audit entries).
-    pub prompt_hashes: Vec<String>,
-    pub tokens: Tokens,
+}
+
+impl Outcome {
+    /// The models called, in order.
+    pub fn models(&self) -> Vec<&str> {
+        self.calls.iter().map(|c| c.model.as_str()).collect()
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -158,15 +178,20 @@ impl LlmTier<'_> {
             {
                 tracing::warn!(error = %e, "could not settle the model call's reservation");
             }
-            outcome.calls.push(model.clone());
-            outcome.prompt_hashes.push(prompt_hash);
-            outcome.tokens.input += t.input;
-            outcome.tokens.output += t.output;
-            outcome.tokens.cached_input += t.cached_input;
             self.emit_usage(req, &request_id, &completion).await;
+            let mut call = Call {
+                model: model.clone(),
+                prompt_hash,
+                tokens: t,
+                answered: 0,
+                mean_confidence: 0.0,
+            };
 
             match llm::parse(&completion.content, &asked_refs) {
                 Ok(answers) => {
+                    call.answered = answers.len();
+                    call.mean_confidence = answers.iter().map(|a| a.confidence).sum::<f64>()
+                        / answers.len().max(1) as f64;
                     llm::merge(suggestions, fields, &answers, model);
                     learned.retain(|c| !answers.iter().any(|a| a.path == c.path));
                     learned.extend(answers.into_iter().map(|a| CachedAnswer {
@@ -182,6 +207,7 @@ impl LlmTier<'_> {
                     outcome.fallback = Some(format!("{model}: {e}"));
                 }
             }
+            outcome.calls.push(call);
         }
 
         if !learned.is_empty()
@@ -239,4 +265,59 @@ fn sha256(s: &str) -> String {
         let _ = write!(out, "{b:02x}");
         out
     })
+}
+
+/// The LLM tier as the mapping-suggest stage's refiner: reads the tenant's AI budget, runs
+/// the tier, and reports each call for the audit trail.
+pub struct LlmRefiner {
+    pub client: Arc<ChatClient>,
+    pub table: Arc<dyn Table>,
+    pub bus: Arc<dyn EventBus>,
+    pub prices: PriceTable,
+}
+
+#[async_trait]
+impl Refine for LlmRefiner {
+    async fn refine(
+        &self,
+        cx: &RefineContext<'_>,
+        fields: &[FieldProfile],
+        suggestions: &mut [Suggestion],
+    ) -> Vec<ModelCall> {
+        let budget_usd = match accounting::budget(self.table.as_ref(), cx.tenant).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the AI budget; staying offline");
+                return Vec::new();
+            }
+        };
+        let tier = LlmTier {
+            client: &self.client,
+            table: self.table.as_ref(),
+            bus: self.bus.as_ref(),
+            prices: &self.prices,
+        };
+        let req = Request {
+            tenant: cx.tenant,
+            migration_id: Some(cx.migration),
+            correlation: cx.correlation,
+            budget_usd,
+            at: cx.at,
+        };
+        let outcome = tier.refine(fields, suggestions, &req).await;
+        if let Some(why) = &outcome.fallback {
+            tracing::info!(tenant = %cx.tenant, reason = %why, "LLM tier fell back to the offline suggestions");
+        }
+        outcome
+            .calls
+            .into_iter()
+            .map(|c| ModelCall {
+                summary: format!("{} fields answered", c.answered),
+                tokens: c.tokens.input + c.tokens.output + c.tokens.cached_input,
+                confidence: c.mean_confidence,
+                model: c.model,
+                prompt_hash: c.prompt_hash,
+            })
+            .collect()
+    }
 }

@@ -226,7 +226,7 @@ async fn batches_masks_escalates_caches_and_records_usage() {
     // Batching: the first call asks about every uncertain field at once; escalation: the
     // second model is asked only about what stayed below 0.8.
     let requests = fake.requests.lock().unwrap().clone();
-    assert_eq!(outcome.calls, ["gpt-4o-mini", "gpt-4o"]);
+    assert_eq!(outcome.models(), ["gpt-4o-mini", "gpt-4o"]);
     assert_eq!(requests.len(), 2);
     let paths_of = |b: &Value| -> Vec<String> {
         let user: Value =
@@ -315,7 +315,7 @@ async fn rate_limit_is_retried_after_the_providers_delay() {
     let world = World::new();
     let (_, outcome) = world.run(&client, &export("extra"), budget()).await;
     assert_eq!(outcome.fallback, None);
-    assert_eq!(outcome.calls, ["gpt-4o-mini"]);
+    assert_eq!(outcome.models(), ["gpt-4o-mini"]);
     assert_eq!(fake.calls.load(Ordering::SeqCst), 2);
 }
 
@@ -328,7 +328,7 @@ async fn server_errors_fall_back_offline_and_open_the_breaker() {
         let fields = export(extra);
         let (refined, outcome) = world.run(&client, &fields, budget()).await;
         assert_eq!(refined, suggest(&fields), "falls back to the offline tiers");
-        assert!(outcome.calls.is_empty());
+        assert!(outcome.models().is_empty());
         assert!(outcome.fallback.unwrap().contains("500"));
         assert_eq!(
             fake.calls.load(Ordering::SeqCst),
@@ -379,7 +379,7 @@ async fn unusable_answer_escalates_to_the_next_model() {
     let client = ChatClient::new(config(&base)).unwrap();
     let world = World::new();
     let (refined, outcome) = world.run(&client, &export("extra"), budget()).await;
-    assert_eq!(outcome.calls, ["gpt-4o-mini", "gpt-4o"]);
+    assert_eq!(outcome.models(), ["gpt-4o-mini", "gpt-4o"]);
     assert!(uncertain_paths(&refined).is_empty());
     // Both calls cost money, so both are recorded.
     assert_eq!(world.bus.published().len(), 2);
@@ -398,4 +398,108 @@ async fn budget_is_checked_before_any_call() {
     let (_, outcome) = world.run(&client, &fields, None).await;
     assert!(outcome.fallback.unwrap().contains("budget"));
     assert_eq!(fake.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn the_mapping_stage_uses_the_tier_and_audits_each_call() {
+    use tillbridge_domain::Envelope;
+    use tillbridge_domain::event::{MigrationRequested, SCHEMA_VERSION, derive_event_id};
+    use tillbridge_llm::LlmRefiner;
+    use tillbridge_pipeline::mapping_review::{self, AuditEntry};
+    use tillbridge_pipeline::mapping_suggest::suggest_for_migration;
+    use tillbridge_ports::BlobStore;
+    use tillbridge_ports::memory::MemoryBlobStore;
+
+    let (base, fake) = serve(|_, _, paths| {
+        Reply::Answer(
+            paths
+                .iter()
+                .map(|p| match p.as_str() {
+                    "zq_amt" => (p.clone(), Some("price_minor"), 0.92),
+                    _ => (p.clone(), None, 0.9),
+                })
+                .collect(),
+        )
+    })
+    .await;
+    let table: Arc<MemoryTable> = Arc::new(MemoryTable::new(Arc::new(ManualClock::default())));
+    let bus = Arc::new(RecordingBus::default());
+    let blobs = MemoryBlobStore::default();
+    let tenant = TenantId::parse("t1").unwrap();
+    accounting::set_budget(table.as_ref(), &tenant, Decimal::new(5, 0))
+        .await
+        .unwrap();
+    let records: Vec<Value> = (0..5)
+        .map(|i| {
+            json!({"id": format!("ITM{i:04}X"), "title": "Latte", "zq_amt": 450 + i,
+            "customer_email": "jane@example.com"})
+        })
+        .collect();
+    blobs
+        .put(
+            "exports/t1/m1/items.json",
+            &serde_json::to_vec(&records).unwrap(),
+        )
+        .await
+        .unwrap();
+    let refiner = LlmRefiner {
+        client: Arc::new(ChatClient::new(config(&base)).unwrap()),
+        table: table.clone(),
+        bus: bus.clone(),
+        prices: PriceTable::bundled(),
+    };
+    let at = Timestamp::parse_rfc3339("2026-11-22T03:00:00Z").unwrap();
+    let request = Envelope {
+        event_id: derive_event_id("m1", 0),
+        body: EventData::MigrationRequested(MigrationRequested {
+            migration_id: "m1".into(),
+            source_name: "custom".into(),
+            export_key: "exports/t1/m1/items.json".into(),
+        }),
+        schema_version: SCHEMA_VERSION,
+        tenant_id: tenant.clone(),
+        provider: None,
+        entity_id: "m1".into(),
+        occurred_at: at,
+        received_at: at,
+        correlation_id: CorrelationId::parse("m1").unwrap(),
+    };
+    let summary = suggest_for_migration(
+        table.as_ref(),
+        &blobs,
+        bus.as_ref(),
+        Some(&refiner),
+        &request,
+    )
+    .await
+    .unwrap();
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
+    assert!(summary.mapped >= 2);
+
+    let stored = mapping_review::decisions(table.as_ref(), &tenant, "m1")
+        .await
+        .unwrap();
+    let zq = stored.iter().find(|d| d.source == "zq_amt").unwrap();
+    assert_eq!(zq.target.as_deref(), Some("price_minor"));
+    assert!(zq.reason.contains("gpt-4o-mini"), "{}", zq.reason);
+
+    let trail = mapping_review::audit_trail(table.as_ref(), &tenant, "m1")
+        .await
+        .unwrap();
+    assert!(trail.iter().any(|e| matches!(e,
+        AuditEntry::AiSuggestion { agent, tokens: 1050, prompt_hash, .. }
+            if agent == "gpt-4o-mini" && prompt_hash.len() == 64)));
+    assert!(trail.iter().any(|e| matches!(e,
+        AuditEntry::AiSuggestion { agent, .. } if agent == "offline-tiers+llm")));
+
+    let types: Vec<&str> = bus
+        .published()
+        .iter()
+        .map(|e| e.event_type().as_str())
+        .collect();
+    assert_eq!(types, ["ai.usage.recorded", "migration.mapping.suggested"]);
+    let (committed, _) = accounting::budget_state(table.as_ref(), &tenant, "2026-11")
+        .await
+        .unwrap();
+    assert!(committed > Decimal::ZERO);
 }

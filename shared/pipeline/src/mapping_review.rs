@@ -64,6 +64,35 @@ fn audit_sk(at: Timestamp, what: &str) -> String {
     )
 }
 
+/// The audit entry of one model call made for a migration's suggestions. Idempotent.
+pub async fn record_model_call(
+    table: &dyn Table,
+    tenant: &TenantId,
+    migration: &str,
+    call: &crate::mapping_suggest::ModelCall,
+    at: Timestamp,
+) -> Result<(), PipelineError> {
+    let entry = AuditEntry::AiSuggestion {
+        agent: call.model.clone(),
+        prompt_hash: call.prompt_hash.clone(),
+        response_summary: call.summary.clone(),
+        confidence: call.confidence,
+        tokens: call.tokens,
+        at,
+    };
+    let what = format!("{}#{}", call.model, call.prompt_hash);
+    match table
+        .put(
+            Item::with_doc(audit_pk(tenant, migration), audit_sk(at, &what), &entry)?,
+            Condition::IfAbsent,
+        )
+        .await
+    {
+        Ok(_) | Err(PortError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Stores the suggestions of one run (replacing earlier, unreviewed ones) and its audit entry.
 pub async fn store_suggestions(
     table: &dyn Table,

@@ -3,18 +3,52 @@
 //! `migration.mapping.suggested` is published. Idempotent: a redelivery rewrites the same
 //! suggestions and republishes the same event id.
 
-use tillbridge_domain::Envelope;
+use async_trait::async_trait;
 use tillbridge_domain::event::{EventData, MappingSuggested, SCHEMA_VERSION, derive_event_id};
-use tillbridge_mapping::{profile_csv, profile_json, suggest};
+use tillbridge_domain::{CorrelationId, Envelope, TenantId, Timestamp};
+use tillbridge_mapping::{FieldProfile, Suggestion, profile_csv, profile_json, suggest};
 use tillbridge_ports::{BlobStore, EventBus, Table};
 
 use crate::signature_check::publish;
 use crate::{PipelineError, mapping_review};
 
+/// One model call made while refining suggestions (for the audit trail).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelCall {
+    pub model: String,
+    /// SHA-256 of the prompt sent; never the prompt.
+    pub prompt_hash: String,
+    pub tokens: u64,
+    /// Mean confidence of the model's answers.
+    pub confidence: f64,
+    pub summary: String,
+}
+
+/// Who refines a migration's suggestions.
+pub struct RefineContext<'a> {
+    pub tenant: &'a TenantId,
+    pub migration: &'a str,
+    pub correlation: &'a CorrelationId,
+    pub at: Timestamp,
+}
+
+/// A tier that improves the offline suggestions after they are made (the LLM tier, when it
+/// is configured). It must not fail the stage: on any trouble it leaves them as they are.
+#[async_trait]
+pub trait Refine: Send + Sync {
+    async fn refine(
+        &self,
+        cx: &RefineContext<'_>,
+        fields: &[FieldProfile],
+        suggestions: &mut [Suggestion],
+    ) -> Vec<ModelCall>;
+}
+
 pub async fn suggest_for_migration(
     table: &dyn Table,
     blobs: &dyn BlobStore,
     bus: &dyn EventBus,
+    refiner: Option<&dyn Refine>,
     event: &Envelope,
 ) -> Result<MappingSuggested, PipelineError> {
     let EventData::MigrationRequested(req) = &event.body else {
@@ -42,12 +76,38 @@ pub async fn suggest_for_migration(
         };
         profile_json(&records)
     };
-    let suggestions = suggest(&fields);
+    let mut suggestions = suggest(&fields);
+    let calls = match refiner {
+        Some(r) => {
+            let cx = RefineContext {
+                tenant: &event.tenant_id,
+                migration: &req.migration_id,
+                correlation: &event.correlation_id,
+                at: event.received_at,
+            };
+            r.refine(&cx, &fields, &mut suggestions).await
+        }
+        None => Vec::new(),
+    };
+    for call in &calls {
+        mapping_review::record_model_call(
+            table,
+            &event.tenant_id,
+            &req.migration_id,
+            call,
+            event.received_at,
+        )
+        .await?;
+    }
     mapping_review::store_suggestions(
         table,
         &event.tenant_id,
         &req.migration_id,
-        "offline-tiers",
+        if calls.is_empty() {
+            "offline-tiers"
+        } else {
+            "offline-tiers+llm"
+        },
         &suggestions,
         event.received_at,
     )
