@@ -218,13 +218,12 @@ pub fn profile_json(records: &[Value]) -> Vec<FieldProfile> {
         w.walk(r, &mut path, false);
     }
     let Walker {
-        order,
-        mut leaves,
+        profiles,
         containers,
+        ..
     } = w;
-    order
+    profiles
         .into_iter()
-        .filter_map(|p| leaves.remove(&p))
         // A key that is null in some records and an object elsewhere is only its leaves.
         .filter(|f| !(containers.contains(&f.path) && f.non_null() == 0))
         .collect()
@@ -253,10 +252,18 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
+type FnvMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;
+
 #[derive(Default)]
 struct Walker {
-    order: Vec<String>,
-    leaves: HashMap<String, FieldProfile, std::hash::BuildHasherDefault<Fnv>>,
+    /// Leaf profiles in first-seen order, and their index by path.
+    profiles: Vec<FieldProfile>,
+    index: FnvMap<usize>,
+    /// Object paths → their shape: the key and leaf seen at each position last time.
+    /// Records of one export mostly share key order, so a key compare at the same position
+    /// finds the leaf without building its path or hashing it.
+    objects: FnvMap<usize>,
+    shapes: Vec<Vec<(String, usize)>>,
     containers: BTreeSet<String>,
 }
 
@@ -265,17 +272,36 @@ impl Walker {
     fn walk(&mut self, v: &Value, path: &mut String, in_array: bool) {
         match v {
             Value::Object(map) => {
-                if !path.is_empty() && !self.containers.contains(path.as_str()) {
-                    self.containers.insert(path.clone());
-                }
-                for (k, child) in map {
-                    let len = path.len();
-                    if !path.is_empty() {
-                        path.push('.');
+                let node = self.object(path);
+                for (i, (k, child)) in map.iter().enumerate() {
+                    if matches!(child, Value::Object(_) | Value::Array(_)) {
+                        let len = push_key(path, k);
+                        self.walk(child, path, in_array);
+                        path.truncate(len);
+                        continue;
                     }
-                    path.push_str(k);
-                    self.walk(child, path, in_array);
-                    path.truncate(len);
+                    let cached = self.shapes[node]
+                        .get(i)
+                        .filter(|(key, _)| key == k)
+                        .map(|(_, leaf)| *leaf);
+                    let leaf = match cached {
+                        Some(leaf) => leaf,
+                        None => {
+                            let len = push_key(path, k);
+                            let leaf = self.leaf(path);
+                            path.truncate(len);
+                            let shape = &mut self.shapes[node];
+                            if i < shape.len() {
+                                shape[i] = (k.clone(), leaf);
+                            } else if i == shape.len() {
+                                shape.push((k.clone(), leaf));
+                            }
+                            leaf
+                        }
+                    };
+                    let f = &mut self.profiles[leaf];
+                    f.in_array |= in_array;
+                    f.observe(child);
                 }
             }
             Value::Array(items) => {
@@ -290,23 +316,47 @@ impl Walker {
                 path.truncate(len);
             }
             scalar => {
-                let f = match self.leaves.get_mut(path.as_str()) {
-                    Some(f) => f,
-                    None => {
-                        self.order.push(path.clone());
-                        self.leaves
-                            .entry(path.clone())
-                            .or_insert_with(|| FieldProfile {
-                                path: path.clone(),
-                                ..FieldProfile::default()
-                            })
-                    }
-                };
+                let leaf = self.leaf(path);
+                let f = &mut self.profiles[leaf];
                 f.in_array |= in_array;
                 f.observe(scalar);
             }
         }
     }
+
+    fn object(&mut self, path: &str) -> usize {
+        if let Some(&node) = self.objects.get(path) {
+            return node;
+        }
+        if !path.is_empty() {
+            self.containers.insert(path.to_owned());
+        }
+        self.shapes.push(Vec::new());
+        self.objects.insert(path.to_owned(), self.shapes.len() - 1);
+        self.shapes.len() - 1
+    }
+
+    fn leaf(&mut self, path: &str) -> usize {
+        if let Some(&leaf) = self.index.get(path) {
+            return leaf;
+        }
+        self.profiles.push(FieldProfile {
+            path: path.to_owned(),
+            ..FieldProfile::default()
+        });
+        self.index.insert(path.to_owned(), self.profiles.len() - 1);
+        self.profiles.len() - 1
+    }
+}
+
+/// Appends `.key` (or `key` at the root) and returns the length to truncate back to.
+fn push_key(path: &mut String, key: &str) -> usize {
+    let len = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+    len
 }
 
 /// Profiles of the columns of a CSV export (header row first; RFC 4180 quoting).
