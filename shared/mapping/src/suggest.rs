@@ -569,6 +569,60 @@ fn unmatched(f: &Field<'_>) -> Rule {
 
 /// One suggestion per field, in the input's order.
 pub fn suggest(fields: &[FieldProfile]) -> Vec<Suggestion> {
+    let mut out = per_field(fields);
+    assign(&mut out);
+    out
+}
+
+/// The record level of a path: the item itself, or the array (variants, modifiers…) it is in.
+fn level(path: &str) -> &str {
+    path.rfind("[]").map_or("", |i| &path[..i])
+}
+
+/// The global assignment: a canonical field takes one source field per record level. Where
+/// several claim it, the strongest evidence keeps it (the earlier field on a tie); the others
+/// are often the same value in another form (`description` / `description_html`, a stock
+/// count at two depths), so they stay as alternates, capped below the high band and naming
+/// the primary, for the reviewer to choose.
+fn assign(suggestions: &mut [Suggestion]) {
+    let mut best: std::collections::HashMap<(&'static str, String), usize> =
+        std::collections::HashMap::new();
+    for (i, s) in suggestions.iter().enumerate() {
+        let Some(t) = s.target else { continue };
+        // List-valued targets take every list.
+        if t == "modifier_group_ids" {
+            continue;
+        }
+        best.entry((t, level(&s.source).to_owned()))
+            .and_modify(|b| {
+                if s.confidence > suggestions[*b].confidence {
+                    *b = i;
+                }
+            })
+            .or_insert(i);
+    }
+    let losers: Vec<(usize, String)> = suggestions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let t = s.target?;
+            let b = *best.get(&(t, level(&s.source).to_owned()))?;
+            (b != i).then(|| (i, suggestions[b].source.clone()))
+        })
+        .collect();
+    for (i, winner) in losers {
+        let s = &mut suggestions[i];
+        let t = s.target.unwrap_or_default();
+        s.reason = format!(
+            "alternative to {winner}, which feeds {t} with stronger evidence; {}",
+            s.reason
+        );
+        s.confidence = s.confidence.min(0.75);
+        s.band = band(s.target, s.confidence);
+    }
+}
+
+fn per_field(fields: &[FieldProfile]) -> Vec<Suggestion> {
     fields
         .iter()
         .map(|p| {
@@ -586,4 +640,37 @@ pub fn suggest(fields: &[FieldProfile]) -> Vec<Suggestion> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::profile_json;
+
+    #[test]
+    fn one_primary_per_target_and_level_the_rest_are_alternates() {
+        let fields = profile_json(&[json!({
+            "description": "Oat milk latte",
+            "description_html": "<p>Oat milk latte</p>",
+            "variants": [{"description": "Large"}],
+        })]);
+        let s = suggest(&fields);
+        let get = |p: &str| s.iter().find(|x| x.source == p).unwrap();
+        let (primary, alt) = (get("description"), get("description_html"));
+        assert_eq!(primary.target, Some("description"));
+        assert_eq!(alt.target, Some("description"));
+        assert!(primary.confidence > alt.confidence);
+        assert!(alt.confidence <= 0.75 && alt.band != "high");
+        assert!(
+            alt.reason.contains("alternative to description"),
+            "{}",
+            alt.reason
+        );
+        // Another record level is another assignment.
+        let nested = get("variants[].description");
+        assert!(!nested.reason.contains("alternative"), "{}", nested.reason);
+    }
 }
