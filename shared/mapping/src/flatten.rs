@@ -41,6 +41,10 @@ pub struct FieldProfile {
     pub decimal_strings: usize,
     pub texts: usize,
     pub long_texts: usize,
+    /// "12.5%"-style strings.
+    pub percents: usize,
+    /// Units of measure ("g", "oz", "each", "ml", …).
+    pub units: usize,
     pub int_max: i64,
     /// Hashes of the first 200 distinct values.
     pub distinct: HashSet<u64>,
@@ -97,6 +101,25 @@ impl FieldProfile {
             ValueKind::Text => self.share(self.texts),
             ValueKind::Empty => 0.0,
         }
+    }
+
+    /// Recognised formats beyond the dominant kind, for reviewers and the LLM prompt:
+    /// "percent", "unit_of_measure", "enumeration" (few distinct values, repeated).
+    pub fn formats(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.share(self.percents) >= 0.8 {
+            out.push("percent");
+        }
+        if self.share(self.units) >= 0.8 {
+            out.push("unit_of_measure");
+        }
+        if self.non_null() >= 10
+            && self.distinct.len() <= 12
+            && self.distinct.len() * 3 <= self.non_null()
+        {
+            out.push("enumeration");
+        }
+        out
     }
 
     /// Distinct values / non-null values (1.0 = every value differs).
@@ -164,6 +187,14 @@ impl FieldProfile {
             self.bools += 1;
         } else if t.starts_with("http://") || t.starts_with("https://") {
             self.urls += 1;
+        } else if let Some(n) = t.strip_suffix('%')
+            && n.trim().parse::<f64>().is_ok()
+        {
+            self.percents += 1;
+            self.decimal_strings += 1;
+        } else if UNITS.iter().any(|u| t.eq_ignore_ascii_case(u)) {
+            self.units += 1;
+            self.texts += 1;
         } else if looks_like_timestamp(t) {
             self.timestamps += 1;
         } else if t.len() == 3 && t.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -193,6 +224,11 @@ impl FieldProfile {
         }
     }
 }
+
+const UNITS: [&str; 22] = [
+    "g", "gram", "grams", "kg", "mg", "oz", "lb", "lbs", "ml", "l", "fl oz", "each", "ea", "unit",
+    "units", "pc", "pcs", "piece", "pack", "dozen", "eighth", "quarter",
+];
 
 fn is_uuid(s: &str) -> bool {
     s.len() == 36
@@ -422,4 +458,34 @@ fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
         rows.push(row);
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod format_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn recognises_percents_units_and_enumerations() {
+        let records: Vec<Value> = (0..30)
+            .map(|i| {
+                let uom = ["g", "oz", "each"][i % 3];
+                let status = ["ACTIVE", "ARCHIVED"][i % 2];
+                json!({
+                    "thc": format!("{}.5%", 10 + i % 7),
+                    "uom": uom,
+                    "status": status,
+                    "title": format!("Item {i}"),
+                })
+            })
+            .collect();
+        let p = profile_json(&records);
+        let get = |path: &str| p.iter().find(|f| f.path == path).unwrap().formats();
+        assert_eq!(get("thc"), ["percent", "enumeration"]);
+        assert_eq!(get("uom"), ["unit_of_measure", "enumeration"]);
+        assert_eq!(get("status"), ["enumeration"]);
+        assert!(get("title").is_empty());
+    }
 }

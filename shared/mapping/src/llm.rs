@@ -175,6 +175,7 @@ pub fn prompt(model: &str, fields: &[FieldProfile], ask: &[&Suggestion]) -> Valu
             json!({
                 "path": f.path,
                 "kind": format!("{:?}", f.kind()),
+                "formats": f.formats(),
                 "null_ratio": f.nulls as f64 / f.present.max(1) as f64,
                 "samples": samples,
             })
