@@ -16,7 +16,9 @@ pub struct Args {
     /// The source system's name (e.g. square), for the reasons and the audit trail.
     #[arg(long)]
     source_name: Option<String>,
-    /// Never call a model (the LLM tier is not configured in this build, so this is the default).
+    /// Never call a model. Without it the LLM tier runs when TILLBRIDGE_LLM_BASE_URL,
+    /// TILLBRIDGE_LLM_MODELS and TILLBRIDGE_LLM_API_KEY are set (spending at most
+    /// TILLBRIDGE_LLM_BUDGET_USD, default 1.00, per run); otherwise the offline tiers alone.
     #[arg(long)]
     offline: bool,
     #[arg(long, default_value = "json", value_parser = ["json"])]
@@ -122,8 +124,14 @@ fn summary(s: &tillbridge_mapping::eval::Score) -> Value {
 }
 
 pub fn run(a: Args) -> Outcome {
-    let _ = (a.offline, &a.format, &a.source_name);
-    let suggestions = suggest(&profiles(&a.sample)?);
+    let _ = (&a.format, &a.source_name);
+    let fields = profiles(&a.sample)?;
+    let mut suggestions = suggest(&fields);
+    if !a.offline
+        && let Some(config) = tillbridge_llm::Config::from_env()
+    {
+        refine_with_model(config, &fields, &mut suggestions)?;
+    }
     let out = serde_json::to_string_pretty(&suggestions)
         .map_err(|e| Failure::usage(e.to_string()))?
         + "\n";
@@ -131,4 +139,64 @@ pub fn run(a: Args) -> Outcome {
         .lock()
         .write_all(out.as_bytes())
         .map_err(|e| Failure::usage(format!("cannot write output: {e}")))
+}
+
+/// Runs the LLM tier for one local export: an in-memory table holds this run's budget and
+/// cache; what was called and spent goes to stderr (stdout stays the suggestions).
+fn refine_with_model(
+    config: tillbridge_llm::Config,
+    fields: &[tillbridge_mapping::FieldProfile],
+    suggestions: &mut [tillbridge_mapping::Suggestion],
+) -> Result<(), Failure> {
+    use std::sync::Arc;
+
+    use tillbridge_domain::{CorrelationId, TenantId};
+    use tillbridge_ports::memory::{MemoryTable, RecordingBus};
+    use tillbridge_ports::{Clock, SystemClock};
+
+    let budget: rust_decimal::Decimal = std::env::var("TILLBRIDGE_LLM_BUDGET_USD")
+        .ok()
+        .map_or(Ok(rust_decimal::Decimal::ONE), |v| v.trim().parse())
+        .map_err(|_| Failure::usage("TILLBRIDGE_LLM_BUDGET_USD is not a decimal amount"))?;
+    let client = tillbridge_llm::ChatClient::new(config)
+        .map_err(|e| Failure::usage(format!("LLM tier: {e}")))?;
+    let clock = Arc::new(SystemClock);
+    let table = MemoryTable::new(clock.clone());
+    let bus = RecordingBus::default();
+    let prices = tillbridge_costs::PriceTable::bundled();
+    let tenant = TenantId::parse("local").map_err(|e| Failure::usage(e.to_string()))?;
+    let correlation =
+        CorrelationId::parse("cli-suggest").map_err(|e| Failure::usage(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
+    let outcome = runtime.block_on(async {
+        let tier = tillbridge_llm::LlmTier {
+            client: &client,
+            table: &table,
+            bus: &bus,
+            prices: &prices,
+        };
+        let req = tillbridge_llm::Request {
+            tenant: &tenant,
+            migration_id: None,
+            correlation: &correlation,
+            budget_usd: Some(budget),
+            at: clock.now(),
+        };
+        tier.refine(fields, suggestions, &req).await
+    });
+    let mut err = std::io::stderr().lock();
+    for c in &outcome.calls {
+        let _ = writeln!(
+            err,
+            "llm: {} answered {} fields ({} input, {} cached, {} output tokens)",
+            c.model, c.answered, c.tokens.input, c.tokens.cached_input, c.tokens.output
+        );
+    }
+    if let Some(why) = &outcome.fallback {
+        let _ = writeln!(err, "llm: fell back to the offline tiers: {why}");
+    }
+    Ok(())
 }

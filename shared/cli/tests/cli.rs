@@ -450,3 +450,112 @@ fn suggest_eval_scores_a_truth_directory() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(code(&out), 2);
 }
+
+/// A one-thread HTTP/1.1 server speaking the chat-completions wire format: every field asked
+/// about is answered `price_minor` if its path is `zq_amt`, no counterpart otherwise.
+fn fake_model() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let base = format!(
+        "http://{}/v1",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = calls.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let user: Value =
+                serde_json::from_str(request["messages"][1]["content"].as_str().unwrap_or("{}"))
+                    .unwrap_or_default();
+            let mappings: Vec<Value> = user["fields"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|f| {
+                    let path = f["path"].as_str().unwrap_or_default();
+                    let target = (path == "zq_amt").then_some("price_minor");
+                    serde_json::json!({"path": path, "target": target, "confidence": 0.93, "reason": "fake"})
+                })
+                .collect();
+            let reply = serde_json::json!({
+                "id": "chatcmpl-1", "object": "chat.completion", "model": request["model"],
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant",
+                    "content": serde_json::json!({"mappings": mappings}).to_string()}}],
+                "usage": {"prompt_tokens": 400, "completion_tokens": 40, "total_tokens": 440},
+            })
+            .to_string();
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (base, calls)
+}
+
+#[test]
+fn suggest_uses_a_configured_model_unless_offline() {
+    let (base, calls) = fake_model();
+    let dir = std::env::temp_dir().join(format!("tb-suggest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let sample = dir.join("export.json");
+    let records: Vec<Value> = (0..10)
+        .map(|i| serde_json::json!({"id": format!("ITM{i:04}X"), "title": "Latte", "zq_amt": 450 + i}))
+        .collect();
+    std::fs::write(&sample, serde_json::to_vec(&records).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = |offline: bool| {
+        let mut cmd = bin();
+        cmd.args(["suggest", "--sample"]).arg(&sample);
+        if offline {
+            cmd.arg("--offline");
+        }
+        cmd.env("TILLBRIDGE_LLM_BASE_URL", &base)
+            .env("TILLBRIDGE_LLM_MODELS", "gpt-4o-mini")
+            .env("TILLBRIDGE_LLM_API_KEY", "sk-test")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let target_of = |out: &std::process::Output| -> Value {
+        let rows: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        rows.as_array()
+            .and_then(|r| r.iter().find(|s| s["source"] == "zq_amt"))
+            .map(|s| s["target"].clone())
+            .unwrap_or_default()
+    };
+
+    let offline = run(true);
+    assert_eq!(code(&offline), 0, "{}", stderr(&offline));
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(target_of(&offline), Value::Null);
+
+    let online = run(false);
+    assert_eq!(code(&online), 0, "{}", stderr(&online));
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(target_of(&online), "price_minor");
+    assert!(
+        stderr(&online).contains("llm: gpt-4o-mini answered"),
+        "{}",
+        stderr(&online)
+    );
+}
