@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use serde_json::Value;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LlmError {
@@ -187,13 +186,14 @@ impl ChatClient {
             .unwrap_or(false)
     }
 
-    /// Sends one chat-completions request (the body is complete, model included), retrying
-    /// transient failures. Every failure that exhausts the retries counts towards the breaker.
-    pub async fn complete(&self, body: &Value) -> Result<Completion, LlmError> {
+    /// Sends one chat-completions request (`body` is the serialized request for `model`),
+    /// retrying transient failures. Every failure that exhausts the retries counts towards
+    /// the breaker.
+    pub async fn complete(&self, model: &str, body: &str) -> Result<Completion, LlmError> {
         if self.is_open() {
             return Err(LlmError::CircuitOpen);
         }
-        let result = self.with_retries(body).await;
+        let result = self.with_retries(model, body).await;
         if let Ok(mut b) = self.breaker.lock() {
             match &result {
                 Ok(_) => *b = Breaker::default(),
@@ -211,7 +211,7 @@ impl ChatClient {
         result
     }
 
-    async fn with_retries(&self, body: &Value) -> Result<Completion, LlmError> {
+    async fn with_retries(&self, model: &str, body: &str) -> Result<Completion, LlmError> {
         let mut delay = self.config.backoff;
         let mut last = LlmError::Transport("no attempt made".into());
         for attempt in 0..self.config.attempts.max(1) {
@@ -219,7 +219,7 @@ impl ChatClient {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(self.config.max_backoff);
             }
-            match self.once(body).await {
+            match self.once(model, body).await {
                 Ok(c) => return Ok(c),
                 Err((e, retry_after)) => {
                     let transient = matches!(
@@ -243,14 +243,18 @@ impl ChatClient {
         Err(last)
     }
 
-    async fn once(&self, body: &Value) -> Result<Completion, (LlmError, Option<Duration>)> {
+    async fn once(
+        &self,
+        model: &str,
+        body: &str,
+    ) -> Result<Completion, (LlmError, Option<Duration>)> {
         let url = format!("{}/chat/completions", self.config.base_url);
         let response = self
             .http
             .post(url)
             .bearer_auth(&self.config.api_key)
             .header("content-type", "application/json")
-            .body(body.to_string())
+            .body(body.to_owned())
             .send()
             .await
             .map_err(|e| (classify(&e), None))?;
@@ -263,7 +267,7 @@ impl ChatClient {
             .map(Duration::from_secs);
         let text = response.text().await.map_err(|e| (classify(&e), None))?;
         match status {
-            200..=299 => parse(&text, body).map_err(|e| (e, None)),
+            200..=299 => parse(&text, model).map_err(|e| (e, None)),
             429 => Err((LlmError::RateLimited, retry_after)),
             500..=599 => Err((LlmError::Server(status), retry_after)),
             _ => Err((LlmError::Client(status), None)),
@@ -279,7 +283,7 @@ fn classify(e: &reqwest::Error) -> LlmError {
     }
 }
 
-fn parse(text: &str, body: &Value) -> Result<Completion, LlmError> {
+fn parse(text: &str, model: &str) -> Result<Completion, LlmError> {
     let wire: Wire = serde_json::from_str(text).map_err(|e| LlmError::Malformed(e.to_string()))?;
     let content = wire
         .choices
@@ -294,14 +298,10 @@ fn parse(text: &str, body: &Value) -> Result<Completion, LlmError> {
         .prompt_tokens_details
         .map_or(0, |d| d.cached_tokens)
         .min(usage.prompt_tokens);
-    let asked = body
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
     Ok(Completion {
         id: wire.id.unwrap_or_default(),
         // Priced and recorded under the name we asked for (providers answer with dated aliases).
-        model: asked.to_string(),
+        model: model.to_owned(),
         content,
         tokens: Tokens {
             input: usage.prompt_tokens - cached,

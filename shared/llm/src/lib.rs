@@ -98,8 +98,7 @@ impl LlmTier<'_> {
             && let Ok(cached) = item.doc::<Vec<CachedAnswer>>()
         {
             for c in &cached {
-                let answer = to_answer(c);
-                llm::merge(suggestions, fields, &[answer], &c.model);
+                llm::merge(suggestions, fields, &[to_answer(c)], &c.model);
             }
             outcome.cache_hit = true;
             return outcome;
@@ -114,14 +113,15 @@ impl LlmTier<'_> {
             }
             let asked_refs: Vec<&Suggestion> = asked.iter().collect();
             let body = llm::prompt(model, fields, &asked_refs);
-            let prompt_hash = sha256(&body.to_string());
+            let text = body.to_string();
+            let prompt_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
             let request_id = format!("map-{}-{attempt}", &prompt_hash[..16]);
 
             let Some(price) = self.prices.get(model) else {
                 outcome.fallback = Some(format!("no price known for model {model}"));
                 break;
             };
-            let estimate_tokens = (body.to_string().len() as u64).div_ceil(3);
+            let estimate_tokens = (text.len() as u64).div_ceil(3);
             let estimate = price.input * Decimal::from(estimate_tokens)
                 + price.output * Decimal::from(OUTPUT_TOKENS_PER_FIELD * asked.len() as u64);
             let period = accounting::period_of(req.at);
@@ -152,7 +152,7 @@ impl LlmTier<'_> {
                 }
             }
 
-            let result = self.client.complete(&body).await;
+            let result = self.client.complete(model, &text).await;
             let completion = match result {
                 Ok(c) => c,
                 Err(e) => {
@@ -256,15 +256,6 @@ fn to_answer(c: &CachedAnswer) -> Answer {
         confidence: c.confidence,
         reason: format!("{} (cached)", c.reason),
     }
-}
-
-fn sha256(s: &str) -> String {
-    use std::fmt::Write;
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(s.as_bytes());
-    digest.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 /// The LLM tier as the mapping-suggest stage's refiner: reads the tenant's AI budget, runs

@@ -67,11 +67,7 @@ pub fn schema_hash(fields: &[FieldProfile]) -> String {
         h.update(p.as_bytes());
         h.update([0]);
     }
-    hex(&h.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h.finalize())
 }
 
 /// Masks customer PII in one sample value: emails, phone numbers, card numbers; every value
