@@ -3,12 +3,9 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use tillbridge_aws::{
-    Container, EventBridgeBus, S3Blobs, SecretsManagerStore, required_env, s3_client,
-};
+use tillbridge_aws::{Container, SecretsManagerStore, required_env};
 use tillbridge_pipeline::metering::Metering;
 use tillbridge_pipeline::signature_check::SignatureCheck;
-use tillbridge_ports::meter::{MeteredBlobs, MeteredBus};
 use tillbridge_ports::tenants::TableDirectory;
 
 #[tokio::main(flavor = "current_thread")]
@@ -25,21 +22,9 @@ async fn main() -> Result<(), Error> {
             aws_sdk_secretsmanager::Client::new(&c.config),
             required_env("SECRET_PREFIX")?,
         )),
-        blobs: Arc::new(MeteredBlobs {
-            inner: Arc::new(S3Blobs::new(
-                s3_client(&c.config),
-                required_env("BUCKET_NAME")?,
-            )),
-            meter: c.meter.clone(),
-        }),
+        blobs: c.blobs()?,
         table: c.table.clone(),
-        bus: Arc::new(MeteredBus {
-            inner: Arc::new(EventBridgeBus::new(
-                aws_sdk_eventbridge::Client::new(&c.config),
-                required_env("EVENT_BUS_NAME")?,
-            )),
-            meter: c.meter.clone(),
-        }),
+        bus: c.bus()?,
         clock: c.clock.clone(),
     };
     let metering = Metering::from_env(

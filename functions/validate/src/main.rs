@@ -1,10 +1,7 @@
-use std::sync::Arc;
-
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use tillbridge_aws::{Container, EventBridgeBus, S3Blobs, required_env, s3_client};
+use tillbridge_aws::Container;
 use tillbridge_pipeline::metering::Metering;
-use tillbridge_ports::meter::{MeteredBlobs, MeteredBus};
 use validate::Deps;
 
 #[tokio::main(flavor = "current_thread")]
@@ -13,20 +10,8 @@ async fn main() -> Result<(), Error> {
     let c = Container::load().await?;
     let deps = Deps {
         table: c.table.clone(),
-        blobs: Arc::new(MeteredBlobs {
-            inner: Arc::new(S3Blobs::new(
-                s3_client(&c.config),
-                required_env("BUCKET_NAME")?,
-            )),
-            meter: c.meter.clone(),
-        }),
-        bus: Arc::new(MeteredBus {
-            inner: Arc::new(EventBridgeBus::new(
-                aws_sdk_eventbridge::Client::new(&c.config),
-                required_env("EVENT_BUS_NAME")?,
-            )),
-            meter: c.meter.clone(),
-        }),
+        blobs: c.blobs()?,
+        bus: c.bus()?,
     };
     let metering = Metering::from_env(
         "validate",

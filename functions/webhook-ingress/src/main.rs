@@ -2,10 +2,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_http::{Error, service_fn};
-use tillbridge_aws::{Container, S3Blobs, SqsQueue, required_env, s3_client};
+use tillbridge_aws::{Container, SqsQueue, required_env};
 use tillbridge_pipeline::ingress::Ingress;
 use tillbridge_pipeline::metering::Metering;
-use tillbridge_ports::meter::{MeteredBlobs, MeteredQueue};
+use tillbridge_ports::meter::MeteredQueue;
 use tillbridge_ports::tenants::TableDirectory;
 
 #[tokio::main(flavor = "current_thread")]
@@ -25,13 +25,7 @@ async fn main() -> Result<(), Error> {
             )),
             meter: c.meter.clone(),
         }),
-        blobs: Arc::new(MeteredBlobs {
-            inner: Arc::new(S3Blobs::new(
-                s3_client(&c.config),
-                required_env("BUCKET_NAME")?,
-            )),
-            meter: c.meter.clone(),
-        }),
+        blobs: c.blobs()?,
         table: c.table.clone(),
         clock: c.clock.clone(),
     };

@@ -89,4 +89,26 @@ impl Container {
             table,
         })
     }
+
+    /// The stack's event bus (`EVENT_BUS_NAME`), metered.
+    pub fn bus(&self) -> Result<std::sync::Arc<tillbridge_ports::meter::MeteredBus>, String> {
+        Ok(std::sync::Arc::new(tillbridge_ports::meter::MeteredBus {
+            inner: std::sync::Arc::new(EventBridgeBus::new(
+                aws_sdk_eventbridge::Client::new(&self.config),
+                required_env("EVENT_BUS_NAME")?,
+            )),
+            meter: self.meter.clone(),
+        }))
+    }
+
+    /// The stack's bucket (`BUCKET_NAME`), metered.
+    pub fn blobs(&self) -> Result<std::sync::Arc<tillbridge_ports::meter::MeteredBlobs>, String> {
+        Ok(std::sync::Arc::new(tillbridge_ports::meter::MeteredBlobs {
+            inner: std::sync::Arc::new(S3Blobs::new(
+                s3_client(&self.config),
+                required_env("BUCKET_NAME")?,
+            )),
+            meter: self.meter.clone(),
+        }))
+    }
 }
