@@ -246,6 +246,7 @@ async fn a_signed_webhook_lands_in_the_catalog_and_a_forged_one_in_quarantine() 
         },
         None,
         event,
+        &|| false,
     )
     .await;
     assert!(response.batch_item_failures.is_empty());

@@ -113,7 +113,7 @@ fn consumers_report_partial_failures_and_queues_redrive() {
             .count()
     );
     let work_queues = t.matches("RedrivePolicy:").count();
-    assert_eq!(work_queues, 4);
+    assert_eq!(work_queues, 6);
     for block in t.split("RedrivePolicy:").skip(1) {
         let receives: u32 = block
             .lines()
@@ -122,17 +122,65 @@ fn consumers_report_partial_failures_and_queues_redrive() {
             .unwrap_or(0);
         assert!(receives >= 5);
     }
-    // Consumers time out at 10 s (Globals) and their queues hide messages for 60 s; the
-    // mapping consumer (model calls with retries) gets 120 s and its queue 6 × that.
-    assert!(t.contains("    Timeout: 10\n"));
-    assert_eq!(
-        t.matches("      VisibilityTimeout: 60\n").count(),
-        work_queues - 1
-    );
-    assert!(t.contains("      Timeout: 120\n"));
-    assert!(t.contains("      VisibilityTimeout: 720\n"));
+    // Every queue hides a message for at least six times its consumer's timeout, so a
+    // message is never handed to a second invocation while the first still works on it.
+    let global_timeout = seconds(&t, "    Timeout: ").unwrap_or(3);
+    let mut consumers = 0;
+    for (name, block) in resources(&t) {
+        if !block.contains("Type: AWS::Serverless::Function") {
+            continue;
+        }
+        let timeout = seconds(block, "      Timeout: ").unwrap_or(global_timeout);
+        for queue in block
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Queue: !GetAtt "))
+            .filter_map(|q| q.strip_suffix(".Arn"))
+        {
+            let (_, q) = resources(&t)
+                .into_iter()
+                .find(|(n, _)| *n == queue)
+                .unwrap_or_else(|| panic!("{name} reads {queue}, which is not defined"));
+            let visibility = seconds(q, "      VisibilityTimeout: ").unwrap_or(30);
+            assert!(
+                visibility >= 6 * timeout,
+                "{queue}: visibility {visibility} s < 6 × {name}'s timeout {timeout} s"
+            );
+            consumers += 1;
+        }
+    }
+    assert_eq!(consumers, work_queues, "every work queue has a consumer");
     assert!(
         !t.contains("Action: \"*\"") && !t.contains("Action: '*'") && !t.contains(":*\n"),
         "no wildcard actions"
     );
+}
+
+/// Top-level resources: (logical id, block text).
+fn resources(t: &str) -> Vec<(&str, &str)> {
+    let body = &t[t.find("\nResources:\n").unwrap_or(0)..];
+    let body = &body[..body.find("\nOutputs:\n").unwrap_or(body.len())];
+    let mut out = Vec::new();
+    let starts: Vec<usize> = body
+        .match_indices("\n  ")
+        .filter(|(i, _)| {
+            let rest = &body[i + 3..];
+            rest.starts_with(|c: char| c.is_ascii_alphabetic())
+                && rest.lines().next().is_some_and(|l| l.ends_with(':'))
+        })
+        .map(|(i, _)| i + 3)
+        .collect();
+    for (k, start) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(body.len());
+        let block = &body[*start..end];
+        let name = block.lines().next().unwrap_or("").trim_end_matches(':');
+        out.push((name, block));
+    }
+    out
+}
+
+fn seconds(block: &str, prefix: &str) -> Option<u32> {
+    block
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
 }

@@ -1,7 +1,9 @@
 //! api: the management API behind API Gateway. Finance routes:
 //! `GET /v1/costs?period=YYYY-MM` (all tenants) and
 //! `GET /v1/tenants/{tenant}/costs?period=…&group_by=model|operation|migration|day`,
-//! JSON by default, CSV with `Accept: text/csv` or `?format=csv`.
+//! JSON by default, CSV with `Accept: text/csv` or `?format=csv`. Migration routes
+//! (`/v1/migrations…`, see `tillbridge_pipeline::migration::http`): start, review and
+//! override mappings, approve, pause, resume, cancel, roll back, reports and the audit.
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
@@ -9,14 +11,78 @@ use tillbridge_costs::PriceBook;
 use tillbridge_costs::table::Budgets;
 use tillbridge_domain::TenantId;
 use tillbridge_pipeline::finance;
+use tillbridge_pipeline::migration::http;
 use tillbridge_ports::tenants::TableDirectory;
-use tillbridge_ports::{Table, TenantDirectory};
+use tillbridge_ports::{BlobStore, Clock, EventBus, Table, TenantDirectory};
 use tracing::error;
 
 pub struct Api {
     pub table: std::sync::Arc<dyn Table>,
     pub directory: TableDirectory,
     pub prices: PriceBook,
+    pub blobs: std::sync::Arc<dyn BlobStore>,
+    pub bus: std::sync::Arc<dyn EventBus>,
+    pub clock: std::sync::Arc<dyn Clock>,
+}
+
+/// Who is calling: the IAM principal API Gateway authenticated (the management routes use
+/// AWS_IAM authorization), else the operator header (tests, local tools).
+fn operator(req: &Request) -> String {
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(arn) = ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .and_then(|iam| iam.user_arn.clone())
+    {
+        return arn;
+    }
+    req.headers()
+        .get("x-tillbridge-operator")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty() && v.len() <= 200)
+        .unwrap_or("anonymous")
+        .to_owned()
+}
+
+async fn migrations(api: &Api, req: &Request) -> Option<Response<Body>> {
+    if !req.uri().path().starts_with("/v1/migrations") {
+        return None;
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let query: Vec<(String, String)> = req
+        .query_string_parameters()
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let operator = operator(req);
+    let r = http::route(
+        &http::Api {
+            table: api.table.as_ref(),
+            blobs: api.blobs.as_ref(),
+            bus: api.bus.as_ref(),
+            directory: &api.directory,
+            clock: api.clock.as_ref(),
+        },
+        &http::Request {
+            method: req.method().as_str(),
+            path: req.uri().path(),
+            query: &query,
+            content_type: header("content-type"),
+            idempotency_key: header("idempotency-key"),
+            operator: &operator,
+            correlation_id: header("x-correlation-id"),
+            body: req.body().as_ref(),
+        },
+    )
+    .await?;
+    Some(
+        Response::builder()
+            .status(r.status)
+            .header("content-type", r.content_type)
+            .body(Body::Binary(r.body))
+            .unwrap_or_else(|_| Response::new(Body::Empty)),
+    )
 }
 
 fn respond(status: u16, content_type: &str, body: String) -> Response<Body> {
@@ -38,6 +104,9 @@ fn internal(e: impl std::fmt::Display) -> Response<Body> {
 
 /// Answers one request; every outcome is an HTTP response.
 pub async fn handle(api: &Api, req: Request) -> Response<Body> {
+    if let Some(r) = migrations(api, &req).await {
+        return r;
+    }
     let query = req.query_string_parameters();
     let csv = query.first("format") == Some("csv")
         || req
@@ -170,6 +239,9 @@ mod tests {
             table,
             directory,
             prices: PriceBook::bundled(),
+            blobs: Arc::new(tillbridge_ports::memory::MemoryBlobStore::default()),
+            bus: Arc::new(tillbridge_ports::memory::RecordingBus::default()),
+            clock: Arc::new(ManualClock::new(at)),
         }
     }
 
@@ -240,5 +312,56 @@ mod tests {
                 .status(),
             404
         );
+    }
+
+    #[tokio::test]
+    async fn migration_routes_start_show_and_refuse() {
+        let bus = Arc::new(tillbridge_ports::memory::RecordingBus::default());
+        let api = Api {
+            bus: bus.clone(),
+            ..api().await
+        };
+        let body = r#"{"tenant_id":"acme","source_name":"square","export":[{"id":"a1","name":"Latte","price":"4.50"}]}"#;
+        let post = http::Request::builder()
+            .method("POST")
+            .uri("/v1/migrations")
+            .header("content-type", "application/json")
+            .header("x-tillbridge-operator", "ana@ops")
+            .header("idempotency-key", "first")
+            .body(Body::Text(body.into()))
+            .unwrap_or_default();
+        let r = handle(&api, post).await;
+        assert_eq!(r.status(), 202, "{}", text(&r));
+        let m: serde_json::Value = serde_json::from_str(&text(&r)).unwrap_or_default();
+        assert_eq!(m["status"], "pending");
+        assert_eq!(m["created_by"], "ana@ops");
+        let published = bus.published();
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].event_type().as_str(), "migration.requested");
+
+        let id = m["id"].as_str().unwrap_or_default();
+        let shown = handle(&api, get(&format!("/v1/migrations/{id}"), None)).await;
+        assert_eq!(shown.status(), 200);
+        assert!(text(&shown).contains("\"percent\":0"));
+        let report = handle(&api, get(&format!("/v1/migrations/{id}/report"), None)).await;
+        assert_eq!(report.status(), 404, "no report before validation");
+        let approve = http::Request::builder()
+            .method("POST")
+            .uri(format!("/v1/migrations/{id}/approve"))
+            .body(Body::Empty)
+            .unwrap_or_default();
+        assert_eq!(handle(&api, approve).await.status(), 409);
+        let unknown = handle(
+            &api,
+            http::Request::builder()
+                .method("POST")
+                .uri("/v1/migrations")
+                .body(Body::Text(
+                    r#"{"tenant_id":"nobody","source_name":"x","export":[]}"#.into(),
+                ))
+                .unwrap_or_default(),
+        )
+        .await;
+        assert_eq!(unknown.status(), 404);
     }
 }

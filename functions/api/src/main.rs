@@ -13,6 +13,9 @@ async fn main() -> Result<(), Error> {
         directory: TableDirectory::new(c.raw_table.clone(), Duration::from_secs(60)),
         table: c.raw_table.clone(),
         prices: PriceBook::bundled(),
+        blobs: c.blobs()?,
+        bus: c.bus()?,
+        clock: c.clock.clone(),
     };
     let api = &api;
     lambda_http::run(service_fn(move |req| async move {

@@ -7,7 +7,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use tillbridge_lambda::{Handled, for_each_record};
 use tillbridge_pipeline::mapping_suggest::Refine;
 use tillbridge_pipeline::metering::Metering;
-use tillbridge_pipeline::{PipelineError, mapping_suggest};
+use tillbridge_pipeline::{PipelineError, migration};
 use tillbridge_ports::bus::parse_bus_message;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 use tracing::info;
@@ -24,8 +24,10 @@ pub async fn handle(deps: &Deps, metering: Option<&Metering>, event: SqsEvent) -
     for_each_record(event, metering, |body| async move {
         match parse_bus_message(&body) {
             Ok(envelope) => {
-                let result = mapping_suggest::suggest_for_migration(deps.table.as_ref(), deps.blobs.as_ref(), deps.bus.as_ref(), deps.refiner.as_deref(), &envelope).await.map(|s| {
-                    info!(tenant = %envelope.tenant_id, correlation_id = %envelope.correlation_id, migration = %s.migration_id, fields = s.fields, mapped = s.mapped, "mapping suggested");
+                let result = migration::suggest(deps.table.as_ref(), deps.blobs.as_ref(), deps.bus.as_ref(), deps.refiner.as_deref(), &envelope).await.map(|s| {
+                    if let Some(s) = s {
+                        info!(tenant = %envelope.tenant_id, correlation_id = %envelope.correlation_id, migration = %s.migration_id, fields = s.fields, mapped = s.mapped, "mapping suggested");
+                    }
                 });
                 Handled { tenant: Some(envelope.tenant_id), result }
             }

@@ -2,7 +2,10 @@
 //! - catalog events from webhooks pass the validation gate and are applied with version
 //!   checks (newest vendor version wins; failing updates are kept with their findings);
 //! - `migration.validation.requested` validates a migration batch: report to the blob
-//!   store, summary in the table, `migration.validated` on the bus.
+//!   store, summary in the table, `migration.validated` on the bus;
+//! - `migration.mapping.approved` validates a migration's export through its approved
+//!   mapping, and `migration.apply.requested` snapshots the catalog and applies it in
+//!   checkpointed batches, handing over to a fresh invocation before the deadline.
 
 use std::sync::Arc;
 
@@ -11,7 +14,7 @@ use tillbridge_domain::Envelope;
 use tillbridge_domain::event::EventData;
 use tillbridge_lambda::{Handled, for_each_record};
 use tillbridge_pipeline::metering::Metering;
-use tillbridge_pipeline::{PipelineError, batch_validation, catalog};
+use tillbridge_pipeline::{PipelineError, batch_validation, catalog, migration};
 use tillbridge_ports::bus::parse_bus_message;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 use tracing::info;
@@ -22,12 +25,17 @@ pub struct Deps {
     pub bus: Arc<dyn EventBus>,
 }
 
-pub async fn handle(deps: &Deps, metering: Option<&Metering>, event: SqsEvent) -> SqsBatchResponse {
+pub async fn handle(
+    deps: &Deps,
+    metering: Option<&Metering>,
+    event: SqsEvent,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> SqsBatchResponse {
     for_each_record(event, metering, |body| async move {
         match parse_bus_message(&body) {
             Ok(envelope) => Handled {
                 tenant: Some(envelope.tenant_id.clone()),
-                result: process(deps, &envelope).await,
+                result: process(deps, &envelope, stop).await,
             },
             Err(e) => Handled {
                 tenant: None,
@@ -38,7 +46,24 @@ pub async fn handle(deps: &Deps, metering: Option<&Metering>, event: SqsEvent) -
     .await
 }
 
-async fn process(deps: &Deps, envelope: &Envelope) -> Result<(), PipelineError> {
+async fn process(
+    deps: &Deps,
+    envelope: &Envelope,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<(), PipelineError> {
+    if matches!(
+        envelope.body,
+        EventData::MigrationMappingApproved(_) | EventData::MigrationApplyRequested(_)
+    ) {
+        return migration::handle(
+            deps.table.as_ref(),
+            deps.blobs.as_ref(),
+            deps.bus.as_ref(),
+            envelope,
+            stop,
+        )
+        .await;
+    }
     if matches!(envelope.body, EventData::MigrationValidationRequested(_)) {
         let report = batch_validation::validate_batch(
             deps.table.as_ref(),
@@ -95,7 +120,7 @@ mod tests {
     #[tokio::test]
     async fn an_eventbridge_event_from_sqs_lands_in_the_catalog_once() {
         let (d, _) = deps();
-        let r = handle(&d, None, event()).await;
+        let r = handle(&d, None, event(), &|| false).await;
         assert!(r.batch_item_failures.is_empty());
         let tenant = TenantId::parse("demo-cafe").unwrap_or_else(|e| panic!("{e}"));
         let item = catalog::get_item(d.table.as_ref(), &tenant, "123456789")
@@ -103,7 +128,7 @@ mod tests {
             .ok()
             .flatten();
         assert_eq!(item.and_then(|i| i.price_minor), Some(2999));
-        let again = handle(&d, None, event()).await;
+        let again = handle(&d, None, event(), &|| false).await;
         assert!(again.batch_item_failures.is_empty());
         let stats = d
             .table
@@ -127,7 +152,7 @@ mod tests {
         let (d, _) = deps();
         let mut e = event();
         e.records[0].body = Some("{\"detail\": {\"type\": \"pos.catalog.item.upserted\"}}".into());
-        let r = handle(&d, None, e).await;
+        let r = handle(&d, None, e, &|| false).await;
         assert_eq!(r.batch_item_failures.len(), 1);
     }
 
@@ -166,7 +191,7 @@ mod tests {
         message.body = Some(serde_json::json!({ "detail-type": "migration.validation.requested", "detail": request }).to_string());
         let mut e = SqsEvent::default();
         e.records = vec![message];
-        let r = handle(&d, None, e).await;
+        let r = handle(&d, None, e, &|| false).await;
         assert!(
             r.batch_item_failures.is_empty(),
             "{:?}",

@@ -4,6 +4,9 @@ use tillbridge_aws::Container;
 use tillbridge_pipeline::metering::Metering;
 use validate::Deps;
 
+/// A migration apply hands over to a fresh invocation this long before the deadline.
+const HAND_OVER: std::time::Duration = std::time::Duration::from_secs(15);
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
@@ -21,7 +24,8 @@ async fn main() -> Result<(), Error> {
     );
     let (deps, metering) = (&deps, &metering);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(validate::handle(deps, Some(metering), event.payload).await)
+        let stop = tillbridge_lambda::out_of_time(event.context.deadline, HAND_OVER);
+        Ok::<_, Error>(validate::handle(deps, Some(metering), event.payload, &stop).await)
     }))
     .await
 }

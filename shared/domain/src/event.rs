@@ -50,10 +50,15 @@ pub enum EventType {
     MigrationValidated,
     MigrationRequested,
     MigrationMappingSuggested,
+    MigrationMappingApproved,
+    MigrationApplyRequested,
+    MigrationApplied,
+    MigrationRollbackRequested,
+    MigrationRolledBack,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 17] = [
         EventType::CatalogItemUpserted,
         EventType::CatalogItemDeleted,
         EventType::InventoryAdjusted,
@@ -66,6 +71,11 @@ impl EventType {
         EventType::MigrationValidated,
         EventType::MigrationRequested,
         EventType::MigrationMappingSuggested,
+        EventType::MigrationMappingApproved,
+        EventType::MigrationApplyRequested,
+        EventType::MigrationApplied,
+        EventType::MigrationRollbackRequested,
+        EventType::MigrationRolledBack,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +92,11 @@ impl EventType {
             EventType::MigrationValidated => "migration.validated",
             EventType::MigrationRequested => "migration.requested",
             EventType::MigrationMappingSuggested => "migration.mapping.suggested",
+            EventType::MigrationMappingApproved => "migration.mapping.approved",
+            EventType::MigrationApplyRequested => "migration.apply.requested",
+            EventType::MigrationApplied => "migration.applied",
+            EventType::MigrationRollbackRequested => "migration.rollback.requested",
+            EventType::MigrationRolledBack => "migration.rolled_back",
         }
     }
 
@@ -118,6 +133,16 @@ pub enum EventData {
     MigrationRequested(MigrationRequested),
     #[serde(rename = "migration.mapping.suggested")]
     MigrationMappingSuggested(MappingSuggested),
+    #[serde(rename = "migration.mapping.approved")]
+    MigrationMappingApproved(MappingApproved),
+    #[serde(rename = "migration.apply.requested")]
+    MigrationApplyRequested(ApplyRequested),
+    #[serde(rename = "migration.applied")]
+    MigrationApplied(MigrationApplied),
+    #[serde(rename = "migration.rollback.requested")]
+    MigrationRollbackRequested(RollbackRequested),
+    #[serde(rename = "migration.rolled_back")]
+    MigrationRolledBack(MigrationRolledBack),
 }
 
 impl EventData {
@@ -135,6 +160,11 @@ impl EventData {
             EventData::MigrationValidated(_) => EventType::MigrationValidated,
             EventData::MigrationRequested(_) => EventType::MigrationRequested,
             EventData::MigrationMappingSuggested(_) => EventType::MigrationMappingSuggested,
+            EventData::MigrationMappingApproved(_) => EventType::MigrationMappingApproved,
+            EventData::MigrationApplyRequested(_) => EventType::MigrationApplyRequested,
+            EventData::MigrationApplied(_) => EventType::MigrationApplied,
+            EventData::MigrationRollbackRequested(_) => EventType::MigrationRollbackRequested,
+            EventData::MigrationRolledBack(_) => EventType::MigrationRolledBack,
         }
     }
 }
@@ -332,6 +362,61 @@ pub struct MigrationValidated {
     pub warnings: u64,
     /// True when there are no errors: the batch may be applied.
     pub passed: bool,
+    pub report_key: String,
+}
+
+/// A reviewer approved a migration's mapping: the export is to be validated through it and
+/// applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingApproved {
+    pub migration_id: String,
+    pub approved_by: String,
+    /// Source fields with a canonical target in the approved mapping.
+    pub mapped_fields: u64,
+}
+
+/// Apply (or go on applying) a validated migration from item `from` of its prepared items.
+/// Raised after validation, on resume, and by an apply that ran out of time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyRequested {
+    pub migration_id: String,
+    pub from: u64,
+}
+
+/// A migration was applied to the tenant's catalog (after a snapshot of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationApplied {
+    pub migration_id: String,
+    pub created: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    /// Items held back (validation errors, duplicates in the export).
+    pub skipped: u64,
+    pub snapshot_key: String,
+}
+
+/// An operator asked to undo a migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequested {
+    pub migration_id: String,
+    pub requested_by: String,
+}
+
+/// A migration was undone: created items removed, changed items restored, verified against
+/// the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationRolledBack {
+    pub migration_id: String,
+    pub restored: u64,
+    pub removed: u64,
+    /// Items changed by someone else after the migration wrote them: kept, and listed.
+    pub conflicts: u64,
+    pub verified: bool,
     pub report_key: String,
 }
 

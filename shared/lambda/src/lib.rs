@@ -53,3 +53,15 @@ where
     }
     response
 }
+
+/// "Hand over now": true once less than `margin` is left before the invocation's deadline
+/// (milliseconds since the Unix epoch, as the runtime gives it). Long steps (a migration's
+/// apply or rollback) check it between batches and continue in a fresh invocation.
+pub fn out_of_time(deadline_ms: u64, margin: std::time::Duration) -> impl Fn() -> bool + Sync {
+    move || {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        deadline_ms != 0 && now_ms + margin.as_millis() as u64 >= deadline_ms
+    }
+}

@@ -112,6 +112,10 @@ pub struct MappedField {
 
 /// Values at `path` in `record` (every element of every `[]` level).
 fn values_at<'v>(record: &'v Value, path: &str) -> Vec<&'v Value> {
+    // A CSV header (or any key) that contains dots names the field as written.
+    if let Some(v) = record.get(path) {
+        return if v.is_null() { Vec::new() } else { vec![v] };
+    }
     let mut current = vec![record];
     for seg in path.split('.') {
         let (key, arrays) = seg.split_at(seg.find("[]").unwrap_or(seg.len()));

@@ -426,6 +426,36 @@ pub fn profile_csv(text: &str) -> Result<Vec<FieldProfile>, String> {
     Ok(profiles)
 }
 
+/// The rows of a CSV export as JSON objects keyed by the header text (values as strings;
+/// empty cells are absent), so an approved mapping applies to CSV and JSON alike.
+pub fn csv_records(text: &str) -> Result<Vec<Value>, String> {
+    let rows = parse_csv(text)?;
+    let mut it = rows.into_iter();
+    let header = it.next().ok_or("the CSV file is empty")?;
+    let mut out = Vec::new();
+    for (n, row) in it.enumerate() {
+        if row.len() == 1 && row[0].is_empty() {
+            continue;
+        }
+        if row.len() > header.len() {
+            return Err(format!(
+                "row {} has {} fields, the header has {}",
+                n + 2,
+                row.len(),
+                header.len()
+            ));
+        }
+        let record: serde_json::Map<String, Value> = header
+            .iter()
+            .zip(row)
+            .filter(|(_, cell)| !cell.is_empty())
+            .map(|(h, cell)| (h.clone(), Value::String(cell)))
+            .collect();
+        out.push(Value::Object(record));
+    }
+    Ok(out)
+}
+
 fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
     let mut rows = Vec::new();
     let mut row = Vec::new();

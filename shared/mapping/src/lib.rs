@@ -14,5 +14,5 @@ mod suggest;
 mod tokens;
 
 pub use convert::{Conversion, MappedField, apply, detect};
-pub use flatten::{FieldProfile, ValueKind, profile_csv, profile_json};
+pub use flatten::{FieldProfile, ValueKind, csv_records, profile_csv, profile_json};
 pub use suggest::{Suggestion, band, suggest};

@@ -77,6 +77,16 @@ pub fn mask(path: &str, value: &str) -> String {
     if words.iter().any(|w| PERSON.contains(&w.as_str())) {
         return "<redacted>".into();
     }
+    let out = mask_text(value);
+    if out.chars().count() > 40 {
+        out.chars().take(40).collect::<String>() + "…"
+    } else {
+        out
+    }
+}
+
+/// Masks emails, phone numbers and card numbers in free text (reports, logs), keeping the rest.
+pub fn mask_text(value: &str) -> String {
     // Samples may arrive cut short, so any token with a local part and an '@' is an email.
     let emails: Vec<&str> = value
         .split(' ')
@@ -88,12 +98,7 @@ pub fn mask(path: &str, value: &str) -> String {
             }
         })
         .collect();
-    let out = mask_numbers(&emails.join(" "));
-    if out.chars().count() > 40 {
-        out.chars().take(40).collect::<String>() + "…"
-    } else {
-        out
-    }
+    mask_numbers(&emails.join(" "))
 }
 
 /// Replaces runs of phone-number characters holding a phone or a card number.

@@ -149,7 +149,12 @@ pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, 
         | EventData::MigrationValidationRequested(_)
         | EventData::MigrationValidated(_)
         | EventData::MigrationRequested(_)
-        | EventData::MigrationMappingSuggested(_) => Ok(ApplyOutcome::Recorded),
+        | EventData::MigrationMappingSuggested(_)
+        | EventData::MigrationMappingApproved(_)
+        | EventData::MigrationApplyRequested(_)
+        | EventData::MigrationApplied(_)
+        | EventData::MigrationRollbackRequested(_)
+        | EventData::MigrationRolledBack(_) => Ok(ApplyOutcome::Recorded),
     }
 }
 

@@ -23,6 +23,7 @@ pub mod local;
 pub mod mapping_review;
 pub mod mapping_suggest;
 pub mod metering;
+pub mod migration;
 pub mod quarantine;
 pub mod signature_check;
 

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tillbridge_domain::Envelope;
+use tillbridge_domain::event::EventData;
 use tillbridge_ports::bus::{LocalBus, Rule, parse_bus_message};
 use tillbridge_ports::tenants::StaticDirectory;
 use tillbridge_ports::{BlobStore, Clock, EventBus, Queue, Table, TableQueue};
@@ -31,6 +33,11 @@ pub struct LocalRuntime {
     pub catalog_dlq: Arc<dyn Queue>,
     pub costs_queue: Arc<dyn Queue>,
     pub costs_dlq: Arc<dyn Queue>,
+    /// Migration steps: suggestions, validation + apply, rollback.
+    pub migrations_queue: Arc<dyn Queue>,
+    pub migrations_dlq: Arc<dyn Queue>,
+    /// The LLM tier for mapping suggestions, when one is configured.
+    pub refiner: Option<Arc<dyn crate::mapping_suggest::Refine>>,
     pub bus: Arc<dyn EventBus>,
     pub prices: Arc<tillbridge_costs::PriceBook>,
     pub ingress: Ingress,
@@ -71,12 +78,27 @@ impl LocalRuntime {
             TableQueue::new("costs", table.clone(), clock.clone())
                 .with_dead_letter(costs_dlq.clone(), MAX_RECEIVES),
         );
+        let migrations_dlq = queue("migrations-dlq");
+        let migrations_queue: Arc<dyn Queue> = Arc::new(
+            TableQueue::new("migrations", table.clone(), clock.clone())
+                .with_dead_letter(migrations_dlq.clone(), MAX_RECEIVES),
+        );
         let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(
             vec![
                 Rule {
                     name: "catalog-apply".into(),
                     detail_types: vec!["pos.*".into(), "migration.validation.requested".into()],
                     target: catalog_queue.clone(),
+                },
+                Rule {
+                    name: "migrations".into(),
+                    detail_types: vec![
+                        "migration.requested".into(),
+                        "migration.mapping.approved".into(),
+                        "migration.apply.requested".into(),
+                        "migration.rollback.requested".into(),
+                    ],
+                    target: migrations_queue.clone(),
                 },
                 Rule {
                     name: "cost-accounting".into(),
@@ -112,6 +134,9 @@ impl LocalRuntime {
             catalog_dlq,
             costs_queue,
             costs_dlq,
+            migrations_queue,
+            migrations_dlq,
+            refiner: None,
             bus,
             prices: Arc::new(tillbridge_costs::PriceBook::bundled()),
             ingress,
@@ -165,7 +190,40 @@ impl LocalRuntime {
             };
             settle(self.costs_queue.as_ref(), &m, result, &mut report).await?;
         }
+        for m in self
+            .migrations_queue
+            .receive(BATCH, self.visibility)
+            .await?
+        {
+            let result = match parse_bus_message(&m.body) {
+                Ok(event) => self.migration_step(&event).await,
+                Err(e) => Err(PipelineError::Permanent(e)),
+            };
+            settle(self.migrations_queue.as_ref(), &m, result, &mut report).await?;
+        }
         Ok(report)
+    }
+
+    async fn migration_step(&self, event: &Envelope) -> Result<(), PipelineError> {
+        if let EventData::MigrationRequested(_) = &event.body {
+            return crate::migration::suggest(
+                self.table.as_ref(),
+                self.blobs.as_ref(),
+                self.bus.as_ref(),
+                self.refiner.as_deref(),
+                event,
+            )
+            .await
+            .map(|_| ());
+        }
+        crate::migration::handle(
+            self.table.as_ref(),
+            self.blobs.as_ref(),
+            self.bus.as_ref(),
+            event,
+            &|| false,
+        )
+        .await
     }
 
     /// Processes until the queues hold nothing visible.

@@ -61,20 +61,17 @@ pub async fn suggest_for_migration(
         .get(&req.export_key)
         .await?
         .ok_or_else(|| PipelineError::Permanent(format!("export {} not found", req.export_key)))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| PipelineError::Permanent("the export is not UTF-8".into()))?;
-    let fields = if req.export_key.to_ascii_lowercase().ends_with(".csv")
-        || !text.trim_start().starts_with(['[', '{'])
-    {
+    let csv = crate::migration::export::is_csv(&req.export_key)
+        || !bytes.trim_ascii_start().starts_with(b"[")
+            && !bytes.trim_ascii_start().starts_with(b"{");
+    let fields = if csv {
+        let text = String::from_utf8(bytes)
+            .map_err(|_| PipelineError::Permanent("the export is not UTF-8".into()))?;
         profile_csv(&text).map_err(|e| PipelineError::Permanent(format!("export: {e}")))?
     } else {
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| PipelineError::Permanent(format!("export is not JSON: {e}")))?;
-        let records = match value {
-            serde_json::Value::Array(a) => a,
-            other => vec![other],
-        };
-        profile_json(&records)
+        let records = crate::migration::export::parse_records(&bytes, false)
+            .map_err(|e| PipelineError::Permanent(format!("export: {e}")))?;
+        profile_json(&records.catalog)
     };
     let mut suggestions = suggest(&fields);
     let calls = match refiner {
@@ -132,6 +129,7 @@ pub async fn suggest_for_migration(
         received_at: event.received_at,
         correlation_id: event.correlation_id.clone(),
     };
+    crate::migration::suggestions_ready(table, &req.migration_id, event.received_at).await?;
     publish(bus, std::slice::from_ref(&out)).await?;
     Ok(summary)
 }
