@@ -286,7 +286,9 @@ pub fn run(a: Args) -> Outcome {
 
 async fn play(rt: &LocalRuntime, state: &std::path::Path) -> Outcome {
     let fail = |e: &dyn std::fmt::Display| Failure::usage(format!("demo failed: {e}"));
-    println!("tillbridge demo: vendor webhooks through the pipeline on the embedded store");
+    println!(
+        "tillbridge demo: vendor webhooks and a migration through the pipeline on the embedded store"
+    );
     println!("state: {}\n", state.display());
     println!("Deliveries (vendor -> POST /v1/webhooks/{{provider}}/{{tenant}})");
     for d in deliveries(SystemClock.now()) {
@@ -318,7 +320,7 @@ async fn play(rt: &LocalRuntime, state: &std::path::Path) -> Outcome {
     for tenant in rt.directory.tenant_ids() {
         summarize(rt, &tenant).await.map_err(|e| fail(&e))?;
     }
-    Ok(())
+    crate::migrate::demo(rt).await
 }
 
 async fn summarize(rt: &LocalRuntime, tenant: &TenantId) -> Result<(), Box<dyn std::error::Error>> {

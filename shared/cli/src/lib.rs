@@ -3,6 +3,7 @@
 
 mod costs;
 mod demo;
+mod migrate;
 mod normalize;
 pub mod serve;
 mod signing;
@@ -74,6 +75,13 @@ enum Command {
     /// AI cost accounting: per-tenant tables.
     #[command(subcommand)]
     Costs(costs::Command),
+    /// Migrate a POS export into a tenant's catalog (suggest → review → validate → apply).
+    Migrate(migrate::MigrateArgs),
+    /// Inspect and move on one migration.
+    #[command(subcommand)]
+    Migration(migrate::MigrationCommand),
+    /// Undo a migration: restore the catalog from its snapshot and journal, verified.
+    Rollback(migrate::RollbackArgs),
 }
 
 /// Entry point of the binary.
@@ -107,6 +115,9 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Costs(c) => costs::run(c),
+        Command::Migrate(a) => migrate::migrate(a),
+        Command::Migration(c) => migrate::migration(c),
+        Command::Rollback(a) => migrate::rollback(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -197,7 +197,7 @@ impl Validator {
         match serde_json::from_str::<CatalogItem>(text) {
             Ok(item) => {
                 self.items += 1;
-                self.push_item(line, &item);
+                self.check_item(line, &item);
             }
             Err(_) => self.diagnose(line, text),
         }
@@ -283,7 +283,7 @@ impl Validator {
             );
         }
         match serde_json::from_value::<CatalogItem>(Value::Object(map)) {
-            Ok(item) => self.push_item(line, &item),
+            Ok(item) => self.check_item(line, &item),
             Err(e) => self.add(
                 line,
                 &id,
@@ -404,8 +404,14 @@ impl Validator {
         (g, c)
     }
 
-    /// Per-item rules; the item joins the duplicate indexes and the price statistics.
+    /// One parsed item (line = its position in the batch, 1-based): counted and checked.
     pub fn push_item(&mut self, line: usize, item: &CatalogItem) {
+        self.items += 1;
+        self.check_item(line, item);
+    }
+
+    /// Per-item rules; the item joins the duplicate indexes and the price statistics.
+    fn check_item(&mut self, line: usize, item: &CatalogItem) {
         let missing_id = item.external_id.trim().is_empty();
         let id = if missing_id {
             format!("line {line}")

@@ -17,6 +17,9 @@ use super::{Refusal, Status, ValidationSummary, apply, event, load, update};
 use crate::PipelineError;
 use crate::signature_check::publish;
 
+/// Rule families whose errors keep an item out of the catalog.
+pub const HOLD_BACK: [&str; 3] = ["price", "duplicate", "schema"];
+
 pub fn items_key(m: &super::Migration) -> String {
     format!("migrations/{}/{}/items.jsonl", m.tenant_id, m.id)
 }
@@ -65,13 +68,24 @@ pub async fn prepare(
         validator.push_item(n + 1, item);
     }
     let mut report = validator.finish();
+    // A parent whose variants carry the prices is not sold itself: no price is expected.
+    let parents: HashSet<&str> = items
+        .iter()
+        .filter_map(|i| i.parent_id.as_deref())
+        .collect();
+    report
+        .findings
+        .retain(|f| !(f.rule == "price.missing" && parents.contains(f.item.as_str())));
+    report = tillbridge_validation::Report::new(report.summary.items, report.findings);
     for f in &mut report.findings {
         f.message = mask_text(&f.message);
     }
+    // Errors that make an item wrong to sell hold it back; the others (a modifier group
+    // the export does not define, missing details) are reported and the item applied.
     let errors: HashSet<&str> = report
         .findings
         .iter()
-        .filter(|f| f.severity == Severity::Error)
+        .filter(|f| f.severity == Severity::Error && HOLD_BACK.contains(&f.family()))
         .map(|f| f.item.as_str())
         .collect();
     let mut seen = HashSet::new();

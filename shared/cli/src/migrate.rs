@@ -1,0 +1,572 @@
+//! `tillbridge migrate`, `tillbridge migration …`, `tillbridge rollback`: the migration flow
+//! on the embedded store, run to the next point that needs a human (or to the end with
+//! `--approve-all`), with a progress bar on stderr while items are applied or rolled back.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Subcommand;
+use tillbridge_domain::{CorrelationId, TenantId};
+use tillbridge_pipeline::local::LocalRuntime;
+use tillbridge_pipeline::mapping_review;
+use tillbridge_pipeline::migration::{
+    self, ExportSource, Migration, Refusal, StartRequest, Status,
+};
+use tillbridge_ports::TenantDirectory;
+
+use crate::serve::{load_tenants, open_runtime};
+use crate::{Failure, Outcome};
+
+#[derive(clap::Args)]
+pub struct MigrateArgs {
+    /// Tenant the catalog belongs to (from the tenants file).
+    #[arg(long)]
+    tenant: String,
+    /// The source POS (square, toast, …).
+    #[arg(long)]
+    source_name: String,
+    /// The export: a JSON array of records (or {"items": […], "customers": […]}) or CSV.
+    #[arg(long)]
+    export: PathBuf,
+    /// Approve the suggested mapping as is and run validation, snapshot and apply.
+    #[arg(long)]
+    approve_all: bool,
+    /// Never call a model for mapping suggestions.
+    #[arg(long)]
+    offline: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct Common {
+    /// State directory (table file and blobs).
+    #[arg(long, default_value = ".tillbridge/state")]
+    state: PathBuf,
+    /// Tenants file; default STATE/tenants.json, else the bundled samples.
+    #[arg(long)]
+    tenants: Option<PathBuf>,
+    /// Output on stdout: a summary for people, or the migration record as JSON.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    /// Who is acting (recorded in the audit report).
+    #[arg(long, default_value = "cli")]
+    by: String,
+}
+
+#[derive(Subcommand)]
+pub enum MigrationCommand {
+    /// Status, progress, validation and rollback of one migration.
+    Show {
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The tenant's migrations, newest first.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Approve the mapping (after review) and run validation, snapshot and apply.
+    Approve {
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The validation report (JSON).
+    Report {
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The audit report (JSON): approvals, overrides, AI calls, counts, rollback.
+    Audit {
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct RollbackArgs {
+    /// The migration to undo.
+    #[arg(long)]
+    migration: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn usage(e: impl std::fmt::Display) -> Failure {
+    Failure::usage(e.to_string())
+}
+
+fn open(common: &Common) -> Result<LocalRuntime, Failure> {
+    let directory = load_tenants(common.tenants.as_deref(), &common.state)?;
+    open_runtime(&common.state, directory)
+}
+
+pub fn migrate(a: MigrateArgs) -> Outcome {
+    let export = crate::read_input(&a.export, "export")?;
+    let csv = tillbridge_pipeline::migration::export::is_csv(&a.export.to_string_lossy());
+    crate::runtime()?.block_on(async {
+        let mut rt = open(&a.common)?;
+        let tenant = TenantId::parse(&a.tenant).map_err(usage)?;
+        let config = rt
+            .directory
+            .tenant(&tenant)
+            .await
+            .map_err(usage)?
+            .ok_or_else(|| Failure::usage(format!("unknown tenant {tenant}")))?;
+        if !a.offline
+            && let Some(llm) = tillbridge_llm::Config::from_env()
+        {
+            rt.refiner = Some(Arc::new(tillbridge_llm::LlmRefiner {
+                client: Arc::new(tillbridge_llm::ChatClient::new(llm).map_err(usage)?),
+                table: rt.table.clone(),
+                bus: rt.bus.clone(),
+                prices: tillbridge_costs::PriceTable::bundled(),
+            }));
+        }
+        let rt = Arc::new(rt);
+        let correlation = CorrelationId::parse(&format!("cli-{}", uuid::Uuid::now_v7().simple()))
+            .map_err(usage)?;
+        let started = migration::start(
+            rt.table.as_ref(),
+            rt.blobs.as_ref(),
+            rt.bus.as_ref(),
+            StartRequest {
+                tenant: &tenant,
+                currency: config.currency,
+                country: None,
+                source_name: &a.source_name,
+                export: ExportSource::Upload {
+                    bytes: &export,
+                    csv,
+                },
+                requested_by: &a.common.by,
+                idempotency_key: None,
+                correlation_id: correlation,
+                at: rt.clock.now(),
+            },
+        )
+        .await
+        .map_err(usage)?
+        .map_err(refused)?;
+        eprintln!("migration {} started; suggesting mappings…", started.id);
+        drive(&rt, &started.id).await?;
+        let mut m = load(&rt, &started.id).await?;
+        if m.status == Status::MappingReview && a.approve_all {
+            migration::approve(
+                rt.table.as_ref(),
+                rt.bus.as_ref(),
+                &m.id,
+                &a.common.by,
+                rt.clock.now(),
+            )
+            .await
+            .map_err(usage)?
+            .map_err(refused)?;
+            drive(&rt, &m.id).await?;
+            m = load(&rt, &m.id).await?;
+        } else if m.status == Status::MappingReview {
+            print_mapping(&rt, &m).await?;
+            eprintln!(
+                "review the mapping above, then: tillbridge migration approve {} --state {}",
+                m.id,
+                a.common.state.display()
+            );
+        }
+        output(&rt, &m, &a.common.format).await?;
+        finished(&m)
+    })
+}
+
+pub fn migration(c: MigrationCommand) -> Outcome {
+    crate::runtime()?.block_on(async {
+        match c {
+            MigrationCommand::Show { id, common } => {
+                let rt = open(&common)?;
+                let m = load(&rt, &id).await?;
+                output(&rt, &m, &common.format).await
+            }
+            MigrationCommand::List { tenant, common } => {
+                let rt = open(&common)?;
+                let tenant = TenantId::parse(&tenant).map_err(usage)?;
+                let all = migration::list(rt.table.as_ref(), &tenant)
+                    .await
+                    .map_err(usage)?;
+                if common.format == "json" {
+                    let views: Vec<_> = all.iter().map(Migration::view).collect();
+                    println!("{}", serde_json::Value::Array(views));
+                } else {
+                    for m in &all {
+                        println!(
+                            "{}  {:<13} {}  from {}",
+                            m.id,
+                            m.status.as_str(),
+                            m.created_at,
+                            m.source_name
+                        );
+                    }
+                }
+                Ok(())
+            }
+            MigrationCommand::Approve { id, common } => {
+                let rt = Arc::new(open(&common)?);
+                migration::approve(
+                    rt.table.as_ref(),
+                    rt.bus.as_ref(),
+                    &id,
+                    &common.by,
+                    rt.clock.now(),
+                )
+                .await
+                .map_err(usage)?
+                .map_err(refused)?;
+                drive(&rt, &id).await?;
+                let m = load(&rt, &id).await?;
+                output(&rt, &m, &common.format).await?;
+                finished(&m)
+            }
+            MigrationCommand::Report { id, common } => {
+                let rt = open(&common)?;
+                let m = load(&rt, &id).await?;
+                let key = tillbridge_pipeline::migration::prepare::report_key(&m);
+                print_blob(&rt, &key).await
+            }
+            MigrationCommand::Audit { id, common } => {
+                let rt = open(&common)?;
+                let m = load(&rt, &id).await?;
+                let report = migration::audit::report(rt.table.as_ref(), rt.blobs.as_ref(), &m)
+                    .await
+                    .map_err(usage)?;
+                println!("{}", serde_json::to_string_pretty(&report).map_err(usage)?);
+                Ok(())
+            }
+        }
+    })
+}
+
+pub fn rollback(a: RollbackArgs) -> Outcome {
+    crate::runtime()?.block_on(async {
+        let rt = Arc::new(open(&a.common)?);
+        migration::request_rollback(
+            rt.table.as_ref(),
+            rt.bus.as_ref(),
+            &a.migration,
+            &a.common.by,
+            rt.clock.now(),
+        )
+        .await
+        .map_err(usage)?
+        .map_err(refused)?;
+        drive(&rt, &a.migration).await?;
+        let m = load(&rt, &a.migration).await?;
+        output(&rt, &m, &a.common.format).await?;
+        finished(&m)
+    })
+}
+
+fn refused(r: Refusal) -> Failure {
+    match r {
+        Refusal::NotFound => Failure::usage("migration not found"),
+        other => Failure::rejected(other.to_string()),
+    }
+}
+
+/// Failed or unverified outcomes exit 1 (the input was judged and rejected).
+fn finished(m: &Migration) -> Outcome {
+    match m.status {
+        Status::Failed => Err(Failure::rejected(format!(
+            "migration {} failed: {}",
+            m.id,
+            m.error.as_deref().unwrap_or("see the report")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+async fn load(rt: &LocalRuntime, id: &str) -> Result<Migration, Failure> {
+    migration::load(rt.table.as_ref(), id)
+        .await
+        .map_err(usage)?
+        .map(|(m, _)| m)
+        .ok_or_else(|| Failure::usage(format!("migration {id} not found")))
+}
+
+async fn print_blob(rt: &LocalRuntime, key: &str) -> Outcome {
+    let bytes = rt
+        .blobs
+        .get(key)
+        .await
+        .map_err(usage)?
+        .ok_or_else(|| Failure::usage(format!("{key} is not written yet")))?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&bytes)
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|e| Failure::usage(format!("cannot write output: {e}")))
+}
+
+/// Runs the queues until they are empty, drawing the migration's progress on stderr.
+pub async fn drive(rt: &Arc<LocalRuntime>, id: &str) -> Outcome {
+    let worker = {
+        let rt = rt.clone();
+        tokio::spawn(async move { rt.drain().await })
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut last = (Status::Pending, u64::MAX);
+    let mut shown = false;
+    while !worker.is_finished() {
+        tokio::time::sleep(Duration::from_millis(if tty { 100 } else { 1000 })).await;
+        if let Ok(Some((m, _))) = migration::load(rt.table.as_ref(), id).await {
+            let now = (m.status, progress_of(&m).0);
+            if now != last {
+                draw(&m, tty);
+                shown = true;
+                last = now;
+            }
+        }
+    }
+    if shown && tty {
+        eprintln!();
+    }
+    worker
+        .await
+        .map_err(|e| Failure::usage(format!("worker stopped: {e}")))?
+        .map_err(usage)?;
+    Ok(())
+}
+
+fn progress_of(m: &Migration) -> (u64, u64) {
+    let p = &m.progress;
+    match m.status {
+        Status::RollingBack | Status::RolledBack => (p.rolled_back, p.created + p.changed),
+        _ => (p.applied, p.items),
+    }
+}
+
+fn draw(m: &Migration, tty: bool) {
+    let (done, total) = progress_of(m);
+    let total = total.max(1);
+    let width = 30;
+    let filled = (done.min(total) * width / total) as usize;
+    let bar = format!(
+        "[{}{}] {:>3}% {done}/{total}",
+        "#".repeat(filled),
+        "-".repeat(width as usize - filled),
+        done.min(total) * 100 / total
+    );
+    let line = format!("{:<13} {bar}", m.status.as_str());
+    if tty {
+        eprint!("\r{line}");
+        let _ = std::io::stderr().flush();
+    } else {
+        eprintln!("{line}");
+    }
+}
+
+async fn print_mapping(rt: &LocalRuntime, m: &Migration) -> Outcome {
+    let decisions = mapping_review::decisions(rt.table.as_ref(), &m.tenant_id, &m.id)
+        .await
+        .map_err(usage)?;
+    eprintln!("suggested mapping ({} source fields):", decisions.len());
+    for d in &decisions {
+        eprintln!(
+            "  {:<40} → {:<18} {:.2} {:<6} {}",
+            d.source,
+            d.target.as_deref().unwrap_or("(none)"),
+            d.confidence,
+            d.band,
+            d.reason
+        );
+    }
+    Ok(())
+}
+
+async fn output(rt: &LocalRuntime, m: &Migration, format: &str) -> Outcome {
+    if format == "json" {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&m.view()).map_err(usage)?
+        );
+        return Ok(());
+    }
+    let p = &m.progress;
+    let mut out = String::new();
+    let (done, total) = progress_of(m);
+    out += &format!(
+        "migration {}  tenant {}  from {}\nstatus: {}{}  ({}%)\n",
+        m.id,
+        m.tenant_id,
+        m.source_name,
+        m.status.as_str(),
+        if m.paused { " (paused)" } else { "" },
+        (done * 100).checked_div(total).unwrap_or(0)
+    );
+    if let Some(v) = &m.validation {
+        out += &format!(
+            "validation: {} items, {} errors, {} warnings, {} values that did not convert\n  report: tillbridge migration report {}\n",
+            v.items, v.errors, v.warnings, v.conversion_problems, m.id
+        );
+    }
+    if p.items > 0 {
+        let customers = m.customers.as_ref().map_or(0, |c| c.with_consent);
+        out += &format!(
+            "apply: {} records → {} items and {customers} customers to apply, {} items held back by errors\n       {} created, {} changed, {} unchanged so far\n",
+            p.records,
+            p.items - customers,
+            p.skipped,
+            p.created,
+            p.changed,
+            p.unchanged
+        );
+    }
+    if let Some(c) = &m.customers
+        && c.in_export > 0
+    {
+        out += &format!(
+            "customers: {} in the export, {} migrated with consent, {} left out without consent, {} without an id\n",
+            c.in_export, c.with_consent, c.without_consent, c.without_id
+        );
+    }
+    if let Some(s) = &m.snapshot {
+        out += &format!(
+            "snapshot: {} items, {} bytes gzip ({} raw), sha256 {}\n",
+            s.items, s.compressed_bytes, s.bytes, s.sha256
+        );
+    }
+    if let Some(line) = rollback_line(rt, m).await {
+        out += &line;
+    }
+    if let Some(e) = &m.error {
+        out += &format!("error: {e}\n");
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// The sample export `tillbridge demo` migrates (Square catalog, a coffee shop).
+const SAMPLE_EXPORT: &[u8] = include_bytes!("../../../samples/exports/square-cafe.json");
+
+/// The demo's migration: Square export into demo-cafe, approved as suggested, applied, then
+/// rolled back; shows that the catalog afterwards is the one before, byte for byte.
+pub async fn demo(rt: &LocalRuntime) -> Outcome {
+    let fail = |e: &dyn std::fmt::Display| Failure::usage(format!("demo failed: {e}"));
+    let tenant = TenantId::parse("demo-cafe").map_err(|e| fail(&e))?;
+    println!("\nMigration: demo-cafe switches from Square (samples/exports/square-cafe.json)");
+    let before = catalog_sha(rt, &tenant).await?;
+    let m = migration::start(
+        rt.table.as_ref(),
+        rt.blobs.as_ref(),
+        rt.bus.as_ref(),
+        StartRequest {
+            tenant: &tenant,
+            currency: tillbridge_domain::Currency::USD,
+            country: None,
+            source_name: "square",
+            export: ExportSource::Upload {
+                bytes: SAMPLE_EXPORT,
+                csv: false,
+            },
+            requested_by: "demo",
+            idempotency_key: None,
+            correlation_id: CorrelationId::parse("demo-migration").map_err(|e| fail(&e))?,
+            at: rt.clock.now(),
+        },
+    )
+    .await
+    .map_err(|e| fail(&e))?
+    .map_err(|e| fail(&e))?;
+    rt.drain().await.map_err(|e| fail(&e))?;
+    let decisions = mapping_review::decisions(rt.table.as_ref(), &tenant, &m.id)
+        .await
+        .map_err(|e| fail(&e))?;
+    println!(
+        "  suggested: {} source fields, {} mapped ({} high confidence); approved as suggested",
+        decisions.len(),
+        decisions.iter().filter(|d| d.target.is_some()).count(),
+        decisions.iter().filter(|d| d.band == "high").count()
+    );
+    migration::approve(
+        rt.table.as_ref(),
+        rt.bus.as_ref(),
+        &m.id,
+        "demo",
+        rt.clock.now(),
+    )
+    .await
+    .map_err(|e| fail(&e))?
+    .map_err(|e| fail(&e))?;
+    rt.drain().await.map_err(|e| fail(&e))?;
+    output(rt, &load(rt, &m.id).await?, "text").await?;
+    migration::request_rollback(
+        rt.table.as_ref(),
+        rt.bus.as_ref(),
+        &m.id,
+        "demo",
+        rt.clock.now(),
+    )
+    .await
+    .map_err(|e| fail(&e))?
+    .map_err(|e| fail(&e))?;
+    rt.drain().await.map_err(|e| fail(&e))?;
+    let done = load(rt, &m.id).await?;
+    println!(
+        "  rolled back: status {}\n  {}",
+        done.status.as_str(),
+        rollback_line(rt, &done)
+            .await
+            .unwrap_or_default()
+            .trim_end()
+    );
+    let after = catalog_sha(rt, &tenant).await?;
+    println!(
+        "catalog after the rollback is the catalog before it: {} (sha256 {})",
+        if after == before { "yes" } else { "NO" },
+        &after[..16]
+    );
+    if after != before || done.status != Status::RolledBack {
+        return Err(Failure::usage(
+            "demo failed: the rollback did not restore the catalog",
+        ));
+    }
+    Ok(())
+}
+
+async fn rollback_line(rt: &LocalRuntime, m: &Migration) -> Option<String> {
+    let bytes = rt
+        .blobs
+        .get(m.rollback_report_key.as_deref()?)
+        .await
+        .ok()??;
+    let r: migration::rollback::Report = serde_json::from_slice(&bytes).ok()?;
+    Some(format!(
+        "rollback: {} removed, {} restored, {} kept (changed since), {} changed outside the migration; verified: {}\n",
+        r.removed,
+        r.restored,
+        r.conflicts.len(),
+        r.changed_outside.len(),
+        if r.verified {
+            "yes, catalog matches the snapshot"
+        } else {
+            "NO"
+        }
+    ))
+}
+
+async fn catalog_sha(rt: &LocalRuntime, tenant: &TenantId) -> Result<String, Failure> {
+    let mut lines = Vec::new();
+    migration::snapshot::for_each_item(rt.table.as_ref(), tenant, |i| {
+        lines.push(migration::snapshot::canonical_line(&i)?);
+        Ok(())
+    })
+    .await
+    .map_err(usage)?;
+    Ok(migration::snapshot::hash_lines(
+        lines.iter().map(String::as_str),
+    ))
+}
