@@ -316,3 +316,98 @@ async fn migration_validation_events_match_their_schemas() {
     assert_eq!(published[0].event_type(), EventType::MigrationValidated);
     assert_valid(&published[0]);
 }
+
+#[tokio::test]
+async fn migration_lifecycle_events_match_their_schemas() {
+    use tillbridge_pipeline::migration::{self, ExportSource, StartRequest, Status};
+    let at = Timestamp::parse_rfc3339("2026-05-01T00:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);
+    let table = MemoryTable::new(Arc::new(ManualClock::new(at)));
+    let blobs = MemoryBlobStore::default();
+    let bus = RecordingBus::default();
+    let tenant = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+    let m = migration::start(
+        &table,
+        &blobs,
+        &bus,
+        StartRequest {
+            tenant: &tenant,
+            currency: Currency::USD,
+            country: None,
+            source_name: "square",
+            export: ExportSource::Upload {
+                bytes: br#"[{"id":"a1","name":"Latte","price":"4.50"},{"id":"a2","name":"Mocha","price":"5.00"}]"#,
+                csv: false,
+            },
+            requested_by: "ops",
+            idempotency_key: None,
+            correlation_id: CorrelationId::parse("c1").unwrap_or_else(|e| panic!("{e}")),
+            at,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Each step consumes the event the previous one published.
+    let step = |n: usize| bus.published().get(n).cloned();
+    let requested = step(0).unwrap_or_else(|| panic!("no request"));
+    migration::suggest(&table, &blobs, &bus, None, &requested)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    migration::approve(&table, &bus, &m.id, "ops", at)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let approved = step(2).unwrap_or_else(|| panic!("no approval"));
+    migration::handle(&table, &blobs, &bus, &approved, &|| false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let apply = bus
+        .published()
+        .into_iter()
+        .find(|e| e.event_type() == EventType::MigrationApplyRequested)
+        .unwrap_or_else(|| panic!("no apply request"));
+    migration::handle(&table, &blobs, &bus, &apply, &|| false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    migration::request_rollback(&table, &bus, &m.id, "ops", at)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rollback = bus
+        .published()
+        .into_iter()
+        .find(|e| e.event_type() == EventType::MigrationRollbackRequested)
+        .unwrap_or_else(|| panic!("no rollback request"));
+    migration::handle(&table, &blobs, &bus, &rollback, &|| false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let state = migration::load(&table, &m.id)
+        .await
+        .ok()
+        .flatten()
+        .map(|(m, _)| m.status);
+    assert_eq!(state, Some(Status::RolledBack));
+    let published = bus.published();
+    let types: Vec<&str> = published.iter().map(|e| e.event_type().as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "migration.requested",
+            "migration.mapping.suggested",
+            "migration.mapping.approved",
+            "migration.validated",
+            "migration.apply.requested",
+            "migration.applied",
+            "migration.rollback.requested",
+            "migration.rolled_back"
+        ]
+    );
+    for e in &published {
+        assert_valid(e);
+        assert_eq!(
+            e.correlation_id.as_str(),
+            "c1",
+            "one correlation id through the flow"
+        );
+    }
+}

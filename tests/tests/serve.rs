@@ -243,3 +243,77 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
         acknowledged.len()
     );
 }
+
+#[test]
+fn an_operator_migrates_over_http_reviews_approves_and_rolls_back() {
+    let s = Server::start(temp_state("migration"));
+    // Webhooks keep the catalog meanwhile.
+    let (status, _) = post_shopify(
+        &s.addr,
+        "t1",
+        "w1",
+        &product(1, 11, "4.50", "2026-03-01T10:00:00Z"),
+        "shp-secret",
+    );
+    assert_eq!(status, 202);
+    s.eventually("the webhook item", WAIT, |s| {
+        price_of(s, "t1", "11") == Some(450)
+    });
+
+    let csv = b"Item ID,Item Name,Price,SKU\nA1,Latte,4.50,LAT-1\nA2,Mocha,5.00,MOC-1\n";
+    let operator = [
+        ("content-type", "text/csv".to_owned()),
+        ("x-tillbridge-operator", "ana@ops".to_owned()),
+        ("idempotency-key", "upload-1".to_owned()),
+    ];
+    let (status, body) = s.request(
+        "POST",
+        "/v1/migrations?tenant_id=t1&source_name=lightspeed",
+        &operator,
+        csv,
+    );
+    assert_eq!(status, 202, "{body}");
+    let id = json(&body)["id"].as_str().unwrap_or_default().to_owned();
+    // A retried upload with the same key is the same migration.
+    let (_, again) = s.request(
+        "POST",
+        "/v1/migrations?tenant_id=t1&source_name=lightspeed",
+        &operator,
+        csv,
+    );
+    assert_eq!(json(&again)["id"], json(&body)["id"]);
+    let status_of = |s: &Server| json(&s.get(&format!("/v1/migrations/{id}")).1)["status"].clone();
+    s.eventually("suggestions", WAIT, |s| status_of(s) == "mapping_review");
+    let (_, mappings) = s.get(&format!("/v1/migrations/{id}/mappings"));
+    assert!(mappings.contains("\"source\":\"Item ID\""), "{mappings}");
+    let (status, body) = s.request(
+        "POST",
+        &format!("/v1/migrations/{id}/approve"),
+        &operator[1..2],
+        b"",
+    );
+    assert_eq!(status, 202, "{body}");
+    s.eventually("the apply", WAIT, |s| status_of(s) == "completed");
+    assert_eq!(price_of(&s, "t1", "A2"), Some(500));
+    let (status, report) = s.get(&format!("/v1/migrations/{id}/report"));
+    assert_eq!(status, 200);
+    assert_eq!(json(&report)["summary"]["items"], 2);
+
+    let (status, _) = s.request(
+        "POST",
+        &format!("/v1/migrations/{id}/rollback"),
+        &operator[1..2],
+        b"",
+    );
+    assert_eq!(status, 202);
+    s.eventually("the rollback", WAIT, |s| status_of(s) == "rolled_back");
+    assert_eq!(price_of(&s, "t1", "A2"), None);
+    assert_eq!(price_of(&s, "t1", "11"), Some(450), "untouched items stay");
+    let (_, audit) = s.get(&format!("/v1/migrations/{id}/audit"));
+    assert_eq!(json(&audit)["started_by"], "ana@ops");
+    assert_eq!(
+        s.request("DELETE", &format!("/v1/migrations/{id}"), &[], b"")
+            .0,
+        405
+    );
+}

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde_json::json;
 use tillbridge_costs::table::Budgets;
 use tillbridge_costs::{CostTable, PriceBook};
@@ -179,6 +179,8 @@ pub fn router(rt: Arc<LocalRuntime>) -> Router {
         .route("/v1/tenants/{tenant}/usage", post(post_usage))
         .route("/v1/tenants/{tenant}/costs", get(tenant_costs))
         .route("/v1/costs", get(all_costs))
+        .route("/v1/migrations", any(migrations))
+        .route("/v1/migrations/{*rest}", any(migrations))
         .layer(DefaultBodyLimit::max(MAX_HTTP_BODY))
         .with_state(rt)
 }
@@ -227,6 +229,46 @@ async fn webhook(
         })
         .await;
     reply(r.status, r.body)
+}
+
+/// The migration routes (shared with the api function): start, review, approve, pause,
+/// resume, cancel, roll back, reports. The operator is the `x-tillbridge-operator` header.
+async fn migrations(
+    State(rt): Shared,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use tillbridge_pipeline::migration::http;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let api = http::Api {
+        table: rt.table.as_ref(),
+        blobs: rt.blobs.as_ref(),
+        bus: rt.bus.as_ref(),
+        directory: rt.directory.as_ref(),
+        clock: rt.clock.as_ref(),
+    };
+    let request = http::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: &query,
+        content_type: header("content-type"),
+        idempotency_key: header("idempotency-key"),
+        operator: header("x-tillbridge-operator").unwrap_or("local"),
+        correlation_id: header("x-correlation-id"),
+        body: &body,
+    };
+    match http::route(&api, &request).await {
+        Some(r) => (
+            StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            [(axum::http::header::CONTENT_TYPE, r.content_type)],
+            r.body,
+        )
+            .into_response(),
+        None => not_found("route"),
+    }
 }
 
 /// A known tenant id, or the 404 to answer.

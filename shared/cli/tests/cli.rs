@@ -253,6 +253,95 @@ fn demo_runs_and_summarizes() {
         !text.contains("27.00 USD") && !text.contains("0.01 USD"),
         "stale and forged prices never apply: {text}"
     );
+    assert!(text.contains("status: completed"), "{text}");
+    assert!(
+        text.contains("catalog after the rollback is the catalog before it: yes"),
+        "{text}"
+    );
+}
+
+#[test]
+fn migrate_show_and_rollback_through_the_binary() {
+    let state = std::env::temp_dir().join(format!("tillbridge-mig-{}", uuid::Uuid::now_v7()));
+    let export = temp(
+        "export.csv",
+        b"Item ID,Item Name,Price,SKU\nA1,Latte,4.50,LAT-1\nA2,Mocha,5.00,MOC-1\nA3,Tea,-1.00,TEA-1\n",
+    );
+    let state_arg = state.to_string_lossy().into_owned();
+    let tenants = root().join("samples/tenants.json");
+    let run = |args: &[&str]| {
+        bin()
+            .args(args)
+            .args(["--state", &state_arg])
+            .arg("--tenants")
+            .arg(&tenants)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    // Without --approve-all the migration waits for review.
+    let out = run(&[
+        "migrate",
+        "--tenant",
+        "demo-cafe",
+        "--source-name",
+        "lightspeed",
+        "--export",
+        &export.to_string_lossy(),
+        "--offline",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(m["status"], "mapping_review", "{m}");
+    assert!(
+        stderr(&out).contains("Item Name"),
+        "the mapping is shown for review"
+    );
+    let id = m["id"].as_str().unwrap_or_default().to_owned();
+
+    let out = run(&["migration", "approve", &id, "--by", "ana"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("status: completed"), "{text}");
+    assert!(text.contains("2 created"), "{text}");
+    assert!(
+        text.contains("1 items held back"),
+        "the negative price stays out: {text}"
+    );
+
+    let out = run(&["migration", "report", &id]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(report["held_back"][0], "A3");
+
+    let out = run(&["rollback", "--migration", &id, "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(m["status"], "rolled_back");
+    assert_eq!(m["progress"]["removed"], 2);
+
+    // Refusals are judged (exit 1) with one error line; unknown ids are usage errors.
+    let out = run(&["rollback", "--migration", &id]);
+    assert_eq!(code(&out), 1);
+    assert_one_error_line(&out);
+    let out = run(&["migration", "show", "mig-nope"]);
+    assert_eq!(code(&out), 2);
+    assert_one_error_line(&out);
+    let out = run(&[
+        "migrate",
+        "--tenant",
+        "nobody",
+        "--source-name",
+        "x",
+        "--export",
+        &export.to_string_lossy(),
+    ]);
+    assert_eq!(code(&out), 2);
+    let audit = run(&["migration", "audit", &id]);
+    let audit: Value = serde_json::from_slice(&audit.stdout).unwrap_or_default();
+    assert_eq!(audit["approved_by"], "ana");
+    assert_eq!(audit["rollback"]["verified"], true);
+    let _ = std::fs::remove_dir_all(&state);
 }
 
 #[test]

@@ -577,6 +577,14 @@ async fn interrupted_applies_and_rollbacks_resume_and_still_restore_exactly() {
         );
         let crashing = Crashing::new(h.table.clone(), r);
         assert!(step(&h, &crashing, &rb, &|| false).await.is_err(), "r={r}");
+        // Out of time after one more batch (a Lambda handing over), then to the end.
+        let calls = AtomicUsize::new(0);
+        let one_batch = || calls.fetch_add(1, Ordering::SeqCst) >= 1;
+        step(&h, h.table.as_ref(), &rb, &one_batch).await.unwrap();
+        // 161 journal entries (150 + 10 items, 1 customer) are 6 batches of 30.
+        if r + 1 < 6 {
+            assert_eq!(state(&h, &id).await.status, Status::RollingBack, "r={r}");
+        }
         step(&h, h.table.as_ref(), &rb, &|| false).await.unwrap();
         // A redelivered request after the end changes nothing.
         step(&h, h.table.as_ref(), &rb, &|| false).await.unwrap();
