@@ -19,7 +19,7 @@ use tillbridge_pipeline::{PipelineError, catalog};
 use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable};
 use tillbridge_ports::table::{Condition, Item, Page, TxWrite};
 use tillbridge_ports::tenants::StaticDirectory;
-use tillbridge_ports::{ManualClock, PortError, Table};
+use tillbridge_ports::{Clock, ManualClock, PortError, Table};
 
 const TENANTS: &str = r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{}}]}"#;
 
@@ -769,4 +769,85 @@ async fn the_lifecycle_refuses_what_does_not_fit_and_pauses_cancels() {
     );
     let (_, list) = call(&h, "GET", "/v1/migrations?tenant_id=t1", Value::Null).await;
     assert_eq!(list.as_array().map(Vec::len), Some(2));
+}
+
+/// Runs a whole migration of `records` (approved as suggested) and returns its id.
+async fn migrate(h: &Harness, records: &Value) -> String {
+    let bytes = serde_json::to_vec(records).unwrap();
+    let m = migration::start(
+        h.table.as_ref(),
+        h.rt.blobs.as_ref(),
+        h.rt.bus.as_ref(),
+        migration::StartRequest {
+            tenant: &t1(),
+            currency: Currency::USD,
+            country: None,
+            source_name: "square",
+            export: migration::ExportSource::Upload {
+                bytes: &bytes,
+                csv: false,
+            },
+            requested_by: "ops",
+            idempotency_key: None,
+            correlation_id: CorrelationId::parse("c").unwrap(),
+            at: h.clock.now(),
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    h.rt.drain().await.unwrap();
+    migration::approve(h.table.as_ref(), h.rt.bus.as_ref(), &m.id, "ops", at())
+        .await
+        .unwrap()
+        .unwrap();
+    h.rt.drain().await.unwrap();
+    assert_eq!(state(h, &m.id).await.status, Status::Completed);
+    m.id
+}
+
+async fn undo(h: &Harness, id: &str) -> rollback::Report {
+    migration::request_rollback(h.table.as_ref(), h.rt.bus.as_ref(), id, "ops", at())
+        .await
+        .unwrap()
+        .unwrap();
+    h.rt.drain().await.unwrap();
+    let m = state(h, id).await;
+    assert_eq!(m.status, Status::RolledBack, "{:?}", m.error);
+    serde_json::from_slice(
+        &h.rt
+            .blobs
+            .get(m.rollback_report_key.as_deref().unwrap())
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn stacked_migrations_undo_in_reverse_order_back_to_the_start() {
+    let h = harness();
+    seed(h.table.as_ref()).await;
+    let start = catalog_of(h.table.as_ref()).await;
+    let records = |cents: i64| {
+        json!((1..=30)
+            .map(|i| json!({"id": format!("p{i}"), "name": format!("Item {i}"), "price": format!("{}.{:02}", cents / 100, cents % 100 + i % 10)}))
+            .collect::<Vec<_>>())
+    };
+    let first = migrate(&h, &records(400)).await;
+    let after_first = catalog_of(h.table.as_ref()).await;
+    h.clock.advance_secs(60);
+    let second = migrate(&h, &records(500)).await;
+    assert_ne!(catalog_of(h.table.as_ref()).await, after_first);
+
+    // Undo the second: back to what the first left.
+    let r = undo(&h, &second).await;
+    assert_eq!((r.restored, r.conflicts.len()), (30, 0));
+    assert_eq!(catalog_of(h.table.as_ref()).await, after_first);
+    // Undo the first: records the second's undo rewrote are still the first's content, so
+    // they are restored too, not mistaken for someone else's change.
+    let r = undo(&h, &first).await;
+    assert_eq!((r.restored, r.conflicts.len()), (30, 0), "{r:?}");
+    assert_eq!(catalog_of(h.table.as_ref()).await, start);
 }

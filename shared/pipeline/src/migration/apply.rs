@@ -48,8 +48,13 @@ pub struct JournalEntry {
     pub kind: Kind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior: Option<Prior>,
-    /// The record's version right after the apply wrote it; anything newer is someone else's.
+    /// The record's version right after the apply wrote it.
     pub written_version: u64,
+    /// SHA-256 of what the apply wrote (canonical JSON of the attributes). The rollback
+    /// restores only a record that still holds exactly this; anything else is someone
+    /// else's change (a version alone would not do: undoing a later migration rewrites the
+    /// same content under a new version).
+    pub written_sha256: String,
     /// Index keys the apply created beside the record (child index, id map).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_keys: Vec<(String, String)>,
@@ -234,6 +239,43 @@ struct IdMapEntry {
     migration_id: String,
 }
 
+/// SHA-256 of attributes in canonical JSON (object keys sorted at every level).
+pub fn attrs_sha256(attrs: &Map<String, Value>) -> String {
+    use sha2::{Digest, Sha256};
+    fn write(v: &Value, out: &mut Vec<u8>) {
+        match v {
+            Value::Object(o) => {
+                let mut keys: Vec<&String> = o.keys().collect();
+                keys.sort();
+                out.push(b'{');
+                for (n, k) in keys.into_iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(Value::String(k.clone()).to_string().as_bytes());
+                    out.push(b':');
+                    write(&o[k], out);
+                }
+                out.push(b'}');
+            }
+            Value::Array(a) => {
+                out.push(b'[');
+                for (n, x) in a.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    write(x, out);
+                }
+                out.push(b']');
+            }
+            other => out.extend_from_slice(other.to_string().as_bytes()),
+        }
+    }
+    let mut out = Vec::new();
+    write(&Value::Object(attrs.clone()), &mut out);
+    hex::encode(Sha256::digest(&out))
+}
+
 fn prior_of(i: &Item) -> Prior {
     Prior {
         attrs: i.attrs.clone(),
@@ -284,8 +326,10 @@ async fn plan_item(
         deleted_at: None,
         stock: record.and_then(|r| r.stock),
     };
+    let record = Item::with_doc(&pk, &sk, &next)?;
+    let written_sha256 = attrs_sha256(&record.attrs);
     let mut writes = vec![TxWrite::Put {
-        item: Item::with_doc(&pk, &sk, &next)?,
+        item: record,
         condition: current
             .as_ref()
             .map_or(Condition::IfAbsent, |c| Condition::IfVersion(c.version)),
@@ -319,6 +363,7 @@ async fn plan_item(
         kind,
         prior: current.as_ref().map(prior_of),
         written_version: current.as_ref().map_or(1, |c| c.version + 1),
+        written_sha256,
         created_keys,
     };
     writes.push(TxWrite::Put {
@@ -360,17 +405,19 @@ async fn plan_customer(
     } else {
         Kind::Created
     };
+    let record = Item::with_doc(&pk, &sk, c)?;
     let entry = JournalEntry {
         pk: pk.clone(),
         sk: sk.clone(),
         kind,
         prior: current.as_ref().map(prior_of),
         written_version: current.as_ref().map_or(1, |c| c.version + 1),
+        written_sha256: attrs_sha256(&record.attrs),
         created_keys: Vec::new(),
     };
     let writes = vec![
         TxWrite::Put {
-            item: Item::with_doc(&pk, &sk, c)?,
+            item: record,
             condition: current
                 .as_ref()
                 .map_or(Condition::IfAbsent, |c| Condition::IfVersion(c.version)),

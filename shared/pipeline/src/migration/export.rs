@@ -81,6 +81,34 @@ impl Classify for serde_json::Error {
     }
 }
 
+/// Checks an upload without building it (a 20 MB export would take ~10× that as a tree):
+/// UTF-8, well-formed JSON whose top level is an array or object, or well-formed CSV.
+pub fn check(bytes: &[u8], csv: bool) -> Result<(), String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "the export is not UTF-8".to_owned())?;
+    if csv {
+        return tillbridge_mapping::csv_records(text).and_then(|r| {
+            if r.is_empty() {
+                Err("the CSV export has a header but no rows".into())
+            } else {
+                Ok(())
+            }
+        });
+    }
+    if !text.trim_start().starts_with(['[', '{']) {
+        return Err("a JSON export is an array of records or an object".into());
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "not JSON (line {}, column {}): {}",
+                e.line(),
+                e.column(),
+                e.classify_kind()
+            )
+        })
+}
+
 /// Whether the format is CSV, by the key's extension.
 pub fn is_csv(key: &str) -> bool {
     key.to_ascii_lowercase().ends_with(".csv")

@@ -337,7 +337,7 @@ pub async fn start(
     }
     let export_key = match req.export {
         ExportSource::Upload { bytes, csv } => {
-            if let Err(e) = export::parse_records(bytes, csv) {
+            if let Err(e) = export::check(bytes, csv) {
                 return Ok(Err(Refusal::Invalid(format!("export: {e}"))));
             }
             let key = format!(

@@ -57,6 +57,9 @@ pub async fn prepare(
     let mapping = crate::mapping_review::approved_mapping(table, &m.tenant_id, &m.id).await?;
     let (items, problems) = tillbridge_mapping::apply(&records.catalog, &mapping, m.currency);
     let (customers, customer_counts) = consenting_customers(&records.customers);
+    // The record trees take ~10× the export's size; only the items are needed from here.
+    let record_count = records.catalog.len();
+    drop(records);
 
     let mut validator = Validator::with_capacity(
         Options {
@@ -114,7 +117,7 @@ pub async fn prepare(
         "migration_id": m.id,
         "tenant_id": m.tenant_id,
         "source_name": m.source_name,
-        "records": records.catalog.len(),
+        "records": record_count,
         "summary": report.summary,
         "to_apply": to_apply,
         "held_back": held_back,
@@ -133,7 +136,7 @@ pub async fn prepare(
         return Err(PipelineError::Permanent(format!(
             "nothing to apply: {} records gave {} items, {} held back by validation errors \
              (see the report)",
-            records.catalog.len(),
+            record_count,
             items.len(),
             held_back.len()
         )));
@@ -154,7 +157,7 @@ pub async fn prepare(
         if m.status != Status::Validating {
             return Err(Refusal::Conflict(String::new()));
         }
-        m.progress.records = records.catalog.len() as u64;
+        m.progress.records = record_count as u64;
         m.progress.items = to_apply + customers.len() as u64;
         m.progress.skipped = held_back.len() as u64;
         m.validation = Some(summary.clone());

@@ -14,7 +14,7 @@ use tillbridge_ports::PortError;
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 use tillbridge_ports::{BlobStore, EventBus};
 
-use super::apply::JournalEntry;
+use super::apply::{JournalEntry, attrs_sha256};
 use super::{Migration, Refusal, Status, event, load, rollback_request, snapshot, state_pk};
 use super::{state_write, update};
 use crate::PipelineError;
@@ -42,6 +42,7 @@ pub fn report_key(m: &Migration) -> String {
 }
 
 /// A record the rollback left as it was, because someone changed it after the apply.
+/// (`written_version` is the version the apply wrote, `found_version` the one found.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
     pub pk: String,
@@ -113,7 +114,7 @@ pub async fn rollback(
             let entry: JournalEntry = j.doc()?;
             let current = table.get(&entry.pk, &entry.sk).await?;
             match current {
-                Some(c) if c.version == entry.written_version => {
+                Some(c) if attrs_sha256(&c.attrs) == entry.written_sha256 => {
                     match &entry.prior {
                         Some(p) => {
                             let mut item = Item::new(&entry.pk, &entry.sk, p.attrs.clone());
