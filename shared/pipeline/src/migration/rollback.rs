@@ -225,18 +225,29 @@ pub async fn verify(
     let catalog_pk = format!("catalog#{}", m.tenant_id);
     let mut touched = HashSet::new();
     let mut unexplained = Vec::new();
-    for j in query_all(table, &journal_pk, "journal#").await? {
-        let e: JournalEntry = j.doc()?;
-        if e.pk == catalog_pk {
-            touched.insert(e.sk.trim_start_matches("item#").to_owned());
-        } else {
-            // Customers: back to the prior document (or gone).
-            let now = table.get(&e.pk, &e.sk).await?.map(|i| i.attrs);
-            if now != e.prior.map(|p| p.attrs)
-                && table.get(&journal_pk, &conflict_sk(&j.sk)).await?.is_none()
-            {
-                unexplained.push(display_id(&e.pk, &e.sk));
+    // The journal a page at a time: entries carry whole prior records.
+    let mut after: Option<String> = None;
+    loop {
+        let page = table
+            .query(&journal_pk, "journal#", after.as_deref(), 500)
+            .await?;
+        for j in &page.items {
+            let e: JournalEntry = j.doc()?;
+            if e.pk == catalog_pk {
+                touched.insert(e.sk.trim_start_matches("item#").to_owned());
+            } else {
+                // Customers: back to the prior document (or gone).
+                let now = table.get(&e.pk, &e.sk).await?.map(|i| i.attrs);
+                if now != e.prior.map(|p| p.attrs)
+                    && table.get(&journal_pk, &conflict_sk(&j.sk)).await?.is_none()
+                {
+                    unexplained.push(display_id(&e.pk, &e.sk));
+                }
             }
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
         }
     }
     let conflicts: Vec<String> = query_all(table, &journal_pk, "conflict#")
