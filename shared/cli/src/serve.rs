@@ -48,6 +48,10 @@ pub struct Args {
     /// Log format on stderr.
     #[arg(long, default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
+    /// Where state lives: the embedded store in --state, or AWS — DynamoDB `TABLE_NAME` and
+    /// S3 `BUCKET_NAME`, endpoint from `AWS_ENDPOINT_URL` (an emulator) or the default chain.
+    #[arg(long, default_value = "embedded", value_parser = ["embedded", "aws"])]
+    backend: String,
 }
 
 pub fn run(a: Args) -> Outcome {
@@ -55,7 +59,11 @@ pub fn run(a: Args) -> Outcome {
     let directory = load_tenants(a.tenants.as_deref(), &a.state)?;
     let rt = crate::runtime()?;
     rt.block_on(async move {
-        let mut runtime = open_runtime(&a.state, directory)?;
+        let mut runtime = if a.backend == "aws" {
+            open_aws_runtime(directory).await?
+        } else {
+            open_runtime(&a.state, directory)?
+        };
         load_budgets(&runtime).await?;
         runtime.visibility = std::time::Duration::from_secs(a.visibility_timeout_secs.max(1));
         let runtime = Arc::new(runtime);
@@ -112,6 +120,24 @@ pub fn open_runtime(
         directory,
         clock,
     ))
+}
+
+/// The same runtime on the AWS adapters: the table in DynamoDB, blobs in S3 (the queues and
+/// the bus are built on the table, as on the embedded store).
+pub async fn open_aws_runtime(directory: Arc<StaticDirectory>) -> Result<LocalRuntime, Failure> {
+    use tillbridge_aws::{DynamoTable, S3Blobs, load_config, required_env, s3_client};
+    let config = load_config().await;
+    let clock = Arc::new(SystemClock);
+    let table = Arc::new(DynamoTable::new(
+        tillbridge_aws::dynamodb_client(&config),
+        required_env("TABLE_NAME").map_err(Failure::usage)?,
+        clock.clone(),
+    ));
+    let blobs = Arc::new(S3Blobs::new(
+        s3_client(&config),
+        required_env("BUCKET_NAME").map_err(Failure::usage)?,
+    ));
+    Ok(LocalRuntime::new(table, blobs, directory, clock))
 }
 
 /// Loads the tenants' monthly budgets from the tenants file into the store.

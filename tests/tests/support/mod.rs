@@ -30,6 +30,11 @@ pub fn temp_state(name: &str) -> PathBuf {
 
 impl Server {
     pub fn start(state: PathBuf) -> Server {
+        Self::start_with(state, &[], &[])
+    }
+
+    /// With extra `serve` flags and environment variables (e.g. `--backend aws`).
+    pub fn start_with(state: PathBuf, args: &[&str], envs: &[(&str, String)]) -> Server {
         let tenants = state.join("tenants-under-test.json");
         std::fs::write(&tenants, TENANTS).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tillbridge-under-test"))
@@ -46,6 +51,8 @@ impl Server {
             .arg(state.join("store"))
             .arg("--tenants")
             .arg(&tenants)
+            .args(args)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
