@@ -19,24 +19,88 @@ pub use sqs::SqsQueue;
 
 pub use aws_config::SdkConfig;
 
-/// Loads the SDK configuration once per container. On Lambda, region and credentials come
-/// from the environment; `AWS_ENDPOINT_URL` points every client at an emulator in tests.
+/// Loads the SDK configuration once per container. On Lambda, region and credentials are
+/// environment variables: then the configuration is built from them directly (the default
+/// provider chain costs about 5 ms of init looking at profile files and IMDS, measured with
+/// `shared/tools/coldstart.py`); elsewhere the default chain. `AWS_ENDPOINT_URL` points
+/// every client at an emulator.
 pub async fn load_config() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (
+        var("AWS_REGION"),
+        var("AWS_ACCESS_KEY_ID"),
+        var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(region), Some(key), Some(secret)) => env_config(
+            &region,
+            var("AWS_ENDPOINT_URL").as_deref(),
+            aws_sdk_dynamodb::config::Credentials::new(
+                key,
+                secret,
+                var("AWS_SESSION_TOKEN"),
+                None,
+                "environment",
+            ),
+        ),
+        _ => {
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(https_client())
+                .load()
+                .await
+        }
+    }
 }
 
-/// A configuration for a local emulator (moto): fixed region and dummy credentials.
+/// The roots AWS service endpoints chain to (see `certs/README.md`).
+const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
+
+/// The HTTPS client of every SDK client: rustls on aws-lc, trusting the AWS roots only
+/// (five certificates to parse at init instead of the system bundle), or the system's
+/// roots when `SSL_CERT_FILE` says so.
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let trust = if std::env::var_os("SSL_CERT_FILE").is_some() {
+        tls::TrustStore::default()
+    } else {
+        tls::TrustStore::empty().with_pem_certificate(AWS_ROOTS)
+    };
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::AwsLc,
+    ));
+    match tls::TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        Err(_) => builder.build_https(),
+    }
+}
+
+/// A configuration from explicit parts, without the default provider chain; clients fill in
+/// sleep and time source with their defaults.
+pub fn env_config(
+    region: &str,
+    endpoint: Option<&str>,
+    credentials: aws_sdk_dynamodb::config::Credentials,
+) -> SdkConfig {
+    let mut b = SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            credentials,
+        ));
+    if let Some(url) = endpoint {
+        b = b.endpoint_url(url);
+    }
+    b.build()
+}
+
+/// A configuration for a local emulator (moto): fixed region and dummy credentials, built
+/// the way `load_config` builds it on Lambda (so every emulator test exercises that path).
 pub async fn emulator_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "static",
-        ))
-        .load()
-        .await
+    env_config(
+        "us-east-1",
+        Some(endpoint),
+        aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "static"),
+    )
 }
 
 /// S3 client with path-style addressing when talking to an emulator.
