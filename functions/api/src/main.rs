@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let api = api::Api {
         directory: TableDirectory::new(c.raw_table.clone(), Duration::from_secs(60)),
         table: c.raw_table.clone(),
-        prices: PriceBook::bundled(),
+        prices: std::sync::LazyLock::new(PriceBook::bundled),
         blobs: c.blobs()?,
         bus: c.bus()?,
         clock: c.clock.clone(),
