@@ -133,7 +133,7 @@ pub async fn handle(api: &Api, req: Request) -> Response<Body> {
             match finance::cost_table(
                 api.table.as_ref(),
                 &tenants,
-                &*api.prices,
+                &api.prices,
                 &period,
                 &Budgets::default(),
             )
@@ -163,7 +163,7 @@ pub async fn handle(api: &Api, req: Request) -> Response<Body> {
                     json!({ "error": "group_by is one of model, operation, migration, day" }),
                 );
             }
-            match finance::tenant_costs(api.table.as_ref(), &*api.prices, &tenant, &period, &group)
+            match finance::tenant_costs(api.table.as_ref(), &api.prices, &tenant, &period, &group)
                 .await
             {
                 Ok(rows) if csv => respond(
