@@ -157,21 +157,9 @@ pub fn migrate(a: MigrateArgs) -> Outcome {
         .map_err(usage)?
         .map_err(refused)?;
         eprintln!("migration {} started; suggesting mappings…", started.id);
-        drive(&rt, &started.id).await?;
-        let mut m = load(&rt, &started.id).await?;
+        let mut m = drive(&rt, &started.id).await?;
         if m.status == Status::MappingReview && a.approve_all {
-            migration::approve(
-                rt.table.as_ref(),
-                rt.bus.as_ref(),
-                &m.id,
-                &a.common.by,
-                rt.clock.now(),
-            )
-            .await
-            .map_err(usage)?
-            .map_err(refused)?;
-            drive(&rt, &m.id).await?;
-            m = load(&rt, &m.id).await?;
+            m = approve(&rt, &m.id, &a.common.by).await?;
         } else if m.status == Status::MappingReview {
             print_mapping(&rt, &m).await?;
             eprintln!(
@@ -217,18 +205,7 @@ pub fn migration(c: MigrationCommand) -> Outcome {
             }
             MigrationCommand::Approve { id, common } => {
                 let rt = Arc::new(open(&common)?);
-                migration::approve(
-                    rt.table.as_ref(),
-                    rt.bus.as_ref(),
-                    &id,
-                    &common.by,
-                    rt.clock.now(),
-                )
-                .await
-                .map_err(usage)?
-                .map_err(refused)?;
-                drive(&rt, &id).await?;
-                let m = load(&rt, &id).await?;
+                let m = approve(&rt, &id, &common.by).await?;
                 output(&rt, &m, &common.format).await?;
                 finished(&m)
             }
@@ -264,11 +241,19 @@ pub fn rollback(a: RollbackArgs) -> Outcome {
         .await
         .map_err(usage)?
         .map_err(refused)?;
-        drive(&rt, &a.migration).await?;
-        let m = load(&rt, &a.migration).await?;
+        let m = drive(&rt, &a.migration).await?;
         output(&rt, &m, &a.common.format).await?;
         finished(&m)
     })
+}
+
+/// Approves the mapping and runs validation, snapshot and apply to their end.
+async fn approve(rt: &Arc<LocalRuntime>, id: &str, by: &str) -> Result<Migration, Failure> {
+    migration::approve(rt.table.as_ref(), rt.bus.as_ref(), id, by, rt.clock.now())
+        .await
+        .map_err(usage)?
+        .map_err(refused)?;
+    drive(rt, id).await
 }
 
 fn refused(r: Refusal) -> Failure {
@@ -311,8 +296,9 @@ async fn print_blob(rt: &LocalRuntime, key: &str) -> Outcome {
         .map_err(|e| Failure::usage(format!("cannot write output: {e}")))
 }
 
-/// Runs the queues until they are empty, drawing the migration's progress on stderr.
-pub async fn drive(rt: &Arc<LocalRuntime>, id: &str) -> Outcome {
+/// Runs the queues until they are empty, drawing the migration's progress on stderr; the
+/// migration as it is then.
+pub async fn drive(rt: &Arc<LocalRuntime>, id: &str) -> Result<Migration, Failure> {
     let worker = {
         let rt = rt.clone();
         tokio::spawn(async move { rt.drain().await })
@@ -338,7 +324,7 @@ pub async fn drive(rt: &Arc<LocalRuntime>, id: &str) -> Outcome {
         .await
         .map_err(|e| Failure::usage(format!("worker stopped: {e}")))?
         .map_err(usage)?;
-    Ok(())
+    load(rt, id).await
 }
 
 fn progress_of(m: &Migration) -> (u64, u64) {

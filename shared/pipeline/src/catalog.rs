@@ -484,12 +484,36 @@ pub async fn list_items(
     tenant: &TenantId,
 ) -> Result<Vec<CatalogItem>, PipelineError> {
     let mut out = Vec::new();
-    for i in query_all(table, &pk(tenant), "item#").await? {
-        if let Some(item) = i.doc::<CatalogRecord>()?.visible_item() {
-            out.push(item);
+    for_each_item(table, tenant, |item| {
+        out.push(item);
+        Ok(())
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Visits every live item of the tenant in id order, a page at a time (the catalog can be
+/// far larger than memory wants to hold twice).
+pub async fn for_each_item(
+    table: &dyn Table,
+    tenant: &TenantId,
+    mut f: impl FnMut(CatalogItem) -> Result<(), PipelineError>,
+) -> Result<(), PipelineError> {
+    let mut after: Option<String> = None;
+    loop {
+        let page = table
+            .query(&pk(tenant), "item#", after.as_deref(), 500)
+            .await?;
+        for i in &page.items {
+            if let Some(item) = i.doc::<CatalogRecord>()?.visible_item() {
+                f(item)?;
+            }
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(()),
         }
     }
-    Ok(out)
 }
 
 pub async fn get_order(

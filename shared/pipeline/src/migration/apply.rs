@@ -14,7 +14,7 @@ use tillbridge_ports::{BlobStore, EventBus};
 
 use super::export::Customer;
 use super::{
-    Migration, ROLLBACK_WINDOW_SECS, Refusal, Status, event, load, prepare, rollback, snapshot,
+    Migration, ROLLBACK_WINDOW_SECS, Status, advance, event, load, prepare, rollback, snapshot,
     state_pk, state_write, update,
 };
 use crate::PipelineError;
@@ -440,17 +440,12 @@ async fn finish(
     id: &str,
     at: Timestamp,
 ) -> Result<(), PipelineError> {
-    let m = match update(table, id, |m| {
-        if m.status != Status::Applying {
-            return Err(Refusal::Conflict(String::new()));
-        }
+    let Some(m) = advance(table, id, Status::Applying, |m| {
         m.moved(Status::Completed, at, "apply");
-        Ok(())
     })
     .await?
-    {
-        Ok(m) => m,
-        Err(_) => return Ok(()),
+    else {
+        return Ok(());
     };
     let p = &m.progress;
     tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, created = p.created, changed = p.changed, unchanged = p.unchanged, skipped = p.skipped, "migration applied");
@@ -480,17 +475,12 @@ async fn cancel_to_rollback(
     id: &str,
     at: Timestamp,
 ) -> Result<(), PipelineError> {
-    let m = match update(table, id, |m| {
-        if m.status != Status::Applying {
-            return Err(Refusal::Conflict(String::new()));
-        }
+    let Some(m) = advance(table, id, Status::Applying, |m| {
         m.moved(Status::RollingBack, at, "cancel");
-        Ok(())
     })
     .await?
-    {
-        Ok(m) => m,
-        Err(_) => return Ok(()),
+    else {
+        return Ok(());
     };
     publish(bus, &[rollback::request_event(&m, "cancel", at)]).await
 }

@@ -173,14 +173,19 @@ impl Migration {
         v
     }
 
-    fn moved(&mut self, status: Status, at: Timestamp, by: &str) {
-        self.status = status;
+    /// A change within the status (pause, resume), kept in the history.
+    fn noted(&mut self, at: Timestamp, by: &str) {
         self.updated_at = at;
         self.history.push(Transition {
-            status,
+            status: self.status,
             at,
             by: by.to_owned(),
         });
+    }
+
+    fn moved(&mut self, status: Status, at: Timestamp, by: &str) {
+        self.status = status;
+        self.noted(at, by);
     }
 }
 
@@ -262,6 +267,43 @@ pub(crate) async fn update(
     Err(PipelineError::Retryable(format!(
         "migration {id} is changing too fast"
     )))
+}
+
+/// Moves a migration that is still `from` (a redelivery or an operator may have moved it
+/// already): the record after `f`, or None when it was no longer `from`.
+pub(crate) async fn advance(
+    table: &dyn Table,
+    id: &str,
+    from: Status,
+    mut f: impl FnMut(&mut Migration),
+) -> Result<Option<Migration>, PipelineError> {
+    Ok(update(table, id, |m| {
+        if m.status != from {
+            return Err(Refusal::Conflict(String::new()));
+        }
+        f(m);
+        Ok(())
+    })
+    .await?
+    .ok())
+}
+
+/// An operator's request: the change `f` allows, then the event that moves the migration on.
+async fn act(
+    table: &dyn Table,
+    bus: &dyn EventBus,
+    id: &str,
+    f: impl FnMut(&mut Migration) -> Result<(), Refusal>,
+    next: impl FnOnce(&Migration) -> Option<Envelope>,
+) -> Result<Result<Migration, Refusal>, PipelineError> {
+    let m = match update(table, id, f).await? {
+        Ok(m) => m,
+        Err(r) => return Ok(Err(r)),
+    };
+    if let Some(e) = next(&m) {
+        publish(bus, &[e]).await?;
+    }
+    Ok(Ok(m))
 }
 
 /// What starts a migration.
@@ -459,12 +501,8 @@ pub async fn suggestions_ready(
     id: &str,
     at: Timestamp,
 ) -> Result<(), PipelineError> {
-    let _ = update(table, id, |m| {
-        if m.status != Status::Pending {
-            return Err(Refusal::Conflict(String::new()));
-        }
+    advance(table, id, Status::Pending, |m| {
         m.moved(Status::MappingReview, at, "mapping-suggest");
-        Ok(())
     })
     .await?;
     Ok(())
@@ -491,34 +529,36 @@ pub async fn approve(
             "no source field is mapped to external_id; override one before approving".into(),
         )));
     }
-    let m = match update(table, id, |m| match m.status {
-        Status::MappingReview => {
-            m.approved_by = Some(reviewer.to_owned());
-            m.moved(Status::Validating, at, reviewer);
-            Ok(())
-        }
-        s => Err(Refusal::Conflict(format!(
-            "the migration is {}; only a migration in mapping_review can be approved",
-            s.as_str()
-        ))),
-    })
-    .await?
-    {
-        Ok(m) => m,
-        Err(r) => return Ok(Err(r)),
-    };
-    let e = event(
-        &m,
-        "approved",
-        EventData::MigrationMappingApproved(MappingApproved {
-            migration_id: m.id.clone(),
-            approved_by: reviewer.to_owned(),
-            mapped_fields: mapping.len() as u64,
-        }),
-        at,
-    );
-    publish(bus, &[e]).await?;
-    Ok(Ok(m))
+    let mapped_fields = mapping.len() as u64;
+    act(
+        table,
+        bus,
+        id,
+        |m| match m.status {
+            Status::MappingReview => {
+                m.approved_by = Some(reviewer.to_owned());
+                m.moved(Status::Validating, at, reviewer);
+                Ok(())
+            }
+            s => Err(Refusal::Conflict(format!(
+                "the migration is {}; only a migration in mapping_review can be approved",
+                s.as_str()
+            ))),
+        },
+        |m| {
+            Some(event(
+                m,
+                "approved",
+                EventData::MigrationMappingApproved(MappingApproved {
+                    migration_id: m.id.clone(),
+                    approved_by: reviewer.to_owned(),
+                    mapped_fields,
+                }),
+                at,
+            ))
+        },
+    )
+    .await
 }
 
 /// Pauses at the next checkpoint (the apply stops between batches).
@@ -531,12 +571,7 @@ pub async fn pause(
     update(table, id, |m| match m.status {
         Status::Pending | Status::MappingReview | Status::Validating | Status::Applying => {
             m.paused = true;
-            m.updated_at = at;
-            m.history.push(Transition {
-                status: m.status,
-                at,
-                by: format!("{by} (paused)"),
-            });
+            m.noted(at, &format!("{by} (paused)"));
             Ok(())
         }
         s => Err(Refusal::Conflict(format!(
@@ -555,39 +590,30 @@ pub async fn resume(
     by: &str,
     at: Timestamp,
 ) -> Result<Result<Migration, Refusal>, PipelineError> {
-    let m = match update(table, id, |m| {
-        if !m.paused {
-            return Err(Refusal::Conflict("the migration is not paused".into()));
-        }
-        m.paused = false;
-        m.updated_at = at;
-        m.history.push(Transition {
-            status: m.status,
-            at,
-            by: format!("{by} (resumed)"),
-        });
-        Ok(())
-    })
-    .await?
-    {
-        Ok(m) => m,
-        Err(r) => return Ok(Err(r)),
-    };
-    let resumes = m.history.len();
-    let next = match m.status {
-        Status::Applying => Some(apply::request_event(
-            &m,
-            m.progress.applied,
-            &format!("resume-{resumes}"),
-            at,
-        )),
-        Status::Pending => Some(requested_event(&m)),
-        _ => None,
-    };
-    if let Some(e) = next {
-        publish(bus, &[e]).await?;
-    }
-    Ok(Ok(m))
+    act(
+        table,
+        bus,
+        id,
+        |m| {
+            if !m.paused {
+                return Err(Refusal::Conflict("the migration is not paused".into()));
+            }
+            m.paused = false;
+            m.noted(at, &format!("{by} (resumed)"));
+            Ok(())
+        },
+        |m| match m.status {
+            Status::Applying => Some(apply::request_event(
+                m,
+                m.progress.applied,
+                &format!("resume-{}", m.history.len()),
+                at,
+            )),
+            Status::Pending => Some(requested_event(m)),
+            _ => None,
+        },
+    )
+    .await
 }
 
 /// Cancels: before the apply the migration simply ends; during the apply it stops at the
@@ -599,39 +625,37 @@ pub async fn cancel(
     by: &str,
     at: Timestamp,
 ) -> Result<Result<Migration, Refusal>, PipelineError> {
-    let m = match update(table, id, |m| match m.status {
-        Status::Pending | Status::MappingReview | Status::Validating => {
-            m.moved(Status::Cancelled, at, by);
-            Ok(())
-        }
-        Status::Applying if m.paused => {
-            m.moved(Status::RollingBack, at, &format!("{by} (cancelled)"));
-            Ok(())
-        }
-        Status::Applying => {
-            m.cancel_requested = true;
-            m.updated_at = at;
-            Ok(())
-        }
-        s => Err(Refusal::Conflict(format!(
-            "a {} migration cannot be cancelled{}",
-            s.as_str(),
-            if s == Status::Completed {
-                "; request a rollback to undo it"
-            } else {
-                ""
+    act(
+        table,
+        bus,
+        id,
+        |m| match m.status {
+            Status::Pending | Status::MappingReview | Status::Validating => {
+                m.moved(Status::Cancelled, at, by);
+                Ok(())
             }
-        ))),
-    })
-    .await?
-    {
-        Ok(m) => m,
-        Err(r) => return Ok(Err(r)),
-    };
-    if m.status == Status::RollingBack {
-        publish(bus, &[rollback::request_event(&m, by, at)]).await?;
-    }
-    Ok(Ok(m))
+            Status::Applying if m.paused => {
+                m.moved(Status::RollingBack, at, &format!("{by} (cancelled)"));
+                Ok(())
+            }
+            Status::Applying => {
+                m.cancel_requested = true;
+                m.updated_at = at;
+                Ok(())
+            }
+            s => Err(Refusal::Conflict(format!(
+                "a {} migration cannot be cancelled{}",
+                s.as_str(),
+                if s == Status::Completed {
+                    "; request a rollback to undo it"
+                } else {
+                    ""
+                }
+            ))),
+        },
+        |m| (m.status == Status::RollingBack).then(|| rollback::request_event(m, by, at)),
+    )
+    .await
 }
 
 /// Asks for the undo of an applied (or failed, or stopped) migration.
@@ -642,35 +666,35 @@ pub async fn request_rollback(
     by: &str,
     at: Timestamp,
 ) -> Result<Result<Migration, Refusal>, PipelineError> {
-    let m = match update(table, id, |m| match m.status {
-        Status::Completed | Status::Failed if m.snapshot.is_some() => {
-            m.moved(Status::RollingBack, at, by);
-            Ok(())
-        }
-        Status::Applying if m.paused => {
-            m.moved(Status::RollingBack, at, by);
-            Ok(())
-        }
-        // Asked again: the request stands (republished below, same event id).
-        Status::RollingBack => Ok(()),
-        Status::RolledBack => Err(Refusal::Conflict("already rolled back".into())),
-        s => Err(Refusal::Conflict(format!(
-            "a {} migration has nothing applied to roll back{}",
-            s.as_str(),
-            if s == Status::Applying {
-                "; pause or cancel it first"
-            } else {
-                ""
+    act(
+        table,
+        bus,
+        id,
+        |m| match m.status {
+            Status::Completed | Status::Failed if m.snapshot.is_some() => {
+                m.moved(Status::RollingBack, at, by);
+                Ok(())
             }
-        ))),
-    })
-    .await?
-    {
-        Ok(m) => m,
-        Err(r) => return Ok(Err(r)),
-    };
-    publish(bus, &[rollback::request_event(&m, by, at)]).await?;
-    Ok(Ok(m))
+            Status::Applying if m.paused => {
+                m.moved(Status::RollingBack, at, by);
+                Ok(())
+            }
+            // Asked again: the request stands (republished below, same event id).
+            Status::RollingBack => Ok(()),
+            Status::RolledBack => Err(Refusal::Conflict("already rolled back".into())),
+            s => Err(Refusal::Conflict(format!(
+                "a {} migration has nothing applied to roll back{}",
+                s.as_str(),
+                if s == Status::Applying {
+                    "; pause or cancel it first"
+                } else {
+                    ""
+                }
+            ))),
+        },
+        |m| Some(rollback::request_event(m, by, at)),
+    )
+    .await
 }
 
 /// Marks a migration failed with a reason an operator can act on (the stage gave up).

@@ -13,7 +13,7 @@ use tillbridge_ports::{BlobStore, EventBus, Table};
 use tillbridge_validation::{Options, Severity, Validator};
 
 use super::export::{consenting_customers, is_csv, parse_records};
-use super::{Refusal, Status, ValidationSummary, apply, event, load, update};
+use super::{Status, ValidationSummary, advance, apply, event, load};
 use crate::PipelineError;
 use crate::signature_check::publish;
 
@@ -153,10 +153,7 @@ pub async fn prepare(
         report_key: report_key.clone(),
         conversion_problems: problems.len() as u64,
     };
-    let m = match update(table, id, |m| {
-        if m.status != Status::Validating {
-            return Err(Refusal::Conflict(String::new()));
-        }
+    let Some(m) = advance(table, id, Status::Validating, |m| {
         m.progress.records = record_count as u64;
         m.progress.items = to_apply + customers.len() as u64;
         m.progress.skipped = held_back.len() as u64;
@@ -164,12 +161,10 @@ pub async fn prepare(
         m.items_key = Some(items_key(m));
         m.customers = Some(customer_counts.clone());
         m.moved(Status::Applying, at, "validate");
-        Ok(())
     })
     .await?
-    {
-        Ok(m) => m,
-        Err(_) => return Ok(()),
+    else {
+        return Ok(());
     };
     tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, items = to_apply, held_back = held_back.len(), errors = summary.errors, "migration validated");
     let validated = event(

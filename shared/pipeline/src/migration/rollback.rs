@@ -15,8 +15,8 @@ use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 use tillbridge_ports::{BlobStore, EventBus};
 
 use super::apply::{JournalEntry, attrs_sha256};
-use super::{Migration, Refusal, Status, event, load, rollback_request, snapshot, state_pk};
-use super::{state_write, update};
+use super::{Migration, Status, event, load, rollback_request, snapshot, state_pk};
+use super::{advance, state_write};
 use crate::PipelineError;
 use crate::signature_check::publish;
 
@@ -332,10 +332,7 @@ async fn verify_and_finish(
         .await?;
     tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, verified = report.verified, restored = report.restored, removed = report.removed, conflicts = report.conflicts.len(), "rollback finished");
     let verified = report.verified;
-    let m = match update(table, &m.id, |m| {
-        if m.status != Status::RollingBack {
-            return Err(Refusal::Conflict(String::new()));
-        }
+    let Some(m) = advance(table, &m.id, Status::RollingBack, |m| {
         m.rollback_report_key = Some(key.clone());
         if verified {
             m.error = None;
@@ -347,12 +344,10 @@ async fn verify_and_finish(
             ));
             m.moved(Status::Failed, at, "rollback");
         }
-        Ok(())
     })
     .await?
-    {
-        Ok(m) => m,
-        Err(_) => return Ok(()),
+    else {
+        return Ok(());
     };
     if !verified {
         return Ok(());

@@ -18,7 +18,6 @@ use tillbridge_ports::{BlobStore, Table};
 
 use super::Migration;
 use crate::PipelineError;
-use crate::catalog::CatalogRecord;
 
 pub const FORMAT: &str = "tillbridge.snapshot/1 (canonical JSONL, gzip)";
 
@@ -49,27 +48,7 @@ pub fn canonical_line(item: &CatalogItem) -> Result<String, PipelineError> {
     serde_json::to_string(item).map_err(|e| PipelineError::Permanent(format!("serialize: {e}")))
 }
 
-/// Visits every live item of the tenant's catalog in id order, a page at a time.
-pub async fn for_each_item(
-    table: &dyn Table,
-    tenant: &TenantId,
-    mut f: impl FnMut(CatalogItem) -> Result<(), PipelineError>,
-) -> Result<(), PipelineError> {
-    let pk = format!("catalog#{tenant}");
-    let mut after: Option<String> = None;
-    loop {
-        let page = table.query(&pk, "item#", after.as_deref(), 500).await?;
-        for i in &page.items {
-            if let Some(item) = i.doc::<CatalogRecord>()?.visible_item() {
-                f(item)?;
-            }
-        }
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(()),
-        }
-    }
-}
+pub use crate::catalog::for_each_item;
 
 /// Takes the snapshot of the migration's tenant, or returns the one already taken.
 pub async fn take(
