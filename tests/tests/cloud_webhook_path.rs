@@ -10,13 +10,13 @@ use tillbridge_aws::moto::{Moto, provision};
 use tillbridge_aws::{
     DynamoTable, EventBridgeBus, S3Blobs, SecretsManagerStore, SqsQueue, emulator_config, s3_client,
 };
+use tillbridge_catalog as catalog;
 use tillbridge_domain::{Currency, Provider, TenantId};
-use tillbridge_pipeline::catalog;
-use tillbridge_pipeline::ingress::Ingress;
-use tillbridge_pipeline::quarantine;
-use tillbridge_pipeline::signature_check::SignatureCheck;
 use tillbridge_ports::tenants::{ProviderConfig, TableDirectory, TenantConfig};
 use tillbridge_ports::{Queue, SystemClock};
+use tillbridge_sync::ingress::Ingress;
+use tillbridge_sync::quarantine;
+use tillbridge_sync::signature_check::SignatureCheck;
 
 fn unique(name: &str) -> String {
     format!(

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use tillbridge_domain::event::EventType;
 use tillbridge_domain::{CorrelationId, Currency, Envelope, Provider, TenantId, Timestamp};
-use tillbridge_pipeline::inbound::{InboundBody, InboundDelivery};
-use tillbridge_pipeline::signature_check::SignatureCheck;
 use tillbridge_ports::ManualClock;
 use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable, RecordingBus};
 use tillbridge_ports::tenants::StaticDirectory;
+use tillbridge_sync::inbound::{InboundBody, InboundDelivery};
+use tillbridge_sync::signature_check::SignatureCheck;
 use tillbridge_webhooks::{Headers, NormalizeContext, normalize};
 
 fn root() -> PathBuf {
@@ -223,8 +223,8 @@ fn the_schemas_reject_what_the_model_rejects() {
 
 #[tokio::test]
 async fn accounting_events_match_their_schemas() {
+    use tillbridge_accounting as accounting;
     use tillbridge_domain::event::UsageRecorded;
-    use tillbridge_pipeline::accounting;
     let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
     let table = MemoryTable::new(clock);
     let bus = RecordingBus::default();
@@ -307,10 +307,9 @@ async fn migration_validation_events_match_their_schemas() {
     assert_valid(&request);
     let bus = RecordingBus::default();
     let table = MemoryTable::new(Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH)));
-    let report =
-        tillbridge_pipeline::batch_validation::validate_batch(&table, &blobs, &bus, &request)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    let report = tillbridge_migration::validation::validate_batch(&table, &blobs, &bus, &request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.summary.errors, 0, "{:?}", report.findings);
     let published = bus.published();
     assert_eq!(published[0].event_type(), EventType::MigrationValidated);
@@ -319,7 +318,7 @@ async fn migration_validation_events_match_their_schemas() {
 
 #[tokio::test]
 async fn migration_lifecycle_events_match_their_schemas() {
-    use tillbridge_pipeline::migration::{self, ExportSource, StartRequest, Status};
+    use tillbridge_migration::{self as migration, ExportSource, StartRequest, Status};
     let at = Timestamp::parse_rfc3339("2026-05-01T00:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);
     let table = MemoryTable::new(Arc::new(ManualClock::new(at)));
     let blobs = MemoryBlobStore::default();

@@ -1,30 +1,10 @@
-//! api: the management API behind API Gateway. Finance routes:
-//! `GET /v1/costs?period=YYYY-MM` (all tenants) and
-//! `GET /v1/tenants/{tenant}/costs?period=…&group_by=model|operation|migration|day`,
-//! JSON by default, CSV with `Accept: text/csv` or `?format=csv`. Migration routes
-//! (`/v1/migrations…`, see `tillbridge_pipeline::migration::http`): start, review and
-//! override mappings, approve, pause, resume, cancel, roll back, reports and the audit.
+//! api: the management API behind API Gateway (IAM-authorized). Every route is
+//! `tillbridge_api`'s one router ([`tillbridge_api::ROUTES`]), the same code `tillbridge
+//! serve` answers with; this crate only turns a lambda_http request into a
+//! [`tillbridge_api::Request`] and the answer back.
 
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::json;
-use tillbridge_costs::PriceBook;
-use tillbridge_costs::table::Budgets;
-use tillbridge_domain::TenantId;
-use tillbridge_pipeline::finance;
-use tillbridge_pipeline::migration::http;
-use tillbridge_ports::tenants::TableDirectory;
-use tillbridge_ports::{BlobStore, Clock, EventBus, Table, TenantDirectory};
-use tracing::error;
-
-pub struct Api {
-    pub table: std::sync::Arc<dyn Table>,
-    pub directory: TableDirectory,
-    /// Parsed on the first finance request (about 1 ms of JSON a migration request never needs).
-    pub prices: std::sync::LazyLock<PriceBook>,
-    pub blobs: std::sync::Arc<dyn BlobStore>,
-    pub bus: std::sync::Arc<dyn EventBus>,
-    pub clock: std::sync::Arc<dyn Clock>,
-}
+pub use tillbridge_api::Api;
 
 /// Who is calling: the IAM principal API Gateway authenticated (the management routes use
 /// AWS_IAM authorization), else the operator header (tests, local tools).
@@ -46,140 +26,40 @@ fn operator(req: &Request) -> String {
         .to_owned()
 }
 
-async fn migrations(api: &Api, req: &Request) -> Option<Response<Body>> {
-    if !req.uri().path().starts_with("/v1/migrations") {
-        return None;
-    }
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+/// Answers one request; every outcome is an HTTP response.
+pub async fn handle(api: &Api, req: Request) -> Response<Body> {
     let query: Vec<(String, String)> = req
         .query_string_parameters()
         .iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    let operator = operator(req);
-    let r = http::route(
-        &http::Api {
-            table: api.table.as_ref(),
-            blobs: api.blobs.as_ref(),
-            bus: api.bus.as_ref(),
-            directory: &api.directory,
-            clock: api.clock.as_ref(),
-        },
-        &http::Request {
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let operator = operator(&req);
+    let r = tillbridge_api::handle(
+        api,
+        &tillbridge_api::Request {
             method: req.method().as_str(),
             path: req.uri().path(),
             query: &query,
-            content_type: header("content-type"),
-            idempotency_key: header("idempotency-key"),
+            headers: &headers,
             operator: &operator,
-            correlation_id: header("x-correlation-id"),
             body: req.body().as_ref(),
         },
     )
-    .await?;
-    Some(
-        Response::builder()
-            .status(r.status)
-            .header("content-type", r.content_type)
-            .body(Body::Binary(r.body))
-            .unwrap_or_else(|_| Response::new(Body::Empty)),
-    )
-}
-
-fn respond(status: u16, content_type: &str, body: String) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(Body::Text(body))
-        .unwrap_or_else(|_| Response::new(Body::Text(String::new())))
-}
-
-fn json_reply(status: u16, v: serde_json::Value) -> Response<Body> {
-    respond(status, "application/json", v.to_string())
-}
-
-fn internal(e: impl std::fmt::Display) -> Response<Body> {
-    error!(error = %e, "request failed");
-    json_reply(500, json!({ "error": "internal error" }))
-}
-
-/// Answers one request; every outcome is an HTTP response.
-pub async fn handle(api: &Api, req: Request) -> Response<Body> {
-    if let Some(r) = migrations(api, &req).await {
-        return r;
+    .await;
+    let mut builder = Response::builder()
+        .status(r.status)
+        .header("content-type", r.content_type);
+    if let Some(d) = r.disposition {
+        builder = builder.header("content-disposition", d);
     }
-    let query = req.query_string_parameters();
-    let csv = query.first("format") == Some("csv")
-        || req
-            .headers()
-            .get("accept")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"));
-    let period = match finance::period_param(query.first("period")) {
-        Ok(p) => Some(p),
-        Err(m) => return json_reply(400, json!({ "error": m })),
-    };
-    let period = period.unwrap_or_default();
-    let path: Vec<&str> = req.uri().path().trim_matches('/').split('/').collect();
-    if req.method() != "GET" {
-        return json_reply(405, json!({ "error": "method not allowed" }));
-    }
-    match path.as_slice() {
-        ["v1", "costs"] => {
-            let tenants = match api.directory.tenant_ids().await {
-                Ok(t) => t,
-                Err(e) => return internal(e),
-            };
-            match finance::cost_table(
-                api.table.as_ref(),
-                &tenants,
-                &api.prices,
-                &period,
-                &Budgets::default(),
-            )
-            .await
-            {
-                Ok(t) if csv => respond(200, "text/csv; charset=utf-8", t.to_csv()),
-                Ok(t) => json_reply(200, json!(t.rendered())),
-                Err(e) => internal(e),
-            }
-        }
-        ["v1", "tenants", tenant, "costs"] => {
-            let known = match TenantId::parse(tenant) {
-                Ok(id) => match api.directory.tenant(&id).await {
-                    Ok(Some(_)) => Some(id),
-                    Ok(None) => None,
-                    Err(e) => return internal(e),
-                },
-                Err(_) => None,
-            };
-            let Some(tenant) = known else {
-                return json_reply(404, json!({ "error": "tenant not found" }));
-            };
-            let group = query.first("group_by").unwrap_or("model").to_owned();
-            if !finance::GROUPS.contains(&group.as_str()) {
-                return json_reply(
-                    400,
-                    json!({ "error": "group_by is one of model, operation, migration, day" }),
-                );
-            }
-            match finance::tenant_costs(api.table.as_ref(), &api.prices, &tenant, &period, &group)
-                .await
-            {
-                Ok(rows) if csv => respond(
-                    200,
-                    "text/csv; charset=utf-8",
-                    finance::grouped_csv(&group, &rows),
-                ),
-                Ok(rows) => json_reply(
-                    200,
-                    json!({ "tenant_id": tenant, "period": period, "group_by": group, "rows": rows }),
-                ),
-                Err(e) => internal(e),
-            }
-        }
-        _ => json_reply(404, json!({ "error": "no such route" })),
-    }
+    builder
+        .body(Body::Binary(r.body))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
 }
 
 #[cfg(test)]
@@ -188,12 +68,16 @@ mod tests {
     use std::time::Duration;
 
     use lambda_http::http;
+    use tillbridge_accounting as accounting;
+    use tillbridge_costs::PriceBook;
+    use tillbridge_domain::TenantId;
     use tillbridge_domain::event::UsageRecorded;
     use tillbridge_domain::{CorrelationId, Currency, Timestamp};
-    use tillbridge_pipeline::accounting;
     use tillbridge_ports::ManualClock;
+    use tillbridge_ports::Table;
     use tillbridge_ports::bus::LocalBus;
     use tillbridge_ports::memory::MemoryTable;
+    use tillbridge_ports::tenants::TableDirectory;
     use tillbridge_ports::tenants::TenantConfig;
 
     use super::*;
@@ -238,8 +122,8 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         Api {
             table,
-            directory,
-            prices: std::sync::LazyLock::new(PriceBook::bundled),
+            directory: Arc::new(directory),
+            prices: std::sync::LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
             blobs: Arc::new(tillbridge_ports::memory::MemoryBlobStore::default()),
             bus: Arc::new(tillbridge_ports::memory::RecordingBus::default()),
             clock: Arc::new(ManualClock::new(at)),

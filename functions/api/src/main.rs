@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_http::{Error, service_fn};
@@ -10,9 +11,12 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let c = Container::load().await?;
     let api = api::Api {
-        directory: TableDirectory::new(c.raw_table.clone(), Duration::from_secs(60)),
+        directory: Arc::new(TableDirectory::new(
+            c.raw_table.clone(),
+            Duration::from_secs(60),
+        )),
         table: c.raw_table.clone(),
-        prices: std::sync::LazyLock::new(PriceBook::bundled),
+        prices: std::sync::LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
         blobs: c.blobs()?,
         bus: c.bus()?,
         clock: c.clock.clone(),

@@ -2,10 +2,10 @@
 //! tenant's ledger and aggregates, once per request id; budget thresholds announced once.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use tillbridge_accounting::metering::Metering;
+use tillbridge_accounting::{self as accounting, AccountingError};
 use tillbridge_costs::PriceBook;
 use tillbridge_lambda::{Handled, for_each_record};
-use tillbridge_pipeline::metering::Metering;
-use tillbridge_pipeline::{PipelineError, accounting};
 use tillbridge_ports::bus::parse_bus_message;
 use tillbridge_ports::{EventBus, Table};
 use tracing::info;
@@ -25,7 +25,7 @@ pub async fn handle(
                 });
                 Handled { tenant: Some(envelope.tenant_id), result }
             }
-            Err(e) => Handled { tenant: None, result: Err(PipelineError::Permanent(e)) },
+            Err(e) => Handled { tenant: None, result: Err(AccountingError::Permanent(e)) },
         }
     })
     .await

@@ -1,8 +1,8 @@
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use tillbridge_accounting::metering::Metering;
 use tillbridge_aws::Container;
 use tillbridge_costs::PriceBook;
-use tillbridge_pipeline::metering::Metering;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use tillbridge_accounting::metering::Metering;
 use tillbridge_lambda::{Handled, for_each_record};
-use tillbridge_pipeline::mapping_suggest::Refine;
-use tillbridge_pipeline::metering::Metering;
-use tillbridge_pipeline::{PipelineError, migration};
+use tillbridge_migration::suggest::Refine;
+use tillbridge_migration::{self as migration, MigrationError};
 use tillbridge_ports::bus::parse_bus_message;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 use tracing::info;
@@ -31,7 +31,7 @@ pub async fn handle(deps: &Deps, metering: Option<&Metering>, event: SqsEvent) -
                 });
                 Handled { tenant: Some(envelope.tenant_id), result }
             }
-            Err(e) => Handled { tenant: None, result: Err(PipelineError::Permanent(e)) },
+            Err(e) => Handled { tenant: None, result: Err(MigrationError::Permanent(e)) },
         }
     })
     .await
@@ -44,7 +44,7 @@ mod tests {
         EventData, MigrationRequested, SCHEMA_VERSION, derive_event_id,
     };
     use tillbridge_domain::{CorrelationId, Envelope, TenantId, Timestamp};
-    use tillbridge_pipeline::mapping_review;
+    use tillbridge_migration::review as mapping_review;
     use tillbridge_ports::ManualClock;
     use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable, RecordingBus};
 

@@ -3,11 +3,11 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use mapping_suggest::Deps;
+use tillbridge_accounting::metering::Metering;
 use tillbridge_aws::Container;
 use tillbridge_costs::PriceTable;
 use tillbridge_llm::{ChatClient, Config, LlmRefiner};
-use tillbridge_pipeline::mapping_suggest::Refine;
-use tillbridge_pipeline::metering::Metering;
+use tillbridge_migration::suggest::Refine;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

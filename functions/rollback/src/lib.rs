@@ -7,10 +7,10 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use tillbridge_accounting::metering::Metering;
 use tillbridge_domain::event::EventData;
 use tillbridge_lambda::{Handled, for_each_record};
-use tillbridge_pipeline::metering::Metering;
-use tillbridge_pipeline::{PipelineError, migration};
+use tillbridge_migration::{self as migration, MigrationError};
 use tillbridge_ports::bus::parse_bus_message;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 
@@ -43,14 +43,14 @@ pub async fn handle(
             }
             Ok(other) => Handled {
                 tenant: Some(other.tenant_id.clone()),
-                result: Err(PipelineError::Permanent(format!(
+                result: Err(MigrationError::Permanent(format!(
                     "{} is not a rollback request",
                     other.event_type().as_str()
                 ))),
             },
             Err(e) => Handled {
                 tenant: None,
-                result: Err(PipelineError::Permanent(e)),
+                result: Err(MigrationError::Permanent(e)),
             },
         }
     })
@@ -63,8 +63,8 @@ mod tests {
     use aws_lambda_events::sqs::SqsMessage;
     use tillbridge_domain::event::EventType;
     use tillbridge_domain::{CorrelationId, Currency, TenantId, Timestamp};
-    use tillbridge_pipeline::local::LocalRuntime;
-    use tillbridge_pipeline::migration::{ExportSource, StartRequest, Status};
+    use tillbridge_local::LocalRuntime;
+    use tillbridge_migration::{ExportSource, StartRequest, Status};
     use tillbridge_ports::ManualClock;
     use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable, RecordingBus};
     use tillbridge_ports::tenants::StaticDirectory;
@@ -134,7 +134,7 @@ mod tests {
             Status::Completed
         );
         assert!(
-            tillbridge_pipeline::catalog::get_item(table.as_ref(), &tenant, "a1")
+            tillbridge_catalog::get_item(table.as_ref(), &tenant, "a1")
                 .await
                 .unwrap()
                 .is_some()
@@ -180,7 +180,7 @@ mod tests {
         assert_eq!(state.status, Status::RolledBack);
         assert_eq!(state.progress.removed, 2);
         assert!(
-            tillbridge_pipeline::catalog::get_item(table.as_ref(), &tenant, "a1")
+            tillbridge_catalog::get_item(table.as_ref(), &tenant, "a1")
                 .await
                 .unwrap()
                 .is_none()

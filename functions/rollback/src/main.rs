@@ -1,8 +1,8 @@
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use rollback::Deps;
+use tillbridge_accounting::metering::Metering;
 use tillbridge_aws::Container;
-use tillbridge_pipeline::metering::Metering;
 
 /// A rollback hands over to a fresh invocation this long before the deadline.
 const HAND_OVER: std::time::Duration = std::time::Duration::from_secs(15);

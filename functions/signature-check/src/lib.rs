@@ -2,10 +2,10 @@
 //! partial batch failures (only failed messages are retried, then dead-lettered).
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use tillbridge_accounting::metering::Metering;
 use tillbridge_domain::TenantId;
 use tillbridge_lambda::{Handled, for_each_record};
-use tillbridge_pipeline::metering::Metering;
-use tillbridge_pipeline::signature_check::SignatureCheck;
+use tillbridge_sync::signature_check::SignatureCheck;
 
 /// The tenant a message belongs to, for metering (None for garbage).
 fn tenant_of(body: &str) -> Option<TenantId> {

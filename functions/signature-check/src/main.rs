@@ -3,10 +3,10 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use tillbridge_accounting::metering::Metering;
 use tillbridge_aws::{Container, SecretsManagerStore, required_env};
-use tillbridge_pipeline::metering::Metering;
-use tillbridge_pipeline::signature_check::SignatureCheck;
 use tillbridge_ports::tenants::TableDirectory;
+use tillbridge_sync::signature_check::SignatureCheck;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
+use tillbridge_accounting::infra_usage;
 use tillbridge_domain::{TenantId, Timestamp};
-use tillbridge_pipeline::accounting::infra_usage;
 use tillbridge_ports::bus::{LocalBus, Rule};
 use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable};
 use tillbridge_ports::meter::{Meter, MeteredTable};

@@ -10,11 +10,12 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use tillbridge_accounting::metering::Metering;
+use tillbridge_catalog as catalog;
 use tillbridge_domain::Envelope;
 use tillbridge_domain::event::EventData;
 use tillbridge_lambda::{Handled, for_each_record};
-use tillbridge_pipeline::metering::Metering;
-use tillbridge_pipeline::{PipelineError, batch_validation, catalog, migration};
+use tillbridge_migration::{self as migration, MigrationError, validation as batch_validation};
 use tillbridge_ports::bus::parse_bus_message;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 use tracing::info;
@@ -39,7 +40,7 @@ pub async fn handle(
             },
             Err(e) => Handled {
                 tenant: None,
-                result: Err(PipelineError::Permanent(e)),
+                result: Err(MigrationError::Permanent(e)),
             },
         }
     })
@@ -50,7 +51,7 @@ async fn process(
     deps: &Deps,
     envelope: &Envelope,
     stop: &(dyn Fn() -> bool + Sync),
-) -> Result<(), PipelineError> {
+) -> Result<(), MigrationError> {
     if matches!(
         envelope.body,
         EventData::MigrationMappingApproved(_) | EventData::MigrationApplyRequested(_)

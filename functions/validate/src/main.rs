@@ -1,7 +1,7 @@
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use tillbridge_accounting::metering::Metering;
 use tillbridge_aws::Container;
-use tillbridge_pipeline::metering::Metering;
 use validate::Deps;
 
 /// A migration apply hands over to a fresh invocation this long before the deadline.

@@ -3,9 +3,9 @@
 use std::time::Instant;
 
 use lambda_http::{Body, Request, RequestExt, Response};
+use tillbridge_accounting::metering::Metering;
 use tillbridge_domain::TenantId;
-use tillbridge_pipeline::ingress::{Ingress, IngressRequest};
-use tillbridge_pipeline::metering::Metering;
+use tillbridge_sync::ingress::{Ingress, IngressRequest};
 use tillbridge_webhooks::Headers;
 
 /// Answers one request. Every outcome is an HTTP response (typed 4xx/5xx are returned as

@@ -2,11 +2,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_http::{Error, service_fn};
+use tillbridge_accounting::metering::Metering;
 use tillbridge_aws::{Container, SqsQueue, required_env};
-use tillbridge_pipeline::ingress::Ingress;
-use tillbridge_pipeline::metering::Metering;
 use tillbridge_ports::meter::MeteredQueue;
 use tillbridge_ports::tenants::TableDirectory;
+use tillbridge_sync::ingress::Ingress;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
+use tillbridge_catalog as catalog;
 use tillbridge_domain::{TenantId, Timestamp};
-use tillbridge_pipeline::catalog;
-use tillbridge_pipeline::ingress::IngressRequest;
-use tillbridge_pipeline::local::LocalRuntime;
-use tillbridge_pipeline::quarantine;
+use tillbridge_local::LocalRuntime;
 use tillbridge_ports::tenants::StaticDirectory;
 use tillbridge_ports::{Clock, SystemClock};
+use tillbridge_sync::ingress::IngressRequest;
+use tillbridge_sync::quarantine;
 use tillbridge_webhooks::Headers;
 
 use crate::serve::{SAMPLE_TENANTS, open_runtime};

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use tillbridge_domain::{CorrelationId, TenantId};
-use tillbridge_pipeline::local::LocalRuntime;
-use tillbridge_pipeline::mapping_review;
-use tillbridge_pipeline::migration::{
-    self, ExportSource, Migration, Refusal, StartRequest, Status,
+use tillbridge_local::LocalRuntime;
+use tillbridge_migration::review as mapping_review;
+use tillbridge_migration::{
+    self as migration, ExportSource, Migration, Refusal, StartRequest, Status,
 };
 use tillbridge_ports::TenantDirectory;
 
@@ -111,7 +111,7 @@ fn open(common: &Common) -> Result<LocalRuntime, Failure> {
 
 pub fn migrate(a: MigrateArgs) -> Outcome {
     let export = crate::read_input(&a.export, "export")?;
-    let csv = tillbridge_pipeline::migration::export::is_csv(&a.export.to_string_lossy());
+    let csv = tillbridge_migration::export::is_csv(&a.export.to_string_lossy());
     crate::runtime()?.block_on(async {
         let mut rt = open(&a.common)?;
         let tenant = TenantId::parse(&a.tenant).map_err(usage)?;
@@ -212,7 +212,7 @@ pub fn migration(c: MigrationCommand) -> Outcome {
             MigrationCommand::Report { id, common } => {
                 let rt = open(&common)?;
                 let m = load(&rt, &id).await?;
-                let key = tillbridge_pipeline::migration::prepare::report_key(&m);
+                let key = tillbridge_migration::prepare::report_key(&m);
                 print_blob(&rt, &key).await
             }
             MigrationCommand::Audit { id, common } => {
@@ -548,7 +548,7 @@ async fn catalog_sha(rt: &LocalRuntime, tenant: &TenantId) -> Result<String, Fai
     let mut lines = Vec::new();
     migration::snapshot::for_each_item(rt.table.as_ref(), tenant, |i| {
         lines.push(migration::snapshot::canonical_line(&i)?);
-        Ok(())
+        Ok::<_, tillbridge_migration::MigrationError>(())
     })
     .await
     .map_err(usage)?;

@@ -6,28 +6,26 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
-use serde_json::json;
+use axum::routing::post;
+use tillbridge_accounting::{self as accounting, AccountingError, finance};
+use tillbridge_api::Api;
 use tillbridge_costs::table::Budgets;
 use tillbridge_costs::{CostTable, PriceBook};
-use tillbridge_domain::TenantId;
 use tillbridge_embedded::Embedded;
-use tillbridge_pipeline::ingress::IngressRequest;
-use tillbridge_pipeline::local::LocalRuntime;
-use tillbridge_pipeline::quarantine;
-use tillbridge_pipeline::{accounting, catalog, finance};
+use tillbridge_local::LocalRuntime;
 use tillbridge_ports::SystemClock;
 use tillbridge_ports::tenants::StaticDirectory;
+use tillbridge_sync::ingress::IngressRequest;
 use tillbridge_webhooks::Headers;
 use tracing::info;
 
 use crate::{Failure, Outcome};
 
 /// API Gateway HTTP APIs accept at most 10 MB; tenants may set a lower cap.
-pub const MAX_HTTP_BODY: usize = 10 * 1024 * 1024;
+pub use tillbridge_api::MAX_HTTP_BODY;
 
 /// Tenants used when none are given: the demo's, with their published test secrets.
 pub const SAMPLE_TENANTS: &str = include_str!("../../../samples/tenants.json");
@@ -159,7 +157,7 @@ pub async fn cost_table(
     book: &PriceBook,
     period: &str,
     budgets: &Budgets,
-) -> Result<CostTable, tillbridge_pipeline::PipelineError> {
+) -> Result<CostTable, AccountingError> {
     finance::cost_table(
         rt.table.as_ref(),
         &rt.directory.tenant_ids(),
@@ -189,29 +187,29 @@ pub fn store_cost_table(
     })
 }
 
+/// The webhook route (the ingress stage) and, for everything else, the management API's one
+/// router ([`tillbridge_api::handle`]) — the same code the deployed api function runs.
 pub fn router(rt: Arc<LocalRuntime>) -> Router {
+    let runtime = rt.clone();
+    let api = Arc::new(Api {
+        table: rt.table.clone(),
+        blobs: rt.blobs.clone(),
+        bus: rt.bus.clone(),
+        directory: rt.directory.clone(),
+        clock: rt.clock.clone(),
+        prices: std::sync::LazyLock::new(Box::new(move || runtime.prices.clone())),
+    });
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(json!({ "status": "ok" })) }),
-        )
-        .route("/v1/webhooks/{provider}/{tenant}", post(webhook))
-        .route("/v1/tenants/{tenant}/items", get(list_items))
-        .route("/v1/tenants/{tenant}/items/{external_id}", get(get_item))
-        .route("/v1/tenants/{tenant}/orders/{order_id}", get(get_order))
-        .route("/v1/tenants/{tenant}/quarantine", get(list_quarantine))
-        .route("/v1/tenants/{tenant}/stats", get(stats))
-        .route("/v1/tenants/{tenant}/rejected", get(list_rejected))
-        .route("/v1/tenants/{tenant}/usage", post(post_usage))
-        .route("/v1/tenants/{tenant}/costs", get(tenant_costs))
-        .route("/v1/costs", get(all_costs))
-        .route("/v1/migrations", any(migrations))
-        .route("/v1/migrations/{*rest}", any(migrations))
-        .layer(DefaultBodyLimit::max(MAX_HTTP_BODY))
+        .route(tillbridge_api::WEBHOOK_ROUTE.1, post(webhook))
         .with_state(rt)
+        .fallback(
+            move |method: axum::http::Method,
+                  uri: axum::http::Uri,
+                  headers: HeaderMap,
+                  body: Bytes| { api_route(api.clone(), method, uri, headers, body) },
+        )
+        .layer(DefaultBodyLimit::max(MAX_HTTP_BODY))
 }
-
-type Shared = State<Arc<LocalRuntime>>;
 
 fn reply(status: u16, body: serde_json::Value) -> Response {
     (
@@ -221,17 +219,8 @@ fn reply(status: u16, body: serde_json::Value) -> Response {
         .into_response()
 }
 
-fn not_found(what: &str) -> Response {
-    reply(404, json!({ "error": format!("{what} not found") }))
-}
-
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "request failed");
-    reply(500, json!({ "error": "internal error" }))
-}
-
 async fn webhook(
-    State(rt): Shared,
+    State(rt): State<Arc<LocalRuntime>>,
     UrlPath((provider, tenant)): UrlPath<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -257,257 +246,58 @@ async fn webhook(
     reply(r.status, r.body)
 }
 
-/// The migration routes (shared with the api function): start, review, approve, pause,
-/// resume, cancel, roll back, reports. The operator is the `x-tillbridge-operator` header.
-async fn migrations(
-    State(rt): Shared,
+/// Every other route: the management API. The operator is the `x-tillbridge-operator`
+/// header (no IAM locally), else `local`.
+async fn api_route(
+    api: Arc<Api>,
     method: axum::http::Method,
     uri: axum::http::Uri,
-    Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    use tillbridge_pipeline::migration::http;
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let api = http::Api {
-        table: rt.table.as_ref(),
-        blobs: rt.blobs.as_ref(),
-        bus: rt.bus.as_ref(),
-        directory: rt.directory.as_ref(),
-        clock: rt.clock.as_ref(),
-    };
-    let request = http::Request {
-        method: method.as_str(),
-        path: uri.path(),
-        query: &query,
-        content_type: header("content-type"),
-        idempotency_key: header("idempotency-key"),
-        operator: header("x-tillbridge-operator").unwrap_or("local"),
-        correlation_id: header("x-correlation-id"),
-        body: &body,
-    };
-    match http::route(&api, &request).await {
-        Some(r) => (
-            StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            [(axum::http::header::CONTENT_TYPE, r.content_type)],
-            r.body,
-        )
-            .into_response(),
-        None => not_found("route"),
-    }
-}
-
-/// A known tenant id, or the 404 to answer.
-async fn known_tenant(rt: &LocalRuntime, tenant: &str) -> Result<TenantId, Response> {
-    let id = TenantId::parse(tenant).map_err(|_| not_found("tenant"))?;
-    use tillbridge_ports::TenantDirectory;
-    match rt.directory.tenant(&id).await {
-        Ok(Some(_)) => Ok(id),
-        Ok(None) => Err(not_found("tenant")),
-        Err(e) => Err(internal(e)),
-    }
-}
-
-async fn get_item(State(rt): Shared, UrlPath((tenant, id)): UrlPath<(String, String)>) -> Response {
-    let tenant = match known_tenant(&rt, &tenant).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    match catalog::get_item(rt.table.as_ref(), &tenant, &id).await {
-        Ok(Some(item)) => reply(200, json!(item)),
-        Ok(None) => not_found("item"),
-        Err(e) => internal(e),
-    }
-}
-
-async fn list_items(State(rt): Shared, UrlPath(tenant): UrlPath<String>) -> Response {
-    let tenant = match known_tenant(&rt, &tenant).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    match catalog::list_items(rt.table.as_ref(), &tenant).await {
-        Ok(items) => reply(200, json!(items)),
-        Err(e) => internal(e),
-    }
-}
-
-async fn get_order(
-    State(rt): Shared,
-    UrlPath((tenant, id)): UrlPath<(String, String)>,
-) -> Response {
-    let tenant = match known_tenant(&rt, &tenant).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    match catalog::get_order(rt.table.as_ref(), &tenant, &id).await {
-        Ok(Some(order)) => reply(200, json!(order)),
-        Ok(None) => not_found("order"),
-        Err(e) => internal(e),
-    }
-}
-
-async fn list_quarantine(State(rt): Shared, UrlPath(tenant): UrlPath<String>) -> Response {
-    let tenant = match known_tenant(&rt, &tenant).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    match quarantine::list(rt.table.as_ref(), &tenant).await {
-        Ok(records) => reply(200, json!(records)),
-        Err(e) => internal(e),
-    }
-}
-
-/// Webhook updates that failed validation, with the findings and suggested fixes.
-async fn list_rejected(State(rt): Shared, UrlPath(tenant): UrlPath<String>) -> Response {
-    let tenant = match known_tenant(&rt, &tenant).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    match catalog::list_rejected(rt.table.as_ref(), &tenant).await {
-        Ok(records) => reply(200, json!(records)),
-        Err(e) => internal(e),
-    }
-}
-
-async fn stats(State(rt): Shared, UrlPath(tenant): UrlPath<String>) -> Response {
-    let tenant = match known_tenant(&rt, &tenant).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    match rt.table.get(&format!("stats#{tenant}"), "webhooks").await {
-        Ok(Some(item)) => reply(200, serde_json::Value::Object(item.attrs)),
-        Ok(None) => reply(200, json!({})),
-        Err(e) => internal(e),
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct CostQuery {
-    period: Option<String>,
-    group_by: Option<String>,
-    format: Option<String>,
-}
-
-fn wants_csv(q: &CostQuery, headers: &HeaderMap) -> bool {
-    q.format.as_deref() == Some("csv")
-        || headers
-            .get("accept")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"))
-}
-
-fn csv_response(body: String, name: &str) -> Response {
-    let disposition = format!("attachment; filename=\"{name}.csv\"");
-    (
-        StatusCode::OK,
-        [
-            ("content-type", "text/csv; charset=utf-8".to_owned()),
-            ("content-disposition", disposition),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-/// GET /v1/costs?period=YYYY-MM — every tenant, JSON or CSV.
-async fn all_costs(State(rt): Shared, Query(q): Query<CostQuery>, headers: HeaderMap) -> Response {
-    let period = match finance::period_param(q.period.as_deref()) {
-        Ok(p) => p,
-        Err(message) => return reply(400, json!({ "error": message })),
-    };
-    match cost_table(&rt, &rt.prices, &period, &Budgets::default()).await {
-        Ok(t) if wants_csv(&q, &headers) => csv_response(t.to_csv(), &format!("costs-{period}")),
-        Ok(t) => reply(200, json!(t.rendered())),
-        Err(e) => internal(e),
-    }
-}
-
-/// GET /v1/tenants/{tenant}/costs?period=…&group_by=model|operation|migration|day
-async fn tenant_costs(
-    State(rt): Shared,
-    UrlPath(tenant): UrlPath<String>,
-    Query(q): Query<CostQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let tenant = match known_tenant(&rt, &tenant).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let period = match finance::period_param(q.period.as_deref()) {
-        Ok(p) => p,
-        Err(message) => return reply(400, json!({ "error": message })),
-    };
-    let group = q.group_by.clone().unwrap_or_else(|| "model".into());
-    if !finance::GROUPS.contains(&group.as_str()) {
-        return reply(
-            400,
-            json!({ "error": "group_by is one of model, operation, migration, day" }),
-        );
-    }
-    let rows = match finance::tenant_costs(rt.table.as_ref(), &rt.prices, &tenant, &period, &group)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
-    if wants_csv(&q, &headers) {
-        return csv_response(
-            finance::grouped_csv(&group, &rows),
-            &format!("costs-{tenant}-{period}-by-{group}"),
-        );
-    }
-    reply(
-        200,
-        json!({ "tenant_id": tenant, "period": period, "group_by": group, "rows": rows }),
-    )
-}
-
-/// POST /v1/tenants/{tenant}/usage — a model client reports one call (a usage line of
-/// CLI.md); it is published as `ai.usage.recorded` and accounted asynchronously, once per
-/// request_id.
-async fn post_usage(State(rt): Shared, UrlPath(tenant): UrlPath<String>, body: Bytes) -> Response {
-    let tenant = match known_tenant(&rt, &tenant).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let mut value: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return reply(400, json!({ "error": format!("not JSON: {e}") })),
-    };
-    let Some(fields) = value.as_object_mut() else {
-        return reply(400, json!({ "error": "expected a usage object" }));
-    };
-    let occurred_at = fields
-        .remove("occurred_at")
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    fields.remove("tenant_id");
-    let Ok(at) = tillbridge_domain::Timestamp::parse_rfc3339(&occurred_at) else {
-        return reply(400, json!({ "error": "occurred_at must be RFC 3339" }));
-    };
-    let usage: tillbridge_domain::event::UsageRecorded = match serde_json::from_value(value) {
-        Ok(u) => u,
-        Err(e) => return reply(400, json!({ "error": format!("not a usage record: {e}") })),
-    };
-    let safe_id: String = usage
-        .request_id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(40)
+    let query: Vec<(String, String)> = uri.query().map(url_decoded).unwrap_or_default();
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
-    let Ok(corr) = tillbridge_domain::CorrelationId::parse(&format!("usage-{safe_id}")) else {
-        return reply(400, json!({ "error": "request_id is empty" }));
-    };
-    let event = accounting::usage_event(&tenant, usage, at, &corr);
-    match tillbridge_pipeline::signature_check::publish(
-        rt.bus.as_ref(),
-        std::slice::from_ref(&event),
+    let operator = headers
+        .iter()
+        .find(|(k, _)| k == "x-tillbridge-operator")
+        .map_or("local", |(_, v)| v.as_str())
+        .to_owned();
+    let r = tillbridge_api::handle(
+        &api,
+        &tillbridge_api::Request {
+            method: method.as_str(),
+            path: uri.path(),
+            query: &query,
+            headers: &headers,
+            operator: &operator,
+            body: &body,
+        },
     )
-    .await
-    {
-        Ok(()) => reply(202, json!({ "event_id": event.event_id })),
-        Err(e) => internal(e),
+    .await;
+    let mut response = (
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(axum::http::header::CONTENT_TYPE, r.content_type)],
+        r.body,
+    )
+        .into_response();
+    if let Some(d) = r.disposition.and_then(|d| d.parse().ok()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_DISPOSITION, d);
     }
+    response
+}
+
+/// Query parameters, percent- and plus-decoded (as axum's `Query` and API Gateway give them).
+fn url_decoded(query: &str) -> Vec<(String, String)> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{query}").parse().unwrap_or_default(),
+    )
+    .map(|q| q.0)
+    .unwrap_or_default()
 }
 
 async fn shutdown_signal() {

@@ -39,3 +39,10 @@ impl DomainError {
         ErrorKind::Permanent
     }
 }
+
+/// An error that knows whether a retry may help. Every context's error implements it, so
+/// queue handlers decide "retry, then dead-letter" in one place.
+pub trait Classify: std::error::Error + Send + Sync + 'static {
+    /// Retryable (transient) or permanent.
+    fn kind(&self) -> ErrorKind;
+}

@@ -11,7 +11,7 @@ pub mod money;
 pub mod number;
 pub mod time;
 
-pub use error::{DomainError, ErrorKind};
+pub use error::{Classify, DomainError, ErrorKind};
 pub use event::{Envelope, EventData, EventType};
 pub use ids::{CorrelationId, DeliveryId, EventId, Provider, TenantId};
 pub use item::CatalogItem;

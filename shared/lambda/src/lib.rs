@@ -6,26 +6,27 @@ use std::future::Future;
 use std::time::Instant;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use tillbridge_accounting::metering::Metering;
+use tillbridge_domain::Classify;
 use tillbridge_domain::TenantId;
-use tillbridge_pipeline::PipelineError;
-use tillbridge_pipeline::metering::Metering;
 use tracing::warn;
 
 /// What handling one record produced: its tenant (for metering) and the outcome.
-pub struct Handled {
+pub struct Handled<E> {
     pub tenant: Option<TenantId>,
-    pub result: Result<(), PipelineError>,
+    pub result: Result<(), E>,
 }
 
 /// Runs `handle` on each record's body; a missing body is a failure.
-pub async fn for_each_record<F, Fut>(
+pub async fn for_each_record<F, Fut, E>(
     event: SqsEvent,
     metering: Option<&Metering>,
     mut handle: F,
 ) -> SqsBatchResponse
 where
     F: FnMut(String) -> Fut,
-    Fut: Future<Output = Handled>,
+    Fut: Future<Output = Handled<E>>,
+    E: Classify,
 {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
@@ -36,10 +37,13 @@ where
         let id = record.message_id.clone().unwrap_or_default();
         let handled = match record.body {
             Some(body) => handle(body).await,
-            None => Handled {
-                tenant: None,
-                result: Err(PipelineError::Permanent("record without a body".into())),
-            },
+            None => {
+                warn!(message_id = %id, "record without a body; SQS will retry it");
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                response.batch_item_failures.push(f);
+                continue;
+            }
         };
         if let Err(e) = &handled.result {
             warn!(message_id = %id, error = %e, kind = ?e.kind(), "record failed; SQS will retry it");

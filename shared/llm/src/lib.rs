@@ -13,13 +13,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use tillbridge_accounting::{self as accounting, Reserve};
 use tillbridge_costs::PriceTable;
 use tillbridge_domain::event::UsageRecorded;
 use tillbridge_domain::{CorrelationId, Envelope, TenantId, Timestamp};
 use tillbridge_mapping::llm::{self, Answer};
 use tillbridge_mapping::{FieldProfile, Suggestion};
-use tillbridge_pipeline::accounting::{self, Reserve};
-use tillbridge_pipeline::mapping_suggest::{ModelCall, Refine, RefineContext};
+use tillbridge_migration::suggest::{ModelCall, Refine, RefineContext};
 use tillbridge_ports::{Condition, EventBus, Item, Table};
 
 pub use client::{ChatClient, Completion, Config, LlmError, Tokens};

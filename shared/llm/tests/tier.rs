@@ -14,12 +14,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
+use tillbridge_accounting as accounting;
 use tillbridge_costs::PriceTable;
 use tillbridge_domain::event::EventData;
 use tillbridge_domain::{CorrelationId, TenantId, Timestamp};
 use tillbridge_llm::{ChatClient, Config, LlmTier, Outcome, Request};
 use tillbridge_mapping::{FieldProfile, Suggestion, profile_json, suggest};
-use tillbridge_pipeline::accounting;
 use tillbridge_ports::ManualClock;
 use tillbridge_ports::memory::{MemoryTable, RecordingBus};
 
@@ -405,8 +405,8 @@ async fn the_mapping_stage_uses_the_tier_and_audits_each_call() {
     use tillbridge_domain::Envelope;
     use tillbridge_domain::event::{MigrationRequested, SCHEMA_VERSION, derive_event_id};
     use tillbridge_llm::LlmRefiner;
-    use tillbridge_pipeline::mapping_review::{self, AuditEntry};
-    use tillbridge_pipeline::mapping_suggest::suggest_for_migration;
+    use tillbridge_migration::review::{self as mapping_review, AuditEntry};
+    use tillbridge_migration::suggest::suggest_for_migration;
     use tillbridge_ports::BlobStore;
     use tillbridge_ports::memory::MemoryBlobStore;
 

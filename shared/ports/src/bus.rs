@@ -107,3 +107,42 @@ impl EventBus for LocalBus {
         Ok(results)
     }
 }
+
+/// Publishes `events`, resending only the entries the bus reported as failed (EventBridge
+/// answers per entry) up to three times with a short backoff (20, 40 ms).
+///
+/// # Errors
+/// [`PortError::Permanent`] when the bus rejects an entry for good (too large, malformed);
+/// [`PortError::Transient`] when entries are still unaccepted after the last attempt, or the
+/// call itself failed transiently.
+pub async fn publish(bus: &dyn EventBus, events: &[Envelope]) -> Result<()> {
+    let mut pending: Vec<Envelope> = events.to_vec();
+    for attempt in 0..3u32 {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let results = bus.put_events(&pending).await?;
+        let failed: Vec<(Envelope, PortError)> = pending
+            .into_iter()
+            .zip(results)
+            .filter_map(|(e, r)| r.err().map(|err| (e, err)))
+            .collect();
+        if let Some((_, err)) = failed.iter().find(|(_, err)| !err.is_retryable()) {
+            return Err(PortError::Permanent(format!(
+                "event rejected by the bus: {err}"
+            )));
+        }
+        pending = failed.into_iter().map(|(e, _)| e).collect();
+        if !pending.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20 * 2_u64.pow(attempt))).await;
+        }
+    }
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(PortError::Transient(format!(
+            "{} events not accepted by the bus",
+            pending.len()
+        )))
+    }
+}

@@ -32,4 +32,19 @@ impl PortError {
     pub fn is_retryable(&self) -> bool {
         self.kind() == ErrorKind::Retryable
     }
+
+    /// "retryable" or "permanent": the prefix a context error shows before this one.
+    pub fn label(&self) -> &'static str {
+        if self.is_retryable() {
+            "retryable"
+        } else {
+            "permanent"
+        }
+    }
+}
+
+impl tillbridge_domain::Classify for PortError {
+    fn kind(&self) -> ErrorKind {
+        PortError::kind(self)
+    }
 }

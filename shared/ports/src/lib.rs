@@ -17,7 +17,7 @@ pub mod table;
 pub mod tenants;
 
 pub use blob::BlobStore;
-pub use bus::{EventBus, LocalBus, Rule};
+pub use bus::{EventBus, LocalBus, Rule, publish};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{PortError, Result};
 pub use queue::{Message, Queue, TableQueue};

@@ -67,6 +67,8 @@ impl WebhookSecrets {
 #[async_trait]
 pub trait TenantDirectory: Send + Sync {
     async fn tenant(&self, id: &TenantId) -> Result<Option<TenantConfig>>;
+    /// Every configured tenant, ordered by id.
+    async fn tenant_ids(&self) -> Result<Vec<TenantId>>;
 }
 
 #[async_trait]
@@ -192,6 +194,10 @@ impl TenantDirectory for StaticDirectory {
     async fn tenant(&self, id: &TenantId) -> Result<Option<TenantConfig>> {
         Ok(self.tenants.get(id).cloned())
     }
+
+    async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
+        Ok(StaticDirectory::tenant_ids(self))
+    }
 }
 
 #[async_trait]
@@ -260,6 +266,10 @@ impl TableDirectory {
 
 #[async_trait]
 impl TenantDirectory for TableDirectory {
+    async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
+        TableDirectory::tenant_ids(self).await
+    }
+
     async fn tenant(&self, id: &TenantId) -> Result<Option<TenantConfig>> {
         if let Ok(c) = self.cache.lock()
             && let Some((at, v)) = c.get(id)

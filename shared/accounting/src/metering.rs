@@ -1,0 +1,63 @@
+//! Per-tenant infrastructure metering for the Lambda functions: the ports are wrapped in
+//! metering decorators sharing one [`Meter`]; after each record the meter's reading and the
+//! record's duration are added to the record's tenant.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tillbridge_domain::TenantId;
+use tillbridge_ports::meter::Meter;
+use tillbridge_ports::{Clock, Table};
+use tracing::warn;
+
+use crate as accounting;
+
+pub struct Metering {
+    pub meter: Arc<Meter>,
+    /// The unmetered table the readings are written to.
+    pub table: Arc<dyn Table>,
+    pub clock: Arc<dyn Clock>,
+    pub function: &'static str,
+    pub memory_mb: u64,
+}
+
+impl Metering {
+    /// Memory from the Lambda environment (AWS_LAMBDA_FUNCTION_MEMORY_SIZE), else 128 MB.
+    pub fn from_env(
+        function: &'static str,
+        meter: Arc<Meter>,
+        table: Arc<dyn Table>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let memory_mb = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+            .ok()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(128);
+        Self {
+            meter,
+            table,
+            clock,
+            function,
+            memory_mb,
+        }
+    }
+
+    /// Attributes everything metered since the last call, and the time since `started`, to
+    /// `tenant`. Metering never fails the record it measures: errors are logged.
+    pub async fn record(&self, tenant: Option<&TenantId>, started: Instant, http: bool) {
+        let units = self.meter.take();
+        let Some(tenant) = tenant else { return };
+        let usage = accounting::infra_for_record(units, started.elapsed(), self.memory_mb, http);
+        if let Err(e) = accounting::record_infra(
+            self.table.as_ref(),
+            tenant,
+            self.clock.now(),
+            self.function,
+            &usage,
+        )
+        .await
+        {
+            warn!(tenant = %tenant, function = self.function, error = %e, "could not record infrastructure usage");
+        }
+    }
+}

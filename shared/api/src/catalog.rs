@@ -1,0 +1,83 @@
+//! Read routes over the catalog and the webhook path: items, orders, quarantine, rejected
+//! updates, webhook counters.
+
+use serde_json::{Value, json};
+use tillbridge_catalog as catalog;
+use tillbridge_sync::quarantine;
+
+use crate::{Api, Response, known_tenant};
+
+/// `GET /v1/tenants/{tenant}/items`: every visible item.
+pub(crate) async fn list_items(api: &Api, tenant: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match catalog::list_items(api.table.as_ref(), &tenant).await {
+        Ok(items) => Response::json(200, &json!(items)),
+        Err(e) => Response::failure(&e),
+    }
+}
+
+/// `GET /v1/tenants/{tenant}/items/{id}`
+pub(crate) async fn get_item(api: &Api, tenant: &str, id: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match catalog::get_item(api.table.as_ref(), &tenant, id).await {
+        Ok(Some(item)) => Response::json(200, &json!(item)),
+        Ok(None) => Response::error(404, "item not found"),
+        Err(e) => Response::failure(&e),
+    }
+}
+
+/// `GET /v1/tenants/{tenant}/orders/{id}`
+pub(crate) async fn get_order(api: &Api, tenant: &str, id: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match catalog::get_order(api.table.as_ref(), &tenant, id).await {
+        Ok(Some(order)) => Response::json(200, &json!(order)),
+        Ok(None) => Response::error(404, "order not found"),
+        Err(e) => Response::failure(&e),
+    }
+}
+
+/// `GET /v1/tenants/{tenant}/quarantine`: quarantined deliveries, oldest first.
+pub(crate) async fn list_quarantine(api: &Api, tenant: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match quarantine::list(api.table.as_ref(), &tenant).await {
+        Ok(records) => Response::json(200, &json!(records)),
+        Err(e) => Response::failure(&e),
+    }
+}
+
+/// `GET /v1/tenants/{tenant}/rejected`: webhook updates that failed validation, with the
+/// findings and suggested fixes.
+pub(crate) async fn list_rejected(api: &Api, tenant: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match catalog::list_rejected(api.table.as_ref(), &tenant).await {
+        Ok(records) => Response::json(200, &json!(records)),
+        Err(e) => Response::failure(&e),
+    }
+}
+
+/// `GET /v1/tenants/{tenant}/stats`: the webhook counters (`{}` before the first delivery).
+pub(crate) async fn stats(api: &Api, tenant: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match tillbridge_sync::stats(api.table.as_ref(), &tenant).await {
+        Ok(counters) => Response::json(200, &Value::Object(counters)),
+        Err(e) => Response::failure(&e),
+    }
+}

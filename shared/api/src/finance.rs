@@ -1,0 +1,120 @@
+//! Finance routes: cost tables (JSON, or CSV to download) and the usage a model client
+//! reports.
+
+use serde_json::json;
+use tillbridge_accounting::{self as accounting, finance};
+use tillbridge_costs::table::Budgets;
+use tillbridge_domain::event::UsageRecorded;
+use tillbridge_domain::{CorrelationId, Timestamp};
+
+use crate::{Api, Request, Response, known_tenant};
+
+fn period(req: &Request<'_>) -> Result<String, Response> {
+    finance::period_param(req.param("period")).map_err(|m| Response::error(400, &m))
+}
+
+/// `GET /v1/costs?period=YYYY-MM`: every tenant.
+pub(crate) async fn all_costs(api: &Api, req: &Request<'_>) -> Response {
+    let period = match period(req) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let tenants = match api.directory.tenant_ids().await {
+        Ok(t) => t,
+        Err(e) => return Response::failure(&e),
+    };
+    let table = finance::cost_table(
+        api.table.as_ref(),
+        &tenants,
+        &api.prices,
+        &period,
+        &Budgets::default(),
+    )
+    .await;
+    match table {
+        Ok(t) if req.wants_csv() => Response::csv(t.to_csv(), &format!("costs-{period}")),
+        Ok(t) => Response::json(200, &json!(t.rendered())),
+        Err(e) => Response::failure(&e),
+    }
+}
+
+/// `GET /v1/tenants/{tenant}/costs?period=…&group_by=model|operation|migration|day`
+pub(crate) async fn tenant_costs(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let period = match period(req) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let group = req.param("group_by").unwrap_or("model").to_owned();
+    if !finance::GROUPS.contains(&group.as_str()) {
+        return Response::error(400, "group_by is one of model, operation, migration, day");
+    }
+    let rows = match finance::tenant_costs(
+        api.table.as_ref(),
+        &api.prices,
+        &tenant,
+        &period,
+        &group,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return Response::failure(&e),
+    };
+    if req.wants_csv() {
+        return Response::csv(
+            finance::grouped_csv(&group, &rows),
+            &format!("costs-{tenant}-{period}-by-{group}"),
+        );
+    }
+    Response::json(
+        200,
+        &json!({ "tenant_id": tenant, "period": period, "group_by": group, "rows": rows }),
+    )
+}
+
+/// `POST /v1/tenants/{tenant}/usage`: a model client reports one call (a usage line of
+/// CLI.md); it is published as `ai.usage.recorded` and accounted asynchronously, once per
+/// request_id.
+pub(crate) async fn post_usage(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let mut value: serde_json::Value = match serde_json::from_slice(req.body) {
+        Ok(v) => v,
+        Err(e) => return Response::error(400, &format!("not JSON: {e}")),
+    };
+    let Some(fields) = value.as_object_mut() else {
+        return Response::error(400, "expected a usage object");
+    };
+    let occurred_at = fields
+        .remove("occurred_at")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    fields.remove("tenant_id");
+    let Ok(at) = Timestamp::parse_rfc3339(&occurred_at) else {
+        return Response::error(400, "occurred_at must be RFC 3339");
+    };
+    let usage: UsageRecorded = match serde_json::from_value(value) {
+        Ok(u) => u,
+        Err(e) => return Response::error(400, &format!("not a usage record: {e}")),
+    };
+    let safe_id: String = usage
+        .request_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(40)
+        .collect();
+    let Ok(corr) = CorrelationId::parse(&format!("usage-{safe_id}")) else {
+        return Response::error(400, "request_id is empty");
+    };
+    let event = accounting::usage_event(&tenant, usage, at, &corr);
+    match tillbridge_ports::publish(api.bus.as_ref(), std::slice::from_ref(&event)).await {
+        Ok(()) => Response::json(202, &json!({ "event_id": event.event_id })),
+        Err(e) => Response::failure(&e),
+    }
+}

@@ -1,0 +1,323 @@
+//! The management and read API as ONE router: the deployed `api` function (API Gateway,
+//! lambda_http) and `tillbridge serve` (axum) both turn their request into a [`Request`],
+//! call [`handle`] and send the [`Response`] back. [`ROUTES`] is the route table; a test
+//! checks that infra/template.yaml, the README and `serve` declare every route in it.
+//!
+//! Webhooks (`POST /v1/webhooks/{provider}/{tenant}`, [`WEBHOOK_ROUTE`]) are not here: the
+//! webhook-ingress function answers them, and `serve` routes them to the same ingress stage.
+
+#![warn(missing_docs)]
+
+mod catalog;
+mod finance;
+pub mod migrations;
+
+use std::sync::{Arc, LazyLock};
+
+use serde_json::{Value, json};
+use tillbridge_costs::PriceBook;
+use tillbridge_domain::{Classify, ErrorKind, TenantId};
+use tillbridge_ports::{BlobStore, Clock, EventBus, Table, TenantDirectory};
+
+/// The largest request body accepted (API Gateway HTTP APIs accept at most 10 MB).
+pub const MAX_HTTP_BODY: usize = 10 * 1024 * 1024;
+
+/// The webhook route, answered by the ingress stage rather than this router.
+pub const WEBHOOK_ROUTE: (&str, &str) = ("POST", "/v1/webhooks/{provider}/{tenant}");
+
+/// The price book, parsed on the first finance request (about 1 ms of JSON that a
+/// migration request never needs).
+pub type LazyPrices = LazyLock<Arc<PriceBook>, Box<dyn FnOnce() -> Arc<PriceBook> + Send>>;
+
+/// What the routes read and write. Built once per process (per Lambda container).
+pub struct Api {
+    /// The table every context keeps its records in.
+    pub table: Arc<dyn Table>,
+    /// Exports, reports, snapshots, quarantined bodies.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Where migration and usage events are published.
+    pub bus: Arc<dyn EventBus>,
+    /// Which tenants exist.
+    pub directory: Arc<dyn TenantDirectory>,
+    /// Now.
+    pub clock: Arc<dyn Clock>,
+    /// Model prices for the finance routes.
+    pub prices: LazyPrices,
+}
+
+/// One HTTP request, as the front door received and authenticated it.
+pub struct Request<'a> {
+    /// `GET`, `POST`, …
+    pub method: &'a str,
+    /// The path without the query string.
+    pub path: &'a str,
+    /// Decoded query parameters.
+    pub query: &'a [(String, String)],
+    /// Headers with lower-case names.
+    pub headers: &'a [(String, String)],
+    /// The operator as the front door authenticated them (the IAM principal behind API
+    /// Gateway; the `x-tillbridge-operator` header locally).
+    pub operator: &'a str,
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
+impl Request<'_> {
+    /// A header's value (name in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter's value.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The client asked for CSV (`?format=csv` or `Accept: text/csv`).
+    pub fn wants_csv(&self) -> bool {
+        self.param("format") == Some("csv")
+            || self
+                .header("accept")
+                .is_some_and(|a| a.contains("text/csv"))
+    }
+}
+
+/// One HTTP response.
+#[derive(Debug, PartialEq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// A `Content-Disposition` for downloads (CSV tables).
+    pub disposition: Option<String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A JSON response.
+    pub fn json(status: u16, v: &Value) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            disposition: None,
+            body: serde_json::to_vec(v).unwrap_or_default(),
+        }
+    }
+
+    /// `{"error": message}` with `status`.
+    pub fn error(status: u16, message: &str) -> Self {
+        Self::json(status, &json!({ "error": message }))
+    }
+
+    /// A CSV download named `name.csv`.
+    pub fn csv(body: String, name: &str) -> Self {
+        Self {
+            status: 200,
+            content_type: "text/csv; charset=utf-8",
+            disposition: Some(format!("attachment; filename=\"{name}.csv\"")),
+            body: body.into_bytes(),
+        }
+    }
+
+    /// The one place a failed operation becomes a status: 503 when a retry may help, else
+    /// 500. The cause is logged, never sent to the client.
+    pub fn failure(e: &dyn Classify) -> Self {
+        tracing::error!(error = %e, "request failed");
+        match e.kind() {
+            ErrorKind::Retryable => Self::error(503, "temporarily unavailable; retry"),
+            ErrorKind::Permanent => Self::error(500, "internal error"),
+        }
+    }
+}
+
+/// Every route of the router, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteId {
+    /// `GET /healthz`
+    Health,
+    /// Every tenant's cost table of a month.
+    AllCosts,
+    /// One tenant's costs grouped by model, operation, migration or day.
+    TenantCosts,
+    /// A model client reports one call.
+    PostUsage,
+    /// The tenant's catalog.
+    ListItems,
+    /// One catalog item.
+    GetItem,
+    /// One order.
+    GetOrder,
+    /// Quarantined deliveries.
+    ListQuarantine,
+    /// Webhook updates that failed validation.
+    ListRejected,
+    /// Webhook counters.
+    Stats,
+    /// Start a migration.
+    StartMigration,
+    /// List a tenant's migrations.
+    ListMigrations,
+    /// One migration's status and progress.
+    GetMigration,
+    /// Suggestions and decisions.
+    GetMappings,
+    /// Overrides (audited).
+    PutMappings,
+    /// approve | pause | resume | cancel | rollback
+    MigrationAction,
+    /// The validation report.
+    MigrationReport,
+    /// The rollback report.
+    RollbackReport,
+    /// The audit report.
+    MigrationAudit,
+}
+
+/// One entry of the route table.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// Which handler.
+    pub id: RouteId,
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path pattern; `{name}` matches one segment. `{action}` of
+    /// [`RouteId::MigrationAction`] is one of [`migrations::ACTIONS`].
+    pub path: &'static str,
+}
+
+const fn route(id: RouteId, method: &'static str, path: &'static str) -> Route {
+    Route { id, method, path }
+}
+
+/// The route table: every route the management API answers.
+pub const ROUTES: &[Route] = &[
+    route(RouteId::Health, "GET", "/healthz"),
+    route(RouteId::AllCosts, "GET", "/v1/costs"),
+    route(RouteId::TenantCosts, "GET", "/v1/tenants/{tenant}/costs"),
+    route(RouteId::PostUsage, "POST", "/v1/tenants/{tenant}/usage"),
+    route(RouteId::ListItems, "GET", "/v1/tenants/{tenant}/items"),
+    route(RouteId::GetItem, "GET", "/v1/tenants/{tenant}/items/{id}"),
+    route(RouteId::GetOrder, "GET", "/v1/tenants/{tenant}/orders/{id}"),
+    route(
+        RouteId::ListQuarantine,
+        "GET",
+        "/v1/tenants/{tenant}/quarantine",
+    ),
+    route(
+        RouteId::ListRejected,
+        "GET",
+        "/v1/tenants/{tenant}/rejected",
+    ),
+    route(RouteId::Stats, "GET", "/v1/tenants/{tenant}/stats"),
+    route(RouteId::StartMigration, "POST", "/v1/migrations"),
+    route(RouteId::ListMigrations, "GET", "/v1/migrations"),
+    route(RouteId::GetMigration, "GET", "/v1/migrations/{id}"),
+    route(RouteId::GetMappings, "GET", "/v1/migrations/{id}/mappings"),
+    route(RouteId::PutMappings, "PUT", "/v1/migrations/{id}/mappings"),
+    route(
+        RouteId::MigrationAction,
+        "POST",
+        "/v1/migrations/{id}/{action}",
+    ),
+    route(
+        RouteId::MigrationReport,
+        "GET",
+        "/v1/migrations/{id}/report",
+    ),
+    route(
+        RouteId::RollbackReport,
+        "GET",
+        "/v1/migrations/{id}/rollback-report",
+    ),
+    route(RouteId::MigrationAudit, "GET", "/v1/migrations/{id}/audit"),
+];
+
+/// The path parameters a pattern bound, in order.
+fn matches<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
+    let mut pat = pattern.trim_matches('/').split('/');
+    let mut segs = path.trim_matches('/').split('/');
+    let mut params = Vec::new();
+    loop {
+        match (pat.next(), segs.next()) {
+            (None, None) => return Some(params),
+            (Some("{action}"), Some(s)) => {
+                if !migrations::ACTIONS.contains(&s) {
+                    return None;
+                }
+                params.push(s);
+            }
+            (Some(p), Some(s)) if p.starts_with('{') && !s.is_empty() => params.push(s),
+            (Some(p), Some(s)) if p == s => {}
+            _ => return None,
+        }
+    }
+}
+
+/// The route for a method and path: `Ok((route, params))`, `Err(405)` when the path exists
+/// under another method, `Err(404)` when it does not.
+pub fn resolve<'p>(method: &str, path: &'p str) -> Result<(Route, Vec<&'p str>), u16> {
+    let mut path_known = false;
+    for r in ROUTES {
+        if let Some(params) = matches(r.path, path) {
+            if r.method == method {
+                return Ok((*r, params));
+            }
+            path_known = true;
+        }
+    }
+    Err(if path_known { 405 } else { 404 })
+}
+
+/// Answers one request; every outcome is a response.
+pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
+    let (route, params) = match resolve(req.method, req.path) {
+        Ok(found) => found,
+        Err(405) => return Response::error(405, "method not allowed"),
+        Err(_) => return Response::error(404, "no such route"),
+    };
+    let p = |i: usize| params.get(i).copied().unwrap_or_default();
+    match route.id {
+        RouteId::Health => Response::json(200, &json!({ "status": "ok" })),
+        RouteId::AllCosts => finance::all_costs(api, req).await,
+        RouteId::TenantCosts => finance::tenant_costs(api, req, p(0)).await,
+        RouteId::PostUsage => finance::post_usage(api, req, p(0)).await,
+        RouteId::ListItems => catalog::list_items(api, p(0)).await,
+        RouteId::GetItem => catalog::get_item(api, p(0), p(1)).await,
+        RouteId::GetOrder => catalog::get_order(api, p(0), p(1)).await,
+        RouteId::ListQuarantine => catalog::list_quarantine(api, p(0)).await,
+        RouteId::ListRejected => catalog::list_rejected(api, p(0)).await,
+        RouteId::Stats => catalog::stats(api, p(0)).await,
+        RouteId::StartMigration => migrations::start(api, req).await,
+        RouteId::ListMigrations => migrations::list(api, req).await,
+        RouteId::GetMigration
+        | RouteId::GetMappings
+        | RouteId::PutMappings
+        | RouteId::MigrationAction
+        | RouteId::MigrationReport
+        | RouteId::RollbackReport
+        | RouteId::MigrationAudit => migrations::one(api, req, route.id, p(0), p(1)).await,
+    }
+}
+
+/// A configured tenant, or the 404 to answer.
+async fn known_tenant(api: &Api, tenant: &str) -> Result<TenantId, Response> {
+    let Ok(id) = TenantId::parse(tenant) else {
+        return Err(Response::error(404, "tenant not found"));
+    };
+    match api.directory.tenant(&id).await {
+        Ok(Some(_)) => Ok(id),
+        Ok(None) => Err(Response::error(404, "tenant not found")),
+        Err(e) => Err(Response::failure(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,341 @@
+//! The migration routes of the management API.
+//!
+//! ```text
+//! POST /v1/migrations                      start (JSON body, or the export as the body with
+//!                                          ?tenant_id=&source_name=, CSV by Content-Type)
+//! GET  /v1/migrations?tenant_id=T          list
+//! GET  /v1/migrations/{id}                 status, progress, validation summary
+//! GET  /v1/migrations/{id}/mappings        the suggestions and decisions
+//! PUT  /v1/migrations/{id}/mappings        overrides (audited)
+//! POST /v1/migrations/{id}/approve|pause|resume|cancel|rollback
+//! GET  /v1/migrations/{id}/report          the validation report
+//! GET  /v1/migrations/{id}/rollback-report
+//! GET  /v1/migrations/{id}/audit           the audit report
+//! ```
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tillbridge_domain::CorrelationId;
+use tillbridge_migration::review::{self as mapping_review, Override, OverrideError};
+use tillbridge_migration::{
+    self as migration, ExportSource, Migration, MigrationError, Refusal, StartRequest,
+};
+
+use crate::{Api, Request, Response, RouteId};
+
+/// The operator actions on one migration: `POST /v1/migrations/{id}/{action}`.
+pub const ACTIONS: [&str; 5] = ["approve", "pause", "resume", "cancel", "rollback"];
+
+fn reply(status: u16, v: &Value) -> Response {
+    Response::json(status, v)
+}
+
+fn error(status: u16, message: &str) -> Response {
+    Response::error(status, message)
+}
+
+fn refusal(r: &Refusal) -> Response {
+    match r {
+        Refusal::NotFound => error(404, "migration not found"),
+        Refusal::Conflict(m) => error(409, m),
+        Refusal::Invalid(m) => error(400, m),
+    }
+}
+
+fn internal(e: &MigrationError) -> Response {
+    Response::failure(e)
+}
+
+/// The largest export accepted in a request body; bigger ones go to the blob store first.
+pub const MAX_UPLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// Tenant, source, operator, the uploaded export (bytes, is CSV) or its blob key.
+type StartParts = (
+    String,
+    String,
+    String,
+    Option<(Vec<u8>, bool)>,
+    Option<String>,
+);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    tenant_id: String,
+    source_name: String,
+    #[serde(default)]
+    export_key: Option<String>,
+    /// Records (array, or an object with items and customers) or CSV text.
+    #[serde(default)]
+    export: Option<Value>,
+    #[serde(default)]
+    requested_by: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ActBody {
+    #[serde(default, alias = "reviewer")]
+    by: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverridesBody {
+    reviewer: String,
+    overrides: Vec<OverrideLine>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideLine {
+    source: String,
+    target: Option<String>,
+    reason: String,
+}
+
+/// Answers a route on one migration (`id`); `action` is the `{action}` segment.
+pub(crate) async fn one(
+    api: &Api,
+    req: &Request<'_>,
+    route: RouteId,
+    id: &str,
+    action: &str,
+) -> Response {
+    let m = match load(api, id).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    match route {
+        RouteId::GetMappings => mappings(api, &m).await,
+        RouteId::PutMappings => put_mappings(api, &m, req).await,
+        RouteId::MigrationAction => act(api, &m, action, req).await,
+        RouteId::MigrationReport => blob(api, Some(migration::prepare::report_key(&m))).await,
+        RouteId::RollbackReport => blob(api, m.rollback_report_key.clone()).await,
+        RouteId::MigrationAudit => {
+            match migration::audit::report(api.table.as_ref(), api.blobs.as_ref(), &m).await {
+                Ok(v) => reply(200, &v),
+                Err(e) => internal(&e),
+            }
+        }
+        _ => reply(200, &m.view()),
+    }
+}
+
+async fn load(api: &Api, id: &str) -> Result<Migration, Response> {
+    match migration::load(api.table.as_ref(), id).await {
+        Ok(Some((m, _))) => Ok(m),
+        Ok(None) => Err(error(404, "migration not found")),
+        Err(e) => Err(internal(&e)),
+    }
+}
+
+async fn known_tenant(api: &Api, tenant: &str) -> Result<tillbridge_ports::TenantConfig, Response> {
+    use tillbridge_domain::TenantId;
+    let Ok(id) = TenantId::parse(tenant) else {
+        return Err(error(404, "tenant not found"));
+    };
+    match api.directory.tenant(&id).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(error(404, "tenant not found")),
+        Err(e) => Err(Response::failure(&e)),
+    }
+}
+
+pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
+    if req.body.len() > MAX_UPLOAD_BYTES {
+        return error(
+            413,
+            "the export is too large for a request; put it in the blob store and pass export_key",
+        );
+    }
+    let ct = req.header("content-type").unwrap_or("application/json");
+    let raw_upload = req.param("tenant_id").is_some();
+    let (tenant, source, by, upload, key): StartParts = if raw_upload {
+        let (Some(t), Some(s)) = (req.param("tenant_id"), req.param("source_name")) else {
+            return error(400, "an upload needs ?tenant_id=…&source_name=…");
+        };
+        (
+            t.to_owned(),
+            s.to_owned(),
+            req.operator.to_owned(),
+            Some((req.body.to_vec(), ct.contains("csv"))),
+            None,
+        )
+    } else {
+        let body: StartBody = match serde_json::from_slice(req.body) {
+            Ok(b) => b,
+            Err(e) => return error(400, &format!("body: {e}")),
+        };
+        let upload = match body.export {
+            Some(Value::String(csv)) => Some((csv.into_bytes(), true)),
+            Some(v @ (Value::Array(_) | Value::Object(_))) => {
+                Some((serde_json::to_vec(&v).unwrap_or_default(), false))
+            }
+            Some(_) => return error(400, "export is an array of records, an object or CSV text"),
+            None => None,
+        };
+        if upload.is_some() == body.export_key.is_some() {
+            return error(400, "give exactly one of export and export_key");
+        }
+        (
+            body.tenant_id,
+            body.source_name,
+            body.requested_by.unwrap_or_else(|| req.operator.to_owned()),
+            upload,
+            body.export_key,
+        )
+    };
+    let config = match known_tenant(api, &tenant).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let correlation = req
+        .header("x-correlation-id")
+        .and_then(|c| CorrelationId::parse(c).ok())
+        .or_else(|| CorrelationId::parse(&format!("cor-{}", uuid::Uuid::now_v7().simple())).ok());
+    let Some(correlation) = correlation else {
+        return error(500, "internal error");
+    };
+    let export = match (&upload, &key) {
+        (Some((bytes, csv)), _) => ExportSource::Upload { bytes, csv: *csv },
+        (None, Some(k)) => ExportSource::Key(k),
+        (None, None) => return error(400, "give exactly one of export and export_key"),
+    };
+    let started = migration::start(
+        api.table.as_ref(),
+        api.blobs.as_ref(),
+        api.bus.as_ref(),
+        StartRequest {
+            tenant: &config.tenant_id,
+            currency: config.currency,
+            country: None,
+            source_name: &source,
+            export,
+            requested_by: &by,
+            idempotency_key: req.header("idempotency-key"),
+            correlation_id: correlation,
+            at: api.clock.now(),
+        },
+    )
+    .await;
+    match started {
+        Ok(Ok(m)) => reply(202, &m.view()),
+        Ok(Err(r)) => refusal(&r),
+        Err(e) => internal(&e),
+    }
+}
+
+pub(crate) async fn list(api: &Api, req: &Request<'_>) -> Response {
+    let Some(tenant) = req.param("tenant_id") else {
+        return error(400, "list migrations with ?tenant_id=…");
+    };
+    let config = match known_tenant(api, tenant).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match migration::list(api.table.as_ref(), &config.tenant_id).await {
+        Ok(ms) => reply(200, &Value::Array(ms.iter().map(Migration::view).collect())),
+        Err(e) => internal(&e),
+    }
+}
+
+async fn mappings(api: &Api, m: &Migration) -> Response {
+    match mapping_review::decisions(api.table.as_ref(), &m.tenant_id, &m.id).await {
+        Ok(d) => reply(
+            200,
+            &json!({ "migration_id": m.id, "status": m.status, "fields": d }),
+        ),
+        Err(e) => internal(&e),
+    }
+}
+
+async fn put_mappings(api: &Api, m: &Migration, req: &Request<'_>) -> Response {
+    if m.status != migration::Status::MappingReview {
+        return error(
+            409,
+            &format!(
+                "mappings can change in mapping_review; the migration is {}",
+                m.status.as_str()
+            ),
+        );
+    }
+    let body: OverridesBody = match serde_json::from_slice(req.body) {
+        Ok(b) => b,
+        Err(e) => return error(400, &format!("body: {e}")),
+    };
+    let at = api.clock.now();
+    let mut done = Vec::new();
+    for o in &body.overrides {
+        let result = mapping_review::override_field(
+            api.table.as_ref(),
+            &m.tenant_id,
+            &m.id,
+            &Override {
+                source: &o.source,
+                new_target: o.target.as_deref(),
+                reason: &o.reason,
+                reviewer: &body.reviewer,
+                at,
+            },
+        )
+        .await;
+        match result {
+            Ok(Ok(d)) => done.push(d),
+            Ok(Err(OverrideError::UnknownField)) => {
+                return error(404, &format!("{} is not a field of this export", o.source));
+            }
+            Ok(Err(OverrideError::Conflict)) => {
+                return error(
+                    409,
+                    &format!("{} changed meanwhile; reload and decide again", o.source),
+                );
+            }
+            Ok(Err(OverrideError::Invalid(msg))) => return error(400, &msg),
+            Err(e) => return internal(&e),
+        }
+    }
+    reply(200, &json!({ "migration_id": m.id, "overridden": done }))
+}
+
+async fn act(api: &Api, m: &Migration, action: &str, req: &Request<'_>) -> Response {
+    let body: ActBody = if req.body.iter().all(u8::is_ascii_whitespace) {
+        ActBody::default()
+    } else {
+        match serde_json::from_slice(req.body) {
+            Ok(b) => b,
+            Err(e) => return error(400, &format!("body: {e}")),
+        }
+    };
+    let by = body.by.unwrap_or_else(|| req.operator.to_owned());
+    let at = api.clock.now();
+    let (t, b, id) = (api.table.as_ref(), api.bus.as_ref(), m.id.as_str());
+    let result = match action {
+        "approve" => migration::approve(t, b, id, &by, at).await,
+        "pause" => migration::pause(t, id, &by, at).await,
+        "resume" => migration::resume(t, b, id, &by, at).await,
+        "cancel" => migration::cancel(t, b, id, &by, at).await,
+        _ => migration::request_rollback(t, b, id, &by, at).await,
+    };
+    match result {
+        Ok(Ok(m)) => reply(202, &m.view()),
+        Ok(Err(r)) => refusal(&r),
+        Err(e) => internal(&e),
+    }
+}
+
+async fn blob(api: &Api, key: Option<String>) -> Response {
+    let Some(key) = key else {
+        return error(404, "not written yet");
+    };
+    match api.blobs.get(&key).await {
+        Ok(Some(body)) => Response {
+            status: 200,
+            content_type: "application/json",
+            disposition: None,
+            body,
+        },
+        Ok(None) => error(404, "not written yet"),
+        Err(e) => Response::failure(&e),
+    }
+}

@@ -1,0 +1,513 @@
+//! The tenant's catalog as webhooks keep it: per object the newest update wins.
+//!
+//! Ordering is by the vendor's own time (`updated_at`, or the event time), never by arrival.
+//! Equal times are broken by the content hash so every replay order converges to the same
+//! state. Duplicates and stale updates are no-ops; deletes are tombstones with their time,
+//! and a deleted parent takes its variants with it.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use tillbridge_domain::event::{
+    EventData, InventoryAdjusted, ItemDeleted, ItemUpserted, OrderUpserted, StockStatus,
+};
+use tillbridge_domain::{CatalogItem, Envelope, TenantId, Timestamp};
+use tillbridge_ports::PortError;
+use tillbridge_ports::table::{Condition, Item, Table, query_all};
+
+mod error;
+pub mod keys;
+
+pub use error::CatalogError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    Applied,
+    /// Same content as stored (a redelivery).
+    Duplicate,
+    /// Older than what is stored.
+    Stale,
+    /// Recorded only (fetch requests) or not a catalog event.
+    Recorded,
+    /// Failed validation: not applied, kept with its findings (`rejected#<tenant>`).
+    Rejected,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CatalogRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<CatalogItem>,
+    /// Version of `item`: (time, content hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock: Option<Stock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stock {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "tillbridge_domain::number"
+    )]
+    pub quantity: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StockStatus>,
+    pub as_of: Timestamp,
+}
+
+impl CatalogRecord {
+    /// The item as the API shows it: stock newer than the item's own version overrides
+    /// its quantity.
+    pub fn visible_item(&self) -> Option<CatalogItem> {
+        let mut item = self.item.clone()?;
+        if let Some(stock) = &self.stock
+            && let Some(q) = stock.quantity
+            && self.version_at.is_none_or(|v| stock.as_of >= v)
+        {
+            item.quantity_on_hand = Some(q);
+        }
+        Some(item)
+    }
+}
+
+use keys::{catalog_pk as pk, item_sk};
+
+const MAX_ATTEMPTS: usize = 8;
+
+/// Reads a record, lets `f` decide the new one, writes it conditionally; retries on races.
+async fn update_record(
+    table: &dyn Table,
+    tenant: &TenantId,
+    id: &str,
+    mut f: impl FnMut(&CatalogRecord) -> Option<(CatalogRecord, ApplyOutcome)>,
+    unchanged: ApplyOutcome,
+) -> Result<ApplyOutcome, CatalogError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let current = table.get(&pk(tenant), &item_sk(id)).await?;
+        let (record, condition) = match &current {
+            Some(i) => (i.doc::<CatalogRecord>()?, Condition::IfVersion(i.version)),
+            None => (CatalogRecord::default(), Condition::IfAbsent),
+        };
+        let Some((next, outcome)) = f(&record) else {
+            return Ok(unchanged);
+        };
+        match table
+            .put(Item::with_doc(pk(tenant), item_sk(id), &next)?, condition)
+            .await
+        {
+            Ok(_) => return Ok(outcome),
+            Err(PortError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(CatalogError::Retryable(format!(
+        "too much contention on item {id}"
+    )))
+}
+
+/// Applies one canonical event to the tenant's catalog.
+pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, CatalogError> {
+    let tenant = &event.tenant_id;
+    match &event.body {
+        EventData::CatalogItemUpserted(u) => {
+            if !gate(table, tenant, u, event).await? {
+                tracing::warn!(tenant = %tenant, event_id = %event.event_id, correlation_id = %event.correlation_id, item = %u.item.external_id, "update rejected by validation");
+                return Ok(ApplyOutcome::Rejected);
+            }
+            upsert(table, tenant, u, event.occurred_at).await
+        }
+        EventData::CatalogItemDeleted(d) => delete(table, tenant, d).await,
+        EventData::InventoryAdjusted(a) => adjust(table, tenant, a).await,
+        EventData::OrderUpserted(o) => order(table, tenant, o).await,
+        EventData::FetchRequested(f) => {
+            // A fetcher (vendor API client) picks these up; keep the newest request per object.
+            let (fpk, sk) = keys::fetch(tenant, &f.object_type, f.object_id.as_deref());
+            let doc = serde_json::json!({ "request": f, "occurred_at": event.occurred_at, "event_id": event.event_id });
+            table
+                .put(Item::with_doc(fpk, sk, &doc)?, Condition::Always)
+                .await?;
+            Ok(ApplyOutcome::Recorded)
+        }
+        EventData::WebhookQuarantined(_)
+        | EventData::AiUsageRecorded(_)
+        | EventData::BudgetThresholdCrossed(_)
+        | EventData::MigrationValidationRequested(_)
+        | EventData::MigrationValidated(_)
+        | EventData::MigrationRequested(_)
+        | EventData::MigrationMappingSuggested(_)
+        | EventData::MigrationMappingApproved(_)
+        | EventData::MigrationApplyRequested(_)
+        | EventData::MigrationApplied(_)
+        | EventData::MigrationRollbackRequested(_)
+        | EventData::MigrationRolledBack(_) => Ok(ApplyOutcome::Recorded),
+    }
+}
+
+/// Rejected updates are kept this long for the operator.
+pub const REJECTED_TTL_SECS: i64 = 30 * 24 * 3600;
+
+/// A webhook update that failed validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub event_id: String,
+    pub external_id: String,
+    pub received_at: Timestamp,
+    pub findings: Vec<RejectedFinding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RejectedFinding {
+    pub rule: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+/// Rejected updates of a tenant, oldest first.
+pub async fn list_rejected(
+    table: &dyn Table,
+    tenant: &TenantId,
+) -> Result<Vec<Rejected>, CatalogError> {
+    query_all(table, &keys::rejected_pk(tenant), "")
+        .await?
+        .iter()
+        .map(|i| i.doc().map_err(CatalogError::from))
+        .collect()
+}
+
+/// The validation gate: per-item rules, and the new price against the stored one.
+async fn gate(
+    table: &dyn Table,
+    tenant: &TenantId,
+    u: &ItemUpserted,
+    event: &Envelope,
+) -> Result<bool, CatalogError> {
+    let previous = match table
+        .get(&pk(tenant), &item_sk(&u.item.external_id))
+        .await?
+    {
+        Some(i) => i.doc::<CatalogRecord>()?.item,
+        None => None,
+    };
+    let findings: Vec<RejectedFinding> = tillbridge_validation::validate_update(
+        &u.item,
+        previous.as_ref(),
+        &tillbridge_validation::Options::default(),
+    )
+    .into_iter()
+    .filter(|f| f.severity == tillbridge_validation::Severity::Error)
+    .map(|f| RejectedFinding {
+        rule: f.rule.to_owned(),
+        message: f.message,
+        fix: f.fix,
+    })
+    .collect();
+    if findings.is_empty() {
+        return Ok(true);
+    }
+    let record = Rejected {
+        event_id: event.event_id.to_string(),
+        external_id: u.item.external_id.clone(),
+        received_at: event.received_at,
+        findings,
+    };
+    let sk = keys::rejected_sk(event.received_at, &event.event_id.to_string());
+    let item = Item::with_doc(keys::rejected_pk(tenant), sk, &record)?
+        .expiring_at(event.received_at.unix_seconds() + REJECTED_TTL_SECS);
+    match table.put(item, Condition::IfAbsent).await {
+        Ok(_) | Err(PortError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn upsert(
+    table: &dyn Table,
+    tenant: &TenantId,
+    u: &ItemUpserted,
+    occurred_at: Timestamp,
+) -> Result<ApplyOutcome, CatalogError> {
+    let item = &u.item;
+    let at = item.updated_at.unwrap_or(occurred_at);
+    let hash = item.content_hash();
+    let outcome = update_record(
+        table,
+        tenant,
+        &item.external_id,
+        |rec| {
+            if rec.deleted_at.is_some_and(|d| d >= at) {
+                return None;
+            }
+            if let (Some(v), Some(h)) = (rec.version_at, rec.version_hash.as_deref())
+                && (v, h) >= (at, hash.as_str())
+            {
+                return None;
+            }
+            let next = CatalogRecord {
+                item: Some(item.clone()),
+                version_at: Some(at),
+                version_hash: Some(hash.clone()),
+                deleted_at: None,
+                stock: rec.stock.clone(),
+            };
+            Some((next, ApplyOutcome::Applied))
+        },
+        ApplyOutcome::Stale,
+    )
+    .await?;
+    let outcome = match outcome {
+        ApplyOutcome::Stale if is_same(table, tenant, &item.external_id, &hash).await? => {
+            ApplyOutcome::Duplicate
+        }
+        o => o,
+    };
+    if outcome == ApplyOutcome::Applied {
+        if let Some(parent) = &item.parent_id {
+            let sk = keys::child_sk(parent, &item.external_id);
+            table
+                .put(
+                    Item::with_doc(pk(tenant), sk, &item.external_id)?,
+                    Condition::Always,
+                )
+                .await?;
+        }
+        if let Some(inv) = &u.inventory_item_id {
+            table
+                .put(
+                    Item::with_doc(pk(tenant), keys::alias_sk(inv), &item.external_id)?,
+                    Condition::Always,
+                )
+                .await?;
+        }
+    }
+    Ok(outcome)
+}
+
+async fn is_same(
+    table: &dyn Table,
+    tenant: &TenantId,
+    id: &str,
+    hash: &str,
+) -> Result<bool, CatalogError> {
+    Ok(match table.get(&pk(tenant), &item_sk(id)).await? {
+        Some(i) => i.doc::<CatalogRecord>()?.version_hash.as_deref() == Some(hash),
+        None => false,
+    })
+}
+
+async fn delete(
+    table: &dyn Table,
+    tenant: &TenantId,
+    d: &ItemDeleted,
+) -> Result<ApplyOutcome, CatalogError> {
+    let outcome = tombstone(table, tenant, &d.external_id, d.deleted_at).await?;
+    // Variants go with their parent.
+    for child in query_all(table, &pk(tenant), &keys::children_prefix(&d.external_id)).await? {
+        let id: String = child.doc()?;
+        tombstone(table, tenant, &id, d.deleted_at).await?;
+    }
+    Ok(outcome)
+}
+
+async fn tombstone(
+    table: &dyn Table,
+    tenant: &TenantId,
+    id: &str,
+    at: Timestamp,
+) -> Result<ApplyOutcome, CatalogError> {
+    update_record(
+        table,
+        tenant,
+        id,
+        |rec| {
+            if rec.deleted_at.is_some_and(|d| d >= at) {
+                return None;
+            }
+            // An update newer than the deletion wins (the item was re-created).
+            if rec.version_at.is_some_and(|v| v > at) {
+                return None;
+            }
+            Some((
+                CatalogRecord {
+                    item: None,
+                    deleted_at: Some(at),
+                    ..rec.clone()
+                },
+                ApplyOutcome::Applied,
+            ))
+        },
+        ApplyOutcome::Stale,
+    )
+    .await
+}
+
+async fn adjust(
+    table: &dyn Table,
+    tenant: &TenantId,
+    a: &InventoryAdjusted,
+) -> Result<ApplyOutcome, CatalogError> {
+    let id = match (&a.external_id, &a.inventory_item_id) {
+        (Some(id), _) => id.clone(),
+        (None, Some(inv)) => match table.get(&pk(tenant), &keys::alias_sk(inv)).await? {
+            Some(alias) => alias.doc()?,
+            // The item has not arrived yet: keep the stock under the inventory id until it does.
+            None => format!("inventory_item:{inv}"),
+        },
+        (None, None) => {
+            return Err(CatalogError::Permanent(
+                "inventory event names no item".into(),
+            ));
+        }
+    };
+    update_record(
+        table,
+        tenant,
+        &id,
+        |rec| {
+            if rec.stock.as_ref().is_some_and(|s| s.as_of >= a.as_of) {
+                return None;
+            }
+            let stock = Stock {
+                quantity: a.quantity,
+                status: a.stock_status,
+                as_of: a.as_of,
+            };
+            Some((
+                CatalogRecord {
+                    stock: Some(stock),
+                    ..rec.clone()
+                },
+                ApplyOutcome::Applied,
+            ))
+        },
+        ApplyOutcome::Stale,
+    )
+    .await
+}
+
+async fn order(
+    table: &dyn Table,
+    tenant: &TenantId,
+    o: &OrderUpserted,
+) -> Result<ApplyOutcome, CatalogError> {
+    let (pk, sk) = keys::order(tenant, &o.order_id);
+    for _ in 0..MAX_ATTEMPTS {
+        let current = table.get(&pk, &sk).await?;
+        let condition = match &current {
+            Some(i) => {
+                let stored: OrderUpserted = i.doc()?;
+                if (stored.updated_at, stored.version) >= (o.updated_at, o.version) {
+                    return Ok(if stored == *o {
+                        ApplyOutcome::Duplicate
+                    } else {
+                        ApplyOutcome::Stale
+                    });
+                }
+                Condition::IfVersion(i.version)
+            }
+            None => Condition::IfAbsent,
+        };
+        match table.put(Item::with_doc(&pk, &sk, o)?, condition).await {
+            Ok(_) => return Ok(ApplyOutcome::Applied),
+            Err(PortError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(CatalogError::Retryable(format!(
+        "too much contention on order {}",
+        o.order_id
+    )))
+}
+
+impl ApplyOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyOutcome::Applied => "applied",
+            ApplyOutcome::Duplicate => "duplicate",
+            ApplyOutcome::Stale => "stale",
+            ApplyOutcome::Recorded => "recorded",
+            ApplyOutcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// Applies an event and counts the outcome per tenant (`stats#<tenant>` / `catalog`).
+pub async fn apply_and_count(
+    table: &dyn Table,
+    event: &Envelope,
+) -> Result<ApplyOutcome, CatalogError> {
+    let outcome = apply(table, event).await?;
+    let (pk, sk) = keys::stats(&event.tenant_id);
+    table.add(&pk, sk, &[(outcome.as_str(), 1)]).await?;
+    Ok(outcome)
+}
+
+/// The item as currently known, or None when absent or deleted.
+pub async fn get_item(
+    table: &dyn Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<CatalogItem>, CatalogError> {
+    match table.get(&pk(tenant), &item_sk(id)).await? {
+        Some(i) => Ok(i.doc::<CatalogRecord>()?.visible_item()),
+        None => Ok(None),
+    }
+}
+
+/// Every live item of the tenant, ordered by id.
+pub async fn list_items(
+    table: &dyn Table,
+    tenant: &TenantId,
+) -> Result<Vec<CatalogItem>, CatalogError> {
+    let mut out = Vec::new();
+    for_each_item(table, tenant, |item| {
+        out.push(item);
+        Ok::<_, CatalogError>(())
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Visits every live item of the tenant in id order, a page at a time (the catalog can be
+/// far larger than memory wants to hold twice).
+pub async fn for_each_item<E: From<CatalogError>>(
+    table: &dyn Table,
+    tenant: &TenantId,
+    mut f: impl FnMut(CatalogItem) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut after: Option<String> = None;
+    loop {
+        let page = table
+            .query(&pk(tenant), keys::ITEM_PREFIX, after.as_deref(), 500)
+            .await
+            .map_err(CatalogError::from)?;
+        for i in &page.items {
+            let record = i.doc::<CatalogRecord>().map_err(CatalogError::from)?;
+            if let Some(item) = record.visible_item() {
+                f(item)?;
+            }
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(()),
+        }
+    }
+}
+
+pub async fn get_order(
+    table: &dyn Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<OrderUpserted>, CatalogError> {
+    match table
+        .get(&keys::order(tenant, id).0, &keys::order(tenant, id).1)
+        .await?
+    {
+        Some(i) => Ok(Some(i.doc()?)),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,298 @@
+//! The local runtime: every stage in one process, wired like the cloud (ingress → inbound
+//! queue → signature check → bus → catalog queue → catalog apply), on whatever table and
+//! blob store it is given (embedded for `tillbridge serve`, in-memory for tests).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tillbridge_domain::Envelope;
+use tillbridge_domain::event::EventData;
+use tillbridge_ports::bus::{LocalBus, Rule, parse_bus_message};
+use tillbridge_ports::tenants::StaticDirectory;
+use tillbridge_ports::{BlobStore, Clock, EventBus, Queue, Table, TableQueue};
+use tracing::warn;
+
+mod error;
+
+pub use error::LocalError;
+use tillbridge_accounting as accounting;
+use tillbridge_catalog as catalog;
+use tillbridge_sync::ingress::Ingress;
+use tillbridge_sync::signature_check::SignatureCheck;
+
+/// Receives before a message goes to its dead-letter queue (as the SAM template's redrive).
+pub const MAX_RECEIVES: u32 = 5;
+pub const VISIBILITY: Duration = Duration::from_secs(30);
+const BATCH: usize = 10;
+
+pub struct LocalRuntime {
+    pub table: Arc<dyn Table>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub clock: Arc<dyn Clock>,
+    pub directory: Arc<StaticDirectory>,
+    pub inbound: Arc<dyn Queue>,
+    pub inbound_dlq: Arc<dyn Queue>,
+    pub catalog_queue: Arc<dyn Queue>,
+    pub catalog_dlq: Arc<dyn Queue>,
+    pub costs_queue: Arc<dyn Queue>,
+    pub costs_dlq: Arc<dyn Queue>,
+    /// Migration steps: suggestions, validation + apply, rollback.
+    pub migrations_queue: Arc<dyn Queue>,
+    pub migrations_dlq: Arc<dyn Queue>,
+    /// The LLM tier for mapping suggestions, when one is configured.
+    pub refiner: Option<Arc<dyn tillbridge_migration::suggest::Refine>>,
+    pub bus: Arc<dyn EventBus>,
+    pub prices: Arc<tillbridge_costs::PriceBook>,
+    pub ingress: Ingress,
+    pub check: SignatureCheck,
+    /// How long a received message stays invisible (a crashed worker's messages return after it).
+    pub visibility: Duration,
+}
+
+/// What one pass over the queues did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StepReport {
+    pub processed: usize,
+    pub failed: usize,
+}
+
+impl LocalRuntime {
+    pub fn new(
+        table: Arc<dyn Table>,
+        blobs: Arc<dyn BlobStore>,
+        directory: Arc<StaticDirectory>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let queue = |name: &str| -> Arc<dyn Queue> {
+            Arc::new(TableQueue::new(name, table.clone(), clock.clone()))
+        };
+        let inbound_dlq = queue("inbound-dlq");
+        let catalog_dlq = queue("catalog-dlq");
+        let inbound: Arc<dyn Queue> = Arc::new(
+            TableQueue::new("inbound", table.clone(), clock.clone())
+                .with_dead_letter(inbound_dlq.clone(), MAX_RECEIVES),
+        );
+        let catalog_queue: Arc<dyn Queue> = Arc::new(
+            TableQueue::new("catalog", table.clone(), clock.clone())
+                .with_dead_letter(catalog_dlq.clone(), MAX_RECEIVES),
+        );
+        let costs_dlq = queue("costs-dlq");
+        let costs_queue: Arc<dyn Queue> = Arc::new(
+            TableQueue::new("costs", table.clone(), clock.clone())
+                .with_dead_letter(costs_dlq.clone(), MAX_RECEIVES),
+        );
+        let migrations_dlq = queue("migrations-dlq");
+        let migrations_queue: Arc<dyn Queue> = Arc::new(
+            TableQueue::new("migrations", table.clone(), clock.clone())
+                .with_dead_letter(migrations_dlq.clone(), MAX_RECEIVES),
+        );
+        let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(
+            vec![
+                Rule {
+                    name: "catalog-apply".into(),
+                    detail_types: vec!["pos.*".into(), "migration.validation.requested".into()],
+                    target: catalog_queue.clone(),
+                },
+                Rule {
+                    name: "migrations".into(),
+                    detail_types: vec![
+                        "migration.requested".into(),
+                        "migration.mapping.approved".into(),
+                        "migration.apply.requested".into(),
+                        "migration.rollback.requested".into(),
+                    ],
+                    target: migrations_queue.clone(),
+                },
+                Rule {
+                    name: "cost-accounting".into(),
+                    detail_types: vec!["ai.usage.recorded".into()],
+                    target: costs_queue.clone(),
+                },
+            ],
+            clock.clone(),
+        ));
+        let ingress = Ingress {
+            directory: directory.clone(),
+            queue: inbound.clone(),
+            blobs: blobs.clone(),
+            table: table.clone(),
+            clock: clock.clone(),
+        };
+        let check = SignatureCheck {
+            directory: directory.clone(),
+            secrets: directory.clone(),
+            blobs: blobs.clone(),
+            table: table.clone(),
+            bus: bus.clone(),
+            clock: clock.clone(),
+        };
+        Self {
+            table,
+            blobs,
+            clock,
+            directory,
+            inbound,
+            inbound_dlq,
+            catalog_queue,
+            catalog_dlq,
+            costs_queue,
+            costs_dlq,
+            migrations_queue,
+            migrations_dlq,
+            refiner: None,
+            bus,
+            prices: Arc::new(tillbridge_costs::PriceBook::bundled()),
+            ingress,
+            check,
+            visibility: VISIBILITY,
+        }
+    }
+
+    /// One batch from each queue.
+    pub async fn step(&self) -> Result<StepReport, LocalError> {
+        let mut report = StepReport::default();
+        for m in self.inbound.receive(BATCH, self.visibility).await? {
+            let result = self
+                .check
+                .handle(&m.body)
+                .await
+                .map(|_| ())
+                .map_err(Into::into);
+            settle(self.inbound.as_ref(), &m, result, &mut report).await?;
+        }
+        for m in self.catalog_queue.receive(BATCH, self.visibility).await? {
+            let result = match parse_bus_message(&m.body) {
+                Ok(event)
+                    if matches!(
+                        event.body,
+                        tillbridge_domain::event::EventData::MigrationValidationRequested(_)
+                    ) =>
+                {
+                    tillbridge_migration::validation::validate_batch(
+                        self.table.as_ref(),
+                        self.blobs.as_ref(),
+                        self.bus.as_ref(),
+                        &event,
+                    )
+                    .await
+                    .map(|_| ())
+                    .map_err(Into::into)
+                }
+                Ok(event) => catalog::apply_and_count(self.table.as_ref(), &event)
+                    .await
+                    .map(|_| ())
+                    .map_err(Into::into),
+                Err(e) => Err(LocalError::Permanent(e)),
+            };
+            settle(self.catalog_queue.as_ref(), &m, result, &mut report).await?;
+        }
+        for m in self.costs_queue.receive(BATCH, self.visibility).await? {
+            let result = match parse_bus_message(&m.body) {
+                Ok(event) => accounting::record_usage(
+                    self.table.as_ref(),
+                    self.bus.as_ref(),
+                    &self.prices,
+                    &event,
+                )
+                .await
+                .map(|_| ())
+                .map_err(Into::into),
+                Err(e) => Err(LocalError::Permanent(e)),
+            };
+            settle(self.costs_queue.as_ref(), &m, result, &mut report).await?;
+        }
+        for m in self
+            .migrations_queue
+            .receive(BATCH, self.visibility)
+            .await?
+        {
+            let result = match parse_bus_message(&m.body) {
+                Ok(event) => self.migration_step(&event).await,
+                Err(e) => Err(LocalError::Permanent(e)),
+            };
+            settle(self.migrations_queue.as_ref(), &m, result, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn migration_step(&self, event: &Envelope) -> Result<(), LocalError> {
+        if let EventData::MigrationRequested(_) = &event.body {
+            return tillbridge_migration::suggest(
+                self.table.as_ref(),
+                self.blobs.as_ref(),
+                self.bus.as_ref(),
+                self.refiner.as_deref(),
+                event,
+            )
+            .await
+            .map(|_| ())
+            .map_err(Into::into);
+        }
+        tillbridge_migration::handle(
+            self.table.as_ref(),
+            self.blobs.as_ref(),
+            self.bus.as_ref(),
+            event,
+            &|| false,
+        )
+        .await
+        .map_err(Into::into)
+    }
+
+    /// Processes until the queues hold nothing visible.
+    pub async fn drain(&self) -> Result<StepReport, LocalError> {
+        let mut total = StepReport::default();
+        loop {
+            let r = self.step().await?;
+            total.processed += r.processed;
+            total.failed += r.failed;
+            if r.processed == 0 && r.failed == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Background workers for `serve`: poll until `shutdown` turns true.
+    pub async fn run_workers(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let idle = match self.step().await {
+                Ok(r) => r.processed == 0 && r.failed == 0,
+                Err(e) => {
+                    warn!(error = %e, "worker step failed");
+                    true
+                }
+            };
+            if *shutdown.borrow() {
+                return;
+            }
+            if idle {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Acknowledges a processed message, or makes it visible again after a backoff.
+async fn settle(
+    queue: &dyn Queue,
+    m: &tillbridge_ports::Message,
+    result: Result<(), LocalError>,
+    report: &mut StepReport,
+) -> Result<(), LocalError> {
+    match result {
+        Ok(()) => {
+            queue.delete(&m.receipt).await?;
+            report.processed += 1;
+        }
+        Err(e) => {
+            warn!(queue = queue.name(), message_id = %m.id, receive_count = m.receive_count, error = %e, "message failed; will retry");
+            let backoff = Duration::from_millis(200 * 2_u64.pow(m.receive_count.min(6)));
+            queue.release(&m.receipt, backoff).await?;
+            report.failed += 1;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,486 @@
+//! applying: snapshot first, then the prepared items in batches. Each batch is one table
+//! transaction: the records, a journal entry per record (the record as it was, and the
+//! version the apply wrote), the source id → catalog id map, and the checkpoint. A crash
+//! loses at most an uncommitted batch; a redelivery or a re-run finds the journal (or equal
+//! content) and changes nothing.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tillbridge_domain::event::{ApplyRequested, EventData, MigrationApplied};
+use tillbridge_domain::{CatalogItem, Envelope, TenantId, Timestamp};
+use tillbridge_ports::PortError;
+use tillbridge_ports::table::{Condition, Item, Table, TxWrite};
+use tillbridge_ports::{BlobStore, EventBus};
+
+use super::export::Customer;
+use super::{
+    Migration, ROLLBACK_WINDOW_SECS, Status, advance, event, load, prepare, rollback, snapshot,
+    state_pk, state_write, update,
+};
+use crate::MigrationError;
+use crate::publish;
+use tillbridge_catalog::CatalogRecord;
+
+/// Items per transaction: at most 4 writes each plus the checkpoint stay within the
+/// 100-write limit of a transaction.
+pub const BATCH: usize = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Created,
+    Changed,
+}
+
+/// A stored item as it was before the apply wrote over it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prior {
+    pub attrs: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+/// What the apply did to one record, so a rollback can undo exactly that.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub pk: String,
+    pub sk: String,
+    pub kind: Kind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<Prior>,
+    /// The record's version right after the apply wrote it.
+    pub written_version: u64,
+    /// SHA-256 of what the apply wrote (canonical JSON of the attributes). The rollback
+    /// restores only a record that still holds exactly this; anything else is someone
+    /// else's change (a version alone would not do: undoing a later migration rewrites the
+    /// same content under a new version).
+    pub written_sha256: String,
+    /// Index keys the apply created beside the record (child index, id map).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_keys: Vec<(String, String)>,
+}
+
+pub fn journal_sk(pk_kind: &str, id: &str) -> String {
+    format!("journal#{pk_kind}#{id}")
+}
+
+pub fn request_event(m: &Migration, from: u64, key: &str, at: Timestamp) -> Envelope {
+    event(
+        m,
+        &format!("apply/{key}"),
+        EventData::MigrationApplyRequested(ApplyRequested {
+            migration_id: m.id.clone(),
+            from,
+        }),
+        at,
+    )
+}
+
+fn idmap_pk(tenant: &TenantId, source: &str) -> String {
+    format!("idmap#{tenant}#{source}")
+}
+
+/// One prepared line: an item or a customer.
+enum Line {
+    Item(Box<CatalogItem>),
+    Customer(Customer),
+}
+
+/// The writes for one line, or None when nothing changes.
+struct Planned {
+    writes: Vec<TxWrite>,
+    kind: Option<Kind>,
+    key: (String, String),
+}
+
+pub async fn apply(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    bus: &dyn EventBus,
+    id: &str,
+    at: Timestamp,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<(), MigrationError> {
+    let Some((mut m, _)) = load(table, id).await? else {
+        return Err(MigrationError::Permanent(format!(
+            "migration {id} not found"
+        )));
+    };
+    if m.status != Status::Applying || m.paused {
+        return Ok(());
+    }
+    if m.snapshot.is_none() {
+        let manifest = snapshot::take(table, blobs, &m, at).await?;
+        m = match update(table, id, |m| {
+            if m.snapshot.is_none() {
+                m.snapshot = Some(manifest.clone());
+            }
+            Ok(())
+        })
+        .await?
+        {
+            Ok(m) => m,
+            Err(_) => return Ok(()),
+        };
+        tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, items = manifest.items, bytes = manifest.compressed_bytes, "snapshot taken");
+    }
+    let lines = read_lines(blobs, &m).await?;
+    let journal_pk = state_pk(&m.id);
+    let expires = at.unix_seconds() + ROLLBACK_WINDOW_SECS;
+    let mut attempts = 0;
+    loop {
+        let Some((mut m, version)) = load(table, id).await? else {
+            return Ok(());
+        };
+        if m.status != Status::Applying || m.paused {
+            return Ok(());
+        }
+        if m.cancel_requested {
+            return cancel_to_rollback(table, bus, id, at).await;
+        }
+        let from = m.progress.applied as usize;
+        if from >= lines.len() {
+            return finish(table, bus, id, at).await;
+        }
+        if stop() {
+            // Out of time: a fresh invocation goes on from the checkpoint.
+            return publish(
+                bus,
+                &[request_event(
+                    &m,
+                    from as u64,
+                    &format!("continue-{from}"),
+                    at,
+                )],
+            )
+            .await;
+        }
+        let batch = &lines[from..(from + BATCH).min(lines.len())];
+        let mut writes = Vec::with_capacity(BATCH * 4 + 1);
+        let mut seen = std::collections::HashSet::new();
+        for line in batch {
+            let planned = match line {
+                Line::Item(item) => plan_item(table, &m, &journal_pk, item, at, expires).await?,
+                Line::Customer(c) => plan_customer(table, &m, &journal_pk, c, expires).await?,
+            };
+            let Some(p) = planned else {
+                // Applied before (by this migration: its journal entry exists).
+                continue;
+            };
+            if !seen.insert(p.key.clone()) {
+                m.progress.skipped += 1;
+                continue;
+            }
+            match p.kind {
+                Some(Kind::Created) => m.progress.created += 1,
+                Some(Kind::Changed) => m.progress.changed += 1,
+                None => m.progress.unchanged += 1,
+            }
+            writes.extend(p.writes);
+        }
+        m.progress.applied = (from + batch.len()) as u64;
+        m.updated_at = at;
+        writes.push(state_write(&m, version)?);
+        match table.transact(writes).await {
+            Ok(()) => attempts = 0,
+            // Someone wrote one of these records (a webhook, an operator): plan the batch again.
+            Err(PortError::ConditionFailed) if attempts < 8 => attempts += 1,
+            Err(PortError::ConditionFailed) => {
+                return Err(MigrationError::Retryable(
+                    "too much contention while applying".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn read_lines(blobs: &dyn BlobStore, m: &Migration) -> Result<Vec<Line>, MigrationError> {
+    let mut lines = Vec::with_capacity(m.progress.items as usize);
+    let items = blobs
+        .get(&prepare::items_key(m))
+        .await?
+        .ok_or_else(|| MigrationError::Permanent("prepared items are missing".into()))?;
+    for l in items.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let item: CatalogItem = serde_json::from_slice(l)
+            .map_err(|e| MigrationError::Permanent(format!("prepared item is corrupt: {e}")))?;
+        lines.push(Line::Item(Box::new(item)));
+    }
+    let customers = blobs
+        .get(&prepare::customers_key(m))
+        .await?
+        .unwrap_or_default();
+    for l in customers.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let c: Customer = serde_json::from_slice(l)
+            .map_err(|e| MigrationError::Permanent(format!("prepared customer is corrupt: {e}")))?;
+        lines.push(Line::Customer(c));
+    }
+    Ok(lines)
+}
+
+/// The catalog id of a source id: the id map, else the source id itself.
+async fn catalog_id(
+    table: &dyn Table,
+    m: &Migration,
+    source_id: &str,
+) -> Result<(String, bool), MigrationError> {
+    match table
+        .get(&idmap_pk(&m.tenant_id, &m.source_name), source_id)
+        .await?
+    {
+        Some(i) => Ok((i.doc::<IdMapEntry>()?.catalog_id, true)),
+        None => Ok((source_id.to_owned(), false)),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct IdMapEntry {
+    catalog_id: String,
+    migration_id: String,
+}
+
+/// SHA-256 of attributes in canonical JSON (object keys sorted at every level).
+pub fn attrs_sha256(attrs: &Map<String, Value>) -> String {
+    use sha2::{Digest, Sha256};
+    fn write(v: &Value, out: &mut Vec<u8>) {
+        match v {
+            Value::Object(o) => {
+                let mut keys: Vec<&String> = o.keys().collect();
+                keys.sort();
+                out.push(b'{');
+                for (n, k) in keys.into_iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(Value::String(k.clone()).to_string().as_bytes());
+                    out.push(b':');
+                    write(&o[k], out);
+                }
+                out.push(b'}');
+            }
+            Value::Array(a) => {
+                out.push(b'[');
+                for (n, x) in a.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    write(x, out);
+                }
+                out.push(b']');
+            }
+            other => out.extend_from_slice(other.to_string().as_bytes()),
+        }
+    }
+    let mut out = Vec::new();
+    write(&Value::Object(attrs.clone()), &mut out);
+    hex::encode(Sha256::digest(&out))
+}
+
+fn prior_of(i: &Item) -> Prior {
+    Prior {
+        attrs: i.attrs.clone(),
+        expires_at: i.expires_at,
+    }
+}
+
+async fn plan_item(
+    table: &dyn Table,
+    m: &Migration,
+    journal_pk: &str,
+    item: &CatalogItem,
+    at: Timestamp,
+    expires: i64,
+) -> Result<Option<Planned>, MigrationError> {
+    let (cid, mapped) = catalog_id(table, m, &item.external_id).await?;
+    let jsk = journal_sk("item", &cid);
+    if table.get(journal_pk, &jsk).await?.is_some() {
+        return Ok(None);
+    }
+    let mut item = item.clone();
+    item.external_id = cid.clone();
+    if let Some(parent) = &item.parent_id {
+        item.parent_id = Some(catalog_id(table, m, parent).await?.0);
+    }
+    let pk = tillbridge_catalog::keys::catalog_pk(&m.tenant_id);
+    let sk = tillbridge_catalog::keys::item_sk(&cid);
+    let current = table.get(&pk, &sk).await?;
+    let record: Option<CatalogRecord> = current.as_ref().map(Item::doc).transpose()?;
+    let visible = record.as_ref().and_then(CatalogRecord::visible_item);
+    let hash = item.content_hash();
+    if visible.as_ref().is_some_and(|v| v.content_hash() == hash) {
+        return Ok(Some(Planned {
+            writes: Vec::new(),
+            kind: None,
+            key: (pk, sk),
+        }));
+    }
+    let kind = if visible.is_some() {
+        Kind::Changed
+    } else {
+        Kind::Created
+    };
+    let next = CatalogRecord {
+        item: Some(item.clone()),
+        version_at: Some(at),
+        version_hash: Some(hash),
+        deleted_at: None,
+        stock: record.and_then(|r| r.stock),
+    };
+    let record = Item::with_doc(&pk, &sk, &next)?;
+    let written_sha256 = attrs_sha256(&record.attrs);
+    let mut writes = vec![TxWrite::Put {
+        item: record,
+        condition: current
+            .as_ref()
+            .map_or(Condition::IfAbsent, |c| Condition::IfVersion(c.version)),
+    }];
+    let mut created_keys = Vec::new();
+    if !mapped {
+        let map_pk = idmap_pk(&m.tenant_id, &m.source_name);
+        let entry = IdMapEntry {
+            catalog_id: cid.clone(),
+            migration_id: m.id.clone(),
+        };
+        writes.push(TxWrite::Put {
+            item: Item::with_doc(&map_pk, &cid, &entry)?,
+            condition: Condition::IfAbsent,
+        });
+        created_keys.push((map_pk, cid.clone()));
+    }
+    if let Some(parent) = &item.parent_id {
+        let child_sk = tillbridge_catalog::keys::child_sk(parent, &cid);
+        if table.get(&pk, &child_sk).await?.is_none() {
+            writes.push(TxWrite::Put {
+                item: Item::with_doc(&pk, &child_sk, &cid)?,
+                condition: Condition::IfAbsent,
+            });
+            created_keys.push((pk.clone(), child_sk));
+        }
+    }
+    let entry = JournalEntry {
+        pk: pk.clone(),
+        sk: sk.clone(),
+        kind,
+        prior: current.as_ref().map(prior_of),
+        written_version: current.as_ref().map_or(1, |c| c.version + 1),
+        written_sha256,
+        created_keys,
+    };
+    writes.push(TxWrite::Put {
+        item: Item::with_doc(journal_pk, jsk, &entry)?.expiring_at(expires),
+        condition: Condition::IfAbsent,
+    });
+    Ok(Some(Planned {
+        writes,
+        kind: Some(kind),
+        key: (pk, sk),
+    }))
+}
+
+async fn plan_customer(
+    table: &dyn Table,
+    m: &Migration,
+    journal_pk: &str,
+    c: &Customer,
+    expires: i64,
+) -> Result<Option<Planned>, MigrationError> {
+    let jsk = journal_sk("customer", &c.external_id);
+    if table.get(journal_pk, &jsk).await?.is_some() {
+        return Ok(None);
+    }
+    let pk = format!("customers#{}", m.tenant_id);
+    let sk = format!("customer#{}", c.external_id);
+    let current = table.get(&pk, &sk).await?;
+    if let Some(cur) = &current
+        && cur.doc::<Customer>().ok().as_ref() == Some(c)
+    {
+        return Ok(Some(Planned {
+            writes: Vec::new(),
+            kind: None,
+            key: (pk, sk),
+        }));
+    }
+    let kind = if current.is_some() {
+        Kind::Changed
+    } else {
+        Kind::Created
+    };
+    let record = Item::with_doc(&pk, &sk, c)?;
+    let entry = JournalEntry {
+        pk: pk.clone(),
+        sk: sk.clone(),
+        kind,
+        prior: current.as_ref().map(prior_of),
+        written_version: current.as_ref().map_or(1, |c| c.version + 1),
+        written_sha256: attrs_sha256(&record.attrs),
+        created_keys: Vec::new(),
+    };
+    let writes = vec![
+        TxWrite::Put {
+            item: record,
+            condition: current
+                .as_ref()
+                .map_or(Condition::IfAbsent, |c| Condition::IfVersion(c.version)),
+        },
+        TxWrite::Put {
+            item: Item::with_doc(journal_pk, jsk, &entry)?.expiring_at(expires),
+            condition: Condition::IfAbsent,
+        },
+    ];
+    Ok(Some(Planned {
+        writes,
+        kind: Some(kind),
+        key: (pk, sk),
+    }))
+}
+
+async fn finish(
+    table: &dyn Table,
+    bus: &dyn EventBus,
+    id: &str,
+    at: Timestamp,
+) -> Result<(), MigrationError> {
+    let Some(m) = advance(table, id, Status::Applying, |m| {
+        m.moved(Status::Completed, at, "apply");
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    let p = &m.progress;
+    tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, created = p.created, changed = p.changed, unchanged = p.unchanged, skipped = p.skipped, "migration applied");
+    let e = event(
+        &m,
+        "applied",
+        EventData::MigrationApplied(MigrationApplied {
+            migration_id: m.id.clone(),
+            created: p.created,
+            changed: p.changed,
+            unchanged: p.unchanged,
+            skipped: p.skipped,
+            snapshot_key: m
+                .snapshot
+                .as_ref()
+                .map(|s| s.key.clone())
+                .unwrap_or_default(),
+        }),
+        at,
+    );
+    publish(bus, &[e]).await
+}
+
+async fn cancel_to_rollback(
+    table: &dyn Table,
+    bus: &dyn EventBus,
+    id: &str,
+    at: Timestamp,
+) -> Result<(), MigrationError> {
+    let Some(m) = advance(table, id, Status::Applying, |m| {
+        m.moved(Status::RollingBack, at, "cancel");
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    publish(bus, &[rollback::request_event(&m, "cancel", at)]).await
+}

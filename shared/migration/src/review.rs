@@ -1,0 +1,387 @@
+//! Review of mapping suggestions: suggestions stored per migration for a human, per-field
+//! overrides with reason and reviewer (version-checked, so two reviewers cannot silently
+//! overwrite each other), and an audit trail of `ai_suggestion` and `human_override` entries
+//! written in the same transaction as the change they describe.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tillbridge_domain::{TenantId, Timestamp};
+use tillbridge_mapping::{Conversion, MappedField, Suggestion};
+use tillbridge_ports::PortError;
+use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
+
+use crate::MigrationError;
+
+/// One field's current decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldDecision {
+    pub source: String,
+    pub target: Option<String>,
+    pub confidence: f64,
+    pub band: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<Conversion>,
+    /// "suggestion" or the reviewer who overrode it.
+    pub decided_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuditEntry {
+    AiSuggestion {
+        agent: String,
+        /// SHA-256 of the prompt (of the field list for the offline tiers); never the prompt.
+        prompt_hash: String,
+        response_summary: String,
+        confidence: f64,
+        tokens: u64,
+        at: Timestamp,
+    },
+    HumanOverride {
+        source: String,
+        original: Option<String>,
+        new: Option<String>,
+        reason: String,
+        reviewer: String,
+        at: Timestamp,
+    },
+}
+
+fn pk(tenant: &TenantId, migration: &str) -> String {
+    format!("mapping#{tenant}#{migration}")
+}
+
+fn audit_pk(tenant: &TenantId, migration: &str) -> String {
+    format!("audit#{tenant}#{migration}")
+}
+
+fn audit_sk(at: Timestamp, what: &str) -> String {
+    format!(
+        "{:020}#{}",
+        at.unix_nanos().max(0),
+        &hex::encode(Sha256::digest(what.as_bytes()))[..12]
+    )
+}
+
+/// The audit entry of one model call made for a migration's suggestions. Idempotent.
+pub async fn record_model_call(
+    table: &dyn Table,
+    tenant: &TenantId,
+    migration: &str,
+    call: &crate::suggest::ModelCall,
+    at: Timestamp,
+) -> Result<(), MigrationError> {
+    let entry = AuditEntry::AiSuggestion {
+        agent: call.model.clone(),
+        prompt_hash: call.prompt_hash.clone(),
+        response_summary: call.summary.clone(),
+        confidence: call.confidence,
+        tokens: call.tokens,
+        at,
+    };
+    let what = format!("{}#{}", call.model, call.prompt_hash);
+    match table
+        .put(
+            Item::with_doc(audit_pk(tenant, migration), audit_sk(at, &what), &entry)?,
+            Condition::IfAbsent,
+        )
+        .await
+    {
+        Ok(_) | Err(PortError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stores the suggestions of one run (replacing earlier, unreviewed ones) and its audit entry.
+pub async fn store_suggestions(
+    table: &dyn Table,
+    tenant: &TenantId,
+    migration: &str,
+    agent: &str,
+    suggestions: &[Suggestion],
+    at: Timestamp,
+) -> Result<(), MigrationError> {
+    for s in suggestions {
+        let decision = FieldDecision {
+            source: s.source.clone(),
+            target: s.target.map(str::to_owned),
+            confidence: s.confidence,
+            band: s.band.to_owned(),
+            reason: s.reason.clone(),
+            conversion: s.conversion,
+            decided_by: "suggestion".into(),
+        };
+        table
+            .put(
+                Item::with_doc(
+                    pk(tenant, migration),
+                    format!("field#{}", s.source),
+                    &decision,
+                )?,
+                Condition::Always,
+            )
+            .await?;
+    }
+    let fields: Vec<&str> = suggestions.iter().map(|s| s.source.as_str()).collect();
+    let mapped = suggestions.iter().filter(|s| s.target.is_some()).count();
+    let entry = AuditEntry::AiSuggestion {
+        agent: agent.to_owned(),
+        prompt_hash: hex::encode(Sha256::digest(fields.join("\n").as_bytes())),
+        response_summary: format!("{mapped} of {} fields mapped", suggestions.len()),
+        confidence: suggestions.iter().map(|s| s.confidence).sum::<f64>()
+            / suggestions.len().max(1) as f64,
+        tokens: 0,
+        at,
+    };
+    table
+        .put(
+            Item::with_doc(audit_pk(tenant, migration), audit_sk(at, agent), &entry)?,
+            Condition::IfAbsent,
+        )
+        .await
+        .or_else(|e| {
+            if e == PortError::ConditionFailed {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        })?;
+    Ok(())
+}
+
+pub async fn decisions(
+    table: &dyn Table,
+    tenant: &TenantId,
+    migration: &str,
+) -> Result<Vec<FieldDecision>, MigrationError> {
+    query_all(table, &pk(tenant, migration), "field#")
+        .await?
+        .iter()
+        .map(|i| i.doc().map_err(MigrationError::from))
+        .collect()
+}
+
+pub async fn audit_trail(
+    table: &dyn Table,
+    tenant: &TenantId,
+    migration: &str,
+) -> Result<Vec<AuditEntry>, MigrationError> {
+    query_all(table, &audit_pk(tenant, migration), "")
+        .await?
+        .iter()
+        .map(|i| i.doc().map_err(MigrationError::from))
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OverrideError {
+    UnknownField,
+    /// Someone changed the field since `expected_by` was read; reload and decide again.
+    Conflict,
+    Invalid(String),
+}
+
+/// A reviewer's decision on one field: a canonical target or None ("no counterpart").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override<'a> {
+    pub source: &'a str,
+    pub new_target: Option<&'a str>,
+    pub reason: &'a str,
+    pub reviewer: &'a str,
+    pub at: Timestamp,
+}
+
+/// Applies an override with its audit entry in one transaction; fails with `Conflict` when
+/// the field changed concurrently (reload and decide again).
+pub async fn override_field(
+    table: &dyn Table,
+    tenant: &TenantId,
+    migration: &str,
+    o: &Override<'_>,
+) -> Result<Result<FieldDecision, OverrideError>, MigrationError> {
+    let Override {
+        source,
+        new_target,
+        reason,
+        reviewer,
+        at,
+    } = *o;
+    if reason.trim().is_empty() || reviewer.trim().is_empty() {
+        return Ok(Err(OverrideError::Invalid(
+            "an override needs a reason and a reviewer".into(),
+        )));
+    }
+    if let Some(t) = new_target
+        && !tillbridge_domain::item::CANONICAL_FIELDS.contains(&t)
+    {
+        return Ok(Err(OverrideError::Invalid(format!(
+            "{t} is not a canonical field"
+        ))));
+    }
+    let sk = format!("field#{source}");
+    let Some(item) = table.get(&pk(tenant, migration), &sk).await? else {
+        return Ok(Err(OverrideError::UnknownField));
+    };
+    let current: FieldDecision = item.doc()?;
+    let decision = FieldDecision {
+        target: new_target.map(str::to_owned),
+        confidence: 1.0,
+        band: if new_target.is_some() {
+            "high".into()
+        } else {
+            "none".into()
+        },
+        reason: format!("override: {reason}"),
+        decided_by: reviewer.to_owned(),
+        ..current.clone()
+    };
+    let entry = AuditEntry::HumanOverride {
+        source: source.to_owned(),
+        original: current.target.clone(),
+        new: decision.target.clone(),
+        reason: reason.to_owned(),
+        reviewer: reviewer.to_owned(),
+        at,
+    };
+    let writes = vec![
+        TxWrite::Put {
+            item: Item::with_doc(pk(tenant, migration), &sk, &decision)?,
+            condition: Condition::IfVersion(item.version),
+        },
+        TxWrite::Put {
+            item: Item::with_doc(
+                audit_pk(tenant, migration),
+                audit_sk(at, &format!("{source}/{reviewer}/{reason}")),
+                &entry,
+            )?,
+            condition: Condition::IfAbsent,
+        },
+    ];
+    match table.transact(writes).await {
+        Ok(()) => Ok(Ok(decision)),
+        Err(PortError::ConditionFailed) => Ok(Err(OverrideError::Conflict)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The mapping as approved: every field with a target, with its conversion.
+pub async fn approved_mapping(
+    table: &dyn Table,
+    tenant: &TenantId,
+    migration: &str,
+) -> Result<Vec<MappedField>, MigrationError> {
+    Ok(decisions(table, tenant, migration)
+        .await?
+        .into_iter()
+        .filter_map(|d| {
+            Some(MappedField {
+                source: d.source,
+                conversion: d.conversion.unwrap_or(Conversion::AsIs),
+                target: d.target?,
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tillbridge_mapping::{profile_json, suggest};
+    use tillbridge_ports::ManualClock;
+    use tillbridge_ports::memory::MemoryTable;
+
+    use super::*;
+
+    fn o<'a>(
+        source: &'a str,
+        new_target: Option<&'a str>,
+        reason: &'a str,
+        reviewer: &'a str,
+    ) -> Override<'a> {
+        Override {
+            source,
+            new_target,
+            reason,
+            reviewer,
+            at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[tokio::test]
+    async fn overrides_are_audited_and_validated() {
+        let at = Timestamp::UNIX_EPOCH;
+        let table = MemoryTable::new(Arc::new(ManualClock::new(at)));
+        let tenant = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+        let records: Vec<serde_json::Value> =
+            serde_json::from_str(r#"[{"id":"a1","title":"Latte","price":"4.50","kitchenName":"LAT"},{"id":"a2","title":"Mocha","price":"5.00","kitchenName":"MOC"}]"#).unwrap_or_default();
+        let suggestions = suggest(&profile_json(&records));
+        store_suggestions(&table, &tenant, "m1", "offline-tiers", &suggestions, at)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            decisions(&table, &tenant, "m1")
+                .await
+                .unwrap_or_default()
+                .len(),
+            4
+        );
+
+        let done = override_field(
+            &table,
+            &tenant,
+            "m1",
+            &o(
+                "kitchenName",
+                Some("variant_name"),
+                "kitchen names are the sizes here",
+                "ana@ops",
+            ),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            done.as_ref().map(|d| d.target.as_deref()),
+            Ok(Some("variant_name"))
+        );
+        assert_eq!(
+            override_field(&table, &tenant, "m1", &o("nope", None, "x", "ana"))
+                .await
+                .ok(),
+            Some(Err(OverrideError::UnknownField))
+        );
+        assert!(matches!(
+            override_field(
+                &table,
+                &tenant,
+                "m1",
+                &o("title", Some("colour"), "x", "ana")
+            )
+            .await,
+            Ok(Err(OverrideError::Invalid(_)))
+        ));
+        assert!(matches!(
+            override_field(&table, &tenant, "m1", &o("title", None, " ", "ana")).await,
+            Ok(Err(OverrideError::Invalid(_)))
+        ));
+
+        let mapping = approved_mapping(&table, &tenant, "m1")
+            .await
+            .unwrap_or_default();
+        assert!(
+            mapping
+                .iter()
+                .any(|m| m.source == "kitchenName" && m.target == "variant_name")
+        );
+        assert!(mapping.iter().any(|m| m.source == "price"
+            && m.target == "price_minor"
+            && m.conversion == Conversion::MajorToMinor));
+
+        let trail = audit_trail(&table, &tenant, "m1").await.unwrap_or_default();
+        assert!(
+            matches!(&trail[0], AuditEntry::AiSuggestion { agent, tokens: 0, .. } if agent == "offline-tiers")
+        );
+        assert!(trail.iter().any(|e| matches!(e, AuditEntry::HumanOverride { original: None, new: Some(n), reviewer, .. } if n == "variant_name" && reviewer == "ana@ops")));
+    }
+}

@@ -1,0 +1,373 @@
+//! rolling_back: the apply's journal is undone in batches (one transaction each, with the
+//! cursor): records it created are removed, records it changed get their prior state back,
+//! exactly as stored. A record someone changed after the apply (a webhook) is a conflict:
+//! kept, and listed. Then the catalog is verified against the snapshot: every difference
+//! must be explained (a conflict, or an item the migration never touched that changed since),
+//! and with those explained the catalog must hash to the snapshot's SHA-256.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use tillbridge_domain::event::{EventData, MigrationRolledBack};
+use tillbridge_domain::{Envelope, Timestamp};
+use tillbridge_ports::PortError;
+use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
+use tillbridge_ports::{BlobStore, EventBus};
+
+use super::apply::{JournalEntry, attrs_sha256};
+use super::{Migration, Status, event, load, rollback_request, snapshot, state_pk};
+use super::{advance, state_write};
+use crate::MigrationError;
+use crate::publish;
+
+const BATCH: usize = 30;
+
+pub fn request_event(m: &Migration, by: &str, at: Timestamp) -> Envelope {
+    // A new id per request: a rollback retried after a failure is a new request.
+    let n = m
+        .history
+        .iter()
+        .filter(|t| t.status == Status::RollingBack)
+        .count();
+    event(
+        m,
+        &format!("rollback/{n}"),
+        EventData::MigrationRollbackRequested(rollback_request(m, by)),
+        at,
+    )
+}
+
+pub fn report_key(m: &Migration) -> String {
+    format!("reports/{}/{}/rollback.json", m.tenant_id, m.id)
+}
+
+/// A record the rollback left as it was, because someone changed it after the apply.
+/// (`written_version` is the version the apply wrote, `found_version` the one found.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub pk: String,
+    pub sk: String,
+    pub written_version: u64,
+    pub found_version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub migration_id: String,
+    pub verified: bool,
+    pub restored: u64,
+    pub removed: u64,
+    /// Catalog ids (or `customer:<id>`) kept because they changed after the apply.
+    pub conflicts: Vec<String>,
+    /// Items the migration never touched that changed since the snapshot (webhooks): kept.
+    pub changed_outside: Vec<String>,
+    /// Differences nobody explains (verification fails when there is one).
+    pub unexplained: Vec<String>,
+    pub snapshot_sha256: String,
+    /// The catalog now, as is.
+    pub current_sha256: String,
+    /// The catalog now with the explained differences set back to the snapshot: must equal
+    /// the snapshot's hash.
+    pub reconciled_sha256: String,
+    pub snapshot_items: u64,
+    pub current_items: u64,
+    pub at: Timestamp,
+}
+
+pub async fn rollback(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    bus: &dyn EventBus,
+    id: &str,
+    at: Timestamp,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<(), MigrationError> {
+    let journal_pk = state_pk(id);
+    let mut attempts = 0;
+    loop {
+        let Some((mut m, version)) = load(table, id).await? else {
+            return Err(MigrationError::Permanent(format!(
+                "migration {id} not found"
+            )));
+        };
+        if m.status != Status::RollingBack {
+            return Ok(());
+        }
+        let page = table
+            .query(&journal_pk, "journal#", m.rollback_cursor.as_deref(), BATCH)
+            .await?;
+        if page.items.is_empty() {
+            return verify_and_finish(table, blobs, bus, m, at).await;
+        }
+        if stop() {
+            // Out of time: a fresh invocation goes on from the cursor.
+            let e = event(
+                &m,
+                &format!("rollback/continue-{}", m.progress.rolled_back),
+                EventData::MigrationRollbackRequested(rollback_request(&m, "rollback")),
+                at,
+            );
+            return publish(bus, &[e]).await;
+        }
+        let mut writes = Vec::with_capacity(BATCH * 3 + 1);
+        for j in &page.items {
+            let entry: JournalEntry = j.doc()?;
+            let current = table.get(&entry.pk, &entry.sk).await?;
+            match current {
+                Some(c) if attrs_sha256(&c.attrs) == entry.written_sha256 => {
+                    match &entry.prior {
+                        Some(p) => {
+                            let mut item = Item::new(&entry.pk, &entry.sk, p.attrs.clone());
+                            item.expires_at = p.expires_at;
+                            writes.push(TxWrite::Put {
+                                item,
+                                condition: Condition::IfVersion(c.version),
+                            });
+                            m.progress.restored += 1;
+                        }
+                        None => {
+                            writes.push(TxWrite::Delete {
+                                pk: entry.pk.clone(),
+                                sk: entry.sk.clone(),
+                                condition: Condition::IfVersion(c.version),
+                            });
+                            m.progress.removed += 1;
+                        }
+                    }
+                    for (pk, sk) in &entry.created_keys {
+                        writes.push(TxWrite::Delete {
+                            pk: pk.clone(),
+                            sk: sk.clone(),
+                            condition: Condition::Always,
+                        });
+                    }
+                }
+                found => {
+                    let conflict = Conflict {
+                        pk: entry.pk.clone(),
+                        sk: entry.sk.clone(),
+                        written_version: entry.written_version,
+                        found_version: found.map_or(0, |f| f.version),
+                    };
+                    writes.push(TxWrite::Put {
+                        item: Item::with_doc(&journal_pk, conflict_sk(&j.sk), &conflict)?,
+                        condition: Condition::Always,
+                    });
+                    m.progress.conflicts += 1;
+                }
+            }
+            m.progress.rolled_back += 1;
+        }
+        m.rollback_cursor = page.items.last().map(|i| i.sk.clone());
+        m.updated_at = at;
+        writes.push(state_write(&m, version)?);
+        match table.transact(writes).await {
+            Ok(()) => attempts = 0,
+            Err(PortError::ConditionFailed) if attempts < 8 => attempts += 1,
+            Err(PortError::ConditionFailed) => {
+                return Err(MigrationError::Retryable(
+                    "too much contention while rolling back".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn conflict_sk(journal_sk: &str) -> String {
+    format!("conflict#{}", journal_sk.trim_start_matches("journal#"))
+}
+
+fn display_id(pk: &str, sk: &str) -> String {
+    match (pk.split_once('#'), sk.split_once('#')) {
+        (Some(("customers", _)), Some((_, id))) => format!("customer:{id}"),
+        (_, Some((_, id))) => id.to_owned(),
+        _ => sk.to_owned(),
+    }
+}
+
+/// Verifies the catalog against the snapshot and writes the report.
+pub async fn verify(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    m: &Migration,
+    at: Timestamp,
+) -> Result<Report, MigrationError> {
+    let journal_pk = state_pk(&m.id);
+    let Some(manifest) = m.snapshot.as_ref() else {
+        // Stopped before its snapshot: nothing was applied, so nothing needs undoing.
+        if table
+            .query(&journal_pk, "journal#", None, 1)
+            .await?
+            .items
+            .is_empty()
+        {
+            return Ok(Report {
+                migration_id: m.id.clone(),
+                verified: true,
+                restored: 0,
+                removed: 0,
+                conflicts: Vec::new(),
+                changed_outside: Vec::new(),
+                unexplained: Vec::new(),
+                snapshot_sha256: String::new(),
+                current_sha256: String::new(),
+                reconciled_sha256: String::new(),
+                snapshot_items: 0,
+                current_items: 0,
+                at,
+            });
+        }
+        return Err(MigrationError::Permanent(
+            "the migration has changes but no snapshot".into(),
+        ));
+    };
+    let catalog_pk = tillbridge_catalog::keys::catalog_pk(&m.tenant_id);
+    let mut touched = HashSet::new();
+    let mut unexplained = Vec::new();
+    // The journal a page at a time: entries carry whole prior records.
+    let mut after: Option<String> = None;
+    loop {
+        let page = table
+            .query(&journal_pk, "journal#", after.as_deref(), 500)
+            .await?;
+        for j in &page.items {
+            let e: JournalEntry = j.doc()?;
+            if e.pk == catalog_pk {
+                touched.insert(
+                    tillbridge_catalog::keys::item_id(&e.sk)
+                        .unwrap_or(&e.sk)
+                        .to_owned(),
+                );
+            } else {
+                // Customers: back to the prior document (or gone).
+                let now = table.get(&e.pk, &e.sk).await?.map(|i| i.attrs);
+                if now != e.prior.map(|p| p.attrs)
+                    && table.get(&journal_pk, &conflict_sk(&j.sk)).await?.is_none()
+                {
+                    unexplained.push(display_id(&e.pk, &e.sk));
+                }
+            }
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let conflicts: Vec<String> = query_all(table, &journal_pk, "conflict#")
+        .await?
+        .iter()
+        .map(|i| i.doc::<Conflict>().map(|c| display_id(&c.pk, &c.sk)))
+        .collect::<Result<_, _>>()?;
+    let conflict_set: HashSet<&str> = conflicts.iter().map(String::as_str).collect();
+
+    let snap: BTreeMap<String, String> =
+        snapshot::read(blobs, manifest).await?.into_iter().collect();
+    let mut current = BTreeMap::new();
+    snapshot::for_each_item(table, &m.tenant_id, |item| {
+        let line = snapshot::canonical_line(&item)?;
+        current.insert(item.external_id, line);
+        Ok::<_, MigrationError>(())
+    })
+    .await?;
+    let current_sha256 = snapshot::hash_lines(current.values().map(String::as_str));
+    let current_items = current.len() as u64;
+
+    let mut changed_outside = Vec::new();
+    let ids: Vec<String> = snap
+        .keys()
+        .chain(current.keys())
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut reconciled = current;
+    for id in ids {
+        if snap.get(&id) == reconciled.get(&id) {
+            continue;
+        }
+        if conflict_set.contains(id.as_str()) {
+        } else if !touched.contains(&id) {
+            changed_outside.push(id.clone());
+        } else {
+            unexplained.push(id.clone());
+            continue;
+        }
+        match snap.get(&id) {
+            Some(line) => reconciled.insert(id, line.clone()),
+            None => reconciled.remove(&id),
+        };
+    }
+    let reconciled_sha256 = snapshot::hash_lines(reconciled.values().map(String::as_str));
+    let verified = unexplained.is_empty() && reconciled_sha256 == manifest.sha256;
+    let report = Report {
+        migration_id: m.id.clone(),
+        verified,
+        restored: m.progress.restored,
+        removed: m.progress.removed,
+        conflicts,
+        changed_outside,
+        unexplained,
+        snapshot_sha256: manifest.sha256.clone(),
+        current_sha256,
+        reconciled_sha256,
+        snapshot_items: manifest.items,
+        current_items,
+        at,
+    };
+    Ok(report)
+}
+
+async fn verify_and_finish(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    bus: &dyn EventBus,
+    m: Migration,
+    at: Timestamp,
+) -> Result<(), MigrationError> {
+    let report = verify(table, blobs, &m, at).await?;
+    let key = report_key(&m);
+    blobs
+        .put(
+            &key,
+            &serde_json::to_vec_pretty(&report)
+                .map_err(|e| MigrationError::Permanent(e.to_string()))?,
+        )
+        .await?;
+    tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, verified = report.verified, restored = report.restored, removed = report.removed, conflicts = report.conflicts.len(), "rollback finished");
+    let verified = report.verified;
+    let Some(m) = advance(table, &m.id, Status::RollingBack, |m| {
+        m.rollback_report_key = Some(key.clone());
+        if verified {
+            m.error = None;
+            m.moved(Status::RolledBack, at, "rollback");
+        } else {
+            m.error = Some(format!(
+                "rollback verification failed: {} unexplained differences (see {key})",
+                report.unexplained.len()
+            ));
+            m.moved(Status::Failed, at, "rollback");
+        }
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    if !verified {
+        return Ok(());
+    }
+    let e = event(
+        &m,
+        "rolled_back",
+        EventData::MigrationRolledBack(MigrationRolledBack {
+            migration_id: m.id.clone(),
+            restored: report.restored,
+            removed: report.removed,
+            conflicts: report.conflicts.len() as u64,
+            verified,
+            report_key: key,
+        }),
+        at,
+    );
+    publish(bus, &[e]).await
+}

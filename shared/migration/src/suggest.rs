@@ -1,0 +1,135 @@
+//! The mapping-suggest stage: a `migration.requested` event's export (JSON or CSV in the blob
+//! store) is profiled, suggestions are stored for review with their audit entry, and
+//! `migration.mapping.suggested` is published. Idempotent: a redelivery rewrites the same
+//! suggestions and republishes the same event id.
+
+use async_trait::async_trait;
+use tillbridge_domain::event::{EventData, MappingSuggested, SCHEMA_VERSION, derive_event_id};
+use tillbridge_domain::{CorrelationId, Envelope, TenantId, Timestamp};
+use tillbridge_mapping::{FieldProfile, Suggestion, profile_csv, profile_json, suggest};
+use tillbridge_ports::{BlobStore, EventBus, Table};
+
+use crate::publish;
+use crate::{MigrationError, review as mapping_review};
+
+/// One model call made while refining suggestions (for the audit trail).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelCall {
+    pub model: String,
+    /// SHA-256 of the prompt sent; never the prompt.
+    pub prompt_hash: String,
+    pub tokens: u64,
+    /// Mean confidence of the model's answers.
+    pub confidence: f64,
+    pub summary: String,
+}
+
+/// Who refines a migration's suggestions.
+pub struct RefineContext<'a> {
+    pub tenant: &'a TenantId,
+    pub migration: &'a str,
+    pub correlation: &'a CorrelationId,
+    pub at: Timestamp,
+}
+
+/// A tier that improves the offline suggestions after they are made (the LLM tier, when it
+/// is configured). It must not fail the stage: on any trouble it leaves them as they are.
+#[async_trait]
+pub trait Refine: Send + Sync {
+    async fn refine(
+        &self,
+        cx: &RefineContext<'_>,
+        fields: &[FieldProfile],
+        suggestions: &mut [Suggestion],
+    ) -> Vec<ModelCall>;
+}
+
+pub async fn suggest_for_migration(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    bus: &dyn EventBus,
+    refiner: Option<&dyn Refine>,
+    event: &Envelope,
+) -> Result<MappingSuggested, MigrationError> {
+    let EventData::MigrationRequested(req) = &event.body else {
+        return Err(MigrationError::Permanent(format!(
+            "{} is not a migration request",
+            event.event_type().as_str()
+        )));
+    };
+    let bytes = blobs
+        .get(&req.export_key)
+        .await?
+        .ok_or_else(|| MigrationError::Permanent(format!("export {} not found", req.export_key)))?;
+    let csv = crate::export::is_csv(&req.export_key)
+        || !bytes.trim_ascii_start().starts_with(b"[")
+            && !bytes.trim_ascii_start().starts_with(b"{");
+    let fields = if csv {
+        let text = String::from_utf8(bytes)
+            .map_err(|_| MigrationError::Permanent("the export is not UTF-8".into()))?;
+        profile_csv(&text).map_err(|e| MigrationError::Permanent(format!("export: {e}")))?
+    } else {
+        let records = crate::export::parse_records(&bytes, false)
+            .map_err(|e| MigrationError::Permanent(format!("export: {e}")))?;
+        profile_json(&records.catalog)
+    };
+    let mut suggestions = suggest(&fields);
+    let calls = match refiner {
+        Some(r) => {
+            let cx = RefineContext {
+                tenant: &event.tenant_id,
+                migration: &req.migration_id,
+                correlation: &event.correlation_id,
+                at: event.received_at,
+            };
+            r.refine(&cx, &fields, &mut suggestions).await
+        }
+        None => Vec::new(),
+    };
+    for call in &calls {
+        mapping_review::record_model_call(
+            table,
+            &event.tenant_id,
+            &req.migration_id,
+            call,
+            event.received_at,
+        )
+        .await?;
+    }
+    mapping_review::store_suggestions(
+        table,
+        &event.tenant_id,
+        &req.migration_id,
+        if calls.is_empty() {
+            "offline-tiers"
+        } else {
+            "offline-tiers+llm"
+        },
+        &suggestions,
+        event.received_at,
+    )
+    .await?;
+    let summary = MappingSuggested {
+        migration_id: req.migration_id.clone(),
+        fields: suggestions.len() as u64,
+        mapped: suggestions.iter().filter(|s| s.target.is_some()).count() as u64,
+        high: suggestions.iter().filter(|s| s.band == "high").count() as u64,
+    };
+    let out = Envelope {
+        event_id: derive_event_id(
+            &format!("suggested/{}/{}", event.tenant_id, event.event_id),
+            0,
+        ),
+        entity_id: req.migration_id.clone(),
+        body: EventData::MigrationMappingSuggested(summary.clone()),
+        schema_version: SCHEMA_VERSION,
+        tenant_id: event.tenant_id.clone(),
+        provider: None,
+        occurred_at: event.occurred_at,
+        received_at: event.received_at,
+        correlation_id: event.correlation_id.clone(),
+    };
+    crate::suggestions_ready(table, &req.migration_id, event.received_at).await?;
+    publish(bus, std::slice::from_ref(&out)).await?;
+    Ok(summary)
+}

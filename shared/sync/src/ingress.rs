@@ -1,0 +1,191 @@
+//! Webhook ingress: cheap checks, durable enqueue, 202. Holds no secrets.
+//!
+//! A 202 is answered only after the raw request is stored in the inbound queue (and the
+//! blob store for large bodies), so nothing acknowledged is lost.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tillbridge_domain::{CorrelationId, DeliveryId, Provider, TenantId};
+use tillbridge_ports::table::{Condition, Item, Table};
+use tillbridge_ports::{BlobStore, Clock, Queue, TenantDirectory};
+use tillbridge_webhooks::{Handshake, Headers, Precheck, precheck};
+use tracing::{info, warn};
+
+use crate::inbound::{InboundBody, InboundDelivery};
+use crate::keys;
+
+/// Headers never forwarded (credentials of other systems; never needed for verification).
+const DROPPED_HEADERS: [&str; 3] = ["authorization", "cookie", "x-api-key"];
+/// Clover's auth code is the secret itself: it travels on as its SHA-256 only.
+pub const CLOVER_AUTH_DIGEST_HEADER: &str =
+    tillbridge_webhooks::signature::CLOVER_AUTH_DIGEST_HEADER;
+
+#[derive(Debug, Clone)]
+pub struct IngressRequest<'a> {
+    pub provider: &'a str,
+    pub tenant: &'a str,
+    pub headers: Headers,
+    pub body: &'a [u8],
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngressResponse {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl IngressResponse {
+    fn error(status: u16, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: json!({ "error": message.into() }),
+        }
+    }
+}
+
+pub struct Ingress {
+    pub directory: Arc<dyn TenantDirectory>,
+    pub queue: Arc<dyn Queue>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub table: Arc<dyn Table>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ingress {
+    pub async fn handle(&self, req: IngressRequest<'_>) -> IngressResponse {
+        let Ok(provider) = req.provider.parse::<Provider>() else {
+            return IngressResponse::error(404, "unknown provider");
+        };
+        let Ok(tenant_id) = TenantId::parse(req.tenant) else {
+            return IngressResponse::error(404, "unknown tenant");
+        };
+        let tenant = match self.directory.tenant(&tenant_id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return IngressResponse::error(404, "unknown tenant"),
+            Err(e) => {
+                warn!(tenant = %tenant_id, error = %e, "tenant lookup failed");
+                return IngressResponse::error(503, "temporarily unavailable, retry");
+            }
+        };
+        if !tenant.providers.contains_key(&provider) {
+            return IngressResponse::error(404, "provider not configured for this tenant");
+        }
+        let limit = tenant.max_body_bytes();
+        if req.body.len() > limit {
+            return IngressResponse::error(413, format!("body exceeds {limit} bytes"));
+        }
+        let now = self.clock.now();
+        match precheck(
+            provider,
+            &req.headers,
+            req.body,
+            now.unix_seconds(),
+            tenant.tolerance_secs(provider),
+        ) {
+            Ok(Precheck::Signed) => {}
+            Ok(Precheck::Handshake(h)) => return self.handshake(&tenant_id, provider, h).await,
+            Err(e) => {
+                info!(tenant = %tenant_id, provider = %provider, reason = %e, "rejected at ingress");
+                return IngressResponse::error(401, e.to_string());
+            }
+        }
+
+        let Ok(delivery_id) = DeliveryId::from_uuid_text(&uuid::Uuid::now_v7().to_string()) else {
+            return IngressResponse::error(500, "internal: delivery id");
+        };
+        let correlation_id = req
+            .headers
+            .get("x-correlation-id")
+            .and_then(|c| CorrelationId::parse(c).ok())
+            .unwrap_or_else(|| CorrelationId::from(&delivery_id));
+        let blob_key = keys::raw_body_blob(
+            &tenant_id,
+            now.to_string().get(..10).unwrap_or("undated"),
+            &delivery_id,
+        );
+        let body = match InboundBody::store(self.blobs.as_ref(), &blob_key, req.body).await {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(tenant = %tenant_id, delivery_id = %delivery_id, error = %e, "claim-check write failed");
+                return IngressResponse::error(503, "temporarily unavailable, retry");
+            }
+        };
+        let message = InboundDelivery {
+            delivery_id: delivery_id.clone(),
+            tenant_id: tenant_id.clone(),
+            provider,
+            received_at: now,
+            correlation_id: correlation_id.clone(),
+            headers: forwarded_headers(provider, &req.headers),
+            body,
+        };
+        let text = match serde_json::to_string(&message) {
+            Ok(t) => t,
+            Err(e) => return IngressResponse::error(500, format!("internal: {e}")),
+        };
+        if let Err(e) = self.queue.send(&text).await {
+            warn!(tenant = %tenant_id, delivery_id = %delivery_id, correlation_id = %correlation_id, error = %e, "enqueue failed");
+            return IngressResponse::error(503, "temporarily unavailable, retry");
+        }
+        info!(tenant = %tenant_id, provider = %provider, delivery_id = %delivery_id, correlation_id = %correlation_id, bytes = req.body.len(), "accepted");
+        IngressResponse {
+            status: 202,
+            body: json!({ "delivery_id": delivery_id }),
+        }
+    }
+
+    async fn handshake(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        h: Handshake,
+    ) -> IngressResponse {
+        match h {
+            Handshake::CloverVerification { code } => {
+                // The operator pastes this code into Clover's dashboard; keep it for them.
+                let doc = json!({ "provider": provider, "verification_code": code, "received_at": self.clock.now() });
+                let stored =
+                    match Item::with_doc(keys::handshake_pk(tenant), provider.as_str(), &doc) {
+                        Ok(item) => self.table.put(item, Condition::Always).await.map(|_| ()),
+                        Err(e) => Err(e),
+                    };
+                if let Err(e) = stored {
+                    warn!(tenant = %tenant, error = %e, "could not store the Clover verification code");
+                    return IngressResponse::error(503, "temporarily unavailable, retry");
+                }
+                info!(tenant = %tenant, provider = %provider, "clover verification request stored");
+                IngressResponse {
+                    status: 200,
+                    body: json!({ "status": "verification code received" }),
+                }
+            }
+            Handshake::WooCommercePing { .. } => {
+                info!(tenant = %tenant, provider = %provider, "woocommerce ping");
+                IngressResponse {
+                    status: 200,
+                    body: json!({}),
+                }
+            }
+        }
+    }
+}
+
+fn forwarded_headers(provider: Provider, headers: &Headers) -> Headers {
+    let mut out = Headers::new();
+    for (name, value) in headers.iter() {
+        if DROPPED_HEADERS.contains(&name) {
+            continue;
+        }
+        if provider == Provider::Clover && name == "x-clover-auth" {
+            out.insert(
+                CLOVER_AUTH_DIGEST_HEADER,
+                hex::encode(Sha256::digest(value.trim().as_bytes())),
+            );
+            continue;
+        }
+        out.insert(name, value);
+    }
+    out
+}

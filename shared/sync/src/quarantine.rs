@@ -1,0 +1,55 @@
+//! Quarantine: deliveries that are forged or cannot be understood. Kept (raw body in the
+//! blob store, a record in the table) with the reason, never retried, listable per tenant.
+
+use serde::{Deserialize, Serialize};
+use tillbridge_domain::{DeliveryId, Provider, TenantId, Timestamp};
+use tillbridge_ports::table::{Condition, Item, Table, query_all};
+use tillbridge_ports::{BlobStore, PortError};
+
+use crate::{SyncError, keys};
+
+/// Raw payloads and quarantine records expire after 30 days (retention).
+pub const QUARANTINE_TTL_SECS: i64 = 30 * 24 * 3600;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineRecord {
+    pub delivery_id: DeliveryId,
+    pub provider: Provider,
+    pub reason: String,
+    pub received_at: Timestamp,
+    pub blob_key: String,
+}
+
+pub fn blob_key(tenant: &TenantId, delivery_id: &DeliveryId) -> String {
+    keys::quarantine_blob(tenant, delivery_id)
+}
+
+/// Stores the raw body and the record. Idempotent per delivery id.
+pub async fn put(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    tenant: &TenantId,
+    record: &QuarantineRecord,
+    raw: &[u8],
+) -> Result<(), SyncError> {
+    blobs.put(&record.blob_key, raw).await?;
+    let sk = keys::quarantine_sk(record.received_at, &record.delivery_id);
+    let item = Item::with_doc(keys::quarantine_pk(tenant), sk, record)?
+        .expiring_at(record.received_at.unix_seconds() + QUARANTINE_TTL_SECS);
+    match table.put(item, Condition::IfAbsent).await {
+        Ok(_) | Err(PortError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Quarantined deliveries of a tenant, oldest first.
+pub async fn list(
+    table: &dyn Table,
+    tenant: &TenantId,
+) -> Result<Vec<QuarantineRecord>, SyncError> {
+    query_all(table, &keys::quarantine_pk(tenant), "")
+        .await?
+        .iter()
+        .map(|i| i.doc().map_err(SyncError::from))
+        .collect()
+}

@@ -1,0 +1,287 @@
+//! Signature check: verify, drop duplicates, normalize, publish; quarantine what is forged
+//! or malformed. Runs on each inbound queue message.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tillbridge_domain::Envelope;
+use tillbridge_domain::event::{EventData, SCHEMA_VERSION, WebhookQuarantined, derive_event_id};
+use tillbridge_ports::table::{Condition, Item, Table};
+use tillbridge_ports::{
+    BlobStore, Clock, EventBus, PortError, SecretStore, TenantDirectory, publish,
+};
+use tillbridge_webhooks::signature::VerifyOptions;
+use tillbridge_webhooks::{NormalizeContext, identity, normalize, verify};
+use tracing::{info, warn};
+
+use crate::inbound::InboundDelivery;
+use crate::quarantine::{self, QuarantineRecord};
+use crate::{SyncError, keys};
+
+/// Idempotency records outlive every vendor's retry window (Square 72 h, Zettle ~73 h).
+pub const IDEMPOTENCY_TTL_SECS: i64 = 7 * 24 * 3600;
+/// How long one worker may hold a delivery before another may take it over.
+pub const IN_PROGRESS_LOCK_SECS: i64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Published { events: usize },
+    Duplicate,
+    Quarantined { reason: String },
+    Unhandled { vendor_event: String },
+}
+
+pub struct SignatureCheck {
+    pub directory: Arc<dyn TenantDirectory>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub table: Arc<dyn Table>,
+    pub bus: Arc<dyn EventBus>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl SignatureCheck {
+    pub async fn handle(&self, message: &str) -> Result<CheckOutcome, SyncError> {
+        let d: InboundDelivery = serde_json::from_str(message)
+            .map_err(|e| SyncError::Permanent(format!("inbound message is not a delivery: {e}")))?;
+        let body = d.body.load(self.blobs.as_ref()).await?;
+        let outcome = self.check(&d, &body).await?;
+        let counter = match &outcome {
+            CheckOutcome::Published { .. } => "published",
+            CheckOutcome::Duplicate => "duplicates",
+            CheckOutcome::Quarantined { .. } => "quarantined",
+            CheckOutcome::Unhandled { .. } => "unhandled",
+        };
+        let (pk, sk) = keys::stats(&d.tenant_id);
+        self.table.add(&pk, sk, &[(counter, 1)]).await?;
+        info!(
+            tenant = %d.tenant_id, provider = %d.provider, delivery_id = %d.delivery_id,
+            correlation_id = %d.correlation_id, outcome = counter, "signature check done"
+        );
+        Ok(outcome)
+    }
+
+    async fn check(&self, d: &InboundDelivery, body: &[u8]) -> Result<CheckOutcome, SyncError> {
+        let Some(tenant) = self.directory.tenant(&d.tenant_id).await? else {
+            return self
+                .quarantine(d, body, "tenant is no longer configured".into())
+                .await;
+        };
+        let Some(secrets) = self
+            .secrets
+            .webhook_secrets(&d.tenant_id, d.provider)
+            .await?
+        else {
+            return self
+                .quarantine(
+                    d,
+                    body,
+                    format!("no {} secret is configured for this tenant", d.provider),
+                )
+                .await;
+        };
+        let url = tenant
+            .providers
+            .get(&d.provider)
+            .and_then(|p| p.notification_url.clone());
+        let opts = VerifyOptions {
+            url: url.as_deref(),
+            // Judge the timestamp as of receipt: a queue backlog must not expire valid requests.
+            now_unix: d.received_at.unix_seconds(),
+            tolerance_secs: tenant.tolerance_secs(d.provider),
+        };
+        if let Err(e) = verify(d.provider, &d.headers, body, &secrets.all(), &opts) {
+            return self
+                .quarantine(d, body, format!("signature rejected: {e}"))
+                .await;
+        }
+
+        let key = identity::delivery_key(d.provider, &d.headers, body);
+        let Some(claim) = self.claim(d, &key).await? else {
+            return Ok(CheckOutcome::Duplicate);
+        };
+
+        let ctx = NormalizeContext {
+            currency: tenant.currency,
+            headers: &d.headers,
+            received_at: d.received_at,
+        };
+        let normalized = match normalize(d.provider, &ctx, body) {
+            Ok(n) => n,
+            Err(e) => {
+                let outcome = self
+                    .quarantine(d, body, format!("payload rejected: {e}"))
+                    .await;
+                self.finish(&claim, "quarantined").await?;
+                return outcome;
+            }
+        };
+        if normalized.unhandled {
+            // Recorded (counter + log) and acknowledged: vendors add event types all the time.
+            let (pk, _) = keys::stats(&d.tenant_id);
+            let sk = keys::unhandled_sk(d.provider, &safe(&normalized.vendor_event));
+            self.table.add(&pk, &sk, &[("count", 1)]).await?;
+            self.finish(&claim, "unhandled").await?;
+            return Ok(CheckOutcome::Unhandled {
+                vendor_event: normalized.vendor_event,
+            });
+        }
+        let events = normalized.into_envelopes(
+            &d.tenant_id,
+            d.provider,
+            &key,
+            d.received_at,
+            &d.correlation_id,
+        );
+        if let Err(e) = publish(self.bus.as_ref(), &events).await {
+            // Let a retry of this message start over right away.
+            let _ = self
+                .table
+                .delete(&claim.pk, &claim.sk, Condition::IfVersion(claim.version))
+                .await;
+            return Err(e.into());
+        }
+        self.finish(&claim, "published").await?;
+        Ok(CheckOutcome::Published {
+            events: events.len(),
+        })
+    }
+
+    /// Takes the idempotency record of this vendor delivery; None when it is already done.
+    async fn claim(&self, d: &InboundDelivery, key: &str) -> Result<Option<Claim>, SyncError> {
+        let now = self.clock.now();
+        let pk = keys::idempotency_pk(&d.tenant_id);
+        let sk = keys::idempotency_sk(d.provider, key);
+        let item = |state: &str| {
+            let mut attrs = serde_json::Map::new();
+            attrs.insert("state".into(), json!(state));
+            attrs.insert(
+                "locked_until".into(),
+                json!(now.unix_seconds() + IN_PROGRESS_LOCK_SECS),
+            );
+            attrs.insert("delivery_id".into(), json!(d.delivery_id));
+            Item::new(pk.clone(), sk.clone(), attrs)
+                .expiring_at(now.unix_seconds() + IDEMPOTENCY_TTL_SECS)
+        };
+        match self
+            .table
+            .put(item("in_progress"), Condition::IfAbsent)
+            .await
+        {
+            Ok(version) => return Ok(Some(Claim { pk, sk, version })),
+            Err(PortError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let Some(existing) = self.table.get(&pk, &sk).await? else {
+            return Err(SyncError::Retryable(
+                "idempotency record vanished; retry".into(),
+            ));
+        };
+        if existing.attrs.get("state").and_then(Value::as_str) != Some("in_progress") {
+            return Ok(None);
+        }
+        let locked_until = existing
+            .attrs
+            .get("locked_until")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if locked_until > now.unix_seconds() {
+            return Err(SyncError::Retryable(
+                "the same delivery is being processed by another worker".into(),
+            ));
+        }
+        // The other worker died: take over.
+        match self
+            .table
+            .put(item("in_progress"), Condition::IfVersion(existing.version))
+            .await
+        {
+            Ok(version) => Ok(Some(Claim { pk, sk, version })),
+            Err(PortError::ConditionFailed) => Err(SyncError::Retryable(
+                "lost the race for a stale delivery lock".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn finish(&self, claim: &Claim, outcome: &str) -> Result<(), SyncError> {
+        let Some(mut item) = self.table.get(&claim.pk, &claim.sk).await? else {
+            return Ok(());
+        };
+        if item.version != claim.version {
+            return Ok(());
+        }
+        item.attrs.insert("state".into(), json!("done"));
+        item.attrs.insert("outcome".into(), json!(outcome));
+        item.attrs.remove("locked_until");
+        match self
+            .table
+            .put(item, Condition::IfVersion(claim.version))
+            .await
+        {
+            Ok(_) | Err(PortError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn quarantine(
+        &self,
+        d: &InboundDelivery,
+        body: &[u8],
+        reason: String,
+    ) -> Result<CheckOutcome, SyncError> {
+        let record = QuarantineRecord {
+            delivery_id: d.delivery_id.clone(),
+            provider: d.provider,
+            reason: reason.clone(),
+            received_at: d.received_at,
+            blob_key: quarantine::blob_key(&d.tenant_id, &d.delivery_id),
+        };
+        quarantine::put(
+            self.table.as_ref(),
+            self.blobs.as_ref(),
+            &d.tenant_id,
+            &record,
+            body,
+        )
+        .await?;
+        let event = Envelope {
+            event_id: derive_event_id(&format!("quarantine/{}", d.delivery_id), 0),
+            body: EventData::WebhookQuarantined(WebhookQuarantined {
+                delivery_id: d.delivery_id.clone(),
+                reason: reason.clone(),
+                blob_key: record.blob_key.clone(),
+            }),
+            schema_version: SCHEMA_VERSION,
+            tenant_id: d.tenant_id.clone(),
+            provider: Some(d.provider),
+            entity_id: d.delivery_id.to_string(),
+            occurred_at: d.received_at,
+            received_at: d.received_at,
+            correlation_id: d.correlation_id.clone(),
+        };
+        publish(self.bus.as_ref(), std::slice::from_ref(&event)).await?;
+        warn!(tenant = %d.tenant_id, provider = %d.provider, delivery_id = %d.delivery_id, correlation_id = %d.correlation_id, reason = %reason, "quarantined");
+        Ok(CheckOutcome::Quarantined { reason })
+    }
+}
+
+struct Claim {
+    pk: String,
+    sk: String,
+    version: u64,
+}
+
+/// Keeps vendor event names usable as a key part.
+fn safe(name: &str) -> String {
+    name.chars()
+        .take(80)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
