@@ -6,6 +6,12 @@ use tillbridge_domain::CorrelationId;
 use tillbridge_ports::memory::{MemoryTable, RecordingBus};
 use tillbridge_ports::{ManualClock, Table};
 
+use rust_decimal::Decimal;
+use serde_json::json;
+use tillbridge_costs::PriceBook;
+use tillbridge_domain::event::{EventData, UsageRecorded};
+use tillbridge_domain::{TenantId, Timestamp};
+
 use super::*;
 
 const PRICES: &str = r#"{"gpt-4o":{"input_cost_per_token":2.5e-06,"output_cost_per_token":1e-05,"cache_read_input_token_cost":1.25e-06},

@@ -12,7 +12,7 @@ use tillbridge_domain::event::{
 };
 use tillbridge_domain::{CatalogItem, Envelope, TenantId, Timestamp};
 use tillbridge_ports::PortError;
-use tillbridge_ports::table::{Condition, Item, Table, query_all};
+use tillbridge_ports::table::{Condition, Item, Table, Update, query_all, update_item};
 
 mod error;
 pub mod keys;
@@ -87,27 +87,22 @@ async fn update_record(
     mut f: impl FnMut(&CatalogRecord) -> Option<(CatalogRecord, ApplyOutcome)>,
     unchanged: ApplyOutcome,
 ) -> Result<ApplyOutcome, CatalogError> {
-    for _ in 0..MAX_ATTEMPTS {
-        let current = table.get(&pk(tenant), &item_sk(id)).await?;
-        let (record, condition) = match &current {
-            Some(i) => (i.doc::<CatalogRecord>()?, Condition::IfVersion(i.version)),
-            None => (CatalogRecord::default(), Condition::IfAbsent),
+    let (pk, sk) = (pk(tenant), item_sk(id));
+    update_item(table, &pk, &sk, &[], MAX_ATTEMPTS, |current, _| {
+        let record = match current {
+            Some(i) => i.doc::<CatalogRecord>()?,
+            None => CatalogRecord::default(),
         };
-        let Some((next, outcome)) = f(&record) else {
-            return Ok(unchanged);
-        };
-        match table
-            .put(Item::with_doc(pk(tenant), item_sk(id), &next)?, condition)
-            .await
-        {
-            Ok(_) => return Ok(outcome),
-            Err(PortError::ConditionFailed) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(CatalogError::Retryable(format!(
-        "too much contention on item {id}"
-    )))
+        Ok(match f(&record) {
+            None => Update::Done(unchanged),
+            Some((next, outcome)) => Update::Put {
+                item: Item::with_doc(&pk, &sk, &next)?,
+                also: Vec::new(),
+                value: outcome,
+            },
+        })
+    })
+    .await
 }
 
 /// Applies one canonical event to the tenant's catalog.
@@ -395,32 +390,24 @@ async fn order(
     o: &OrderUpserted,
 ) -> Result<ApplyOutcome, CatalogError> {
     let (pk, sk) = keys::order(tenant, &o.order_id);
-    for _ in 0..MAX_ATTEMPTS {
-        let current = table.get(&pk, &sk).await?;
-        let condition = match &current {
-            Some(i) => {
-                let stored: OrderUpserted = i.doc()?;
-                if (stored.updated_at, stored.version) >= (o.updated_at, o.version) {
-                    return Ok(if stored == *o {
-                        ApplyOutcome::Duplicate
-                    } else {
-                        ApplyOutcome::Stale
-                    });
-                }
-                Condition::IfVersion(i.version)
+    update_item(table, &pk, &sk, &[], MAX_ATTEMPTS, |current, _| {
+        if let Some(i) = current {
+            let stored: OrderUpserted = i.doc()?;
+            if (stored.updated_at, stored.version) >= (o.updated_at, o.version) {
+                return Ok(Update::Done(if stored == *o {
+                    ApplyOutcome::Duplicate
+                } else {
+                    ApplyOutcome::Stale
+                }));
             }
-            None => Condition::IfAbsent,
-        };
-        match table.put(Item::with_doc(&pk, &sk, o)?, condition).await {
-            Ok(_) => return Ok(ApplyOutcome::Applied),
-            Err(PortError::ConditionFailed) => continue,
-            Err(e) => return Err(e.into()),
         }
-    }
-    Err(CatalogError::Retryable(format!(
-        "too much contention on order {}",
-        o.order_id
-    )))
+        Ok(Update::Put {
+            item: Item::with_doc(&pk, &sk, o)?,
+            also: Vec::new(),
+            value: ApplyOutcome::Applied,
+        })
+    })
+    .await
 }
 
 impl ApplyOutcome {

@@ -35,137 +35,89 @@ impl Envelope {
     }
 }
 
-/// Every event type tillbridge publishes, by its EventBridge detail-type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventType {
-    CatalogItemUpserted,
-    CatalogItemDeleted,
-    InventoryAdjusted,
-    OrderUpserted,
-    FetchRequested,
-    WebhookQuarantined,
-    AiUsageRecorded,
-    BudgetThresholdCrossed,
-    MigrationValidationRequested,
-    MigrationValidated,
-    MigrationRequested,
-    MigrationMappingSuggested,
-    MigrationMappingApproved,
-    MigrationApplyRequested,
-    MigrationApplied,
-    MigrationRollbackRequested,
-    MigrationRolledBack,
+/// Declares the event types ONCE: each line gives the variant, its data type and its
+/// EventBridge detail-type. [`EventType`], [`EventType::ALL`], [`EventType::as_str`], the
+/// serde tags of [`EventData`] and [`EventData::event_type`] all come from this list.
+macro_rules! event_types {
+    ($( $(#[$doc:meta])* $variant:ident($data:ty) = $name:literal, )*) => {
+        /// Every event type tillbridge publishes, by its EventBridge detail-type.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventType {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl EventType {
+            /// Every event type, in declaration order.
+            pub const ALL: [EventType; [$(EventType::$variant),*].len()] =
+                [$(EventType::$variant),*];
+
+            /// The EventBridge detail-type, e.g. `pos.catalog.item.upserted`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( EventType::$variant => $name, )*
+                }
+            }
+        }
+
+        /// Typed event data, tagged by the detail-type.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", content = "data")]
+        pub enum EventData {
+            $( $(#[$doc])* #[serde(rename = $name)] $variant($data), )*
+        }
+
+        impl EventData {
+            /// The type of this data.
+            pub fn event_type(&self) -> EventType {
+                match self {
+                    $( EventData::$variant(_) => EventType::$variant, )*
+                }
+            }
+        }
+    };
+}
+
+event_types! {
+    /// An item created or changed at the vendor.
+    CatalogItemUpserted(Box<ItemUpserted>) = "pos.catalog.item.upserted",
+    /// An item deleted at the vendor.
+    CatalogItemDeleted(ItemDeleted) = "pos.catalog.item.deleted",
+    /// A stock change.
+    InventoryAdjusted(InventoryAdjusted) = "pos.inventory.adjusted",
+    /// An order created or changed.
+    OrderUpserted(OrderUpserted) = "pos.order.upserted",
+    /// The vendor announced a change without its content: fetch it from the vendor's API.
+    FetchRequested(FetchRequested) = "pos.fetch.requested",
+    /// A delivery was quarantined.
+    WebhookQuarantined(WebhookQuarantined) = "webhook.quarantined",
+    /// One model call's token usage.
+    AiUsageRecorded(UsageRecorded) = "ai.usage.recorded",
+    /// A tenant's AI spend crossed a budget threshold.
+    BudgetThresholdCrossed(ThresholdCrossed) = "budget.threshold.crossed",
+    /// Validate a batch of canonical items.
+    MigrationValidationRequested(ValidationRequested) = "migration.validation.requested",
+    /// A batch was validated.
+    MigrationValidated(MigrationValidated) = "migration.validated",
+    /// A migration was started.
+    MigrationRequested(MigrationRequested) = "migration.requested",
+    /// Mapping suggestions are ready for review.
+    MigrationMappingSuggested(MappingSuggested) = "migration.mapping.suggested",
+    /// An operator approved the mapping.
+    MigrationMappingApproved(MappingApproved) = "migration.mapping.approved",
+    /// Apply (or continue applying) from a checkpoint.
+    MigrationApplyRequested(ApplyRequested) = "migration.apply.requested",
+    /// A migration's apply finished.
+    MigrationApplied(MigrationApplied) = "migration.applied",
+    /// Roll a migration back.
+    MigrationRollbackRequested(RollbackRequested) = "migration.rollback.requested",
+    /// A migration was rolled back.
+    MigrationRolledBack(MigrationRolledBack) = "migration.rolled_back",
 }
 
 impl EventType {
-    pub const ALL: [EventType; 17] = [
-        EventType::CatalogItemUpserted,
-        EventType::CatalogItemDeleted,
-        EventType::InventoryAdjusted,
-        EventType::OrderUpserted,
-        EventType::FetchRequested,
-        EventType::WebhookQuarantined,
-        EventType::AiUsageRecorded,
-        EventType::BudgetThresholdCrossed,
-        EventType::MigrationValidationRequested,
-        EventType::MigrationValidated,
-        EventType::MigrationRequested,
-        EventType::MigrationMappingSuggested,
-        EventType::MigrationMappingApproved,
-        EventType::MigrationApplyRequested,
-        EventType::MigrationApplied,
-        EventType::MigrationRollbackRequested,
-        EventType::MigrationRolledBack,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::CatalogItemUpserted => "pos.catalog.item.upserted",
-            EventType::CatalogItemDeleted => "pos.catalog.item.deleted",
-            EventType::InventoryAdjusted => "pos.inventory.adjusted",
-            EventType::OrderUpserted => "pos.order.upserted",
-            EventType::FetchRequested => "pos.fetch.requested",
-            EventType::WebhookQuarantined => "webhook.quarantined",
-            EventType::AiUsageRecorded => "ai.usage.recorded",
-            EventType::BudgetThresholdCrossed => "budget.threshold.crossed",
-            EventType::MigrationValidationRequested => "migration.validation.requested",
-            EventType::MigrationValidated => "migration.validated",
-            EventType::MigrationRequested => "migration.requested",
-            EventType::MigrationMappingSuggested => "migration.mapping.suggested",
-            EventType::MigrationMappingApproved => "migration.mapping.approved",
-            EventType::MigrationApplyRequested => "migration.apply.requested",
-            EventType::MigrationApplied => "migration.applied",
-            EventType::MigrationRollbackRequested => "migration.rollback.requested",
-            EventType::MigrationRolledBack => "migration.rolled_back",
-        }
-    }
-
+    /// The type with this detail-type, if any.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
-
-/// Typed event data, tagged by the detail-type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "data")]
-pub enum EventData {
-    #[serde(rename = "pos.catalog.item.upserted")]
-    CatalogItemUpserted(Box<ItemUpserted>),
-    #[serde(rename = "pos.catalog.item.deleted")]
-    CatalogItemDeleted(ItemDeleted),
-    #[serde(rename = "pos.inventory.adjusted")]
-    InventoryAdjusted(InventoryAdjusted),
-    #[serde(rename = "pos.order.upserted")]
-    OrderUpserted(OrderUpserted),
-    #[serde(rename = "pos.fetch.requested")]
-    FetchRequested(FetchRequested),
-    #[serde(rename = "webhook.quarantined")]
-    WebhookQuarantined(WebhookQuarantined),
-    #[serde(rename = "ai.usage.recorded")]
-    AiUsageRecorded(UsageRecorded),
-    #[serde(rename = "budget.threshold.crossed")]
-    BudgetThresholdCrossed(ThresholdCrossed),
-    #[serde(rename = "migration.validation.requested")]
-    MigrationValidationRequested(ValidationRequested),
-    #[serde(rename = "migration.validated")]
-    MigrationValidated(MigrationValidated),
-    #[serde(rename = "migration.requested")]
-    MigrationRequested(MigrationRequested),
-    #[serde(rename = "migration.mapping.suggested")]
-    MigrationMappingSuggested(MappingSuggested),
-    #[serde(rename = "migration.mapping.approved")]
-    MigrationMappingApproved(MappingApproved),
-    #[serde(rename = "migration.apply.requested")]
-    MigrationApplyRequested(ApplyRequested),
-    #[serde(rename = "migration.applied")]
-    MigrationApplied(MigrationApplied),
-    #[serde(rename = "migration.rollback.requested")]
-    MigrationRollbackRequested(RollbackRequested),
-    #[serde(rename = "migration.rolled_back")]
-    MigrationRolledBack(MigrationRolledBack),
-}
-
-impl EventData {
-    pub fn event_type(&self) -> EventType {
-        match self {
-            EventData::CatalogItemUpserted(_) => EventType::CatalogItemUpserted,
-            EventData::CatalogItemDeleted(_) => EventType::CatalogItemDeleted,
-            EventData::InventoryAdjusted(_) => EventType::InventoryAdjusted,
-            EventData::OrderUpserted(_) => EventType::OrderUpserted,
-            EventData::FetchRequested(_) => EventType::FetchRequested,
-            EventData::WebhookQuarantined(_) => EventType::WebhookQuarantined,
-            EventData::AiUsageRecorded(_) => EventType::AiUsageRecorded,
-            EventData::BudgetThresholdCrossed(_) => EventType::BudgetThresholdCrossed,
-            EventData::MigrationValidationRequested(_) => EventType::MigrationValidationRequested,
-            EventData::MigrationValidated(_) => EventType::MigrationValidated,
-            EventData::MigrationRequested(_) => EventType::MigrationRequested,
-            EventData::MigrationMappingSuggested(_) => EventType::MigrationMappingSuggested,
-            EventData::MigrationMappingApproved(_) => EventType::MigrationMappingApproved,
-            EventData::MigrationApplyRequested(_) => EventType::MigrationApplyRequested,
-            EventData::MigrationApplied(_) => EventType::MigrationApplied,
-            EventData::MigrationRollbackRequested(_) => EventType::MigrationRollbackRequested,
-            EventData::MigrationRolledBack(_) => EventType::MigrationRolledBack,
-        }
     }
 }
 

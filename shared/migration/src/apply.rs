@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tillbridge_domain::event::{ApplyRequested, EventData, MigrationApplied};
-use tillbridge_domain::{CatalogItem, Envelope, TenantId, Timestamp};
+use tillbridge_domain::{CatalogItem, Envelope, Timestamp};
 use tillbridge_ports::PortError;
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite};
 use tillbridge_ports::{BlobStore, EventBus};
@@ -60,9 +60,7 @@ pub struct JournalEntry {
     pub created_keys: Vec<(String, String)>,
 }
 
-pub fn journal_sk(pk_kind: &str, id: &str) -> String {
-    format!("journal#{pk_kind}#{id}")
-}
+pub use crate::keys::journal_sk;
 
 pub fn request_event(m: &Migration, from: u64, key: &str, at: Timestamp) -> Envelope {
     event(
@@ -76,9 +74,7 @@ pub fn request_event(m: &Migration, from: u64, key: &str, at: Timestamp) -> Enve
     )
 }
 
-fn idmap_pk(tenant: &TenantId, source: &str) -> String {
-    format!("idmap#{tenant}#{source}")
-}
+use crate::keys::idmap_pk;
 
 /// One prepared line: an item or a customer.
 enum Line {
@@ -388,8 +384,7 @@ async fn plan_customer(
     if table.get(journal_pk, &jsk).await?.is_some() {
         return Ok(None);
     }
-    let pk = format!("customers#{}", m.tenant_id);
-    let sk = format!("customer#{}", c.external_id);
+    let (pk, sk) = crate::keys::customer(&m.tenant_id, &c.external_id);
     let current = table.get(&pk, &sk).await?;
     if let Some(cur) = &current
         && cur.doc::<Customer>().ok().as_ref() == Some(c)

@@ -22,6 +22,7 @@ mod error;
 pub mod apply;
 pub mod audit;
 pub mod export;
+pub mod keys;
 pub mod prepare;
 pub mod review;
 pub mod rollback;
@@ -46,7 +47,7 @@ use tillbridge_domain::event::{
 };
 use tillbridge_domain::{CorrelationId, Currency, Envelope, TenantId, Timestamp};
 use tillbridge_ports::PortError;
-use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
+use tillbridge_ports::table::{Condition, Item, Table, TxWrite, Update, query_all, update_item};
 use tillbridge_ports::{BlobStore, EventBus};
 
 /// Snapshots, journals and the id map are kept this long: the window in which a migration
@@ -200,11 +201,7 @@ impl Migration {
     }
 }
 
-pub(crate) fn state_pk(id: &str) -> String {
-    format!("migration#{id}")
-}
-
-const STATE_SK: &str = "state";
+use keys::{STATE_SK, state_pk};
 
 /// Migration ids are ours (`mig-…`) or a caller's idempotency-derived id: safe in keys and paths.
 pub fn valid_id(id: &str) -> bool {
@@ -256,28 +253,25 @@ pub(crate) async fn update(
     id: &str,
     mut f: impl FnMut(&mut Migration) -> Result<(), Refusal>,
 ) -> Result<Result<Migration, Refusal>, MigrationError> {
-    for _ in 0..16 {
-        let Some((mut m, version)) = load(table, id).await? else {
-            return Ok(Err(Refusal::NotFound));
-        };
-        if let Err(r) = f(&mut m) {
-            return Ok(Err(r));
-        }
-        match table
-            .put(
-                Item::with_doc(state_pk(id), STATE_SK, &m)?,
-                Condition::IfVersion(version),
-            )
-            .await
-        {
-            Ok(_) => return Ok(Ok(m)),
-            Err(PortError::ConditionFailed) => continue,
-            Err(e) => return Err(e.into()),
-        }
+    if !valid_id(id) {
+        return Ok(Err(Refusal::NotFound));
     }
-    Err(MigrationError::Retryable(format!(
-        "migration {id} is changing too fast"
-    )))
+    let pk = state_pk(id);
+    update_item(table, &pk, STATE_SK, &[], 16, |current, _| {
+        let Some(item) = current else {
+            return Ok(Update::Done(Err(Refusal::NotFound)));
+        };
+        let mut m: Migration = item.doc()?;
+        if let Err(r) = f(&mut m) {
+            return Ok(Update::Done(Err(r)));
+        }
+        Ok(Update::Put {
+            item: Item::with_doc(&pk, STATE_SK, &m)?,
+            also: Vec::new(),
+            value: Ok(m),
+        })
+    })
+    .await
 }
 
 /// Moves a migration that is still `from` (a redelivery or an operator may have moved it
@@ -403,7 +397,7 @@ pub async fn start(
         }
         ExportSource::Key(k) => {
             if !tillbridge_ports::blob::valid_key(k)
-                || !k.starts_with(&format!("exports/{}/", req.tenant))
+                || !k.starts_with(&keys::exports_prefix(req.tenant))
             {
                 return Ok(Err(Refusal::Invalid(format!(
                     "export_key must be a key under exports/{}/",
@@ -448,7 +442,7 @@ pub async fn start(
             condition: Condition::IfAbsent,
         },
         TxWrite::Put {
-            item: Item::with_doc(format!("migrations#{}", req.tenant), &id, &req.at)?,
+            item: Item::with_doc(keys::index_pk(req.tenant), &id, &req.at)?,
             condition: Condition::Always,
         },
     ];
@@ -470,7 +464,7 @@ pub async fn start(
 /// Migrations of a tenant, newest first.
 pub async fn list(table: &dyn Table, tenant: &TenantId) -> Result<Vec<Migration>, MigrationError> {
     let mut out = Vec::new();
-    for i in query_all(table, &format!("migrations#{tenant}"), "").await? {
+    for i in query_all(table, &keys::index_pk(tenant), "").await? {
         if let Some((m, _)) = load(table, &i.sk).await? {
             out.push(m);
         }

@@ -21,15 +21,15 @@ use crate::publish;
 pub const HOLD_BACK: [&str; 3] = ["price", "duplicate", "schema"];
 
 pub fn items_key(m: &super::Migration) -> String {
-    format!("migrations/{}/{}/items.jsonl", m.tenant_id, m.id)
+    crate::keys::items_blob(&m.tenant_id, &m.id)
 }
 
 pub fn customers_key(m: &super::Migration) -> String {
-    format!("migrations/{}/{}/customers.jsonl", m.tenant_id, m.id)
+    crate::keys::customers_blob(&m.tenant_id, &m.id)
 }
 
 pub fn report_key(m: &super::Migration) -> String {
-    format!("reports/{}/{}/validation.json", m.tenant_id, m.id)
+    crate::keys::validation_report_blob(&m.tenant_id, &m.id)
 }
 
 pub async fn prepare(

@@ -48,13 +48,7 @@ pub enum AuditEntry {
     },
 }
 
-fn pk(tenant: &TenantId, migration: &str) -> String {
-    format!("mapping#{tenant}#{migration}")
-}
-
-fn audit_pk(tenant: &TenantId, migration: &str) -> String {
-    format!("audit#{tenant}#{migration}")
-}
+use crate::keys::{audit_pk, field_sk, mapping_pk as pk};
 
 fn audit_sk(at: Timestamp, what: &str) -> String {
     format!(
@@ -114,11 +108,7 @@ pub async fn store_suggestions(
         };
         table
             .put(
-                Item::with_doc(
-                    pk(tenant, migration),
-                    format!("field#{}", s.source),
-                    &decision,
-                )?,
+                Item::with_doc(pk(tenant, migration), field_sk(&s.source), &decision)?,
                 Condition::Always,
             )
             .await?;
@@ -219,7 +209,7 @@ pub async fn override_field(
             "{t} is not a canonical field"
         ))));
     }
-    let sk = format!("field#{source}");
+    let sk = field_sk(source);
     let Some(item) = table.get(&pk(tenant, migration), &sk).await? else {
         return Ok(Err(OverrideError::UnknownField));
     };

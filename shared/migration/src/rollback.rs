@@ -38,7 +38,7 @@ pub fn request_event(m: &Migration, by: &str, at: Timestamp) -> Envelope {
 }
 
 pub fn report_key(m: &Migration) -> String {
-    format!("reports/{}/{}/rollback.json", m.tenant_id, m.id)
+    crate::keys::rollback_report_blob(&m.tenant_id, &m.id)
 }
 
 /// A record the rollback left as it was, because someone changed it after the apply.
@@ -94,7 +94,12 @@ pub async fn rollback(
             return Ok(());
         }
         let page = table
-            .query(&journal_pk, "journal#", m.rollback_cursor.as_deref(), BATCH)
+            .query(
+                &journal_pk,
+                crate::keys::JOURNAL_PREFIX,
+                m.rollback_cursor.as_deref(),
+                BATCH,
+            )
             .await?;
         if page.items.is_empty() {
             return verify_and_finish(table, blobs, bus, m, at).await;
@@ -174,9 +179,7 @@ pub async fn rollback(
     }
 }
 
-fn conflict_sk(journal_sk: &str) -> String {
-    format!("conflict#{}", journal_sk.trim_start_matches("journal#"))
-}
+use crate::keys::conflict_sk;
 
 fn display_id(pk: &str, sk: &str) -> String {
     match (pk.split_once('#'), sk.split_once('#')) {
@@ -197,7 +200,7 @@ pub async fn verify(
     let Some(manifest) = m.snapshot.as_ref() else {
         // Stopped before its snapshot: nothing was applied, so nothing needs undoing.
         if table
-            .query(&journal_pk, "journal#", None, 1)
+            .query(&journal_pk, crate::keys::JOURNAL_PREFIX, None, 1)
             .await?
             .items
             .is_empty()
@@ -229,7 +232,12 @@ pub async fn verify(
     let mut after: Option<String> = None;
     loop {
         let page = table
-            .query(&journal_pk, "journal#", after.as_deref(), 500)
+            .query(
+                &journal_pk,
+                crate::keys::JOURNAL_PREFIX,
+                after.as_deref(),
+                500,
+            )
             .await?;
         for j in &page.items {
             let e: JournalEntry = j.doc()?;

@@ -36,11 +36,7 @@ pub struct Manifest {
 }
 
 pub fn keys(tenant: &TenantId, migration: &str) -> (String, String) {
-    let base = format!("snapshots/{tenant}/{migration}");
-    (
-        format!("{base}/catalog.jsonl.gz"),
-        format!("{base}/manifest.json"),
-    )
+    crate::keys::snapshot_blobs(tenant, migration)
 }
 
 /// One item as the snapshot writes it.

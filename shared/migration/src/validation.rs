@@ -57,9 +57,10 @@ pub async fn validate_batch(
         passed: report.summary.errors == 0,
         report_key: report_key.clone(),
     };
+    let (pk, sk) = crate::keys::validation_summary(tenant, &req.migration_id);
     let item = Item::with_doc(
-        format!("migration#{tenant}"),
-        format!("{}#validation", req.migration_id),
+        pk,
+        sk,
         &json!({ "summary": summary, "validated_at": event.received_at }),
     )?
     .expiring_at(event.received_at.unix_seconds() + REPORT_TTL_SECS);

@@ -172,6 +172,77 @@ pub async fn query_all(table: &dyn Table, pk: &str, prefix: &str) -> Result<Vec<
     }
 }
 
+/// What [`update_item`] does with the item it read.
+#[derive(Debug)]
+pub enum Update<T> {
+    /// Nothing to write: return the value.
+    Done(T),
+    /// Write `item` — on the condition that the item read is unchanged (same version, or
+    /// still absent) — together with `also` in one transaction, then return `value`.
+    Put {
+        /// The new item (same partition and sort key as the one read).
+        item: Item,
+        /// Further writes that must happen with it, each with its own condition.
+        also: Vec<TxWrite>,
+        /// What the caller gets once the write succeeded.
+        value: T,
+    },
+}
+
+/// The one read-change-write loop: reads `pk`/`sk` (and the items of `read_also`, for a
+/// decision that depends on them), lets `decide` choose, writes if the item is still as read
+/// (optimistic concurrency), and on a lost race reads and decides again, at most
+/// `max_attempts` times.
+///
+/// # Errors
+/// What `decide` returns; the table's errors; [`PortError::Transient`] when every attempt
+/// lost a race (heavy contention: retry later).
+///
+/// [`PortError::Transient`]: crate::PortError::Transient
+pub async fn update_item<T, E>(
+    table: &dyn Table,
+    pk: &str,
+    sk: &str,
+    read_also: &[(&str, &str)],
+    max_attempts: usize,
+    mut decide: impl FnMut(Option<&Item>, &[Option<Item>]) -> std::result::Result<Update<T>, E>,
+) -> std::result::Result<T, E>
+where
+    E: From<crate::PortError>,
+{
+    for _ in 0..max_attempts.max(1) {
+        let current = table.get(pk, sk).await?;
+        let mut others = Vec::with_capacity(read_also.len());
+        for (opk, osk) in read_also {
+            others.push(table.get(opk, osk).await?);
+        }
+        let condition = current
+            .as_ref()
+            .map_or(Condition::IfAbsent, |i| Condition::IfVersion(i.version));
+        let (item, also, value) = match decide(current.as_ref(), &others)? {
+            Update::Done(value) => return Ok(value),
+            Update::Put { item, also, value } => (item, also, value),
+        };
+        let written = if also.is_empty() {
+            table.put(item, condition).await.map(|_| ())
+        } else {
+            let mut writes = Vec::with_capacity(also.len() + 1);
+            writes.push(TxWrite::Put { item, condition });
+            writes.extend(also);
+            table.transact(writes).await
+        };
+        match written {
+            Ok(()) => return Ok(value),
+            Err(crate::PortError::ConditionFailed) => tokio::task::yield_now().await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(crate::PortError::Transient(format!(
+        "{pk} / {sk} kept changing during {max_attempts} attempts to update it"
+    ))
+    .into())
+}
+
 /// Applies DynamoDB's ADD to an attribute map.
 pub fn apply_deltas(attrs: &mut Map<String, Value>, deltas: &[(&str, i64)]) -> Result<Vec<i64>> {
     deltas

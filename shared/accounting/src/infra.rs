@@ -1,0 +1,81 @@
+//! Infrastructure metering: what each function spent handling a tenant's records.
+
+use tillbridge_costs::infra::InfraUsage;
+use tillbridge_domain::{TenantId, Timestamp};
+use tillbridge_ports::table::{Table, query_all};
+
+use crate::{AccountingError, attr, keys, period_of};
+
+/// Adds what a function spent handling one record for `tenant` (`infra#<tenant>#<month>` /
+/// `<function>`), written to the unmetered table so the meter does not count itself.
+pub async fn record_infra(
+    table: &dyn Table,
+    tenant: &TenantId,
+    at: Timestamp,
+    function: &str,
+    usage: &InfraUsage,
+) -> Result<(), AccountingError> {
+    let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let deltas = [
+        ("lambda_requests", i(usage.lambda_requests)),
+        ("lambda_mb_ms", i(usage.lambda_mb_ms)),
+        ("http_api_requests", i(usage.http_api_requests)),
+        ("sqs_requests", i(usage.sqs_requests)),
+        ("eventbridge_events", i(usage.eventbridge_events)),
+        ("dynamodb_wru", i(usage.dynamodb_wru)),
+        ("dynamodb_rru", i(usage.dynamodb_rru)),
+        ("s3_put", i(usage.s3_put)),
+        ("s3_get", i(usage.s3_get)),
+    ];
+    table
+        .add(&keys::infra_pk(tenant, &period_of(at)), function, &deltas)
+        .await?;
+    Ok(())
+}
+
+/// A tenant's infrastructure usage in a month, all functions summed.
+pub async fn infra_usage(
+    table: &dyn Table,
+    tenant: &TenantId,
+    period: &str,
+) -> Result<InfraUsage, AccountingError> {
+    let mut total = InfraUsage::default();
+    for item in query_all(table, &keys::infra_pk(tenant, period), "").await? {
+        total.add(&InfraUsage {
+            lambda_requests: attr(&item, "lambda_requests"),
+            lambda_mb_ms: attr(&item, "lambda_mb_ms"),
+            http_api_requests: attr(&item, "http_api_requests"),
+            sqs_requests: attr(&item, "sqs_requests"),
+            eventbridge_events: attr(&item, "eventbridge_events"),
+            dynamodb_wru: attr(&item, "dynamodb_wru"),
+            dynamodb_rru: attr(&item, "dynamodb_rru"),
+            s3_put: attr(&item, "s3_put"),
+            s3_get: attr(&item, "s3_get"),
+        });
+    }
+    Ok(total)
+}
+
+/// Turns a meter reading and a measured duration into the usage of one handled record.
+pub fn infra_for_record(
+    units: tillbridge_ports::meter::InfraUnits,
+    elapsed: std::time::Duration,
+    memory_mb: u64,
+    http: bool,
+) -> InfraUsage {
+    // Lambda bills duration in 1 ms steps.
+    let ms = u64::try_from(elapsed.as_micros().div_ceil(1000))
+        .unwrap_or(u64::MAX)
+        .max(1);
+    InfraUsage {
+        lambda_requests: 1,
+        lambda_mb_ms: ms.saturating_mul(memory_mb),
+        http_api_requests: u64::from(http),
+        sqs_requests: units.sqs_requests,
+        eventbridge_events: units.eventbridge_events,
+        dynamodb_wru: units.dynamodb_wru,
+        dynamodb_rru: units.dynamodb_rru,
+        s3_put: units.s3_put,
+        s3_get: units.s3_get,
+    }
+}
