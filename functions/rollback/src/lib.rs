@@ -116,12 +116,10 @@ mod tests {
             },
         )
         .await
-        .unwrap()
         .unwrap();
         rt.drain().await.unwrap();
         migration::approve(table.as_ref(), rt.bus.as_ref(), &m.id, "ops", at)
             .await
-            .unwrap()
             .unwrap();
         rt.drain().await.unwrap();
         assert_eq!(
@@ -144,7 +142,6 @@ mod tests {
         let requests = RecordingBus::default();
         migration::request_rollback(table.as_ref(), &requests, &m.id, "ops", at)
             .await
-            .unwrap()
             .unwrap();
         let published = requests.published();
         assert_eq!(

@@ -37,14 +37,15 @@ pub async fn budget(
     table: &dyn Table,
     tenant: &TenantId,
 ) -> Result<Option<Decimal>, AccountingError> {
-    Ok(table
-        .get(keys::BUDGETS_PK, tenant.as_str())
-        .await?
-        .and_then(|i| {
-            i.attrs
-                .get("doc")
-                .and_then(|d| d["monthly_usd"].as_str().map(dec))
-        }))
+    let Some(item) = table.get(keys::BUDGETS_PK, tenant.as_str()).await? else {
+        return Ok(None);
+    };
+    match item.attrs.get("doc").map(|d| &d["monthly_usd"]) {
+        Some(serde_json::Value::String(s)) => Ok(Some(dec(s)?)),
+        _ => Err(AccountingError::Permanent(format!(
+            "the budget of {tenant} has no monthly_usd amount"
+        ))),
+    }
 }
 
 pub(crate) async fn announce_thresholds(
@@ -72,7 +73,7 @@ pub(crate) async fn announce_thresholds(
         let sk = keys::threshold_sk(t);
         let created = match table
             .put(
-                Item::with_doc(&pk, &sk, &json!({ "state": "pending" }))?,
+                Item::with_doc(&pk, &sk, &json!({ "state": MarkState::Pending }))?,
                 Condition::IfAbsent,
             )
             .await
@@ -83,7 +84,10 @@ pub(crate) async fn announce_thresholds(
         };
         let existing = table.get(&pk, &sk).await?;
         let pending = existing.as_ref().is_some_and(|i| {
-            i.attrs.get("doc").and_then(|d| d["state"].as_str()) == Some("pending")
+            i.attrs
+                .get("doc")
+                .and_then(|d| serde_json::from_value::<MarkState>(d["state"].clone()).ok())
+                == Some(MarkState::Pending)
         });
         if !(created || pending) {
             continue;
@@ -109,7 +113,7 @@ pub(crate) async fn announce_thresholds(
             let sent = Item::with_doc(
                 &pk,
                 &sk,
-                &json!({ "state": "sent", "event_id": event.event_id }),
+                &json!({ "state": MarkState::Sent, "event_id": event.event_id }),
             )?;
             match table.put(sent, Condition::IfVersion(item.version)).await {
                 Ok(_) | Err(PortError::ConditionFailed) => {}
@@ -120,18 +124,47 @@ pub(crate) async fn announce_thresholds(
     Ok(())
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Committed and reserved USD of a tenant's month (exact decimals as strings).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct BudgetState {
     committed: String,
     reserved: String,
 }
 
+impl Default for BudgetState {
+    fn default() -> Self {
+        Self {
+            committed: "0".into(),
+            reserved: "0".into(),
+        }
+    }
+}
+
+/// Where a reservation is in its life (stored as `open` / `settled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ReservationState {
+    /// Reserved before the call; counts against the limit as `estimate`.
+    Open,
+    /// Settled with the call's actual cost.
+    Settled,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Reservation {
     estimate: String,
-    state: String,
+    state: ReservationState,
     #[serde(default)]
     actual: Option<String>,
+}
+
+/// A threshold announcement's mark (stored as `pending` / `sent`): recorded before the
+/// event is published, marked sent after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum MarkState {
+    Pending,
+    Sent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,7 +207,7 @@ pub async fn reserve(
                 Some(i) => i.doc::<BudgetState>()?,
                 None => BudgetState::default(),
             };
-            let (committed, reserved) = (dec(&state.committed), dec(&state.reserved));
+            let (committed, reserved) = (dec(&state.committed)?, dec(&state.reserved)?);
             if committed + reserved + estimate > limit {
                 return Ok(Update::Done(Reserve::Refused {
                     available: (limit - committed - reserved).max(Decimal::ZERO),
@@ -186,7 +219,7 @@ pub async fn reserve(
             };
             let reservation = Reservation {
                 estimate: estimate.to_string(),
-                state: "open".into(),
+                state: ReservationState::Open,
                 actual: None,
             };
             Ok(Update::Put {
@@ -228,7 +261,7 @@ pub async fn settle(
                 )));
             };
             let res: Reservation = res_item.doc()?;
-            if res.state == "settled" {
+            if res.state == ReservationState::Settled {
                 return Ok(Update::Done(()));
             }
             let Some(state_item) = current else {
@@ -236,14 +269,14 @@ pub async fn settle(
             };
             let state: BudgetState = state_item.doc()?;
             let next = BudgetState {
-                committed: (dec(&state.committed) + actual).to_string(),
-                reserved: (dec(&state.reserved) - dec(&res.estimate))
+                committed: (dec(&state.committed)? + actual).to_string(),
+                reserved: (dec(&state.reserved)? - dec(&res.estimate)?)
                     .max(Decimal::ZERO)
                     .to_string(),
             };
             let settled = Reservation {
                 estimate: res.estimate.clone(),
-                state: "settled".into(),
+                state: ReservationState::Settled,
                 actual: Some(actual.to_string()),
             };
             Ok(Update::Put {
@@ -272,7 +305,7 @@ pub async fn budget_state(
         {
             Some(i) => {
                 let s: BudgetState = i.doc()?;
-                (dec(&s.committed), dec(&s.reserved))
+                (dec(&s.committed)?, dec(&s.reserved)?)
             }
             None => (Decimal::ZERO, Decimal::ZERO),
         },

@@ -33,8 +33,10 @@ pub fn period_of(at: Timestamp) -> String {
     at.to_string().get(..7).unwrap_or("0000-00").to_owned()
 }
 
-pub(crate) fn dec(s: &str) -> Decimal {
-    tillbridge_domain::money::parse_decimal(s).unwrap_or_default()
+/// A stored exact amount; a corrupt one is an error, never $0.
+pub(crate) fn dec(s: &str) -> Result<Decimal, AccountingError> {
+    tillbridge_domain::money::parse_decimal(s)
+        .ok_or_else(|| AccountingError::Permanent(format!("stored amount {s:?} is not a decimal")))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

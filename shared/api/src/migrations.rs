@@ -42,8 +42,14 @@ fn refusal(r: &Refusal) -> Response {
     }
 }
 
+/// The one place a migration failure becomes a status: refusals are the operator's (404,
+/// 409, 400), everything else [`Response::failure`].
 fn internal(e: &MigrationError) -> Response {
-    Response::failure(e)
+    match e {
+        MigrationError::Refused(r) => refusal(r),
+        MigrationError::Override(OverrideError::Invalid(m)) => error(400, m),
+        _ => Response::failure(e),
+    }
 }
 
 /// The largest export accepted in a request body; bigger ones go to the blob store first.
@@ -220,8 +226,7 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
     )
     .await;
     match started {
-        Ok(Ok(m)) => reply(202, &m.view()),
-        Ok(Err(r)) => refusal(&r),
+        Ok(m) => reply(202, &m.view()),
         Err(e) => internal(&e),
     }
 }
@@ -281,17 +286,17 @@ async fn put_mappings(api: &Api, m: &Migration, req: &Request<'_>) -> Response {
         )
         .await;
         match result {
-            Ok(Ok(d)) => done.push(d),
-            Ok(Err(OverrideError::UnknownField)) => {
+            Ok(d) => done.push(d),
+            Err(MigrationError::Override(OverrideError::UnknownField)) => {
                 return error(404, &format!("{} is not a field of this export", o.source));
             }
-            Ok(Err(OverrideError::Conflict)) => {
+            Err(MigrationError::Override(OverrideError::Conflict)) => {
                 return error(
                     409,
                     &format!("{} changed meanwhile; reload and decide again", o.source),
                 );
             }
-            Ok(Err(OverrideError::Invalid(msg))) => return error(400, &msg),
+            Err(MigrationError::Override(OverrideError::Invalid(msg))) => return error(400, &msg),
             Err(e) => return internal(&e),
         }
     }
@@ -318,8 +323,7 @@ async fn act(api: &Api, m: &Migration, action: &str, req: &Request<'_>) -> Respo
         _ => migration::request_rollback(t, b, id, &by, at).await,
     };
     match result {
-        Ok(Ok(m)) => reply(202, &m.view()),
-        Ok(Err(r)) => refusal(&r),
+        Ok(m) => reply(202, &m.view()),
         Err(e) => internal(&e),
     }
 }

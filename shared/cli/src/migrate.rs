@@ -12,7 +12,7 @@ use tillbridge_domain::{CorrelationId, TenantId};
 use tillbridge_local::LocalRuntime;
 use tillbridge_migration::review as mapping_review;
 use tillbridge_migration::{
-    self as migration, ExportSource, Migration, Refusal, StartRequest, Status,
+    self as migration, ExportSource, Migration, MigrationError, Refusal, StartRequest, Status,
 };
 use tillbridge_ports::TenantDirectory;
 
@@ -154,7 +154,6 @@ pub fn migrate(a: MigrateArgs) -> Outcome {
             },
         )
         .await
-        .map_err(usage)?
         .map_err(refused)?;
         eprintln!("migration {} started; suggesting mappings…", started.id);
         let mut m = drive(&rt, &started.id).await?;
@@ -239,7 +238,6 @@ pub fn rollback(a: RollbackArgs) -> Outcome {
             rt.clock.now(),
         )
         .await
-        .map_err(usage)?
         .map_err(refused)?;
         let m = drive(&rt, &a.migration).await?;
         output(&rt, &m, &a.common.format).await?;
@@ -251,15 +249,17 @@ pub fn rollback(a: RollbackArgs) -> Outcome {
 async fn approve(rt: &Arc<LocalRuntime>, id: &str, by: &str) -> Result<Migration, Failure> {
     migration::approve(rt.table.as_ref(), rt.bus.as_ref(), id, by, rt.clock.now())
         .await
-        .map_err(usage)?
         .map_err(refused)?;
     drive(rt, id).await
 }
 
-fn refused(r: Refusal) -> Failure {
-    match r {
-        Refusal::NotFound => Failure::usage("migration not found"),
-        other => Failure::rejected(other.to_string()),
+/// A refused request exits 1 (judged and rejected), an unknown migration or a failing store
+/// exits 2.
+fn refused(e: MigrationError) -> Failure {
+    match e {
+        MigrationError::Refused(Refusal::NotFound) => Failure::usage("migration not found"),
+        MigrationError::Refused(other) => Failure::rejected(other.to_string()),
+        other => usage(other),
     }
 }
 
@@ -465,7 +465,6 @@ pub async fn demo(rt: &LocalRuntime) -> Outcome {
         },
     )
     .await
-    .map_err(|e| fail(&e))?
     .map_err(|e| fail(&e))?;
     rt.drain().await.map_err(|e| fail(&e))?;
     let decisions = mapping_review::decisions(rt.table.as_ref(), &tenant, &m.id)
@@ -485,7 +484,6 @@ pub async fn demo(rt: &LocalRuntime) -> Outcome {
         rt.clock.now(),
     )
     .await
-    .map_err(|e| fail(&e))?
     .map_err(|e| fail(&e))?;
     rt.drain().await.map_err(|e| fail(&e))?;
     output(rt, &load(rt, &m.id).await?, "text").await?;
@@ -497,7 +495,6 @@ pub async fn demo(rt: &LocalRuntime) -> Outcome {
         rt.clock.now(),
     )
     .await
-    .map_err(|e| fail(&e))?
     .map_err(|e| fail(&e))?;
     rt.drain().await.map_err(|e| fail(&e))?;
     let done = load(rt, &m.id).await?;

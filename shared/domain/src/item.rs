@@ -6,80 +6,149 @@ use sha2::{Digest, Sha256};
 
 use crate::{Currency, Timestamp};
 
-/// One sellable thing (a product, or one variant of it) in vendor-neutral form.
-///
-/// Money is integer minor units of `currency`. Optional fields are omitted from JSON when
-/// absent, so "unknown" and "empty" stay distinguishable.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CatalogItem {
-    pub external_id: String,
+/// Declares the canonical item ONCE: each entry is a field of [`CatalogItem`] (with its
+/// serde attributes) and its [`CanonicalField`] variant. The struct, the enum,
+/// [`CanonicalField::ALL`] and [`CanonicalField::as_str`] all come from this list, so a field
+/// added here is a field everywhere — and every `match` on [`CanonicalField`] must handle it.
+macro_rules! canonical_item {
+    ($( $(#[$attr:meta])* $field:ident : $ty:ty => $variant:ident, )*) => {
+        /// One sellable thing (a product, or one variant of it) in vendor-neutral form.
+        ///
+        /// Money is integer minor units of `currency`. Optional fields are omitted from JSON
+        /// when absent, so "unknown" and "empty" stay distinguishable.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        pub struct CatalogItem {
+            $( $(#[$attr])* pub $field: $ty, )*
+        }
+
+        /// A field of the canonical item, by name (`snake_case` in JSON, as in the item).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum CanonicalField {
+            $( #[doc = concat!("`", stringify!($field), "`")] $variant, )*
+        }
+
+        impl CanonicalField {
+            /// Every canonical field, in the item's order (ARCHITECTURE.md).
+            pub const ALL: [CanonicalField; [$(CanonicalField::$variant),*].len()] =
+                [$(CanonicalField::$variant),*];
+
+            /// The field's name, as in the item's JSON.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( CanonicalField::$variant => stringify!($field), )*
+                }
+            }
+        }
+    };
+}
+
+canonical_item! {
+    /// The vendor's id of the item (required).
+    external_id: String => ExternalId,
+    /// Stock-keeping unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sku: Option<String>,
+    sku: Option<String> => Sku,
+    /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    name: Option<String> => Name,
+    /// Long description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    description: Option<String> => Description,
+    /// Category name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
+    category: Option<String> => Category,
+    /// Selling price in minor units of `currency`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_minor: Option<i64>,
+    price_minor: Option<i64> => PriceMinor,
+    /// ISO 4217 currency of the money fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<Currency>,
+    currency: Option<Currency> => Currency,
+    /// Cost in minor units of `currency`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost_minor: Option<i64>,
+    cost_minor: Option<i64> => CostMinor,
+    /// GTIN / UPC / EAN as printed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub barcode: Option<String>,
+    barcode: Option<String> => Barcode,
+    /// Tax rate in percent (8.875 means 8.875 %).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
-    pub tax_rate_percent: Option<Decimal>,
+    tax_rate_percent: Option<Decimal> => TaxRatePercent,
+    /// Stock on hand (decimal: weighed goods).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
-    pub quantity_on_hand: Option<Decimal>,
+    quantity_on_hand: Option<Decimal> => QuantityOnHand,
+    /// Sold now (false: hidden, archived, disabled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_active: Option<bool>,
+    is_active: Option<bool> => IsActive,
+    /// Primary image URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_url: Option<String>,
+    image_url: Option<String> => ImageUrl,
+    /// Brand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub brand: Option<String>,
+    brand: Option<String> => Brand,
+    /// Supplier or vendor name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vendor: Option<String>,
+    vendor: Option<String> => Vendor,
+    /// The variant's own name ("Large", "Red / M").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant_name: Option<String>,
+    variant_name: Option<String> => VariantName,
+    /// The parent product's external id, for variants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_id: Option<String>,
+    parent_id: Option<String> => ParentId,
+    /// Modifier groups offered with the item.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub modifier_group_ids: Vec<String>,
+    modifier_group_ids: Vec<String> => ModifierGroupIds,
+    /// Unit the price is per (each, kg, lb, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit_of_measure: Option<String>,
+    unit_of_measure: Option<String> => UnitOfMeasure,
+    /// Weight, in `unit_of_measure` when it is a weight unit.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
-    pub weight: Option<Decimal>,
+    weight: Option<Decimal> => Weight,
+    /// When the vendor created it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<Timestamp>,
+    created_at: Option<Timestamp> => CreatedAt,
+    /// When the vendor last changed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<Timestamp>,
+    updated_at: Option<Timestamp> => UpdatedAt,
+    /// THC content in percent (cannabis).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
-    pub thc_percent: Option<Decimal>,
+    thc_percent: Option<Decimal> => ThcPercent,
+    /// CBD content in percent (cannabis).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
-    pub cbd_percent: Option<Decimal>,
+    cbd_percent: Option<Decimal> => CbdPercent,
+}
+
+impl CanonicalField {
+    /// The field with this name, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for CanonicalField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl CatalogItem {
@@ -98,33 +167,16 @@ impl CatalogItem {
     }
 }
 
-/// Canonical field names, in the order of ARCHITECTURE.md.
-pub const CANONICAL_FIELDS: [&str; 24] = [
-    "external_id",
-    "sku",
-    "name",
-    "description",
-    "category",
-    "price_minor",
-    "currency",
-    "cost_minor",
-    "barcode",
-    "tax_rate_percent",
-    "quantity_on_hand",
-    "is_active",
-    "image_url",
-    "brand",
-    "vendor",
-    "variant_name",
-    "parent_id",
-    "modifier_group_ids",
-    "unit_of_measure",
-    "weight",
-    "created_at",
-    "updated_at",
-    "thc_percent",
-    "cbd_percent",
-];
+/// Canonical field names, in the order of ARCHITECTURE.md ([`CanonicalField::ALL`] by name).
+pub const CANONICAL_FIELDS: [&str; CanonicalField::ALL.len()] = {
+    let mut names = [""; CanonicalField::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = CanonicalField::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 #[cfg(test)]
 mod tests {

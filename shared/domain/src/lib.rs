@@ -14,6 +14,6 @@ pub mod time;
 pub use error::{Classify, DomainError, ErrorKind};
 pub use event::{Envelope, EventData, EventType};
 pub use ids::{CorrelationId, DeliveryId, EventId, Provider, TenantId};
-pub use item::CatalogItem;
+pub use item::{CanonicalField, CatalogItem};
 pub use money::Currency;
 pub use time::Timestamp;

@@ -572,7 +572,6 @@ async fn interrupted_applies_and_rollbacks_resume_and_still_restore_exactly() {
 
         migration::request_rollback(h.table.as_ref(), h.rt.bus.as_ref(), &id, "ops", at())
             .await
-            .unwrap()
             .unwrap();
         let rb = migration_event(
             &id,
@@ -797,12 +796,10 @@ async fn migrate(h: &Harness, records: &Value) -> String {
         },
     )
     .await
-    .unwrap()
     .unwrap();
     h.rt.drain().await.unwrap();
     migration::approve(h.table.as_ref(), h.rt.bus.as_ref(), &m.id, "ops", at())
         .await
-        .unwrap()
         .unwrap();
     h.rt.drain().await.unwrap();
     assert_eq!(state(h, &m.id).await.status, Status::Completed);
@@ -812,7 +809,6 @@ async fn migrate(h: &Harness, records: &Value) -> String {
 async fn undo(h: &Harness, id: &str) -> rollback::Report {
     migration::request_rollback(h.table.as_ref(), h.rt.bus.as_ref(), id, "ops", at())
         .await
-        .unwrap()
         .unwrap();
     h.rt.drain().await.unwrap();
     let m = state(h, id).await;

@@ -4,6 +4,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tillbridge_domain::CanonicalField;
 use tillbridge_domain::money::parse_decimal;
 use tillbridge_domain::{CatalogItem, Currency, Timestamp};
 
@@ -212,20 +213,26 @@ fn set(
                 .map_err(|e| format!("{}: {e}", f.source)),
         }
     };
-    match f.target.as_str() {
-        "external_id" => item.external_id = t.unwrap_or_default(),
-        "sku" => item.sku = item.sku.take().or(t),
-        "name" => item.name = item.name.take().or(t),
-        "description" => item.description = item.description.take().or(t),
-        "category" => item.category = item.category.take().or(t),
-        "barcode" => item.barcode = item.barcode.take().or(t),
-        "image_url" => item.image_url = item.image_url.take().or(t),
-        "brand" => item.brand = item.brand.take().or(t),
-        "vendor" => item.vendor = item.vendor.take().or(t),
-        "variant_name" => item.variant_name = item.variant_name.take().or(t),
-        "parent_id" => item.parent_id = item.parent_id.take().or(t),
-        "unit_of_measure" => item.unit_of_measure = item.unit_of_measure.take().or(t),
-        "currency" => {
+    let Some(field) = CanonicalField::parse(&f.target) else {
+        return Err(format!(
+            "{}: {:?} is not a canonical field",
+            f.source, f.target
+        ));
+    };
+    match field {
+        CanonicalField::ExternalId => item.external_id = t.unwrap_or_default(),
+        CanonicalField::Sku => item.sku = item.sku.take().or(t),
+        CanonicalField::Name => item.name = item.name.take().or(t),
+        CanonicalField::Description => item.description = item.description.take().or(t),
+        CanonicalField::Category => item.category = item.category.take().or(t),
+        CanonicalField::Barcode => item.barcode = item.barcode.take().or(t),
+        CanonicalField::ImageUrl => item.image_url = item.image_url.take().or(t),
+        CanonicalField::Brand => item.brand = item.brand.take().or(t),
+        CanonicalField::Vendor => item.vendor = item.vendor.take().or(t),
+        CanonicalField::VariantName => item.variant_name = item.variant_name.take().or(t),
+        CanonicalField::ParentId => item.parent_id = item.parent_id.take().or(t),
+        CanonicalField::UnitOfMeasure => item.unit_of_measure = item.unit_of_measure.take().or(t),
+        CanonicalField::Currency => {
             if let Some(c) = t {
                 item.currency = Some(
                     Currency::parse(&c.to_ascii_uppercase())
@@ -233,25 +240,27 @@ fn set(
                 );
             }
         }
-        "price_minor" => item.price_minor = item.price_minor.or(money()?),
-        "cost_minor" => item.cost_minor = item.cost_minor.or(money()?),
-        "quantity_on_hand" => item.quantity_on_hand = item.quantity_on_hand.or_else(dec),
-        "weight" => item.weight = item.weight.or_else(dec),
-        "thc_percent" => {
+        CanonicalField::PriceMinor => item.price_minor = item.price_minor.or(money()?),
+        CanonicalField::CostMinor => item.cost_minor = item.cost_minor.or(money()?),
+        CanonicalField::QuantityOnHand => {
+            item.quantity_on_hand = item.quantity_on_hand.or_else(dec)
+        }
+        CanonicalField::Weight => item.weight = item.weight.or_else(dec),
+        CanonicalField::ThcPercent => {
             item.thc_percent = item.thc_percent.or_else(|| {
                 t.as_deref()
                     .map(|s| s.trim_end_matches('%'))
                     .and_then(parse_decimal)
             })
         }
-        "cbd_percent" => {
+        CanonicalField::CbdPercent => {
             item.cbd_percent = item.cbd_percent.or_else(|| {
                 t.as_deref()
                     .map(|s| s.trim_end_matches('%'))
                     .and_then(parse_decimal)
             })
         }
-        "tax_rate_percent" => {
+        CanonicalField::TaxRatePercent => {
             let d = dec().map(|d| {
                 if f.conversion == Conversion::FractionToPercent {
                     d * Decimal::ONE_HUNDRED
@@ -261,7 +270,7 @@ fn set(
             });
             item.tax_rate_percent = item.tax_rate_percent.or(d.map(|d| d.normalize()));
         }
-        "is_active" => {
+        CanonicalField::IsActive => {
             let v = match f.conversion {
                 Conversion::InvertedBoolean => truthy(first).map(|b| !b),
                 Conversion::Status => t.map(|s| {
@@ -278,12 +287,11 @@ fn set(
                 (a, b) => a.or(b),
             };
         }
-        "created_at" => item.created_at = item.created_at.or(time()?),
-        "updated_at" => item.updated_at = item.updated_at.or(time()?),
-        "modifier_group_ids" => item
+        CanonicalField::CreatedAt => item.created_at = item.created_at.or(time()?),
+        CanonicalField::UpdatedAt => item.updated_at = item.updated_at.or(time()?),
+        CanonicalField::ModifierGroupIds => item
             .modifier_group_ids
             .extend(vals.iter().filter_map(|v| text(v))),
-        _ => {}
     }
     Ok(())
 }

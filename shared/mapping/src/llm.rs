@@ -9,33 +9,9 @@ use sha2::{Digest, Sha256};
 use crate::flatten::FieldProfile;
 use crate::suggest::{Suggestion, band};
 
-/// The canonical fields a source field can feed.
-pub const TARGETS: [&str; 24] = [
-    "external_id",
-    "sku",
-    "name",
-    "description",
-    "category",
-    "barcode",
-    "image_url",
-    "brand",
-    "vendor",
-    "variant_name",
-    "parent_id",
-    "unit_of_measure",
-    "currency",
-    "price_minor",
-    "cost_minor",
-    "quantity_on_hand",
-    "weight",
-    "thc_percent",
-    "cbd_percent",
-    "tax_rate_percent",
-    "is_active",
-    "created_at",
-    "updated_at",
-    "modifier_group_ids",
-];
+/// The canonical fields a source field can feed (every one, by name).
+pub const TARGETS: [&str; tillbridge_domain::item::CANONICAL_FIELDS.len()] =
+    tillbridge_domain::item::CANONICAL_FIELDS;
 
 /// Suggestions below this confidence are sent to the model (and a model answer below it
 /// escalates to the next model).

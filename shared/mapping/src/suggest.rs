@@ -2,6 +2,7 @@
 //! evidence, one suggestion (or an explicit "no counterpart") per source field.
 
 use serde::Serialize;
+use tillbridge_domain::CanonicalField as F;
 
 use crate::flatten::{FieldProfile, ValueKind};
 use crate::tokens::words;
@@ -115,8 +116,8 @@ fn field(p: &FieldProfile) -> Field<'_> {
 
 type Rule = (Option<&'static str>, f64, String);
 
-fn hit(target: &'static str, confidence: f64, reason: impl Into<String>) -> Option<Rule> {
-    Some((Some(target), confidence, reason.into()))
+fn hit(target: F, confidence: f64, reason: impl Into<String>) -> Option<Rule> {
+    Some((Some(target.as_str()), confidence, reason.into()))
 }
 
 fn none(confidence: f64, reason: impl Into<String>) -> Option<Rule> {
@@ -162,15 +163,15 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
     }
     // Cannabis potency.
     if f.leaf_has(&["thc"]) || (f.parent_has(&["thc"]) && !f.leaf_has(&["unit", "type"])) {
-        return hit("thc_percent", 0.95, "name says THC");
+        return hit(F::ThcPercent, 0.95, "name says THC");
     }
     if f.leaf_has(&["cbd"]) || (f.parent_has(&["cbd"]) && !f.leaf_has(&["unit", "type"])) {
-        return hit("cbd_percent", 0.95, "name says CBD");
+        return hit(F::CbdPercent, 0.95, "name says CBD");
     }
     // Money.
     if f.leaf_has(&["currency"]) {
         return hit(
-            "currency",
+            F::Currency,
             if kind == ValueKind::Currency {
                 0.97
             } else {
@@ -183,10 +184,10 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         || (f.parent_has(&["cost"]) && f.leaf_is(&["amount", "value"])))
         && f.numeric()
     {
-        return hit("cost_minor", 0.93, "a cost amount");
+        return hit(F::CostMinor, 0.93, "a cost amount");
     }
     if f.parent_has(&["price"]) && f.leaf_is(&["amount", "value"]) && f.numeric() {
-        return hit("price_minor", 0.96, "the amount of a price object");
+        return hit(F::PriceMinor, 0.96, "the amount of a price object");
     }
     if f.leaf_has(&["price", "amount"])
         && !f.parent_has(&[
@@ -236,31 +237,31 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         ];
         if f.leaf.iter().all(|t| NEUTRAL.contains(&t.as_str())) {
             let c = if f.numeric() { 0.95 } else { 0.75 };
-            return hit("price_minor", c, "a price");
+            return hit(F::PriceMinor, c, "a price");
         }
         return none(0.8, "a price-related setting, not the selling price");
     }
     // Identifiers of the thing itself.
     if f.leaf_has(&["sku"]) && !f.leaf_has(&["parent"]) {
-        return hit("sku", 0.96, "name says SKU");
+        return hit(F::Sku, 0.96, "name says SKU");
     }
     if f.leaf_has(&["upc", "ean", "gtin", "barcode"]) {
-        return hit("barcode", 0.96, "name says barcode/UPC/EAN/GTIN");
+        return hit(F::Barcode, 0.96, "name says barcode/UPC/EAN/GTIN");
     }
     if f.leaf_is(&["code"])
         && f.profile.share_of(ValueKind::Gtin) + f.profile.share_of(ValueKind::Integer) >= 0.5
     {
-        return hit("barcode", 0.9, "a numeric code shaped like a GTIN");
+        return hit(F::Barcode, 0.9, "a numeric code shaped like a GTIN");
     }
     // Text.
     if f.leaf_has(&["description", "desc"]) && !f.leaf_has(&["short"]) {
-        return hit("description", 0.95, "name says description");
+        return hit(F::Description, 0.95, "name says description");
     }
     if f.leaf_has(&["short"]) && f.leaf_has(&["description"]) {
-        return hit("description", 0.85, "a short description");
+        return hit(F::Description, 0.85, "a short description");
     }
     if f.leaf_has(&["body"]) && (f.leaf_has(&["html"]) || f.profile.long_texts > 0) {
-        return hit("description", 0.85, "a long text body describing the item");
+        return hit(F::Description, 0.85, "a long text body describing the item");
     }
     // Stock and status.
     if f.leaf_has(&["qty", "quantity", "stock", "inventory", "onhand", "hand"])
@@ -285,17 +286,17 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         && f.profile.kind() != ValueKind::Bool
         && !f.parent_has(&["modifier", "modifiers", "price", "location", "overrides"])
     {
-        return hit("quantity_on_hand", 0.92, "a stock quantity");
+        return hit(F::QuantityOnHand, 0.92, "a stock quantity");
     }
     if f.parent_has(&["inventory", "stock", "stocks", "levels"])
         && f.leaf_is(&["count", "quantity", "available", "level", "onhand", "qty"])
         && f.numeric()
         && f.profile.kind() != ValueKind::Bool
     {
-        return hit("quantity_on_hand", 0.9, "a stock count");
+        return hit(F::QuantityOnHand, 0.9, "a stock count");
     }
     if f.leaf_is(&["isarchived", "archived"]) {
-        return hit("is_active", 0.92, "archived is the inverse of active");
+        return hit(F::IsActive, 0.92, "archived is the inverse of active");
     }
     if f.leaf_is(&[
         "sellable",
@@ -314,7 +315,7 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         } else {
             0.7
         };
-        return hit("is_active", c, "whether the item can be sold");
+        return hit(F::IsActive, c, "whether the item can be sold");
     }
     // Media, brand, vendor.
     if f.parent_has(&["image", "images", "photos"]) && f.leaf_is(&["id", "guid"]) {
@@ -326,14 +327,14 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         return if resolved {
             none(0.8, "an image reference whose URL is also present")
         } else {
-            hit("image_url", 0.85, "a reference to the item's image")
+            hit(F::ImageUrl, 0.85, "a reference to the item's image")
         };
     }
     if f.leaf_has(&["image", "images", "photo", "picture", "thumbnail"])
         || (f.parent_has(&["image", "images", "photos"]) && f.leaf_is(&["src", "url"]))
     {
         return hit(
-            "image_url",
+            F::ImageUrl,
             if kind == ValueKind::Url || kind == ValueKind::Empty {
                 0.93
             } else {
@@ -360,19 +361,19 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
     if (f.leaf_has(&["brand", "manufacturer"]) && label_or_ref(f))
         || (f.parent_has(&["brand", "manufacturer"]) && f.leaf_is(&["name", "title"]))
     {
-        return hit("brand", 0.93, "the brand (its name or reference)");
+        return hit(F::Brand, 0.93, "the brand (its name or reference)");
     }
     if (f.leaf_has(&["vendor", "supplier"]) && label_or_ref(f))
         || (f.parent_has(&["vendor", "supplier"]) && f.leaf_is(&["name", "title"]))
     {
-        return hit("vendor", 0.93, "the vendor (its name or reference)");
+        return hit(F::Vendor, 0.93, "the vendor (its name or reference)");
     }
     // Tax.
     if f.leaf_has(&["tax", "vat"]) || f.parent_has(&["tax", "taxes", "vat"]) {
         let rate_named =
             f.leaf_has(&["rate", "percent", "percentage", "pct"]) || f.leaf_is(&["tax", "vat"]);
         if rate_named && f.numeric() && f.profile.kind() != ValueKind::Empty {
-            return hit("tax_rate_percent", 0.94, "a tax rate");
+            return hit(F::TaxRatePercent, 0.94, "a tax rate");
         }
         if f.leaf_is(&["id", "guid"]) {
             let parent = f.profile.path.rsplit_once('.').map_or("", |(p, _)| p);
@@ -385,11 +386,11 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
             return if has_rate {
                 none(0.8, "a tax reference whose rate is also present")
             } else {
-                hit("tax_rate_percent", 0.85, "a reference to the tax applied")
+                hit(F::TaxRatePercent, 0.85, "a reference to the tax applied")
             };
         }
         if f.is_array_leaf && f.leaf_has(&["tax", "taxes"]) {
-            return hit("tax_rate_percent", 0.88, "references to the taxes applied");
+            return hit(F::TaxRatePercent, 0.88, "references to the taxes applied");
         }
         return none(0.8, "tax metadata");
     }
@@ -405,7 +406,7 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
             "modifiergroups",
         ]) || (f.is_array_leaf && f.leaf_has(&["modifier"]))
         {
-            return hit("modifier_group_ids", 0.92, "references to modifier groups");
+            return hit(F::ModifierGroupIds, 0.92, "references to modifier groups");
         }
         return none(0.85, "modifier group settings");
     }
@@ -413,15 +414,15 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
     if f.leaf_has(&["unit", "uom"])
         && !f.leaf_has(&["weight", "dimension", "length", "price", "cost"])
     {
-        return hit("unit_of_measure", 0.9, "a unit of measure");
+        return hit(F::UnitOfMeasure, 0.9, "a unit of measure");
     }
     if f.leaf_has(&["weight", "grams", "gram"]) && !f.leaf_has(&["unit"]) && f.numeric() {
-        return hit("weight", 0.93, "a weight");
+        return hit(F::Weight, 0.93, "a weight");
     }
     // Time.
     if f.leaf_has(&["created"]) && (f.at_entity_level()) {
         return hit(
-            "created_at",
+            F::CreatedAt,
             if kind == ValueKind::Timestamp {
                 0.95
             } else {
@@ -434,7 +435,7 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         && f.at_entity_level()
     {
         return hit(
-            "updated_at",
+            F::UpdatedAt,
             if kind == ValueKind::Timestamp {
                 0.95
             } else {
@@ -469,7 +470,7 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
             .contains(&t.as_str())
         });
         if plain && !f.leaf_has(&["sub", "subcategory"]) {
-            return hit("category", 0.92, "the item's category");
+            return hit(F::Category, 0.92, "the item's category");
         }
         return none(0.85, "category metadata");
     }
@@ -477,10 +478,10 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
     if (f.leaf_has(&["parent"]) && f.leaf_has(&["id", "guid", "uuid", "sku"]))
         || (f.leaf_is(&["itemgroupid", "groupid", "productid", "itemid"]) && f.in_variant())
     {
-        return hit("parent_id", 0.92, "the variant's parent");
+        return hit(F::ParentId, 0.92, "the variant's parent");
     }
     if f.parent_has(&["group", "itemgroup", "parent"]) && f.leaf_is(&["id", "guid"]) {
-        return hit("parent_id", 0.9, "the id of the group this item belongs to");
+        return hit(F::ParentId, 0.9, "the id of the group this item belongs to");
     }
     // Own id.
     if f.leaf_is(&[
@@ -494,7 +495,7 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         "variantid",
     ]) && f.at_entity_level()
     {
-        return hit("external_id", 0.95, "the record's own id");
+        return hit(F::ExternalId, 0.95, "the record's own id");
     }
     // Names.
     if f.leaf_is(&[
@@ -507,23 +508,23 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         "product",
     ]) {
         if f.in_variant() {
-            return hit("variant_name", 0.93, "the name of a variant");
+            return hit(F::VariantName, 0.93, "the name of a variant");
         }
         if f.at_entity_level() {
-            return hit("name", 0.95, "the item's name");
+            return hit(F::Name, 0.95, "the item's name");
         }
         if f.parent_has(&["option", "options"]) {
-            return hit("variant_name", 0.8, "an option value naming the variant");
+            return hit(F::VariantName, 0.8, "an option value naming the variant");
         }
     }
     if f.in_variant() && f.leaf_is(&["option", "label", "size"]) {
-        return hit("variant_name", 0.85, "the option naming the variant");
+        return hit(F::VariantName, 0.85, "the option naming the variant");
     }
     if f.parent_has(&["option", "options", "optionvalues"])
         && f.leaf_is(&["label", "value"])
         && f.profile.kind() == ValueKind::Text
     {
-        return hit("variant_name", 0.8, "an option value naming the variant");
+        return hit(F::VariantName, 0.8, "an option value naming the variant");
     }
     if f.leaf_is(&[
         "variantname",
@@ -532,7 +533,7 @@ fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         "optionvalue",
         "size",
     ]) {
-        return hit("variant_name", 0.9, "the name of a variant");
+        return hit(F::VariantName, 0.9, "the name of a variant");
     }
     None
 }

@@ -120,3 +120,28 @@ fn toast_dollars_and_clover_epoch_millis_convert() {
             .is_some_and(|t| t.to_string().starts_with("20"))
     }));
 }
+
+#[test]
+fn a_mistyped_target_is_a_problem_not_a_silently_dropped_field() {
+    let records: Vec<Value> =
+        serde_json::from_str(r#"[{"id":"a1","title":"Latte"}]"#).unwrap_or_default();
+    let mapping = vec![
+        MappedField {
+            source: "id".into(),
+            target: "external_id".into(),
+            conversion: Conversion::AsIs,
+        },
+        MappedField {
+            source: "title".into(),
+            target: "nmae".into(),
+            conversion: Conversion::AsIs,
+        },
+    ];
+    let (_, problems) = apply(&records, &mapping, Currency::USD);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("\"nmae\" is not a canonical field")),
+        "{problems:?}"
+    );
+}

@@ -113,10 +113,11 @@ pub async fn apply(
             }
             Ok(())
         })
-        .await?
+        .await
         {
             Ok(m) => m,
-            Err(_) => return Ok(()),
+            Err(MigrationError::Refused(_)) => return Ok(()),
+            Err(e) => return Err(e),
         };
         tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, items = manifest.items, bytes = manifest.compressed_bytes, "snapshot taken");
     }

@@ -2,6 +2,9 @@
 
 use thiserror::Error;
 use tillbridge_catalog::CatalogError;
+
+use crate::Refusal;
+use crate::review::OverrideError;
 use tillbridge_domain::{Classify, ErrorKind};
 use tillbridge_ports::PortError;
 
@@ -16,6 +19,13 @@ pub enum MigrationError {
     /// The catalog failed under a migration step.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// The operator's request does not fit the migration's state (not found, a conflict,
+    /// invalid input): answered to the operator, never retried.
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// A reviewer's override was refused (unknown field, a concurrent change, invalid).
+    #[error("{0}")]
+    Override(#[from] OverrideError),
     /// Transient: try again later (a claim-check object not visible yet, a lock held).
     #[error("retryable: {0}")]
     Retryable(String),
@@ -29,6 +39,7 @@ impl Classify for MigrationError {
         match self {
             Self::Store(e) => e.kind(),
             Self::Catalog(e) => e.kind(),
+            Self::Refused(_) | Self::Override(_) => ErrorKind::Permanent,
             Self::Retryable(_) => ErrorKind::Retryable,
             Self::Permanent(_) => ErrorKind::Permanent,
         }

@@ -238,6 +238,8 @@ pub enum Refusal {
     Invalid(String),
 }
 
+impl std::error::Error for Refusal {}
+
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -252,23 +254,21 @@ pub(crate) async fn update(
     table: &dyn Table,
     id: &str,
     mut f: impl FnMut(&mut Migration) -> Result<(), Refusal>,
-) -> Result<Result<Migration, Refusal>, MigrationError> {
+) -> Result<Migration, MigrationError> {
     if !valid_id(id) {
-        return Ok(Err(Refusal::NotFound));
+        return Err(MigrationError::Refused(Refusal::NotFound));
     }
     let pk = state_pk(id);
     update_item(table, &pk, STATE_SK, &[], 16, |current, _| {
         let Some(item) = current else {
-            return Ok(Update::Done(Err(Refusal::NotFound)));
+            return Err(Refusal::NotFound.into());
         };
         let mut m: Migration = item.doc()?;
-        if let Err(r) = f(&mut m) {
-            return Ok(Update::Done(Err(r)));
-        }
+        f(&mut m)?;
         Ok(Update::Put {
             item: Item::with_doc(&pk, STATE_SK, &m)?,
             also: Vec::new(),
-            value: Ok(m),
+            value: m,
         })
     })
     .await
@@ -282,15 +282,19 @@ pub(crate) async fn advance(
     from: Status,
     mut f: impl FnMut(&mut Migration),
 ) -> Result<Option<Migration>, MigrationError> {
-    Ok(update(table, id, |m| {
+    let moved = update(table, id, |m| {
         if m.status != from {
             return Err(Refusal::Conflict(String::new()));
         }
         f(m);
         Ok(())
     })
-    .await?
-    .ok())
+    .await;
+    match moved {
+        Ok(m) => Ok(Some(m)),
+        Err(MigrationError::Refused(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// An operator's request: the change `f` allows, then the event that moves the migration on.
@@ -300,15 +304,12 @@ async fn act(
     id: &str,
     f: impl FnMut(&mut Migration) -> Result<(), Refusal>,
     next: impl FnOnce(&Migration) -> Option<Envelope>,
-) -> Result<Result<Migration, Refusal>, MigrationError> {
-    let m = match update(table, id, f).await? {
-        Ok(m) => m,
-        Err(r) => return Ok(Err(r)),
-    };
+) -> Result<Migration, MigrationError> {
+    let m = update(table, id, f).await?;
     if let Some(e) = next(&m) {
         publish(bus, &[e]).await?;
     }
-    Ok(Ok(m))
+    Ok(m)
 }
 
 /// What starts a migration.
@@ -364,28 +365,30 @@ pub async fn start(
     blobs: &dyn BlobStore,
     bus: &dyn EventBus,
     req: StartRequest<'_>,
-) -> Result<Result<Migration, Refusal>, MigrationError> {
+) -> Result<Migration, MigrationError> {
     if !source_ok(req.source_name) {
-        return Ok(Err(Refusal::Invalid(
+        return Err(MigrationError::Refused(Refusal::Invalid(
             "source_name is 1 to 40 letters, digits, '-' or '_'".into(),
         )));
     }
     let id = new_id(req.tenant, req.idempotency_key, req.at);
     if let Some((existing, _)) = load(table, &id).await? {
         if existing.tenant_id != *req.tenant {
-            return Ok(Err(Refusal::Conflict(
+            return Err(MigrationError::Refused(Refusal::Conflict(
                 "idempotency key used by another tenant".into(),
             )));
         }
         if existing.status == Status::Pending {
             publish(bus, &[requested_event(&existing)]).await?;
         }
-        return Ok(Ok(existing));
+        return Ok(existing);
     }
     let export_key = match req.export {
         ExportSource::Upload { bytes, csv } => {
             if let Err(e) = export::check(bytes, csv) {
-                return Ok(Err(Refusal::Invalid(format!("export: {e}"))));
+                return Err(MigrationError::Refused(Refusal::Invalid(format!(
+                    "export: {e}"
+                ))));
             }
             let key = format!(
                 "exports/{}/{id}/export.{}",
@@ -399,13 +402,15 @@ pub async fn start(
             if !tillbridge_ports::blob::valid_key(k)
                 || !k.starts_with(&keys::exports_prefix(req.tenant))
             {
-                return Ok(Err(Refusal::Invalid(format!(
+                return Err(MigrationError::Refused(Refusal::Invalid(format!(
                     "export_key must be a key under exports/{}/",
                     req.tenant
                 ))));
             }
             if blobs.get(k).await?.is_none() {
-                return Ok(Err(Refusal::Invalid(format!("export {k} not found"))));
+                return Err(MigrationError::Refused(Refusal::Invalid(format!(
+                    "export {k} not found"
+                ))));
             }
             k.to_owned()
         }
@@ -450,15 +455,15 @@ pub async fn start(
         Ok(()) => {}
         // A concurrent retry with the same key created it first.
         Err(PortError::ConditionFailed) => {
-            return Ok(load(table, &id)
+            return load(table, &id)
                 .await?
                 .map(|(m, _)| m)
-                .ok_or(Refusal::NotFound));
+                .ok_or(Refusal::NotFound.into());
         }
         Err(e) => return Err(e.into()),
     }
     publish(bus, &[requested_event(&m)]).await?;
-    Ok(Ok(m))
+    Ok(m)
 }
 
 /// Migrations of a tenant, newest first.
@@ -520,16 +525,18 @@ pub async fn approve(
     id: &str,
     reviewer: &str,
     at: Timestamp,
-) -> Result<Result<Migration, Refusal>, MigrationError> {
+) -> Result<Migration, MigrationError> {
     if reviewer.trim().is_empty() {
-        return Ok(Err(Refusal::Invalid("approval needs a reviewer".into())));
+        return Err(MigrationError::Refused(Refusal::Invalid(
+            "approval needs a reviewer".into(),
+        )));
     }
     let Some((current, _)) = load(table, id).await? else {
-        return Ok(Err(Refusal::NotFound));
+        return Err(MigrationError::Refused(Refusal::NotFound));
     };
     let mapping = crate::review::approved_mapping(table, &current.tenant_id, &current.id).await?;
     if !mapping.iter().any(|f| f.target == "external_id") {
-        return Ok(Err(Refusal::Conflict(
+        return Err(MigrationError::Refused(Refusal::Conflict(
             "no source field is mapped to external_id; override one before approving".into(),
         )));
     }
@@ -571,7 +578,7 @@ pub async fn pause(
     id: &str,
     by: &str,
     at: Timestamp,
-) -> Result<Result<Migration, Refusal>, MigrationError> {
+) -> Result<Migration, MigrationError> {
     update(table, id, |m| match m.status {
         Status::Pending | Status::MappingReview | Status::Validating | Status::Applying => {
             m.paused = true;
@@ -593,7 +600,7 @@ pub async fn resume(
     id: &str,
     by: &str,
     at: Timestamp,
-) -> Result<Result<Migration, Refusal>, MigrationError> {
+) -> Result<Migration, MigrationError> {
     act(
         table,
         bus,
@@ -628,7 +635,7 @@ pub async fn cancel(
     id: &str,
     by: &str,
     at: Timestamp,
-) -> Result<Result<Migration, Refusal>, MigrationError> {
+) -> Result<Migration, MigrationError> {
     act(
         table,
         bus,
@@ -669,7 +676,7 @@ pub async fn request_rollback(
     id: &str,
     by: &str,
     at: Timestamp,
-) -> Result<Result<Migration, Refusal>, MigrationError> {
+) -> Result<Migration, MigrationError> {
     act(
         table,
         bus,
@@ -708,7 +715,7 @@ pub async fn fail(
     reason: &str,
     at: Timestamp,
 ) -> Result<(), MigrationError> {
-    let _ = update(table, id, |m| {
+    let failed = update(table, id, |m| {
         if matches!(
             m.status,
             Status::Completed | Status::RolledBack | Status::Cancelled
@@ -719,8 +726,11 @@ pub async fn fail(
         m.moved(Status::Failed, at, "tillbridge");
         Ok(())
     })
-    .await?;
-    Ok(())
+    .await;
+    match failed {
+        Ok(_) | Err(MigrationError::Refused(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The event that moves a migration on: one dispatcher for every consumer (the validate

@@ -172,6 +172,20 @@ pub enum OverrideError {
     Invalid(String),
 }
 
+impl std::fmt::Display for OverrideError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OverrideError::UnknownField => f.write_str("not a field of this export"),
+            OverrideError::Conflict => {
+                f.write_str("the field changed meanwhile; reload and decide again")
+            }
+            OverrideError::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for OverrideError {}
+
 /// A reviewer's decision on one field: a canonical target or None ("no counterpart").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Override<'a> {
@@ -189,7 +203,7 @@ pub async fn override_field(
     tenant: &TenantId,
     migration: &str,
     o: &Override<'_>,
-) -> Result<Result<FieldDecision, OverrideError>, MigrationError> {
+) -> Result<FieldDecision, MigrationError> {
     let Override {
         source,
         new_target,
@@ -198,20 +212,20 @@ pub async fn override_field(
         at,
     } = *o;
     if reason.trim().is_empty() || reviewer.trim().is_empty() {
-        return Ok(Err(OverrideError::Invalid(
+        return Err(MigrationError::Override(OverrideError::Invalid(
             "an override needs a reason and a reviewer".into(),
         )));
     }
     if let Some(t) = new_target
         && !tillbridge_domain::item::CANONICAL_FIELDS.contains(&t)
     {
-        return Ok(Err(OverrideError::Invalid(format!(
+        return Err(MigrationError::Override(OverrideError::Invalid(format!(
             "{t} is not a canonical field"
         ))));
     }
     let sk = field_sk(source);
     let Some(item) = table.get(&pk(tenant, migration), &sk).await? else {
-        return Ok(Err(OverrideError::UnknownField));
+        return Err(MigrationError::Override(OverrideError::UnknownField));
     };
     let current: FieldDecision = item.doc()?;
     let decision = FieldDecision {
@@ -249,8 +263,8 @@ pub async fn override_field(
         },
     ];
     match table.transact(writes).await {
-        Ok(()) => Ok(Ok(decision)),
-        Err(PortError::ConditionFailed) => Ok(Err(OverrideError::Conflict)),
+        Ok(()) => Ok(decision),
+        Err(PortError::ConditionFailed) => Err(OverrideError::Conflict.into()),
         Err(e) => Err(e.into()),
     }
 }
@@ -331,15 +345,13 @@ mod tests {
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            done.as_ref().map(|d| d.target.as_deref()),
-            Ok(Some("variant_name"))
-        );
+        assert_eq!(done.target.as_deref(), Some("variant_name"));
         assert_eq!(
             override_field(&table, &tenant, "m1", &o("nope", None, "x", "ana"))
                 .await
-                .ok(),
-            Some(Err(OverrideError::UnknownField))
+                .err()
+                .map(|e| e.to_string()),
+            Some(OverrideError::UnknownField.to_string())
         );
         assert!(matches!(
             override_field(
@@ -349,11 +361,11 @@ mod tests {
                 &o("title", Some("colour"), "x", "ana")
             )
             .await,
-            Ok(Err(OverrideError::Invalid(_)))
+            Err(MigrationError::Override(OverrideError::Invalid(_)))
         ));
         assert!(matches!(
             override_field(&table, &tenant, "m1", &o("title", None, " ", "ana")).await,
-            Ok(Err(OverrideError::Invalid(_)))
+            Err(MigrationError::Override(OverrideError::Invalid(_)))
         ));
 
         let mapping = approved_mapping(&table, &tenant, "m1")

@@ -31,6 +31,16 @@ pub enum CheckOutcome {
     Unhandled { vendor_event: String },
 }
 
+/// An idempotency record's state (stored as `in_progress` / `done`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimState {
+    /// A worker holds the delivery until `locked_until`; after that another may take over.
+    InProgress,
+    /// Handled; redeliveries are duplicates.
+    Done,
+}
+
 pub struct SignatureCheck {
     pub directory: Arc<dyn TenantDirectory>,
     pub secrets: Arc<dyn SecretStore>,
@@ -152,7 +162,7 @@ impl SignatureCheck {
         let now = self.clock.now();
         let pk = keys::idempotency_pk(&d.tenant_id);
         let sk = keys::idempotency_sk(d.provider, key);
-        let item = |state: &str| {
+        let item = |state: ClaimState| {
             let mut attrs = serde_json::Map::new();
             attrs.insert("state".into(), json!(state));
             attrs.insert(
@@ -165,7 +175,7 @@ impl SignatureCheck {
         };
         match self
             .table
-            .put(item("in_progress"), Condition::IfAbsent)
+            .put(item(ClaimState::InProgress), Condition::IfAbsent)
             .await
         {
             Ok(version) => return Ok(Some(Claim { pk, sk, version })),
@@ -177,7 +187,11 @@ impl SignatureCheck {
                 "idempotency record vanished; retry".into(),
             ));
         };
-        if existing.attrs.get("state").and_then(Value::as_str) != Some("in_progress") {
+        let state = existing
+            .attrs
+            .get("state")
+            .and_then(|s| serde_json::from_value::<ClaimState>(s.clone()).ok());
+        if state != Some(ClaimState::InProgress) {
             return Ok(None);
         }
         let locked_until = existing
@@ -193,7 +207,7 @@ impl SignatureCheck {
         // The other worker died: take over.
         match self
             .table
-            .put(item("in_progress"), Condition::IfVersion(existing.version))
+            .put(item(ClaimState::InProgress), Condition::IfVersion(existing.version))
             .await
         {
             Ok(version) => Ok(Some(Claim { pk, sk, version })),
@@ -211,7 +225,7 @@ impl SignatureCheck {
         if item.version != claim.version {
             return Ok(());
         }
-        item.attrs.insert("state".into(), json!("done"));
+        item.attrs.insert("state".into(), json!(ClaimState::Done));
         item.attrs.insert("outcome".into(), json!(outcome));
         item.attrs.remove("locked_until");
         match self
