@@ -8,16 +8,16 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use tillbridge_catalog as catalog;
-use tillbridge_domain::{TenantId, Timestamp};
+use tillbridge_domain::{Provider, TenantId, Timestamp};
 use tillbridge_local::LocalRuntime;
 use tillbridge_ports::tenants::StaticDirectory;
 use tillbridge_ports::{Clock, SystemClock};
 use tillbridge_sync::ingress::IngressRequest;
 use tillbridge_sync::quarantine;
 use tillbridge_webhooks::Headers;
+use tillbridge_webhooks::sign::{SignOptions, sign};
 
 use crate::serve::{SAMPLE_TENANTS, open_runtime};
-use crate::signing;
 use crate::{Failure, Outcome};
 
 #[derive(clap::Args)]
@@ -50,6 +50,14 @@ fn secret(dir: &Value, tenant: &str, provider: &str) -> String {
         .to_owned()
 }
 
+/// The headers that sign `body` as `provider` does (none when it cannot be signed).
+fn signed(provider: Provider, secret: &str, body: &[u8], opts: SignOptions<'_>) -> Headers {
+    sign(provider, secret.as_bytes(), body, &opts)
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
 fn shopify_product(price: &str, updated_at: &str) -> Vec<u8> {
     let mut p: Value =
         serde_json::from_slice(sample!("shopify/products.update.json")).unwrap_or(Value::Null);
@@ -64,8 +72,7 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
     let s = |t: &str, p: &str| secret(&dir, t, p);
     let mut out = Vec::new();
     let mut shopify = |label: &str, webhook_id: &str, topic: &str, body: Vec<u8>, key: &str| {
-        let headers = Headers::new()
-            .with("X-Shopify-Hmac-Sha256", signing::shopify(key, &body))
+        let headers = signed(Provider::Shopify, key, &body, SignOptions::default())
             .with("X-Shopify-Topic", topic)
             .with("X-Shopify-Webhook-Id", webhook_id)
             .with("X-Shopify-Shop-Domain", "demo-cafe.myshopify.com");
@@ -137,9 +144,14 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
             sample!("square/webhooks.test_notification.json"),
         ),
     ] {
-        let headers = Headers::new().with(
-            "x-square-hmacsha256-signature",
-            signing::square(&s("demo-cafe", "square"), sq_url, body),
+        let headers = signed(
+            Provider::Square,
+            &s("demo-cafe", "square"),
+            body,
+            SignOptions {
+                url: Some(sq_url),
+                ..SignOptions::default()
+            },
         );
         out.push(Delivery {
             label: label.into(),
@@ -151,17 +163,16 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
     }
 
     let toast_body = sample!("toast/stock.low_quantity.json");
-    let toast_ts = serde_json::from_slice::<Value>(toast_body)
-        .ok()
-        .and_then(|v| v["timestamp"].as_str().map(str::to_owned))
-        .unwrap_or_default();
     out.push(Delivery {
         label: "item running low".into(),
         provider: "toast",
         tenant: "demo-cafe",
-        headers: Headers::new().with(
-            "Toast-Signature",
-            signing::toast(&s("demo-cafe", "toast"), toast_body, &toast_ts),
+        // Toast signs body + the envelope's timestamp, which the signer reads from the body.
+        headers: signed(
+            Provider::Toast,
+            &s("demo-cafe", "toast"),
+            toast_body,
+            SignOptions::default(),
         ),
         body: toast_body.to_vec(),
     });
@@ -184,13 +195,14 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
         label: "product updated".into(),
         provider: "woocommerce",
         tenant: "demo-cafe",
-        headers: Headers::new()
-            .with(
-                "X-WC-Webhook-Signature",
-                signing::woocommerce(&s("demo-cafe", "woocommerce"), woo),
-            )
-            .with("X-WC-Webhook-Topic", "product.updated")
-            .with("X-WC-Webhook-Delivery-ID", "demo-wc-1"),
+        headers: signed(
+            Provider::WooCommerce,
+            &s("demo-cafe", "woocommerce"),
+            woo,
+            SignOptions::default(),
+        )
+        .with("X-WC-Webhook-Topic", "product.updated")
+        .with("X-WC-Webhook-Delivery-ID", "demo-wc-1"),
         body: woo.to_vec(),
     });
     out.push(Delivery {
@@ -206,18 +218,16 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
         label: "order created (thin)".into(),
         provider: "bigcommerce",
         tenant: "demo-cafe",
-        headers: Headers::new()
-            .with("webhook-id", "demo-bc-1")
-            .with("webhook-timestamp", now.unix_seconds().to_string())
-            .with(
-                "webhook-signature",
-                signing::standard(
-                    s("demo-cafe", "bigcommerce").as_bytes(),
-                    "demo-bc-1",
-                    now.unix_seconds(),
-                    bc,
-                ),
-            ),
+        headers: signed(
+            Provider::BigCommerce,
+            &s("demo-cafe", "bigcommerce"),
+            bc,
+            SignOptions {
+                url: None,
+                timestamp: now.unix_seconds(),
+                message_id: Some("demo-bc-1"),
+            },
+        ),
         body: bc.to_vec(),
     });
 
@@ -231,18 +241,21 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
         // Real deliveries carry the payload as a JSON string next to a timestamp.
         let mut env: Value = serde_json::from_slice(file).unwrap_or(Value::Null);
         let payload = env["payload"].to_string();
-        let ts = now.to_string();
-        env["payload"] = Value::from(payload.clone());
-        env["timestamp"] = Value::from(ts.clone());
+        env["payload"] = Value::from(payload);
+        env["timestamp"] = Value::from(now.to_string());
         let body = env.to_string().into_bytes();
+        // Zettle signs timestamp.payload, which the signer reads back from the envelope.
+        let headers = signed(
+            Provider::Zettle,
+            &s("demo-stockholm", "zettle"),
+            &body,
+            SignOptions::default(),
+        );
         out.push(Delivery {
             label: label.into(),
             provider: "zettle",
             tenant: "demo-stockholm",
-            headers: Headers::new().with(
-                "X-iZettle-Signature",
-                signing::zettle(&s("demo-stockholm", "zettle"), &ts, &payload),
-            ),
+            headers,
             body,
         });
     }

@@ -6,7 +6,6 @@ mod demo;
 mod migrate;
 mod normalize;
 pub mod serve;
-mod signing;
 mod suggest;
 mod validate;
 mod verify;

@@ -4,23 +4,21 @@
 use sha2::{Digest, Sha256};
 use tillbridge_domain::Provider;
 
-use crate::Headers;
+use crate::{Headers, vendors};
 
 /// A key that is equal for every retry of the same vendor event and different otherwise.
 /// Where a scheme documents one (event id, webhook id, message id), it is used; otherwise the
 /// SHA-256 of the body stands in (Clover, Lightspeed and WooCommerce don't retry with ids).
 pub fn delivery_key(provider: Provider, headers: &Headers, body: &[u8]) -> String {
     let vendor = match provider {
-        Provider::Square => json_str(body, "event_id"),
-        Provider::Shopify => headers.get("x-shopify-webhook-id").map(str::to_owned),
-        Provider::Toast => json_str(body, "guid"),
-        Provider::Zettle => json_str(body, "messageId"),
-        Provider::WooCommerce => headers.get("x-wc-webhook-delivery-id").map(str::to_owned),
-        Provider::BigCommerce => headers.get("webhook-id").map(str::to_owned),
-        Provider::StandardWebhooks => headers
-            .get_any(&["webhook-id", "svix-id"])
-            .map(str::to_owned),
-        Provider::Stripe => json_str(body, "id"),
+        Provider::Square => vendors::square::delivery_id(body),
+        Provider::Shopify => vendors::shopify::delivery_id(headers),
+        Provider::Toast => vendors::toast::delivery_id(body),
+        Provider::Zettle => vendors::zettle::delivery_id(body),
+        Provider::WooCommerce => vendors::woocommerce::delivery_id(headers),
+        Provider::BigCommerce => vendors::bigcommerce::delivery_id(headers),
+        Provider::StandardWebhooks => vendors::standard_webhooks::delivery_id(headers),
+        Provider::Stripe => vendors::stripe::delivery_id(body),
         Provider::Clover | Provider::Lightspeed => None,
     };
     match vendor.filter(|v| !v.is_empty() && v.len() <= 200) {
@@ -29,7 +27,8 @@ pub fn delivery_key(provider: Provider, headers: &Headers, body: &[u8]) -> Strin
     }
 }
 
-fn json_str(body: &[u8], field: &str) -> Option<String> {
+/// A top-level string field of a JSON body.
+pub(crate) fn json_str(body: &[u8], field: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     v.get(field)?.as_str().map(str::to_owned)
 }

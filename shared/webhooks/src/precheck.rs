@@ -5,7 +5,8 @@
 use tillbridge_domain::Provider;
 
 use crate::Headers;
-use crate::signature::{self, VerifyError};
+use crate::signature::VerifyError;
+use crate::vendors;
 
 pub type PrecheckError = VerifyError;
 
@@ -33,136 +34,20 @@ pub fn precheck(
     now_unix: i64,
     tolerance_secs: i64,
 ) -> Result<Precheck, PrecheckError> {
-    let present = |name: &'static str| {
-        headers
-            .get(name)
-            .filter(|v| !v.is_empty())
-            .ok_or(VerifyError::MissingHeader(name))
-    };
     match provider {
-        Provider::Square => {
-            match headers
-                .get("x-square-hmacsha256-signature")
-                .filter(|v| !v.is_empty())
-            {
-                Some(v) => signature::decode_b64("x-square-hmacsha256-signature", v)?,
-                None => signature::decode_b64(
-                    "x-square-signature",
-                    present("x-square-signature")
-                        .map_err(|_| VerifyError::MissingHeader("x-square-hmacsha256-signature"))?,
-                )?,
-            };
-        }
-        Provider::Shopify => {
-            signature::decode_b64("x-shopify-hmac-sha256", present("x-shopify-hmac-sha256")?)?;
-        }
-        Provider::Clover => {
-            if headers
-                .get("x-clover-auth")
-                .filter(|v| !v.is_empty())
-                .is_none()
-            {
-                return match clover_verification_code(body) {
-                    Some(code) => Ok(Precheck::Handshake(Handshake::CloverVerification { code })),
-                    None => Err(VerifyError::MissingHeader("x-clover-auth")),
-                };
-            }
-        }
-        Provider::Toast => {
-            signature::decode_b64("toast-signature", present("toast-signature")?)?;
-        }
-        Provider::Zettle => {
-            signature::decode_hex("x-izettle-signature", present("x-izettle-signature")?)?;
-        }
-        Provider::WooCommerce => match headers
-            .get("x-wc-webhook-signature")
-            .filter(|v| !v.is_empty())
-        {
-            Some(v) => {
-                signature::decode_b64("x-wc-webhook-signature", v)?;
-            }
-            None => {
-                return match woocommerce_ping_id(body) {
-                    Some(webhook_id) => Ok(Precheck::Handshake(Handshake::WooCommercePing {
-                        webhook_id,
-                    })),
-                    None => Err(VerifyError::MissingHeader("x-wc-webhook-signature")),
-                };
-            }
-        },
-        Provider::Lightspeed => {
-            signature::parse_lightspeed_header(present("x-signature")?)?;
-        }
-        Provider::Stripe => {
-            let (t, _) = signature::parse_stripe_header(present("stripe-signature")?)?;
-            if tolerance_secs > 0 && t < now_unix.saturating_sub(tolerance_secs) {
-                return Err(VerifyError::OutsideTolerance {
-                    timestamp: t,
-                    now: now_unix,
-                    tolerance: tolerance_secs,
-                });
-            }
-        }
-        Provider::BigCommerce | Provider::StandardWebhooks => {
-            let svix =
-                provider == Provider::StandardWebhooks && headers.get("svix-signature").is_some();
-            let (id_h, ts_h, sig_h) = if svix {
-                ("svix-id", "svix-timestamp", "svix-signature")
-            } else {
-                ("webhook-id", "webhook-timestamp", "webhook-signature")
-            };
-            present(id_h)?;
-            let ts: i64 = present(ts_h)?
-                .parse()
-                .map_err(|_| VerifyError::MalformedHeader {
-                    header: ts_h,
-                    reason: "not an integer Unix timestamp".into(),
-                })?;
-            if tolerance_secs > 0
-                && (now_unix.saturating_sub(ts) > tolerance_secs
-                    || ts.saturating_sub(now_unix) > tolerance_secs)
-            {
-                return Err(VerifyError::OutsideTolerance {
-                    timestamp: ts,
-                    now: now_unix,
-                    tolerance: tolerance_secs,
-                });
-            }
-            signature::parse_standard_signatures(sig_h, present(sig_h)?)?;
+        Provider::Square => vendors::square::precheck(headers),
+        Provider::Shopify => vendors::shopify::precheck(headers),
+        Provider::Clover => vendors::clover::precheck(headers, body),
+        Provider::Toast => vendors::toast::precheck(headers),
+        Provider::Zettle => vendors::zettle::precheck(headers),
+        Provider::WooCommerce => vendors::woocommerce::precheck(headers, body),
+        Provider::Lightspeed => vendors::lightspeed::precheck(headers),
+        Provider::Stripe => vendors::stripe::precheck(headers, now_unix, tolerance_secs),
+        Provider::BigCommerce => vendors::bigcommerce::precheck(headers, now_unix, tolerance_secs),
+        Provider::StandardWebhooks => {
+            vendors::standard_webhooks::precheck_headers(headers, true, now_unix, tolerance_secs)
         }
     }
-    Ok(Precheck::Signed)
-}
-
-/// The code of a Clover verification request: a JSON object whose only key is
-/// `verificationCode`, a short string.
-pub(crate) fn clover_verification_code(body: &[u8]) -> Option<String> {
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
-    if map.len() != 1 {
-        return None;
-    }
-    match map.get("verificationCode")? {
-        serde_json::Value::String(s) if !s.is_empty() && s.len() <= 200 => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn woocommerce_ping_id(body: &[u8]) -> Option<String> {
-    match crate::form::parse(body)?.as_slice() {
-        [(k, v)]
-            if k == "webhook_id"
-                && !v.is_empty()
-                && v.len() <= 20
-                && v.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            Some(v.clone())
-        }
-        _ => None,
-    }
-}
-
-pub(crate) fn is_woocommerce_ping(body: &[u8]) -> bool {
-    woocommerce_ping_id(body).is_some()
 }
 
 #[cfg(test)]

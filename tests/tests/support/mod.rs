@@ -8,9 +8,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use tillbridge_domain::Provider;
+use tillbridge_webhooks::sign::{SignOptions, sign};
 
 pub struct Server {
     pub child: Child,
@@ -158,10 +157,19 @@ pub fn request(
     (status, body)
 }
 
+/// The X-Shopify-Hmac-Sha256 value of `body`, from tillbridge-webhooks' signer.
 pub fn shopify_sig(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    sign(
+        Provider::Shopify,
+        secret.as_bytes(),
+        body,
+        &SignOptions::default(),
+    )
+    .expect("signs")
+    .into_iter()
+    .find(|(name, _)| name == "X-Shopify-Hmac-Sha256")
+    .map(|(_, value)| value)
+    .expect("a Shopify signature header")
 }
 
 pub fn product(product_id: u64, variant_id: u64, price: &str, updated_at: &str) -> Vec<u8> {

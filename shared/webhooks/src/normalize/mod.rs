@@ -1,18 +1,9 @@
 //! Vendor payloads → canonical events.
 //!
-//! Each vendor module reads the payload as loosely typed JSON (vendors add fields, send
+//! Each vendor's normalizer (in `crate::vendors`) reads the payload as loosely typed JSON (vendors add fields, send
 //! numbers as strings and vice versa) and builds strictly typed canonical events. Money is
 //! converted exactly or the event is refused; unknown event types are reported as unhandled,
 //! never as errors.
-
-mod bigcommerce;
-mod clover;
-mod lightspeed;
-mod shopify;
-mod square;
-mod toast;
-mod woocommerce;
-mod zettle;
 
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -24,6 +15,9 @@ use tillbridge_domain::{
 };
 
 use crate::Headers;
+use crate::vendors::{
+    bigcommerce, clover, lightspeed, shopify, square, toast, woocommerce, zettle,
+};
 
 /// What a normalizer needs besides the payload.
 #[derive(Debug, Clone, Copy)]
@@ -56,7 +50,7 @@ pub struct Normalized {
 }
 
 impl Normalized {
-    fn handled(vendor_event: impl Into<String>, events: Vec<NormalizedEvent>) -> Self {
+    pub(crate) fn handled(vendor_event: impl Into<String>, events: Vec<NormalizedEvent>) -> Self {
         Self {
             vendor_event: vendor_event.into(),
             events,
@@ -64,7 +58,7 @@ impl Normalized {
         }
     }
 
-    fn unhandled(vendor_event: impl Into<String>) -> Self {
+    pub(crate) fn unhandled(vendor_event: impl Into<String>) -> Self {
         Self {
             vendor_event: vendor_event.into(),
             events: Vec::new(),

@@ -1,12 +1,60 @@
-//! BigCommerce: thin callbacks `{scope, data: {type, id}, created_at}`. Deletions are
+//! BigCommerce webhooks.
+//!
+//! Signature (bigcommerce/docs `docs/integrations/webhooks/https-webhook-overview.mdx`): the
+//! Standard Webhooks scheme (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`
+//! over `id.timestamp.body`), keyed with the app's client secret bytes as they are.
+//! Delivery identity: `webhook-id`.
+//!
+//! Normalizer: BigCommerce: thin callbacks `{scope, data: {type, id}, created_at}`. Deletions are
 //! complete; absolute inventory updates carry the value; everything else needs a fetch.
 
 use serde_json::Value;
 use tillbridge_domain::event::{Change, EventData, FetchRequested, InventoryAdjusted, ItemDeleted};
 
-use super::*;
+use crate::Headers;
+use crate::normalize::*;
+use crate::precheck::Precheck;
+#[cfg(feature = "signing")]
+use crate::sign::SignOptions;
+use crate::signature::{Secret, Verified, VerifyError, VerifyOptions, verified};
+use crate::vendors::standard_webhooks;
 
-pub(super) fn normalize(
+pub(crate) fn verify(
+    headers: &Headers,
+    body: &[u8],
+    secrets: &[Secret],
+    opts: &VerifyOptions<'_>,
+) -> Result<Verified, VerifyError> {
+    // BigCommerce's HMAC key is the client secret's own bytes (its sample code
+    // base64-encodes the secret only for the library to decode it again).
+    let keys: Vec<Vec<u8>> = secrets.iter().map(|s| s.0.clone()).collect();
+    standard_webhooks::verify_with_keys(headers, body, &keys, opts, &["webhook"])
+        .map(|i| verified("bigcommerce-standard-webhooks", i))
+}
+
+/// Precheck: the Standard Webhooks headers (`webhook-*` only).
+pub(crate) fn precheck(
+    headers: &Headers,
+    now_unix: i64,
+    tolerance_secs: i64,
+) -> Result<Precheck, VerifyError> {
+    standard_webhooks::precheck_headers(headers, false, now_unix, tolerance_secs)
+}
+
+/// Delivery identity: `webhook-id`.
+pub(crate) fn delivery_id(headers: &Headers) -> Option<String> {
+    headers.get("webhook-id").map(str::to_owned)
+}
+
+/// Standard Webhooks headers keyed with the client secret's own bytes.
+#[cfg(feature = "signing")]
+pub(crate) fn sign(secret: &[u8], body: &[u8], opts: &SignOptions<'_>) -> Vec<(String, String)> {
+    standard_webhooks::sign_with_key(secret, body, opts)
+}
+
+// ---- normalizer ----
+
+pub(crate) fn normalize(
     ctx: &NormalizeContext<'_>,
     json: &Value,
 ) -> Result<Normalized, NormalizeError> {

@@ -1,13 +1,146 @@
-//! WooCommerce: product.* and order.* (bodies are the REST v3 resources; the topic is in
+//! WooCommerce webhooks.
+//!
+//! Signature (woocommerce/woocommerce `includes/class-wc-webhook.php`, `generate_signature()`;
+//! woocommerce-rest-api-docs `_webhooks.md`): header `X-WC-Webhook-Signature`, base64 of
+//! HMAC-SHA256 over the raw body, keyed with the stored secret after
+//! `wp_specialchars_decode`. Creating a webhook POSTs `webhook_id=<id>` unsigned
+//! (`deliver_ping()`). Delivery identity: `X-WC-Webhook-Delivery-ID`.
+//!
+//! Normalizer: WooCommerce: product.* and order.* (bodies are the REST v3 resources; the topic is in
 //! the X-WC-Webhook-Topic header).
 
+#[cfg(feature = "signing")]
+use base64::Engine as _;
 use serde_json::Value;
 use tillbridge_domain::CatalogItem;
 use tillbridge_domain::event::{EventData, ItemDeleted, ItemUpserted, OrderLine, OrderUpserted};
 
-use super::*;
+use crate::Headers;
+use crate::normalize::*;
+use crate::precheck::{Handshake, Precheck};
+#[cfg(feature = "signing")]
+use crate::sign::hmac_sha256;
+#[cfg(feature = "signing")]
+use crate::signature::B64;
+use crate::signature::{Secret, Verified, VerifyError, decode_b64, hmac_sha256_any, verified};
+use tillbridge_domain::Timestamp;
 
-pub(super) fn normalize(
+pub(crate) fn verify(
+    headers: &Headers,
+    body: &[u8],
+    secrets: &[Secret],
+) -> Result<Verified, VerifyError> {
+    let Some(value) = headers
+        .get("x-wc-webhook-signature")
+        .filter(|v| !v.is_empty())
+    else {
+        if ping_id(body).is_some() {
+            return Err(VerifyError::Unsigned(
+                "WooCommerce creation ping: unsigned by design; the receiver answers 200 and ignores it",
+            ));
+        }
+        return Err(VerifyError::MissingHeader("x-wc-webhook-signature"));
+    };
+    let sig = decode_b64("x-wc-webhook-signature", value)?;
+    // WooCommerce runs the stored secret through wp_specialchars_decode before use; try the
+    // decoded form first, then the secret as given.
+    for (i, s) in secrets.iter().enumerate() {
+        let decoded = wp_specialchars_decode(&s.0);
+        let keys = if decoded == s.0 {
+            vec![decoded]
+        } else {
+            vec![decoded, s.0.clone()]
+        };
+        if hmac_sha256_any(keys.into_iter(), &[body], std::slice::from_ref(&sig)).is_some() {
+            return Ok(verified("woocommerce-hmac-sha256", i));
+        }
+    }
+    Err(VerifyError::Mismatch("HMAC-SHA256 of the body"))
+}
+
+/// PHP's `wp_specialchars_decode($s, ENT_QUOTES)`: the five entities WordPress encodes.
+fn wp_specialchars_decode(s: &[u8]) -> Vec<u8> {
+    const ENTITIES: [(&[u8], u8); 8] = [
+        (b"&amp;", b'&'),
+        (b"&lt;", b'<'),
+        (b"&gt;", b'>'),
+        (b"&quot;", b'"'),
+        (b"&#039;", b'\''),
+        (b"&#39;", b'\''),
+        (b"&#x27;", b'\''),
+        (b"&#034;", b'"'),
+    ];
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    'outer: while i < s.len() {
+        if s[i] == b'&' {
+            for (ent, ch) in ENTITIES {
+                if s[i..].starts_with(ent) {
+                    out.push(ch);
+                    i += ent.len();
+                    continue 'outer;
+                }
+            }
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Precheck: `X-WC-Webhook-Signature` is base64, or the body is the creation ping.
+pub(crate) fn precheck(headers: &Headers, body: &[u8]) -> Result<Precheck, VerifyError> {
+    match headers
+        .get("x-wc-webhook-signature")
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) => {
+            decode_b64("x-wc-webhook-signature", v)?;
+        }
+        None => {
+            return match ping_id(body) {
+                Some(webhook_id) => Ok(Precheck::Handshake(Handshake::WooCommercePing {
+                    webhook_id,
+                })),
+                None => Err(VerifyError::MissingHeader("x-wc-webhook-signature")),
+            };
+        }
+    }
+    Ok(Precheck::Signed)
+}
+
+/// The webhook id of a creation ping: a form body `webhook_id=<digits>` and nothing else.
+fn ping_id(body: &[u8]) -> Option<String> {
+    match crate::form::parse(body)?.as_slice() {
+        [(k, v)]
+            if k == "webhook_id"
+                && !v.is_empty()
+                && v.len() <= 20
+                && v.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some(v.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Delivery identity: `X-WC-Webhook-Delivery-ID`.
+pub(crate) fn delivery_id(headers: &Headers) -> Option<String> {
+    headers.get("x-wc-webhook-delivery-id").map(str::to_owned)
+}
+
+/// `X-WC-Webhook-Signature`: base64 HMAC-SHA256 of the body, keyed with the secret as given.
+#[cfg(feature = "signing")]
+pub(crate) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
+    vec![(
+        "X-WC-Webhook-Signature".into(),
+        B64.encode(hmac_sha256(secret, &[body])),
+    )]
+}
+
+// ---- normalizer ----
+
+pub(crate) fn normalize(
     ctx: &NormalizeContext<'_>,
     json: &Value,
 ) -> Result<Normalized, NormalizeError> {

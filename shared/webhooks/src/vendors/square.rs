@@ -1,13 +1,118 @@
-//! Square: inventory.count.updated, order.created/updated, catalog.version.updated.
+//! Square webhooks.
+//!
+//! Signature (<https://developer.squareup.com/docs/webhooks/step3validate>): header
+//! `x-square-hmacsha256-signature`, base64 of HMAC-SHA256 keyed with the subscription's
+//! signature key over the notification URL (exactly as subscribed) followed by the raw body.
+//! Older subscriptions send `x-square-signature`: base64 HMAC-SHA1 over the same bytes.
+//! No signed timestamp. Delivery identity: the body's `event_id`
+//! (<https://developer.squareup.com/docs/webhooks/step4manage>).
+//!
+//! Normalizer: Square: inventory.count.updated, order.created/updated, catalog.version.updated.
 
+#[cfg(feature = "signing")]
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use serde_json::Value;
+use sha1::Sha1;
 use tillbridge_domain::event::{
     Change, EventData, FetchRequested, InventoryAdjusted, OrderUpserted, StockStatus,
 };
 
-use super::*;
+use crate::Headers;
+use crate::normalize::*;
+use crate::precheck::Precheck;
+#[cfg(feature = "signing")]
+use crate::sign::{SignOptions, hmac_sha256};
+#[cfg(feature = "signing")]
+use crate::signature::B64;
+use crate::signature::{
+    Secret, Verified, VerifyError, VerifyOptions, b64_header, decode_b64, hmac_sha256_any, require,
+    verified,
+};
 
-pub(super) fn normalize(
+pub(crate) fn verify(
+    headers: &Headers,
+    body: &[u8],
+    secrets: &[Secret],
+    opts: &VerifyOptions<'_>,
+) -> Result<Verified, VerifyError> {
+    let url = opts
+        .url
+        .filter(|u| !u.is_empty())
+        .ok_or(VerifyError::MissingUrl("square"))?;
+    if headers.get("x-square-hmacsha256-signature").is_none()
+        && let Some(legacy) = headers.get("x-square-signature").filter(|v| !v.is_empty())
+    {
+        // Older subscriptions: HMAC-SHA1 over URL + body.
+        let sig = decode_b64("x-square-signature", legacy)?;
+        for (i, s) in secrets.iter().enumerate() {
+            let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(&s.0) else {
+                continue;
+            };
+            mac.update(url.as_bytes());
+            mac.update(body);
+            if mac.verify_slice(&sig).is_ok() {
+                return Ok(verified("square-hmac-sha1-legacy", i));
+            }
+        }
+        return Err(VerifyError::Mismatch(
+            "legacy HMAC-SHA1 of notification URL + body",
+        ));
+    }
+    let sig = b64_header(headers, "x-square-hmacsha256-signature")?;
+    hmac_sha256_any(
+        secrets.iter().map(|s| s.0.clone()),
+        &[url.as_bytes(), body],
+        &[sig],
+    )
+    .map(|i| verified("square-hmac-sha256", i))
+    .ok_or(VerifyError::Mismatch(
+        "HMAC-SHA256 of notification URL + body; is the URL exactly the subscription's?",
+    ))
+}
+
+/// Precheck: `x-square-hmacsha256-signature` (or the legacy `x-square-signature`) is base64.
+pub(crate) fn precheck(headers: &Headers) -> Result<Precheck, VerifyError> {
+    match headers
+        .get("x-square-hmacsha256-signature")
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) => decode_b64("x-square-hmacsha256-signature", v)?,
+        None => decode_b64(
+            "x-square-signature",
+            require(headers, "x-square-signature")
+                .map_err(|_| VerifyError::MissingHeader("x-square-hmacsha256-signature"))?,
+        )?,
+    };
+    Ok(Precheck::Signed)
+}
+
+/// Delivery identity: the body's `event_id` (the same on every retry).
+pub(crate) fn delivery_id(body: &[u8]) -> Option<String> {
+    crate::identity::json_str(body, "event_id")
+}
+
+/// `x-square-hmacsha256-signature`: base64 HMAC-SHA256 of notification URL + body.
+#[cfg(feature = "signing")]
+pub(crate) fn sign(
+    secret: &[u8],
+    body: &[u8],
+    opts: &SignOptions<'_>,
+) -> Result<Vec<(String, String)>, VerifyError> {
+    let url = opts
+        .url
+        .filter(|u| !u.is_empty())
+        .ok_or(VerifyError::MissingUrl("square"))?;
+    let sig = hmac_sha256(secret, &[url.as_bytes(), body]);
+    Ok(vec![(
+        "x-square-hmacsha256-signature".into(),
+        B64.encode(sig),
+    )])
+}
+
+// ---- normalizer ----
+
+pub(crate) fn normalize(
     ctx: &NormalizeContext<'_>,
     json: &Value,
 ) -> Result<Normalized, NormalizeError> {
