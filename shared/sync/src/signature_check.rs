@@ -207,7 +207,10 @@ impl SignatureCheck {
         // The other worker died: take over.
         match self
             .table
-            .put(item(ClaimState::InProgress), Condition::IfVersion(existing.version))
+            .put(
+                item(ClaimState::InProgress),
+                Condition::IfVersion(existing.version),
+            )
             .await
         {
             Ok(version) => Ok(Some(Claim { pk, sk, version })),
