@@ -1,5 +1,6 @@
-//! Every event the code emits validates against its JSON Schema in events/schemas/, and
-//! every event type has a schema.
+//! Every event the code emits validates against its JSON Schema in events/schemas/, every
+//! event type has a schema, and every checked-in schema is what the Rust types generate
+//! (`tillbridge_domain::schema`; `TILLBRIDGE_WRITE_SCHEMAS=1` rewrites the files).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,8 +60,37 @@ fn every_event_type_has_a_schema_and_every_schema_a_type() {
     let files = std::fs::read_dir(root().join("events/schemas"))
         .map(|d| d.count())
         .unwrap_or(0);
-    // one per type, plus generate.py
-    assert_eq!(files, EventType::ALL.len() + 1);
+    // one per type, nothing else
+    assert_eq!(files, EventType::ALL.len());
+}
+
+#[test]
+fn the_checked_in_schemas_are_generated_from_the_types() {
+    let write = std::env::var_os("TILLBRIDGE_WRITE_SCHEMAS").is_some();
+    let mut stale = Vec::new();
+    for t in EventType::ALL {
+        let path = root()
+            .join("events/schemas")
+            .join(tillbridge_domain::schema::file_name(t));
+        let generated = tillbridge_domain::schema::event_schema(t);
+        let checked_in: Option<Value> = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+        if checked_in.as_ref() == Some(&generated) {
+            continue;
+        }
+        if write {
+            let text = serde_json::to_string_pretty(&generated).unwrap_or_default() + "\n";
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        } else {
+            stale.push(t.as_str());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "events/schemas/ differs from the Rust types for {stale:?}; regenerate with \
+         TILLBRIDGE_WRITE_SCHEMAS=1 cargo test -p tillbridge-e2e --test event_schemas"
+    );
 }
 
 #[test]

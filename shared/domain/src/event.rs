@@ -39,11 +39,11 @@ impl Envelope {
 /// EventBridge detail-type. [`EventType`], [`EventType::ALL`], [`EventType::as_str`], the
 /// serde tags of [`EventData`] and [`EventData::event_type`] all come from this list.
 macro_rules! event_types {
-    ($( $(#[$doc:meta])* $variant:ident($data:ty) = $name:literal, )*) => {
+    ($( $(#[doc = $doc:literal])* $variant:ident($data:ty) = $name:literal, )*) => {
         /// Every event type tillbridge publishes, by its EventBridge detail-type.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum EventType {
-            $( $(#[$doc])* $variant, )*
+            $( $(#[doc = $doc])* $variant, )*
         }
 
         impl EventType {
@@ -57,13 +57,27 @@ macro_rules! event_types {
                     $( EventType::$variant => $name, )*
                 }
             }
+
+            /// What the event means, in a sentence (its doc above, the schema's description).
+            pub fn description(self) -> &'static str {
+                match self {
+                    $( EventType::$variant => concat!($($doc),*).trim_ascii(), )*
+                }
+            }
+
+            /// The JSON Schema of this type's `data`, from its Rust type.
+            pub fn data_schema(self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                match self {
+                    $( EventType::$variant => generator.subschema_for::<$data>(), )*
+                }
+            }
         }
 
         /// Typed event data, tagged by the detail-type.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "type", content = "data")]
         pub enum EventData {
-            $( $(#[$doc])* #[serde(rename = $name)] $variant($data), )*
+            $( $(#[doc = $doc])* #[serde(rename = $name)] $variant($data), )*
         }
 
         impl EventData {
@@ -78,39 +92,39 @@ macro_rules! event_types {
 }
 
 event_types! {
-    /// An item created or changed at the vendor.
+    /// An item as the vendor now has it (one per variant).
     CatalogItemUpserted(Box<ItemUpserted>) = "pos.catalog.item.upserted",
-    /// An item deleted at the vendor.
+    /// An item deleted at the vendor; deleting a parent deletes its variants.
     CatalogItemDeleted(ItemDeleted) = "pos.catalog.item.deleted",
-    /// A stock change.
+    /// Stock on hand changed.
     InventoryAdjusted(InventoryAdjusted) = "pos.inventory.adjusted",
-    /// An order created or changed.
+    /// An order (no customer data).
     OrderUpserted(OrderUpserted) = "pos.order.upserted",
-    /// The vendor announced a change without its content: fetch it from the vendor's API.
+    /// A thin webhook said something changed; a fetcher must read it from the vendor API.
     FetchRequested(FetchRequested) = "pos.fetch.requested",
-    /// A delivery was quarantined.
+    /// A delivery was forged or could not be understood; kept with the reason.
     WebhookQuarantined(WebhookQuarantined) = "webhook.quarantined",
-    /// One model call's token usage.
+    /// One model call, token classes additive (input excludes cached and cache-write tokens); occurred_at is the call time.
     AiUsageRecorded(UsageRecorded) = "ai.usage.recorded",
-    /// A tenant's AI spend crossed a budget threshold.
+    /// A tenant's AI spend crossed 50, 80 or 100 % of its monthly budget; once per threshold and month.
     BudgetThresholdCrossed(ThresholdCrossed) = "budget.threshold.crossed",
-    /// Validate a batch of canonical items.
+    /// A migration's canonical items (JSONL in the blob store) are ready to be validated.
     MigrationValidationRequested(ValidationRequested) = "migration.validation.requested",
-    /// A batch was validated.
+    /// A migration batch was validated; the report is in the blob store; passed = no errors.
     MigrationValidated(MigrationValidated) = "migration.validated",
-    /// A migration was started.
+    /// A migration was started; the source export is in the blob store.
     MigrationRequested(MigrationRequested) = "migration.requested",
-    /// Mapping suggestions are ready for review.
+    /// Mapping suggestions for a migration are stored and wait for review.
     MigrationMappingSuggested(MappingSuggested) = "migration.mapping.suggested",
-    /// An operator approved the mapping.
+    /// A reviewer approved a migration's mapping; the export is validated through it, then applied.
     MigrationMappingApproved(MappingApproved) = "migration.mapping.approved",
-    /// Apply (or continue applying) from a checkpoint.
+    /// Apply (or go on applying) a validated migration from item `from`; raised after validation, on resume and by an apply that ran out of time.
     MigrationApplyRequested(ApplyRequested) = "migration.apply.requested",
-    /// A migration's apply finished.
+    /// A migration was applied to the tenant's catalog after a snapshot of it.
     MigrationApplied(MigrationApplied) = "migration.applied",
-    /// Roll a migration back.
+    /// An operator asked to undo a migration.
     MigrationRollbackRequested(RollbackRequested) = "migration.rollback.requested",
-    /// A migration was rolled back.
+    /// A migration was undone and the result verified against the snapshot; conflicts = items changed by others since, kept.
     MigrationRolledBack(MigrationRolledBack) = "migration.rolled_back",
 }
 
@@ -122,7 +136,7 @@ impl EventType {
 }
 
 /// An item as the vendor now has it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemUpserted {
     pub item: CatalogItem,
@@ -133,17 +147,19 @@ pub struct ItemUpserted {
 }
 
 /// A deletion; deleting a parent deletes its variants.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemDeleted {
+    #[schemars(length(min = 1))]
     pub external_id: String,
     pub deleted_at: Timestamp,
 }
 
 /// A stock change. Vendors identify the stocked thing differently: by the item/variant id
 /// (`external_id`) or by a separate inventory-item id that the catalog resolves.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("anyOf" = [{"required": ["external_id"]}, {"required": ["inventory_item_id"]}]))]
 pub struct InventoryAdjusted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
@@ -157,13 +173,14 @@ pub struct InventoryAdjusted {
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
+    #[schemars(with = "Option<f64>")]
     pub quantity: Option<Decimal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stock_status: Option<StockStatus>,
     pub as_of: Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StockStatus {
     InStock,
@@ -172,9 +189,10 @@ pub enum StockStatus {
 }
 
 /// An order, without customer data: tillbridge keeps what stock and reporting need.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderUpserted {
+    #[schemars(length(min = 1))]
     pub order_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -191,7 +209,7 @@ pub struct OrderUpserted {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,6 +221,7 @@ pub struct OrderLine {
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
+    #[schemars(with = "Option<f64>")]
     pub quantity: Option<Decimal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_price_minor: Option<i64>,
@@ -210,11 +229,12 @@ pub struct OrderLine {
 
 /// The vendor said something changed but did not say what it is now (thin webhooks:
 /// Clover, BigCommerce, Square catalog versions, Toast menus). A fetcher must read it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FetchRequested {
     /// What to fetch: `catalog`, `menu`, `item`, `category`, `modifier_group`, `modifier`,
     /// `order`, `product`, `sku`, `payment`, `customer`, `merchant`, or the vendor's own key.
+    #[schemars(length(min = 1))]
     pub object_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<String>,
@@ -223,7 +243,7 @@ pub struct FetchRequested {
     pub vendor_event: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     Created,
@@ -231,25 +251,29 @@ pub enum Change {
     Deleted,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookQuarantined {
     pub delivery_id: DeliveryId,
+    #[schemars(length(min = 1))]
     pub reason: String,
     /// Where the raw request is kept for inspection and replay.
+    #[schemars(length(min = 1))]
     pub blob_key: String,
 }
 
 /// One model call, in the token classes of CLI.md (additive: `input_tokens` excludes cached
 /// and cache-write tokens). The envelope's `occurred_at` is the call time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UsageRecorded {
+    #[schemars(length(min = 1))]
     pub request_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migration_id: Option<String>,
     pub operation: String,
     pub provider: String,
+    #[schemars(length(min = 1))]
     pub model: String,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -260,32 +284,42 @@ pub struct UsageRecorded {
 }
 
 /// A tenant's AI spend crossed a share of its monthly budget (once per threshold and month).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdCrossed {
     /// YYYY-MM
+    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}$"))]
     pub period: String,
+    /// 50, 80 or 100.
+    #[schemars(extend("enum" = [50, 80, 100]))]
     pub threshold_percent: u32,
     /// Exact decimal strings, 6 places.
+    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]{6}$"))]
     pub budget_usd: String,
+    /// Exact decimal string, 6 places.
+    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]{6}$"))]
     pub spent_usd: String,
 }
 
 /// A migration was started: the source export is in the blob store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationRequested {
+    #[schemars(length(min = 1))]
     pub migration_id: String,
     /// The source system (square, toast, …).
+    #[schemars(length(min = 1))]
     pub source_name: String,
     /// The export (JSON array of records or CSV with a header row).
+    #[schemars(length(min = 1))]
     pub export_key: String,
 }
 
 /// Mapping suggestions for a migration are stored and wait for review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingSuggested {
+    #[schemars(length(min = 1))]
     pub migration_id: String,
     pub fields: u64,
     pub mapped: u64,
@@ -294,35 +328,42 @@ pub struct MappingSuggested {
 }
 
 /// A migration's canonical items (JSONL in the blob store) are ready to be validated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidationRequested {
+    #[schemars(length(min = 1))]
     pub migration_id: String,
+    #[schemars(length(min = 1))]
     pub items_key: String,
     /// ISO 3166 country of the tenant, for VAT rates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z]{2}$"))]
     pub country: Option<String>,
 }
 
 /// A migration batch was validated; the full report is in the blob store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationValidated {
+    #[schemars(length(min = 1))]
     pub migration_id: String,
     pub items: u64,
     pub errors: u64,
     pub warnings: u64,
     /// True when there are no errors: the batch may be applied.
     pub passed: bool,
+    #[schemars(length(min = 1))]
     pub report_key: String,
 }
 
 /// A reviewer approved a migration's mapping: the export is to be validated through it and
 /// applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingApproved {
+    #[schemars(length(min = 1))]
     pub migration_id: String,
+    #[schemars(length(min = 1))]
     pub approved_by: String,
     /// Source fields with a canonical target in the approved mapping.
     pub mapped_fields: u64,
@@ -330,45 +371,52 @@ pub struct MappingApproved {
 
 /// Apply (or go on applying) a validated migration from item `from` of its prepared items.
 /// Raised after validation, on resume, and by an apply that ran out of time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyRequested {
+    #[schemars(length(min = 1))]
     pub migration_id: String,
     pub from: u64,
 }
 
 /// A migration was applied to the tenant's catalog (after a snapshot of it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationApplied {
+    #[schemars(length(min = 1))]
     pub migration_id: String,
     pub created: u64,
     pub changed: u64,
     pub unchanged: u64,
     /// Items held back (validation errors, duplicates in the export).
     pub skipped: u64,
+    #[schemars(length(min = 1))]
     pub snapshot_key: String,
 }
 
 /// An operator asked to undo a migration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequested {
+    #[schemars(length(min = 1))]
     pub migration_id: String,
+    #[schemars(length(min = 1))]
     pub requested_by: String,
 }
 
 /// A migration was undone: created items removed, changed items restored, verified against
 /// the snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationRolledBack {
+    #[schemars(length(min = 1))]
     pub migration_id: String,
     pub restored: u64,
     pub removed: u64,
     /// Items changed by someone else after the migration wrote them: kept, and listed.
     pub conflicts: u64,
     pub verified: bool,
+    #[schemars(length(min = 1))]
     pub report_key: String,
 }
 

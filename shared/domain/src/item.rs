@@ -16,7 +16,7 @@ macro_rules! canonical_item {
         ///
         /// Money is integer minor units of `currency`. Optional fields are omitted from JSON
         /// when absent, so "unknown" and "empty" stay distinguishable.
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
         #[serde(deny_unknown_fields)]
         pub struct CatalogItem {
             $( $(#[$attr])* pub $field: $ty, )*
@@ -46,6 +46,7 @@ macro_rules! canonical_item {
 
 canonical_item! {
     /// The vendor's id of the item (required).
+    #[schemars(length(min = 1))]
     external_id: String => ExternalId,
     /// Stock-keeping unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,6 +78,7 @@ canonical_item! {
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
+    #[schemars(with = "Option<f64>")]
     tax_rate_percent: Option<Decimal> => TaxRatePercent,
     /// Stock on hand (decimal: weighed goods).
     #[serde(
@@ -84,6 +86,7 @@ canonical_item! {
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
+    #[schemars(with = "Option<f64>")]
     quantity_on_hand: Option<Decimal> => QuantityOnHand,
     /// Sold now (false: hidden, archived, disabled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,6 +118,7 @@ canonical_item! {
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
+    #[schemars(with = "Option<f64>")]
     weight: Option<Decimal> => Weight,
     /// When the vendor created it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,6 +132,7 @@ canonical_item! {
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
+    #[schemars(with = "Option<f64>")]
     thc_percent: Option<Decimal> => ThcPercent,
     /// CBD content in percent (cannabis).
     #[serde(
@@ -135,6 +140,7 @@ canonical_item! {
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
+    #[schemars(with = "Option<f64>")]
     cbd_percent: Option<Decimal> => CbdPercent,
 }
 

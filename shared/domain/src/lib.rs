@@ -9,6 +9,7 @@ pub mod ids;
 pub mod item;
 pub mod money;
 pub mod number;
+pub mod schema;
 pub mod time;
 
 pub use error::{Classify, DomainError, ErrorKind};
