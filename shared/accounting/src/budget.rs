@@ -33,6 +33,10 @@ pub async fn set_budget(
     Ok(())
 }
 
+/// The tenant's monthly budget in USD, if one is set.
+///
+/// # Errors
+/// The table failed, or the stored amount is not a decimal.
 pub async fn budget(
     table: &dyn Table,
     tenant: &TenantId,
@@ -167,11 +171,14 @@ enum MarkState {
     Sent,
 }
 
+/// The answer to a reservation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reserve {
+    /// Reserved (or reserved before under this id).
     Granted,
     /// The call would exceed the hard limit; `available` is what is left.
     Refused {
+        /// USD left under the limit.
         available: Decimal,
     },
 }

@@ -13,9 +13,7 @@ use tillbridge_domain::TenantId;
 use tillbridge_ports::Table;
 
 use crate as accounting;
-use crate::AccountingError;
-
-pub const GROUPS: [&str; 4] = ["model", "operation", "migration", "day"];
+use crate::{AccountingError, CostGroup};
 
 /// A validated `period` parameter, or the message of a 400.
 pub fn period_param(period: Option<&str>) -> Result<String, String> {
@@ -38,11 +36,14 @@ pub async fn cost_table(
     let mut sorted = tenants.to_vec();
     sorted.sort();
     for tenant in sorted {
-        let total = accounting::grouped_costs(table, book, &tenant, period, "total").await?;
+        let total =
+            accounting::grouped_costs(table, book, &tenant, period, CostGroup::Total).await?;
         let Some(line) = total.get("all") else {
             continue;
         };
-        for (model, l) in accounting::grouped_costs(table, book, &tenant, period, "model").await? {
+        for (model, l) in
+            accounting::grouped_costs(table, book, &tenant, period, CostGroup::Model).await?
+        {
             if l.unpriced_requests > 0 {
                 unpriced_models.insert(model);
             }
@@ -81,14 +82,14 @@ pub async fn tenant_costs(
     book: &PriceBook,
     tenant: &TenantId,
     period: &str,
-    group: &str,
+    group: CostGroup,
 ) -> Result<Vec<Value>, AccountingError> {
     let lines = accounting::grouped_costs(table, book, tenant, period, group).await?;
     Ok(lines
         .iter()
         .map(|(k, l)| {
             json!({
-                group: k, "requests": l.requests, "input_tokens": l.input_tokens, "cached_input_tokens": l.cached_input_tokens,
+                group.as_str(): k, "requests": l.requests, "input_tokens": l.input_tokens, "cached_input_tokens": l.cached_input_tokens,
                 "cache_write_tokens": l.cache_write_tokens, "output_tokens": l.output_tokens,
                 "cost_usd": format_fixed(l.cost, 6), "unpriced_requests": l.unpriced_requests,
             })
@@ -97,9 +98,9 @@ pub async fn tenant_costs(
 }
 
 /// CSV of grouped rows, header first.
-pub fn grouped_csv(group: &str, rows: &[Value]) -> String {
+pub fn grouped_csv(group: CostGroup, rows: &[Value]) -> String {
     let cols = [
-        group,
+        group.as_str(),
         "requests",
         "input_tokens",
         "cached_input_tokens",

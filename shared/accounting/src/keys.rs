@@ -11,6 +11,8 @@
 
 use tillbridge_domain::TenantId;
 
+use crate::CostGroup;
+
 /// Partition and sort key of one model call's ledger entry.
 pub fn ledger(tenant: &TenantId, period: &str, request_id: &str) -> (String, String) {
     (
@@ -25,12 +27,12 @@ pub fn aggregates_pk(tenant: &TenantId, period: &str) -> String {
 }
 
 /// Sort key of one aggregate row (`value` and `model` already made key-safe).
-pub fn aggregate_sk(group: &str, value: &str, model: &str, regime: usize) -> String {
+pub fn aggregate_sk(group: CostGroup, value: &str, model: &str, regime: usize) -> String {
     format!("{group}#{value}#{model}#r{regime}")
 }
 
 /// Sort-key prefix of one grouping's aggregate rows.
-pub fn aggregate_prefix(group: &str) -> String {
+pub fn aggregate_prefix(group: CostGroup) -> String {
     format!("{group}#")
 }
 

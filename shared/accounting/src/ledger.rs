@@ -14,7 +14,7 @@ use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 use tillbridge_ports::{EventBus, PortError};
 
 use crate::budget::announce_thresholds;
-use crate::{AccountingError, Recorded, attr, keys, period_of, safe, token_deltas};
+use crate::{AccountingError, CostGroup, Recorded, attr, keys, period_of, safe, token_deltas};
 
 /// Records one model call: ledger entry and aggregates in one transaction (a redelivered
 /// event is a no-op), then announces budget thresholds crossed.
@@ -57,20 +57,20 @@ pub async fn record_usage(
         condition: Condition::IfAbsent,
     }];
     let model = safe(&u.model);
-    let mut group = |g: &str, v: &str| {
+    let mut group = |g: CostGroup, v: &str| {
         writes.push(TxWrite::Add {
             pk: agg_pk.clone(),
             sk: keys::aggregate_sk(g, &safe(v), &model, regime),
             deltas: token_deltas(&tokens, price.is_some()),
         });
     };
-    group("total", "all");
-    group("model", &u.model);
-    group("operation", &u.operation);
+    group(CostGroup::Total, "all");
+    group(CostGroup::Model, &u.model);
+    group(CostGroup::Operation, &u.operation);
     if let Some(m) = &u.migration_id {
-        group("migration", m);
+        group(CostGroup::Migration, m);
     }
-    group("day", &day);
+    group(CostGroup::Day, &day);
     match table.transact(writes).await {
         Ok(()) => {}
         Err(PortError::ConditionFailed) => return Ok(Recorded::Duplicate),
@@ -83,13 +83,20 @@ pub async fn record_usage(
 /// One aggregate row of a tenant's month: tokens and exact cost.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CostLine {
+    /// Model calls.
     pub requests: u64,
+    /// Uncached input tokens.
     pub input_tokens: u64,
+    /// Input tokens read from the provider's cache.
     pub cached_input_tokens: u64,
+    /// Input tokens written to the provider's cache.
     pub cache_write_tokens: u64,
+    /// Output tokens.
     pub output_tokens: u64,
+    /// Exact USD cost of the priced calls (not serialized; rendered with 6 places by callers).
     #[serde(skip)]
     pub cost: Decimal,
+    /// Calls whose model had no price at the time: counted, not costed.
     pub unpriced_requests: u64,
 }
 
@@ -100,7 +107,7 @@ pub async fn grouped_costs(
     book: &PriceBook,
     tenant: &TenantId,
     period: &str,
-    group: &str,
+    group: CostGroup,
 ) -> Result<BTreeMap<String, CostLine>, AccountingError> {
     let items = query_all(
         table,
@@ -164,7 +171,7 @@ pub async fn spent(
     tenant: &TenantId,
     period: &str,
 ) -> Result<Decimal, AccountingError> {
-    Ok(grouped_costs(table, book, tenant, period, "total")
+    Ok(grouped_costs(table, book, tenant, period, CostGroup::Total)
         .await?
         .values()
         .map(|l| l.cost)

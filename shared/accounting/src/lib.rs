@@ -6,6 +6,8 @@
 //! Aggregates hold integer token counts per model and price regime; money is computed from
 //! them exactly when read, so a price correction re-prices history without rewriting it.
 
+#![warn(missing_docs)]
+
 use rust_decimal::Decimal;
 use serde_json::Value;
 use tillbridge_costs::usage::TokenCounts;
@@ -25,6 +27,7 @@ pub use error::AccountingError;
 pub use infra::{infra_for_record, infra_usage, record_infra};
 pub use ledger::{CostLine, grouped_costs, record_usage, spent, usage_event};
 
+/// Budget thresholds announced once per tenant and month, in percent of the budget.
 pub const THRESHOLDS: [u32; 3] = [50, 80, 100];
 pub(crate) const MAX_ATTEMPTS: usize = 16;
 
@@ -39,14 +42,71 @@ pub(crate) fn dec(s: &str) -> Result<Decimal, AccountingError> {
         .ok_or_else(|| AccountingError::Permanent(format!("stored amount {s:?} is not a decimal")))
 }
 
+/// Whether a usage event was new or a redelivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
+    /// Written to the ledger and the aggregates.
     New,
+    /// Its `request_id` was already in the ledger: nothing changed.
     Duplicate,
 }
 
-/// Group dimensions an aggregate is kept for.
-pub const GROUPS: [&str; 5] = ["total", "model", "operation", "migration", "day"];
+/// A dimension the token aggregates are kept and reported by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostGroup {
+    /// One row: everything.
+    Total,
+    /// By model name.
+    Model,
+    /// By operation (`mapping.suggest`, …).
+    Operation,
+    /// By migration id (only usage that names a migration has a row).
+    Migration,
+    /// By day of the month (`01`…`31`).
+    Day,
+}
+
+impl CostGroup {
+    /// Every dimension, in the order aggregates are written.
+    pub const ALL: [CostGroup; 5] = [
+        CostGroup::Total,
+        CostGroup::Model,
+        CostGroup::Operation,
+        CostGroup::Migration,
+        CostGroup::Day,
+    ];
+
+    /// The dimensions a finance table can be grouped by (`group_by=`).
+    pub const REPORTED: [CostGroup; 4] = [
+        CostGroup::Model,
+        CostGroup::Operation,
+        CostGroup::Migration,
+        CostGroup::Day,
+    ];
+
+    /// The name, as in keys, URLs and CSV headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostGroup::Total => "total",
+            CostGroup::Model => "model",
+            CostGroup::Operation => "operation",
+            CostGroup::Migration => "migration",
+            CostGroup::Day => "day",
+        }
+    }
+
+    /// The dimension with this name, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for CostGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 pub(crate) fn token_deltas(t: &TokenCounts, priced: bool) -> Vec<(String, i64)> {
     let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);

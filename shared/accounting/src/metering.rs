@@ -12,12 +12,17 @@ use tracing::warn;
 
 use crate as accounting;
 
+/// Per-record infrastructure metering of one Lambda function.
 pub struct Metering {
+    /// The meter the function's metered adapters share.
     pub meter: Arc<Meter>,
     /// The unmetered table the readings are written to.
     pub table: Arc<dyn Table>,
+    /// Now (the month the usage is filed under).
     pub clock: Arc<dyn Clock>,
+    /// The function's name (the sort key usage is filed under).
     pub function: &'static str,
+    /// The function's memory in MB (Lambda GB-seconds).
     pub memory_mb: u64,
 }
 

@@ -80,7 +80,7 @@ async fn ledger_is_idempotent_and_aggregates_match_the_usage_table() {
             "a redelivery is a no-op"
         );
     }
-    let by_model = grouped_costs(&t, &book, &tenant(), "2026-03", "model")
+    let by_model = grouped_costs(&t, &book, &tenant(), "2026-03", CostGroup::Model)
         .await
         .unwrap_or_default();
     assert_eq!(by_model.len(), 3);
@@ -102,16 +102,16 @@ async fn ledger_is_idempotent_and_aggregates_match_the_usage_table() {
         spent(&t, &book, &tenant(), "2026-03").await.ok(),
         Some(total)
     );
-    let by_op = grouped_costs(&t, &book, &tenant(), "2026-03", "operation")
+    let by_op = grouped_costs(&t, &book, &tenant(), "2026-03", CostGroup::Operation)
         .await
         .unwrap_or_default();
     assert_eq!(by_op.values().map(|l| l.requests).sum::<u64>(), 60);
     assert_eq!(by_op.values().map(|l| l.cost).sum::<Decimal>(), total);
-    let by_mig = grouped_costs(&t, &book, &tenant(), "2026-03", "migration")
+    let by_mig = grouped_costs(&t, &book, &tenant(), "2026-03", CostGroup::Migration)
         .await
         .unwrap_or_default();
     assert_eq!(by_mig["mig-1"].requests, 15);
-    let by_day = grouped_costs(&t, &book, &tenant(), "2026-03", "day")
+    let by_day = grouped_costs(&t, &book, &tenant(), "2026-03", CostGroup::Day)
         .await
         .unwrap_or_default();
     assert_eq!(by_day.len(), 20);

@@ -2,7 +2,7 @@
 //! reports.
 
 use serde_json::json;
-use tillbridge_accounting::{self as accounting, finance};
+use tillbridge_accounting::{self as accounting, CostGroup, finance};
 use tillbridge_costs::table::Budgets;
 use tillbridge_domain::event::UsageRecorded;
 use tillbridge_domain::{CorrelationId, Timestamp};
@@ -48,25 +48,19 @@ pub(crate) async fn tenant_costs(api: &Api, req: &Request<'_>, tenant: &str) -> 
         Ok(p) => p,
         Err(r) => return r,
     };
-    let group = req.param("group_by").unwrap_or("model").to_owned();
-    if !finance::GROUPS.contains(&group.as_str()) {
-        return Response::error(400, "group_by is one of model, operation, migration, day");
-    }
-    let rows = match finance::tenant_costs(
-        api.table.as_ref(),
-        &api.prices,
-        &tenant,
-        &period,
-        &group,
-    )
-    .await
+    let group = match CostGroup::parse(req.param("group_by").unwrap_or("model")) {
+        Some(g) if CostGroup::REPORTED.contains(&g) => g,
+        _ => return Response::error(400, "group_by is one of model, operation, migration, day"),
+    };
+    let rows = match finance::tenant_costs(api.table.as_ref(), &api.prices, &tenant, &period, group)
+        .await
     {
         Ok(r) => r,
         Err(e) => return Response::failure(&e),
     };
     if req.wants_csv() {
         return Response::csv(
-            finance::grouped_csv(&group, &rows),
+            finance::grouped_csv(group, &rows),
             &format!("costs-{tenant}-{period}-by-{group}"),
         );
     }

@@ -20,6 +20,8 @@ use crate::error::classify;
 const RESERVED: [&str; 4] = ["pk", "sk", "version", "expires_at"];
 const MAX_ATTEMPTS: usize = 8;
 
+/// The table port on DynamoDB: `pk`/`sk` string keys, a `version` number for conditional
+/// writes, TTL in `expires_at` (filtered on read, since DynamoDB deletes expired items late).
 pub struct DynamoTable {
     client: Client,
     table: String,
@@ -27,6 +29,7 @@ pub struct DynamoTable {
 }
 
 impl DynamoTable {
+    /// The table `table` through `client`; `clock` decides expiry.
     pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
             client,
@@ -295,57 +298,9 @@ impl Table for DynamoTable {
                         )
                         .build()
                 }
-                TxWrite::Add { pk, sk, deltas } => {
-                    let mut expr = String::from("ADD #version :one");
-                    let mut update = Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(Self::key(&pk, &sk)))
-                        .expression_attribute_names("#version", "version")
-                        .expression_attribute_values(":one", AttributeValue::N("1".into()));
-                    for (i, (name, delta)) in deltas.iter().enumerate() {
-                        if RESERVED.contains(&name.as_str()) {
-                            return Err(PortError::Permanent(format!(
-                                "attribute name {name} is reserved"
-                            )));
-                        }
-                        expr.push_str(&format!(", #a{i} :d{i}"));
-                        update = update
-                            .expression_attribute_names(format!("#a{i}"), name)
-                            .expression_attribute_values(
-                                format!(":d{i}"),
-                                AttributeValue::N(delta.to_string()),
-                            );
-                    }
-                    TransactWriteItem::builder()
-                        .update(
-                            update
-                                .update_expression(expr)
-                                .build()
-                                .map_err(|e| PortError::Permanent(e.to_string()))?,
-                        )
-                        .build()
-                }
+                TxWrite::Add { pk, sk, deltas } => self.tx_add(&pk, &sk, &deltas)?,
                 TxWrite::Delete { pk, sk, condition } => {
-                    let mut delete = Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(Self::key(&pk, &sk)));
-                    delete = match condition {
-                        Condition::Always => delete,
-                        Condition::IfAbsent => delete
-                            .condition_expression(absent)
-                            .expression_attribute_values(":now", now.clone()),
-                        Condition::IfVersion(v) => delete
-                            .condition_expression(at_version)
-                            .expression_attribute_values(":v", AttributeValue::N(v.to_string()))
-                            .expression_attribute_values(":now", now.clone()),
-                    };
-                    TransactWriteItem::builder()
-                        .delete(
-                            delete
-                                .build()
-                                .map_err(|e| PortError::Permanent(e.to_string()))?,
-                        )
-                        .build()
+                    self.tx_delete(&pk, &sk, condition, &now, absent, at_version)?
                 }
             };
             items.push(item);
@@ -358,8 +313,84 @@ impl Table for DynamoTable {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let reasons: Vec<String> = e
+            Err(e) => Err(transact_error(e)),
+        }
+    }
+}
+
+impl DynamoTable {
+    /// One atomic ADD of counters (and the version) in a transaction.
+    fn tx_add(&self, pk: &str, sk: &str, deltas: &[(String, i64)]) -> Result<TransactWriteItem> {
+        let mut expr = String::from("ADD #version :one");
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        for (i, (name, delta)) in deltas.iter().enumerate() {
+            if RESERVED.contains(&name.as_str()) {
+                return Err(PortError::Permanent(format!(
+                    "attribute name {name} is reserved"
+                )));
+            }
+            expr.push_str(&format!(", #a{i} :d{i}"));
+            update = update
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(
+                    format!(":d{i}"),
+                    AttributeValue::N(delta.to_string()),
+                );
+        }
+        Ok(TransactWriteItem::builder()
+            .update(
+                update
+                    .update_expression(expr)
+                    .build()
+                    .map_err(|e| PortError::Permanent(e.to_string()))?,
+            )
+            .build())
+    }
+
+    /// One conditional delete in a transaction.
+    fn tx_delete(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: Condition,
+        now: &AttributeValue,
+        absent: &str,
+        at_version: &str,
+    ) -> Result<TransactWriteItem> {
+        let mut delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)));
+        delete = match condition {
+            Condition::Always => delete,
+            Condition::IfAbsent => delete
+                .condition_expression(absent)
+                .expression_attribute_values(":now", now.clone()),
+            Condition::IfVersion(v) => delete
+                .condition_expression(at_version)
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string()))
+                .expression_attribute_values(":now", now.clone()),
+        };
+        Ok(TransactWriteItem::builder()
+            .delete(
+                delete
+                    .build()
+                    .map_err(|e| PortError::Permanent(e.to_string()))?,
+            )
+            .build())
+    }
+}
+
+/// A cancelled transaction: a failed condition, a transient conflict or throttle, or other.
+fn transact_error(
+    e: aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+    >,
+) -> PortError {
+    let reasons: Vec<String> = e
                     .as_service_error()
                     .and_then(|s| match s {
                         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
@@ -368,23 +399,20 @@ impl Table for DynamoTable {
                         _ => None,
                     })
                     .unwrap_or_default();
-                if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
-                    Err(PortError::ConditionFailed)
-                } else if reasons.iter().any(|r| {
-                    matches!(
-                        r.as_str(),
-                        "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
-                    )
-                }) {
-                    Err(PortError::Transient(format!(
-                        "DynamoDB TransactWriteItems cancelled: {}",
-                        reasons.join(", ")
-                    )))
-                } else {
-                    Err(classify("DynamoDB TransactWriteItems", e))
-                }
-            }
-        }
+    if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
+        PortError::ConditionFailed
+    } else if reasons.iter().any(|r| {
+        matches!(
+            r.as_str(),
+            "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+        )
+    }) {
+        PortError::Transient(format!(
+            "DynamoDB TransactWriteItems cancelled: {}",
+            reasons.join(", ")
+        ))
+    } else {
+        classify("DynamoDB TransactWriteItems", e)
     }
 }
 

@@ -20,12 +20,15 @@ const RETRYABLE: [&str; 3] = [
     "InternalException",
 ];
 
+/// The bus port on EventBridge: entries of at most 256 KB in batches of at most 10, with
+/// per-entry results.
 pub struct EventBridgeBus {
     client: Client,
     bus_name: String,
 }
 
 impl EventBridgeBus {
+    /// The bus `bus_name` through `client`.
     pub fn new(client: Client, bus_name: impl Into<String>) -> Self {
         Self {
             client,

@@ -3,6 +3,8 @@
 //! SDK errors keep their kind: throttling, 5xx and network failures are retryable,
 //! validation errors and failed conditions are permanent.
 
+#![warn(missing_docs)]
+
 mod dynamodb;
 mod error;
 mod eventbridge;
@@ -127,15 +129,23 @@ pub fn required_env(name: &str) -> Result<String, String> {
 /// environment), the clock, and the table — raw, and wrapped in the metering decorator that
 /// attributes each record's usage to its tenant.
 pub struct Container {
+    /// The SDK configuration (region, credentials, the AWS-roots-only HTTPS client).
     pub config: SdkConfig,
+    /// The system clock.
     pub clock: std::sync::Arc<tillbridge_ports::SystemClock>,
+    /// Counts the AWS calls of the current record, for per-tenant infrastructure cost.
     pub meter: std::sync::Arc<tillbridge_ports::meter::Meter>,
     /// Unmetered (metering readings are written here).
     pub raw_table: std::sync::Arc<dyn tillbridge_ports::Table>,
+    /// The table wrapped in the metering decorator: what the stages use.
     pub table: std::sync::Arc<dyn tillbridge_ports::Table>,
 }
 
 impl Container {
+    /// Builds the container from the Lambda environment (`TABLE_NAME`, region, credentials).
+    ///
+    /// # Errors
+    /// A required environment variable is missing.
     pub async fn load() -> Result<Self, String> {
         use std::sync::Arc;
         let config = load_config().await;

@@ -8,7 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// A moto server (the AWS emulator, from pip) the adapter tests run the real SDK against,
+/// started once per test process on 127.0.0.1.
 pub struct Moto {
+    /// `http://127.0.0.1:<port>`.
     pub endpoint: String,
     child: Mutex<Option<Child>>,
 }
@@ -127,6 +130,10 @@ pub mod provision {
         Ok(out.queue_url().unwrap_or_default().to_owned())
     }
 
+    /// The ARN of the queue at `url`.
+    ///
+    /// # Errors
+    /// The SQS call failed.
     pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> {
         let out = sqs
             .get_queue_attributes()

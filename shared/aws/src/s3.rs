@@ -8,12 +8,14 @@ use tillbridge_ports::{PortError, Result};
 
 use crate::error::classify;
 
+/// The blob port on S3 (one bucket; keys as given).
 pub struct S3Blobs {
     client: Client,
     bucket: String,
 }
 
 impl S3Blobs {
+    /// The bucket `bucket` through `client`.
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         Self {
             client,

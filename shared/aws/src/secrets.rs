@@ -19,6 +19,7 @@ pub const CACHE_TTL: Duration = Duration::from_secs(300);
 
 type Cached = (Instant, Option<WebhookSecrets>);
 
+/// Webhook secrets from Secrets Manager: AWSCURRENT and AWSPREVIOUS (rotation), cached.
 pub struct SecretsManagerStore {
     client: Client,
     prefix: String,
@@ -26,6 +27,7 @@ pub struct SecretsManagerStore {
 }
 
 impl SecretsManagerStore {
+    /// Secrets named `<prefix><tenant>/<provider>` through `client`.
     pub fn new(client: Client, prefix: impl Into<String>) -> Self {
         Self {
             client,
@@ -34,6 +36,7 @@ impl SecretsManagerStore {
         }
     }
 
+    /// The secret's name for a tenant's provider.
     pub fn secret_name(&self, tenant: &TenantId, provider: Provider) -> String {
         format!("{}{tenant}/{provider}", self.prefix)
     }

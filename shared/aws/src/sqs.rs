@@ -10,6 +10,7 @@ use tillbridge_ports::{PortError, Result};
 
 use crate::error::classify;
 
+/// The queue port on SQS (standard queue; visibility timeout per receive).
 pub struct SqsQueue {
     client: Client,
     url: String,
@@ -17,6 +18,7 @@ pub struct SqsQueue {
 }
 
 impl SqsQueue {
+    /// The queue at `url` through `client`.
     pub fn new(client: Client, url: impl Into<String>) -> Self {
         let url = url.into();
         let name = url.rsplit('/').next().unwrap_or("queue").to_owned();

@@ -5,6 +5,8 @@
 //! state. Duplicates and stale updates are no-ops; deletes are tombstones with their time,
 //! and a deleted parent takes its variants with it.
 
+#![warn(missing_docs)]
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tillbridge_domain::event::{
@@ -19,8 +21,10 @@ pub mod keys;
 
 pub use error::CatalogError;
 
+/// What applying one event did to the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplyOutcome {
+    /// The newer version was written.
     Applied,
     /// Same content as stored (a redelivery).
     Duplicate,
@@ -32,21 +36,28 @@ pub enum ApplyOutcome {
     Rejected,
 }
 
+/// The stored state of one catalog object: the newest item version, its tombstone if deleted,
+/// and its stock (kept apart: stock events arrive on their own clock).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CatalogRecord {
+    /// The item as of `version_at` (absent for a stock-only or deleted record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<CatalogItem>,
     /// Version of `item`: (time, content hash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_at: Option<Timestamp>,
+    /// Content hash of `item`, breaking ties between updates with the same time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_hash: Option<String>,
+    /// Tombstone: deleted at this vendor time; older upserts cannot bring it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<Timestamp>,
+    /// The newest stock reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stock: Option<Stock>,
 }
 
+/// A stock reading.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stock {
     #[serde(
@@ -54,9 +65,12 @@ pub struct Stock {
         skip_serializing_if = "Option::is_none",
         with = "tillbridge_domain::number"
     )]
+    /// Quantity on hand (decimal: weighed goods), when the vendor gave one.
     pub quantity: Option<Decimal>,
+    /// In stock, out of stock, low — when the vendor reports a status instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<StockStatus>,
+    /// The vendor time of the reading; older readings lose.
     pub as_of: Timestamp,
 }
 
@@ -149,16 +163,24 @@ pub const REJECTED_TTL_SECS: i64 = 30 * 24 * 3600;
 /// A webhook update that failed validation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejected {
+    /// The rejected event.
     pub event_id: String,
+    /// The item it would have changed.
     pub external_id: String,
+    /// When it arrived.
     pub received_at: Timestamp,
+    /// Why: the validation findings that failed it.
     pub findings: Vec<RejectedFinding>,
 }
 
+/// One validation finding of a rejected update.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RejectedFinding {
+    /// Dotted rule id, e.g. `price.unit_error`.
     pub rule: String,
+    /// What is wrong, for the merchant.
     pub message: String,
+    /// The suggested fix, when it is clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }
@@ -411,6 +433,7 @@ async fn order(
 }
 
 impl ApplyOutcome {
+    /// The counter name (`applied`, `duplicate`, `stale`, `recorded`, `rejected`).
     pub fn as_str(self) -> &'static str {
         match self {
             ApplyOutcome::Applied => "applied",
@@ -485,6 +508,10 @@ pub async fn for_each_item<E: From<CatalogError>>(
     }
 }
 
+/// An order as last received.
+///
+/// # Errors
+/// The table failed, or the stored order is corrupt.
 pub async fn get_order(
     table: &dyn Table,
     tenant: &TenantId,

@@ -67,9 +67,21 @@ fn shopify_product(price: &str, updated_at: &str) -> Vec<u8> {
     p.to_string().into_bytes()
 }
 
+/// The demo's deliveries, in the order they are sent: each vendor's, then the refusals.
 fn deliveries(now: Timestamp) -> Vec<Delivery> {
     let dir: Value = serde_json::from_str(SAMPLE_TENANTS).unwrap_or(Value::Null);
     let s = |t: &str, p: &str| secret(&dir, t, p);
+    let mut out = shopify_deliveries(&s("demo-cafe", "shopify"));
+    out.extend(square_deliveries(&s("demo-cafe", "square")));
+    out.extend(other_deliveries(&s, now));
+    out.extend(zettle_deliveries(&s("demo-stockholm", "zettle"), now));
+    out.extend(refused_deliveries());
+    out
+}
+
+/// Shopify: an update, a repricing, the vendor's retry of it, a late older update, a forgery
+/// and a price typed in the wrong unit.
+fn shopify_deliveries(shp: &str) -> Vec<Delivery> {
     let mut out = Vec::new();
     let mut shopify = |label: &str, webhook_id: &str, topic: &str, body: Vec<u8>, key: &str| {
         let headers = signed(Provider::Shopify, key, &body, SignOptions::default())
@@ -84,34 +96,33 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
             body,
         });
     };
-    let shp = s("demo-cafe", "shopify");
     shopify(
         "T-Shirt at $29.99",
         "demo-w1",
         "products/update",
         shopify_product("29.99", "2025-04-22T14:30:00-05:00"),
-        &shp,
+        shp,
     );
     shopify(
         "T-Shirt repriced to $31.50",
         "demo-w2",
         "products/update",
         shopify_product("31.50", "2025-04-23T09:00:00-05:00"),
-        &shp,
+        shp,
     );
     shopify(
         "vendor retry of the repricing",
         "demo-w2",
         "products/update",
         shopify_product("31.50", "2025-04-23T09:00:00-05:00"),
-        &shp,
+        shp,
     );
     shopify(
         "late, older update ($27.00)",
         "demo-w0",
         "products/update",
         shopify_product("27.00", "2025-04-20T08:00:00-05:00"),
-        &shp,
+        shp,
     );
     shopify(
         "forged update ($0.01, wrong key)",
@@ -125,9 +136,15 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
         "demo-w3",
         "products/update",
         shopify_product("3150.00", "2025-04-24T09:00:00-05:00"),
-        &shp,
+        shp,
     );
 
+    out
+}
+
+/// Square: stock, an order, a thin catalog notice, a test notification.
+fn square_deliveries(key: &str) -> Vec<Delivery> {
+    let mut out = Vec::new();
     let sq_url = "https://hooks.tillbridge.example/v1/webhooks/square/demo-cafe";
     for (label, body) in [
         (
@@ -146,7 +163,7 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
     ] {
         let headers = signed(
             Provider::Square,
-            &s("demo-cafe", "square"),
+            key,
             body,
             SignOptions {
                 url: Some(sq_url),
@@ -162,6 +179,12 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
         });
     }
 
+    out
+}
+
+/// Toast, Clover, WooCommerce (with its creation ping) and BigCommerce.
+fn other_deliveries(s: &dyn Fn(&str, &str) -> String, now: Timestamp) -> Vec<Delivery> {
+    let mut out = Vec::new();
     let toast_body = sample!("toast/stock.low_quantity.json");
     out.push(Delivery {
         label: "item running low".into(),
@@ -231,6 +254,12 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
         body: bc.to_vec(),
     });
 
+    out
+}
+
+/// Zettle: the payload as a JSON string next to a timestamp, as real deliveries carry it.
+fn zettle_deliveries(key: &str, now: Timestamp) -> Vec<Delivery> {
+    let mut out = Vec::new();
     for (label, file) in [
         ("product updated", sample!("zettle/ProductUpdated.json")),
         (
@@ -245,12 +274,7 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
         env["timestamp"] = Value::from(now.to_string());
         let body = env.to_string().into_bytes();
         // Zettle signs timestamp.payload, which the signer reads back from the envelope.
-        let headers = signed(
-            Provider::Zettle,
-            &s("demo-stockholm", "zettle"),
-            &body,
-            SignOptions::default(),
-        );
+        let headers = signed(Provider::Zettle, key, &body, SignOptions::default());
         out.push(Delivery {
             label: label.into(),
             provider: "zettle",
@@ -260,21 +284,22 @@ fn deliveries(now: Timestamp) -> Vec<Delivery> {
         });
     }
 
-    out.push(Delivery {
-        label: "unsigned request".into(),
-        provider: "shopify",
-        tenant: "demo-cafe",
-        headers: Headers::new(),
-        body: b"{}".to_vec(),
-    });
-    out.push(Delivery {
-        label: "unknown tenant".into(),
-        provider: "shopify",
-        tenant: "nobody",
-        headers: Headers::new(),
-        body: b"{}".to_vec(),
-    });
     out
+}
+
+/// Requests the ingress refuses: unsigned, and for an unknown tenant.
+fn refused_deliveries() -> Vec<Delivery> {
+    let unsigned = |label: &str, tenant: &'static str| Delivery {
+        label: label.into(),
+        provider: "shopify",
+        tenant,
+        headers: Headers::new(),
+        body: b"{}".to_vec(),
+    };
+    vec![
+        unsigned("unsigned request", "demo-cafe"),
+        unsigned("unknown tenant", "nobody"),
+    ]
 }
 
 pub fn run(a: Args) -> Outcome {

@@ -1,6 +1,8 @@
 //! `tillbridge`: the same domain code as the Lambda functions, run locally.
 //! Flags and output formats follow ../shared/design/CLI.md (a contract).
 
+#![warn(missing_docs)]
+
 mod costs;
 mod demo;
 mod migrate;
@@ -15,18 +17,22 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Exit codes of CLI.md.
+/// Exit code of CLI.md: the input was judged and rejected.
 pub const EXIT_REJECTED: u8 = 1;
+/// Usage errors and unreadable input.
 pub const EXIT_USAGE: u8 = 2;
 
 /// A failed command: the exit code and one line for stderr.
 #[derive(Debug)]
 pub struct Failure {
+    /// [`EXIT_REJECTED`] or [`EXIT_USAGE`].
     pub code: u8,
+    /// The `error: …` line (without the prefix).
     pub message: String,
 }
 
 impl Failure {
+    /// A usage error or unreadable input (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
         Self {
             code: EXIT_USAGE,
@@ -34,6 +40,7 @@ impl Failure {
         }
     }
 
+    /// The input was judged and rejected (exit 1).
     pub fn rejected(message: impl Into<String>) -> Self {
         Self {
             code: EXIT_REJECTED,
@@ -42,6 +49,7 @@ impl Failure {
     }
 }
 
+/// What a command returns: success, or the failure to report.
 pub type Outcome = Result<(), Failure>;
 
 #[derive(Parser)]

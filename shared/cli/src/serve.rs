@@ -30,6 +30,8 @@ pub use tillbridge_api::MAX_HTTP_BODY;
 /// Tenants used when none are given: the demo's, with their published test secrets.
 pub const SAMPLE_TENANTS: &str = include_str!("../../../samples/tenants.json");
 
+// Not a doc comment: clap would turn it into the subcommand's help text.
+#[allow(missing_docs)]
 #[derive(clap::Args)]
 pub struct Args {
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -52,6 +54,7 @@ pub struct Args {
     backend: String,
 }
 
+/// `tillbridge serve`: the HTTP API and the workers until SIGINT/SIGTERM.
 pub fn run(a: Args) -> Outcome {
     init_logging(&a.log_format);
     let directory = load_tenants(a.tenants.as_deref(), &a.state)?;
@@ -86,6 +89,10 @@ pub fn run(a: Args) -> Outcome {
     })
 }
 
+/// The tenants file: `--tenants`, else `STATE/tenants.json`, else the bundled samples.
+///
+/// # Errors
+/// An unreadable or invalid tenants file (exit 2).
 pub fn load_tenants(file: Option<&Path>, state: &Path) -> Result<Arc<StaticDirectory>, Failure> {
     let in_state = state.join("tenants.json");
     let text = match file {
@@ -106,6 +113,10 @@ pub fn load_tenants(file: Option<&Path>, state: &Path) -> Result<Arc<StaticDirec
         .map_err(|e| Failure::usage(e.to_string()))
 }
 
+/// The local runtime on the embedded store in `state`.
+///
+/// # Errors
+/// The state directory cannot be opened.
 pub fn open_runtime(
     state: &Path,
     directory: Arc<StaticDirectory>,

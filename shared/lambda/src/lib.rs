@@ -2,6 +2,8 @@
 //! are reported as batch item failures (only they are retried, then dead-lettered); every
 //! record's AWS usage is metered to its tenant.
 
+#![warn(missing_docs)]
+
 use std::future::Future;
 use std::time::Instant;
 
@@ -13,7 +15,9 @@ use tracing::warn;
 
 /// What handling one record produced: its tenant (for metering) and the outcome.
 pub struct Handled<E> {
+    /// The record's tenant, when it could be read (metered to it).
     pub tenant: Option<TenantId>,
+    /// Ok, or the error that makes SQS retry the record.
     pub result: Result<(), E>,
 }
 

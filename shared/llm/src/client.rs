@@ -8,20 +8,30 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+/// Why a model call failed. `RateLimited`, `Timeout`, `Server` and `Transport` are retried
+/// with backoff inside [`ChatClient::complete`]; what reaches the caller makes the tier fall back
+/// to the offline suggestions.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LlmError {
+    /// Too many consecutive failures: calls are refused until the breaker's cooldown ends.
     #[error("the model provider failed repeatedly; calls are paused")]
     CircuitOpen,
+    /// No answer within the configured timeout.
     #[error("the model call timed out")]
     Timeout,
+    /// HTTP 429 (after honouring `Retry-After`).
     #[error("the model provider is rate limiting us")]
     RateLimited,
+    /// HTTP 5xx, with the status.
     #[error("the model provider answered {0}")]
     Server(u16),
+    /// HTTP 4xx other than 429 (bad key, bad request): not retried.
     #[error("the model provider refused the request ({0})")]
     Client(u16),
+    /// The body is not a chat-completions response.
     #[error("the model provider's response is malformed: {0}")]
     Malformed(String),
+    /// Connection or TLS failure.
     #[error("could not reach the model provider: {0}")]
     Transport(String),
 }
@@ -31,19 +41,23 @@ pub enum LlmError {
 pub struct Config {
     /// e.g. `https://api.openai.com/v1` (the client appends `/chat/completions`).
     pub base_url: String,
+    /// Bearer token (never logged; `Debug` redacts it).
     pub api_key: String,
     /// Cheapest first: the tier escalates along this list.
     pub models: Vec<String>,
     /// The `provider` recorded on usage events (price lookups use the model name).
     pub provider: String,
+    /// Per-request timeout.
     pub timeout: Duration,
     /// Attempts per call, including the first.
     pub attempts: u32,
     /// First backoff; doubles per retry, capped at `max_backoff`.
     pub backoff: Duration,
+    /// Upper bound of one backoff wait.
     pub max_backoff: Duration,
     /// Consecutive failed calls that open the breaker, and how long it stays open.
     pub breaker_threshold: u32,
+    /// How long an open breaker refuses calls.
     pub breaker_cooldown: Duration,
 }
 
@@ -59,6 +73,8 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
+    /// A config with the defaults: provider `openai`, 20 s timeout, 3 attempts, backoff from
+    /// 250 ms up to 4 s, breaker open after 3 failed calls for 60 s.
     pub fn new(base_url: &str, api_key: &str, models: Vec<String>) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -99,17 +115,24 @@ impl Config {
 /// tokens are a subset of `prompt_tokens`, so they are taken out of the input class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tokens {
+    /// Uncached input (prompt) tokens.
     pub input: u64,
+    /// Output (completion) tokens.
     pub output: u64,
+    /// Input tokens served from the provider's prompt cache.
     pub cached_input: u64,
 }
 
+/// One chat completion's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
     /// The provider's id for the call (or ours when it sent none).
     pub id: String,
+    /// The model that answered, as the provider names it.
     pub model: String,
+    /// The assistant message text.
     pub content: String,
+    /// Token usage.
     pub tokens: Tokens,
 }
 
@@ -155,6 +178,8 @@ struct Breaker {
     open_until: Option<Instant>,
 }
 
+/// An OpenAI-compatible chat-completions client (reqwest) with retries, backoff honouring
+/// `Retry-After`, timeouts and a circuit breaker.
 pub struct ChatClient {
     http: reqwest::Client,
     config: Config,
@@ -162,6 +187,10 @@ pub struct ChatClient {
 }
 
 impl ChatClient {
+    /// A client for `config`.
+    ///
+    /// # Errors
+    /// [`LlmError::Transport`] when the HTTP client cannot be built (TLS setup).
     pub fn new(config: Config) -> Result<Self, LlmError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -174,6 +203,7 @@ impl ChatClient {
         })
     }
 
+    /// The configuration in use.
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -6,6 +6,8 @@
 //! (timeouts, 429, 5xx, an open circuit, a refused budget, an unusable answer) falls back to
 //! the offline suggestions.
 
+#![warn(missing_docs)]
+
 mod client;
 
 use std::sync::Arc;
@@ -29,23 +31,30 @@ const OUTPUT_TOKENS_PER_FIELD: u64 = 60;
 
 /// Who is asking, and what they may spend.
 pub struct Request<'a> {
+    /// The tenant whose budget pays.
     pub tenant: &'a TenantId,
+    /// The migration the call serves (grouping in the cost tables).
     pub migration_id: Option<&'a str>,
+    /// Carried onto the `ai.usage.recorded` events.
     pub correlation: &'a CorrelationId,
     /// The tenant's monthly hard limit in USD (None: no AI budget set, calls are refused).
     pub budget_usd: Option<Decimal>,
+    /// Now (the month budgets and usage are filed under).
     pub at: Timestamp,
 }
 
 /// One model call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
+    /// The model called.
     pub model: String,
     /// SHA-256 of the prompt sent (for `ai_suggestion` audit entries); never the prompt.
     pub prompt_hash: String,
+    /// Tokens the provider reported.
     pub tokens: Tokens,
     /// Fields the model answered usably, and their mean confidence.
     pub answered: usize,
+    /// Mean confidence of the usable answers (0..1).
     pub mean_confidence: f64,
 }
 
@@ -54,6 +63,7 @@ pub struct Call {
 pub struct Outcome {
     /// Model calls, in order.
     pub calls: Vec<Call>,
+    /// Answers came from the schema-hash cache: no call was made.
     pub cache_hit: bool,
     /// Why the tier stopped early or fell back, if it did.
     pub fallback: Option<String>,
@@ -75,11 +85,25 @@ struct CachedAnswer {
     model: String,
 }
 
+/// The LLM tier over one table and bus: a cache by schema hash, budget reservations and
+/// usage events around every call.
 pub struct LlmTier<'a> {
+    /// The chat-completions client.
     pub client: &'a ChatClient,
+    /// Cache, budgets and reservations.
     pub table: &'a dyn Table,
+    /// Where `ai.usage.recorded` goes.
     pub bus: &'a dyn EventBus,
+    /// Model prices for estimates and settlements (USD per token).
     pub prices: &'a PriceTable,
+}
+
+/// Why the escalation over models ends or moves on.
+enum Stop {
+    /// Fall back to the offline suggestions: no price, no budget, the call failed.
+    Fallback(String),
+    /// The model answered unusably: record the call and try the next model.
+    Escalate(Call, String),
 }
 
 impl LlmTier<'_> {
@@ -111,103 +135,28 @@ impl LlmTier<'_> {
             if asked.is_empty() {
                 break;
             }
-            let asked_refs: Vec<&Suggestion> = asked.iter().collect();
-            let body = llm::prompt(model, fields, &asked_refs);
-            let text = body.to_string();
-            let prompt_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
-            let request_id = format!("map-{}-{attempt}", &prompt_hash[..16]);
-
-            let Some(price) = self.prices.get(model) else {
-                outcome.fallback = Some(format!("no price known for model {model}"));
-                break;
-            };
-            let estimate_tokens = (text.len() as u64).div_ceil(3);
-            let estimate = price.input * Decimal::from(estimate_tokens)
-                + price.output * Decimal::from(OUTPUT_TOKENS_PER_FIELD * asked.len() as u64);
-            let period = accounting::period_of(req.at);
-            let Some(limit) = req.budget_usd else {
-                outcome.fallback = Some("no AI budget set for the tenant".into());
-                break;
-            };
-            match accounting::reserve(
-                self.table,
-                req.tenant,
-                &period,
-                &request_id,
-                estimate,
-                limit,
-            )
-            .await
-            {
-                Ok(Reserve::Granted) => {}
-                Ok(Reserve::Refused { available }) => {
-                    outcome.fallback = Some(format!(
-                        "AI budget exhausted ({available} USD left, call needs about {estimate})"
-                    ));
+            let step = self
+                .ask(
+                    model,
+                    attempt,
+                    fields,
+                    &asked,
+                    suggestions,
+                    req,
+                    &mut learned,
+                )
+                .await;
+            match step {
+                Ok(call) => outcome.calls.push(call),
+                Err(Stop::Fallback(reason)) => {
+                    outcome.fallback = Some(reason);
                     break;
                 }
-                Err(e) => {
-                    outcome.fallback = Some(format!("budget check failed: {e}"));
-                    break;
+                Err(Stop::Escalate(call, reason)) => {
+                    outcome.calls.push(call);
+                    outcome.fallback = Some(reason);
                 }
             }
-
-            let result = self.client.complete(model, &text).await;
-            let completion = match result {
-                Ok(c) => c,
-                Err(e) => {
-                    // Nothing was spent: release the reservation.
-                    let _ = accounting::settle(
-                        self.table,
-                        req.tenant,
-                        &period,
-                        &request_id,
-                        Decimal::ZERO,
-                    )
-                    .await;
-                    outcome.fallback = Some(format!("{model}: {e}"));
-                    break;
-                }
-            };
-            let t = completion.tokens;
-            let actual = price.input * Decimal::from(t.input)
-                + price.output * Decimal::from(t.output)
-                + price.cache_read_rate() * Decimal::from(t.cached_input);
-            if let Err(e) =
-                accounting::settle(self.table, req.tenant, &period, &request_id, actual).await
-            {
-                tracing::warn!(error = %e, "could not settle the model call's reservation");
-            }
-            self.emit_usage(req, &request_id, &completion).await;
-            let mut call = Call {
-                model: model.clone(),
-                prompt_hash,
-                tokens: t,
-                answered: 0,
-                mean_confidence: 0.0,
-            };
-
-            match llm::parse(&completion.content, &asked_refs) {
-                Ok(answers) => {
-                    call.answered = answers.len();
-                    call.mean_confidence = answers.iter().map(|a| a.confidence).sum::<f64>()
-                        / answers.len().max(1) as f64;
-                    llm::merge(suggestions, fields, &answers, model);
-                    learned.retain(|c| !answers.iter().any(|a| a.path == c.path));
-                    learned.extend(answers.into_iter().map(|a| CachedAnswer {
-                        path: a.path,
-                        target: a.target.map(String::from),
-                        confidence: a.confidence,
-                        reason: a.reason,
-                        model: model.clone(),
-                    }));
-                }
-                Err(e) => {
-                    tracing::warn!(model = %model, error = %e, "unusable model answer; escalating");
-                    outcome.fallback = Some(format!("{model}: {e}"));
-                }
-            }
-            outcome.calls.push(call);
         }
 
         if !learned.is_empty()
@@ -217,6 +166,104 @@ impl LlmTier<'_> {
             tracing::warn!(error = %e, "could not cache model answers");
         }
         outcome
+    }
+
+    /// One call to `model` about the `asked` fields: reserve its estimated cost under the
+    /// tenant's hard limit, call, settle the actual cost, emit the usage, merge the answers.
+    #[allow(clippy::too_many_arguments)]
+    async fn ask(
+        &self,
+        model: &str,
+        attempt: usize,
+        fields: &[FieldProfile],
+        asked: &[Suggestion],
+        suggestions: &mut [Suggestion],
+        req: &Request<'_>,
+        learned: &mut Vec<CachedAnswer>,
+    ) -> Result<Call, Stop> {
+        let asked_refs: Vec<&Suggestion> = asked.iter().collect();
+        let body = llm::prompt(model, fields, &asked_refs);
+        let text = body.to_string();
+        let prompt_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+        let request_id = format!("map-{}-{attempt}", &prompt_hash[..16]);
+        let Some(price) = self.prices.get(model) else {
+            return Err(Stop::Fallback(format!("no price known for model {model}")));
+        };
+        let estimate_tokens = (text.len() as u64).div_ceil(3);
+        let estimate = price.input * Decimal::from(estimate_tokens)
+            + price.output * Decimal::from(OUTPUT_TOKENS_PER_FIELD * asked.len() as u64);
+        let period = accounting::period_of(req.at);
+        self.reserve(req, &period, &request_id, estimate).await?;
+
+        let completion = match self.client.complete(model, &text).await {
+            Ok(c) => c,
+            Err(e) => {
+                // Nothing was spent: release the reservation.
+                let _ =
+                    accounting::settle(self.table, req.tenant, &period, &request_id, Decimal::ZERO)
+                        .await;
+                return Err(Stop::Fallback(format!("{model}: {e}")));
+            }
+        };
+        let t = completion.tokens;
+        let actual = price.input * Decimal::from(t.input)
+            + price.output * Decimal::from(t.output)
+            + price.cache_read_rate() * Decimal::from(t.cached_input);
+        if let Err(e) =
+            accounting::settle(self.table, req.tenant, &period, &request_id, actual).await
+        {
+            tracing::warn!(error = %e, "could not settle the model call's reservation");
+        }
+        self.emit_usage(req, &request_id, &completion).await;
+        let mut call = Call {
+            model: model.to_owned(),
+            prompt_hash,
+            tokens: t,
+            answered: 0,
+            mean_confidence: 0.0,
+        };
+        match llm::parse(&completion.content, &asked_refs) {
+            Ok(answers) => {
+                call.answered = answers.len();
+                call.mean_confidence =
+                    answers.iter().map(|a| a.confidence).sum::<f64>() / answers.len().max(1) as f64;
+                llm::merge(suggestions, fields, &answers, model);
+                learned.retain(|c| !answers.iter().any(|a| a.path == c.path));
+                learned.extend(answers.into_iter().map(|a| CachedAnswer {
+                    path: a.path,
+                    target: a.target.map(String::from),
+                    confidence: a.confidence,
+                    reason: a.reason,
+                    model: model.to_owned(),
+                }));
+                Ok(call)
+            }
+            Err(e) => {
+                tracing::warn!(model = %model, error = %e, "unusable model answer; escalating");
+                Err(Stop::Escalate(call, format!("{model}: {e}")))
+            }
+        }
+    }
+
+    /// Reserves `estimate` USD of the tenant's monthly hard limit for one call.
+    async fn reserve(
+        &self,
+        req: &Request<'_>,
+        period: &str,
+        request_id: &str,
+        estimate: Decimal,
+    ) -> Result<(), Stop> {
+        let Some(limit) = req.budget_usd else {
+            return Err(Stop::Fallback("no AI budget set for the tenant".into()));
+        };
+        match accounting::reserve(self.table, req.tenant, period, request_id, estimate, limit).await
+        {
+            Ok(Reserve::Granted) => Ok(()),
+            Ok(Reserve::Refused { available }) => Err(Stop::Fallback(format!(
+                "AI budget exhausted ({available} USD left, call needs about {estimate})"
+            ))),
+            Err(e) => Err(Stop::Fallback(format!("budget check failed: {e}"))),
+        }
     }
 
     async fn emit_usage(&self, req: &Request<'_>, request_id: &str, c: &Completion) {
@@ -261,9 +308,13 @@ fn to_answer(c: &CachedAnswer) -> Answer {
 /// The LLM tier as the mapping-suggest stage's refiner: reads the tenant's AI budget, runs
 /// the tier, and reports each call for the audit trail.
 pub struct LlmRefiner {
+    /// The chat-completions client.
     pub client: Arc<ChatClient>,
+    /// Cache, budgets and reservations.
     pub table: Arc<dyn Table>,
+    /// Where `ai.usage.recorded` goes.
     pub bus: Arc<dyn EventBus>,
+    /// Model prices (USD per token).
     pub prices: PriceTable,
 }
 

@@ -2,6 +2,8 @@
 //! queue → signature check → bus → catalog queue → catalog apply), on whatever table and
 //! blob store it is given (embedded for `tillbridge serve`, in-memory for tests).
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,28 +24,46 @@ use tillbridge_sync::signature_check::SignatureCheck;
 
 /// Receives before a message goes to its dead-letter queue (as the SAM template's redrive).
 pub const MAX_RECEIVES: u32 = 5;
+/// Default time a received message stays invisible before it is redelivered.
 pub const VISIBILITY: Duration = Duration::from_secs(30);
 const BATCH: usize = 10;
 
+/// Every stage in one process: the queues, their DLQs and the bus rules built on one table
+/// (embedded or DynamoDB), with workers that drain them — the same code the Lambda functions run.
 pub struct LocalRuntime {
+    /// The one table every context and queue lives in.
     pub table: Arc<dyn Table>,
+    /// Raw bodies, exports, reports, snapshots.
     pub blobs: Arc<dyn BlobStore>,
+    /// Now.
     pub clock: Arc<dyn Clock>,
+    /// Tenants, providers, secrets and budgets from the tenants file.
     pub directory: Arc<StaticDirectory>,
+    /// Accepted deliveries for the signature check.
     pub inbound: Arc<dyn Queue>,
+    /// Deliveries that failed [`MAX_RECEIVES`] times.
     pub inbound_dlq: Arc<dyn Queue>,
+    /// Catalog events (rule `pos.*`) and migration batch validations.
     pub catalog_queue: Arc<dyn Queue>,
+    /// Catalog events that kept failing.
     pub catalog_dlq: Arc<dyn Queue>,
+    /// `ai.usage.recorded` for cost accounting.
     pub costs_queue: Arc<dyn Queue>,
+    /// Usage events that kept failing.
     pub costs_dlq: Arc<dyn Queue>,
     /// Migration steps: suggestions, validation + apply, rollback.
     pub migrations_queue: Arc<dyn Queue>,
+    /// Migration steps that kept failing.
     pub migrations_dlq: Arc<dyn Queue>,
     /// The LLM tier for mapping suggestions, when one is configured.
     pub refiner: Option<Arc<dyn tillbridge_migration::suggest::Refine>>,
+    /// The local bus: routes each event type to its queue like the template's rules.
     pub bus: Arc<dyn EventBus>,
+    /// Model prices (the bundled LiteLLM map).
     pub prices: Arc<tillbridge_costs::PriceBook>,
+    /// The webhook ingress stage.
     pub ingress: Ingress,
+    /// The signature-check stage.
     pub check: SignatureCheck,
     /// How long a received message stays invisible (a crashed worker's messages return after it).
     pub visibility: Duration,
@@ -52,11 +72,14 @@ pub struct LocalRuntime {
 /// What one pass over the queues did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StepReport {
+    /// Messages handled and deleted.
     pub processed: usize,
+    /// Messages that failed and were released for a retry (or dead-lettered).
     pub failed: usize,
 }
 
 impl LocalRuntime {
+    /// The runtime over `table` and `blobs`, with queues and bus rules built on the table.
     pub fn new(
         table: Arc<dyn Table>,
         blobs: Arc<dyn BlobStore>,

@@ -22,17 +22,26 @@ const DROPPED_HEADERS: [&str; 3] = ["authorization", "cookie", "x-api-key"];
 pub const CLOVER_AUTH_DIGEST_HEADER: &str =
     tillbridge_webhooks::signature::CLOVER_AUTH_DIGEST_HEADER;
 
+/// One webhook request as the front door (API Gateway or `serve`) received it.
 #[derive(Debug, Clone)]
 pub struct IngressRequest<'a> {
+    /// The `{provider}` path segment, unparsed.
     pub provider: &'a str,
+    /// The `{tenant}` path segment, unparsed.
     pub tenant: &'a str,
+    /// The request headers.
     pub headers: Headers,
+    /// The raw body, byte for byte (signatures are over these bytes).
     pub body: &'a [u8],
 }
 
+/// What to answer the vendor: 202 `{"delivery_id"}` once stored, 200 for handshakes, 4xx for
+/// requests that can never succeed, 503 when storing failed (the vendor retries).
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngressResponse {
+    /// HTTP status.
     pub status: u16,
+    /// JSON body.
     pub body: serde_json::Value,
 }
 
@@ -45,15 +54,24 @@ impl IngressResponse {
     }
 }
 
+/// The ingress stage: cheap, secret-free checks, then the raw request stored (queue, claim
+/// check) before the 202. Holds no secrets.
 pub struct Ingress {
+    /// Which tenants and providers exist, and their body caps.
     pub directory: Arc<dyn TenantDirectory>,
+    /// The inbound queue the signature check reads.
     pub queue: Arc<dyn Queue>,
+    /// Claim-check bodies.
     pub blobs: Arc<dyn BlobStore>,
+    /// Vendor handshakes (Clover's verification code).
     pub table: Arc<dyn Table>,
+    /// Now.
     pub clock: Arc<dyn Clock>,
 }
 
 impl Ingress {
+    /// Answers one webhook request; every outcome is a response (never an error): the delivery
+    /// is durably enqueued before a 202.
     pub async fn handle(&self, req: IngressRequest<'_>) -> IngressResponse {
         let Ok(provider) = req.provider.parse::<Provider>() else {
             return IngressResponse::error(404, "unknown provider");

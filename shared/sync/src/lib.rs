@@ -3,6 +3,8 @@
 //! publish) and quarantine. The catalog the events land in is `tillbridge-catalog`.
 //! Storage layout: [`keys`].
 
+#![warn(missing_docs)]
+
 mod error;
 pub mod inbound;
 pub mod ingress;

@@ -11,15 +11,22 @@ use crate::{SyncError, keys};
 /// Raw payloads and quarantine records expire after 30 days (retention).
 pub const QUARANTINE_TTL_SECS: i64 = 30 * 24 * 3600;
 
+/// A delivery that was forged or could not be understood, kept with the reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuarantineRecord {
+    /// Our delivery id.
     pub delivery_id: DeliveryId,
+    /// The vendor the request claimed to come from.
     pub provider: Provider,
+    /// Why it was quarantined, for the operator (never the secret or the body).
     pub reason: String,
+    /// When the ingress accepted it.
     pub received_at: Timestamp,
+    /// Where the raw body is kept (30 days), for inspection and replay.
     pub blob_key: String,
 }
 
+/// The blob key of a quarantined delivery's raw body.
 pub fn blob_key(tenant: &TenantId, delivery_id: &DeliveryId) -> String {
     keys::quarantine_blob(tenant, delivery_id)
 }

@@ -23,12 +23,26 @@ pub const IDEMPOTENCY_TTL_SECS: i64 = 7 * 24 * 3600;
 /// How long one worker may hold a delivery before another may take it over.
 pub const IN_PROGRESS_LOCK_SECS: i64 = 60;
 
+/// What the signature check did with one delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckOutcome {
-    Published { events: usize },
+    /// Verified and normalized; `events` canonical events published.
+    Published {
+        /// How many.
+        events: usize,
+    },
+    /// The vendor's delivery was handled before (idempotency record): nothing done.
     Duplicate,
-    Quarantined { reason: String },
-    Unhandled { vendor_event: String },
+    /// Forged, malformed or for an unknown tenant: kept with the reason, never retried.
+    Quarantined {
+        /// Why, for the operator.
+        reason: String,
+    },
+    /// Verified, but an event type we do not handle: counted and acknowledged.
+    Unhandled {
+        /// The vendor's event name.
+        vendor_event: String,
+    },
 }
 
 /// An idempotency record's state (stored as `in_progress` / `done`).
@@ -41,16 +55,29 @@ pub enum ClaimState {
     Done,
 }
 
+/// The signature-check stage: verify with the tenant's current or previous secret, drop
+/// duplicates by the vendor's delivery id, normalize, publish; quarantine what fails.
 pub struct SignatureCheck {
+    /// Which tenants exist.
     pub directory: Arc<dyn TenantDirectory>,
+    /// The tenants' webhook secrets (current and previous).
     pub secrets: Arc<dyn SecretStore>,
+    /// Claim-check bodies and quarantined bodies.
     pub blobs: Arc<dyn BlobStore>,
+    /// Idempotency records, quarantine records, counters.
     pub table: Arc<dyn Table>,
+    /// Where canonical events go.
     pub bus: Arc<dyn EventBus>,
+    /// Now (signature time windows, lock expiry).
     pub clock: Arc<dyn Clock>,
 }
 
 impl SignatureCheck {
+    /// Handles one inbound queue message.
+    ///
+    /// # Errors
+    /// A message that is not a delivery (permanent), a claim-check body not visible yet, a lock held
+    /// by another worker or a failing store or bus (retryable): the queue retries, then dead-letters.
     pub async fn handle(&self, message: &str) -> Result<CheckOutcome, SyncError> {
         let d: InboundDelivery = serde_json::from_str(message)
             .map_err(|e| SyncError::Permanent(format!("inbound message is not a delivery: {e}")))?;
