@@ -1,5 +1,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use rust_decimal::Decimal;
+use serde_json::Value;
+
 use super::*;
 use crate::gtin::gtin_check_digit_ok;
 
@@ -139,10 +142,13 @@ fn recall_and_false_flags_per_family_on_generated_catalogs() {
     }
 }
 
-fn evaluate(seed: u64) {
-    let mut rng = Rng(seed);
-    let n = 4000;
-    let mut items = clean_catalog(n, &mut rng);
+/// Injects 30 problems of each kind into the second half of `items`; returns the rule
+/// expected per injected item and the raw lines that replace serialized items.
+fn inject_problems(
+    items: &mut [CatalogItem],
+    rng: &mut Rng,
+) -> (HashMap<String, &'static str>, HashMap<usize, String>) {
+    let n = items.len();
     let mut expected: HashMap<String, &'static str> = HashMap::new();
     let mut overrides: HashMap<usize, String> = HashMap::new();
     let mut touched = HashSet::new();
@@ -176,6 +182,14 @@ fn evaluate(seed: u64) {
             );
         }
     }
+    (expected, overrides)
+}
+
+fn evaluate(seed: u64) {
+    let mut rng = Rng(seed);
+    let n = 4000;
+    let mut items = clean_catalog(n, &mut rng);
+    let (expected, overrides) = inject_problems(&mut items, &mut rng);
     let mut v = Validator::new(Options {
         country: Some("SE".into()),
     });

@@ -1,0 +1,86 @@
+//! Duplicate rules (`duplicate.*`): one SKU, barcode or name on two items, and barcodes
+//! that fail their GTIN check digit.
+
+use tillbridge_domain::CatalogItem;
+
+use super::index::normalize_into;
+use super::{Validator, clip};
+use crate::finding::Severity;
+use crate::gtin::{gtin_check_digit_ok, looks_like_gtin, push_normalized_barcode};
+
+impl Validator {
+    pub(super) fn check_duplicates(
+        &mut self,
+        line: usize,
+        id: &str,
+        index: u32,
+        item: &CatalogItem,
+    ) {
+        if let Some(sku) = item.sku.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let key = self.key(|k| k.extend(sku.chars().flat_map(char::to_lowercase)));
+            if let Some((first, first_line)) = Self::seen(&mut self.skus, key, index, line) {
+                let msg = format!(
+                    "SKU {} is also used by item {} (line {first_line}); stock and sales would mix",
+                    clip(sku),
+                    self.id_of(first)
+                );
+                self.add(line, id, "duplicate.sku", Severity::Error, msg, None);
+            }
+        }
+        if let Some(barcode) = item
+            .barcode
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let key = self.key(|k| push_normalized_barcode(barcode, k));
+            if let Some((first, first_line)) = Self::seen(&mut self.barcodes, key, index, line) {
+                let msg = format!(
+                    "barcode {} also scans as item {} (line {first_line})",
+                    clip(barcode),
+                    self.id_of(first)
+                );
+                self.add(line, id, "duplicate.barcode", Severity::Error, msg, None);
+            }
+        }
+        if let Some(name) = item.name.as_deref().filter(|n| !n.trim().is_empty()) {
+            let key = self.key(|k| {
+                normalize_into(name, k);
+                k.push('|');
+                normalize_into(item.variant_name.as_deref().unwrap_or(""), k);
+            });
+            if let Some((first, first_line)) = Self::seen(&mut self.names, key, index, line) {
+                let label = match item.variant_name.as_deref() {
+                    Some(v) if !v.trim().is_empty() => format!("{} / {}", clip(name), clip(v)),
+                    _ => clip(name),
+                };
+                let msg = format!(
+                    "\"{label}\" has the same name as item {} (line {first_line}); is it the same product twice?",
+                    self.id_of(first)
+                );
+                self.add(line, id, "duplicate.name", Severity::Warning, msg, None);
+            }
+        }
+    }
+
+    /// `duplicate.gtin_check_digit`: a barcode shaped like a GTIN whose check digit is
+    /// wrong will not scan.
+    pub(super) fn check_gtin(&mut self, line: usize, id: &str, item: &CatalogItem) {
+        if let Some(b) = item
+            .barcode
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| looks_like_gtin(b))
+            && !gtin_check_digit_ok(b)
+        {
+            self.add(
+                line,
+                id,
+                "duplicate.gtin_check_digit",
+                Severity::Error,
+                format!("barcode {b} fails the GTIN check digit; it will not scan"),
+                None,
+            );
+        }
+    }
+}
