@@ -8,6 +8,8 @@
 //! rules can compare each item with robust statistics (median and MAD of log-price) of its
 //! category once the whole batch is known. Nothing is ever a fixed price threshold.
 
+#![warn(missing_docs)]
+
 mod finding;
 mod gtin;
 mod modifiers;

@@ -21,6 +21,7 @@ use crate::modifiers::ModifierGroup;
 use crate::price::PriceRecord;
 use index::{Fingerprints, Keys, Seen, normalize_into};
 
+/// Tenant settings that change what the rules accept.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// ISO 3166 country of the tenant; enables the VAT-rate check.
@@ -28,6 +29,11 @@ pub struct Options {
 }
 
 /// Validates a batch line by line; [`Validator::finish`] runs the batch-wide rules.
+///
+/// Feed it with [`Validator::push_line`] (raw JSONL) or [`Validator::push_item`] (already
+/// parsed items), then call [`Validator::finish`] once for the [`Report`]. Memory grows by a
+/// few small entries per item (an id, index fingerprints, one price record), never by the
+/// item itself.
 #[derive(Default)]
 pub struct Validator {
     opts: Options,
@@ -65,6 +71,7 @@ fn major(minor: i64, c: Option<Currency>) -> String {
 }
 
 impl Validator {
+    /// An empty validator for one batch.
     pub fn new(opts: Options) -> Self {
         Self {
             opts,
