@@ -17,6 +17,12 @@ fn io(e: impl std::fmt::Display) -> PortError {
 }
 
 impl FsBlobStore {
+    /// The blob store rooted at the folder `root`, created when missing. Keys map to paths
+    /// under it (see [`tillbridge_ports::blob::valid_key`] for the keys accepted).
+    ///
+    /// # Errors
+    ///
+    /// [`PortError::Transient`] when the folder cannot be created.
     pub fn open(root: &Path) -> Result<Self> {
         fs::create_dir_all(root).map_err(io)?;
         Ok(Self {

@@ -4,6 +4,8 @@
 //! a committed write survives `kill -9`); `blobs/` holds objects as files written by
 //! rename. Queues and the bus are the port crate's table-backed ones on top of this table.
 
+#![warn(missing_docs)]
+
 mod blobs;
 mod table;
 
@@ -16,12 +18,24 @@ use tillbridge_ports::{Clock, PortError, Result};
 
 /// The opened state directory.
 pub struct Embedded {
+    /// The state directory itself, as given to [`Embedded::open`].
     pub root: PathBuf,
+    /// Every table partition, in `<root>/state.redb`.
     pub table: Arc<EmbeddedTable>,
+    /// Blob objects as files under `<root>/blobs/`, one file per key.
     pub blobs: Arc<FsBlobStore>,
 }
 
 impl Embedded {
+    /// Opens the state directory `root`, creating it, `state.redb` and `blobs/` when they
+    /// do not exist; `clock` decides which table items have expired.
+    ///
+    /// # Errors
+    ///
+    /// [`PortError::Permanent`] when the directory cannot be created or `state.redb`
+    /// cannot be opened (not a redb file, or locked by another process: one process owns
+    /// a state directory at a time); [`PortError::Transient`] for an I/O failure while
+    /// preparing the table or the blob folder.
     pub fn open(root: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
         std::fs::create_dir_all(root).map_err(|e| {
             PortError::Permanent(format!(

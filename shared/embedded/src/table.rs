@@ -21,6 +21,9 @@ struct Stored {
     attrs: Map<String, Value>,
 }
 
+/// The [`Table`] port on one redb file: every partition in one redb table keyed by
+/// `(pk, sk)`, each item stored as JSON with its version and expiry. Every write is its own
+/// durable transaction; expired items read as absent.
 pub struct EmbeddedTable {
     db: Database,
     clock: Arc<dyn Clock>,
@@ -52,6 +55,14 @@ fn encode(item: &Item) -> Result<Vec<u8>> {
 }
 
 impl EmbeddedTable {
+    /// Opens the redb file at `path`, creating it when missing; `clock` gives "now" for
+    /// expiry (unix seconds).
+    ///
+    /// # Errors
+    ///
+    /// [`PortError::Permanent`] when the file cannot be opened as a redb database (another
+    /// process holds it, or it is not one); [`PortError::Transient`] when the first write
+    /// transaction that creates the table fails.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
         let db = Database::create(path)
             .map_err(|e| PortError::Permanent(format!("cannot open {}: {e}", path.display())))?;
