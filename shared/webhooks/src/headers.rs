@@ -7,15 +7,20 @@ use serde::{Deserialize, Serialize};
 pub struct Headers(Vec<(String, String)>);
 
 impl Headers {
+    /// No headers.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Appends one header; the name is trimmed and lower-cased, the value kept as given
+    /// (it is trimmed on lookup). Repeated names are kept in order; [`Headers::get`] returns
+    /// the first.
     pub fn insert(&mut self, name: &str, value: impl Into<String>) {
         self.0
             .push((name.trim().to_ascii_lowercase(), value.into()));
     }
 
+    /// [`Headers::insert`] as a builder: `Headers::new().with("X-Shopify-Hmac-SHA256", sig)`.
     pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
         self.insert(name, value);
         self
@@ -36,6 +41,7 @@ impl Headers {
             .find_map(|n| self.get(n).filter(|v| !v.is_empty()))
     }
 
+    /// Every (lower-cased name, raw value) pair in arrival order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }

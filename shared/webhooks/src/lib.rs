@@ -6,6 +6,8 @@
 //! With the `signing` feature, `sign` signs deliveries as vendors do (tests, demo).
 //! Pure code: no clock, no I/O (time comes in as a value).
 
+#![warn(missing_docs)]
+
 pub mod form;
 pub mod headers;
 pub mod identity;

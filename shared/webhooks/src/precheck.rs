@@ -8,8 +8,11 @@ use crate::Headers;
 use crate::signature::VerifyError;
 use crate::vendors;
 
+/// Why a precheck refused a delivery: the header and timestamp cases of [`VerifyError`]
+/// (never a signature mismatch; no secret is involved).
 pub type PrecheckError = VerifyError;
 
+/// A delivery that passed the precheck, and what to do with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precheck {
     /// Carries a well-formed signature: enqueue for verification.
@@ -18,15 +21,32 @@ pub enum Precheck {
     Handshake(Handshake),
 }
 
+/// An unsigned vendor setup request (see shared/reference/webhook-signatures.md, Clover and
+/// WooCommerce).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handshake {
     /// Clover POSTs `{"verificationCode": "…"}` once; the operator pastes it in the dashboard.
-    CloverVerification { code: String },
+    CloverVerification {
+        /// The verification code Clover sent, to show to the operator.
+        code: String,
+    },
     /// WooCommerce POSTs `webhook_id=<id>` unsigned when a webhook is created.
-    WooCommercePing { webhook_id: String },
+    WooCommercePing {
+        /// WooCommerce's id of the webhook that was created.
+        webhook_id: String,
+    },
 }
 
-/// `now_unix` and `tolerance_secs` bound the signed timestamp where the scheme has one.
+/// Checks a delivery without its secret: the signature header is present and well formed,
+/// or the request is a recognised handshake. `now_unix` (Unix seconds) and
+/// `tolerance_secs` bound the signed timestamp where the scheme has one (Stripe,
+/// BigCommerce, Standard Webhooks).
+///
+/// # Errors
+///
+/// [`VerifyError::MissingHeader`] or [`VerifyError::MalformedHeader`] for an unsigned or
+/// garbled request, [`VerifyError::OutsideTolerance`] for a stale or future timestamp. A
+/// request with a well-formed but wrong signature passes here and fails [`crate::verify`].
 pub fn precheck(
     provider: Provider,
     headers: &Headers,

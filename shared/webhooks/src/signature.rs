@@ -28,10 +28,13 @@ pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
 pub struct Secret(pub(crate) Vec<u8>);
 
 impl Secret {
+    /// Wraps the secret's bytes exactly as the vendor shows them (the key text itself, or
+    /// for Standard Webhooks the whole `whsec_…` string; each scheme decodes its own form).
     pub fn new(value: impl Into<Vec<u8>>) -> Self {
         Self(value.into())
     }
 
+    /// The raw secret bytes, for signing and for storing it back; never log them.
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
@@ -54,6 +57,9 @@ pub struct VerifyOptions<'a> {
     pub tolerance_secs: i64,
 }
 
+/// Default for [`VerifyOptions::tolerance_secs`]: 300 s, Stripe's default tolerance (stripe-go
+/// `DefaultTolerance`) and the ±5 min of the Standard Webhooks libraries, which BigCommerce
+/// points to without giving a window (shared/reference/webhook-signatures.md, [ST2], [B1]).
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 
 /// Set by our ingress in place of `X-Clover-Auth`: the hex SHA-256 of the auth code, so the
@@ -63,35 +69,68 @@ pub const CLOVER_AUTH_DIGEST_HEADER: &str = "x-tillbridge-clover-auth-sha256";
 /// A successful check: which scheme matched and which secret (0 = current, 1 = previous).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified {
+    /// Stable name of the scheme that matched, e.g. `shopify-hmac-sha256`, `stripe-v1`,
+    /// `square-hmac-sha1-legacy` (for logs and metrics).
     pub scheme: &'static str,
+    /// Position in the `secrets` slice given to [`verify`] of the secret that matched: 0 is
+    /// the current secret, 1 the previous one during a rotation.
     pub secret_index: usize,
 }
 
+/// Why a delivery was not accepted as signed (also what [`precheck`](crate::precheck())
+/// and, with `signing`, `sign` report).
+///
+/// None of these is fixed by retrying the same check on the same bytes: a request error
+/// stays an error, and a configuration error (see [`VerifyError::is_configuration`]) needs
+/// the operator to fix the tenant's settings before redeliveries can pass.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum VerifyError {
+    /// The vendor's signature header (named in the field, lower case) is absent or empty.
     #[error("missing signature header {0}")]
     MissingHeader(&'static str),
+    /// A signature or timestamp header is present but cannot be parsed (bad base64 or hex,
+    /// no `t=`/`v1=` part, a non-numeric timestamp).
     #[error("malformed {header} header: {reason}")]
     MalformedHeader {
+        /// The header's name, lower case.
         header: &'static str,
+        /// What is wrong with its value.
         reason: String,
     },
+    /// The scheme signs a field inside the body (Toast's and Zettle's timestamp) and the
+    /// body is not a JSON object with that string field.
     #[error("malformed body: {0}")]
     MalformedBody(String),
+    /// A vendor handshake that is unsigned by design (Clover's verification request,
+    /// WooCommerce's creation ping); the text says what the receiver does with it.
+    /// [`precheck`](crate::precheck()) recognises these as [`crate::Handshake`]s first.
     #[error("{0}")]
     Unsigned(&'static str),
+    /// The signed timestamp is further than the tolerance from now: a replay or a badly
+    /// skewed clock. All values are Unix seconds.
     #[error("timestamp {timestamp} is outside the tolerance of {tolerance} s (now {now})")]
     OutsideTolerance {
+        /// The timestamp the request carries (Unix seconds).
         timestamp: i64,
+        /// [`VerifyOptions::now_unix`] of the check.
         now: i64,
+        /// [`VerifyOptions::tolerance_secs`] of the check.
         tolerance: i64,
     },
+    /// No configured secret produces the signature; the field names what was signed
+    /// ("HMAC-SHA256 of the body"). A forged request, or a secret that was rotated at the
+    /// vendor but not here.
     #[error("signature does not match ({0})")]
     Mismatch(&'static str),
+    /// Configuration: the scheme signs the notification URL (Square) and
+    /// [`VerifyOptions::url`] was not given. The field names the vendor.
     #[error("the notification URL is required for {0} signatures")]
     MissingUrl(&'static str),
+    /// Configuration: the tenant has no secret for this provider.
     #[error("no secret is configured")]
     NoSecret,
+    /// Configuration: a stored secret is not in the vendor's format (a Standard Webhooks
+    /// secret that is not `whsec_` + base64); the field says what is wrong.
     #[error("secret is unusable: {0}")]
     BadSecret(&'static str),
 }
@@ -106,7 +145,16 @@ impl VerifyError {
     }
 }
 
-/// Verifies one delivery against every secret given, in order.
+/// Verifies one delivery against every secret given, in order: `body` is the raw request
+/// body exactly as received (after API Gateway's base64 decoding, before any JSON parsing),
+/// `secrets` the tenant's current secret then, during a rotation, the previous one.
+/// Each vendor's scheme is as documented in shared/reference/webhook-signatures.md.
+///
+/// # Errors
+///
+/// [`VerifyError::NoSecret`] when `secrets` is empty; otherwise the first reason the
+/// delivery fails the provider's scheme (missing or malformed header, timestamp outside
+/// the tolerance, signature mismatch against every secret, a missing URL for Square).
 pub fn verify(
     provider: Provider,
     headers: &Headers,

@@ -24,6 +24,8 @@ use crate::vendors::{
 pub struct NormalizeContext<'a> {
     /// The tenant's currency: amounts without their own currency are in it.
     pub currency: Currency,
+    /// The delivery's headers (some vendors carry the event type or ids there, e.g.
+    /// Shopify's `x-shopify-topic`).
     pub headers: &'a Headers,
     /// When tillbridge accepted the delivery; the fallback when the vendor gives no time.
     pub received_at: Timestamp,
@@ -32,18 +34,27 @@ pub struct NormalizeContext<'a> {
 /// One canonical event before it is wrapped in an envelope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NormalizedEvent {
+    /// The canonical event (item upserted, stock changed, order placed, …), amounts in
+    /// minor units of their currency.
     pub data: EventData,
+    /// The vendor's id of the entity the event is about (item, variant, order), as text;
+    /// events of one entity are processed in order.
     pub entity_id: String,
+    /// When the change happened at the vendor, or `received_at` when the payload has no
+    /// time.
     pub occurred_at: Timestamp,
     /// A vendor identity of this event when it has its own (e.g. one update in a Clover
     /// batch); otherwise the event id derives from the delivery and position.
     pub dedupe_key: Option<String>,
 }
 
+/// The outcome of normalizing one delivery: zero or more canonical events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalized {
     /// The vendor's name for what happened (`products/update`, `inventory.count.updated`).
     pub vendor_event: String,
+    /// The canonical events, in payload order (empty for unhandled types, and possibly for
+    /// handled ones that carry nothing tillbridge keeps).
     pub events: Vec<NormalizedEvent>,
     /// True when the event type is not one tillbridge maps; it is acknowledged and recorded.
     pub unhandled: bool,
@@ -100,13 +111,21 @@ impl Normalized {
     }
 }
 
+/// Why a verified payload could not be turned into events. Permanent: the same bytes fail
+/// the same way, so a redelivery does not help (tillbridge-sync quarantines the delivery).
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum NormalizeError {
+    /// The payload is not JSON (or form data, for Lightspeed), or lacks the structure the
+    /// vendor documents for this event type; the text says what is missing.
     #[error("malformed payload: {0}")]
     Malformed(String),
+    /// One value could not be converted exactly (an amount with more decimals than its
+    /// currency has, an unknown currency); money is never rounded to fit.
     #[error("{field}: {source}")]
     Value {
+        /// The payload field, as the vendor names it (`price`, `currency`).
         field: &'static str,
+        /// The domain's reason.
         #[source]
         source: DomainError,
     },
@@ -116,7 +135,13 @@ pub(crate) fn malformed(reason: impl Into<String>) -> NormalizeError {
     NormalizeError::Malformed(reason.into())
 }
 
-/// Normalizes one verified payload (raw body bytes, exactly as received).
+/// Normalizes one verified payload (raw body bytes, exactly as received). Unknown event
+/// types are not errors: they come back with [`Normalized::unhandled`] set.
+///
+/// # Errors
+///
+/// [`NormalizeError::Malformed`] when the body is not the vendor's payload shape,
+/// [`NormalizeError::Value`] when a field's value cannot be converted exactly.
 pub fn normalize(
     provider: Provider,
     ctx: &NormalizeContext<'_>,
