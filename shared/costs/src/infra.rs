@@ -10,18 +10,29 @@ use serde::{Deserialize, Serialize};
 /// per 64 KB chunk; the meters count chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AwsPrices {
+    /// Lambda compute, USD per GB-second (GB = 1024 MB).
     pub lambda_gb_second: Decimal,
+    /// Lambda, USD per invocation.
     pub lambda_request: Decimal,
+    /// API Gateway HTTP API, USD per request.
     pub http_api_request: Decimal,
+    /// SQS standard, USD per request (64 KB chunk).
     pub sqs_request: Decimal,
+    /// EventBridge custom events, USD per event (64 KB chunk).
     pub eventbridge_event: Decimal,
+    /// DynamoDB on-demand, USD per write request unit.
     pub dynamodb_wru: Decimal,
+    /// DynamoDB on-demand, USD per read request unit.
     pub dynamodb_rru: Decimal,
+    /// S3 Standard, USD per PUT request.
     pub s3_put: Decimal,
+    /// S3 Standard, USD per GET request.
     pub s3_get: Decimal,
 }
 
 impl AwsPrices {
+    /// The us-east-1 list prices described on [`AwsPrices`] ($0.20 per million Lambda
+    /// requests, $0.0000133334 per arm64 GB-s, $1.00 per million HTTP API requests, …).
     pub fn us_east_1() -> Self {
         let d = |s: &str| tillbridge_domain::money::parse_decimal(s).unwrap_or_default();
         Self {
@@ -41,20 +52,28 @@ impl AwsPrices {
 /// Counted usage of one tenant (per function, or summed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InfraUsage {
+    /// Lambda invocations.
     pub lambda_requests: u64,
     /// Memory (MB) × billed duration (ms), summed over invocations.
     pub lambda_mb_ms: u64,
+    /// HTTP API requests received.
     pub http_api_requests: u64,
+    /// SQS requests, in 64 KB chunks.
     pub sqs_requests: u64,
+    /// EventBridge events put, in 64 KB chunks.
     pub eventbridge_events: u64,
+    /// DynamoDB write request units consumed.
     pub dynamodb_wru: u64,
+    /// DynamoDB read request units consumed.
     pub dynamodb_rru: u64,
+    /// S3 PUT requests.
     pub s3_put: u64,
+    /// S3 GET requests.
     pub s3_get: u64,
 }
 
 impl InfraUsage {
-    /// Exact USD.
+    /// Exact USD at the prices `p` (MB·ms converted to GB-s as / 1024 / 1000), unrounded.
     pub fn cost(&self, p: &AwsPrices) -> Decimal {
         let n = Decimal::from;
         // GB-s = MB·ms / 1024 / 1000
@@ -69,6 +88,7 @@ impl InfraUsage {
             + n(self.s3_get) * p.s3_get
     }
 
+    /// Adds `o` counter by counter (summing functions or days).
     pub fn add(&mut self, o: &InfraUsage) {
         self.lambda_requests += o.lambda_requests;
         self.lambda_mb_ms += o.lambda_mb_ms;

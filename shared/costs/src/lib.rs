@@ -4,6 +4,8 @@
 //! f64). Costs are computed from integer token counts; only final amounts are rounded
 //! (half-even, 6 decimal places; percentages 2).
 
+#![warn(missing_docs)]
+
 pub mod infra;
 pub mod price;
 pub mod table;
@@ -22,14 +24,29 @@ pub fn format_fixed(value: Decimal, dp: u32) -> String {
     r.to_string()
 }
 
+/// Why cost inputs were refused. All are permanent: they describe bad input (a price map,
+/// a usage line, a budgets file, a period argument) that has to be corrected, never a
+/// transient failure worth retrying.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum CostError {
+    /// The price map is not LiteLLM's JSON format, or a price in it is not a non-negative
+    /// number (`model.field: text`).
     #[error("price map: {0}")]
     PriceMap(String),
+    /// A usage line is not a usage record: bad JSON, a missing or empty required field, or
+    /// an `occurred_at` that is not RFC 3339.
     #[error("line {line}: {reason}")]
-    Usage { line: usize, reason: String },
+    Usage {
+        /// 1-based line number in the usage input.
+        line: usize,
+        /// What is wrong with the line.
+        reason: String,
+    },
+    /// The budgets file is not `{"TENANT": "MONTHLY_USD"}` or has a negative or non-numeric
+    /// amount.
     #[error("budgets: {0}")]
     Budgets(String),
+    /// A period is not `YYYY-MM` (years 1970–2200).
     #[error("period: {0}")]
     Period(String),
 }

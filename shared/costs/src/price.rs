@@ -15,24 +15,32 @@ use crate::CostError;
 /// a token is never priced at $0 because a field is absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelPrice {
+    /// USD per uncached input token (LiteLLM `input_cost_per_token`).
     pub input: Decimal,
+    /// USD per output token (`output_cost_per_token`).
     pub output: Decimal,
+    /// USD per cache-read input token (`cache_read_input_token_cost`), if the map has it.
     pub cache_read: Option<Decimal>,
+    /// USD per cache-write input token (`cache_creation_input_token_cost`), if the map has it.
     pub cache_write: Option<Decimal>,
     /// The 1-hour cache write rate (informational; usage lines carry one write class).
     pub cache_write_1h: Option<Decimal>,
 }
 
 impl ModelPrice {
+    /// USD per cache-read token: [`ModelPrice::cache_read`], else the input rate.
     pub fn cache_read_rate(&self) -> Decimal {
         self.cache_read.unwrap_or(self.input)
     }
 
+    /// USD per cache-write token: [`ModelPrice::cache_write`], else the input rate.
     pub fn cache_write_rate(&self) -> Decimal {
         self.cache_write.unwrap_or(self.input)
     }
 }
 
+/// One price map: [`ModelPrice`] by model name, as read from one LiteLLM
+/// `model_prices_and_context_window.json`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PriceTable {
     models: HashMap<String, ModelPrice>,
@@ -63,6 +71,12 @@ impl PriceTable {
 
     /// Reads LiteLLM's format. Entries without input and output prices (embeddings, images,
     /// the `sample_spec` documentation entry) are skipped: they can't price a chat call.
+    /// Prices are read from their JSON text (`3e-06` is exactly 0.000003).
+    ///
+    /// # Errors
+    ///
+    /// [`CostError::PriceMap`] when the text is not a JSON object of entries, or a price is
+    /// not a number or is negative.
     pub fn from_litellm_json(text: &str) -> Result<Self, CostError> {
         let map: HashMap<String, HashMap<String, &RawValue>> = serde_json::from_str(text)
             .map_err(|e| CostError::PriceMap(format!("not a LiteLLM price map: {e}")))?;
@@ -115,14 +129,17 @@ impl PriceTable {
             .or_else(|| model.split_once('/').and_then(|(_, m)| self.models.get(m)))
     }
 
+    /// Number of models priced.
     pub fn len(&self) -> usize {
         self.models.len()
     }
 
+    /// True when no model is priced.
     pub fn is_empty(&self) -> bool {
         self.models.is_empty()
     }
 
+    /// Prices `model` at `price`, replacing any earlier entry.
     pub fn set(&mut self, model: &str, price: ModelPrice) {
         self.models.insert(model.to_owned(), price);
     }
@@ -131,10 +148,18 @@ impl PriceTable {
 /// A correction applied on top of a price table from a date on.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Override {
+    /// The model name exactly as in the price table.
     pub model: String,
+    /// The LiteLLM field corrected: `input_cost_per_token`, `output_cost_per_token`,
+    /// `cache_read_input_token_cost`, `cache_creation_input_token_cost` or
+    /// `cache_creation_input_token_cost_above_1hr`; other names are ignored.
     pub field: String,
+    /// The corrected USD per token as decimal text (`"0.0000016"`); text that is not a
+    /// number leaves the price unchanged.
     pub value: String,
+    /// From when the correction applies (earlier usage keeps the old price).
     pub effective_from: Timestamp,
+    /// Why, with the vendor's published price, for the audit trail.
     pub reason: String,
 }
 
@@ -157,6 +182,7 @@ impl PriceBook {
         book
     }
 
+    /// [`PriceBook::single`] of the bundled price map.
     pub fn bundled() -> Self {
         Self::single(PriceTable::bundled())
     }
@@ -167,6 +193,7 @@ impl PriceBook {
         self.versions.sort_by_key(|(t, _)| *t);
     }
 
+    /// Adds a correction; it applies to prices asked for at or after its `effective_from`.
     pub fn add_override(&mut self, o: Override) {
         self.overrides.push(o);
     }

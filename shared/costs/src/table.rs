@@ -20,13 +20,21 @@ use crate::{CostError, format_fixed};
 /// A UTC calendar month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
+    /// Calendar year, 1970–2200.
     pub year: i32,
+    /// Month of the year, 1–12.
     pub month: u32,
     start: Timestamp,
     end: Timestamp,
 }
 
 impl Period {
+    /// Parses `YYYY-MM` (e.g. `2026-03`).
+    ///
+    /// # Errors
+    ///
+    /// [`CostError::Period`] when the text is not `YYYY-MM` with a month 1–12 and a year
+    /// 1970–2200.
     pub fn parse(text: &str) -> Result<Self, CostError> {
         let bad = || CostError::Period(format!("{text:?} is not YYYY-MM"));
         let (y, m) = text.split_once('-').ok_or_else(bad)?;
@@ -55,10 +63,13 @@ impl Period {
         })
     }
 
+    /// True when `t` is in the month: from its first instant (inclusive) to the next
+    /// month's (exclusive), UTC.
     pub fn contains(&self, t: Timestamp) -> bool {
         self.start <= t && t < self.end
     }
 
+    /// The period as `YYYY-MM`.
     pub fn label(&self) -> String {
         format!("{:04}-{:02}", self.year, self.month)
     }
@@ -84,12 +95,16 @@ pub struct TableBuilder<'b> {
     seen: RequestIds,
     tenants: HashMap<String, TenantAcc>,
     unpriced_models: BTreeSet<String>,
+    /// Usage records read (valid lines, duplicates and out-of-period ones included).
     pub lines: u64,
+    /// Records skipped because their `request_id` was already seen.
     pub duplicates: u64,
+    /// Records skipped because `occurred_at` is outside the period.
     pub outside_period: u64,
 }
 
 impl<'b> TableBuilder<'b> {
+    /// An empty table for `period`, priced with `book`.
     pub fn new(period: Period, book: &'b PriceBook) -> Self {
         Self {
             period,
@@ -105,7 +120,14 @@ impl<'b> TableBuilder<'b> {
         }
     }
 
-    /// Adds one line (1-based `line_no` for messages). Blank lines are ignored.
+    /// Adds one line (1-based `line_no` for messages). Blank lines are ignored; duplicate
+    /// request ids and records outside the period are counted and skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`CostError::Usage`] when the line is not a [`UsageRecord`], its `occurred_at` is
+    /// not RFC 3339, or `request_id`, `tenant_id` or `model` is empty. The builder is
+    /// unchanged by a refused line, so the caller may report it and go on.
     pub fn add_line(&mut self, line_no: usize, line: &str) -> Result<(), CostError> {
         if line.trim().is_empty() {
             return Ok(());
@@ -181,6 +203,9 @@ impl<'b> TableBuilder<'b> {
         }
     }
 
+    /// The table: one row per tenant (sorted by tenant id) with its exact cost, each
+    /// aggregate priced at the price in force when its calls happened, and the tenant's
+    /// monthly budget from `budgets`.
     pub fn finish(self, budgets: &Budgets) -> CostTable {
         let mut rows: Vec<CostRow> = self
             .tenants
@@ -257,6 +282,11 @@ pub struct Budgets(pub HashMap<String, Decimal>);
 
 impl Budgets {
     /// `{"TENANT": "MONTHLY_USD", …}`; numbers are read by their text, exactly.
+    ///
+    /// # Errors
+    ///
+    /// [`CostError::Budgets`] when the text is not such an object or an amount is not a
+    /// non-negative number.
     pub fn from_json(text: &str) -> Result<Self, CostError> {
         let map: HashMap<String, &RawValue> = serde_json::from_str(text).map_err(|e| {
             CostError::Budgets(format!("expected {{\"TENANT\": \"MONTHLY_USD\"}}: {e}"))
@@ -275,20 +305,29 @@ impl Budgets {
     }
 }
 
+/// One tenant's month: usage, exact cost and budget.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostRow {
+    /// The tenant.
     pub tenant_id: String,
+    /// Distinct requests in the period (duplicates not counted).
     pub requests: u64,
+    /// Tokens per class over those requests, priced or not.
     pub tokens: TokenCounts,
     /// Exact; rounded only when rendered.
     pub cost_usd: Decimal,
+    /// Requests whose model has no price in force; they add nothing to `cost_usd` (never
+    /// a silent $0: the model is listed in [`CostTable::unpriced_models`]).
     pub unpriced_requests: u64,
+    /// The tenant's monthly budget in USD, if it has one.
     pub budget_usd: Option<Decimal>,
     /// Infrastructure cost, where known (tables from the store; usage files have none).
     pub infra_cost_usd: Option<Decimal>,
 }
 
 impl CostRow {
+    /// `cost_usd` as a percentage of the budget, unrounded; None without a budget or with
+    /// a budget of 0.
     pub fn budget_used_percent(&self) -> Option<Decimal> {
         let b = self.budget_usd?;
         if b.is_zero() {
@@ -303,30 +342,46 @@ impl CostRow {
 /// The rendered row of CLI.md.
 #[derive(Debug, Serialize)]
 pub struct RowOut<'a> {
+    /// [`CostRow::tenant_id`].
     pub tenant_id: &'a str,
+    /// [`CostRow::requests`].
     pub requests: u64,
+    /// Uncached input tokens.
     pub input_tokens: u64,
+    /// Cache-read input tokens.
     pub cached_input_tokens: u64,
+    /// Cache-write input tokens.
     pub cache_write_tokens: u64,
+    /// Output tokens.
     pub output_tokens: u64,
+    /// USD with exactly 6 decimals, half-even (`"1.216667"`).
     pub cost_usd: String,
+    /// [`CostRow::unpriced_requests`].
     pub unpriced_requests: u64,
+    /// Monthly budget, USD with 6 decimals; None without a budget.
     pub budget_usd: Option<String>,
+    /// Budget used, percent with 2 decimals; None without a (non-zero) budget.
     pub budget_used_percent: Option<String>,
+    /// Infrastructure cost, USD with 6 decimals; omitted from JSON when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub infra_cost_usd: Option<String>,
 }
 
+/// Per-tenant costs for one period.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostTable {
     /// Sorted by tenant id.
     pub rows: Vec<CostRow>,
+    /// Models seen in usage with no price in force, sorted; add them to the price map or
+    /// an override.
     pub unpriced_models: BTreeSet<String>,
 }
 
+/// The first line of [`CostTable::to_csv`] (without the optional `infra_cost_usd` column).
 pub const CSV_HEADER: &str = "tenant_id,requests,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,cost_usd,unpriced_requests,budget_usd,budget_used_percent";
 
 impl CostTable {
+    /// The rows as printed: amounts rounded half-even and rendered as fixed decimals.
     pub fn rendered(&self) -> Vec<RowOut<'_>> {
         self.rows
             .iter()
@@ -346,6 +401,7 @@ impl CostTable {
             .collect()
     }
 
+    /// [`CostTable::rendered`] as a pretty-printed JSON array.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(&self.rendered()).unwrap_or_else(|_| "[]".into())
     }
