@@ -4,10 +4,15 @@ use async_trait::async_trait;
 
 use crate::Result;
 
+/// Whole objects by key (raw webhook bodies, exports). Keys must pass [`valid_key`].
+///
+/// Every method fails with [`crate::PortError::Transient`] on a backend or I/O hiccup and
+/// [`crate::PortError::Permanent`] for an invalid key or a denied request.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// Stores the object durably; overwrites an existing one (versioned in the cloud).
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<()>;
+    /// The object's bytes, or None when no object has this key.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Keys starting with `prefix`, ascending.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;

@@ -11,6 +11,8 @@ use tillbridge_domain::event::EVENT_SOURCE;
 
 use crate::{Clock, PortError, Queue, Result};
 
+/// Publishes canonical events (EventBridge in the cloud, [`LocalBus`] locally). The whole
+/// call fails only when nothing could be attempted; per-event failures are in the result.
 #[async_trait]
 pub trait EventBus: Send + Sync {
     /// Publishes events; the result has one entry per event (EventBridge reports failures
@@ -21,20 +23,34 @@ pub trait EventBus: Send + Sync {
 /// An EventBridge event as delivered to an SQS target.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BusMessage {
+    /// EventBridge's envelope version, always `"0"`.
     pub version: String,
+    /// The bus's id of this delivery (a UUID; not the canonical event id).
     pub id: String,
+    /// The canonical event type (`item.upserted`, …), what rules match on.
     #[serde(rename = "detail-type")]
     pub detail_type: String,
+    /// The event source, tillbridge's `EVENT_SOURCE`.
     pub source: String,
+    /// The AWS account id (`"local"` on the local bus).
     pub account: String,
+    /// When the bus accepted the event, RFC 3339 UTC.
     pub time: String,
+    /// The AWS region (`"local"` on the local bus).
     pub region: String,
+    /// ARNs the event is about; tillbridge sends none.
     pub resources: Vec<String>,
+    /// The canonical event itself.
     pub detail: Envelope,
 }
 
 /// Reads a bus-fed queue message: the EventBridge shape (only `detail` is needed), or a
 /// bare envelope.
+///
+/// # Errors
+///
+/// A message text when the body is not JSON or its `detail` is not a canonical
+/// [`Envelope`] (a poison message: it will not parse on a retry either).
 pub fn parse_bus_message(body: &str) -> std::result::Result<Envelope, String> {
     let mut value: serde_json::Value =
         serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
@@ -47,13 +63,17 @@ pub fn parse_bus_message(body: &str) -> std::result::Result<Envelope, String> {
 
 /// A routing rule: events whose detail-type matches go to `target`.
 pub struct Rule {
+    /// The rule's name, for logs.
     pub name: String,
     /// Exact detail-types, or prefixes ending in `*`. Empty matches nothing.
     pub detail_types: Vec<String>,
+    /// The queue matching events are sent to.
     pub target: Arc<dyn Queue>,
 }
 
 impl Rule {
+    /// True when `detail_type` equals one of [`Rule::detail_types`] or starts with one of
+    /// its `*` prefixes.
     pub fn matches(&self, detail_type: &str) -> bool {
         self.detail_types.iter().any(|p| match p.strip_suffix('*') {
             Some(prefix) => detail_type.starts_with(prefix),
@@ -69,6 +89,8 @@ pub struct LocalBus {
 }
 
 impl LocalBus {
+    /// A bus routing by `rules` (an event goes to every matching rule's queue); `clock`
+    /// stamps [`BusMessage::time`].
     pub fn new(rules: Vec<Rule>, clock: Arc<dyn Clock>) -> Self {
         Self { rules, clock }
     }

@@ -1,16 +1,28 @@
+//! The one error type of every port, classified retryable or permanent.
+
 use thiserror::Error;
 use tillbridge_domain::ErrorKind;
 
+/// A port call's result: [`PortError`] unless another error type is given.
 pub type Result<T, E = PortError> = std::result::Result<T, E>;
 
 /// Errors of any port implementation, classified so callers know whether to retry.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum PortError {
     /// A conditional write found the item in another state (a lost race or a duplicate).
+    /// Not retryable as is: re-read the item and decide again (see
+    /// [`crate::table::update_item`]).
     #[error("condition not met")]
     ConditionFailed,
+    /// A payload over a backend limit (a queue message over 256 KiB, an EventBridge entry
+    /// over its limit). Permanent: the same payload never fits.
     #[error("{what} exceeds the limit of {limit} bytes")]
-    TooLarge { what: &'static str, limit: usize },
+    TooLarge {
+        /// What was too large (`"queue message"`, …).
+        what: &'static str,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// Throttling, timeouts, 5xx, I/O hiccups: try again.
     #[error("transient failure: {0}")]
     Transient(String),
@@ -20,6 +32,8 @@ pub enum PortError {
 }
 
 impl PortError {
+    /// [`ErrorKind::Retryable`] for [`PortError::Transient`], [`ErrorKind::Permanent`] for
+    /// everything else.
     pub fn kind(&self) -> ErrorKind {
         match self {
             PortError::Transient(_) => ErrorKind::Retryable,
@@ -29,6 +43,7 @@ impl PortError {
         }
     }
 
+    /// True when retrying the same call later may succeed ([`PortError::Transient`]).
     pub fn is_retryable(&self) -> bool {
         self.kind() == ErrorKind::Retryable
     }

@@ -5,6 +5,8 @@
 //! fault injection). The table port is shaped after DynamoDB's guarantees so every store
 //! is written once on top of it; the queue here is itself built on the table port.
 
+#![warn(missing_docs)]
+
 pub mod blob;
 pub mod bus;
 pub mod clock;

@@ -13,6 +13,8 @@ use crate::{BlobStore, Clock, PortError, Result};
 pub struct Faults(Mutex<VecDeque<PortError>>);
 
 impl Faults {
+    /// Queues `error` to be returned by the next call of the owning fake (in order, one
+    /// call per error).
     pub fn inject(&self, error: PortError) {
         lock(&self.0).push_back(error);
     }
@@ -30,13 +32,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The [`Table`] port in memory, with DynamoDB's conditions, expiry and transaction rules.
 pub struct MemoryTable {
     items: Mutex<BTreeMap<(String, String), Item>>,
     clock: Arc<dyn Clock>,
+    /// Errors the next calls return instead of running.
     pub faults: Faults,
 }
 
 impl MemoryTable {
+    /// An empty table; `clock` decides which items have expired.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             items: Mutex::default(),
@@ -188,9 +193,11 @@ impl Table for MemoryTable {
     }
 }
 
+/// The [`BlobStore`] port in memory.
 #[derive(Default)]
 pub struct MemoryBlobStore {
     objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Errors the next calls return instead of running.
     pub faults: Faults,
 }
 
@@ -224,6 +231,7 @@ impl BlobStore for MemoryBlobStore {
 #[derive(Default)]
 pub struct RecordingBus {
     events: Mutex<Vec<tillbridge_domain::Envelope>>,
+    /// Errors the next calls return instead of running.
     pub faults: Faults,
 }
 

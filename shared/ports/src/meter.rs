@@ -21,15 +21,23 @@ use crate::{BlobStore, Result};
 /// Billable units of AWS services, as counted by the decorators.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InfraUnits {
+    /// DynamoDB read request units (1 per 4 KB read, rounded up).
     pub dynamodb_rru: u64,
+    /// DynamoDB write request units (1 per 1 KB written, rounded up; ×2 in transactions).
     pub dynamodb_wru: u64,
+    /// SQS requests in 64 KB chunks (a send counts its receive and delete too).
     pub sqs_requests: u64,
+    /// EventBridge events put, in 64 KB chunks.
     pub eventbridge_events: u64,
+    /// S3 PUT-priced requests (PUT and LIST).
     pub s3_put: u64,
+    /// S3 GET requests.
     pub s3_get: u64,
 }
 
 impl InfraUnits {
+    /// The counters as (attribute name, value) pairs for [`Table::add`], saturating at
+    /// `i64::MAX`.
     pub fn deltas(&self) -> Vec<(&'static str, i64)> {
         let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         vec![
@@ -43,6 +51,7 @@ impl InfraUnits {
     }
 }
 
+/// Shared counters the metered decorators add to; read and reset with [`Meter::take`].
 #[derive(Debug, Default)]
 pub struct Meter {
     rru: AtomicU64,
@@ -79,8 +88,11 @@ fn item_bytes(i: &Item) -> usize {
     i.pk.len() + i.sk.len() + serde_json::to_vec(&i.attrs).map_or(0, |v| v.len()) + 24
 }
 
+/// A [`Table`] that counts read and write request units of each call into `meter`.
 pub struct MeteredTable {
+    /// The table the calls go to.
     pub inner: Arc<dyn Table>,
+    /// Where the units are counted.
     pub meter: Arc<Meter>,
 }
 
@@ -136,8 +148,11 @@ impl Table for MeteredTable {
     }
 }
 
+/// A [`BlobStore`] that counts S3 requests into `meter`.
 pub struct MeteredBlobs {
+    /// The store the calls go to.
     pub inner: Arc<dyn BlobStore>,
+    /// Where the requests are counted.
     pub meter: Arc<Meter>,
 }
 
@@ -159,8 +174,11 @@ impl BlobStore for MeteredBlobs {
     }
 }
 
+/// A [`Queue`] that counts SQS requests into `meter`.
 pub struct MeteredQueue {
+    /// The queue the calls go to.
     pub inner: Arc<dyn Queue>,
+    /// Where the requests are counted.
     pub meter: Arc<Meter>,
 }
 
@@ -194,8 +212,11 @@ impl Queue for MeteredQueue {
     }
 }
 
+/// An [`EventBus`] that counts EventBridge events into `meter`.
 pub struct MeteredBus {
+    /// The bus the calls go to.
     pub inner: Arc<dyn EventBus>,
+    /// Where the events are counted.
     pub meter: Arc<Meter>,
 }
 

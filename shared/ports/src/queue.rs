@@ -15,23 +15,32 @@ use crate::{Clock, PortError, Result};
 /// SQS's limit on one message.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
+/// One received message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
+    /// The message's id, stable across receives.
     pub id: String,
     /// Handle for delete/release; valid until the message is received again.
     pub receipt: String,
+    /// The text sent (at most [`MAX_MESSAGE_BYTES`] bytes).
     pub body: String,
     /// 1 on the first receive.
     pub receive_count: u32,
 }
 
+/// An at-least-once queue (SQS in the cloud, [`TableQueue`] locally). Calls fail with
+/// [`PortError::Transient`] on backend hiccups (retry), [`PortError::TooLarge`] for a body
+/// over [`MAX_MESSAGE_BYTES`], [`PortError::Permanent`] otherwise.
 #[async_trait]
 pub trait Queue: Send + Sync {
+    /// The queue's name (for logs and the local table partition).
     fn name(&self) -> &str;
 
     /// Returns once the message is durably stored.
     async fn send(&self, body: &str) -> Result<String>;
 
+    /// Up to `max` visible messages, each hidden from other receivers for `visibility`;
+    /// empty when none is visible.
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Message>>;
 
     /// Acknowledges a processed message.
@@ -54,6 +63,8 @@ pub struct TableQueue {
 }
 
 impl TableQueue {
+    /// The queue `name` in `table`, with no dead-letter queue (add one with
+    /// [`TableQueue::with_dead_letter`]); `clock` times visibility.
     pub fn new(name: impl Into<String>, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Self {
         Self {
             name: name.into(),

@@ -10,18 +10,23 @@ use serde_json::{Map, Value};
 
 use crate::Result;
 
+/// One stored item: its key, version, expiry and attributes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
+    /// Partition key (`tenant#t1`, `queue#ingress`, …).
     pub pk: String,
+    /// Sort key within the partition; queries return items in its byte order.
     pub sk: String,
     /// 1 after the first write, +1 on every write.
     pub version: u64,
     /// Unix seconds after which the item reads as absent (DynamoDB TTL).
     pub expires_at: Option<i64>,
+    /// The item's attributes; by convention a whole document is under `doc`.
     pub attrs: Map<String, Value>,
 }
 
 impl Item {
+    /// A new item (version 0, no expiry) to write.
     pub fn new(pk: impl Into<String>, sk: impl Into<String>, attrs: Map<String, Value>) -> Self {
         Self {
             pk: pk.into(),
@@ -32,12 +37,17 @@ impl Item {
         }
     }
 
+    /// The item expiring at `unix_secs` (Unix seconds).
     pub fn expiring_at(mut self, unix_secs: i64) -> Self {
         self.expires_at = Some(unix_secs);
         self
     }
 
     /// Stores a serializable document under the `doc` attribute.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::PortError::Permanent`] when `doc` cannot be serialized to JSON.
     pub fn with_doc<T: serde::Serialize>(
         pk: impl Into<String>,
         sk: impl Into<String>,
@@ -51,6 +61,11 @@ impl Item {
     }
 
     /// Reads the `doc` attribute back.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::PortError::Permanent`] when the attribute does not deserialize as `T` (a
+    /// corrupt or foreign item; retrying will not help).
     pub fn doc<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         let v = self.attrs.get("doc").cloned().unwrap_or(Value::Null);
         serde_json::from_value(v).map_err(|e| {
@@ -61,13 +76,16 @@ impl Item {
         })
     }
 
+    /// True when the item has an expiry at or before `now_unix` (Unix seconds).
     pub fn is_expired(&self, now_unix: i64) -> bool {
         self.expires_at.is_some_and(|t| t <= now_unix)
     }
 }
 
+/// When a write may happen; otherwise it fails with [`crate::PortError::ConditionFailed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
+    /// Unconditionally.
     Always,
     /// Only if no live item has this key (expired items count as absent).
     IfAbsent,
@@ -78,23 +96,35 @@ pub enum Condition {
 /// One write of an all-or-nothing transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TxWrite {
+    /// [`Table::put`] of `item` under `condition`.
     Put {
+        /// The item to write (its version is ignored).
         item: Item,
+        /// When the write may happen.
         condition: Condition,
     },
+    /// [`Table::add`]: add each delta to a numeric attribute, creating the item if needed.
     Add {
+        /// Partition key.
         pk: String,
+        /// Sort key.
         sk: String,
+        /// (attribute, amount to add) pairs.
         deltas: Vec<(String, i64)>,
     },
+    /// [`Table::delete`] under `condition`.
     Delete {
+        /// Partition key.
         pk: String,
+        /// Sort key.
         sk: String,
+        /// When the delete may happen.
         condition: Condition,
     },
 }
 
 impl TxWrite {
+    /// The (pk, sk) the write touches.
     pub fn key(&self) -> (&str, &str) {
         match self {
             TxWrite::Put { item, .. } => (&item.pk, &item.sk),
@@ -107,6 +137,11 @@ impl TxWrite {
 pub const MAX_TX_WRITES: usize = 100;
 
 /// Rejects transactions DynamoDB would reject, so every implementation behaves alike.
+///
+/// # Errors
+///
+/// [`crate::PortError::Permanent`] for no writes, more than [`MAX_TX_WRITES`], or two
+/// writes on one key.
 pub fn check_tx(writes: &[TxWrite]) -> Result<()> {
     if writes.is_empty() || writes.len() > MAX_TX_WRITES {
         return Err(crate::PortError::Permanent(format!(
@@ -123,21 +158,31 @@ pub fn check_tx(writes: &[TxWrite]) -> Result<()> {
     Ok(())
 }
 
+/// One page of a [`Table::query`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Page {
+    /// Live items in ascending sort-key order.
     pub items: Vec<Item>,
     /// Sort key to pass as `start_after` for the next page.
     pub next: Option<String>,
 }
 
+/// A key-value table with DynamoDB's guarantees (see the module docs). Every call fails with
+/// [`crate::PortError::Transient`] on backend hiccups (retry),
+/// [`crate::PortError::ConditionFailed`] when a condition does not hold, and
+/// [`crate::PortError::TooLarge`] or [`crate::PortError::Permanent`] for writes that can
+/// never succeed.
 #[async_trait]
 pub trait Table: Send + Sync {
+    /// The live item at (pk, sk), or None when absent or expired.
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>>;
 
     /// Writes the item (its `version` field is ignored) if the condition holds; returns the
     /// new version. Fails with `ConditionFailed` otherwise.
     async fn put(&self, item: Item, condition: Condition) -> Result<u64>;
 
+    /// Deletes the item if the condition holds; deleting an absent item under
+    /// [`Condition::Always`] succeeds.
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<()>;
 
     /// Adds each delta to a numeric attribute (missing counts as 0), creating the item if

@@ -17,6 +17,7 @@ use crate::{PortError, Result};
 /// documented payloads (Toast orders) are under 1 MB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
+/// A tenant's non-secret settings for one vendor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderConfig {
     /// The URL the vendor subscription was created with (Square signs it).
@@ -27,20 +28,28 @@ pub struct ProviderConfig {
     pub tolerance_secs: Option<i64>,
 }
 
+/// What the ingress knows about a tenant (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantConfig {
+    /// The tenant.
     pub tenant_id: TenantId,
+    /// The tenant's currency: vendor amounts without their own currency are in it.
     pub currency: Currency,
+    /// The vendors the tenant receives webhooks from; others are refused.
     pub providers: BTreeMap<Provider, ProviderConfig>,
+    /// Cap on a webhook body in bytes; None = [`DEFAULT_MAX_BODY_BYTES`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
 }
 
 impl TenantConfig {
+    /// The body cap in bytes, [`DEFAULT_MAX_BODY_BYTES`] unless configured.
     pub fn max_body_bytes(&self) -> usize {
         self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES)
     }
 
+    /// Accepted clock difference in seconds for `provider`'s signed timestamps: the
+    /// provider's setting, else `DEFAULT_TOLERANCE_SECS` (300 s) of tillbridge-webhooks.
     pub fn tolerance_secs(&self, provider: Provider) -> i64 {
         self.providers
             .get(&provider)
@@ -52,11 +61,15 @@ impl TenantConfig {
 /// The secrets of one tenant and provider; `previous` is accepted during a rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookSecrets {
+    /// The secret the vendor signs with now.
     pub current: Secret,
+    /// The secret before the last rotation, still accepted while deliveries signed with
+    /// it may arrive.
     pub previous: Option<Secret>,
 }
 
 impl WebhookSecrets {
+    /// Current then previous, the order `tillbridge_webhooks::verify` tries them.
     pub fn all(&self) -> Vec<Secret> {
         std::iter::once(self.current.clone())
             .chain(self.previous.clone())
@@ -64,15 +77,21 @@ impl WebhookSecrets {
     }
 }
 
+/// Looks tenants up (tenants table in the cloud, tenants file locally). Errors are the
+/// backend's [`PortError`]s (transient ones retryable).
 #[async_trait]
 pub trait TenantDirectory: Send + Sync {
+    /// The tenant's configuration, or None for an unknown tenant.
     async fn tenant(&self, id: &TenantId) -> Result<Option<TenantConfig>>;
     /// Every configured tenant, ordered by id.
     async fn tenant_ids(&self) -> Result<Vec<TenantId>>;
 }
 
+/// Reads webhook secrets (Secrets Manager in the cloud, the tenants file locally). Errors
+/// are the backend's [`PortError`]s (transient ones retryable).
 #[async_trait]
 pub trait SecretStore: Send + Sync {
+    /// The tenant's secrets for `provider`, or None when none is configured.
     async fn webhook_secrets(
         &self,
         tenant: &TenantId,
@@ -85,30 +104,42 @@ pub trait SecretStore: Send + Sync {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantsFile {
+    /// One entry per tenant.
     pub tenants: Vec<TenantEntry>,
 }
 
+/// One tenant in a [`TenantsFile`]. Unknown fields are rejected.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantEntry {
+    /// The tenant.
     pub tenant_id: TenantId,
+    /// The tenant's currency (ISO 4217 code).
     pub currency: Currency,
+    /// Cap on a webhook body in bytes; absent = [`DEFAULT_MAX_BODY_BYTES`].
     #[serde(default)]
     pub max_body_bytes: Option<usize>,
     /// Monthly AI budget in USD (exact decimal text).
     #[serde(default)]
     pub monthly_budget_usd: Option<serde_json::Value>,
+    /// The vendors the tenant receives webhooks from, by provider name.
     pub providers: BTreeMap<Provider, ProviderEntry>,
 }
 
+/// One vendor of a [`TenantEntry`], secret included. Unknown fields are rejected.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderEntry {
+    /// The webhook secret exactly as the vendor shows it.
     pub secret: String,
+    /// The secret before a rotation, still accepted.
     #[serde(default)]
     pub previous_secret: Option<String>,
+    /// The URL the vendor subscription was created with (required for Square, which
+    /// signs it).
     #[serde(default)]
     pub notification_url: Option<String>,
+    /// Accepted clock difference for signed timestamps, seconds (default 300).
     #[serde(default)]
     pub tolerance_secs: Option<i64>,
 }
@@ -124,12 +155,19 @@ pub struct StaticDirectory {
 }
 
 impl StaticDirectory {
+    /// Loads a tenants file's text.
+    ///
+    /// # Errors
+    ///
+    /// [`PortError::Permanent`] when the text is not a valid [`TenantsFile`] (bad JSON, an
+    /// unknown field or provider, a bad currency).
     pub fn from_json(text: &str) -> Result<Self> {
         let file: TenantsFile = serde_json::from_str(text)
             .map_err(|e| PortError::Permanent(format!("tenants file: {e}")))?;
         Ok(Self::from_file(file))
     }
 
+    /// The directory of a parsed tenants file: configs, secrets and budgets.
     pub fn from_file(file: TenantsFile) -> Self {
         let mut dir = Self::default();
         for t in file.tenants {
@@ -175,6 +213,7 @@ impl StaticDirectory {
         dir
     }
 
+    /// Adds or replaces a tenant and its secrets per provider.
     pub fn insert(&mut self, config: TenantConfig, secrets: Vec<(Provider, WebhookSecrets)>) {
         for (p, s) in secrets {
             self.secrets.insert((config.tenant_id.clone(), p), s);
@@ -182,6 +221,7 @@ impl StaticDirectory {
         self.tenants.insert(config.tenant_id.clone(), config);
     }
 
+    /// Every tenant's id, sorted.
     pub fn tenant_ids(&self) -> Vec<TenantId> {
         let mut ids: Vec<_> = self.tenants.keys().cloned().collect();
         ids.sort();
@@ -220,6 +260,7 @@ pub struct TableDirectory {
 }
 
 impl TableDirectory {
+    /// The directory over `table`; a looked-up config (or its absence) is cached for `ttl`.
     pub fn new(table: std::sync::Arc<dyn crate::Table>, ttl: std::time::Duration) -> Self {
         Self {
             table,
@@ -228,6 +269,12 @@ impl TableDirectory {
         }
     }
 
+    /// Stores `config` and adds the tenant to the tenant list, in one transaction, and
+    /// drops it from this container's cache.
+    ///
+    /// # Errors
+    ///
+    /// The table's [`PortError`]s: [`PortError::Transient`] is worth retrying.
     pub async fn put(&self, config: &TenantConfig) -> Result<()> {
         let item =
             crate::table::Item::with_doc(format!("tenant#{}", config.tenant_id), "config", config)?;
