@@ -24,7 +24,7 @@ pub struct AwsPrices {
     pub dynamodb_wru: Decimal,
     /// DynamoDB on-demand, USD per read request unit.
     pub dynamodb_rru: Decimal,
-    /// S3 Standard, USD per PUT request.
+    /// S3 Standard, USD per PUT request (LIST is billed at the same rate).
     pub s3_put: Decimal,
     /// S3 Standard, USD per GET request.
     pub s3_get: Decimal,
@@ -66,7 +66,7 @@ pub struct InfraUsage {
     pub dynamodb_wru: u64,
     /// DynamoDB read request units consumed.
     pub dynamodb_rru: u64,
-    /// S3 PUT requests.
+    /// S3 PUT-priced requests (PUT and LIST).
     pub s3_put: u64,
     /// S3 GET requests.
     pub s3_get: u64,
