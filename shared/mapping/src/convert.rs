@@ -178,41 +178,6 @@ fn set(
     };
     let t = text(first);
     let dec = || t.as_deref().and_then(parse_decimal);
-    let money = || -> Result<Option<i64>, String> {
-        let Some(s) = t.clone() else { return Ok(None) };
-        match f.conversion {
-            Conversion::MinorUnits => s
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| format!("{}: {s:?} is not an integer amount", f.source)),
-            Conversion::MoneyString => {
-                let cleaned: String = s
-                    .chars()
-                    .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
-                    .collect();
-                currency
-                    .to_minor(&cleaned)
-                    .map(Some)
-                    .map_err(|e| format!("{}: {e}", f.source))
-            }
-            _ => currency
-                .to_minor(&s)
-                .map(Some)
-                .map_err(|e| format!("{}: {e}", f.source)),
-        }
-    };
-    let time = || -> Result<Option<Timestamp>, String> {
-        match (f.conversion, first) {
-            (Conversion::EpochMillis, Value::Number(n)) => {
-                Ok(n.as_i64().and_then(Timestamp::from_unix_millis))
-            }
-            _ => t
-                .as_deref()
-                .map(Timestamp::parse_lenient)
-                .transpose()
-                .map_err(|e| format!("{}: {e}", f.source)),
-        }
-    };
     let Some(field) = CanonicalField::parse(&f.target) else {
         return Err(format!(
             "{}: {:?} is not a canonical field",
@@ -240,25 +205,21 @@ fn set(
                 );
             }
         }
-        CanonicalField::PriceMinor => item.price_minor = item.price_minor.or(money()?),
-        CanonicalField::CostMinor => item.cost_minor = item.cost_minor.or(money()?),
+        CanonicalField::PriceMinor => {
+            item.price_minor = item.price_minor.or(money(f, t.as_deref(), currency)?)
+        }
+        CanonicalField::CostMinor => {
+            item.cost_minor = item.cost_minor.or(money(f, t.as_deref(), currency)?)
+        }
         CanonicalField::QuantityOnHand => {
             item.quantity_on_hand = item.quantity_on_hand.or_else(dec)
         }
         CanonicalField::Weight => item.weight = item.weight.or_else(dec),
         CanonicalField::ThcPercent => {
-            item.thc_percent = item.thc_percent.or_else(|| {
-                t.as_deref()
-                    .map(|s| s.trim_end_matches('%'))
-                    .and_then(parse_decimal)
-            })
+            item.thc_percent = item.thc_percent.or_else(|| percent(t.as_deref()))
         }
         CanonicalField::CbdPercent => {
-            item.cbd_percent = item.cbd_percent.or_else(|| {
-                t.as_deref()
-                    .map(|s| s.trim_end_matches('%'))
-                    .and_then(parse_decimal)
-            })
+            item.cbd_percent = item.cbd_percent.or_else(|| percent(t.as_deref()))
         }
         CanonicalField::TaxRatePercent => {
             let d = dec().map(|d| {
@@ -271,29 +232,85 @@ fn set(
             item.tax_rate_percent = item.tax_rate_percent.or(d.map(|d| d.normalize()));
         }
         CanonicalField::IsActive => {
-            let v = match f.conversion {
-                Conversion::InvertedBoolean => truthy(first).map(|b| !b),
-                Conversion::Status => t.map(|s| {
-                    matches!(
-                        s.to_ascii_lowercase().as_str(),
-                        "active" | "published" | "publish" | "enabled" | "available" | "live"
-                    )
-                }),
-                _ => truthy(first),
-            };
+            let v = active(f.conversion, first, t.as_deref());
             // Several sources may feed is_active: any "not active" wins.
             item.is_active = match (item.is_active, v) {
                 (Some(a), Some(b)) => Some(a && b),
                 (a, b) => a.or(b),
             };
         }
-        CanonicalField::CreatedAt => item.created_at = item.created_at.or(time()?),
-        CanonicalField::UpdatedAt => item.updated_at = item.updated_at.or(time()?),
+        CanonicalField::CreatedAt => {
+            item.created_at = item.created_at.or(time(f, first, t.as_deref())?)
+        }
+        CanonicalField::UpdatedAt => {
+            item.updated_at = item.updated_at.or(time(f, first, t.as_deref())?)
+        }
         CanonicalField::ModifierGroupIds => item
             .modifier_group_ids
             .extend(vals.iter().filter_map(|v| text(v))),
     }
     Ok(())
+}
+
+/// A money value (`t`, the first value as text) in minor units of `currency`, by the
+/// mapping's conversion: integers as they are, money strings stripped of symbols and
+/// separators, anything else as a decimal in major units.
+fn money(f: &MappedField, t: Option<&str>, currency: Currency) -> Result<Option<i64>, String> {
+    let Some(s) = t else { return Ok(None) };
+    match f.conversion {
+        Conversion::MinorUnits => s
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| format!("{}: {s:?} is not an integer amount", f.source)),
+        Conversion::MoneyString => {
+            let cleaned: String = s
+                .chars()
+                .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+                .collect();
+            currency
+                .to_minor(&cleaned)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", f.source))
+        }
+        _ => currency
+            .to_minor(s)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", f.source)),
+    }
+}
+
+/// A timestamp: epoch milliseconds when the mapping says so and the value is a number,
+/// otherwise the text (`t`) in any common date-time shape.
+fn time(f: &MappedField, first: &Value, t: Option<&str>) -> Result<Option<Timestamp>, String> {
+    match (f.conversion, first) {
+        (Conversion::EpochMillis, Value::Number(n)) => {
+            Ok(n.as_i64().and_then(Timestamp::from_unix_millis))
+        }
+        _ => t
+            .map(Timestamp::parse_lenient)
+            .transpose()
+            .map_err(|e| format!("{}: {e}", f.source)),
+    }
+}
+
+/// A percentage from text such as "18.5" or "18.5%".
+fn percent(t: Option<&str>) -> Option<Decimal> {
+    t.map(|s| s.trim_end_matches('%')).and_then(parse_decimal)
+}
+
+/// Whether the item is active, by the conversion: an inverted flag, a status word
+/// (active, published, enabled, available, live), or a flag as it is.
+fn active(conversion: Conversion, first: &Value, t: Option<&str>) -> Option<bool> {
+    match conversion {
+        Conversion::InvertedBoolean => truthy(first).map(|b| !b),
+        Conversion::Status => t.map(|s| {
+            matches!(
+                s.to_ascii_lowercase().as_str(),
+                "active" | "published" | "publish" | "enabled" | "available" | "live"
+            )
+        }),
+        _ => truthy(first),
+    }
 }
 
 /// Applies an approved mapping to records. Fields under the array that holds the variants'

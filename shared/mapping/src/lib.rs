@@ -15,4 +15,4 @@ mod tokens;
 
 pub use convert::{Conversion, MappedField, apply, detect};
 pub use flatten::{FieldProfile, ValueKind, csv_records, profile_csv, profile_json};
-pub use suggest::{Suggestion, band, suggest};
+pub use suggest::{Band, Suggestion, band, suggest};

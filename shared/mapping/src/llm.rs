@@ -371,7 +371,7 @@ mod tests {
             "m",
         );
         assert_eq!(offline[zx].target, Some("barcode"));
-        assert_eq!(offline[zx].band, "medium");
+        assert_eq!(offline[zx].band.as_str(), "medium");
         assert!(offline[zx].conversion.is_some());
     }
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tillbridge_domain::{TenantId, Timestamp};
-use tillbridge_mapping::{Conversion, MappedField, Suggestion};
+use tillbridge_mapping::{Band, Conversion, MappedField, Suggestion};
 use tillbridge_ports::PortError;
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 
@@ -101,7 +101,7 @@ pub async fn store_suggestions(
             source: s.source.clone(),
             target: s.target.map(str::to_owned),
             confidence: s.confidence,
-            band: s.band.to_owned(),
+            band: s.band.as_str().to_owned(),
             reason: s.reason.clone(),
             conversion: s.conversion,
             decided_by: "suggestion".into(),
@@ -232,9 +232,9 @@ pub async fn override_field(
         target: new_target.map(str::to_owned),
         confidence: 1.0,
         band: if new_target.is_some() {
-            "high".into()
+            Band::High.as_str().into()
         } else {
-            "none".into()
+            Band::None.as_str().into()
         },
         reason: format!("override: {reason}"),
         decided_by: reviewer.to_owned(),

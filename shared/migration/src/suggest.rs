@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use tillbridge_domain::event::{EventData, MappingSuggested, SCHEMA_VERSION, derive_event_id};
 use tillbridge_domain::{CorrelationId, Envelope, TenantId, Timestamp};
-use tillbridge_mapping::{FieldProfile, Suggestion, profile_csv, profile_json, suggest};
+use tillbridge_mapping::{Band, FieldProfile, Suggestion, profile_csv, profile_json, suggest};
 use tillbridge_ports::{BlobStore, EventBus, Table};
 
 use crate::publish;
@@ -113,7 +113,7 @@ pub async fn suggest_for_migration(
         migration_id: req.migration_id.clone(),
         fields: suggestions.len() as u64,
         mapped: suggestions.iter().filter(|s| s.target.is_some()).count() as u64,
-        high: suggestions.iter().filter(|s| s.band == "high").count() as u64,
+        high: suggestions.iter().filter(|s| s.band == Band::High).count() as u64,
     };
     let out = Envelope {
         event_id: derive_event_id(
