@@ -11,6 +11,9 @@ use tillbridge_domain::{CatalogItem, Currency, Timestamp};
 use crate::flatten::{FieldProfile, ValueKind};
 use crate::tokens::words;
 
+/// How a source field's values become the canonical field's value (serialised in
+/// `snake_case`: `"major_to_minor"`). Only the first value at the path is used, except by
+/// [`Conversion::List`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Conversion {
@@ -26,11 +29,12 @@ pub enum Conversion {
     EpochMillis,
     /// Date-time text in any common shape → RFC 3339.
     DateTime,
-    /// Booleans (incl. Y/N, yes/no) taken as is.
+    /// Booleans (incl. Y/N, yes/no, 1/0) taken as is.
     Boolean,
     /// "archived", "deleted", "hidden": true means not active.
     InvertedBoolean,
-    /// Status words: active/published/enabled mean active.
+    /// Status words: active, published, publish, enabled, available and live (any case) mean
+    /// active; any other word means not active.
     Status,
     /// A fraction (0.15) that the canonical field holds as a percentage (15).
     FractionToPercent,
@@ -106,8 +110,13 @@ pub fn detect(target: &str, p: &FieldProfile) -> Conversion {
 /// One approved line of a mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappedField {
+    /// The source field's path (as in [`Suggestion::source`](crate::Suggestion::source)); a
+    /// key holding the whole path (a CSV header with dots) is looked up first.
     pub source: String,
+    /// The canonical field's name (`snake_case`, as in the canonical item); a name that is not
+    /// a canonical field is reported as a problem by [`apply`].
     pub target: String,
+    /// How the values convert.
     pub conversion: Conversion,
 }
 
@@ -316,7 +325,9 @@ fn active(conversion: Conversion, first: &Value, t: Option<&str>) -> Option<bool
 /// Applies an approved mapping to records. Fields under the array that holds the variants'
 /// own ids become one item per variant (parent_id defaults to the record's id, and the
 /// record's name, category and the like are inherited); the record itself is an item too.
-/// Returns the items and, per record, the values that did not convert.
+/// Amounts are read in `currency`, which is also the item's currency when no field gives
+/// one. Returns the items and, per record, the values that did not convert (as messages
+/// naming the record, 1-based, and the source field).
 pub fn apply(
     records: &[Value],
     mapping: &[MappedField],

@@ -8,48 +8,88 @@ use std::hash::{BuildHasher, RandomState};
 
 use serde_json::Value;
 
-/// What the values of a field look like.
+/// What the values of a field look like: the kind at least 80% of its non-null values share
+/// (see [`FieldProfile::kind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
+    /// No non-null values (every value was null, an empty string, or absent).
     Empty,
+    /// JSON booleans, or the strings true/false/y/n/yes/no in any case.
     Bool,
+    /// Whole numbers: JSON integers, or strings that parse as a 64-bit integer (GTIN-length
+    /// digit strings aside).
     Integer,
+    /// Numbers with a fraction: JSON floats, decimal strings ("12.50", "$3.99"), "12.5%".
     Decimal,
+    /// Identifier-shaped strings: UUIDs, or 6–40 letters/digits/`-`/`_` with at least one
+    /// letter and one digit and no spaces.
     Id,
+    /// Strings starting with `http://` or `https://`.
     Url,
+    /// Date-time strings starting `YYYY-MM-DD`, or integers in epoch milliseconds
+    /// (2001–2096).
     Timestamp,
+    /// All-digit strings of 8, 12, 13 or 14 digits (EAN-8, UPC-A, EAN-13, GTIN-14 lengths).
     Gtin,
+    /// Three upper-case ASCII letters, as ISO 4217 codes ("USD").
     Currency,
+    /// Any other string (and the fallback when no kind reaches 80%).
     Text,
 }
 
+/// What was seen at one field path across all records: counts of values by shape, a few
+/// samples, and how many distinct values there were. A string is counted under the first
+/// shape it matches, in this order: blank (null), boolean, URL, percentage, unit, timestamp,
+/// currency code, GTIN, integer, decimal, UUID, id, text.
 #[derive(Debug, Clone, Default)]
 pub struct FieldProfile {
+    /// The field's path: object keys joined by `.`, `[]` per array level; for CSV the header.
     pub path: String,
+    /// Values seen at the path, nulls included (each array element counts once).
     pub present: usize,
+    /// JSON nulls and empty or whitespace-only strings.
     pub nulls: usize,
+    /// JSON booleans and the strings true/false/y/n/yes/no (any case).
     pub bools: usize,
+    /// JSON integers (64-bit) and strings that parse as one.
     pub ints: usize,
+    /// JSON numbers that are not 64-bit integers (fractions, very large numbers).
     pub floats: usize,
+    /// UUID strings (8-4-4-4-12 hex digits).
     pub uuids: usize,
+    /// Other identifier-shaped strings: 6–40 letters, digits, `-` or `_`, with at least one
+    /// letter and one digit.
     pub ids: usize,
+    /// Strings starting with `http://` or `https://`.
     pub urls: usize,
+    /// Strings starting with a `YYYY-MM-DD` date.
     pub timestamps: usize,
+    /// JSON integers from 10^12 to 4·10^12, read as epoch milliseconds (also counted in
+    /// `ints`).
     pub epoch_ms: usize,
+    /// All-digit strings of 8, 12, 13 or 14 digits.
     pub gtins: usize,
+    /// Strings of three upper-case ASCII letters (ISO 4217 currency codes).
     pub currencies: usize,
+    /// Strings that parse as a number but not as an integer, optionally after `$`, `€` or
+    /// `£` ("12.50", "$3"), and percentages (also counted in `percents`).
     pub decimal_strings: usize,
+    /// Strings of no other shape, units of measure included.
     pub texts: usize,
+    /// Of `texts`, those longer than 60 bytes.
     pub long_texts: usize,
     /// "12.5%"-style strings.
     pub percents: usize,
     /// Units of measure ("g", "oz", "each", "ml", …).
     pub units: usize,
+    /// The largest JSON integer seen (0 when none was positive).
     pub int_max: i64,
-    /// Hashes of the first 200 distinct values.
+    /// Hashes of the first 200 distinct non-null values (seeded per process: only the count
+    /// is meaningful).
     pub distinct: HashSet<u64>,
+    /// The first five non-null values as text (strings cut to 40 characters).
     pub samples: Vec<String>,
-    /// The record had several values here (inside an array).
+    /// Values were found inside an array (the path has a `[]` level).
     pub in_array: bool,
 }
 
@@ -66,7 +106,9 @@ impl FieldProfile {
         }
     }
 
-    /// The dominant kind of the values (Empty when all were null).
+    /// The dominant kind of the values: the first of Bool, Timestamp, Url, Currency, Gtin, Id,
+    /// Decimal, Integer, Text that at least 80% of the non-null values have; Text when none
+    /// does, Empty when all were null.
     pub fn kind(&self) -> ValueKind {
         if self.non_null() == 0 {
             return ValueKind::Empty;
@@ -88,6 +130,8 @@ impl FieldProfile {
             .map_or(ValueKind::Text, |(_, k)| *k)
     }
 
+    /// The share of non-null values of `kind`, in [0, 1] (0 for [`ValueKind::Empty`] or when
+    /// every value was null).
     pub fn share_of(&self, kind: ValueKind) -> f64 {
         match kind {
             ValueKind::Bool => self.share(self.bools),
@@ -395,7 +439,13 @@ fn push_key(path: &mut String, key: &str) -> usize {
     len
 }
 
-/// Profiles of the columns of a CSV export (header row first; RFC 4180 quoting).
+/// Profiles of the columns of a CSV export (header row first; RFC 4180 quoting), in header
+/// order. Every cell is profiled as a string; blank lines are skipped.
+///
+/// # Errors
+///
+/// The file is empty, a quoted field is not terminated, or a row has more fields than the
+/// header.
 pub fn profile_csv(text: &str) -> Result<Vec<FieldProfile>, String> {
     let rows = parse_csv(text)?;
     let mut it = rows.into_iter();
@@ -428,6 +478,11 @@ pub fn profile_csv(text: &str) -> Result<Vec<FieldProfile>, String> {
 
 /// The rows of a CSV export as JSON objects keyed by the header text (values as strings;
 /// empty cells are absent), so an approved mapping applies to CSV and JSON alike.
+///
+/// # Errors
+///
+/// The file is empty, a quoted field is not terminated, or a row has more fields than the
+/// header.
 pub fn csv_records(text: &str) -> Result<Vec<Value>, String> {
     let rows = parse_csv(text)?;
     let mut it = rows.into_iter();

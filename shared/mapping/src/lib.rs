@@ -6,6 +6,8 @@
 //! GTINs, currency codes). Most export fields have no canonical counterpart; saying so is a
 //! decision with its own confidence.
 
+#![warn(missing_docs)]
+
 mod convert;
 pub mod eval;
 mod flatten;

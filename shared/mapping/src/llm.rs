@@ -26,7 +26,8 @@ const PERSON: [&str; 16] = [
     "buyer", "employee", "cashier", "address", "street", "birth", "card",
 ];
 
-/// Fields whose offline suggestion is uncertain enough to ask about.
+/// Fields whose offline suggestion is uncertain enough to ask about: confidence below
+/// [`ASK_BELOW`].
 pub fn uncertain(suggestions: &[Suggestion]) -> Vec<&Suggestion> {
     suggestions
         .iter()
@@ -35,6 +36,7 @@ pub fn uncertain(suggestions: &[Suggestion]) -> Vec<&Suggestion> {
 }
 
 /// A stable hash of the export's schema (sorted field paths): the cache key of model answers.
+/// Hex-encoded SHA-256 of the paths, each followed by a NUL byte.
 pub fn schema_hash(fields: &[FieldProfile]) -> String {
     let mut paths: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
     paths.sort_unstable();
@@ -137,7 +139,9 @@ fn gtin(d: &[u32]) -> bool {
     (10 - sum % 10) % 10 == check[0]
 }
 
-/// One chat-completions request body asking about every uncertain field at once.
+/// One chat-completions request body asking about every uncertain field at once: the
+/// system message lists the canonical fields and the JSON reply shape; the user message holds,
+/// per field, its path, value kind, formats, share of nulls and up to three masked samples.
 pub fn prompt(model: &str, fields: &[FieldProfile], ask: &[&Suggestion]) -> Value {
     let described: Vec<Value> = ask
         .iter()
@@ -179,9 +183,13 @@ pub fn prompt(model: &str, fields: &[FieldProfile], ask: &[&Suggestion]) -> Valu
 /// One field's answer from the model, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
+    /// The source field's path, one of those asked about.
     pub path: String,
+    /// The canonical field the model chose (one of [`TARGETS`]), or None for no counterpart.
     pub target: Option<&'static str>,
+    /// The model's confidence, in [0, 1].
     pub confidence: f64,
+    /// The model's reason, cut to 200 characters.
     pub reason: String,
 }
 
@@ -201,7 +209,13 @@ struct WireMapping {
 }
 
 /// Parses the assistant message strictly: JSON (optionally in a ```json fence), only fields
-/// that were asked, only canonical targets, confidences in [0, 1].
+/// that were asked, only canonical targets, confidences in [0, 1]. A target of `""` or
+/// `"null"` means no counterpart.
+///
+/// # Errors
+///
+/// The content is not that JSON, or an entry names a field not asked about, a target that
+/// is not a canonical field, or a confidence outside [0, 1].
 pub fn parse(content: &str, asked: &[&Suggestion]) -> Result<Vec<Answer>, String> {
     let body = content
         .trim()
@@ -244,8 +258,10 @@ pub fn parse(content: &str, asked: &[&Suggestion]) -> Result<Vec<Answer>, String
 }
 
 /// Combines the model's answers with the offline suggestions: where both agree the
-/// confidence rises; where the model is surer it wins (conversion re-detected from values);
-/// otherwise the offline suggestion stays.
+/// confidence rises to the larger of the two plus 0.05 (at most 0.99); where the model is
+/// surer it wins, with confidence capped at 0.95 (conversion re-detected from values);
+/// otherwise the offline suggestion stays. Bands follow the new confidences; the model's
+/// reason is added to the suggestion's, prefixed by `model`.
 pub fn merge(
     suggestions: &mut [Suggestion],
     fields: &[FieldProfile],

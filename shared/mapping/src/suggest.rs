@@ -21,8 +21,8 @@ pub struct Suggestion {
     /// The canonical field it feeds (`snake_case` name, as in the canonical item), or None
     /// when it has no canonical counterpart.
     pub target: Option<&'static str>,
-    /// How sure the suggestion is, in [0, 1], rounded to two decimals. With no target it is
-    /// the confidence that the field has no counterpart.
+    /// How sure the suggestion is, in [0, 1] (rounded to two decimals by the offline tiers).
+    /// With no target it is the confidence that the field has no counterpart.
     pub confidence: f64,
     /// `confidence` in bands (see [`Band`]).
     pub band: Band,
@@ -76,7 +76,10 @@ pub fn band(target: Option<&str>, confidence: f64) -> Band {
     }
 }
 
-/// One suggestion per field, in the input's order.
+/// One suggestion per field, in the input's order. A canonical field is fed by one source
+/// field per record level (the strongest); the other claimants stay as alternates with
+/// confidence capped at 0.75 and a reason naming the primary. `modifier_group_ids` takes
+/// every claimant.
 pub fn suggest(fields: &[FieldProfile]) -> Vec<Suggestion> {
     let mut out = per_field(fields);
     assign(&mut out);
