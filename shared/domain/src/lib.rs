@@ -10,6 +10,7 @@ pub mod item;
 pub mod money;
 pub mod number;
 pub mod schema;
+pub mod secret;
 pub mod time;
 
 pub use error::{Classify, DomainError, ErrorKind};
@@ -17,4 +18,5 @@ pub use event::{Envelope, EventData, EventType};
 pub use ids::{CorrelationId, DeliveryId, EventId, Provider, TenantId};
 pub use item::{CanonicalField, CatalogItem};
 pub use money::Currency;
+pub use secret::Secret;
 pub use time::Timestamp;

@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use tillbridge_domain::Secret;
+use tillbridge_domain::secret::DEFAULT_TOLERANCE_SECS;
 use tillbridge_domain::{Currency, Provider, TenantId};
-use tillbridge_webhooks::Secret;
 
 use crate::{PortError, Result};
 
@@ -49,12 +50,12 @@ impl TenantConfig {
     }
 
     /// Accepted clock difference in seconds for `provider`'s signed timestamps: the
-    /// provider's setting, else `DEFAULT_TOLERANCE_SECS` (300 s) of tillbridge-webhooks.
+    /// provider's setting, else [`DEFAULT_TOLERANCE_SECS`].
     pub fn tolerance_secs(&self, provider: Provider) -> i64 {
         self.providers
             .get(&provider)
             .and_then(|p| p.tolerance_secs)
-            .unwrap_or(tillbridge_webhooks::signature::DEFAULT_TOLERANCE_SECS)
+            .unwrap_or(DEFAULT_TOLERANCE_SECS)
     }
 }
 

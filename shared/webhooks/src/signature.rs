@@ -5,8 +5,6 @@
 //! case-insensitively; signatures are compared in constant time on decoded bytes; every
 //! secret of the tenant (current, then previous during a rotation) is tried.
 
-use std::fmt;
-
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -23,28 +21,7 @@ pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// A webhook secret as configured for a tenant and provider. Never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub(crate) Vec<u8>);
-
-impl Secret {
-    /// Wraps the secret's bytes exactly as the vendor shows them (the key text itself, or
-    /// for Standard Webhooks the whole `whsec_…` string; each scheme decodes its own form).
-    pub fn new(value: impl Into<Vec<u8>>) -> Self {
-        Self(value.into())
-    }
-
-    /// The raw secret bytes, for signing and for storing it back; never log them.
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use tillbridge_domain::Secret;
 
 /// Inputs besides headers, body and secrets.
 #[derive(Debug, Clone, Copy)]
@@ -57,10 +34,7 @@ pub struct VerifyOptions<'a> {
     pub tolerance_secs: i64,
 }
 
-/// Default for [`VerifyOptions::tolerance_secs`]: 300 s, Stripe's default tolerance (stripe-go
-/// `DefaultTolerance`) and the ±5 min of the Standard Webhooks libraries, which BigCommerce
-/// points to without giving a window (shared/reference/webhook-signatures.md, [ST2], [B1]).
-pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
+pub use tillbridge_domain::secret::DEFAULT_TOLERANCE_SECS;
 
 /// Set by our ingress in place of `X-Clover-Auth`: the hex SHA-256 of the auth code, so the
 /// code itself (the secret) is never stored in a queue.

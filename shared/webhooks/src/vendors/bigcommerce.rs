@@ -27,7 +27,7 @@ pub(crate) fn verify(
 ) -> Result<Verified, VerifyError> {
     // BigCommerce's HMAC key is the client secret's own bytes (its sample code
     // base64-encodes the secret only for the library to decode it again).
-    let keys: Vec<Vec<u8>> = secrets.iter().map(|s| s.0.clone()).collect();
+    let keys: Vec<Vec<u8>> = secrets.iter().map(|s| s.expose().to_vec()).collect();
     standard_webhooks::verify_with_keys(headers, body, &keys, opts, &["webhook"])
         .map(|i| verified("bigcommerce-standard-webhooks", i))
 }

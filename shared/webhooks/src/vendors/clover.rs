@@ -31,7 +31,7 @@ pub(crate) fn verify(
         let given = decode_hex(CLOVER_AUTH_DIGEST_HEADER, digest)?;
         return secrets
             .iter()
-            .position(|s| bool::from(Sha256::digest(&s.0).as_slice().ct_eq(&given)))
+            .position(|s| bool::from(Sha256::digest(s.expose()).as_slice().ct_eq(&given)))
             .map(|i| verified("clover-auth-code", i))
             .ok_or(VerifyError::Mismatch(
                 "X-Clover-Auth is not the app's auth code",
@@ -49,7 +49,7 @@ pub(crate) fn verify(
     let given = Sha256::digest(code.as_bytes());
     secrets
         .iter()
-        .position(|s| bool::from(Sha256::digest(&s.0).ct_eq(&given)))
+        .position(|s| bool::from(Sha256::digest(s.expose()).ct_eq(&given)))
         .map(|i| verified("clover-auth-code", i))
         .ok_or(VerifyError::Mismatch(
             "X-Clover-Auth is not the app's auth code",

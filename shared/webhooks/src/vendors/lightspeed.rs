@@ -58,7 +58,7 @@ pub(crate) fn verify(
     secrets: &[Secret],
 ) -> Result<Verified, VerifyError> {
     let sig = parse_header(require(headers, "x-signature")?)?;
-    hmac_sha256_any(secrets.iter().map(|s| s.0.clone()), &[body], &[sig])
+    hmac_sha256_any(secrets.iter().map(|s| s.expose().to_vec()), &[body], &[sig])
         .map(|i| verified("lightspeed-hmac-sha256", i))
         .ok_or(VerifyError::Mismatch("HMAC-SHA256 of the body"))
 }

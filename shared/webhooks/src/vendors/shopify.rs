@@ -35,7 +35,7 @@ pub(crate) fn verify(
     secrets: &[Secret],
 ) -> Result<Verified, VerifyError> {
     let sig = b64_header(headers, "x-shopify-hmac-sha256")?;
-    hmac_sha256_any(secrets.iter().map(|s| s.0.clone()), &[body], &[sig])
+    hmac_sha256_any(secrets.iter().map(|s| s.expose().to_vec()), &[body], &[sig])
         .map(|i| verified("shopify-hmac-sha256", i))
         .ok_or(VerifyError::Mismatch("HMAC-SHA256 of the body"))
 }

@@ -46,7 +46,7 @@ pub(crate) fn verify(
         // Older subscriptions: HMAC-SHA1 over URL + body.
         let sig = decode_b64("x-square-signature", legacy)?;
         for (i, s) in secrets.iter().enumerate() {
-            let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(&s.0) else {
+            let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(s.expose()) else {
                 continue;
             };
             mac.update(url.as_bytes());
@@ -61,7 +61,7 @@ pub(crate) fn verify(
     }
     let sig = b64_header(headers, "x-square-hmacsha256-signature")?;
     hmac_sha256_any(
-        secrets.iter().map(|s| s.0.clone()),
+        secrets.iter().map(|s| s.expose().to_vec()),
         &[url.as_bytes(), body],
         &[sig],
     )

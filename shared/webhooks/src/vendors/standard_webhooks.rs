@@ -29,7 +29,8 @@ pub(crate) fn verify(
 
 /// The HMAC key of a Standard Webhooks secret: `whsec_` + base64 → the decoded bytes.
 pub(crate) fn key(secret: &Secret) -> Result<Vec<u8>, VerifyError> {
-    let text = std::str::from_utf8(&secret.0).map_err(|_| VerifyError::BadSecret("not UTF-8"))?;
+    let text =
+        std::str::from_utf8(secret.expose()).map_err(|_| VerifyError::BadSecret("not UTF-8"))?;
     let b64 = text.strip_prefix("whsec_").unwrap_or(text);
     B64.decode(b64.trim()).map_err(|_| {
         VerifyError::BadSecret("a Standard Webhooks secret is whsec_ followed by base64")

@@ -61,7 +61,7 @@ pub(crate) fn verify(
     let t_text = t.to_string();
     // As in Stripe's SDKs: signature first, then the age (only too old is rejected).
     let i = hmac_sha256_any(
-        secrets.iter().map(|s| s.0.clone()),
+        secrets.iter().map(|s| s.expose().to_vec()),
         &[t_text.as_bytes(), b".", body],
         &candidates,
     )

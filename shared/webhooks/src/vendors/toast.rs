@@ -47,7 +47,7 @@ pub(crate) fn verify(
     // Toast signs body + the envelope's `timestamp` string, with no separator.
     let timestamp = json_string_field(body, "timestamp")?;
     hmac_sha256_any(
-        secrets.iter().map(|s| s.0.clone()),
+        secrets.iter().map(|s| s.expose().to_vec()),
         &[body, timestamp.as_bytes()],
         &[sig],
     )

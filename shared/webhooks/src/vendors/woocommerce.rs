@@ -45,11 +45,11 @@ pub(crate) fn verify(
     // WooCommerce runs the stored secret through wp_specialchars_decode before use; try the
     // decoded form first, then the secret as given.
     for (i, s) in secrets.iter().enumerate() {
-        let decoded = wp_specialchars_decode(&s.0);
-        let keys = if decoded == s.0 {
+        let decoded = wp_specialchars_decode(s.expose());
+        let keys = if decoded == s.expose() {
             vec![decoded]
         } else {
-            vec![decoded, s.0.clone()]
+            vec![decoded, s.expose().to_vec()]
         };
         if hmac_sha256_any(keys.into_iter(), &[body], std::slice::from_ref(&sig)).is_some() {
             return Ok(verified("woocommerce-hmac-sha256", i));

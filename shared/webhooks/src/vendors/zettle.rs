@@ -37,7 +37,7 @@ pub(crate) fn verify(
     )?;
     let (timestamp, payload) = signed_parts(body)?;
     hmac_sha256_any(
-        secrets.iter().map(|s| s.0.clone()),
+        secrets.iter().map(|s| s.expose().to_vec()),
         &[timestamp.as_bytes(), b".", payload.as_bytes()],
         &[sig],
     )
