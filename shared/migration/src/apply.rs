@@ -15,9 +15,10 @@ use tillbridge_ports::{BlobStore, EventBus};
 use super::export::Customer;
 use super::{
     Migration, ROLLBACK_WINDOW_SECS, Status, advance, event, load, prepare, rollback, snapshot,
-    state_pk, state_write, update,
+    state_write, update,
 };
 use crate::MigrationError;
+use crate::keys::state_pk;
 use crate::publish;
 use tillbridge_catalog::CatalogRecord;
 

@@ -3,7 +3,6 @@
 use thiserror::Error;
 use tillbridge_catalog::CatalogError;
 
-use crate::Refusal;
 use crate::review::OverrideError;
 use tillbridge_domain::{Classify, ErrorKind};
 use tillbridge_ports::PortError;
@@ -50,5 +49,24 @@ impl MigrationError {
     /// Retryable or permanent (see [`Classify`]).
     pub fn kind(&self) -> ErrorKind {
         Classify::kind(self)
+    }
+}
+
+/// Why an operator's request was refused (HTTP 404 / 409 / 400).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NotFound,
+    Conflict(String),
+    Invalid(String),
+}
+
+impl std::error::Error for Refusal {}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NotFound => f.write_str("migration not found"),
+            Refusal::Conflict(m) | Refusal::Invalid(m) => f.write_str(m),
+        }
     }
 }

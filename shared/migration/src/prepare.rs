@@ -12,8 +12,8 @@ use tillbridge_mapping::llm::mask_text;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 use tillbridge_validation::{Options, Severity, Validator};
 
-use super::export::{consenting_customers, is_csv, parse_records};
-use super::{Status, ValidationSummary, advance, apply, event, load};
+use super::export::{Customer, CustomerCounts, consenting_customers, is_csv, parse_records};
+use super::{Migration, Status, ValidationSummary, advance, apply, event, load};
 use crate::MigrationError;
 use crate::publish;
 
@@ -48,6 +48,54 @@ pub async fn prepare(
         // Already prepared (a redelivery) or cancelled meanwhile.
         return Ok(());
     }
+    let converted = convert(table, blobs, &m).await?;
+    let report = validate(&m, &converted.items);
+    let selected = select(&converted.items, &report)?;
+    let customer_lines = customer_lines(&converted.customers)?;
+
+    let report_key = report_key(&m);
+    write_report(blobs, &m, &report_key, &converted, &report, &selected).await?;
+    if selected.to_apply == 0 && converted.customers.is_empty() {
+        return Err(MigrationError::Permanent(format!(
+            "nothing to apply: {} records gave {} items, {} held back by validation errors \
+             (see the report)",
+            converted.record_count,
+            converted.items.len(),
+            selected.held_back.len()
+        )));
+    }
+    blobs.put(&items_key(&m), selected.lines.as_bytes()).await?;
+    blobs
+        .put(&customers_key(&m), customer_lines.as_bytes())
+        .await?;
+
+    let summary = ValidationSummary {
+        items: report.summary.items as u64,
+        errors: report.summary.errors as u64,
+        warnings: report.summary.warnings as u64,
+        report_key,
+        conversion_problems: converted.problems.len() as u64,
+    };
+    finish(table, bus, id, at, &converted, &selected, summary).await
+}
+
+/// The export converted through the approved mapping.
+struct Converted {
+    /// Source catalog records in the export.
+    record_count: usize,
+    items: Vec<CatalogItem>,
+    /// Values that did not convert (record number and field).
+    problems: Vec<String>,
+    customers: Vec<Customer>,
+    customer_counts: CustomerCounts,
+}
+
+/// Reads the export and converts it with the approved mapping.
+async fn convert(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    m: &Migration,
+) -> Result<Converted, MigrationError> {
     let bytes = blobs.get(&m.export_key).await?.ok_or_else(|| {
         MigrationError::Permanent(format!("export {} is gone (expired?)", m.export_key))
     })?;
@@ -60,7 +108,17 @@ pub async fn prepare(
     // The record trees take ~10× the export's size; only the items are needed from here.
     let record_count = records.catalog.len();
     drop(records);
+    Ok(Converted {
+        record_count,
+        items,
+        problems,
+        customers,
+        customer_counts,
+    })
+}
 
+/// Validates every item; messages are masked.
+fn validate(m: &Migration, items: &[CatalogItem]) -> tillbridge_validation::Report {
     let mut validator = Validator::with_capacity(
         Options {
             country: m.country.clone(),
@@ -83,6 +141,23 @@ pub async fn prepare(
     for f in &mut report.findings {
         f.message = mask_text(&f.message);
     }
+    report
+}
+
+/// The items to apply and those held back.
+struct Selected {
+    /// The items to apply, one JSON line each, in apply order.
+    lines: String,
+    /// External ids held back (validation errors, repeats).
+    held_back: Vec<String>,
+    to_apply: u64,
+}
+
+/// Holds back the items with errors that make them wrong to sell, and repeats of an id.
+fn select(
+    items: &[CatalogItem],
+    report: &tillbridge_validation::Report,
+) -> Result<Selected, MigrationError> {
     // Errors that make an item wrong to sell hold it back; the others (a modifier group
     // the export does not define, missing details) are reported and the item applied.
     let errors: HashSet<&str> = report
@@ -92,81 +167,91 @@ pub async fn prepare(
         .map(|f| f.item.as_str())
         .collect();
     let mut seen = HashSet::new();
-    let mut lines = String::new();
-    let mut held_back = Vec::new();
-    let mut to_apply = 0u64;
-    for item in &items {
+    let mut selected = Selected {
+        lines: String::new(),
+        held_back: Vec::new(),
+        to_apply: 0,
+    };
+    for item in items {
         if errors.contains(item.external_id.as_str()) || !seen.insert(item.external_id.as_str()) {
-            held_back.push(item.external_id.clone());
+            selected.held_back.push(item.external_id.clone());
             continue;
         }
-        lines.push_str(&line(item)?);
-        lines.push('\n');
-        to_apply += 1;
+        selected.lines.push_str(&line(item)?);
+        selected.lines.push('\n');
+        selected.to_apply += 1;
     }
-    let mut customer_lines = String::new();
-    for c in &customers {
-        customer_lines.push_str(
+    Ok(selected)
+}
+
+/// The consenting customers, one JSON line each.
+fn customer_lines(customers: &[Customer]) -> Result<String, MigrationError> {
+    let mut out = String::new();
+    for c in customers {
+        out.push_str(
             &serde_json::to_string(c).map_err(|e| MigrationError::Permanent(e.to_string()))?,
         );
-        customer_lines.push('\n');
+        out.push('\n');
     }
+    Ok(out)
+}
 
-    let report_key = report_key(&m);
+/// Writes the validation report (JSON) to `report_key`.
+async fn write_report(
+    blobs: &dyn BlobStore,
+    m: &Migration,
+    report_key: &str,
+    converted: &Converted,
+    report: &tillbridge_validation::Report,
+    selected: &Selected,
+) -> Result<(), MigrationError> {
     let body = json!({
         "migration_id": m.id,
         "tenant_id": m.tenant_id,
         "source_name": m.source_name,
-        "records": record_count,
+        "records": converted.record_count,
         "summary": report.summary,
-        "to_apply": to_apply,
-        "held_back": held_back,
-        "conversion_problems": problems.iter().map(|p| mask_text(p)).collect::<Vec<_>>(),
-        "customers": customer_counts,
+        "to_apply": selected.to_apply,
+        "held_back": selected.held_back,
+        "conversion_problems": converted.problems.iter().map(|p| mask_text(p)).collect::<Vec<_>>(),
+        "customers": converted.customer_counts,
         "findings": report.findings,
     });
     blobs
         .put(
-            &report_key,
+            report_key,
             &serde_json::to_vec_pretty(&body)
                 .map_err(|e| MigrationError::Permanent(e.to_string()))?,
         )
         .await?;
-    if to_apply == 0 && customers.is_empty() {
-        return Err(MigrationError::Permanent(format!(
-            "nothing to apply: {} records gave {} items, {} held back by validation errors \
-             (see the report)",
-            record_count,
-            items.len(),
-            held_back.len()
-        )));
-    }
-    blobs.put(&items_key(&m), lines.as_bytes()).await?;
-    blobs
-        .put(&customers_key(&m), customer_lines.as_bytes())
-        .await?;
+    Ok(())
+}
 
-    let summary = ValidationSummary {
-        items: report.summary.items as u64,
-        errors: report.summary.errors as u64,
-        warnings: report.summary.warnings as u64,
-        report_key: report_key.clone(),
-        conversion_problems: problems.len() as u64,
-    };
+/// validating → applying with the counts, then `migration.validated` and the first apply
+/// request (nothing when a redelivery or an operator moved the migration meanwhile).
+async fn finish(
+    table: &dyn Table,
+    bus: &dyn EventBus,
+    id: &str,
+    at: Timestamp,
+    converted: &Converted,
+    selected: &Selected,
+    summary: ValidationSummary,
+) -> Result<(), MigrationError> {
     let Some(m) = advance(table, id, Status::Validating, |m| {
-        m.progress.records = record_count as u64;
-        m.progress.items = to_apply + customers.len() as u64;
-        m.progress.skipped = held_back.len() as u64;
+        m.progress.records = converted.record_count as u64;
+        m.progress.items = selected.to_apply + converted.customers.len() as u64;
+        m.progress.skipped = selected.held_back.len() as u64;
         m.validation = Some(summary.clone());
         m.items_key = Some(items_key(m));
-        m.customers = Some(customer_counts.clone());
+        m.customers = Some(converted.customer_counts.clone());
         m.moved(Status::Applying, at, "validate");
     })
     .await?
     else {
         return Ok(());
     };
-    tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, items = to_apply, held_back = held_back.len(), errors = summary.errors, "migration validated");
+    tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, items = selected.to_apply, held_back = selected.held_back.len(), errors = summary.errors, "migration validated");
     let validated = event(
         &m,
         "validated",
@@ -176,7 +261,7 @@ pub async fn prepare(
             errors: summary.errors,
             warnings: summary.warnings,
             passed: summary.errors == 0,
-            report_key,
+            report_key: summary.report_key,
         }),
         at,
     );

@@ -15,9 +15,10 @@ use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 use tillbridge_ports::{BlobStore, EventBus};
 
 use super::apply::{JournalEntry, attrs_sha256};
-use super::{Migration, Status, event, load, rollback_request, snapshot, state_pk};
+use super::{Migration, Status, event, load, rollback_request, snapshot};
 use super::{advance, state_write};
 use crate::MigrationError;
+use crate::keys::state_pk;
 use crate::publish;
 
 const BATCH: usize = 30;
@@ -198,70 +199,12 @@ pub async fn verify(
 ) -> Result<Report, MigrationError> {
     let journal_pk = state_pk(&m.id);
     let Some(manifest) = m.snapshot.as_ref() else {
-        // Stopped before its snapshot: nothing was applied, so nothing needs undoing.
-        if table
-            .query(&journal_pk, crate::keys::JOURNAL_PREFIX, None, 1)
-            .await?
-            .items
-            .is_empty()
-        {
-            return Ok(Report {
-                migration_id: m.id.clone(),
-                verified: true,
-                restored: 0,
-                removed: 0,
-                conflicts: Vec::new(),
-                changed_outside: Vec::new(),
-                unexplained: Vec::new(),
-                snapshot_sha256: String::new(),
-                current_sha256: String::new(),
-                reconciled_sha256: String::new(),
-                snapshot_items: 0,
-                current_items: 0,
-                at,
-            });
-        }
-        return Err(MigrationError::Permanent(
-            "the migration has changes but no snapshot".into(),
-        ));
+        return verify_without_snapshot(table, m, &journal_pk, at).await;
     };
-    let catalog_pk = tillbridge_catalog::keys::catalog_pk(&m.tenant_id);
-    let mut touched = HashSet::new();
-    let mut unexplained = Vec::new();
-    // The journal a page at a time: entries carry whole prior records.
-    let mut after: Option<String> = None;
-    loop {
-        let page = table
-            .query(
-                &journal_pk,
-                crate::keys::JOURNAL_PREFIX,
-                after.as_deref(),
-                500,
-            )
-            .await?;
-        for j in &page.items {
-            let e: JournalEntry = j.doc()?;
-            if e.pk == catalog_pk {
-                touched.insert(
-                    tillbridge_catalog::keys::item_id(&e.sk)
-                        .unwrap_or(&e.sk)
-                        .to_owned(),
-                );
-            } else {
-                // Customers: back to the prior document (or gone).
-                let now = table.get(&e.pk, &e.sk).await?.map(|i| i.attrs);
-                if now != e.prior.map(|p| p.attrs)
-                    && table.get(&journal_pk, &conflict_sk(&j.sk)).await?.is_none()
-                {
-                    unexplained.push(display_id(&e.pk, &e.sk));
-                }
-            }
-        }
-        match page.next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
+    let JournalReview {
+        touched,
+        mut unexplained,
+    } = review_journal(table, m, &journal_pk).await?;
     let conflicts: Vec<String> = query_all(table, &journal_pk, "conflict#")
         .await?
         .iter()
@@ -271,41 +214,12 @@ pub async fn verify(
 
     let snap: BTreeMap<String, String> =
         snapshot::read(blobs, manifest).await?.into_iter().collect();
-    let mut current = BTreeMap::new();
-    snapshot::for_each_item(table, &m.tenant_id, |item| {
-        let line = snapshot::canonical_line(&item)?;
-        current.insert(item.external_id, line);
-        Ok::<_, MigrationError>(())
-    })
-    .await?;
+    let current = current_catalog(table, m).await?;
     let current_sha256 = snapshot::hash_lines(current.values().map(String::as_str));
     let current_items = current.len() as u64;
 
-    let mut changed_outside = Vec::new();
-    let ids: Vec<String> = snap
-        .keys()
-        .chain(current.keys())
-        .cloned()
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut reconciled = current;
-    for id in ids {
-        if snap.get(&id) == reconciled.get(&id) {
-            continue;
-        }
-        if conflict_set.contains(id.as_str()) {
-        } else if !touched.contains(&id) {
-            changed_outside.push(id.clone());
-        } else {
-            unexplained.push(id.clone());
-            continue;
-        }
-        match snap.get(&id) {
-            Some(line) => reconciled.insert(id, line.clone()),
-            None => reconciled.remove(&id),
-        };
-    }
+    let (reconciled, changed_outside) =
+        reconcile(&snap, current, &touched, &conflict_set, &mut unexplained);
     let reconciled_sha256 = snapshot::hash_lines(reconciled.values().map(String::as_str));
     let verified = unexplained.is_empty() && reconciled_sha256 == manifest.sha256;
     let report = Report {
@@ -324,6 +238,152 @@ pub async fn verify(
         at,
     };
     Ok(report)
+}
+
+/// A migration stopped before its snapshot: verified when nothing was applied (an empty
+/// journal), an error otherwise.
+async fn verify_without_snapshot(
+    table: &dyn Table,
+    m: &Migration,
+    journal_pk: &str,
+    at: Timestamp,
+) -> Result<Report, MigrationError> {
+    // Stopped before its snapshot: nothing was applied, so nothing needs undoing.
+    if table
+        .query(journal_pk, crate::keys::JOURNAL_PREFIX, None, 1)
+        .await?
+        .items
+        .is_empty()
+    {
+        return Ok(Report {
+            migration_id: m.id.clone(),
+            verified: true,
+            restored: 0,
+            removed: 0,
+            conflicts: Vec::new(),
+            changed_outside: Vec::new(),
+            unexplained: Vec::new(),
+            snapshot_sha256: String::new(),
+            current_sha256: String::new(),
+            reconciled_sha256: String::new(),
+            snapshot_items: 0,
+            current_items: 0,
+            at,
+        });
+    }
+    Err(MigrationError::Permanent(
+        "the migration has changes but no snapshot".into(),
+    ))
+}
+
+/// What the journal tells the verification.
+struct JournalReview {
+    /// Catalog item ids the apply wrote.
+    touched: HashSet<String>,
+    /// Customers not back to their prior document and not a recorded conflict.
+    unexplained: Vec<String>,
+}
+
+/// Reads the journal a page at a time (entries carry whole prior records): the catalog items
+/// the apply touched, and the customers the rollback did not set back unexplained.
+async fn review_journal(
+    table: &dyn Table,
+    m: &Migration,
+    journal_pk: &str,
+) -> Result<JournalReview, MigrationError> {
+    let catalog_pk = tillbridge_catalog::keys::catalog_pk(&m.tenant_id);
+    let mut touched = HashSet::new();
+    let mut unexplained = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = table
+            .query(
+                journal_pk,
+                crate::keys::JOURNAL_PREFIX,
+                after.as_deref(),
+                500,
+            )
+            .await?;
+        for j in &page.items {
+            let e: JournalEntry = j.doc()?;
+            if e.pk == catalog_pk {
+                touched.insert(
+                    tillbridge_catalog::keys::item_id(&e.sk)
+                        .unwrap_or(&e.sk)
+                        .to_owned(),
+                );
+            } else {
+                // Customers: back to the prior document (or gone).
+                let now = table.get(&e.pk, &e.sk).await?.map(|i| i.attrs);
+                if now != e.prior.map(|p| p.attrs)
+                    && table.get(journal_pk, &conflict_sk(&j.sk)).await?.is_none()
+                {
+                    unexplained.push(display_id(&e.pk, &e.sk));
+                }
+            }
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    Ok(JournalReview {
+        touched,
+        unexplained,
+    })
+}
+
+/// The tenant's catalog now: external id → canonical line.
+async fn current_catalog(
+    table: &dyn Table,
+    m: &Migration,
+) -> Result<BTreeMap<String, String>, MigrationError> {
+    let mut current = BTreeMap::new();
+    snapshot::for_each_item(table, &m.tenant_id, |item| {
+        let line = snapshot::canonical_line(&item)?;
+        current.insert(item.external_id, line);
+        Ok::<_, MigrationError>(())
+    })
+    .await?;
+    Ok(current)
+}
+
+/// The current catalog with every explained difference (a conflict, or an item the migration
+/// never touched) set back to the snapshot, and the untouched items that changed since.
+/// Differences nobody explains are added to `unexplained` and left as they are.
+fn reconcile(
+    snap: &BTreeMap<String, String>,
+    current: BTreeMap<String, String>,
+    touched: &HashSet<String>,
+    conflicts: &HashSet<&str>,
+    unexplained: &mut Vec<String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut changed_outside = Vec::new();
+    let ids: Vec<String> = snap
+        .keys()
+        .chain(current.keys())
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut reconciled = current;
+    for id in ids {
+        if snap.get(&id) == reconciled.get(&id) {
+            continue;
+        }
+        if conflicts.contains(id.as_str()) {
+        } else if !touched.contains(&id) {
+            changed_outside.push(id.clone());
+        } else {
+            unexplained.push(id.clone());
+            continue;
+        }
+        match snap.get(&id) {
+            Some(line) => reconciled.insert(id, line.clone()),
+            None => reconciled.remove(&id),
+        };
+    }
+    (reconciled, changed_outside)
 }
 
 async fn verify_and_finish(

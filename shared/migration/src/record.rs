@@ -1,0 +1,217 @@
+//! The lifecycle record: its status, progress counters, history and the API view; reading it.
+
+use serde::{Deserialize, Serialize};
+use tillbridge_domain::event::{EventData, SCHEMA_VERSION, derive_event_id};
+use tillbridge_domain::{CorrelationId, Currency, Envelope, TenantId, Timestamp};
+use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
+
+use crate::keys::{self, STATE_SK, state_pk};
+use crate::{MigrationError, export, snapshot};
+
+/// Where a migration is in its lifecycle (stored and shown in `snake_case`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Created, the export stored; mapping-suggest has not stored its suggestions yet.
+    Pending,
+    /// Suggestions stored; waiting for a reviewer to override fields and approve.
+    MappingReview,
+    /// Approved; the export is being converted, validated and prepared for the apply.
+    Validating,
+    /// The prepared items are being written to the catalog in batches (after the snapshot).
+    Applying,
+    /// Every prepared item was applied.
+    Completed,
+    /// A stage gave up, or a rollback could not be verified; [`Migration::error`] says why.
+    Failed,
+    /// Cancelled before the apply: nothing was written to the catalog.
+    Cancelled,
+    /// The apply's journal is being undone.
+    RollingBack,
+    /// Undone, and the catalog verified against the snapshot.
+    RolledBack,
+}
+
+impl Status {
+    /// The status as stored and shown (`mapping_review`, `rolled_back`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::MappingReview => "mapping_review",
+            Status::Validating => "validating",
+            Status::Applying => "applying",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+            Status::RollingBack => "rolling_back",
+            Status::RolledBack => "rolled_back",
+        }
+    }
+}
+
+/// Counts an operator watches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Source records in the export.
+    pub records: u64,
+    /// Canonical items prepared from them (parents and variants).
+    pub items: u64,
+    /// Items processed by the apply so far (the checkpoint).
+    pub applied: u64,
+    pub created: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    /// Held back: validation errors or a repeated id in the export.
+    pub skipped: u64,
+    /// Journal entries undone by a rollback so far.
+    pub rolled_back: u64,
+    pub restored: u64,
+    pub removed: u64,
+    pub conflicts: u64,
+}
+
+/// One status change, for the audit report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub status: Status,
+    pub at: Timestamp,
+    pub by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Migration {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub source_name: String,
+    pub export_key: String,
+    pub currency: Currency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    pub status: Status,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub cancel_requested: bool,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub correlation_id: CorrelationId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(default)]
+    pub progress: Progress,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationSummary>,
+    /// The prepared canonical items (JSONL), in apply order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<snapshot::Manifest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_report_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Customers in the export, and those left out for want of consent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customers: Option<export::CustomerCounts>,
+    #[serde(default)]
+    pub history: Vec<Transition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationSummary {
+    pub items: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    pub report_key: String,
+    /// Values in the export that did not convert (record number and field, no values).
+    #[serde(default)]
+    pub conversion_problems: u64,
+}
+
+impl Migration {
+    /// The record's JSON as the API shows it (adds a completion percentage).
+    pub fn view(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        let p = &self.progress;
+        let percent = match self.status {
+            Status::RollingBack | Status::RolledBack => (p.rolled_back * 100)
+                .checked_div(p.created + p.changed)
+                .unwrap_or(100),
+            _ if p.items == 0 => 0,
+            _ => p.applied * 100 / p.items,
+        };
+        v["percent"] = serde_json::json!(percent);
+        v
+    }
+
+    /// A change within the status (pause, resume), kept in the history.
+    pub(crate) fn noted(&mut self, at: Timestamp, by: &str) {
+        self.updated_at = at;
+        self.history.push(Transition {
+            status: self.status,
+            at,
+            by: by.to_owned(),
+        });
+    }
+
+    pub(crate) fn moved(&mut self, status: Status, at: Timestamp, by: &str) {
+        self.status = status;
+        self.noted(at, by);
+    }
+}
+
+/// Migration ids are ours (`mig-…`) or a caller's idempotency-derived id: safe in keys and paths.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The record and its version, or None.
+pub async fn load(table: &dyn Table, id: &str) -> Result<Option<(Migration, u64)>, MigrationError> {
+    if !valid_id(id) {
+        return Ok(None);
+    }
+    match table.get(&state_pk(id), STATE_SK).await? {
+        Some(i) => Ok(Some((i.doc()?, i.version))),
+        None => Ok(None),
+    }
+}
+
+/// Migrations of a tenant, newest first.
+pub async fn list(table: &dyn Table, tenant: &TenantId) -> Result<Vec<Migration>, MigrationError> {
+    let mut out = Vec::new();
+    for i in query_all(table, &keys::index_pk(tenant), "").await? {
+        if let Some((m, _)) = load(table, &i.sk).await? {
+            out.push(m);
+        }
+    }
+    out.sort_by_key(|m| std::cmp::Reverse(m.created_at));
+    Ok(out)
+}
+
+pub(crate) fn state_write(m: &Migration, version: u64) -> Result<TxWrite, MigrationError> {
+    Ok(TxWrite::Put {
+        item: Item::with_doc(state_pk(&m.id), STATE_SK, m)?,
+        condition: Condition::IfVersion(version),
+    })
+}
+
+pub(crate) fn event(m: &Migration, key: &str, body: EventData, at: Timestamp) -> Envelope {
+    Envelope {
+        event_id: derive_event_id(&format!("migration/{}/{key}", m.id), 0),
+        entity_id: m.id.clone(),
+        body,
+        schema_version: SCHEMA_VERSION,
+        tenant_id: m.tenant_id.clone(),
+        provider: None,
+        occurred_at: at,
+        received_at: at,
+        correlation_id: m.correlation_id.clone(),
+    }
+}

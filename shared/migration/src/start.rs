@@ -1,0 +1,189 @@
+//! Starting a migration: the export stored, the record created (pending), `migration.requested`.
+
+use tillbridge_domain::event::{EventData, MigrationRequested};
+use tillbridge_domain::{CorrelationId, Currency, Envelope, TenantId, Timestamp};
+use tillbridge_ports::PortError;
+use tillbridge_ports::table::{Condition, Item, Table, TxWrite};
+use tillbridge_ports::{BlobStore, EventBus};
+
+use crate::keys::{self, STATE_SK, state_pk};
+use crate::record::{event, load};
+use crate::{Migration, MigrationError, Progress, Refusal, Status, export, publish};
+
+/// What starts a migration.
+#[derive(Debug, Clone)]
+pub struct StartRequest<'a> {
+    pub tenant: &'a TenantId,
+    pub currency: Currency,
+    pub country: Option<String>,
+    pub source_name: &'a str,
+    /// The export: a JSON array of records, or CSV with a header row.
+    pub export: ExportSource<'a>,
+    pub requested_by: &'a str,
+    /// The same key always names the same migration (safe client retries).
+    pub idempotency_key: Option<&'a str>,
+    pub correlation_id: CorrelationId,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExportSource<'a> {
+    /// Uploaded with the request; `csv` tells the format.
+    Upload { bytes: &'a [u8], csv: bool },
+    /// Already in the blob store.
+    Key(&'a str),
+}
+
+fn new_id(tenant: &TenantId, key: Option<&str>, at: Timestamp) -> String {
+    use sha2::{Digest, Sha256};
+    match key {
+        Some(k) => {
+            let d = Sha256::digest(format!("{tenant}\u{1f}{k}"));
+            format!("mig-{}", &hex::encode(d)[..20])
+        }
+        None => {
+            let uuid = uuid::Uuid::now_v7();
+            let _ = at;
+            format!("mig-{}", &uuid.simple().to_string()[..20])
+        }
+    }
+}
+
+fn source_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Starts a migration: stores the export, creates the record (pending) and raises
+/// `migration.requested`. With an idempotency key, a retry returns the same migration.
+pub async fn start(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    bus: &dyn EventBus,
+    req: StartRequest<'_>,
+) -> Result<Migration, MigrationError> {
+    if !source_ok(req.source_name) {
+        return Err(MigrationError::Refused(Refusal::Invalid(
+            "source_name is 1 to 40 letters, digits, '-' or '_'".into(),
+        )));
+    }
+    let id = new_id(req.tenant, req.idempotency_key, req.at);
+    if let Some((existing, _)) = load(table, &id).await? {
+        if existing.tenant_id != *req.tenant {
+            return Err(MigrationError::Refused(Refusal::Conflict(
+                "idempotency key used by another tenant".into(),
+            )));
+        }
+        if existing.status == Status::Pending {
+            publish(bus, &[requested_event(&existing)]).await?;
+        }
+        return Ok(existing);
+    }
+    let export_key = store_export(blobs, req.tenant, &id, &req.export).await?;
+    let mut m = Migration {
+        id: id.clone(),
+        tenant_id: req.tenant.clone(),
+        source_name: req.source_name.to_owned(),
+        export_key,
+        currency: req.currency,
+        country: req.country,
+        status: Status::Pending,
+        paused: false,
+        cancel_requested: false,
+        created_by: req.requested_by.to_owned(),
+        created_at: req.at,
+        updated_at: req.at,
+        correlation_id: req.correlation_id,
+        approved_by: None,
+        progress: Progress::default(),
+        validation: None,
+        items_key: None,
+        snapshot: None,
+        rollback_cursor: None,
+        rollback_report_key: None,
+        error: None,
+        customers: None,
+        history: Vec::new(),
+    };
+    m.moved(Status::Pending, req.at, req.requested_by);
+    let writes = vec![
+        TxWrite::Put {
+            item: Item::with_doc(state_pk(&id), STATE_SK, &m)?,
+            condition: Condition::IfAbsent,
+        },
+        TxWrite::Put {
+            item: Item::with_doc(keys::index_pk(req.tenant), &id, &req.at)?,
+            condition: Condition::Always,
+        },
+    ];
+    match table.transact(writes).await {
+        Ok(()) => {}
+        // A concurrent retry with the same key created it first.
+        Err(PortError::ConditionFailed) => {
+            return load(table, &id)
+                .await?
+                .map(|(m, _)| m)
+                .ok_or(Refusal::NotFound.into());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    publish(bus, &[requested_event(&m)]).await?;
+    Ok(m)
+}
+
+/// The export's blob key: an upload checked and stored, or a key checked to be the tenant's
+/// and present.
+async fn store_export(
+    blobs: &dyn BlobStore,
+    tenant: &TenantId,
+    id: &str,
+    export: &ExportSource<'_>,
+) -> Result<String, MigrationError> {
+    match *export {
+        ExportSource::Upload { bytes, csv } => {
+            if let Err(e) = export::check(bytes, csv) {
+                return Err(MigrationError::Refused(Refusal::Invalid(format!(
+                    "export: {e}"
+                ))));
+            }
+            let key = format!(
+                "exports/{}/{id}/export.{}",
+                tenant,
+                if csv { "csv" } else { "json" }
+            );
+            blobs.put(&key, bytes).await?;
+            Ok(key)
+        }
+        ExportSource::Key(k) => {
+            if !tillbridge_ports::blob::valid_key(k)
+                || !k.starts_with(&keys::exports_prefix(tenant))
+            {
+                return Err(MigrationError::Refused(Refusal::Invalid(format!(
+                    "export_key must be a key under exports/{}/",
+                    tenant
+                ))));
+            }
+            if blobs.get(k).await?.is_none() {
+                return Err(MigrationError::Refused(Refusal::Invalid(format!(
+                    "export {k} not found"
+                ))));
+            }
+            Ok(k.to_owned())
+        }
+    }
+}
+
+pub(crate) fn requested_event(m: &Migration) -> Envelope {
+    event(
+        m,
+        "requested",
+        EventData::MigrationRequested(MigrationRequested {
+            migration_id: m.id.clone(),
+            source_name: m.source_name.clone(),
+            export_key: m.export_key.clone(),
+        }),
+        m.created_at,
+    )
+}

@@ -1,0 +1,312 @@
+//! The operator's transitions (approve, pause, resume, cancel, rollback) and the stages' own
+//! (suggestions ready, fail): each a version-checked update of the record, then the event
+//! that moves the migration on.
+
+use tillbridge_domain::event::{EventData, MappingApproved, RollbackRequested};
+use tillbridge_domain::{Envelope, Timestamp};
+use tillbridge_ports::EventBus;
+use tillbridge_ports::table::{Item, Table, Update, update_item};
+
+use crate::keys::{STATE_SK, state_pk};
+use crate::record::{event, load, valid_id};
+use crate::start::requested_event;
+use crate::{Migration, MigrationError, Refusal, Status, apply, publish, rollback};
+
+/// Reads the record, lets `f` change it, writes it if unchanged since; retries races.
+pub(crate) async fn update(
+    table: &dyn Table,
+    id: &str,
+    mut f: impl FnMut(&mut Migration) -> Result<(), Refusal>,
+) -> Result<Migration, MigrationError> {
+    if !valid_id(id) {
+        return Err(MigrationError::Refused(Refusal::NotFound));
+    }
+    let pk = state_pk(id);
+    update_item(table, &pk, STATE_SK, &[], 16, |current, _| {
+        let Some(item) = current else {
+            return Err(Refusal::NotFound.into());
+        };
+        let mut m: Migration = item.doc()?;
+        f(&mut m)?;
+        Ok(Update::Put {
+            item: Item::with_doc(&pk, STATE_SK, &m)?,
+            also: Vec::new(),
+            value: m,
+        })
+    })
+    .await
+}
+
+/// Moves a migration that is still `from` (a redelivery or an operator may have moved it
+/// already): the record after `f`, or None when it was no longer `from`.
+pub(crate) async fn advance(
+    table: &dyn Table,
+    id: &str,
+    from: Status,
+    mut f: impl FnMut(&mut Migration),
+) -> Result<Option<Migration>, MigrationError> {
+    let moved = update(table, id, |m| {
+        if m.status != from {
+            return Err(Refusal::Conflict(String::new()));
+        }
+        f(m);
+        Ok(())
+    })
+    .await;
+    match moved {
+        Ok(m) => Ok(Some(m)),
+        Err(MigrationError::Refused(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// An operator's request: the change `f` allows, then the event that moves the migration on.
+pub(crate) async fn act(
+    table: &dyn Table,
+    bus: &dyn EventBus,
+    id: &str,
+    f: impl FnMut(&mut Migration) -> Result<(), Refusal>,
+    next: impl FnOnce(&Migration) -> Option<Envelope>,
+) -> Result<Migration, MigrationError> {
+    let m = update(table, id, f).await?;
+    if let Some(e) = next(&m) {
+        publish(bus, &[e]).await?;
+    }
+    Ok(m)
+}
+
+/// Called by mapping-suggest once suggestions are stored: pending → mapping_review.
+pub async fn suggestions_ready(
+    table: &dyn Table,
+    id: &str,
+    at: Timestamp,
+) -> Result<(), MigrationError> {
+    advance(table, id, Status::Pending, |m| {
+        m.moved(Status::MappingReview, at, "mapping-suggest");
+    })
+    .await?;
+    Ok(())
+}
+
+/// A reviewer approves the mapping: mapping_review → validating, `migration.mapping.approved`.
+pub async fn approve(
+    table: &dyn Table,
+    bus: &dyn EventBus,
+    id: &str,
+    reviewer: &str,
+    at: Timestamp,
+) -> Result<Migration, MigrationError> {
+    if reviewer.trim().is_empty() {
+        return Err(MigrationError::Refused(Refusal::Invalid(
+            "approval needs a reviewer".into(),
+        )));
+    }
+    let Some((current, _)) = load(table, id).await? else {
+        return Err(MigrationError::Refused(Refusal::NotFound));
+    };
+    let mapping = crate::review::approved_mapping(table, &current.tenant_id, &current.id).await?;
+    if !mapping.iter().any(|f| f.target == "external_id") {
+        return Err(MigrationError::Refused(Refusal::Conflict(
+            "no source field is mapped to external_id; override one before approving".into(),
+        )));
+    }
+    let mapped_fields = mapping.len() as u64;
+    act(
+        table,
+        bus,
+        id,
+        |m| match m.status {
+            Status::MappingReview => {
+                m.approved_by = Some(reviewer.to_owned());
+                m.moved(Status::Validating, at, reviewer);
+                Ok(())
+            }
+            s => Err(Refusal::Conflict(format!(
+                "the migration is {}; only a migration in mapping_review can be approved",
+                s.as_str()
+            ))),
+        },
+        |m| {
+            Some(event(
+                m,
+                "approved",
+                EventData::MigrationMappingApproved(MappingApproved {
+                    migration_id: m.id.clone(),
+                    approved_by: reviewer.to_owned(),
+                    mapped_fields,
+                }),
+                at,
+            ))
+        },
+    )
+    .await
+}
+
+/// Pauses at the next checkpoint (the apply stops between batches).
+pub async fn pause(
+    table: &dyn Table,
+    id: &str,
+    by: &str,
+    at: Timestamp,
+) -> Result<Migration, MigrationError> {
+    update(table, id, |m| match m.status {
+        Status::Pending | Status::MappingReview | Status::Validating | Status::Applying => {
+            m.paused = true;
+            m.noted(at, &format!("{by} (paused)"));
+            Ok(())
+        }
+        s => Err(Refusal::Conflict(format!(
+            "a {} migration cannot be paused",
+            s.as_str()
+        ))),
+    })
+    .await
+}
+
+/// Resumes a paused migration where it stopped.
+pub async fn resume(
+    table: &dyn Table,
+    bus: &dyn EventBus,
+    id: &str,
+    by: &str,
+    at: Timestamp,
+) -> Result<Migration, MigrationError> {
+    act(
+        table,
+        bus,
+        id,
+        |m| {
+            if !m.paused {
+                return Err(Refusal::Conflict("the migration is not paused".into()));
+            }
+            m.paused = false;
+            m.noted(at, &format!("{by} (resumed)"));
+            Ok(())
+        },
+        |m| match m.status {
+            Status::Applying => Some(apply::request_event(
+                m,
+                m.progress.applied,
+                &format!("resume-{}", m.history.len()),
+                at,
+            )),
+            Status::Pending => Some(requested_event(m)),
+            _ => None,
+        },
+    )
+    .await
+}
+
+/// Cancels: before the apply the migration simply ends; during the apply it stops at the
+/// next checkpoint and what it applied is rolled back.
+pub async fn cancel(
+    table: &dyn Table,
+    bus: &dyn EventBus,
+    id: &str,
+    by: &str,
+    at: Timestamp,
+) -> Result<Migration, MigrationError> {
+    act(
+        table,
+        bus,
+        id,
+        |m| match m.status {
+            Status::Pending | Status::MappingReview | Status::Validating => {
+                m.moved(Status::Cancelled, at, by);
+                Ok(())
+            }
+            Status::Applying if m.paused => {
+                m.moved(Status::RollingBack, at, &format!("{by} (cancelled)"));
+                Ok(())
+            }
+            Status::Applying => {
+                m.cancel_requested = true;
+                m.updated_at = at;
+                Ok(())
+            }
+            s => Err(Refusal::Conflict(format!(
+                "a {} migration cannot be cancelled{}",
+                s.as_str(),
+                if s == Status::Completed {
+                    "; request a rollback to undo it"
+                } else {
+                    ""
+                }
+            ))),
+        },
+        |m| (m.status == Status::RollingBack).then(|| rollback::request_event(m, by, at)),
+    )
+    .await
+}
+
+/// Asks for the undo of an applied (or failed, or stopped) migration.
+pub async fn request_rollback(
+    table: &dyn Table,
+    bus: &dyn EventBus,
+    id: &str,
+    by: &str,
+    at: Timestamp,
+) -> Result<Migration, MigrationError> {
+    act(
+        table,
+        bus,
+        id,
+        |m| match m.status {
+            Status::Completed | Status::Failed if m.snapshot.is_some() => {
+                m.moved(Status::RollingBack, at, by);
+                Ok(())
+            }
+            Status::Applying if m.paused => {
+                m.moved(Status::RollingBack, at, by);
+                Ok(())
+            }
+            // Asked again: the request stands (republished below, same event id).
+            Status::RollingBack => Ok(()),
+            Status::RolledBack => Err(Refusal::Conflict("already rolled back".into())),
+            s => Err(Refusal::Conflict(format!(
+                "a {} migration has nothing applied to roll back{}",
+                s.as_str(),
+                if s == Status::Applying {
+                    "; pause or cancel it first"
+                } else {
+                    ""
+                }
+            ))),
+        },
+        |m| Some(rollback::request_event(m, by, at)),
+    )
+    .await
+}
+
+/// Marks a migration failed with a reason an operator can act on (the stage gave up).
+pub async fn fail(
+    table: &dyn Table,
+    id: &str,
+    reason: &str,
+    at: Timestamp,
+) -> Result<(), MigrationError> {
+    let failed = update(table, id, |m| {
+        if matches!(
+            m.status,
+            Status::Completed | Status::RolledBack | Status::Cancelled
+        ) {
+            return Err(Refusal::Conflict(String::new()));
+        }
+        m.error = Some(reason.to_owned());
+        m.moved(Status::Failed, at, "tillbridge");
+        Ok(())
+    })
+    .await;
+    match failed {
+        Ok(_) | Err(MigrationError::Refused(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The request that `RollbackRequested` carries (for tests and callers building events).
+pub fn rollback_request(m: &Migration, by: &str) -> RollbackRequested {
+    RollbackRequested {
+        migration_id: m.id.clone(),
+        requested_by: by.to_owned(),
+    }
+}
