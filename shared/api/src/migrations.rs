@@ -15,7 +15,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tillbridge_domain::CorrelationId;
+use tillbridge_domain::{CorrelationId, MigrationId};
 use tillbridge_migration::review::{self as mapping_review, Override, OverrideError};
 use tillbridge_migration::{
     self as migration, ExportSource, Migration, MigrationError, Refusal, StartRequest,
@@ -129,7 +129,10 @@ pub(crate) async fn one(
 }
 
 async fn load(api: &Api, id: &str) -> Result<Migration, Response> {
-    match migration::load(api.table.as_ref(), id).await {
+    let Ok(id) = MigrationId::parse(id) else {
+        return Err(error(404, "migration not found"));
+    };
+    match migration::load(api.table.as_ref(), &id).await {
         Ok(Some((m, _))) => Ok(m),
         Ok(None) => Err(error(404, "migration not found")),
         Err(e) => Err(internal(&e)),
@@ -246,7 +249,7 @@ pub(crate) async fn list(api: &Api, req: &Request<'_>) -> Response {
 }
 
 async fn mappings(api: &Api, m: &Migration) -> Response {
-    match mapping_review::decisions(api.table.as_ref(), &m.tenant_id, &m.id).await {
+    match mapping_review::decisions(api.table.as_ref(), &m.tenant_id, m.id.as_str()).await {
         Ok(d) => reply(
             200,
             &json!({ "migration_id": m.id, "status": m.status, "fields": d }),
@@ -275,7 +278,7 @@ async fn put_mappings(api: &Api, m: &Migration, req: &Request<'_>) -> Response {
         let result = mapping_review::override_field(
             api.table.as_ref(),
             &m.tenant_id,
-            &m.id,
+            m.id.as_str(),
             &Override {
                 source: &o.source,
                 new_target: o.target.as_deref(),
@@ -314,7 +317,7 @@ async fn act(api: &Api, m: &Migration, action: &str, req: &Request<'_>) -> Respo
     };
     let by = body.by.unwrap_or_else(|| req.operator.to_owned());
     let at = api.clock.now();
-    let (t, b, id) = (api.table.as_ref(), api.bus.as_ref(), m.id.as_str());
+    let (t, b, id) = (api.table.as_ref(), api.bus.as_ref(), &m.id);
     let result = match action {
         "approve" => migration::approve(t, b, id, &by, at).await,
         "pause" => migration::pause(t, id, &by, at).await,

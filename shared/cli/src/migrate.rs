@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Subcommand;
-use tillbridge_domain::{CorrelationId, TenantId};
+use tillbridge_domain::{CorrelationId, MigrationId, TenantId};
 use tillbridge_local::LocalRuntime;
 use tillbridge_migration::review as mapping_review;
 use tillbridge_migration::{
@@ -156,9 +156,9 @@ pub fn migrate(a: MigrateArgs) -> Outcome {
         .await
         .map_err(refused)?;
         eprintln!("migration {} started; suggesting mappings…", started.id);
-        let mut m = drive(&rt, &started.id).await?;
+        let mut m = drive(&rt, started.id.as_str()).await?;
         if m.status == Status::MappingReview && a.approve_all {
-            m = approve(&rt, &m.id, &a.common.by).await?;
+            m = approve(&rt, m.id.as_str(), &a.common.by).await?;
         } else if m.status == Status::MappingReview {
             print_mapping(&rt, &m).await?;
             eprintln!(
@@ -230,10 +230,11 @@ pub fn migration(c: MigrationCommand) -> Outcome {
 pub fn rollback(a: RollbackArgs) -> Outcome {
     crate::runtime()?.block_on(async {
         let rt = Arc::new(open(&a.common)?);
+        let id = migration_id(&a.migration)?;
         migration::request_rollback(
             rt.table.as_ref(),
             rt.bus.as_ref(),
-            &a.migration,
+            &id,
             &a.common.by,
             rt.clock.now(),
         )
@@ -247,9 +248,15 @@ pub fn rollback(a: RollbackArgs) -> Outcome {
 
 /// Approves the mapping and runs validation, snapshot and apply to their end.
 async fn approve(rt: &Arc<LocalRuntime>, id: &str, by: &str) -> Result<Migration, Failure> {
-    migration::approve(rt.table.as_ref(), rt.bus.as_ref(), id, by, rt.clock.now())
-        .await
-        .map_err(refused)?;
+    migration::approve(
+        rt.table.as_ref(),
+        rt.bus.as_ref(),
+        &migration_id(id)?,
+        by,
+        rt.clock.now(),
+    )
+    .await
+    .map_err(refused)?;
     drive(rt, id).await
 }
 
@@ -275,8 +282,16 @@ fn finished(m: &Migration) -> Outcome {
     }
 }
 
+/// A migration id from the command line; one that cannot exist is an unknown migration.
+fn migration_id(id: &str) -> Result<MigrationId, Failure> {
+    MigrationId::parse(id).map_err(|_| Failure::usage("migration not found"))
+}
+
 async fn load(rt: &LocalRuntime, id: &str) -> Result<Migration, Failure> {
-    migration::load(rt.table.as_ref(), id)
+    let Ok(mid) = MigrationId::parse(id) else {
+        return Err(Failure::usage(format!("migration {id} not found")));
+    };
+    migration::load(rt.table.as_ref(), &mid)
         .await
         .map_err(usage)?
         .map(|(m, _)| m)
@@ -306,8 +321,13 @@ pub async fn drive(rt: &Arc<LocalRuntime>, id: &str) -> Result<Migration, Failur
     let tty = std::io::stderr().is_terminal();
     let mut last = (Status::Pending, u64::MAX);
     let mut shown = false;
+    // An id no migration can have is never found (the queues still drain).
+    let id = MigrationId::parse(id).ok();
     while !worker.is_finished() {
         tokio::time::sleep(Duration::from_millis(if tty { 100 } else { 1000 })).await;
+        let Some(id) = id.as_ref() else {
+            continue;
+        };
         if let Ok(Some((m, _))) = migration::load(rt.table.as_ref(), id).await {
             let now = (m.status, progress_of(&m).0);
             if now != last {
@@ -356,7 +376,7 @@ fn draw(m: &Migration, tty: bool) {
 }
 
 async fn print_mapping(rt: &LocalRuntime, m: &Migration) -> Outcome {
-    let decisions = mapping_review::decisions(rt.table.as_ref(), &m.tenant_id, &m.id)
+    let decisions = mapping_review::decisions(rt.table.as_ref(), &m.tenant_id, m.id.as_str())
         .await
         .map_err(usage)?;
     eprintln!("suggested mapping ({} source fields):", decisions.len());
@@ -467,7 +487,7 @@ pub async fn demo(rt: &LocalRuntime) -> Outcome {
     .await
     .map_err(|e| fail(&e))?;
     rt.drain().await.map_err(|e| fail(&e))?;
-    let decisions = mapping_review::decisions(rt.table.as_ref(), &tenant, &m.id)
+    let decisions = mapping_review::decisions(rt.table.as_ref(), &tenant, m.id.as_str())
         .await
         .map_err(|e| fail(&e))?;
     println!(
@@ -486,7 +506,7 @@ pub async fn demo(rt: &LocalRuntime) -> Outcome {
     .await
     .map_err(|e| fail(&e))?;
     rt.drain().await.map_err(|e| fail(&e))?;
-    output(rt, &load(rt, &m.id).await?, "text").await?;
+    output(rt, &load(rt, m.id.as_str()).await?, "text").await?;
     migration::request_rollback(
         rt.table.as_ref(),
         rt.bus.as_ref(),
@@ -497,7 +517,7 @@ pub async fn demo(rt: &LocalRuntime) -> Outcome {
     .await
     .map_err(|e| fail(&e))?;
     rt.drain().await.map_err(|e| fail(&e))?;
-    let done = load(rt, &m.id).await?;
+    let done = load(rt, m.id.as_str()).await?;
     println!(
         "  rolled back: status {}\n  {}",
         done.status.as_str(),

@@ -9,6 +9,19 @@ use crate::DomainError;
 
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:expr) => {
+        string_id!(
+            $(#[$doc])* $name, $what, $max,
+            b'-' | b'_' | b'.' | b':',
+            "only letters, digits, '-', '_', '.', ':' are allowed",
+            "^[A-Za-z0-9._:-]+$"
+        );
+    };
+    // `$allowed`: the punctuation allowed besides ASCII letters and digits; `$rule` says so in
+    // the error, `$pattern` in the JSON Schema.
+    (
+        $(#[$doc:meta])* $name:ident, $what:literal, $max:expr,
+        $allowed:pat, $rule:literal, $pattern:literal
+    ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
@@ -18,8 +31,8 @@ macro_rules! string_id {
                 if s.is_empty() || s.len() > $max {
                     return Err(DomainError::invalid($what, format!("must be 1 to {} characters", $max)));
                 }
-                if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')) {
-                    return Err(DomainError::invalid($what, "only letters, digits, '-', '_', '.', ':' are allowed"));
+                if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, $allowed)) {
+                    return Err(DomainError::invalid($what, $rule));
                 }
                 Ok(Self(s.to_owned()))
             }
@@ -76,7 +89,7 @@ macro_rules! string_id {
                     "type": "string",
                     "minLength": 1,
                     "maxLength": $max,
-                    "pattern": "^[A-Za-z0-9._:-]+$"
+                    "pattern": $pattern
                 })
             }
         }
@@ -100,6 +113,15 @@ string_id!(
 string_id!(
     /// Carried through every stage and every log line of one flow.
     CorrelationId, "correlation id", 128
+);
+
+string_id!(
+    /// One migration (tillbridge makes `mig-` and 20 hex digits). It names table partitions
+    /// and blob paths, so it is 1 to 64 ASCII letters, digits, '-' or '_'.
+    MigrationId, "migration id", 64,
+    b'-' | b'_',
+    "only letters, digits, '-', '_' are allowed",
+    "^[A-Za-z0-9_-]+$"
 );
 
 impl DeliveryId {
@@ -224,6 +246,18 @@ mod tests {
         assert!(TenantId::parse("a#b").is_err());
         assert!(TenantId::parse(&"x".repeat(65)).is_err());
         assert!(TenantId::parse("é").is_err());
+    }
+
+    #[test]
+    fn migration_ids_are_key_and_path_safe() {
+        assert!(MigrationId::parse("mig-0123456789abcdef0123").is_ok());
+        assert!(MigrationId::parse("a_B-9").is_ok());
+        assert!(MigrationId::parse(&"x".repeat(64)).is_ok());
+        assert!(MigrationId::parse("").is_err());
+        assert!(MigrationId::parse(&"x".repeat(65)).is_err());
+        for bad in ["a.b", "a:b", "a/b", "a#b", "a b", "é"] {
+            assert!(MigrationId::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

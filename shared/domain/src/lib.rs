@@ -15,7 +15,7 @@ pub mod time;
 
 pub use error::{Classify, DomainError, ErrorKind};
 pub use event::{Envelope, EventData, EventType};
-pub use ids::{CorrelationId, DeliveryId, EventId, Provider, TenantId};
+pub use ids::{CorrelationId, DeliveryId, EventId, MigrationId, Provider, TenantId};
 pub use item::{CanonicalField, CatalogItem};
 pub use money::Currency;
 pub use secret::Secret;

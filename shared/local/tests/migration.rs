@@ -14,7 +14,9 @@ use tillbridge_api as http;
 use tillbridge_catalog as catalog;
 use tillbridge_domain::event::derive_event_id;
 use tillbridge_domain::event::{ApplyRequested, EventData, ItemUpserted, SCHEMA_VERSION};
-use tillbridge_domain::{CatalogItem, CorrelationId, Currency, Envelope, TenantId, Timestamp};
+use tillbridge_domain::{
+    CatalogItem, CorrelationId, Currency, Envelope, MigrationId, TenantId, Timestamp,
+};
 use tillbridge_local::LocalRuntime;
 use tillbridge_migration::MigrationError;
 use tillbridge_migration::{self as migration, Status, rollback, snapshot};
@@ -287,8 +289,12 @@ async fn start_and_approve(h: &Harness) -> String {
     id
 }
 
+fn mid(id: &str) -> MigrationId {
+    MigrationId::parse(id).unwrap()
+}
+
 async fn state(h: &Harness, id: &str) -> migration::Migration {
-    migration::load(h.table.as_ref(), id)
+    migration::load(h.table.as_ref(), &mid(id))
         .await
         .unwrap()
         .unwrap()
@@ -570,7 +576,7 @@ async fn interrupted_applies_and_rollbacks_resume_and_still_restore_exactly() {
         let kept = catalog_of(h.table.as_ref()).await["n5"].clone();
         expected.insert("n5".into(), kept);
 
-        migration::request_rollback(h.table.as_ref(), h.rt.bus.as_ref(), &id, "ops", at())
+        migration::request_rollback(h.table.as_ref(), h.rt.bus.as_ref(), &mid(&id), "ops", at())
             .await
             .unwrap();
         let rb = migration_event(
@@ -802,12 +808,12 @@ async fn migrate(h: &Harness, records: &Value) -> String {
         .await
         .unwrap();
     h.rt.drain().await.unwrap();
-    assert_eq!(state(h, &m.id).await.status, Status::Completed);
-    m.id
+    assert_eq!(state(h, m.id.as_str()).await.status, Status::Completed);
+    m.id.to_string()
 }
 
 async fn undo(h: &Harness, id: &str) -> rollback::Report {
-    migration::request_rollback(h.table.as_ref(), h.rt.bus.as_ref(), id, "ops", at())
+    migration::request_rollback(h.table.as_ref(), h.rt.bus.as_ref(), &mid(id), "ops", at())
         .await
         .unwrap();
     h.rt.drain().await.unwrap();

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tillbridge_domain::event::{ApplyRequested, EventData, MigrationApplied};
-use tillbridge_domain::{CatalogItem, Envelope, Timestamp};
+use tillbridge_domain::{CatalogItem, Envelope, MigrationId, Timestamp};
 use tillbridge_ports::PortError;
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite};
 use tillbridge_ports::{BlobStore, EventBus};
@@ -68,7 +68,7 @@ pub fn request_event(m: &Migration, from: u64, key: &str, at: Timestamp) -> Enve
         m,
         &format!("apply/{key}"),
         EventData::MigrationApplyRequested(ApplyRequested {
-            migration_id: m.id.clone(),
+            migration_id: m.id.to_string(),
             from,
         }),
         at,
@@ -94,7 +94,7 @@ pub async fn apply(
     table: &dyn Table,
     blobs: &dyn BlobStore,
     bus: &dyn EventBus,
-    id: &str,
+    id: &MigrationId,
     at: Timestamp,
     stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<(), MigrationError> {
@@ -337,7 +337,7 @@ async fn plan_item(
         let map_pk = idmap_pk(&m.tenant_id, &m.source_name);
         let entry = IdMapEntry {
             catalog_id: cid.clone(),
-            migration_id: m.id.clone(),
+            migration_id: m.id.to_string(),
         };
         writes.push(TxWrite::Put {
             item: Item::with_doc(&map_pk, &cid, &entry)?,
@@ -434,7 +434,7 @@ async fn plan_customer(
 async fn finish(
     table: &dyn Table,
     bus: &dyn EventBus,
-    id: &str,
+    id: &MigrationId,
     at: Timestamp,
 ) -> Result<(), MigrationError> {
     let Some(m) = advance(table, id, Status::Applying, |m| {
@@ -450,7 +450,7 @@ async fn finish(
         &m,
         "applied",
         EventData::MigrationApplied(MigrationApplied {
-            migration_id: m.id.clone(),
+            migration_id: m.id.to_string(),
             created: p.created,
             changed: p.changed,
             unchanged: p.unchanged,
@@ -469,7 +469,7 @@ async fn finish(
 async fn cancel_to_rollback(
     table: &dyn Table,
     bus: &dyn EventBus,
-    id: &str,
+    id: &MigrationId,
     at: Timestamp,
 ) -> Result<(), MigrationError> {
     let Some(m) = advance(table, id, Status::Applying, |m| {

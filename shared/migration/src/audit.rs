@@ -15,7 +15,7 @@ pub async fn report(
     blobs: &dyn BlobStore,
     m: &Migration,
 ) -> Result<Value, MigrationError> {
-    let trail = audit_trail(table, &m.tenant_id, &m.id).await?;
+    let trail = audit_trail(table, &m.tenant_id, m.id.as_str()).await?;
     let (mut ai, mut overrides) = (Vec::new(), Vec::new());
     let mut tokens = 0u64;
     for e in trail {

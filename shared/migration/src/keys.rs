@@ -15,10 +15,10 @@
 //! `customers.jsonl` (prepared), `reports/<tenant>/<id>/validation.json` and `rollback.json`,
 //! `snapshots/<tenant>/<id>/catalog.jsonl.gz` and `manifest.json`.
 
-use tillbridge_domain::TenantId;
+use tillbridge_domain::{MigrationId, TenantId};
 
 /// Partition of one migration's record, journal and conflicts.
-pub fn state_pk(id: &str) -> String {
+pub fn state_pk(id: &MigrationId) -> String {
     format!("migration#{id}")
 }
 
@@ -87,27 +87,27 @@ pub fn exports_prefix(tenant: &TenantId) -> String {
 }
 
 /// The prepared canonical items (JSONL).
-pub fn items_blob(tenant: &TenantId, id: &str) -> String {
+pub fn items_blob(tenant: &TenantId, id: &MigrationId) -> String {
     format!("migrations/{tenant}/{id}/items.jsonl")
 }
 
 /// The prepared consenting customers (JSONL).
-pub fn customers_blob(tenant: &TenantId, id: &str) -> String {
+pub fn customers_blob(tenant: &TenantId, id: &MigrationId) -> String {
     format!("migrations/{tenant}/{id}/customers.jsonl")
 }
 
 /// The validation report.
-pub fn validation_report_blob(tenant: &TenantId, id: &str) -> String {
+pub fn validation_report_blob(tenant: &TenantId, id: &MigrationId) -> String {
     format!("reports/{tenant}/{id}/validation.json")
 }
 
 /// The rollback report.
-pub fn rollback_report_blob(tenant: &TenantId, id: &str) -> String {
+pub fn rollback_report_blob(tenant: &TenantId, id: &MigrationId) -> String {
     format!("reports/{tenant}/{id}/rollback.json")
 }
 
 /// The snapshot (gzip JSONL) and its manifest.
-pub fn snapshot_blobs(tenant: &TenantId, id: &str) -> (String, String) {
+pub fn snapshot_blobs(tenant: &TenantId, id: &MigrationId) -> (String, String) {
     let base = format!("snapshots/{tenant}/{id}");
     (
         format!("{base}/catalog.jsonl.gz"),

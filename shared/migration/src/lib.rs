@@ -35,9 +35,7 @@ pub mod suggest;
 pub mod validation;
 
 pub use error::{MigrationError, Refusal};
-pub use record::{
-    Migration, Progress, Status, Transition, ValidationSummary, list, load, valid_id,
-};
+pub use record::{Migration, Progress, Status, Transition, ValidationSummary, list, load};
 pub use stage::{handle, suggest};
 pub use start::{ExportSource, StartRequest, start};
 pub use transitions::{

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use serde_json::json;
 use tillbridge_domain::event::{EventData, MigrationValidated};
-use tillbridge_domain::{CatalogItem, Timestamp};
+use tillbridge_domain::{CatalogItem, MigrationId, Timestamp};
 use tillbridge_mapping::llm::mask_text;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 use tillbridge_validation::{Options, Severity, Validator};
@@ -36,7 +36,7 @@ pub async fn prepare(
     table: &dyn Table,
     blobs: &dyn BlobStore,
     bus: &dyn EventBus,
-    id: &str,
+    id: &MigrationId,
     at: Timestamp,
 ) -> Result<(), MigrationError> {
     let Some((m, _)) = load(table, id).await? else {
@@ -102,7 +102,7 @@ async fn convert(
     let records = parse_records(&bytes, is_csv(&m.export_key))
         .map_err(|e| MigrationError::Permanent(format!("export: {e}")))?;
     drop(bytes);
-    let mapping = crate::review::approved_mapping(table, &m.tenant_id, &m.id).await?;
+    let mapping = crate::review::approved_mapping(table, &m.tenant_id, m.id.as_str()).await?;
     let (items, problems) = tillbridge_mapping::apply(&records.catalog, &mapping, m.currency);
     let (customers, customer_counts) = consenting_customers(&records.customers);
     // The record trees take ~10× the export's size; only the items are needed from here.
@@ -232,7 +232,7 @@ async fn write_report(
 async fn finish(
     table: &dyn Table,
     bus: &dyn EventBus,
-    id: &str,
+    id: &MigrationId,
     at: Timestamp,
     converted: &Converted,
     selected: &Selected,
@@ -256,7 +256,7 @@ async fn finish(
         &m,
         "validated",
         EventData::MigrationValidated(MigrationValidated {
-            migration_id: m.id.clone(),
+            migration_id: m.id.to_string(),
             items: summary.items,
             errors: summary.errors,
             warnings: summary.warnings,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use tillbridge_domain::event::{EventData, SCHEMA_VERSION, derive_event_id};
-use tillbridge_domain::{CorrelationId, Currency, Envelope, TenantId, Timestamp};
+use tillbridge_domain::{CorrelationId, Currency, Envelope, MigrationId, TenantId, Timestamp};
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 
 use crate::keys::{self, STATE_SK, state_pk};
@@ -80,7 +80,7 @@ pub struct Transition {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Migration {
-    pub id: String,
+    pub id: MigrationId,
     pub tenant_id: TenantId,
     pub source_name: String,
     pub export_key: String,
@@ -163,20 +163,11 @@ impl Migration {
     }
 }
 
-/// Migration ids are ours (`mig-…`) or a caller's idempotency-derived id: safe in keys and paths.
-pub fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// The record and its version, or None.
-pub async fn load(table: &dyn Table, id: &str) -> Result<Option<(Migration, u64)>, MigrationError> {
-    if !valid_id(id) {
-        return Ok(None);
-    }
+pub async fn load(
+    table: &dyn Table,
+    id: &MigrationId,
+) -> Result<Option<(Migration, u64)>, MigrationError> {
     match table.get(&state_pk(id), STATE_SK).await? {
         Some(i) => Ok(Some((i.doc()?, i.version))),
         None => Ok(None),
@@ -187,7 +178,10 @@ pub async fn load(table: &dyn Table, id: &str) -> Result<Option<(Migration, u64)
 pub async fn list(table: &dyn Table, tenant: &TenantId) -> Result<Vec<Migration>, MigrationError> {
     let mut out = Vec::new();
     for i in query_all(table, &keys::index_pk(tenant), "").await? {
-        if let Some((m, _)) = load(table, &i.sk).await? {
+        let Ok(id) = MigrationId::parse(&i.sk) else {
+            continue;
+        };
+        if let Some((m, _)) = load(table, &id).await? {
             out.push(m);
         }
     }
@@ -205,7 +199,7 @@ pub(crate) fn state_write(m: &Migration, version: u64) -> Result<TxWrite, Migrat
 pub(crate) fn event(m: &Migration, key: &str, body: EventData, at: Timestamp) -> Envelope {
     Envelope {
         event_id: derive_event_id(&format!("migration/{}/{key}", m.id), 0),
-        entity_id: m.id.clone(),
+        entity_id: m.id.to_string(),
         body,
         schema_version: SCHEMA_VERSION,
         tenant_id: m.tenant_id.clone(),

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use tillbridge_domain::event::{EventData, MigrationRolledBack};
-use tillbridge_domain::{Envelope, Timestamp};
+use tillbridge_domain::{Envelope, MigrationId, Timestamp};
 use tillbridge_ports::PortError;
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 use tillbridge_ports::{BlobStore, EventBus};
@@ -79,7 +79,7 @@ pub async fn rollback(
     table: &dyn Table,
     blobs: &dyn BlobStore,
     bus: &dyn EventBus,
-    id: &str,
+    id: &MigrationId,
     at: Timestamp,
     stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<(), MigrationError> {
@@ -223,7 +223,7 @@ pub async fn verify(
     let reconciled_sha256 = snapshot::hash_lines(reconciled.values().map(String::as_str));
     let verified = unexplained.is_empty() && reconciled_sha256 == manifest.sha256;
     let report = Report {
-        migration_id: m.id.clone(),
+        migration_id: m.id.to_string(),
         verified,
         restored: m.progress.restored,
         removed: m.progress.removed,
@@ -256,7 +256,7 @@ async fn verify_without_snapshot(
         .is_empty()
     {
         return Ok(Report {
-            migration_id: m.id.clone(),
+            migration_id: m.id.to_string(),
             verified: true,
             restored: 0,
             removed: 0,
@@ -428,7 +428,7 @@ async fn verify_and_finish(
         &m,
         "rolled_back",
         EventData::MigrationRolledBack(MigrationRolledBack {
-            migration_id: m.id.clone(),
+            migration_id: m.id.to_string(),
             restored: report.restored,
             removed: report.removed,
             conflicts: report.conflicts.len() as u64,

@@ -13,7 +13,7 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tillbridge_domain::{CatalogItem, TenantId, Timestamp};
+use tillbridge_domain::{CatalogItem, MigrationId, TenantId, Timestamp};
 use tillbridge_ports::{BlobStore, Table};
 
 use super::Migration;
@@ -35,7 +35,7 @@ pub struct Manifest {
     pub key: String,
 }
 
-pub fn keys(tenant: &TenantId, migration: &str) -> (String, String) {
+pub fn keys(tenant: &TenantId, migration: &MigrationId) -> (String, String) {
     crate::keys::snapshot_blobs(tenant, migration)
 }
 
@@ -77,7 +77,7 @@ pub async fn take(
         .map_err(|e| MigrationError::Permanent(format!("compress: {e}")))?;
     let manifest = Manifest {
         format: FORMAT.into(),
-        migration_id: m.id.clone(),
+        migration_id: m.id.to_string(),
         tenant_id: m.tenant_id.clone(),
         taken_at: at,
         items,

@@ -1,8 +1,8 @@
 //! The event dispatch: the stage each migration event runs, and a stage's permanent failure
 //! recorded on the migration.
 
-use tillbridge_domain::Envelope;
 use tillbridge_domain::event::EventData;
+use tillbridge_domain::{Envelope, MigrationId};
 use tillbridge_ports::{BlobStore, EventBus, Table};
 
 use crate::transitions::fail;
@@ -18,19 +18,10 @@ pub async fn handle(
     event: &Envelope,
     stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<(), MigrationError> {
-    let (id, result) = match &event.body {
-        EventData::MigrationMappingApproved(a) => (
-            &a.migration_id,
-            prepare::prepare(table, blobs, bus, &a.migration_id, event.received_at).await,
-        ),
-        EventData::MigrationApplyRequested(a) => (
-            &a.migration_id,
-            apply::apply(table, blobs, bus, &a.migration_id, event.received_at, stop).await,
-        ),
-        EventData::MigrationRollbackRequested(r) => (
-            &r.migration_id,
-            rollback::rollback(table, blobs, bus, &r.migration_id, event.received_at, stop).await,
-        ),
+    let (raw, step) = match &event.body {
+        EventData::MigrationMappingApproved(a) => (&a.migration_id, Step::Prepare),
+        EventData::MigrationApplyRequested(a) => (&a.migration_id, Step::Apply),
+        EventData::MigrationRollbackRequested(r) => (&r.migration_id, Step::Rollback),
         other => {
             return Err(MigrationError::Permanent(format!(
                 "{} is not a migration step",
@@ -38,13 +29,32 @@ pub async fn handle(
             )));
         }
     };
+    let at = event.received_at;
+    let Ok(id) = MigrationId::parse(raw) else {
+        // No migration has such an id: nothing to run, nothing to mark failed.
+        let reason = format!("migration {raw} not found");
+        tracing::error!(migration = %raw, tenant = %event.tenant_id, correlation_id = %event.correlation_id, reason = %reason, "migration failed");
+        return Ok(());
+    };
+    let result = match step {
+        Step::Prepare => prepare::prepare(table, blobs, bus, &id, at).await,
+        Step::Apply => apply::apply(table, blobs, bus, &id, at, stop).await,
+        Step::Rollback => rollback::rollback(table, blobs, bus, &id, at, stop).await,
+    };
     match result {
         Err(MigrationError::Permanent(reason)) => {
             tracing::error!(migration = %id, tenant = %event.tenant_id, correlation_id = %event.correlation_id, reason = %reason, "migration failed");
-            fail(table, id, &reason, event.received_at).await
+            fail(table, &id, &reason, at).await
         }
         other => other,
     }
+}
+
+/// The stage an event runs.
+enum Step {
+    Prepare,
+    Apply,
+    Rollback,
 }
 
 /// The mapping-suggest step of a migration: suggestions for its export, or, when the export
@@ -63,7 +73,9 @@ pub async fn suggest(
                 return Err(MigrationError::Permanent(reason));
             };
             tracing::error!(migration = %req.migration_id, tenant = %event.tenant_id, correlation_id = %event.correlation_id, reason = %reason, "mapping suggestions failed");
-            fail(table, &req.migration_id, &reason, event.received_at).await?;
+            if let Ok(id) = MigrationId::parse(&req.migration_id) {
+                fail(table, &id, &reason, event.received_at).await?;
+            }
             Ok(None)
         }
         Err(e) => Err(e),

@@ -1,7 +1,7 @@
 //! Starting a migration: the export stored, the record created (pending), `migration.requested`.
 
 use tillbridge_domain::event::{EventData, MigrationRequested};
-use tillbridge_domain::{CorrelationId, Currency, Envelope, TenantId, Timestamp};
+use tillbridge_domain::{CorrelationId, Currency, Envelope, MigrationId, TenantId, Timestamp};
 use tillbridge_ports::PortError;
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite};
 use tillbridge_ports::{BlobStore, EventBus};
@@ -34,9 +34,13 @@ pub enum ExportSource<'a> {
     Key(&'a str),
 }
 
-fn new_id(tenant: &TenantId, key: Option<&str>, at: Timestamp) -> String {
+fn new_id(
+    tenant: &TenantId,
+    key: Option<&str>,
+    at: Timestamp,
+) -> Result<MigrationId, MigrationError> {
     use sha2::{Digest, Sha256};
-    match key {
+    let id = match key {
         Some(k) => {
             let d = Sha256::digest(format!("{tenant}\u{1f}{k}"));
             format!("mig-{}", &hex::encode(d)[..20])
@@ -46,7 +50,8 @@ fn new_id(tenant: &TenantId, key: Option<&str>, at: Timestamp) -> String {
             let _ = at;
             format!("mig-{}", &uuid.simple().to_string()[..20])
         }
-    }
+    };
+    MigrationId::parse(&id).map_err(|e| MigrationError::Permanent(e.to_string()))
 }
 
 fn source_ok(s: &str) -> bool {
@@ -69,7 +74,7 @@ pub async fn start(
             "source_name is 1 to 40 letters, digits, '-' or '_'".into(),
         )));
     }
-    let id = new_id(req.tenant, req.idempotency_key, req.at);
+    let id = new_id(req.tenant, req.idempotency_key, req.at)?;
     if let Some((existing, _)) = load(table, &id).await? {
         if existing.tenant_id != *req.tenant {
             return Err(MigrationError::Refused(Refusal::Conflict(
@@ -114,7 +119,7 @@ pub async fn start(
             condition: Condition::IfAbsent,
         },
         TxWrite::Put {
-            item: Item::with_doc(keys::index_pk(req.tenant), &id, &req.at)?,
+            item: Item::with_doc(keys::index_pk(req.tenant), id.as_str(), &req.at)?,
             condition: Condition::Always,
         },
     ];
@@ -138,7 +143,7 @@ pub async fn start(
 async fn store_export(
     blobs: &dyn BlobStore,
     tenant: &TenantId,
-    id: &str,
+    id: &MigrationId,
     export: &ExportSource<'_>,
 ) -> Result<String, MigrationError> {
     match *export {
@@ -180,7 +185,7 @@ pub(crate) fn requested_event(m: &Migration) -> Envelope {
         m,
         "requested",
         EventData::MigrationRequested(MigrationRequested {
-            migration_id: m.id.clone(),
+            migration_id: m.id.to_string(),
             source_name: m.source_name.clone(),
             export_key: m.export_key.clone(),
         }),

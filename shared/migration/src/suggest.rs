@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use tillbridge_domain::event::{EventData, MappingSuggested, SCHEMA_VERSION, derive_event_id};
-use tillbridge_domain::{CorrelationId, Envelope, TenantId, Timestamp};
+use tillbridge_domain::{CorrelationId, Envelope, MigrationId, TenantId, Timestamp};
 use tillbridge_mapping::{Band, FieldProfile, Suggestion, profile_csv, profile_json, suggest};
 use tillbridge_ports::{BlobStore, EventBus, Table};
 
@@ -129,7 +129,10 @@ pub async fn suggest_for_migration(
         received_at: event.received_at,
         correlation_id: event.correlation_id.clone(),
     };
-    crate::suggestions_ready(table, &req.migration_id, event.received_at).await?;
+    // An id no migration can have: nothing to move on.
+    if let Ok(id) = MigrationId::parse(&req.migration_id) {
+        crate::suggestions_ready(table, &id, event.received_at).await?;
+    }
     publish(bus, std::slice::from_ref(&out)).await?;
     Ok(summary)
 }

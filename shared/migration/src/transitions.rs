@@ -3,24 +3,21 @@
 //! that moves the migration on.
 
 use tillbridge_domain::event::{EventData, MappingApproved, RollbackRequested};
-use tillbridge_domain::{Envelope, Timestamp};
+use tillbridge_domain::{Envelope, MigrationId, Timestamp};
 use tillbridge_ports::EventBus;
 use tillbridge_ports::table::{Item, Table, Update, update_item};
 
 use crate::keys::{STATE_SK, state_pk};
-use crate::record::{event, load, valid_id};
+use crate::record::{event, load};
 use crate::start::requested_event;
 use crate::{Migration, MigrationError, Refusal, Status, apply, publish, rollback};
 
 /// Reads the record, lets `f` change it, writes it if unchanged since; retries races.
 pub(crate) async fn update(
     table: &dyn Table,
-    id: &str,
+    id: &MigrationId,
     mut f: impl FnMut(&mut Migration) -> Result<(), Refusal>,
 ) -> Result<Migration, MigrationError> {
-    if !valid_id(id) {
-        return Err(MigrationError::Refused(Refusal::NotFound));
-    }
     let pk = state_pk(id);
     update_item(table, &pk, STATE_SK, &[], 16, |current, _| {
         let Some(item) = current else {
@@ -41,7 +38,7 @@ pub(crate) async fn update(
 /// already): the record after `f`, or None when it was no longer `from`.
 pub(crate) async fn advance(
     table: &dyn Table,
-    id: &str,
+    id: &MigrationId,
     from: Status,
     mut f: impl FnMut(&mut Migration),
 ) -> Result<Option<Migration>, MigrationError> {
@@ -64,7 +61,7 @@ pub(crate) async fn advance(
 pub(crate) async fn act(
     table: &dyn Table,
     bus: &dyn EventBus,
-    id: &str,
+    id: &MigrationId,
     f: impl FnMut(&mut Migration) -> Result<(), Refusal>,
     next: impl FnOnce(&Migration) -> Option<Envelope>,
 ) -> Result<Migration, MigrationError> {
@@ -78,7 +75,7 @@ pub(crate) async fn act(
 /// Called by mapping-suggest once suggestions are stored: pending → mapping_review.
 pub async fn suggestions_ready(
     table: &dyn Table,
-    id: &str,
+    id: &MigrationId,
     at: Timestamp,
 ) -> Result<(), MigrationError> {
     advance(table, id, Status::Pending, |m| {
@@ -92,7 +89,7 @@ pub async fn suggestions_ready(
 pub async fn approve(
     table: &dyn Table,
     bus: &dyn EventBus,
-    id: &str,
+    id: &MigrationId,
     reviewer: &str,
     at: Timestamp,
 ) -> Result<Migration, MigrationError> {
@@ -104,7 +101,8 @@ pub async fn approve(
     let Some((current, _)) = load(table, id).await? else {
         return Err(MigrationError::Refused(Refusal::NotFound));
     };
-    let mapping = crate::review::approved_mapping(table, &current.tenant_id, &current.id).await?;
+    let mapping =
+        crate::review::approved_mapping(table, &current.tenant_id, current.id.as_str()).await?;
     if !mapping.iter().any(|f| f.target == "external_id") {
         return Err(MigrationError::Refused(Refusal::Conflict(
             "no source field is mapped to external_id; override one before approving".into(),
@@ -131,7 +129,7 @@ pub async fn approve(
                 m,
                 "approved",
                 EventData::MigrationMappingApproved(MappingApproved {
-                    migration_id: m.id.clone(),
+                    migration_id: m.id.to_string(),
                     approved_by: reviewer.to_owned(),
                     mapped_fields,
                 }),
@@ -145,7 +143,7 @@ pub async fn approve(
 /// Pauses at the next checkpoint (the apply stops between batches).
 pub async fn pause(
     table: &dyn Table,
-    id: &str,
+    id: &MigrationId,
     by: &str,
     at: Timestamp,
 ) -> Result<Migration, MigrationError> {
@@ -167,7 +165,7 @@ pub async fn pause(
 pub async fn resume(
     table: &dyn Table,
     bus: &dyn EventBus,
-    id: &str,
+    id: &MigrationId,
     by: &str,
     at: Timestamp,
 ) -> Result<Migration, MigrationError> {
@@ -202,7 +200,7 @@ pub async fn resume(
 pub async fn cancel(
     table: &dyn Table,
     bus: &dyn EventBus,
-    id: &str,
+    id: &MigrationId,
     by: &str,
     at: Timestamp,
 ) -> Result<Migration, MigrationError> {
@@ -243,7 +241,7 @@ pub async fn cancel(
 pub async fn request_rollback(
     table: &dyn Table,
     bus: &dyn EventBus,
-    id: &str,
+    id: &MigrationId,
     by: &str,
     at: Timestamp,
 ) -> Result<Migration, MigrationError> {
@@ -281,7 +279,7 @@ pub async fn request_rollback(
 /// Marks a migration failed with a reason an operator can act on (the stage gave up).
 pub async fn fail(
     table: &dyn Table,
-    id: &str,
+    id: &MigrationId,
     reason: &str,
     at: Timestamp,
 ) -> Result<(), MigrationError> {
@@ -306,7 +304,7 @@ pub async fn fail(
 /// The request that `RollbackRequested` carries (for tests and callers building events).
 pub fn rollback_request(m: &Migration, by: &str) -> RollbackRequested {
     RollbackRequested {
-        migration_id: m.id.clone(),
+        migration_id: m.id.to_string(),
         requested_by: by.to_owned(),
     }
 }
