@@ -322,13 +322,13 @@ pub async fn drive(rt: &Arc<LocalRuntime>, id: &str) -> Result<Migration, Failur
     let mut last = (Status::Pending, u64::MAX);
     let mut shown = false;
     // An id no migration can have is never found (the queues still drain).
-    let id = MigrationId::parse(id).ok();
+    let mid = MigrationId::parse(id).ok();
     while !worker.is_finished() {
         tokio::time::sleep(Duration::from_millis(if tty { 100 } else { 1000 })).await;
-        let Some(id) = id.as_ref() else {
+        let Some(mid) = mid.as_ref() else {
             continue;
         };
-        if let Ok(Some((m, _))) = migration::load(rt.table.as_ref(), id).await {
+        if let Ok(Some((m, _))) = migration::load(rt.table.as_ref(), mid).await {
             let now = (m.status, progress_of(&m).0);
             if now != last {
                 draw(&m, tty);
