@@ -26,17 +26,22 @@ use tillbridge_catalog::CatalogRecord;
 /// 100-write limit of a transaction.
 pub const BATCH: usize = 24;
 
+/// What the apply did to a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// There was no record: the apply created it (a rollback deletes it).
     Created,
+    /// There was a different record: the apply overwrote it (a rollback restores it).
     Changed,
 }
 
 /// A stored item as it was before the apply wrote over it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prior {
+    /// The stored attributes, exactly as they were.
     pub attrs: Map<String, Value>,
+    /// Its expiry (Unix seconds), if it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
 }
@@ -44,9 +49,13 @@ pub struct Prior {
 /// What the apply did to one record, so a rollback can undo exactly that.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalEntry {
+    /// Partition of the record written.
     pub pk: String,
+    /// Sort key of the record written.
     pub sk: String,
+    /// Created or changed.
     pub kind: Kind,
+    /// The record before the apply; None when it created it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior: Option<Prior>,
     /// The record's version right after the apply wrote it.
@@ -63,6 +72,8 @@ pub struct JournalEntry {
 
 pub use crate::keys::journal_sk;
 
+/// `migration.apply.requested` from item `from` (the checkpoint); `key` makes the event id
+/// (`start`, `resume-<n>`, `continue-<n>`).
 pub fn request_event(m: &Migration, from: u64, key: &str, at: Timestamp) -> Envelope {
     event(
         m,
@@ -90,6 +101,16 @@ struct Planned {
     key: (String, String),
 }
 
+/// Applies the prepared items of a migration in applying, batch by batch from its
+/// checkpoint: the snapshot first, then one transaction per batch (records, journal, id map,
+/// checkpoint). Stops when paused, cancelled (then rolls back) or when `stop` says time is up
+/// (then asks a fresh invocation to go on); completes with `migration.applied`.
+///
+/// # Errors
+///
+/// [`MigrationError::Permanent`] when the migration is gone or its prepared items cannot be
+/// read; [`MigrationError::Retryable`] under sustained write contention; a failing table,
+/// blob store or bus otherwise.
 pub async fn apply(
     table: &dyn Table,
     blobs: &dyn BlobStore,

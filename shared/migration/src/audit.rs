@@ -10,6 +10,13 @@ use super::{Migration, rollback};
 use crate::MigrationError;
 use crate::review::{AuditEntry, audit_trail};
 
+/// The audit report of `m` as JSON: the record's who and when, status history, overrides,
+/// AI suggestions with token totals, counts, validation and customer counts, the snapshot's
+/// hash and the rollback's outcome.
+///
+/// # Errors
+///
+/// The table or blob store failed, or the audit trail does not parse.
 pub async fn report(
     table: &dyn Table,
     blobs: &dyn BlobStore,

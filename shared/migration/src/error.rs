@@ -55,8 +55,12 @@ impl MigrationError {
 /// Why an operator's request was refused (HTTP 404 / 409 / 400).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// No migration has that id (404).
     NotFound,
+    /// The request does not fit the migration's status; the message says why (409).
     Conflict(String),
+    /// The request itself is wrong (a missing reviewer, a bad source name or export); the
+    /// message says what (400).
     Invalid(String),
 }
 

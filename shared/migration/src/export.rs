@@ -9,7 +9,9 @@ use serde_json::Value;
 /// The records of an export.
 #[derive(Debug, Default)]
 pub struct Records {
+    /// Catalog records, as parsed (JSON objects; CSV rows as objects keyed by header).
     pub catalog: Vec<Value>,
+    /// Customer records (`customers` beside the items in a JSON export; none from CSV).
     pub customers: Vec<Value>,
 }
 
@@ -17,6 +19,11 @@ pub struct Records {
 const CATALOG_KEYS: [&str; 5] = ["items", "products", "catalog", "objects", "records"];
 
 /// Parses an export by its format; errors name what is wrong, never a value.
+///
+/// # Errors
+///
+/// A message naming what is wrong (not UTF-8, not JSON with line and column, no catalog
+/// array, CSV without rows); never a value from the export.
 pub fn parse_records(bytes: &[u8], csv: bool) -> Result<Records, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "the export is not UTF-8".to_owned())?;
     if csv {
@@ -83,6 +90,10 @@ impl Classify for serde_json::Error {
 
 /// Checks an upload without building it (a 20 MB export would take ~10× that as a tree):
 /// UTF-8, well-formed JSON whose top level is an array or object, or well-formed CSV.
+///
+/// # Errors
+///
+/// As [`parse_records`]: a message naming what is wrong, never a value.
 pub fn check(bytes: &[u8], csv: bool) -> Result<(), String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "the export is not UTF-8".to_owned())?;
     if csv {
@@ -117,20 +128,27 @@ pub fn is_csv(key: &str) -> bool {
 /// A customer as tillbridge keeps it: contact fields and the consent it was migrated under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
+    /// The customer's id in the source system.
     pub external_id: String,
+    /// Full name, or first and last names joined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     /// The source field that carried the consent (e.g. `marketing_consent`).
     pub consent_field: String,
 }
 
+/// Customers in an export, and those left out (counted, never named).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerCounts {
+    /// Customer records in the export.
     pub in_export: u64,
+    /// Migrated: an id and consent given.
     pub with_consent: u64,
     /// Left out: no consent flag, or consent not given.
     pub without_consent: u64,

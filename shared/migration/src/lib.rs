@@ -17,21 +17,33 @@
 //! apply changed, for the undo); `migrations#<tenant>` → `<id>` (index);
 //! `idmap#<tenant>#<source>` → `<source id>` (source id → catalog id).
 
+#![warn(missing_docs)]
+
 mod error;
 mod record;
 mod stage;
 mod start;
 mod transitions;
 
+/// applying: the snapshot, then the prepared items in journaled batches.
 pub mod apply;
+/// The audit report of a migration for a compliance reviewer.
 pub mod audit;
+/// Reading a source export: catalog records and consenting customers.
 pub mod export;
+/// The table and blob layout of migrations.
 pub mod keys;
+/// validating: the export converted, validated and stored in apply order.
 pub mod prepare;
+/// Review of mapping suggestions: decisions, overrides and their audit trail.
 pub mod review;
+/// rolling_back: the journal undone and the catalog verified against the snapshot.
 pub mod rollback;
+/// The pre-migration snapshot of a tenant's catalog.
 pub mod snapshot;
+/// The mapping-suggest stage: suggestions for an export, stored for review.
 pub mod suggest;
+/// Validation of a batch of canonical items outside a migration.
 pub mod validation;
 
 pub use error::{MigrationError, Refusal};

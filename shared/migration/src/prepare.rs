@@ -20,18 +20,30 @@ use crate::publish;
 /// Rule families whose errors keep an item out of the catalog.
 pub const HOLD_BACK: [&str; 3] = ["price", "duplicate", "schema"];
 
+/// Blob key of the migration's prepared items (JSONL, apply order).
 pub fn items_key(m: &super::Migration) -> String {
     crate::keys::items_blob(&m.tenant_id, &m.id)
 }
 
+/// Blob key of the migration's prepared consenting customers (JSONL).
 pub fn customers_key(m: &super::Migration) -> String {
     crate::keys::customers_blob(&m.tenant_id, &m.id)
 }
 
+/// Blob key of the migration's validation report (JSON).
 pub fn report_key(m: &super::Migration) -> String {
     crate::keys::validation_report_blob(&m.tenant_id, &m.id)
 }
 
+/// Prepares a migration in validating: the export through the approved mapping, every item
+/// validated, the report written, the items to apply and the consenting customers stored;
+/// then validating → applying, `migration.validated` and the first apply request. A
+/// migration no longer validating is left alone (a redelivery).
+///
+/// # Errors
+///
+/// [`MigrationError::Permanent`] when the migration or its export is gone, the export does
+/// not parse, or nothing is left to apply; a failing table, blob store or bus otherwise.
 pub async fn prepare(
     table: &dyn Table,
     blobs: &dyn BlobStore,

@@ -58,73 +58,111 @@ pub struct Progress {
     pub items: u64,
     /// Items processed by the apply so far (the checkpoint).
     pub applied: u64,
+    /// Catalog items and customers the apply created (none had the id before).
     pub created: u64,
+    /// Records the apply overwrote with different content (journaled with their prior state).
     pub changed: u64,
+    /// Records already holding exactly the prepared content: nothing written.
     pub unchanged: u64,
     /// Held back: validation errors or a repeated id in the export.
     pub skipped: u64,
     /// Journal entries undone by a rollback so far.
     pub rolled_back: u64,
+    /// Records a rollback set back to the state they had before the apply.
     pub restored: u64,
+    /// Records a rollback deleted because the apply had created them.
     pub removed: u64,
+    /// Records a rollback left alone because someone changed them after the apply.
     pub conflicts: u64,
 }
 
 /// One status change, for the audit report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transition {
+    /// The status moved to (or kept, for a pause or resume).
     pub status: Status,
+    /// When.
     pub at: Timestamp,
+    /// Who: the operator, or the stage (`validate`, `apply`, `rollback`, …); a pause or resume
+    /// is noted as `<operator> (paused)` / `(resumed)`, a cancel during a pause as `(cancelled)`.
     pub by: String,
 }
 
+/// A merchant's migration from one POS: the lifecycle record, stored as JSON at
+/// `migration#<id>` / `state` (see [`keys`](crate::keys)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Migration {
+    /// Ours: `mig-` and 20 hex digits (derived from the idempotency key when there is one).
     pub id: MigrationId,
+    /// The merchant migrating.
     pub tenant_id: TenantId,
+    /// The POS the export came from (1 to 40 letters, digits, '-' or '_'); names the id map.
     pub source_name: String,
+    /// Blob key of the uploaded export (`exports/<tenant>/…`; `.csv` means CSV, else JSON).
     pub export_key: String,
+    /// Currency of the export's prices.
     pub currency: Currency,
+    /// Country whose rules the validation applies, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    /// Where the migration is in its lifecycle.
     pub status: Status,
+    /// An operator paused it: the apply stops at its next checkpoint until resumed.
     #[serde(default)]
     pub paused: bool,
+    /// Cancelled during the apply: it stops at the next checkpoint and rolls back.
     #[serde(default)]
     pub cancel_requested: bool,
+    /// Who started it.
     pub created_by: String,
+    /// When it was started.
     pub created_at: Timestamp,
+    /// When the record last changed.
     pub updated_at: Timestamp,
+    /// Carried by every event of the migration and its log lines.
     pub correlation_id: CorrelationId,
+    /// The reviewer who approved the mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_by: Option<String>,
+    /// Counts of the stages so far.
     #[serde(default)]
     pub progress: Progress,
+    /// The validation's counts, once the export is prepared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<ValidationSummary>,
     /// The prepared canonical items (JSONL), in apply order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items_key: Option<String>,
+    /// The pre-apply snapshot of the tenant's catalog, once taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<snapshot::Manifest>,
+    /// Sort key of the last journal entry a rollback undid (where it goes on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_cursor: Option<String>,
+    /// Blob key of the rollback report (JSON [`rollback::Report`](crate::rollback::Report)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_report_key: Option<String>,
+    /// Why it failed, for an operator (no values from the export).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Customers in the export, and those left out for want of consent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customers: Option<export::CustomerCounts>,
+    /// Every status change and pause/resume, oldest first.
     #[serde(default)]
     pub history: Vec<Transition>,
 }
 
+/// The validation's outcome as the record keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidationSummary {
+    /// Canonical items validated.
     pub items: u64,
+    /// Findings of error severity (items with price, duplicate or schema errors are held back).
     pub errors: u64,
+    /// Findings of warning severity (reported; the items are applied).
     pub warnings: u64,
+    /// Blob key of the validation report (JSON).
     pub report_key: String,
     /// Values in the export that did not convert (record number and field, no values).
     #[serde(default)]
@@ -132,7 +170,9 @@ pub struct ValidationSummary {
 }
 
 impl Migration {
-    /// The record's JSON as the API shows it (adds a completion percentage).
+    /// The record's JSON as the API shows it, with `percent` added (0 to 100): items applied of
+    /// those prepared, or while rolling back, journal entries undone of those the apply created
+    /// or changed.
     pub fn view(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         let p = &self.progress;
@@ -157,13 +197,18 @@ impl Migration {
         });
     }
 
+    /// A status change, kept in the history.
     pub(crate) fn moved(&mut self, status: Status, at: Timestamp, by: &str) {
         self.status = status;
         self.noted(at, by);
     }
 }
 
-/// The record and its version, or None.
+/// The record and its table version, or None when there is no such migration.
+///
+/// # Errors
+///
+/// The table failed ([`MigrationError::Store`]), or the stored record does not parse.
 pub async fn load(
     table: &dyn Table,
     id: &MigrationId,
@@ -175,6 +220,10 @@ pub async fn load(
 }
 
 /// Migrations of a tenant, newest first.
+///
+/// # Errors
+///
+/// The table failed, or a stored record does not parse.
 pub async fn list(table: &dyn Table, tenant: &TenantId) -> Result<Vec<Migration>, MigrationError> {
     let mut out = Vec::new();
     for i in query_all(table, &keys::index_pk(tenant), "").await? {
@@ -189,6 +238,7 @@ pub async fn list(table: &dyn Table, tenant: &TenantId) -> Result<Vec<Migration>
     Ok(out)
 }
 
+/// The record's write, if it is still at `version`.
 pub(crate) fn state_write(m: &Migration, version: u64) -> Result<TxWrite, MigrationError> {
     Ok(TxWrite::Put {
         item: Item::with_doc(state_pk(&m.id), STATE_SK, m)?,
@@ -196,6 +246,8 @@ pub(crate) fn state_write(m: &Migration, version: u64) -> Result<TxWrite, Migrat
     })
 }
 
+/// An event of the migration; its id derives from the migration id and `key`, so a
+/// redelivery publishes the same id.
 pub(crate) fn event(m: &Migration, key: &str, body: EventData, at: Timestamp) -> Envelope {
     Envelope {
         event_id: derive_event_id(&format!("migration/{}/{key}", m.id), 0),

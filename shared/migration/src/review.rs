@@ -15,35 +15,55 @@ use crate::MigrationError;
 /// One field's current decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldDecision {
+    /// Path of the field in the source records (e.g. `variations.price`).
     pub source: String,
+    /// The canonical field it maps to, or None: no counterpart (not migrated).
     pub target: Option<String>,
+    /// Confidence of the decision, 0 to 1 (1 for a reviewer's override).
     pub confidence: f64,
+    /// `high` (> 0.9), `medium` (≥ 0.7), `low`, or `none` without a target.
     pub band: String,
+    /// Why: the suggestion's evidence, or `override: <the reviewer's reason>`.
     pub reason: String,
+    /// How values convert on the way (None: as is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversion: Option<Conversion>,
     /// "suggestion" or the reviewer who overrode it.
     pub decided_by: String,
 }
 
+/// One entry of a migration's review audit trail (stored with `kind` as its tag).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuditEntry {
+    /// Suggestions were made (offline tiers or a model).
     AiSuggestion {
+        /// Who made them: `offline-tiers`, `offline-tiers+llm`, or the model's name.
         agent: String,
         /// SHA-256 of the prompt (of the field list for the offline tiers); never the prompt.
         prompt_hash: String,
+        /// What came back, summarized (no export values).
         response_summary: String,
+        /// Mean confidence of the suggestions, 0 to 1.
         confidence: f64,
+        /// Model tokens used (0 for the offline tiers).
         tokens: u64,
+        /// When.
         at: Timestamp,
     },
+    /// A reviewer changed a field's target.
     HumanOverride {
+        /// The source field.
         source: String,
+        /// The target before (None: no counterpart).
         original: Option<String>,
+        /// The target after (None: no counterpart).
         new: Option<String>,
+        /// The reviewer's reason.
         reason: String,
+        /// Who overrode it.
         reviewer: String,
+        /// When.
         at: Timestamp,
     },
 }
@@ -59,6 +79,10 @@ fn audit_sk(at: Timestamp, what: &str) -> String {
 }
 
 /// The audit entry of one model call made for a migration's suggestions. Idempotent.
+///
+/// # Errors
+///
+/// The table failed, or a stored document does not parse.
 pub async fn record_model_call(
     table: &dyn Table,
     tenant: &TenantId,
@@ -88,6 +112,10 @@ pub async fn record_model_call(
 }
 
 /// Stores the suggestions of one run (replacing earlier, unreviewed ones) and its audit entry.
+///
+/// # Errors
+///
+/// The table failed, or a stored document does not parse.
 pub async fn store_suggestions(
     table: &dyn Table,
     tenant: &TenantId,
@@ -140,6 +168,11 @@ pub async fn store_suggestions(
     Ok(())
 }
 
+/// Every field's current decision for a migration, by source path.
+///
+/// # Errors
+///
+/// The table failed, or a stored document does not parse.
 pub async fn decisions(
     table: &dyn Table,
     tenant: &TenantId,
@@ -152,6 +185,11 @@ pub async fn decisions(
         .collect()
 }
 
+/// A migration's review audit trail, oldest first.
+///
+/// # Errors
+///
+/// The table failed, or a stored document does not parse.
 pub async fn audit_trail(
     table: &dyn Table,
     tenant: &TenantId,
@@ -164,11 +202,14 @@ pub async fn audit_trail(
         .collect()
 }
 
+/// Why a reviewer's override was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OverrideError {
+    /// The export has no such source field (404).
     UnknownField,
     /// Someone changed the field since `expected_by` was read; reload and decide again.
     Conflict,
+    /// No reason or reviewer, or a target that is not a canonical field (400).
     Invalid(String),
 }
 
@@ -189,15 +230,25 @@ impl std::error::Error for OverrideError {}
 /// A reviewer's decision on one field: a canonical target or None ("no counterpart").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Override<'a> {
+    /// The source field's path.
     pub source: &'a str,
+    /// The canonical field to map it to, or None: no counterpart.
     pub new_target: Option<&'a str>,
+    /// Why (required; kept in the audit trail).
     pub reason: &'a str,
+    /// Who decides (required).
     pub reviewer: &'a str,
+    /// When.
     pub at: Timestamp,
 }
 
 /// Applies an override with its audit entry in one transaction; fails with `Conflict` when
 /// the field changed concurrently (reload and decide again).
+///
+/// # Errors
+///
+/// [`MigrationError::Override`]: [`OverrideError::Invalid`], [`OverrideError::UnknownField`],
+/// or [`OverrideError::Conflict`]; a failing table otherwise.
 pub async fn override_field(
     table: &dyn Table,
     tenant: &TenantId,
@@ -270,6 +321,10 @@ pub async fn override_field(
 }
 
 /// The mapping as approved: every field with a target, with its conversion.
+///
+/// # Errors
+///
+/// The table failed, or a stored document does not parse.
 pub async fn approved_mapping(
     table: &dyn Table,
     tenant: &TenantId,

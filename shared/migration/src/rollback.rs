@@ -23,6 +23,7 @@ use crate::publish;
 
 const BATCH: usize = 30;
 
+/// `migration.rollback.requested` for `m`, a new event id per rollback the migration has had.
 pub fn request_event(m: &Migration, by: &str, at: Timestamp) -> Envelope {
     // A new id per request: a rollback retried after a failure is a new request.
     let n = m
@@ -38,6 +39,7 @@ pub fn request_event(m: &Migration, by: &str, at: Timestamp) -> Envelope {
     )
 }
 
+/// Blob key of the migration's rollback report (JSON [`Report`]).
 pub fn report_key(m: &Migration) -> String {
     crate::keys::rollback_report_blob(&m.tenant_id, &m.id)
 }
@@ -46,17 +48,26 @@ pub fn report_key(m: &Migration) -> String {
 /// (`written_version` is the version the apply wrote, `found_version` the one found.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
+    /// Partition of the record.
     pub pk: String,
+    /// Sort key of the record.
     pub sk: String,
+    /// Version the apply wrote.
     pub written_version: u64,
+    /// Version found by the rollback (0: the record was deleted).
     pub found_version: u64,
 }
 
+/// The rollback report: what was undone and how the catalog compares with the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// The migration rolled back.
     pub migration_id: String,
+    /// No unexplained difference, and the reconciled catalog hashes to the snapshot.
     pub verified: bool,
+    /// Records set back to their state before the apply.
     pub restored: u64,
+    /// Records deleted because the apply created them.
     pub removed: u64,
     /// Catalog ids (or `customer:<id>`) kept because they changed after the apply.
     pub conflicts: Vec<String>,
@@ -64,17 +75,30 @@ pub struct Report {
     pub changed_outside: Vec<String>,
     /// Differences nobody explains (verification fails when there is one).
     pub unexplained: Vec<String>,
+    /// SHA-256 (hex) of the snapshot's content (empty without a snapshot).
     pub snapshot_sha256: String,
     /// The catalog now, as is.
     pub current_sha256: String,
     /// The catalog now with the explained differences set back to the snapshot: must equal
     /// the snapshot's hash.
     pub reconciled_sha256: String,
+    /// Items in the snapshot.
     pub snapshot_items: u64,
+    /// Items in the catalog now.
     pub current_items: u64,
+    /// When the verification ran.
     pub at: Timestamp,
 }
 
+/// Undoes a migration in rolling_back, a batch of journal entries per transaction from its
+/// cursor, then verifies the catalog, writes the report and moves it to rolled_back (or to
+/// failed when verification fails). `stop` says when to hand over to a fresh invocation.
+///
+/// # Errors
+///
+/// [`MigrationError::Permanent`] when the migration is gone or the verification cannot run
+/// (no snapshot after an apply, a corrupt snapshot); [`MigrationError::Retryable`] under
+/// sustained write contention; a failing table, blob store or bus otherwise.
 pub async fn rollback(
     table: &dyn Table,
     blobs: &dyn BlobStore,
@@ -191,6 +215,11 @@ fn display_id(pk: &str, sk: &str) -> String {
 }
 
 /// Verifies the catalog against the snapshot and writes the report.
+///
+/// # Errors
+///
+/// [`MigrationError::Permanent`] when the migration has journal entries but no snapshot, or
+/// the snapshot is missing or does not match its manifest; a failing table or blob store.
 pub async fn verify(
     table: &dyn Table,
     blobs: &dyn BlobStore,

@@ -19,27 +19,42 @@ use tillbridge_ports::{BlobStore, Table};
 use super::Migration;
 use crate::MigrationError;
 
+/// The snapshot format, as recorded in its manifest.
 pub const FORMAT: &str = "tillbridge.snapshot/1 (canonical JSONL, gzip)";
 
+/// A snapshot's manifest (`manifest.json` beside the data).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// [`FORMAT`].
     pub format: String,
+    /// The migration it was taken for.
     pub migration_id: String,
+    /// Whose catalog.
     pub tenant_id: TenantId,
+    /// When.
     pub taken_at: Timestamp,
+    /// Catalog items in it.
     pub items: u64,
     /// SHA-256 (hex) of the uncompressed JSONL.
     pub sha256: String,
+    /// Size of the uncompressed JSONL, in bytes.
     pub bytes: u64,
+    /// Size of the gzip blob, in bytes.
     pub compressed_bytes: u64,
+    /// Blob key of the data (`…/catalog.jsonl.gz`).
     pub key: String,
 }
 
+/// Blob keys of a migration's snapshot data and manifest.
 pub fn keys(tenant: &TenantId, migration: &MigrationId) -> (String, String) {
     crate::keys::snapshot_blobs(tenant, migration)
 }
 
 /// One item as the snapshot writes it.
+///
+/// # Errors
+///
+/// [`MigrationError::Permanent`] if the item does not serialize.
 pub fn canonical_line(item: &CatalogItem) -> Result<String, MigrationError> {
     serde_json::to_string(item).map_err(|e| MigrationError::Permanent(format!("serialize: {e}")))
 }
@@ -47,6 +62,11 @@ pub fn canonical_line(item: &CatalogItem) -> Result<String, MigrationError> {
 pub use tillbridge_catalog::for_each_item;
 
 /// Takes the snapshot of the migration's tenant, or returns the one already taken.
+///
+/// # Errors
+///
+/// The table or blob store failed; [`MigrationError::Permanent`] for a corrupt stored
+/// manifest, or an item that does not serialize or compress.
 pub async fn take(
     table: &dyn Table,
     blobs: &dyn BlobStore,
@@ -94,6 +114,11 @@ pub async fn take(
 }
 
 /// Reads a snapshot back, checking it against its manifest: (id, canonical line) in id order.
+///
+/// # Errors
+///
+/// [`MigrationError::Permanent`] when the data is missing, does not decompress, does not
+/// match the manifest's hash, or has a line that is not an item; a failing blob store.
 pub async fn read(
     blobs: &dyn BlobStore,
     manifest: &Manifest,

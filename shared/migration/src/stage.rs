@@ -11,6 +11,12 @@ use crate::{MigrationError, apply, prepare, rollback};
 /// The event that moves a migration on: one dispatcher for every consumer (the validate
 /// function and the local runtime take approved/apply events, the rollback function
 /// rollback requests). `stop` says when an apply should hand over to a fresh invocation.
+///
+/// # Errors
+///
+/// [`MigrationError::Permanent`] for an event that is not a migration step; the step's
+/// retryable or store errors (to be retried by the queue). A step's permanent failure is not
+/// returned: it is logged and the migration marked failed with the reason.
 pub async fn handle(
     table: &dyn Table,
     blobs: &dyn BlobStore,
@@ -59,6 +65,11 @@ enum Step {
 
 /// The mapping-suggest step of a migration: suggestions for its export, or, when the export
 /// cannot be read, the migration marked failed with the reason (None).
+///
+/// # Errors
+///
+/// Retryable or store errors of the step, for the queue to retry; a permanent failure of an
+/// event that is not a `migration.requested`.
 pub async fn suggest(
     table: &dyn Table,
     blobs: &dyn BlobStore,

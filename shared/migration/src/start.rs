@@ -13,23 +13,36 @@ use crate::{Migration, MigrationError, Progress, Refusal, Status, export, publis
 /// What starts a migration.
 #[derive(Debug, Clone)]
 pub struct StartRequest<'a> {
+    /// The merchant migrating.
     pub tenant: &'a TenantId,
+    /// Currency of the export's prices.
     pub currency: Currency,
+    /// Country whose validation rules apply, if any.
     pub country: Option<String>,
+    /// The POS the export came from: 1 to 40 letters, digits, '-' or '_'.
     pub source_name: &'a str,
     /// The export: a JSON array of records, or CSV with a header row.
     pub export: ExportSource<'a>,
+    /// Who starts it (kept in the record and its history).
     pub requested_by: &'a str,
     /// The same key always names the same migration (safe client retries).
     pub idempotency_key: Option<&'a str>,
+    /// Carried by every event of the migration.
     pub correlation_id: CorrelationId,
+    /// When the request was made.
     pub at: Timestamp,
 }
 
+/// Where the export comes from.
 #[derive(Debug, Clone)]
 pub enum ExportSource<'a> {
     /// Uploaded with the request; `csv` tells the format.
-    Upload { bytes: &'a [u8], csv: bool },
+    Upload {
+        /// The export's bytes, stored as they are.
+        bytes: &'a [u8],
+        /// CSV with a header row; otherwise JSON.
+        csv: bool,
+    },
     /// Already in the blob store.
     Key(&'a str),
 }
@@ -63,6 +76,13 @@ fn source_ok(s: &str) -> bool {
 
 /// Starts a migration: stores the export, creates the record (pending) and raises
 /// `migration.requested`. With an idempotency key, a retry returns the same migration.
+///
+/// # Errors
+///
+/// [`MigrationError::Refused`] with [`Refusal::Invalid`] for a bad source name, an upload that
+/// is not well-formed JSON or CSV, or an export key not under the tenant's `exports/` prefix or
+/// not found; [`Refusal::Conflict`] when the idempotency key names another tenant's
+/// migration; a failing table, blob store or bus otherwise.
 pub async fn start(
     table: &dyn Table,
     blobs: &dyn BlobStore,

@@ -15,20 +15,27 @@ use crate::{MigrationError, review as mapping_review};
 /// One model call made while refining suggestions (for the audit trail).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelCall {
+    /// The model's name.
     pub model: String,
     /// SHA-256 of the prompt sent; never the prompt.
     pub prompt_hash: String,
+    /// Tokens used (prompt and answer).
     pub tokens: u64,
     /// Mean confidence of the model's answers.
     pub confidence: f64,
+    /// What the model answered, summarized (no export values).
     pub summary: String,
 }
 
 /// Who refines a migration's suggestions.
 pub struct RefineContext<'a> {
+    /// The merchant.
     pub tenant: &'a TenantId,
+    /// The migration's id.
     pub migration: &'a str,
+    /// The migration's correlation id.
     pub correlation: &'a CorrelationId,
+    /// When the stage runs.
     pub at: Timestamp,
 }
 
@@ -36,6 +43,8 @@ pub struct RefineContext<'a> {
 /// is configured). It must not fail the stage: on any trouble it leaves them as they are.
 #[async_trait]
 pub trait Refine: Send + Sync {
+    /// Improves `suggestions` in place (one per field of `fields`), returning the model calls
+    /// made, for the audit trail.
     async fn refine(
         &self,
         cx: &RefineContext<'_>,
@@ -44,6 +53,14 @@ pub trait Refine: Send + Sync {
     ) -> Vec<ModelCall>;
 }
 
+/// Runs the stage for a `migration.requested` event: the export profiled, suggestions
+/// made (and refined), stored with their audit entries, the migration moved to
+/// mapping_review and `migration.mapping.suggested` published; its data is returned.
+///
+/// # Errors
+///
+/// [`MigrationError::Permanent`] for another event, or an export that is missing or does not
+/// parse; a failing table, blob store or bus otherwise.
 pub async fn suggest_for_migration(
     table: &dyn Table,
     blobs: &dyn BlobStore,

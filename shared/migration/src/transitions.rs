@@ -73,6 +73,11 @@ pub(crate) async fn act(
 }
 
 /// Called by mapping-suggest once suggestions are stored: pending → mapping_review.
+///
+/// # Errors
+///
+/// The table failed or the record does not parse. A migration that is no longer pending (or
+/// does not exist) is left as it is, not an error.
 pub async fn suggestions_ready(
     table: &dyn Table,
     id: &MigrationId,
@@ -86,6 +91,12 @@ pub async fn suggestions_ready(
 }
 
 /// A reviewer approves the mapping: mapping_review → validating, `migration.mapping.approved`.
+///
+/// # Errors
+///
+/// [`MigrationError::Refused`] with [`Refusal::Invalid`] for a blank reviewer,
+/// [`Refusal::NotFound`], or [`Refusal::Conflict`] when nothing is mapped to `external_id` or
+/// the migration is not in mapping_review; a failing table or bus otherwise.
 pub async fn approve(
     table: &dyn Table,
     bus: &dyn EventBus,
@@ -141,6 +152,12 @@ pub async fn approve(
 }
 
 /// Pauses at the next checkpoint (the apply stops between batches).
+///
+/// # Errors
+///
+/// [`MigrationError::Refused`]: [`Refusal::NotFound`], or [`Refusal::Conflict`] once the
+/// migration is past applying (completed, failed, cancelled, rolling back, rolled back); a
+/// failing table otherwise.
 pub async fn pause(
     table: &dyn Table,
     id: &MigrationId,
@@ -162,6 +179,11 @@ pub async fn pause(
 }
 
 /// Resumes a paused migration where it stopped.
+///
+/// # Errors
+///
+/// [`MigrationError::Refused`]: [`Refusal::NotFound`], or [`Refusal::Conflict`] when it is
+/// not paused; a failing table or bus otherwise.
 pub async fn resume(
     table: &dyn Table,
     bus: &dyn EventBus,
@@ -197,6 +219,12 @@ pub async fn resume(
 
 /// Cancels: before the apply the migration simply ends; during the apply it stops at the
 /// next checkpoint and what it applied is rolled back.
+///
+/// # Errors
+///
+/// [`MigrationError::Refused`]: [`Refusal::NotFound`], or [`Refusal::Conflict`] once it is
+/// past applying (completed, failed, cancelled, rolling back, rolled back); a failing table or
+/// bus otherwise.
 pub async fn cancel(
     table: &dyn Table,
     bus: &dyn EventBus,
@@ -238,6 +266,12 @@ pub async fn cancel(
 }
 
 /// Asks for the undo of an applied (or failed, or stopped) migration.
+///
+/// # Errors
+///
+/// [`MigrationError::Refused`]: [`Refusal::NotFound`], or [`Refusal::Conflict`] when nothing
+/// was applied (pending to validating, cancelled, a failure before the snapshot), while it is
+/// applying unpaused, or once rolled back; a failing table or bus otherwise.
 pub async fn request_rollback(
     table: &dyn Table,
     bus: &dyn EventBus,
@@ -277,6 +311,11 @@ pub async fn request_rollback(
 }
 
 /// Marks a migration failed with a reason an operator can act on (the stage gave up).
+///
+/// # Errors
+///
+/// The table failed. A migration already completed, rolled back or cancelled (or missing) is
+/// left as it is, not an error.
 pub async fn fail(
     table: &dyn Table,
     id: &MigrationId,

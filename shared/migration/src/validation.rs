@@ -16,6 +16,14 @@ use crate::publish;
 /// Reports are kept for a year (audit), then expire.
 pub const REPORT_TTL_SECS: i64 = 365 * 24 * 3600;
 
+/// Validates the batch a `migration.validation.requested` event names: the report (JSON) to
+/// the blob store, the summary to the table, `migration.validated` to the bus; the report is
+/// returned.
+///
+/// # Errors
+///
+/// [`MigrationError::Permanent`] for another event or when the items are missing (lines that
+/// do not parse are findings of the report); a failing table, blob store or bus otherwise.
 pub async fn validate_batch(
     table: &dyn Table,
     blobs: &dyn BlobStore,
