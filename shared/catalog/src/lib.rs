@@ -219,7 +219,7 @@ async fn gate(
     .into_iter()
     .filter(|f| f.severity == tillbridge_validation::Severity::Error)
     .map(|f| RejectedFinding {
-        rule: f.rule.to_owned(),
+        rule: f.rule.as_str().to_owned(),
         message: f.message,
         fix: f.fix,
     })

@@ -10,7 +10,7 @@ use tillbridge_domain::event::{EventData, MigrationValidated};
 use tillbridge_domain::{CatalogItem, MigrationId, Timestamp};
 use tillbridge_mapping::llm::mask_text;
 use tillbridge_ports::{BlobStore, EventBus, Table};
-use tillbridge_validation::{Options, Severity, Validator};
+use tillbridge_validation::{Family, Options, Rule, Severity, Validator};
 
 use super::export::{Customer, CustomerCounts, consenting_customers, is_csv, parse_records};
 use super::{Migration, Status, ValidationSummary, advance, apply, event, load};
@@ -18,7 +18,7 @@ use crate::MigrationError;
 use crate::publish;
 
 /// Rule families whose errors keep an item out of the catalog.
-pub const HOLD_BACK: [&str; 3] = ["price", "duplicate", "schema"];
+pub const HOLD_BACK: [Family; 3] = [Family::Price, Family::Duplicate, Family::Schema];
 
 /// Blob key of the migration's prepared items (JSONL, apply order).
 pub fn items_key(m: &super::Migration) -> String {
@@ -148,7 +148,7 @@ fn validate(m: &Migration, items: &[CatalogItem]) -> tillbridge_validation::Repo
         .collect();
     report
         .findings
-        .retain(|f| !(f.rule == "price.missing" && parents.contains(f.item.as_str())));
+        .retain(|f| !(f.rule == Rule::PriceMissing && parents.contains(f.item.as_str())));
     report = tillbridge_validation::Report::new(report.summary.items, report.findings);
     for f in &mut report.findings {
         f.message = mask_text(&f.message);

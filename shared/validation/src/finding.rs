@@ -1,5 +1,7 @@
 use serde::Serialize;
 
+use crate::rule::{Family, Rule};
+
 /// How bad a finding is. Serialized lowercase (`"error"`, `"warning"`); errors sort first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -20,9 +22,8 @@ pub struct Finding {
     /// The item's `external_id` (clipped), or `line N` when the line has none or is not an
     /// item; for a modifier-group finding, the group's id.
     pub item: String,
-    /// Stable rule id `family.rule`, e.g. `price.unit_error`, `duplicate.sku`; the family
-    /// is one of `price`, `duplicate`, `modifier`, `completeness`, `schema`.
-    pub rule: &'static str,
+    /// The rule, serialized as its stable id `family.rule` (e.g. `price.unit_error`).
+    pub rule: Rule,
     /// Whether the finding blocks the item ([`Severity::Error`]) or only warns.
     pub severity: Severity,
     /// One sentence for the merchant, with amounts in major units and the currency code.
@@ -35,10 +36,9 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// The rule's family: the part of [`Finding::rule`] before the first dot (`price` for
-    /// `price.outlier`).
-    pub fn family(&self) -> &str {
-        self.rule.split('.').next().unwrap_or("")
+    /// The rule's family (`price` for `price.outlier`).
+    pub fn family(&self) -> Family {
+        self.rule.family()
     }
 }
 
@@ -67,7 +67,7 @@ impl Report {
     /// A report over `items` items: sorts `findings` (by line, severity, rule; stable) and
     /// counts them per severity.
     pub fn new(items: usize, mut findings: Vec<Finding>) -> Self {
-        findings.sort_by(|a, b| (a.line, a.severity, a.rule).cmp(&(b.line, b.severity, b.rule)));
+        findings.sort_by_key(|f| (f.line, f.severity, f.rule));
         let errors = findings
             .iter()
             .filter(|f| f.severity == Severity::Error)

@@ -14,11 +14,13 @@ mod finding;
 mod gtin;
 mod modifiers;
 mod price;
+mod rule;
 mod rules;
 mod tax;
 
 pub use finding::{Finding, Report, Severity, Summary};
 pub use gtin::gtin_check_digit_ok;
 pub use modifiers::{ModifierGroup, ModifierOption};
+pub use rule::{Family, Rule};
 pub use rules::{Options, Validator, validate_update};
 pub use tax::allowed_vat_rates;

@@ -1,6 +1,7 @@
 //! Pricing rules that need the whole batch: each price against robust statistics of its
 //! category (median and MAD of log10 price), so "normal" is learned from the catalog itself.
 
+use crate::rule::Rule;
 use std::collections::HashMap;
 
 use crate::finding::{Finding, Severity};
@@ -139,7 +140,7 @@ pub(crate) fn findings(records: &[PriceRecord], ids: &[Box<str>]) -> Vec<Finding
             let fixed = (r.price_minor + factor / 2) / factor;
             out.push(Finding {
                 item: id(r),
-                rule: "price.unit_error",
+                rule: Rule::PriceUnitError,
                 severity: Severity::Error,
                 message: format!(
                     "{} ({code} {}) is about {factor}× what similar items cost (around {code} {}); it looks like {} — did you mean {fixed} ({code} {})?",
@@ -158,7 +159,7 @@ pub(crate) fn findings(records: &[PriceRecord], ids: &[Box<str>]) -> Vec<Finding
             let fixed = r.price_minor.saturating_mul(factor);
             out.push(Finding {
                 item: id(r),
-                rule: "price.unit_error",
+                rule: Rule::PriceUnitError,
                 severity: Severity::Error,
                 message: format!(
                     "{} ({code} {}) is about 1/{factor} of what similar items cost (around {code} {}); it looks like {} — did you mean {fixed} ({code} {})?",
@@ -175,7 +176,7 @@ pub(crate) fn findings(records: &[PriceRecord], ids: &[Box<str>]) -> Vec<Finding
         } else if d.abs() > 0.7 {
             out.push(Finding {
                 item: id(r),
-                rule: "price.outlier",
+                rule: Rule::PriceOutlier,
                 severity: Severity::Warning,
                 message: format!(
                     "price {code} {} is far from what similar items cost (around {code} {}); please check it",

@@ -12,6 +12,7 @@ mod modifier;
 mod price;
 mod schema;
 
+use crate::rule::Rule;
 use std::collections::HashMap;
 
 use tillbridge_domain::{CatalogItem, Currency};
@@ -98,7 +99,7 @@ impl Validator {
         &mut self,
         line: usize,
         item: &str,
-        rule: &'static str,
+        rule: Rule,
         severity: Severity,
         message: String,
         fix: Option<String>,
@@ -173,7 +174,7 @@ impl Validator {
             self.add(
                 line,
                 &id,
-                "schema.external_id",
+                Rule::SchemaExternalId,
                 Severity::Error,
                 format!("line {line}: item has no external_id"),
                 None,
@@ -184,7 +185,7 @@ impl Validator {
                 self.add(
                     line,
                     &id,
-                    "duplicate.external_id",
+                    Rule::DuplicateExternalId,
                     Severity::Error,
                     format!("external_id {} already used on line {first}", clip(&id)),
                     None,

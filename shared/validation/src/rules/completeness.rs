@@ -1,6 +1,7 @@
 //! Completeness rules (`completeness.*`): what an item needs to be found, sold, reported
 //! and counted — a name, a currency with its price, a category, a SKU or barcode.
 
+use crate::rule::Rule;
 use tillbridge_domain::CatalogItem;
 
 use super::Validator;
@@ -13,7 +14,7 @@ impl Validator {
             self.add(
                 line,
                 id,
-                "completeness.name",
+                Rule::CompletenessName,
                 Severity::Error,
                 "item has no name; customers and staff cannot find it".into(),
                 None,
@@ -27,7 +28,7 @@ impl Validator {
             self.add(
                 line,
                 id,
-                "completeness.currency",
+                Rule::CompletenessCurrency,
                 Severity::Error,
                 "item has a price but no currency".into(),
                 None,
@@ -46,7 +47,7 @@ impl Validator {
             self.add(
                 line,
                 id,
-                "completeness.category",
+                Rule::CompletenessCategory,
                 Severity::Warning,
                 "item has no category; reports and menus group it under 'uncategorized'".into(),
                 None,
@@ -58,7 +59,7 @@ impl Validator {
             self.add(
                 line,
                 id,
-                "completeness.identifier",
+                Rule::CompletenessIdentifier,
                 Severity::Warning,
                 "item has neither SKU nor barcode; stock counts cannot be matched to it".into(),
                 None,

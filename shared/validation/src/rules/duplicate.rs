@@ -1,6 +1,7 @@
 //! Duplicate rules (`duplicate.*`): one SKU, barcode or name on two items, and barcodes
 //! that fail their GTIN check digit.
 
+use crate::rule::Rule;
 use tillbridge_domain::CatalogItem;
 
 use super::index::normalize_into;
@@ -24,7 +25,7 @@ impl Validator {
                     clip(sku),
                     self.id_of(first)
                 );
-                self.add(line, id, "duplicate.sku", Severity::Error, msg, None);
+                self.add(line, id, Rule::DuplicateSku, Severity::Error, msg, None);
             }
         }
         if let Some(barcode) = item
@@ -40,7 +41,7 @@ impl Validator {
                     clip(barcode),
                     self.id_of(first)
                 );
-                self.add(line, id, "duplicate.barcode", Severity::Error, msg, None);
+                self.add(line, id, Rule::DuplicateBarcode, Severity::Error, msg, None);
             }
         }
         if let Some(name) = item.name.as_deref().filter(|n| !n.trim().is_empty()) {
@@ -58,7 +59,7 @@ impl Validator {
                     "\"{label}\" has the same name as item {} (line {first_line}); is it the same product twice?",
                     self.id_of(first)
                 );
-                self.add(line, id, "duplicate.name", Severity::Warning, msg, None);
+                self.add(line, id, Rule::DuplicateName, Severity::Warning, msg, None);
             }
         }
     }
@@ -76,7 +77,7 @@ impl Validator {
             self.add(
                 line,
                 id,
-                "duplicate.gtin_check_digit",
+                Rule::DuplicateGtinCheckDigit,
                 Severity::Error,
                 format!("barcode {b} fails the GTIN check digit; it will not scan"),
                 None,

@@ -4,6 +4,7 @@
 use super::{Validator, clip};
 use crate::finding::Severity;
 use crate::modifiers::ModifierGroup;
+use crate::rule::Rule;
 
 impl Validator {
     pub(super) fn push_group(&mut self, line: usize, g: ModifierGroup) {
@@ -12,7 +13,7 @@ impl Validator {
             self.add(
                 line,
                 &id,
-                "modifier.duplicate_group",
+                Rule::ModifierDuplicateGroup,
                 Severity::Error,
                 format!("modifier group {} is defined twice", clip(&id)),
                 None,
@@ -24,7 +25,7 @@ impl Validator {
             self.add(
                 line,
                 &id,
-                "modifier.no_options",
+                Rule::ModifierNoOptions,
                 Severity::Error,
                 format!("modifier group {} has no options to choose from", clip(&id)),
                 None,
@@ -40,7 +41,7 @@ impl Validator {
                 self.add(
                     line,
                     &id,
-                    "modifier.min_gt_max",
+                    Rule::ModifierMinGtMax,
                     Severity::Error,
                     msg,
                     Some(max.to_string()),
@@ -54,7 +55,7 @@ impl Validator {
                 self.add(
                     line,
                     &id,
-                    "modifier.max_exceeds_options",
+                    Rule::ModifierMaxExceedsOptions,
                     Severity::Warning,
                     msg,
                     Some(n.to_string()),
@@ -70,7 +71,7 @@ impl Validator {
             self.add(
                 line,
                 &id,
-                "modifier.min_unreachable",
+                Rule::ModifierMinUnreachable,
                 Severity::Error,
                 msg,
                 Some(n.to_string()),
@@ -82,7 +83,7 @@ impl Validator {
                 self.add(
                     line,
                     &id,
-                    "modifier.duplicate_option",
+                    Rule::ModifierDuplicateOption,
                     Severity::Error,
                     format!(
                         "modifier group {} lists option {} twice",
@@ -107,7 +108,7 @@ impl Validator {
                 None => self.add(
                     line,
                     &item,
-                    "modifier.unknown_group",
+                    Rule::ModifierUnknownGroup,
                     Severity::Error,
                     format!(
                         "item refers to modifier group {} which is not defined",
@@ -125,7 +126,7 @@ impl Validator {
                             self.add(
                                 line,
                                 &item,
-                                "modifier.price_delta",
+                                Rule::ModifierPriceDelta,
                                 Severity::Error,
                                 msg,
                                 None,
@@ -138,7 +139,7 @@ impl Validator {
                             self.add(
                                 line,
                                 &item,
-                                "modifier.price_delta",
+                                Rule::ModifierPriceDelta,
                                 Severity::Warning,
                                 msg,
                                 None,

@@ -2,6 +2,7 @@
 //! and for a webhook update a price about the currency's minor-unit factor away from the
 //! current one. The batch-wide outlier and unit-error rules are in [`crate::price`].
 
+use crate::rule::Rule;
 use tillbridge_domain::CatalogItem;
 
 use super::{Validator, major};
@@ -16,7 +17,7 @@ impl Validator {
             None if active => self.add(
                 line,
                 id,
-                "price.missing",
+                Rule::PriceMissing,
                 Severity::Error,
                 "active item has no price; it cannot be sold".into(),
                 None,
@@ -24,7 +25,7 @@ impl Validator {
             Some(p) if p < 0 => self.add(
                 line,
                 id,
-                "price.negative",
+                Rule::PriceNegative,
                 Severity::Error,
                 format!("price {} is negative", major(p, item.currency)),
                 Some(p.saturating_abs().to_string()),
@@ -32,7 +33,7 @@ impl Validator {
             Some(0) if active => self.add(
                 line,
                 id,
-                "price.zero",
+                Rule::PriceZero,
                 Severity::Warning,
                 "active item is priced at zero; it would be given away".into(),
                 None,
@@ -48,7 +49,7 @@ impl Validator {
                 self.add(
                     line,
                     id,
-                    "price.negative_cost",
+                    Rule::PriceNegativeCost,
                     Severity::Error,
                     format!("cost {} is negative", major(cost, item.currency)),
                     None,
@@ -59,7 +60,7 @@ impl Validator {
                     major(p, item.currency),
                     major(cost, item.currency)
                 );
-                self.add(line, id, "price.below_cost", Severity::Warning, msg, None);
+                self.add(line, id, Rule::PriceBelowCost, Severity::Warning, msg, None);
             }
         }
     }
@@ -87,7 +88,7 @@ impl Validator {
                     self.add(
                         1,
                         &item.external_id,
-                        "price.unit_error",
+                        Rule::PriceUnitError,
                         Severity::Error,
                         msg,
                         Some(fixed.to_string()),
@@ -103,7 +104,7 @@ impl Validator {
                     self.add(
                         1,
                         &item.external_id,
-                        "price.unit_error",
+                        Rule::PriceUnitError,
                         Severity::Error,
                         msg,
                         Some(fixed.to_string()),

@@ -1,6 +1,7 @@
 //! Schema rules (`schema.*`): lines that are not valid items, unknown fields, values out
 //! of range, URLs and tax rates.
 
+use crate::rule::Rule;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use tillbridge_domain::CatalogItem;
@@ -22,7 +23,7 @@ impl Validator {
                 self.add(
                     line,
                     &id,
-                    "schema.invalid_json",
+                    Rule::SchemaInvalidJson,
                     Severity::Error,
                     format!("line {line} is not valid JSON ({e})"),
                     None,
@@ -36,7 +37,7 @@ impl Validator {
             self.add(
                 line,
                 &id,
-                "schema.invalid_json",
+                Rule::SchemaInvalidJson,
                 Severity::Error,
                 format!("line {line} is not a JSON object"),
                 None,
@@ -54,7 +55,7 @@ impl Validator {
             self.add(
                 line,
                 &id,
-                "schema.invalid_modifier_group",
+                Rule::SchemaInvalidModifierGroup,
                 Severity::Error,
                 format!("line {line}: modifier group is malformed: {reason}"),
                 None,
@@ -85,7 +86,7 @@ impl Validator {
             self.add(
                 line,
                 &id,
-                "schema.unknown_field",
+                Rule::SchemaUnknownField,
                 Severity::Warning,
                 format!("line {line}: unknown field(s) {names} ignored"),
                 None,
@@ -96,7 +97,7 @@ impl Validator {
             Err(e) => self.add(
                 line,
                 &id,
-                "schema.invalid_item",
+                Rule::SchemaInvalidItem,
                 Severity::Error,
                 format!("line {line}: {e}"),
                 None,
@@ -116,7 +117,7 @@ impl Validator {
             self.add(
                 line,
                 id,
-                "schema.range",
+                Rule::SchemaRange,
                 Severity::Warning,
                 format!("quantity on hand {q} is negative"),
                 None,
@@ -126,7 +127,7 @@ impl Validator {
             self.add(
                 line,
                 id,
-                "schema.range",
+                Rule::SchemaRange,
                 Severity::Error,
                 format!("weight {w} is negative"),
                 None,
@@ -137,7 +138,7 @@ impl Validator {
                 self.add(
                     line,
                     id,
-                    "schema.range",
+                    Rule::SchemaRange,
                     Severity::Error,
                     format!("{label} {v} % is outside 0–100 %"),
                     None,
@@ -150,7 +151,7 @@ impl Validator {
             self.add(
                 line,
                 id,
-                "schema.range",
+                Rule::SchemaRange,
                 Severity::Warning,
                 format!("updated_at {u} is before created_at {c}"),
                 None,
@@ -162,7 +163,7 @@ impl Validator {
             self.add(
                 line,
                 id,
-                "schema.url",
+                Rule::SchemaUrl,
                 Severity::Warning,
                 format!("image_url {} is not an http(s) URL", clip(url)),
                 None,
@@ -183,7 +184,7 @@ impl Validator {
             self.add(
                 line,
                 id,
-                "schema.range",
+                Rule::SchemaRange,
                 Severity::Error,
                 format!("tax rate {rate} % is outside 0–100 %"),
                 None,
@@ -208,7 +209,7 @@ impl Validator {
                 self.add(
                     line,
                     id,
-                    "schema.tax_rate",
+                    Rule::SchemaTaxRate,
                     Severity::Warning,
                     format!("tax rate {rate} % is not a VAT rate in {country} ({list}){hint}"),
                     fix,
@@ -219,7 +220,7 @@ impl Validator {
                 self.add(
                     line,
                     id,
-                    "schema.tax_rate",
+                    Rule::SchemaTaxRate,
                     Severity::Warning,
                     format!("tax rate {rate} % is higher than any sales tax here"),
                     None,

@@ -239,7 +239,7 @@ fn evaluate(seed: u64) {
     let mut false_flags: BTreeMap<&str, usize> = BTreeMap::new();
     for i in &clean {
         for f in by_item.get(i.external_id.as_str()).into_iter().flatten() {
-            *false_flags.entry(f.family()).or_default() += 1;
+            *false_flags.entry(f.family().as_str()).or_default() += 1;
         }
     }
     println!(
@@ -303,7 +303,7 @@ fn modifier_groups_add_up() {
     let rules: Vec<(&str, &str)> = r
         .findings
         .iter()
-        .map(|f| (f.item.as_str(), f.rule))
+        .map(|f| (f.item.as_str(), f.rule.as_str()))
         .collect();
     for expected in [
         ("broken", "modifier.min_gt_max"),
@@ -420,8 +420,10 @@ fn sample_catalogs_raise_no_price_or_duplicate_findings() {
             .findings
             .iter()
             .filter(|f| {
-                matches!(f.family(), "price" | "duplicate" | "modifier" | "schema")
-                    || f.severity == Severity::Error
+                matches!(
+                    f.family().as_str(),
+                    "price" | "duplicate" | "modifier" | "schema"
+                ) || f.severity == Severity::Error
             })
             .collect();
         assert!(bad.is_empty(), "{}: {bad:#?}", path.display());
