@@ -200,17 +200,34 @@ pub async fn apply(
         m.progress.applied = (from + batch.len()) as u64;
         m.updated_at = at;
         writes.push(state_write(&m, version)?);
-        match table.transact(writes).await {
-            Ok(()) => attempts = 0,
-            // Someone wrote one of these records (a webhook, an operator): plan the batch again.
-            Err(PortError::ConditionFailed) if attempts < 8 => attempts += 1,
-            Err(PortError::ConditionFailed) => {
-                return Err(MigrationError::Retryable(
-                    "too much contention while applying".into(),
-                ));
-            }
-            Err(e) => return Err(e.into()),
+        // Someone may have written one of these records (a webhook, an operator): then the
+        // batch is planned again from what is stored now.
+        commit_batch(table, writes, &mut attempts, "applying").await?;
+    }
+}
+
+/// Commits one planned batch with the record's checkpoint. A lost race (a record changed
+/// since it was read) leaves `attempts` counted and the caller plans the batch again; more
+/// than 8 in a row is reported as retryable contention.
+pub(crate) async fn commit_batch(
+    table: &dyn Table,
+    writes: Vec<TxWrite>,
+    attempts: &mut u32,
+    what: &str,
+) -> Result<(), MigrationError> {
+    match table.transact(writes).await {
+        Ok(()) => {
+            *attempts = 0;
+            Ok(())
         }
+        Err(PortError::ConditionFailed) if *attempts < 8 => {
+            *attempts += 1;
+            Ok(())
+        }
+        Err(PortError::ConditionFailed) => Err(MigrationError::Retryable(format!(
+            "too much contention while {what}"
+        ))),
+        Err(e) => Err(e.into()),
     }
 }
 

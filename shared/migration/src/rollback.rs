@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 use tillbridge_domain::event::{EventData, MigrationRolledBack};
 use tillbridge_domain::{Envelope, MigrationId, Timestamp};
-use tillbridge_ports::PortError;
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 use tillbridge_ports::{BlobStore, EventBus};
 
@@ -191,16 +190,7 @@ pub async fn rollback(
         m.rollback_cursor = page.items.last().map(|i| i.sk.clone());
         m.updated_at = at;
         writes.push(state_write(&m, version)?);
-        match table.transact(writes).await {
-            Ok(()) => attempts = 0,
-            Err(PortError::ConditionFailed) if attempts < 8 => attempts += 1,
-            Err(PortError::ConditionFailed) => {
-                return Err(MigrationError::Retryable(
-                    "too much contention while rolling back".into(),
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        crate::apply::commit_batch(table, writes, &mut attempts, "rolling back").await?;
     }
 }
 
