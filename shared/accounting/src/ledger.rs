@@ -121,13 +121,10 @@ pub async fn grouped_costs(
         // sk = group#value#model#r<regime>
         let parts: Vec<&str> = i.sk.splitn(2, '#').collect();
         let rest = parts.get(1).copied().unwrap_or("");
-        let Some((value_model, regime)) = rest.rsplit_once("#r") else {
-            continue;
-        };
-        let Some((value, model)) = value_model.split_once('#') else {
-            continue;
-        };
-        let regime: usize = regime.parse().unwrap_or(0);
+        let corrupt = || AccountingError::Permanent(format!("aggregate key {:?} is corrupt", i.sk));
+        let (value_model, regime) = rest.rsplit_once("#r").ok_or_else(corrupt)?;
+        let (value, model) = value_model.split_once('#').ok_or_else(corrupt)?;
+        let regime: usize = regime.parse().map_err(|_| corrupt())?;
         let tokens = TokenCounts {
             input: attr(&i, "input_tokens"),
             cached_input: attr(&i, "cached_input_tokens"),
@@ -143,22 +140,25 @@ pub async fn grouped_costs(
                 .copied()
                 .unwrap_or(Timestamp::UNIX_EPOCH)
         };
-        let priced_requests = attr(&i, "requests") - attr(&i, "unpriced_requests");
-        let cost = if priced_requests > 0 {
-            book.version_at(at)
-                .and_then(|v| book.price(v, model, at))
-                .map(|p| tokens.cost(&p))
-                .unwrap_or_default()
-        } else {
-            Decimal::ZERO
+        let requests = attr(&i, "requests");
+        let mut unpriced = attr(&i, "unpriced_requests");
+        let price = book.version_at(at).and_then(|v| book.price(v, model, at));
+        // A model with no price (any more) is counted unpriced, never costed at $0.
+        let cost = match price {
+            Some(p) if requests > unpriced => tokens.cost(&p),
+            Some(_) => Decimal::ZERO,
+            None => {
+                unpriced = requests;
+                Decimal::ZERO
+            }
         };
         let line = out.entry(value.to_owned()).or_default();
-        line.requests += attr(&i, "requests");
+        line.requests += requests;
         line.input_tokens += tokens.input;
         line.cached_input_tokens += tokens.cached_input;
         line.cache_write_tokens += tokens.cache_write;
         line.output_tokens += tokens.output;
-        line.unpriced_requests += attr(&i, "unpriced_requests");
+        line.unpriced_requests += unpriced;
         line.cost += cost;
     }
     Ok(out)

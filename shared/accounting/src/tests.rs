@@ -280,3 +280,43 @@ async fn concurrent_reservations_on_the_embedded_store() {
     fifty_concurrent_reservations_never_overspend(store.table).await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A model whose price disappears from the book is counted unpriced when read, never
+/// costed at $0 (and a corrupt aggregate key is an error, not a silently skipped row).
+#[tokio::test]
+async fn an_aggregate_without_a_price_is_counted_unpriced() {
+    let t = table();
+    let corr = CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}"));
+    let e = usage_event(
+        &tenant(),
+        usage(1, "gpt-4o", "mapping.suggest", None),
+        at(2),
+        &corr,
+    );
+    record_usage(&t, &RecordingBus::default(), &book(), &e)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let priced = grouped_costs(&t, &book(), &tenant(), "2026-03", CostGroup::Model)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(priced["gpt-4o"].cost > Decimal::ZERO);
+    assert_eq!(priced["gpt-4o"].unpriced_requests, 0);
+
+    let empty = PriceBook::single(PriceTable::from_litellm_json("{}").unwrap_or_default());
+    let lines = grouped_costs(&t, &empty, &tenant(), "2026-03", CostGroup::Model)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let line = &lines["gpt-4o"];
+    assert_eq!((line.requests, line.unpriced_requests), (1, 1));
+    assert_eq!(line.cost, Decimal::ZERO);
+
+    let pk = keys::aggregates_pk(&tenant(), "2026-03");
+    t.add(&pk, "model#broken", &[("requests", 1)])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        grouped_costs(&t, &book(), &tenant(), "2026-03", CostGroup::Model)
+            .await
+            .is_err()
+    );
+}
