@@ -317,3 +317,42 @@ fn an_operator_migrates_over_http_reviews_approves_and_rolls_back() {
         405
     );
 }
+
+/// Text logs into a file or a collector carry no terminal colour codes (stderr is a pipe here).
+#[test]
+fn text_logs_to_a_pipe_have_no_colour_codes() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let state = temp_state("logs");
+    let tenants = state.join("tenants.json");
+    std::fs::write(&tenants, TENANTS).unwrap_or_else(|e| panic!("{e}"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tillbridge-under-test"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "text"])
+        .arg("--state")
+        .arg(state.join("store"))
+        .arg("--tenants")
+        .arg(&tenants)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    let addr = line.trim().trim_start_matches("listening on http://").to_owned();
+    let (status, _) = request(&addr, "GET", "/healthz", &[], b"");
+    assert_eq!(status, 200);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut logs = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut logs);
+    }
+    let _ = child.wait();
+    assert!(logs.contains("serving"), "{logs}");
+    assert!(!logs.contains('\u{1b}'), "colour codes in {logs:?}");
+}

@@ -332,12 +332,16 @@ async fn shutdown_signal() {
     }
 }
 
-/// JSON (default) or text logs on stderr; level from RUST_LOG (default info).
+/// JSON (default) or text logs on stderr; level from RUST_LOG (default info); text has colour
+/// only when stderr is a terminal.
 pub fn init_logging(format: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour codes only for a person at a terminal, never into files or log collectors.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = if format == "json" {
         builder.json().flatten_event(true).try_init()
