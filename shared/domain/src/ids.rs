@@ -138,49 +138,44 @@ impl From<&DeliveryId> for CorrelationId {
     }
 }
 
-/// The webhook schemes and POS vendors tillbridge understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Provider {
-    Square,
-    Shopify,
-    Clover,
-    Toast,
-    Zettle,
-    WooCommerce,
-    Lightspeed,
-    BigCommerce,
-    Stripe,
-    StandardWebhooks,
+/// Declares the providers ONCE: each line gives the variant and its name (lower case; how
+/// it appears in URLs, configuration and events). [`Provider`], [`Provider::ALL`] and
+/// [`Provider::as_str`] come from this list, and parsing, `Display`, serde and the JSON
+/// Schema go through them.
+macro_rules! providers {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, )*) => {
+        /// The webhook schemes and POS vendors tillbridge understands.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Provider {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Provider {
+            /// Every provider, in declaration order.
+            pub const ALL: [Provider; [$(Provider::$variant),*].len()] =
+                [$(Provider::$variant),*];
+
+            /// The provider's name, e.g. `standard-webhooks`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( Provider::$variant => $name, )*
+                }
+            }
+        }
+    };
 }
 
-impl Provider {
-    pub const ALL: [Provider; 10] = [
-        Provider::Square,
-        Provider::Shopify,
-        Provider::Clover,
-        Provider::Toast,
-        Provider::Zettle,
-        Provider::WooCommerce,
-        Provider::Lightspeed,
-        Provider::BigCommerce,
-        Provider::Stripe,
-        Provider::StandardWebhooks,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Square => "square",
-            Provider::Shopify => "shopify",
-            Provider::Clover => "clover",
-            Provider::Toast => "toast",
-            Provider::Zettle => "zettle",
-            Provider::WooCommerce => "woocommerce",
-            Provider::Lightspeed => "lightspeed",
-            Provider::BigCommerce => "bigcommerce",
-            Provider::Stripe => "stripe",
-            Provider::StandardWebhooks => "standard-webhooks",
-        }
-    }
+providers! {
+    Square = "square",
+    Shopify = "shopify",
+    Clover = "clover",
+    Toast = "toast",
+    Zettle = "zettle",
+    WooCommerce = "woocommerce",
+    Lightspeed = "lightspeed",
+    BigCommerce = "bigcommerce",
+    Stripe = "stripe",
+    StandardWebhooks = "standard-webhooks",
 }
 
 impl fmt::Display for Provider {
