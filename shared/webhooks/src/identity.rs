@@ -10,17 +10,7 @@ use crate::{Headers, vendors};
 /// Where a scheme documents one (event id, webhook id, message id), it is used; otherwise the
 /// SHA-256 of the body stands in (Clover, Lightspeed and WooCommerce don't retry with ids).
 pub fn delivery_key(provider: Provider, headers: &Headers, body: &[u8]) -> String {
-    let vendor = match provider {
-        Provider::Square => vendors::square::delivery_id(body),
-        Provider::Shopify => vendors::shopify::delivery_id(headers),
-        Provider::Toast => vendors::toast::delivery_id(body),
-        Provider::Zettle => vendors::zettle::delivery_id(body),
-        Provider::WooCommerce => vendors::woocommerce::delivery_id(headers),
-        Provider::BigCommerce => vendors::bigcommerce::delivery_id(headers),
-        Provider::StandardWebhooks => vendors::standard_webhooks::delivery_id(headers),
-        Provider::Stripe => vendors::stripe::delivery_id(body),
-        Provider::Clover | Provider::Lightspeed => None,
-    };
+    let vendor = (vendors::vendor(provider).delivery_id)(headers, body);
     match vendor.filter(|v| !v.is_empty() && v.len() <= 200) {
         Some(id) => format!("id:{id}"),
         None => format!("sha256:{}", hex::encode(Sha256::digest(body))),

@@ -54,20 +54,7 @@ pub fn precheck(
     now_unix: i64,
     tolerance_secs: i64,
 ) -> Result<Precheck, PrecheckError> {
-    match provider {
-        Provider::Square => vendors::square::precheck(headers),
-        Provider::Shopify => vendors::shopify::precheck(headers),
-        Provider::Clover => vendors::clover::precheck(headers, body),
-        Provider::Toast => vendors::toast::precheck(headers),
-        Provider::Zettle => vendors::zettle::precheck(headers),
-        Provider::WooCommerce => vendors::woocommerce::precheck(headers, body),
-        Provider::Lightspeed => vendors::lightspeed::precheck(headers),
-        Provider::Stripe => vendors::stripe::precheck(headers, now_unix, tolerance_secs),
-        Provider::BigCommerce => vendors::bigcommerce::precheck(headers, now_unix, tolerance_secs),
-        Provider::StandardWebhooks => {
-            vendors::standard_webhooks::precheck_headers(headers, true, now_unix, tolerance_secs)
-        }
-    }
+    (vendors::vendor(provider).precheck)(headers, body, now_unix, tolerance_secs)
 }
 
 #[cfg(test)]

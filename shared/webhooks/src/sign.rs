@@ -56,18 +56,7 @@ pub fn sign(
     body: &[u8],
     opts: &SignOptions<'_>,
 ) -> Result<Vec<(String, String)>, SignError> {
-    Ok(match provider {
-        Provider::Square => vendors::square::sign(secret, body, opts)?,
-        Provider::Shopify => vendors::shopify::sign(secret, body),
-        Provider::Clover => vendors::clover::sign(secret),
-        Provider::Toast => vendors::toast::sign(secret, body)?,
-        Provider::Zettle => vendors::zettle::sign(secret, body)?,
-        Provider::WooCommerce => vendors::woocommerce::sign(secret, body),
-        Provider::Lightspeed => vendors::lightspeed::sign(secret, body),
-        Provider::BigCommerce => vendors::bigcommerce::sign(secret, body, opts),
-        Provider::Stripe => vendors::stripe::sign(secret, body, opts),
-        Provider::StandardWebhooks => vendors::standard_webhooks::sign(secret, body, opts)?,
-    })
+    (vendors::vendor(provider).sign)(secret, body, opts)
 }
 
 /// HMAC-SHA256 of the concatenated parts (any key length is valid for HMAC).

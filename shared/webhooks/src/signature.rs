@@ -139,20 +139,7 @@ pub fn verify(
     if secrets.is_empty() {
         return Err(VerifyError::NoSecret);
     }
-    match provider {
-        Provider::Square => vendors::square::verify(headers, body, secrets, opts),
-        Provider::Shopify => vendors::shopify::verify(headers, body, secrets),
-        Provider::Clover => vendors::clover::verify(headers, body, secrets),
-        Provider::Toast => vendors::toast::verify(headers, body, secrets),
-        Provider::Zettle => vendors::zettle::verify(headers, body, secrets),
-        Provider::WooCommerce => vendors::woocommerce::verify(headers, body, secrets),
-        Provider::Lightspeed => vendors::lightspeed::verify(headers, body, secrets),
-        Provider::BigCommerce => vendors::bigcommerce::verify(headers, body, secrets, opts),
-        Provider::Stripe => vendors::stripe::verify(headers, body, secrets, opts),
-        Provider::StandardWebhooks => {
-            vendors::standard_webhooks::verify(headers, body, secrets, opts)
-        }
-    }
+    (vendors::vendor(provider).verify)(headers, body, secrets, opts)
 }
 
 pub(crate) fn verified(scheme: &'static str, secret_index: usize) -> Verified {

@@ -15,9 +15,7 @@ use tillbridge_domain::{
 };
 
 use crate::Headers;
-use crate::vendors::{
-    bigcommerce, clover, lightspeed, shopify, square, toast, woocommerce, zettle,
-};
+use crate::vendors;
 
 /// What a normalizer needs besides the payload.
 #[derive(Debug, Clone, Copy)]
@@ -147,28 +145,16 @@ pub fn normalize(
     ctx: &NormalizeContext<'_>,
     body: &[u8],
 ) -> Result<Normalized, NormalizeError> {
-    match provider {
-        Provider::Lightspeed => lightspeed::normalize(ctx, body),
-        _ => {
-            let json: Value =
-                serde_json::from_slice(body).map_err(|e| malformed(format!("not JSON: {e}")))?;
-            match provider {
-                Provider::Square => square::normalize(ctx, &json),
-                Provider::Shopify => shopify::normalize(ctx, &json),
-                Provider::Clover => clover::normalize(ctx, &json),
-                Provider::Toast => toast::normalize(ctx, &json),
-                Provider::Zettle => zettle::normalize(ctx, &json),
-                Provider::WooCommerce => woocommerce::normalize(ctx, &json),
-                Provider::BigCommerce => bigcommerce::normalize(ctx, &json),
-                Provider::Stripe | Provider::StandardWebhooks => {
-                    let kind = json
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown");
-                    Ok(Normalized::unhandled(kind))
-                }
-                Provider::Lightspeed => lightspeed::normalize(ctx, body),
-            }
+    match vendors::vendor(provider).normalize {
+        Some(normalize) => normalize(ctx, body),
+        // No normalizer: every event of the vendor is acknowledged as unhandled.
+        None => {
+            let json = vendors::parse_json(body)?;
+            let kind = json
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            Ok(Normalized::unhandled(kind))
         }
     }
 }

@@ -18,6 +18,17 @@ use crate::precheck::Precheck;
 use crate::sign::SignOptions;
 use crate::signature::{Secret, Verified, VerifyError, VerifyOptions, verified};
 use crate::vendors::standard_webhooks;
+use crate::vendors::{Vendor, parse_json};
+
+/// BigCommerce in the vendor table (`crate::vendors::vendor`).
+pub(crate) const VENDOR: Vendor = Vendor {
+    verify,
+    precheck: |headers, _, now, tolerance| precheck(headers, now, tolerance),
+    delivery_id: |headers, _| delivery_id(headers),
+    normalize: Some(|ctx, body| normalize(ctx, &parse_json(body)?)),
+    #[cfg(feature = "signing")]
+    sign: |secret, body, opts| Ok(sign(secret, body, opts)),
+};
 
 pub(crate) fn verify(
     headers: &Headers,

@@ -21,6 +21,17 @@ use crate::precheck::{Handshake, Precheck};
 use crate::signature::{
     CLOVER_AUTH_DIGEST_HEADER, Secret, Verified, VerifyError, decode_hex, verified,
 };
+use crate::vendors::{Vendor, no_delivery_id, parse_json};
+
+/// Clover in the vendor table (`crate::vendors::vendor`).
+pub(crate) const VENDOR: Vendor = Vendor {
+    verify: |headers, body, secrets, _| verify(headers, body, secrets),
+    precheck: |headers, body, _, _| precheck(headers, body),
+    delivery_id: no_delivery_id,
+    normalize: Some(|ctx, body| normalize(ctx, &parse_json(body)?)),
+    #[cfg(feature = "signing")]
+    sign: |secret, _, _| Ok(sign(secret)),
+};
 
 pub(crate) fn verify(
     headers: &Headers,

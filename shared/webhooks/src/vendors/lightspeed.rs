@@ -21,6 +21,17 @@ use crate::signature::clip;
 use crate::signature::{
     Secret, Verified, VerifyError, decode_hex, hmac_sha256_any, require, verified,
 };
+use crate::vendors::{Vendor, no_delivery_id};
+
+/// Lightspeed in the vendor table (`crate::vendors::vendor`).
+pub(crate) const VENDOR: Vendor = Vendor {
+    verify: |headers, body, secrets, _| verify(headers, body, secrets),
+    precheck: |headers, _, _, _| precheck(headers),
+    delivery_id: no_delivery_id,
+    normalize: Some(normalize),
+    #[cfg(feature = "signing")]
+    sign: |secret, body, _| Ok(sign(secret, body)),
+};
 
 /// `X-Signature: signature=<hex>, algorithm=HMAC-SHA256` (or the bare hex digest).
 pub(crate) fn parse_header(value: &str) -> Result<Vec<u8>, VerifyError> {

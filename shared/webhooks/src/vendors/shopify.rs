@@ -26,7 +26,18 @@ use crate::signature::B64;
 use crate::signature::{
     Secret, Verified, VerifyError, b64_header, decode_b64, hmac_sha256_any, require, verified,
 };
+use crate::vendors::{Vendor, parse_json};
 use tillbridge_domain::Timestamp;
+
+/// Shopify in the vendor table (`crate::vendors::vendor`).
+pub(crate) const VENDOR: Vendor = Vendor {
+    verify: |headers, body, secrets, _| verify(headers, body, secrets),
+    precheck: |headers, _, _, _| precheck(headers),
+    delivery_id: |headers, _| delivery_id(headers),
+    normalize: Some(|ctx, body| normalize(ctx, &parse_json(body)?)),
+    #[cfg(feature = "signing")]
+    sign: |secret, body, _| Ok(sign(secret, body)),
+};
 
 /// `X-Shopify-Hmac-Sha256`: base64 HMAC-SHA256 of the raw body.
 pub(crate) fn verify(

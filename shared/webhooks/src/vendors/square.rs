@@ -29,6 +29,17 @@ use crate::signature::{
     Secret, Verified, VerifyError, VerifyOptions, b64_header, decode_b64, hmac_sha256_any, require,
     verified,
 };
+use crate::vendors::{Vendor, parse_json};
+
+/// Square in the vendor table (`crate::vendors::vendor`).
+pub(crate) const VENDOR: Vendor = Vendor {
+    verify,
+    precheck: |headers, _, _, _| precheck(headers),
+    delivery_id: |_, body| delivery_id(body),
+    normalize: Some(|ctx, body| normalize(ctx, &parse_json(body)?)),
+    #[cfg(feature = "signing")]
+    sign,
+};
 
 pub(crate) fn verify(
     headers: &Headers,

@@ -15,6 +15,18 @@ use crate::sign::{SignOptions, hmac_sha256};
 use crate::signature::{
     B64, Secret, Verified, VerifyError, VerifyOptions, hmac_sha256_any, require, verified,
 };
+use crate::vendors::Vendor;
+
+/// Standard Webhooks in the vendor table (`crate::vendors::vendor`).
+/// No normalizer: tillbridge maps none of its events (they are acknowledged as unhandled).
+pub(crate) const VENDOR: Vendor = Vendor {
+    verify,
+    precheck: |headers, _, now, tolerance| precheck_headers(headers, true, now, tolerance),
+    delivery_id: |headers, _| delivery_id(headers),
+    normalize: None,
+    #[cfg(feature = "signing")]
+    sign,
+};
 
 pub(crate) fn verify(
     headers: &Headers,

@@ -12,6 +12,18 @@ use crate::sign::{SignOptions, hmac_sha256};
 use crate::signature::{
     Secret, Verified, VerifyError, VerifyOptions, hmac_sha256_any, require, verified,
 };
+use crate::vendors::Vendor;
+
+/// Stripe in the vendor table (`crate::vendors::vendor`).
+/// No normalizer: tillbridge maps none of its events (they are acknowledged as unhandled).
+pub(crate) const VENDOR: Vendor = Vendor {
+    verify,
+    precheck: |headers, _, now, tolerance| precheck(headers, now, tolerance),
+    delivery_id: |_, body| delivery_id(body),
+    normalize: None,
+    #[cfg(feature = "signing")]
+    sign: |secret, body, opts| Ok(sign(secret, body, opts)),
+};
 
 /// `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…][,v0=…]`
 pub(crate) fn parse_header(value: &str) -> Result<(i64, Vec<Vec<u8>>), VerifyError> {

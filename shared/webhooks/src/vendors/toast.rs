@@ -23,7 +23,18 @@ use crate::signature::B64;
 use crate::signature::{
     Secret, Verified, VerifyError, b64_header, decode_b64, hmac_sha256_any, require, verified,
 };
+use crate::vendors::{Vendor, parse_json};
 use rust_decimal::Decimal;
+
+/// Toast in the vendor table (`crate::vendors::vendor`).
+pub(crate) const VENDOR: Vendor = Vendor {
+    verify: |headers, body, secrets, _| verify(headers, body, secrets),
+    precheck: |headers, _, _, _| precheck(headers),
+    delivery_id: |_, body| delivery_id(body),
+    normalize: Some(|ctx, body| normalize(ctx, &parse_json(body)?)),
+    #[cfg(feature = "signing")]
+    sign: |secret, body, _| sign(secret, body),
+};
 
 /// A top-level string field of a JSON object body, as its exact decoded value.
 pub(crate) fn json_string_field(body: &[u8], field: &str) -> Result<String, VerifyError> {

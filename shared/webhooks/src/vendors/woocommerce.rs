@@ -23,7 +23,18 @@ use crate::sign::hmac_sha256;
 #[cfg(feature = "signing")]
 use crate::signature::B64;
 use crate::signature::{Secret, Verified, VerifyError, decode_b64, hmac_sha256_any, verified};
+use crate::vendors::{Vendor, parse_json};
 use tillbridge_domain::Timestamp;
+
+/// WooCommerce in the vendor table (`crate::vendors::vendor`).
+pub(crate) const VENDOR: Vendor = Vendor {
+    verify: |headers, body, secrets, _| verify(headers, body, secrets),
+    precheck: |headers, body, _, _| precheck(headers, body),
+    delivery_id: |headers, _| delivery_id(headers),
+    normalize: Some(|ctx, body| normalize(ctx, &parse_json(body)?)),
+    #[cfg(feature = "signing")]
+    sign: |secret, body, _| Ok(sign(secret, body)),
+};
 
 pub(crate) fn verify(
     headers: &Headers,

@@ -23,8 +23,19 @@ use crate::sign::hmac_sha256;
 use crate::signature::{
     Secret, Verified, VerifyError, decode_hex, hmac_sha256_any, require, verified,
 };
+use crate::vendors::{Vendor, parse_json};
 use rust_decimal::Decimal;
 use tillbridge_domain::{Currency, Timestamp};
+
+/// Zettle in the vendor table (`crate::vendors::vendor`).
+pub(crate) const VENDOR: Vendor = Vendor {
+    verify: |headers, body, secrets, _| verify(headers, body, secrets),
+    precheck: |headers, _, _, _| precheck(headers),
+    delivery_id: |_, body| delivery_id(body),
+    normalize: Some(|ctx, body| normalize(ctx, &parse_json(body)?)),
+    #[cfg(feature = "signing")]
+    sign: |secret, body, _| sign(secret, body),
+};
 
 pub(crate) fn verify(
     headers: &Headers,
