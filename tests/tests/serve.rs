@@ -342,7 +342,10 @@ fn text_logs_to_a_pipe_have_no_colour_codes() {
     if let Some(out) = child.stdout.take() {
         let _ = BufReader::new(out).read_line(&mut line);
     }
-    let addr = line.trim().trim_start_matches("listening on http://").to_owned();
+    let addr = line
+        .trim()
+        .trim_start_matches("listening on http://")
+        .to_owned();
     let (status, _) = request(&addr, "GET", "/healthz", &[], b"");
     assert_eq!(status, 200);
     let _ = Command::new("kill")
