@@ -69,34 +69,68 @@ pub(crate) fn verify(
     Err(VerifyError::Mismatch("HMAC-SHA256 of the body"))
 }
 
-/// PHP's `wp_specialchars_decode($s, ENT_QUOTES)`: the five entities WordPress encodes.
+/// WordPress's `wp_specialchars_decode($text, ENT_QUOTES)` (wp-includes/formatting.php),
+/// which WooCommerce applies to the stored secret before it signs: `&lt;` `&gt;` `&amp;`
+/// `&quot;`, the decimal forms of `< > & " '` with any number of leading zeros (`&#060;`,
+/// `&#38;`, `&#0039;`) and the hex forms of `& " '` (`&#x26;`, case-insensitive `x`). One pass,
+/// like PHP's `strtr`: `&amp;lt;` becomes `&lt;`, not `<`.
 fn wp_specialchars_decode(s: &[u8]) -> Vec<u8> {
-    const ENTITIES: [(&[u8], u8); 8] = [
-        (b"&amp;", b'&'),
-        (b"&lt;", b'<'),
-        (b"&gt;", b'>'),
-        (b"&quot;", b'"'),
-        (b"&#039;", b'\''),
-        (b"&#39;", b'\''),
-        (b"&#x27;", b'\''),
-        (b"&#034;", b'"'),
-    ];
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
-    'outer: while i < s.len() {
-        if s[i] == b'&' {
-            for (ent, ch) in ENTITIES {
-                if s[i..].starts_with(ent) {
-                    out.push(ch);
-                    i += ent.len();
-                    continue 'outer;
-                }
+    while i < s.len() {
+        match (s[i] == b'&').then(|| entity_at(&s[i..])).flatten() {
+            Some((ch, len)) => {
+                out.push(ch);
+                i += len;
+            }
+            None => {
+                out.push(s[i]);
+                i += 1;
             }
         }
-        out.push(s[i]);
-        i += 1;
     }
     out
+}
+
+/// The character and length of the entity `s` starts with, if WordPress decodes it.
+fn entity_at(s: &[u8]) -> Option<(u8, usize)> {
+    const NAMED: [(&[u8], u8); 4] = [
+        (b"&lt;", b'<'),
+        (b"&gt;", b'>'),
+        (b"&amp;", b'&'),
+        (b"&quot;", b'"'),
+    ];
+    if let Some((ent, ch)) = NAMED.iter().find(|(ent, _)| s.starts_with(ent)) {
+        return Some((*ch, ent.len()));
+    }
+    let rest = s.strip_prefix(b"&#")?;
+    let (hex, digits_at) = match rest.first() {
+        Some(b'x' | b'X') => (true, 3),
+        _ => (false, 2),
+    };
+    let digits = &s[digits_at..];
+    let n = digits
+        .iter()
+        .take_while(|b| {
+            if hex {
+                b.is_ascii_hexdigit()
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+        .count();
+    if n == 0 || digits.get(n) != Some(&b';') {
+        return None;
+    }
+    let text = std::str::from_utf8(&digits[..n]).ok()?;
+    let value = u32::from_str_radix(text, if hex { 16 } else { 10 }).ok()?;
+    let decoded = if hex {
+        [b'&', b'"', b'\''].as_slice()
+    } else {
+        b"<>&\"'".as_slice()
+    };
+    let ch = u8::try_from(value).ok().filter(|c| decoded.contains(c))?;
+    Some((ch, digits_at + n + 1))
 }
 
 /// Precheck: `X-WC-Webhook-Signature` is base64, or the body is the creation ping.
@@ -276,4 +310,32 @@ fn order(ctx: &NormalizeContext<'_>, o: &Value, topic: &str) -> Result<Normalize
             dedupe_key: None,
         }],
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wp_specialchars_decode;
+
+    fn decode(s: &str) -> String {
+        String::from_utf8_lossy(&wp_specialchars_decode(s.as_bytes())).into_owned()
+    }
+
+    /// The stored forms of one secret in ../shared/cases/web-06 (WordPress escapes what an
+    /// admin types), each decoding to the key WooCommerce signs with.
+    #[test]
+    fn stored_secrets_decode_as_wordpress_decodes_them() {
+        let key = "K7>pd&Rw\"x;Q<m'9;";
+        assert_eq!(decode(key), key);
+        assert_eq!(decode("K7&gt;pd&amp;Rw&quot;x;Q&lt;m&#039;9;"), key);
+        assert_eq!(decode("K7&#062;pd&#038;Rw&#034;x;Q&#060;m&#39;9;"), key);
+        assert_eq!(decode("ab&#038;cd"), "ab&cd");
+        assert_eq!(decode("a&#x26;b&#X22;c&#x0027;d&#0000039;"), "a&b\"c'd'");
+    }
+
+    #[test]
+    fn one_pass_and_only_the_entities_wordpress_decodes() {
+        assert_eq!(decode("&amp;lt;"), "&lt;");
+        assert_eq!(decode("&#65;&#x41;&eacute;&#38"), "&#65;&#x41;&eacute;&#38");
+        assert_eq!(decode("&#x3c;&LT;&#;&#x;"), "&#x3c;&LT;&#;&#x;");
+    }
 }
