@@ -314,7 +314,7 @@ async fn print_blob(rt: &LocalRuntime, key: &str) -> Outcome {
 /// Runs the queues until they are empty, drawing the migration's progress on stderr; the
 /// migration as it is then.
 pub async fn drive(rt: &Arc<LocalRuntime>, id: &str) -> Result<Migration, Failure> {
-    let worker = {
+    let mut worker = {
         let rt = rt.clone();
         tokio::spawn(async move { rt.drain().await })
     };
@@ -323,8 +323,13 @@ pub async fn drive(rt: &Arc<LocalRuntime>, id: &str) -> Result<Migration, Failur
     let mut shown = false;
     // An id no migration can have is never found (the queues still drain).
     let mid = MigrationId::parse(id).ok();
-    while !worker.is_finished() {
-        tokio::time::sleep(Duration::from_millis(if tty { 100 } else { 1000 })).await;
+    // Progress is drawn on a tick; the command returns as soon as the work is done.
+    let mut tick = tokio::time::interval(Duration::from_millis(if tty { 100 } else { 1000 }));
+    let drained = loop {
+        tokio::select! {
+            done = &mut worker => break done,
+            _ = tick.tick() => {}
+        }
         let Some(mid) = mid.as_ref() else {
             continue;
         };
@@ -336,12 +341,11 @@ pub async fn drive(rt: &Arc<LocalRuntime>, id: &str) -> Result<Migration, Failur
                 last = now;
             }
         }
-    }
+    };
     if shown && tty {
         eprintln!();
     }
-    worker
-        .await
+    drained
         .map_err(|e| Failure::usage(format!("worker stopped: {e}")))?
         .map_err(usage)?;
     load(rt, id).await

@@ -171,8 +171,17 @@ impl LocalRuntime {
         }
     }
 
-    /// One batch from each queue.
+    /// One batch from each queue; migration steps run to their end.
     pub async fn step(&self) -> Result<StepReport, LocalError> {
+        let mut report = self.step_deliveries().await?;
+        let migrations = self.step_migrations(&|| false).await?;
+        report.processed += migrations.processed;
+        report.failed += migrations.failed;
+        Ok(report)
+    }
+
+    /// One batch from the short-work queues: inbound deliveries, catalog events, usage.
+    pub async fn step_deliveries(&self) -> Result<StepReport, LocalError> {
         let mut report = StepReport::default();
         for m in self.inbound.receive(BATCH, self.visibility).await? {
             let result = self
@@ -224,13 +233,24 @@ impl LocalRuntime {
             };
             settle(self.costs_queue.as_ref(), &m, result, &mut report).await?;
         }
+        Ok(report)
+    }
+
+    /// One batch of migration steps. A long step (apply, rollback) checks `stop` between
+    /// its batches and, when it says so, hands over: it records its checkpoint and queues its
+    /// own continuation, as the Lambda functions do before their deadline.
+    pub async fn step_migrations(
+        &self,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<StepReport, LocalError> {
+        let mut report = StepReport::default();
         for m in self
             .migrations_queue
             .receive(BATCH, self.visibility)
             .await?
         {
             let result = match parse_bus_message(&m.body) {
-                Ok(event) => self.migration_step(&event).await,
+                Ok(event) => self.migration_step(&event, stop).await,
                 Err(e) => Err(LocalError::Permanent(e)),
             };
             settle(self.migrations_queue.as_ref(), &m, result, &mut report).await?;
@@ -238,7 +258,11 @@ impl LocalRuntime {
         Ok(report)
     }
 
-    async fn migration_step(&self, event: &Envelope) -> Result<(), LocalError> {
+    async fn migration_step(
+        &self,
+        event: &Envelope,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), LocalError> {
         if let EventData::MigrationRequested(_) = &event.body {
             return tillbridge_migration::suggest(
                 self.table.as_ref(),
@@ -256,7 +280,7 @@ impl LocalRuntime {
             self.blobs.as_ref(),
             self.bus.as_ref(),
             event,
-            &|| false,
+            stop,
         )
         .await
         .map_err(Into::into)
@@ -275,24 +299,63 @@ impl LocalRuntime {
         }
     }
 
-    /// Background workers for `serve`: poll until `shutdown` turns true.
-    pub async fn run_workers(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            let idle = match self.step().await {
-                Ok(r) => r.processed == 0 && r.failed == 0,
-                Err(e) => {
-                    warn!(error = %e, "worker step failed");
-                    true
+    /// Background workers for `serve`, until `shutdown` turns true. Deliveries, catalog events
+    /// and usage are worked on this runtime; migration steps on a thread of their own (a
+    /// 100,000-item apply is seconds of CPU between awaits, which must not hold up the HTTP
+    /// server's tasks), in slices of [`MIGRATION_SLICE`] so progress shows and pause or cancel
+    /// take effect between batches.
+    pub async fn run_workers(self: Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
+        let lane = self.clone();
+        let stop = shutdown.clone();
+        let migrations = std::thread::Builder::new()
+            .name("migrations".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(poll(stop, || async {
+                        let started = std::time::Instant::now();
+                        lane.step_migrations(&|| started.elapsed() >= MIGRATION_SLICE)
+                            .await
+                    })),
+                    Err(e) => warn!(error = %e, "cannot start the migration worker"),
                 }
-            };
-            if *shutdown.borrow() {
-                return;
+            });
+        poll(shutdown, || self.step_deliveries()).await;
+        match migrations {
+            Ok(handle) => {
+                let _ = tokio::task::spawn_blocking(move || handle.join()).await;
             }
-            if idle {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                    _ = shutdown.changed() => return,
-                }
+            Err(e) => warn!(error = %e, "cannot start the migration worker"),
+        }
+    }
+}
+
+/// How long one migration step works before it hands over to its own continuation.
+pub const MIGRATION_SLICE: Duration = Duration::from_secs(1);
+
+/// Runs `step` until `shutdown` turns true, pausing 50 ms whenever a pass found nothing.
+async fn poll<F, Fut>(mut shutdown: tokio::sync::watch::Receiver<bool>, step: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<StepReport, LocalError>>,
+{
+    loop {
+        let idle = match step().await {
+            Ok(r) => r.processed == 0 && r.failed == 0,
+            Err(e) => {
+                warn!(error = %e, "worker step failed");
+                true
+            }
+        };
+        if *shutdown.borrow() {
+            return;
+        }
+        if idle {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                _ = shutdown.changed() => return,
             }
         }
     }
