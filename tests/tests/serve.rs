@@ -359,3 +359,73 @@ fn text_logs_to_a_pipe_have_no_colour_codes() {
     assert!(logs.contains("serving"), "{logs}");
     assert!(!logs.contains('\u{1b}'), "colour codes in {logs:?}");
 }
+
+/// A migration works off the request path: webhooks keep their fast 202 while it applies,
+/// its percent moves, and a pause stops it within a batch until it is resumed.
+#[test]
+fn a_migration_runs_off_the_request_path_and_pauses_within_a_batch() {
+    use std::time::Instant;
+
+    let state = temp_state("migration-offpath");
+    let exports = state.join("store/blobs/exports/t1");
+    std::fs::create_dir_all(&exports).unwrap_or_else(|e| panic!("{e}"));
+    let generator = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../samples/exports/generate_large.py"
+    );
+    let export = std::process::Command::new("python3")
+        .args([generator, "3000"])
+        .output()
+        .unwrap_or_else(|e| panic!("python3: {e}"));
+    assert!(export.status.success());
+    std::fs::write(exports.join("large.json"), &export.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let s = Server::start(state);
+    let start =
+        br#"{"tenant_id":"t1","source_name":"square","export_key":"exports/t1/large.json"}"#;
+    let (status, body) = s.request(
+        "POST",
+        "/v1/migrations",
+        &[("content-type", "application/json".into())],
+        start,
+    );
+    assert_eq!(status, 202, "{body}");
+    let id = json(&body)["id"].as_str().unwrap_or_default().to_owned();
+    let show = |s: &Server| json(&s.get(&format!("/v1/migrations/{id}")).1);
+    s.eventually("suggestions", WAIT, |s| {
+        show(s)["status"] == "mapping_review"
+    });
+    let (status, _) = s.request("POST", &format!("/v1/migrations/{id}/approve"), &[], b"");
+    assert_eq!(status, 202);
+    s.eventually("apply under way", WAIT, |s| {
+        let m = show(s);
+        m["status"] == "applying" && m["percent"].as_u64().is_some_and(|p| p > 0)
+    });
+
+    let sent = Instant::now();
+    let body = product(1, 11, "9.99", "2026-01-01T00:00:00Z");
+    let (status, _) = post_shopify(&s.addr, "t1", "during-apply", &body, "shp-secret");
+    assert_eq!(status, 202);
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "a 202 took {:?}",
+        sent.elapsed()
+    );
+
+    let (status, _) = s.request("POST", &format!("/v1/migrations/{id}/pause"), &[], b"");
+    assert_eq!(status, 202);
+    std::thread::sleep(Duration::from_millis(1500));
+    let paused = show(&s)["progress"]["applied"].clone();
+    std::thread::sleep(Duration::from_millis(1500));
+    let m = show(&s);
+    assert_eq!(
+        m["progress"]["applied"], paused,
+        "a paused migration does not move"
+    );
+    assert!(m["percent"].as_u64().is_some_and(|p| p < 100), "{m}");
+
+    let (status, _) = s.request("POST", &format!("/v1/migrations/{id}/resume"), &[], b"");
+    assert_eq!(status, 202);
+    s.eventually("completed", Duration::from_secs(120), |s| {
+        show(s)["status"] == "completed"
+    });
+}
