@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 pub use tillbridge_api::Api;
 
 /// Who is calling: the IAM principal API Gateway authenticated (the management routes use
-/// AWS_IAM authorization), else the operator header (tests, local tools).
+/// AWS_IAM authorization). Never a header or a body field: those anyone can set.
 fn operator(req: &Request) -> String {
     if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
         && let Some(arn) = ctx
@@ -18,12 +18,7 @@ fn operator(req: &Request) -> String {
     {
         return arn;
     }
-    req.headers()
-        .get("x-tillbridge-operator")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.trim().is_empty() && v.len() <= 200)
-        .unwrap_or("anonymous")
-        .to_owned()
+    "anonymous".to_owned()
 }
 
 /// Answers one request; every outcome is an HTTP response.
@@ -149,6 +144,21 @@ mod tests {
             .with_query_string_parameters(query)
     }
 
+    /// The request as API Gateway passes it on after IAM authorization of `arn`.
+    fn as_principal(req: Request, arn: &str) -> Request {
+        use lambda_http::aws_lambda_events::apigw::{
+            ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerIamDescription,
+            ApiGatewayV2httpRequestContext,
+        };
+        let mut iam = ApiGatewayRequestAuthorizerIamDescription::default();
+        iam.user_arn = Some(arn.to_owned());
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.iam = Some(iam);
+        let mut ctx = ApiGatewayV2httpRequestContext::default();
+        ctx.authorizer = Some(authorizer);
+        req.with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(ctx))
+    }
+
     fn text(r: &Response<Body>) -> String {
         String::from_utf8_lossy(r.body().as_ref()).into_owned()
     }
@@ -211,10 +221,15 @@ mod tests {
             .method("POST")
             .uri("/v1/migrations")
             .header("content-type", "application/json")
-            .header("x-tillbridge-operator", "ana@ops")
             .header("idempotency-key", "first")
             .body(Body::Text(body.into()))
             .unwrap_or_default();
+        // An operator header is ignored in the cloud: only the IAM principal counts.
+        let mut post = as_principal(post, "ana@ops");
+        post.headers_mut().insert(
+            "x-tillbridge-operator",
+            http::HeaderValue::from_static("mallory"),
+        );
         let r = handle(&api, post).await;
         assert_eq!(r.status(), 202, "{}", text(&r));
         let m: serde_json::Value = serde_json::from_str(&text(&r)).unwrap_or_default();

@@ -56,7 +56,8 @@ pub struct Request<'a> {
     /// Headers with lower-case names.
     pub headers: &'a [(String, String)],
     /// The operator as the front door authenticated them (the IAM principal behind API
-    /// Gateway; the `x-tillbridge-operator` header locally).
+    /// Gateway; `serve`'s `X-Operator` header or `--operator` locally). The audit records
+    /// it; a body never sets it.
     pub operator: &'a str,
     /// The raw body.
     pub body: &'a [u8],

@@ -74,21 +74,29 @@ struct StartBody {
     /// Records (array, or an object with items and customers) or CSV text.
     #[serde(default)]
     export: Option<Value>,
+    /// Accepted for older clients and ignored: who asks is the authenticated operator.
     #[serde(default)]
+    #[allow(dead_code)]
     requested_by: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+/// An operator action's body. A name in it is accepted for older clients and ignored: the
+/// audit records the authenticated operator, never a body field.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ActBody {
     #[serde(default, alias = "reviewer")]
+    #[allow(dead_code)]
     by: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OverridesBody {
-    reviewer: String,
+    /// Accepted for older clients and ignored (see [`ActBody`]).
+    #[serde(default)]
+    #[allow(dead_code)]
+    reviewer: Option<String>,
     overrides: Vec<OverrideLine>,
 }
 
@@ -190,7 +198,7 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
         (
             body.tenant_id,
             body.source_name,
-            body.requested_by.unwrap_or_else(|| req.operator.to_owned()),
+            req.operator.to_owned(),
             upload,
             body.export_key,
         )
@@ -283,7 +291,7 @@ async fn put_mappings(api: &Api, m: &Migration, req: &Request<'_>) -> Response {
                 source: &o.source,
                 new_target: o.target.as_deref(),
                 reason: &o.reason,
-                reviewer: &body.reviewer,
+                reviewer: req.operator,
                 at,
             },
         )
@@ -307,15 +315,13 @@ async fn put_mappings(api: &Api, m: &Migration, req: &Request<'_>) -> Response {
 }
 
 async fn act(api: &Api, m: &Migration, action: &str, req: &Request<'_>) -> Response {
-    let body: ActBody = if req.body.iter().all(u8::is_ascii_whitespace) {
-        ActBody::default()
-    } else {
-        match serde_json::from_slice(req.body) {
-            Ok(b) => b,
-            Err(e) => return error(400, &format!("body: {e}")),
-        }
-    };
-    let by = body.by.unwrap_or_else(|| req.operator.to_owned());
+    // A body may still name a person (older clients): it must be well formed, and is ignored.
+    if !req.body.iter().all(u8::is_ascii_whitespace)
+        && let Err(e) = serde_json::from_slice::<ActBody>(req.body)
+    {
+        return error(400, &format!("body: {e}"));
+    }
+    let by = req.operator.to_owned();
     let at = api.clock.now();
     let (t, b, id) = (api.table.as_ref(), api.bus.as_ref(), &m.id);
     let result = match action {

@@ -52,6 +52,10 @@ pub struct Args {
     /// S3 `BUCKET_NAME`, endpoint from `AWS_ENDPOINT_URL` (an emulator) or the default chain.
     #[arg(long, default_value = "embedded", value_parser = ["embedded", "aws"])]
     backend: String,
+    /// Who operates this server: the identity the audit records for management requests
+    /// that carry no `X-Operator` header (there is no IAM locally).
+    #[arg(long, default_value = "local")]
+    operator: String,
 }
 
 /// `tillbridge serve`: the HTTP API and the workers until SIGINT/SIGTERM.
@@ -78,7 +82,7 @@ pub fn run(a: Args) -> Outcome {
         info!(addr = %local, state = %a.state.display(), "serving");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let workers = tokio::spawn(runtime.clone().run_workers(stop_rx));
-        axum::serve(listener, router(runtime))
+        axum::serve(listener, router(runtime, &a.operator))
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| Failure::usage(format!("server failed: {e}")))?;
@@ -200,7 +204,9 @@ pub fn store_cost_table(
 
 /// The webhook route (the ingress stage) and, for everything else, the management API's one
 /// router ([`tillbridge_api::handle`]) — the same code the deployed api function runs.
-pub fn router(rt: Arc<LocalRuntime>) -> Router {
+/// `operator` is who the audit records when a request names nobody (`X-Operator`).
+pub fn router(rt: Arc<LocalRuntime>, operator: &str) -> Router {
+    let operator: Arc<str> = Arc::from(operator);
     let runtime = rt.clone();
     let api = Arc::new(Api {
         table: rt.table.clone(),
@@ -217,7 +223,9 @@ pub fn router(rt: Arc<LocalRuntime>) -> Router {
             move |method: axum::http::Method,
                   uri: axum::http::Uri,
                   headers: HeaderMap,
-                  body: Bytes| { api_route(api.clone(), method, uri, headers, body) },
+                  body: Bytes| {
+                api_route(api.clone(), operator.clone(), method, uri, headers, body)
+            },
         )
         .layer(DefaultBodyLimit::max(MAX_HTTP_BODY))
 }
@@ -257,10 +265,11 @@ async fn webhook(
     reply(r.status, r.body)
 }
 
-/// Every other route: the management API. The operator is the `x-tillbridge-operator`
-/// header (no IAM locally), else `local`.
+/// Every other route: the management API. The operator is the `X-Operator` header (also
+/// read as `X-Tillbridge-Operator`), else serve's `--operator`: there is no IAM locally.
 async fn api_route(
     api: Arc<Api>,
+    default_operator: Arc<str>,
     method: axum::http::Method,
     uri: axum::http::Uri,
     headers: HeaderMap,
@@ -273,8 +282,12 @@ async fn api_route(
         .collect();
     let operator = headers
         .iter()
-        .find(|(k, _)| k == "x-tillbridge-operator")
-        .map_or("local", |(_, v)| v.as_str())
+        .find(|(k, v)| {
+            (k == "x-operator" || k == "x-tillbridge-operator")
+                && !v.trim().is_empty()
+                && v.len() <= 200
+        })
+        .map_or(&*default_operator, |(_, v)| v.as_str())
         .to_owned();
     let r = tillbridge_api::handle(
         &api,

@@ -225,7 +225,7 @@ async fn call(h: &Harness, method: &str, path: &str, body: Value) -> (u16, Value
             path,
             query: &query,
             headers: &headers,
-            operator: "ops@test",
+            operator: "ana@ops",
             body: &body,
         },
     )
@@ -273,7 +273,8 @@ async fn start_and_approve(h: &Harness) -> String {
         h,
         "PUT",
         &format!("/v1/migrations/{id}/mappings"),
-        json!({"reviewer": "ana@ops", "overrides": [{"source": "category", "target": "category", "reason": "confirmed with the merchant"}]}),
+        // A name in the body is ignored: the audit records the authenticated operator.
+        json!({"reviewer": "mallory", "overrides": [{"source": "category", "target": "category", "reason": "confirmed with the merchant"}]}),
     )
     .await;
     assert_eq!(status, 200);
@@ -281,7 +282,7 @@ async fn start_and_approve(h: &Harness) -> String {
         h,
         "POST",
         &format!("/v1/migrations/{id}/approve"),
-        json!({"reviewer": "ana@ops"}),
+        json!({"reviewer": "mallory"}),
     )
     .await;
     assert_eq!(status, 202, "{m}");
