@@ -18,4 +18,12 @@ if ! command -v cfn-lint >/dev/null 2>&1 || ! python3 -c 'import cfn_lint_server
 fi
 python3 infra/check_template.py infra/template.yaml
 
+# The OpenAPI file (generated from the route table, checked by tests/tests/routes.rs) must be
+# a valid OpenAPI 3.1 document.
+if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+  echo "installing openapi-spec-validator"
+  python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
+fi
+python3 infra/check_openapi.py infra/openapi.json
+
 cargo test --workspace --locked "$@"

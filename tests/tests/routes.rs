@@ -101,6 +101,12 @@ fn serve_answers_every_route() {
         };
         let (status, body) = server.request(r.method, &path, &[], b"");
         assert_ne!(status, 0, "{} {path}: no answer", r.method);
+        let documented = tillbridge_api::openapi::route_doc(r.id).statuses;
+        assert!(
+            documented.contains(&status),
+            "{} {path}: {status} is not in the OpenAPI document ({documented:?})",
+            r.method
+        );
         assert_ne!(status, 405, "{} {path}: {body}", r.method);
         assert!(
             !body.contains("no such route"),
@@ -110,4 +116,32 @@ fn serve_answers_every_route() {
     }
     let (status, _) = server.request("POST", "/v1/webhooks/shopify/t1", &[], b"{}");
     assert_eq!(status, 401, "the webhook route answers (unsigned: 401)");
+}
+
+#[test]
+fn the_openapi_file_is_generated_from_the_route_table() {
+    let path = root().join("infra/openapi.json");
+    let generated = tillbridge_api::openapi::openapi();
+    if std::env::var_os("TILLBRIDGE_WRITE_OPENAPI").is_some() {
+        let text = serde_json::to_string_pretty(&generated).unwrap_or_default() + "\n";
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let checked_in: serde_json::Value = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "infra/openapi.json differs from the route table; regenerate with \
+         TILLBRIDGE_WRITE_OPENAPI=1 cargo test -p tillbridge-e2e --test routes"
+    );
+    let paths = &checked_in["paths"];
+    for r in ROUTES {
+        assert!(
+            paths[r.path][r.method.to_ascii_lowercase()].is_object(),
+            "{} {} is not in infra/openapi.json",
+            r.method,
+            r.path
+        );
+    }
 }

@@ -11,6 +11,7 @@
 mod catalog;
 mod finance;
 pub mod migrations;
+pub mod openapi;
 
 use std::sync::{Arc, LazyLock};
 

@@ -1,0 +1,221 @@
+//! The OpenAPI 3.1 description of the HTTP API, generated from the route table: every route
+//! of [`ROUTES`] and the webhook route, with their parameters and every status they answer.
+//! `infra/openapi.json` is this document checked in; a test fails when it differs
+//! (`TILLBRIDGE_WRITE_OPENAPI=1 cargo test -p tillbridge-e2e --test routes` rewrites it), and
+//! another calls every route and fails on a status the document does not list.
+
+use serde_json::{Map, Value, json};
+use tillbridge_domain::CatalogItem;
+
+use crate::{ROUTES, RouteId, WEBHOOK_ROUTE};
+
+/// What the document says about one route.
+pub struct RouteDoc {
+    /// One line: what the route does.
+    pub summary: &'static str,
+    /// Query parameters: name, required, meaning.
+    pub query: &'static [(&'static str, bool, &'static str)],
+    /// The request body's media type, when the route takes one.
+    pub body: Option<&'static str>,
+    /// Every status the route answers.
+    pub statuses: &'static [u16],
+}
+
+const PERIOD: (&str, bool, &str) = ("period", true, "The month, YYYY-MM.");
+const FORMAT: (&str, bool, &str) = (
+    "format",
+    false,
+    "`csv` for a CSV download (or Accept: text/csv).",
+);
+const READ: &[u16] = &[200, 404, 500, 503];
+const ACT: &[u16] = &[202, 400, 404, 409, 500, 503];
+
+/// The documentation of a route (an exhaustive match: a new route must be described).
+pub fn route_doc(id: RouteId) -> RouteDoc {
+    let doc = |summary, query, body, statuses| RouteDoc {
+        summary,
+        query,
+        body,
+        statuses,
+    };
+    match id {
+        RouteId::Health => doc("Liveness.", &[], None, &[200]),
+        RouteId::AllCosts => doc(
+            "Every tenant's AI and infrastructure cost of a month.",
+            &[PERIOD, FORMAT],
+            None,
+            &[200, 400, 500, 503],
+        ),
+        RouteId::TenantCosts => doc(
+            "One tenant's AI cost of a month, grouped.",
+            &[
+                PERIOD,
+                FORMAT,
+                (
+                    "group_by",
+                    false,
+                    "model (default), operation, migration or day.",
+                ),
+            ],
+            None,
+            &[200, 400, 404, 500, 503],
+        ),
+        RouteId::PostUsage => doc(
+            "A model client reports one call (accounted once per request_id).",
+            &[],
+            Some("application/json"),
+            &[202, 400, 404, 500, 503],
+        ),
+        RouteId::ListItems => doc("The tenant's catalog.", &[], None, READ),
+        RouteId::GetItem => doc("One catalog item.", &[], None, READ),
+        RouteId::GetOrder => doc("One order as last received.", &[], None, READ),
+        RouteId::ListQuarantine => doc(
+            "Quarantined deliveries with their reasons, oldest first.",
+            &[],
+            None,
+            READ,
+        ),
+        RouteId::ListRejected => doc(
+            "Webhook updates that failed validation, with findings.",
+            &[],
+            None,
+            READ,
+        ),
+        RouteId::Stats => doc("Webhook and apply counters.", &[], None, READ),
+        RouteId::StartMigration => doc(
+            "Start a migration: JSON with the export inline or its export_key, or the raw export \
+             as the body with ?tenant_id=&source_name= (CSV by Content-Type). Idempotency-Key \
+             makes a retried upload the same migration.",
+            &[
+                ("tenant_id", false, "For a raw upload: the tenant."),
+                ("source_name", false, "For a raw upload: the source system."),
+            ],
+            Some("application/json"),
+            &[202, 400, 404, 409, 413, 500, 503],
+        ),
+        RouteId::ListMigrations => doc(
+            "The tenant's migrations, newest first.",
+            &[("tenant_id", true, "The tenant.")],
+            None,
+            &[200, 400, 404, 500, 503],
+        ),
+        RouteId::GetMigration => doc("Status, progress and validation summary.", &[], None, READ),
+        RouteId::GetMappings => doc("Mapping suggestions and decisions.", &[], None, READ),
+        RouteId::PutMappings => doc(
+            "Override mapping decisions (audited with the operator).",
+            &[],
+            Some("application/json"),
+            &[200, 400, 404, 409, 500, 503],
+        ),
+        RouteId::MigrationAction => doc(
+            "approve, pause, resume, cancel or rollback (audited with the operator).",
+            &[],
+            None,
+            ACT,
+        ),
+        RouteId::MigrationReport => doc("The validation report.", &[], None, READ),
+        RouteId::RollbackReport => doc("The rollback report.", &[], None, READ),
+        RouteId::MigrationAudit => doc("The audit report.", &[], None, READ),
+    }
+}
+
+/// The webhook route's documentation.
+pub const WEBHOOK_DOC: RouteDoc = RouteDoc {
+    summary: "A vendor's webhook delivery: 202 once stored; 200 for vendor handshakes.",
+    query: &[],
+    body: Some("application/json"),
+    statuses: &[200, 202, 401, 404, 413, 500, 503],
+};
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        202 => "Accepted: stored, processed asynchronously",
+        400 => "Bad request: the message says what is wrong",
+        401 => "A signature header is missing or malformed",
+        404 => "Unknown tenant, provider, migration or object",
+        409 => "The request does not fit the current state",
+        413 => "The body is too large",
+        500 => "Internal error (logged with the correlation id)",
+        _ => "Temporarily unavailable: retry",
+    }
+}
+
+fn operation(method: &str, path: &str, doc: &RouteDoc, item: &Value) -> Value {
+    let mut params: Vec<Value> = path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .collect();
+    params.extend(doc.query.iter().map(|(name, required, about)| {
+        json!({ "name": name, "in": "query", "required": required, "description": about, "schema": { "type": "string" } })
+    }));
+    let responses: Map<String, Value> = doc
+        .statuses
+        .iter()
+        .map(|s| {
+            let schema = match (s, method, path) {
+                (200, "GET", "/v1/tenants/{tenant}/items/{id}") => item.clone(),
+                (200 | 202, ..) => json!({}),
+                _ => json!({ "$ref": "#/components/schemas/Error" }),
+            };
+            (
+                s.to_string(),
+                json!({ "description": status_text(*s), "content": { "application/json": { "schema": schema } } }),
+            )
+        })
+        .collect();
+    let mut op = json!({
+        "summary": doc.summary,
+        "operationId": format!("{} {}", method, path),
+        "parameters": params,
+        "responses": responses,
+    });
+    if let Some(media) = doc.body {
+        op["requestBody"] = json!({ "content": { media: { "schema": {} } } });
+    }
+    if path != "/healthz" && path != WEBHOOK_ROUTE.1 {
+        op["security"] = json!([{ "sigv4": [] }]);
+    }
+    op
+}
+
+/// The whole document.
+pub fn openapi() -> Value {
+    let item = serde_json::to_value(schemars::schema_for!(CatalogItem)).unwrap_or_default();
+    let mut paths = Map::new();
+    let mut add = |method: &str, path: &str, doc: &RouteDoc| {
+        let entry = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
+        entry[method.to_ascii_lowercase()] = operation(method, path, doc, &item);
+    };
+    for r in ROUTES {
+        add(r.method, r.path, &route_doc(r.id));
+    }
+    add(WEBHOOK_ROUTE.0, WEBHOOK_ROUTE.1, &WEBHOOK_DOC);
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "tillbridge",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Webhook ingress, catalog reads, migrations and finance. Management routes are IAM-authorized (SigV4); the audit records the authenticated principal."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": { "error": { "type": "string" } }
+                }
+            },
+            "securitySchemes": {
+                "sigv4": {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "x-amazon-apigateway-authtype": "awsSigv4"
+                }
+            }
+        }
+    })
+}
