@@ -75,11 +75,8 @@ async fn process(
         .await?;
         info!(tenant = %envelope.tenant_id, correlation_id = %envelope.correlation_id, items = report.summary.items, errors = report.summary.errors, "migration batch validated");
     } else {
-        let outcome = catalog::apply_and_count(deps.table.as_ref(), envelope).await?;
-        info!(
-            tenant = %envelope.tenant_id, event_id = %envelope.event_id, correlation_id = %envelope.correlation_id,
-            event_type = envelope.event_type().as_str(), outcome = outcome.as_str(), "applied"
-        );
+        // The catalog logs and counts each outcome.
+        catalog::apply_and_count(deps.table.as_ref(), envelope).await?;
     }
     Ok(())
 }

@@ -445,15 +445,65 @@ impl ApplyOutcome {
     }
 }
 
-/// Applies an event and counts the outcome per tenant (`stats#<tenant>` / `catalog`).
+/// Applies an event, counts the outcome per tenant (`stats#<tenant>` / `catalog`: the outcome,
+/// and `<provider>.<outcome>` for vendor events) and logs it with the event's ids — for a stale
+/// update with both times (what is stored, what arrived).
+///
+/// # Errors
+/// The table failed, or a stored record is corrupt.
 pub async fn apply_and_count(
     table: &dyn Table,
     event: &Envelope,
 ) -> Result<ApplyOutcome, CatalogError> {
     let outcome = apply(table, event).await?;
     let (pk, sk) = keys::stats(&event.tenant_id);
-    table.add(&pk, sk, &[(outcome.as_str(), 1)]).await?;
+    let per_provider = event.provider.map(|p| format!("{p}.{}", outcome.as_str()));
+    let mut deltas = vec![(outcome.as_str(), 1)];
+    if let Some(name) = &per_provider {
+        deltas.push((name.as_str(), 1));
+    }
+    table.add(&pk, sk, &deltas).await?;
+    log_outcome(table, event, outcome).await;
     Ok(outcome)
+}
+
+/// One log line per applied event: applied, tombstoned, duplicate, stale (with the stored and
+/// the incoming time), rejected or recorded, with the event and correlation (delivery) ids.
+async fn log_outcome(table: &dyn Table, event: &Envelope, outcome: ApplyOutcome) {
+    let what = match (outcome, &event.body) {
+        (ApplyOutcome::Applied, EventData::CatalogItemDeleted(_)) => "tombstoned",
+        _ => outcome.as_str(),
+    };
+    let provider = event.provider.map(|p| p.as_str()).unwrap_or("-");
+    if outcome != ApplyOutcome::Stale {
+        tracing::info!(
+            tenant = %event.tenant_id, provider, event_id = %event.event_id,
+            correlation_id = %event.correlation_id, entity = %event.entity_id,
+            event_type = event.event_type().as_str(), outcome = what, "catalog event applied"
+        );
+        return;
+    }
+    let stored = match table
+        .get(&pk(&event.tenant_id), &item_sk(&event.entity_id))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|i| i.doc::<CatalogRecord>().ok())
+    {
+        Some(r) => r
+            .deleted_at
+            .or(r.version_at)
+            .or(r.stock.map(|s| s.as_of))
+            .map(|t| t.to_string()),
+        None => None,
+    };
+    tracing::info!(
+        tenant = %event.tenant_id, provider, event_id = %event.event_id,
+        correlation_id = %event.correlation_id, entity = %event.entity_id,
+        event_type = event.event_type().as_str(), outcome = what,
+        stored_at = stored.as_deref().unwrap_or("-"), incoming_at = %event.occurred_at,
+        "catalog event older than what is stored; not applied"
+    );
 }
 
 /// The item as currently known, or None when absent or deleted.
@@ -523,5 +573,70 @@ pub async fn get_order(
     {
         Some(i) => Ok(Some(i.doc()?)),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tillbridge_domain::event::{SCHEMA_VERSION, derive_event_id};
+    use tillbridge_domain::{CorrelationId, Currency, Provider};
+    use tillbridge_ports::ManualClock;
+    use tillbridge_ports::memory::MemoryTable;
+
+    use super::*;
+
+    fn upsert(at: &str, price: i64) -> Envelope {
+        let t = Timestamp::parse_rfc3339(at).unwrap_or(Timestamp::UNIX_EPOCH);
+        let mut item = CatalogItem::new("v1");
+        item.name = Some("Latte".into());
+        item.sku = Some("L1".into());
+        item.category = Some("Coffee".into());
+        item.price_minor = Some(price);
+        item.currency = Some(Currency::USD);
+        item.updated_at = Some(t);
+        Envelope {
+            event_id: derive_event_id(at, 0),
+            body: EventData::CatalogItemUpserted(Box::new(ItemUpserted {
+                item,
+                inventory_item_id: None,
+            })),
+            schema_version: SCHEMA_VERSION,
+            tenant_id: TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}")),
+            provider: Some(Provider::Shopify),
+            entity_id: "v1".into(),
+            occurred_at: t,
+            received_at: t,
+            correlation_id: CorrelationId::parse("d1").unwrap_or_else(|e| panic!("{e}")),
+        }
+    }
+
+    /// Outcomes are counted per tenant and per provider: a late, older update is stale.
+    #[tokio::test]
+    async fn outcomes_are_counted_per_provider() {
+        let table = MemoryTable::new(Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH)));
+        let newer = upsert("2026-01-02T00:00:00Z", 450);
+        let older = upsert("2026-01-01T00:00:00Z", 400);
+        assert_eq!(
+            apply_and_count(&table, &newer).await.ok(),
+            Some(ApplyOutcome::Applied)
+        );
+        assert_eq!(
+            apply_and_count(&table, &older).await.ok(),
+            Some(ApplyOutcome::Stale)
+        );
+        let (pk, sk) = keys::stats(&newer.tenant_id);
+        let stats = table
+            .get(&pk, sk)
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.attrs)
+            .unwrap_or_default();
+        assert_eq!(stats["applied"], 1);
+        assert_eq!(stats["stale"], 1);
+        assert_eq!(stats["shopify.applied"], 1);
+        assert_eq!(stats["shopify.stale"], 1);
     }
 }
