@@ -70,14 +70,20 @@ pub(crate) async fn list_rejected(api: &Api, tenant: &str) -> Response {
     }
 }
 
-/// `GET /v1/tenants/{tenant}/stats`: the webhook counters (`{}` before the first delivery).
+/// `GET /v1/tenants/{tenant}/stats`: the webhook counters and the catalog outcome counters in
+/// one object (`{}` before the first delivery).
 pub(crate) async fn stats(api: &Api, tenant: &str) -> Response {
     let tenant = match known_tenant(api, tenant).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    match tillbridge_sync::stats(api.table.as_ref(), &tenant).await {
-        Ok(counters) => Response::json(200, &Value::Object(counters)),
-        Err(e) => Response::failure(&e),
+    let mut counters = match tillbridge_sync::stats(api.table.as_ref(), &tenant).await {
+        Ok(c) => c,
+        Err(e) => return Response::failure(&e),
+    };
+    match catalog::stats(api.table.as_ref(), &tenant).await {
+        Ok(c) => counters.extend(c),
+        Err(e) => return Response::failure(&e),
     }
+    Response::json(200, &Value::Object(counters))
 }

@@ -506,6 +506,23 @@ async fn log_outcome(table: &dyn Table, event: &Envelope, outcome: ApplyOutcome)
     );
 }
 
+/// The tenant's catalog outcome counters (`applied`, `stale`, … and `<provider>.<outcome>`),
+/// empty before the first event.
+///
+/// # Errors
+/// The table failed.
+pub async fn stats(
+    table: &dyn Table,
+    tenant: &TenantId,
+) -> Result<serde_json::Map<String, serde_json::Value>, CatalogError> {
+    let (pk, sk) = keys::stats(tenant);
+    Ok(table
+        .get(&pk, sk)
+        .await?
+        .map(|i| i.attrs)
+        .unwrap_or_default())
+}
+
 /// The item as currently known, or None when absent or deleted.
 pub async fn get_item(
     table: &dyn Table,
