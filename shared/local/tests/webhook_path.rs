@@ -413,3 +413,42 @@ async fn an_update_that_fails_validation_is_not_applied_and_is_kept_with_its_rea
         .expect("present");
     assert_eq!(stats.attrs["rejected"], 1);
 }
+
+/// A worker that died between the idempotency claim and the publish (kill -9) leaves an
+/// in-progress claim with a 60 s lock. When the queue hands the same request out again, it
+/// takes the claim over at once instead of meeting its own lock until it runs out of receives.
+#[tokio::test]
+async fn a_redelivered_request_takes_over_its_own_dead_claim() {
+    use tillbridge_ports::table::{Condition, Item};
+    use tillbridge_sync::inbound::InboundDelivery;
+    use tillbridge_sync::keys;
+
+    let h = harness();
+    let body = shopify_product("Taco", "4.50", "2026-01-01T10:00:00Z");
+    assert_eq!(
+        post_shopify(&h, "w-crash", "products/update", &body, "shp-secret").await,
+        202
+    );
+    // The worker receives the delivery, claims it and dies before publishing.
+    let taken =
+        h.rt.inbound
+            .receive(1, std::time::Duration::from_secs(2))
+            .await
+            .expect("receive");
+    let d: InboundDelivery = serde_json::from_str(&taken[0].body).expect("a delivery");
+    let now = h.clock.now_secs();
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("state".into(), serde_json::json!("in_progress"));
+    attrs.insert("locked_until".into(), serde_json::json!(now + 60));
+    attrs.insert("delivery_id".into(), serde_json::json!(d.delivery_id));
+    let claim = Item::new(
+        keys::idempotency_pk(&t1()),
+        keys::idempotency_sk(Provider::Shopify, "id:w-crash"),
+        attrs,
+    );
+    h.table.put(claim, Condition::Always).await.expect("claim");
+    // Its lease runs out; the queue hands the same request out again.
+    h.clock.advance_secs(3);
+    h.rt.drain().await.expect("drain");
+    assert_eq!(price(&h).await, Some(450), "applied after the take-over");
+}

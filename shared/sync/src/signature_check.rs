@@ -226,12 +226,17 @@ impl SignatureCheck {
             .get("locked_until")
             .and_then(Value::as_i64)
             .unwrap_or(0);
-        if locked_until > now.unix_seconds() {
+        // The claim names the request that took it. The queue handing the same request out
+        // again means its earlier attempt died or lost its lease (a crash between the claim and
+        // the publish): take over at once instead of waiting out the lock until the message
+        // runs out of receives. A different request (a vendor retry) waits for the lock.
+        let same_request = existing.attrs.get("delivery_id") == Some(&json!(d.delivery_id));
+        if locked_until > now.unix_seconds() && !same_request {
             return Err(SyncError::Retryable(
                 "the same delivery is being processed by another worker".into(),
             ));
         }
-        // The other worker died: take over.
+        // The other worker died, or this is our own redelivered message: take over.
         match self
             .table
             .put(
