@@ -81,6 +81,18 @@ fn forged_deliveries_never_apply_and_are_listed_in_quarantine() {
     }
     assert_eq!(s.get("/v1/tenants/t1/items/22").0, 404);
     assert_eq!(s.get("/v1/tenants/t2/quarantine").1.trim(), "[]");
+    // One quarantined delivery with the request as it arrived, for inspection.
+    let id = list[0]["delivery_id"].as_str().unwrap_or_default();
+    let (status, one) = s.get(&format!("/v1/tenants/t1/quarantine/{id}"));
+    assert_eq!(status, 200, "{one}");
+    let one = json(&one);
+    assert_eq!(one["record"]["delivery_id"], id);
+    assert_eq!(
+        one["body"].as_str().map(str::as_bytes),
+        Some(body.as_slice())
+    );
+    assert_eq!(s.get("/v1/tenants/t1/quarantine/nope").0, 404);
+    assert_eq!(s.get(&format!("/v1/tenants/t2/quarantine/{id}")).0, 404);
 }
 
 #[test]

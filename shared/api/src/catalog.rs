@@ -57,6 +57,28 @@ pub(crate) async fn list_quarantine(api: &Api, tenant: &str) -> Response {
     }
 }
 
+/// `GET /v1/tenants/{tenant}/quarantine/{id}`: the record and the stored request body
+/// (`body_base64`, and `body` when it is UTF-8 text), for inspection before a replay.
+pub(crate) async fn get_quarantined(api: &Api, tenant: &str, id: &str) -> Response {
+    use base64::Engine as _;
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match quarantine::get(api.table.as_ref(), api.blobs.as_ref(), &tenant, id).await {
+        Ok(Some((record, body))) => Response::json(
+            200,
+            &json!({
+                "record": record,
+                "body_base64": base64::engine::general_purpose::STANDARD.encode(&body),
+                "body": std::str::from_utf8(&body).ok(),
+            }),
+        ),
+        Ok(None) => Response::error(404, "no such quarantined delivery"),
+        Err(e) => Response::failure(&e),
+    }
+}
+
 /// `GET /v1/tenants/{tenant}/rejected`: webhook updates that failed validation, with the
 /// findings and suggested fixes.
 pub(crate) async fn list_rejected(api: &Api, tenant: &str) -> Response {

@@ -159,6 +159,8 @@ pub enum RouteId {
     GetOrder,
     /// Quarantined deliveries.
     ListQuarantine,
+    /// One quarantined delivery with its stored request body.
+    GetQuarantined,
     /// Webhook updates that failed validation.
     ListRejected,
     /// Webhook counters.
@@ -212,6 +214,11 @@ pub const ROUTES: &[Route] = &[
         RouteId::ListQuarantine,
         "GET",
         "/v1/tenants/{tenant}/quarantine",
+    ),
+    route(
+        RouteId::GetQuarantined,
+        "GET",
+        "/v1/tenants/{tenant}/quarantine/{id}",
     ),
     route(
         RouteId::ListRejected,
@@ -295,6 +302,7 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::GetItem => catalog::get_item(api, p(0), p(1)).await,
         RouteId::GetOrder => catalog::get_order(api, p(0), p(1)).await,
         RouteId::ListQuarantine => catalog::list_quarantine(api, p(0)).await,
+        RouteId::GetQuarantined => catalog::get_quarantined(api, p(0), p(1)).await,
         RouteId::ListRejected => catalog::list_rejected(api, p(0)).await,
         RouteId::Stats => catalog::stats(api, p(0)).await,
         RouteId::StartMigration => migrations::start(api, req).await,

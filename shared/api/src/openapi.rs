@@ -75,6 +75,12 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             READ,
         ),
+        RouteId::GetQuarantined => doc(
+            "One quarantined delivery: the record and the stored request body.",
+            &[],
+            None,
+            READ,
+        ),
         RouteId::ListRejected => doc(
             "Webhook updates that failed validation, with findings.",
             &[],

@@ -60,3 +60,25 @@ pub async fn list(
         .map(|i| i.doc().map_err(SyncError::from))
         .collect()
 }
+
+/// One quarantined delivery by our delivery id, with its stored raw body (None when there is
+/// no such delivery; the body is empty once its blob expired).
+///
+/// # Errors
+/// The table or the blob store failed, or a record is corrupt.
+pub async fn get(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    tenant: &TenantId,
+    delivery_id: &str,
+) -> Result<Option<(QuarantineRecord, Vec<u8>)>, SyncError> {
+    let Some(record) = list(table, tenant)
+        .await?
+        .into_iter()
+        .find(|r| r.delivery_id.as_str() == delivery_id)
+    else {
+        return Ok(None);
+    };
+    let body = blobs.get(&record.blob_key).await?.unwrap_or_default();
+    Ok(Some((record, body)))
+}
