@@ -93,6 +93,11 @@ mod tests {
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         }
+        let inbound = Arc::new(tillbridge_ports::TableQueue::new(
+            "inbound",
+            table.clone(),
+            clock.clone(),
+        ));
         let bus = LocalBus::new(Vec::new(), clock);
         let at = Timestamp::parse_rfc3339("2026-03-02T00:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);
         let usage = UsageRecorded {
@@ -121,6 +126,7 @@ mod tests {
             prices: std::sync::LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
             blobs: Arc::new(tillbridge_ports::memory::MemoryBlobStore::default()),
             bus: Arc::new(tillbridge_ports::memory::RecordingBus::default()),
+            inbound,
             clock: Arc::new(ManualClock::new(at)),
         }
     }

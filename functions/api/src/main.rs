@@ -19,6 +19,10 @@ async fn main() -> Result<(), Error> {
         prices: std::sync::LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
         blobs: c.blobs()?,
         bus: c.bus()?,
+        inbound: Arc::new(tillbridge_aws::SqsQueue::new(
+            aws_sdk_sqs::Client::new(&c.config),
+            tillbridge_aws::required_env("INBOUND_QUEUE_URL")?,
+        )),
         clock: c.clock.clone(),
     };
     let api = &api;

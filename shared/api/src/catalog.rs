@@ -79,6 +79,35 @@ pub(crate) async fn get_quarantined(api: &Api, tenant: &str, id: &str) -> Respon
     }
 }
 
+/// `POST /v1/tenants/{tenant}/quarantine/{id}/replay`: the delivery goes through the
+/// signature check again (after a secret was fixed): 202 once queued, 404 unknown, 409 when it
+/// cannot be verified again (kept without headers, or its body expired).
+pub(crate) async fn replay_quarantined(api: &Api, tenant: &str, id: &str) -> Response {
+    use quarantine::Replay;
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let replayed = quarantine::replay(
+        api.table.as_ref(),
+        api.blobs.as_ref(),
+        api.inbound.as_ref(),
+        &tenant,
+        id,
+    )
+    .await;
+    match replayed {
+        Ok(Replay::Queued(d)) => Response::json(202, &json!({ "delivery_id": d })),
+        Ok(Replay::NotFound) => Response::error(404, "no such quarantined delivery"),
+        Ok(Replay::NoHeaders) => Response::error(
+            409,
+            "kept before quarantined requests stored their headers; it cannot be verified again",
+        ),
+        Ok(Replay::BodyExpired) => Response::error(409, "the stored request body has expired"),
+        Err(e) => Response::failure(&e),
+    }
+}
+
 /// `GET /v1/tenants/{tenant}/rejected`: webhook updates that failed validation, with the
 /// findings and suggested fixes.
 pub(crate) async fn list_rejected(api: &Api, tenant: &str) -> Response {

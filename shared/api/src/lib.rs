@@ -18,7 +18,7 @@ use std::sync::{Arc, LazyLock};
 use serde_json::{Value, json};
 use tillbridge_costs::PriceBook;
 use tillbridge_domain::{Classify, ErrorKind, TenantId};
-use tillbridge_ports::{BlobStore, Clock, EventBus, Table, TenantDirectory};
+use tillbridge_ports::{BlobStore, Clock, EventBus, Queue, Table, TenantDirectory};
 
 /// The largest request body accepted (API Gateway HTTP APIs accept at most 10 MB).
 pub const MAX_HTTP_BODY: usize = 10 * 1024 * 1024;
@@ -38,6 +38,8 @@ pub struct Api {
     pub blobs: Arc<dyn BlobStore>,
     /// Where migration and usage events are published.
     pub bus: Arc<dyn EventBus>,
+    /// The inbound queue of the signature check (quarantine replays go there).
+    pub inbound: Arc<dyn Queue>,
     /// Which tenants exist.
     pub directory: Arc<dyn TenantDirectory>,
     /// Now.
@@ -161,6 +163,8 @@ pub enum RouteId {
     ListQuarantine,
     /// One quarantined delivery with its stored request body.
     GetQuarantined,
+    /// Send a quarantined delivery through the signature check again.
+    ReplayQuarantined,
     /// Webhook updates that failed validation.
     ListRejected,
     /// Webhook counters.
@@ -219,6 +223,11 @@ pub const ROUTES: &[Route] = &[
         RouteId::GetQuarantined,
         "GET",
         "/v1/tenants/{tenant}/quarantine/{id}",
+    ),
+    route(
+        RouteId::ReplayQuarantined,
+        "POST",
+        "/v1/tenants/{tenant}/quarantine/{id}/replay",
     ),
     route(
         RouteId::ListRejected,
@@ -303,6 +312,7 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::GetOrder => catalog::get_order(api, p(0), p(1)).await,
         RouteId::ListQuarantine => catalog::list_quarantine(api, p(0)).await,
         RouteId::GetQuarantined => catalog::get_quarantined(api, p(0), p(1)).await,
+        RouteId::ReplayQuarantined => catalog::replay_quarantined(api, p(0), p(1)).await,
         RouteId::ListRejected => catalog::list_rejected(api, p(0)).await,
         RouteId::Stats => catalog::stats(api, p(0)).await,
         RouteId::StartMigration => migrations::start(api, req).await,

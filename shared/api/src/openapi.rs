@@ -81,6 +81,12 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             READ,
         ),
+        RouteId::ReplayQuarantined => doc(
+            "Send a quarantined delivery through the signature check again (after a secret fix); idempotent.",
+            &[],
+            None,
+            &[202, 404, 409, 500, 503],
+        ),
         RouteId::ListRejected => doc(
             "Webhook updates that failed validation, with findings.",
             &[],

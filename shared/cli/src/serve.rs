@@ -212,6 +212,7 @@ pub fn router(rt: Arc<LocalRuntime>, operator: &str) -> Router {
         table: rt.table.clone(),
         blobs: rt.blobs.clone(),
         bus: rt.bus.clone(),
+        inbound: rt.inbound.clone(),
         directory: rt.directory.clone(),
         clock: rt.clock.clone(),
         prices: std::sync::LazyLock::new(Box::new(move || runtime.prices.clone())),

@@ -200,6 +200,7 @@ async fn call(h: &Harness, method: &str, path: &str, body: Value) -> (u16, Value
         table: h.table.clone(),
         blobs: h.rt.blobs.clone(),
         bus: h.rt.bus.clone(),
+        inbound: h.rt.inbound.clone(),
         directory: std::sync::Arc::new(directory),
         clock: h.clock.clone(),
         prices: std::sync::LazyLock::new(Box::new(|| {

@@ -452,3 +452,90 @@ async fn a_redelivered_request_takes_over_its_own_dead_claim() {
     h.rt.drain().await.expect("drain");
     assert_eq!(price(&h).await, Some(450), "applied after the take-over");
 }
+
+/// After a secret fix, an operator replays a quarantined delivery: it goes through the
+/// signature check again with the secret as it is now, applies, and a second replay is a
+/// duplicate.
+#[tokio::test]
+async fn a_quarantined_delivery_replays_after_the_secret_is_fixed() {
+    use tillbridge_sync::quarantine::{Replay, replay};
+
+    // The tenant was configured with a mistyped secret: the delivery is quarantined.
+    let wrong = TENANTS.replace("shp-secret", "shp-secrte");
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").expect("ts"),
+    ));
+    let table = Arc::new(MemoryTable::new(clock.clone()));
+    let blobs = Arc::new(MemoryBlobStore::default());
+    let before = LocalRuntime::new(
+        table.clone(),
+        blobs.clone(),
+        Arc::new(StaticDirectory::from_json(&wrong).expect("tenants")),
+        clock.clone(),
+    );
+    let h = Harness {
+        rt: before,
+        table: table.clone(),
+        clock: clock.clone(),
+    };
+    let body = shopify_product("Taco", "4.50", "2026-01-01T10:00:00Z");
+    assert_eq!(
+        post_shopify(&h, "w-r", "products/update", &body, "shp-secret").await,
+        202
+    );
+    h.rt.drain().await.expect("drain");
+    let kept = quarantine::list(table.as_ref(), &t1()).await.expect("list");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(price(&h).await, None);
+
+    // The secret is fixed; the operator replays the delivery.
+    let fixed = LocalRuntime::new(
+        table.clone(),
+        blobs.clone(),
+        Arc::new(StaticDirectory::from_json(TENANTS).expect("tenants")),
+        clock.clone(),
+    );
+    let id = kept[0].delivery_id.to_string();
+    let queued = replay(
+        table.as_ref(),
+        blobs.as_ref(),
+        fixed.inbound.as_ref(),
+        &t1(),
+        &id,
+    )
+    .await
+    .expect("replay");
+    assert_eq!(queued, Replay::Queued(kept[0].delivery_id.clone()));
+    fixed.drain().await.expect("drain");
+    let h = Harness {
+        rt: fixed,
+        table: table.clone(),
+        clock,
+    };
+    assert_eq!(price(&h).await, Some(450), "applied once verified");
+
+    // Replaying again is harmless: the signature check sees a duplicate.
+    replay(
+        table.as_ref(),
+        blobs.as_ref(),
+        h.rt.inbound.as_ref(),
+        &t1(),
+        &id,
+    )
+    .await
+    .expect("replay");
+    h.rt.drain().await.expect("drain");
+    assert_eq!(price(&h).await, Some(450));
+    assert_eq!(
+        replay(
+            table.as_ref(),
+            blobs.as_ref(),
+            h.rt.inbound.as_ref(),
+            &t1(),
+            "nope"
+        )
+        .await
+        .expect("replay"),
+        Replay::NotFound
+    );
+}

@@ -6,6 +6,11 @@ use tillbridge_domain::{DeliveryId, Provider, TenantId, Timestamp};
 use tillbridge_ports::table::{Condition, Item, Table, query_all};
 use tillbridge_ports::{BlobStore, PortError};
 
+use tillbridge_ports::Queue;
+use tillbridge_webhooks::{Headers, identity};
+
+use crate::inbound::{InboundBody, InboundDelivery};
+use crate::signature_check::ClaimState;
 use crate::{SyncError, keys};
 
 /// Raw payloads and quarantine records expire after 30 days (retention).
@@ -24,6 +29,10 @@ pub struct QuarantineRecord {
     pub received_at: Timestamp,
     /// Where the raw body is kept (30 days), for inspection and replay.
     pub blob_key: String,
+    /// The request headers as the ingress passed them on (credentials already dropped), so a
+    /// replay verifies exactly what arrived. Absent on records kept before replays existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Headers>,
 }
 
 /// The blob key of a quarantined delivery's raw body.
@@ -81,4 +90,80 @@ pub async fn get(
     };
     let body = blobs.get(&record.blob_key).await?.unwrap_or_default();
     Ok(Some((record, body)))
+}
+
+/// What [`replay`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replay {
+    /// Queued for the signature check again (with the tenant's secrets as they are now).
+    Queued(DeliveryId),
+    /// No quarantined delivery has this id.
+    NotFound,
+    /// Kept before headers were stored with quarantined deliveries: it cannot be verified again.
+    NoHeaders,
+    /// Its raw body expired (30 days).
+    BodyExpired,
+}
+
+/// Sends a quarantined delivery through the signature check again — after a secret was fixed,
+/// a tenant configured, a provider enabled. The same request (same delivery id, headers, body
+/// and receive time) goes on the inbound queue; the idempotency record that ended it as
+/// quarantined is released first, so the check runs afresh. Idempotent: once a replay was
+/// published, replaying again is a duplicate.
+///
+/// # Errors
+/// The table, blob store or queue failed.
+pub async fn replay(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    inbound: &dyn Queue,
+    tenant: &TenantId,
+    delivery_id: &str,
+) -> Result<Replay, SyncError> {
+    let Some((record, body)) = get(table, blobs, tenant, delivery_id).await? else {
+        return Ok(Replay::NotFound);
+    };
+    let Some(headers) = record.headers.clone() else {
+        return Ok(Replay::NoHeaders);
+    };
+    if body.is_empty() && blobs.get(&record.blob_key).await?.is_none() {
+        return Ok(Replay::BodyExpired);
+    }
+    let key = identity::delivery_key(record.provider, &headers, &body);
+    let (pk, sk) = (
+        keys::idempotency_pk(tenant),
+        keys::idempotency_sk(record.provider, &key),
+    );
+    if let Some(claim) = table.get(&pk, &sk).await? {
+        let done = claim.attrs.get("state") == Some(&serde_json::json!(ClaimState::Done));
+        let quarantined = claim.attrs.get("outcome") == Some(&serde_json::json!("quarantined"));
+        if done && quarantined {
+            match table
+                .delete(&pk, &sk, Condition::IfVersion(claim.version))
+                .await
+            {
+                Ok(()) | Err(PortError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let day = record.received_at.to_string();
+    let blob = keys::raw_body_blob(
+        tenant,
+        day.get(..10).unwrap_or("undated"),
+        &record.delivery_id,
+    );
+    let delivery = InboundDelivery {
+        delivery_id: record.delivery_id.clone(),
+        tenant_id: tenant.clone(),
+        provider: record.provider,
+        received_at: record.received_at,
+        correlation_id: tillbridge_domain::CorrelationId::from(&record.delivery_id),
+        headers,
+        body: InboundBody::store(blobs, &blob, &body).await?,
+    };
+    let message = serde_json::to_string(&delivery)
+        .map_err(|e| SyncError::Permanent(format!("delivery does not serialize: {e}")))?;
+    inbound.send(&message).await?;
+    Ok(Replay::Queued(record.delivery_id))
 }

@@ -285,6 +285,7 @@ impl SignatureCheck {
             reason: reason.clone(),
             received_at: d.received_at,
             blob_key: quarantine::blob_key(&d.tenant_id, &d.delivery_id),
+            headers: Some(d.headers.clone()),
         };
         quarantine::put(
             self.table.as_ref(),
