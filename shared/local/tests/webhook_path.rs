@@ -30,14 +30,24 @@ fn harness() -> Harness {
         Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").expect("ts"),
     ));
     let table = Arc::new(MemoryTable::new(clock.clone()));
-    let directory = Arc::new(StaticDirectory::from_json(TENANTS).expect("tenants"));
-    let rt = LocalRuntime::new(
-        table.clone(),
-        Arc::new(MemoryBlobStore::default()),
-        directory,
-        clock.clone(),
-    );
-    Harness { rt, table, clock }
+    let blobs = Arc::new(MemoryBlobStore::default());
+    harness_on(TENANTS, &table, &blobs, &clock)
+}
+
+/// A runtime with `tenants` over existing state (a restart with another configuration).
+fn harness_on(
+    tenants: &str,
+    table: &Arc<MemoryTable>,
+    blobs: &Arc<MemoryBlobStore>,
+    clock: &Arc<ManualClock>,
+) -> Harness {
+    let directory = Arc::new(StaticDirectory::from_json(tenants).expect("tenants"));
+    let rt = LocalRuntime::new(table.clone(), blobs.clone(), directory, clock.clone());
+    Harness {
+        rt,
+        table: table.clone(),
+        clock: clock.clone(),
+    }
 }
 
 /// The X-Shopify-Hmac-Sha256 value of `body`, from the crate's own signer.
@@ -467,17 +477,7 @@ async fn a_quarantined_delivery_replays_after_the_secret_is_fixed() {
     ));
     let table = Arc::new(MemoryTable::new(clock.clone()));
     let blobs = Arc::new(MemoryBlobStore::default());
-    let before = LocalRuntime::new(
-        table.clone(),
-        blobs.clone(),
-        Arc::new(StaticDirectory::from_json(&wrong).expect("tenants")),
-        clock.clone(),
-    );
-    let h = Harness {
-        rt: before,
-        table: table.clone(),
-        clock: clock.clone(),
-    };
+    let h = harness_on(&wrong, &table, &blobs, &clock);
     let body = shopify_product("Taco", "4.50", "2026-01-01T10:00:00Z");
     assert_eq!(
         post_shopify(&h, "w-r", "products/update", &body, "shp-secret").await,
@@ -489,29 +489,19 @@ async fn a_quarantined_delivery_replays_after_the_secret_is_fixed() {
     assert_eq!(price(&h).await, None);
 
     // The secret is fixed; the operator replays the delivery.
-    let fixed = LocalRuntime::new(
-        table.clone(),
-        blobs.clone(),
-        Arc::new(StaticDirectory::from_json(TENANTS).expect("tenants")),
-        clock.clone(),
-    );
+    let h = harness_on(TENANTS, &table, &blobs, &clock);
     let id = kept[0].delivery_id.to_string();
     let queued = replay(
         table.as_ref(),
         blobs.as_ref(),
-        fixed.inbound.as_ref(),
+        h.rt.inbound.as_ref(),
         &t1(),
         &id,
     )
     .await
     .expect("replay");
     assert_eq!(queued, Replay::Queued(kept[0].delivery_id.clone()));
-    fixed.drain().await.expect("drain");
-    let h = Harness {
-        rt: fixed,
-        table: table.clone(),
-        clock,
-    };
+    h.rt.drain().await.expect("drain");
     assert_eq!(price(&h).await, Some(450), "applied once verified");
 
     // Replaying again is harmless: the signature check sees a duplicate.
