@@ -14,19 +14,31 @@ pub enum ErrorKind {
 /// Errors raised while building or checking domain values from untrusted input.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum DomainError {
+    /// A value is malformed: `what` names the kind ("tenant id"), `reason` says why.
     #[error("invalid {what}: {reason}")]
-    Invalid { what: &'static str, reason: String },
+    Invalid {
+        /// The kind of value ("tenant id", "timestamp").
+        what: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An amount has more decimal places than its currency's minor unit allows (`12.345` USD).
     #[error("amount {amount} is not exact in {currency} (more than {exponent} decimal places)")]
     InexactAmount {
+        /// The amount as given.
         amount: String,
+        /// The ISO 4217 code.
         currency: String,
+        /// The currency's number of decimal places.
         exponent: u32,
     },
+    /// An amount does not fit in i64 minor units.
     #[error("amount {0} is out of range")]
     AmountOutOfRange(String),
 }
 
 impl DomainError {
+    /// A [`DomainError::Invalid`].
     pub fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
         Self::Invalid {
             what,

@@ -8,6 +8,7 @@ use crate::{
     CatalogItem, CorrelationId, Currency, DeliveryId, EventId, Provider, TenantId, Timestamp,
 };
 
+/// Version of the envelope and data shapes; bumped on an incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The source name of every event tillbridge publishes on its bus.
@@ -16,20 +17,29 @@ pub const EVENT_SOURCE: &str = "tillbridge";
 /// A canonical event. `type` and `data` travel as siblings (`{"type": …, "data": {…}}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
+    /// Deterministic per delivery and position: a redelivery produces the same id (consumers dedupe).
     pub event_id: EventId,
+    /// The type and its data (`type` and `data` in JSON).
     #[serde(flatten)]
     pub body: EventData,
+    /// [`SCHEMA_VERSION`] when written.
     pub schema_version: u32,
+    /// The tenant the event belongs to.
     pub tenant_id: TenantId,
     /// The vendor the event came from; absent for events tillbridge raises itself.
     pub provider: Option<Provider>,
+    /// The object it is about (item, order, migration, delivery id).
     pub entity_id: String,
+    /// When it happened at the vendor (or in tillbridge).
     pub occurred_at: Timestamp,
+    /// When tillbridge received it.
     pub received_at: Timestamp,
+    /// The flow it belongs to, carried through every stage and log line.
     pub correlation_id: CorrelationId,
 }
 
 impl Envelope {
+    /// The event's type.
     pub fn event_type(&self) -> EventType {
         self.body.event_type()
     }
@@ -139,6 +149,7 @@ impl EventType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemUpserted {
+    /// The item (one variant, or a product without variants).
     pub item: CatalogItem,
     /// The vendor's separate stock-keeping id, when it has one (Shopify's inventory item),
     /// so later stock events that only name it can be resolved to this item.
@@ -150,8 +161,10 @@ pub struct ItemUpserted {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemDeleted {
+    /// The vendor's id of the deleted item.
     #[schemars(length(min = 1))]
     pub external_id: String,
+    /// When it was deleted at the vendor; older upserts cannot bring it back.
     pub deleted_at: Timestamp,
 }
 
@@ -161,10 +174,13 @@ pub struct ItemDeleted {
 #[serde(deny_unknown_fields)]
 #[schemars(extend("anyOf" = [{"required": ["external_id"]}, {"required": ["inventory_item_id"]}]))]
 pub struct InventoryAdjusted {
+    /// The item or variant id, when the vendor names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// A separate inventory id the catalog resolves to an item (Shopify, Square).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inventory_item_id: Option<String>,
+    /// The vendor's location (store, warehouse), when it has several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location_id: Option<String>,
     /// Absolute quantity on hand after the change, when the vendor says it.
@@ -173,18 +189,25 @@ pub struct InventoryAdjusted {
         skip_serializing_if = "Option::is_none",
         with = "crate::number"
     )]
+    /// Quantity (decimal: weighed goods).
     #[schemars(with = "Option<f64>")]
     pub quantity: Option<Decimal>,
+    /// A status instead of a count, when that is all the vendor says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stock_status: Option<StockStatus>,
+    /// The vendor time of the reading; older readings lose.
     pub as_of: Timestamp,
 }
 
+/// A stock status without a count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StockStatus {
+    /// Available.
     InStock,
+    /// Not available.
     OutOfStock,
+    /// Running low.
     LowQuantity,
 }
 
@@ -192,28 +215,39 @@ pub enum StockStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderUpserted {
+    /// The vendor's order id.
     #[schemars(length(min = 1))]
     pub order_id: String,
+    /// The vendor's order state, as it names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// Currency of the amounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<Currency>,
+    /// Order total in minor units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_minor: Option<i64>,
+    /// What was ordered (no customer data).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub line_items: Vec<OrderLine>,
+    /// The vendor's version counter, when it has one (ties on `updated_at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+    /// When the order was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Timestamp>,
+    /// When it last changed; older updates lose.
     pub updated_at: Timestamp,
 }
 
+/// One line of an order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderLine {
+    /// The item or variant id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// The SKU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
     #[serde(
@@ -222,7 +256,9 @@ pub struct OrderLine {
         with = "crate::number"
     )]
     #[schemars(with = "Option<f64>")]
+    /// Quantity (decimal: weighed goods).
     pub quantity: Option<Decimal>,
+    /// Unit price in minor units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_price_minor: Option<i64>,
 }
@@ -236,25 +272,34 @@ pub struct FetchRequested {
     /// `order`, `product`, `sku`, `payment`, `customer`, `merchant`, or the vendor's own key.
     #[schemars(length(min = 1))]
     pub object_type: String,
+    /// Its id, when the vendor names one (`*`: the whole collection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<String>,
+    /// What happened to it.
     pub change: Change,
     /// The vendor's event name, for the operator.
     pub vendor_event: String,
 }
 
+/// What a thin notification says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
+    /// It was created.
     Created,
+    /// It changed.
     Updated,
+    /// It was deleted.
     Deleted,
 }
 
+/// A delivery that was quarantined, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookQuarantined {
+    /// Our delivery id.
     pub delivery_id: DeliveryId,
+    /// Why, for the operator.
     #[schemars(length(min = 1))]
     pub reason: String,
     /// Where the raw request is kept for inspection and replay.
@@ -267,18 +312,27 @@ pub struct WebhookQuarantined {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UsageRecorded {
+    /// The provider's id of the call (or the client's): usage is accounted once per id.
     #[schemars(length(min = 1))]
     pub request_id: String,
+    /// The migration the call served, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migration_id: Option<String>,
+    /// What the call was for (`mapping.suggest`, …).
     pub operation: String,
+    /// The model provider (`openai`, `anthropic`, …).
     pub provider: String,
+    /// The model name as the provider reported it.
     #[schemars(length(min = 1))]
     pub model: String,
+    /// Uncached input tokens.
     pub input_tokens: u64,
+    /// Output tokens.
     pub output_tokens: u64,
+    /// Input tokens read from the provider's cache.
     #[serde(default)]
     pub cached_input_tokens: u64,
+    /// Input tokens written to the provider's cache.
     #[serde(default)]
     pub cache_write_tokens: u64,
 }
@@ -305,6 +359,7 @@ pub struct ThresholdCrossed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationRequested {
+    /// The migration.
     #[schemars(length(min = 1))]
     pub migration_id: String,
     /// The source system (square, toast, …).
@@ -319,9 +374,12 @@ pub struct MigrationRequested {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingSuggested {
+    /// The migration.
     #[schemars(length(min = 1))]
     pub migration_id: String,
+    /// Source fields profiled.
     pub fields: u64,
+    /// Fields with a suggested canonical target.
     pub mapped: u64,
     /// Suggestions in the high band (confidence > 0.9).
     pub high: u64,
@@ -331,8 +389,10 @@ pub struct MappingSuggested {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidationRequested {
+    /// The migration.
     #[schemars(length(min = 1))]
     pub migration_id: String,
+    /// Blob key of the canonical items (JSONL).
     #[schemars(length(min = 1))]
     pub items_key: String,
     /// ISO 3166 country of the tenant, for VAT rates.
@@ -345,13 +405,18 @@ pub struct ValidationRequested {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationValidated {
+    /// The migration.
     #[schemars(length(min = 1))]
     pub migration_id: String,
+    /// Items validated.
     pub items: u64,
+    /// Findings of severity error.
     pub errors: u64,
+    /// Findings of severity warning.
     pub warnings: u64,
     /// True when there are no errors: the batch may be applied.
     pub passed: bool,
+    /// Blob key of the report.
     #[schemars(length(min = 1))]
     pub report_key: String,
 }
@@ -361,8 +426,10 @@ pub struct MigrationValidated {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingApproved {
+    /// The migration.
     #[schemars(length(min = 1))]
     pub migration_id: String,
+    /// The operator who approved (the authenticated principal).
     #[schemars(length(min = 1))]
     pub approved_by: String,
     /// Source fields with a canonical target in the approved mapping.
@@ -374,8 +441,10 @@ pub struct MappingApproved {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyRequested {
+    /// The migration.
     #[schemars(length(min = 1))]
     pub migration_id: String,
+    /// The index of the first prepared item still to apply.
     pub from: u64,
 }
 
@@ -383,13 +452,18 @@ pub struct ApplyRequested {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationApplied {
+    /// The migration.
     #[schemars(length(min = 1))]
     pub migration_id: String,
+    /// Catalog items created.
     pub created: u64,
+    /// Catalog items changed.
     pub changed: u64,
+    /// Catalog items already as the export says.
     pub unchanged: u64,
     /// Items held back (validation errors, duplicates in the export).
     pub skipped: u64,
+    /// Blob key of the snapshot taken before the apply.
     #[schemars(length(min = 1))]
     pub snapshot_key: String,
 }
@@ -398,8 +472,10 @@ pub struct MigrationApplied {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequested {
+    /// The migration.
     #[schemars(length(min = 1))]
     pub migration_id: String,
+    /// The operator who asked (the authenticated principal).
     #[schemars(length(min = 1))]
     pub requested_by: String,
 }
@@ -409,13 +485,18 @@ pub struct RollbackRequested {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationRolledBack {
+    /// The migration.
     #[schemars(length(min = 1))]
     pub migration_id: String,
+    /// Records put back as they were before the migration.
     pub restored: u64,
+    /// Records the migration had created, removed.
     pub removed: u64,
     /// Items changed by someone else after the migration wrote them: kept, and listed.
     pub conflicts: u64,
+    /// The catalog matches the snapshot again (conflicts aside).
     pub verified: bool,
+    /// Blob key of the rollback report.
     #[schemars(length(min = 1))]
     pub report_key: String,
 }

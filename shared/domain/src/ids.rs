@@ -27,6 +27,11 @@ macro_rules! string_id {
         pub struct $name(String);
 
         impl $name {
+            /// The id, if it is well formed.
+            ///
+            /// # Errors
+            /// [`DomainError::Invalid`] when it is empty, too long or has a character outside
+            /// the allowed set.
             pub fn parse(s: &str) -> Result<Self, DomainError> {
                 if s.is_empty() || s.len() > $max {
                     return Err(DomainError::invalid($what, format!("must be 1 to {} characters", $max)));
@@ -37,6 +42,7 @@ macro_rules! string_id {
                 Ok(Self(s.to_owned()))
             }
 
+            /// The id's text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -147,7 +153,7 @@ macro_rules! providers {
         /// The webhook schemes and POS vendors tillbridge understands.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Provider {
-            $( $(#[$doc])* $variant, )*
+            $( $(#[$doc])* #[doc = concat!("`", $name, "`")] $variant, )*
         }
 
         impl Provider {

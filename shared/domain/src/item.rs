@@ -158,6 +158,7 @@ impl std::fmt::Display for CanonicalField {
 }
 
 impl CatalogItem {
+    /// An item with only its external id set.
     pub fn new(external_id: impl Into<String>) -> Self {
         Self {
             external_id: external_id.into(),

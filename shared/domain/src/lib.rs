@@ -3,6 +3,8 @@
 //! Pure data and rules: no I/O, no AWS types. Everything that crosses a stage boundary
 //! (queue message, event detail, table record) is defined here or built from these types.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod event;
 pub mod ids;

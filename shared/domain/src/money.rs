@@ -60,8 +60,13 @@ const CODES: [&str; 166] = [
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// US dollars.
     pub const USD: Currency = Currency(*b"USD");
 
+    /// An ISO 4217 alphabetic code (three upper-case letters).
+    ///
+    /// # Errors
+    /// [`DomainError::Invalid`] when it is not three upper-case letters or not an ISO 4217 code.
     pub fn parse(code: &str) -> Result<Self, DomainError> {
         let bytes = code.as_bytes();
         if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
@@ -79,6 +84,7 @@ impl Currency {
         Ok(Currency([bytes[0], bytes[1], bytes[2]]))
     }
 
+    /// The three-letter code.
     pub fn code(&self) -> &str {
         // The bytes are ASCII upper-case letters by construction.
         std::str::from_utf8(&self.0).unwrap_or("XXX")

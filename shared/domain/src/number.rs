@@ -13,6 +13,10 @@ use serde::{Deserializer, Serializer};
 
 use crate::money::parse_decimal;
 
+/// Writes a decimal as a JSON number (integers as integers).
+///
+/// # Errors
+/// The serializer's.
 pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         None => s.serialize_none(),
@@ -23,6 +27,10 @@ pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::E
     }
 }
 
+/// Reads a JSON number or numeric string exactly.
+///
+/// # Errors
+/// A value that is not a number or a numeric string.
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
     d.deserialize_any(DecimalVisitor)
 }

@@ -17,28 +17,35 @@ const NANOS_PER_SEC: i64 = 1_000_000_000;
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// 1970-01-01T00:00:00Z.
     pub const UNIX_EPOCH: Timestamp = Timestamp(0);
 
+    /// From nanoseconds since the epoch.
     pub fn from_unix_nanos(nanos: i64) -> Self {
         Self(nanos)
     }
 
+    /// From seconds since the epoch; None when out of range.
     pub fn from_unix_seconds(secs: i64) -> Option<Self> {
         secs.checked_mul(NANOS_PER_SEC).map(Self)
     }
 
+    /// From milliseconds since the epoch; None when out of range.
     pub fn from_unix_millis(ms: i64) -> Option<Self> {
         ms.checked_mul(1_000_000).map(Self)
     }
 
+    /// Nanoseconds since the epoch.
     pub fn unix_nanos(self) -> i64 {
         self.0
     }
 
+    /// Whole seconds since the epoch (floor).
     pub fn unix_seconds(self) -> i64 {
         self.0.div_euclid(NANOS_PER_SEC)
     }
 
+    /// This instant plus `secs` seconds (saturating).
     pub fn plus_seconds(self, secs: i64) -> Self {
         Self(self.0.saturating_add(secs.saturating_mul(NANOS_PER_SEC)))
     }
@@ -78,6 +85,7 @@ impl Timestamp {
         }
     }
 
+    /// RFC 3339 in UTC with a `Z` (as `Display`).
     pub fn to_rfc3339(self) -> String {
         self.to_string()
     }
