@@ -49,8 +49,8 @@ pub async fn handle(api: &Api, req: Request) -> Response<Body> {
     let mut builder = Response::builder()
         .status(r.status)
         .header("content-type", r.content_type);
-    if let Some(d) = r.disposition {
-        builder = builder.header("content-disposition", d);
+    for (name, value) in r.headers {
+        builder = builder.header(name, value);
     }
     builder
         .body(Body::Binary(r.body))

@@ -5,14 +5,44 @@ use serde_json::{Value, json};
 use tillbridge_catalog as catalog;
 use tillbridge_sync::quarantine;
 
-use crate::{Api, Response, known_tenant};
+use crate::{Api, Request, Response, known_tenant};
 
-/// `GET /v1/tenants/{tenant}/items`: every visible item.
-pub(crate) async fn list_items(api: &Api, tenant: &str) -> Response {
+/// The largest page of items one request may ask for.
+pub const MAX_PAGE: usize = 1000;
+
+/// `GET /v1/tenants/{tenant}/items`: every visible item, or with `limit` (1–1000) and
+/// `cursor` one page of them in id order; the next page's address is in the `Link` header
+/// (`rel="next"`), absent on the last page.
+pub(crate) async fn list_items(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
     let tenant = match known_tenant(api, tenant).await {
         Ok(t) => t,
         Err(r) => return r,
     };
+    if req.param("limit").is_some() || req.param("cursor").is_some() {
+        let limit = match req.param("limit").map(str::parse::<usize>) {
+            None => 100,
+            Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+            Some(_) => return Response::error(400, "limit is a number from 1 to 1000"),
+        };
+        let page =
+            catalog::items_page(api.table.as_ref(), &tenant, req.param("cursor"), limit).await;
+        return match page {
+            Ok((items, next)) => {
+                let mut r = Response::json(200, &json!(items));
+                if let Some(next) = next {
+                    r.headers.push((
+                        "link",
+                        format!(
+                            "</v1/tenants/{tenant}/items?limit={limit}&cursor={}>; rel=\"next\"",
+                            encode_cursor(&next)
+                        ),
+                    ));
+                }
+                r
+            }
+            Err(e) => Response::failure(&e),
+        };
+    }
     match catalog::list_items(api.table.as_ref(), &tenant).await {
         Ok(items) => Response::json(200, &json!(items)),
         Err(e) => Response::failure(&e),
@@ -137,4 +167,17 @@ pub(crate) async fn stats(api: &Api, tenant: &str) -> Response {
         Err(e) => return Response::failure(&e),
     }
     Response::json(200, &Value::Object(counters))
+}
+
+/// An item id as a query value: unreserved characters as they are, the rest percent-encoded.
+fn encode_cursor(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

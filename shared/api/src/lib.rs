@@ -99,8 +99,9 @@ pub struct Response {
     pub status: u16,
     /// `Content-Type`.
     pub content_type: &'static str,
-    /// A `Content-Disposition` for downloads (CSV tables).
-    pub disposition: Option<String>,
+    /// Further headers: `Content-Disposition` of downloads (CSV tables), `Link` to the next
+    /// page of a paginated list.
+    pub headers: Vec<(&'static str, String)>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -111,7 +112,7 @@ impl Response {
         Self {
             status,
             content_type: "application/json",
-            disposition: None,
+            headers: Vec::new(),
             body: serde_json::to_vec(v).unwrap_or_default(),
         }
     }
@@ -126,7 +127,10 @@ impl Response {
         Self {
             status: 200,
             content_type: "text/csv; charset=utf-8",
-            disposition: Some(format!("attachment; filename=\"{name}.csv\"")),
+            headers: vec![(
+                "content-disposition",
+                format!("attachment; filename=\"{name}.csv\""),
+            )],
             body: body.into_bytes(),
         }
     }
@@ -307,7 +311,7 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::AllCosts => finance::all_costs(api, req).await,
         RouteId::TenantCosts => finance::tenant_costs(api, req, p(0)).await,
         RouteId::PostUsage => finance::post_usage(api, req, p(0)).await,
-        RouteId::ListItems => catalog::list_items(api, p(0)).await,
+        RouteId::ListItems => catalog::list_items(api, req, p(0)).await,
         RouteId::GetItem => catalog::get_item(api, p(0), p(1)).await,
         RouteId::GetOrder => catalog::get_order(api, p(0), p(1)).await,
         RouteId::ListQuarantine => catalog::list_quarantine(api, p(0)).await,

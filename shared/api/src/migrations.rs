@@ -345,7 +345,7 @@ async fn blob(api: &Api, key: Option<String>) -> Response {
         Ok(Some(body)) => Response {
             status: 200,
             content_type: "application/json",
-            disposition: None,
+            headers: Vec::new(),
             body,
         },
         Ok(None) => error(404, "not written yet"),

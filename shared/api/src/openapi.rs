@@ -66,7 +66,23 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             Some("application/json"),
             &[202, 400, 404, 500, 503],
         ),
-        RouteId::ListItems => doc("The tenant's catalog.", &[], None, READ),
+        RouteId::ListItems => doc(
+            "The tenant's catalog; with limit/cursor one page, the next page in the Link header.",
+            &[
+                (
+                    "limit",
+                    false,
+                    "Page size, 1 to 1000 (default 100 when cursor is given).",
+                ),
+                (
+                    "cursor",
+                    false,
+                    "The item id after which the page starts (from the Link header).",
+                ),
+            ],
+            None,
+            &[200, 400, 404, 500, 503],
+        ),
         RouteId::GetItem => doc("One catalog item.", &[], None, READ),
         RouteId::GetOrder => doc("One order as last received.", &[], None, READ),
         RouteId::ListQuarantine => doc(

@@ -41,3 +41,118 @@ fn no_two_routes_share_method_and_path() {
         }
     }
 }
+
+mod pagination {
+    use std::sync::{Arc, LazyLock};
+
+    use tillbridge_costs::PriceBook;
+    use tillbridge_domain::event::{EventData, ItemUpserted, SCHEMA_VERSION, derive_event_id};
+    use tillbridge_domain::{
+        CatalogItem, CorrelationId, Currency, Envelope, Provider, TenantId, Timestamp,
+    };
+    use tillbridge_ports::memory::{MemoryBlobStore, RecordingBus};
+    use tillbridge_ports::tenants::StaticDirectory;
+    use tillbridge_ports::{ManualClock, Table, TableQueue, memory::MemoryTable};
+
+    use crate::{Api, Request, handle};
+
+    fn upsert(id: &str) -> Envelope {
+        let t = Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);
+        let mut item = CatalogItem::new(id);
+        item.name = Some(format!("Item {id}"));
+        item.sku = Some(format!("SKU-{id}"));
+        item.category = Some("Coffee".into());
+        item.price_minor = Some(450);
+        item.currency = Some(Currency::USD);
+        Envelope {
+            event_id: derive_event_id(id, 0),
+            body: EventData::CatalogItemUpserted(Box::new(ItemUpserted {
+                item,
+                inventory_item_id: None,
+            })),
+            schema_version: SCHEMA_VERSION,
+            tenant_id: TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}")),
+            provider: Some(Provider::Shopify),
+            entity_id: id.into(),
+            occurred_at: t,
+            received_at: t,
+            correlation_id: CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}")),
+        }
+    }
+
+    /// Following the Link header page by page yields every item once, in id order.
+    #[tokio::test]
+    async fn items_page_by_cursor_through_the_link_header() {
+        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        for id in ["a1", "a2", "b1", "b2", "c1"] {
+            tillbridge_catalog::apply_and_count(table.as_ref(), &upsert(id))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let directory = StaticDirectory::from_json(
+            r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{}}]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let api = Api {
+            table: table.clone(),
+            blobs: Arc::new(MemoryBlobStore::default()),
+            bus: Arc::new(RecordingBus::default()),
+            inbound: Arc::new(TableQueue::new("inbound", table.clone(), clock.clone())),
+            directory: Arc::new(directory),
+            clock,
+            prices: LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
+        };
+        let mut query = vec![("limit".to_owned(), "2".to_owned())];
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let r = handle(
+                &api,
+                &Request {
+                    method: "GET",
+                    path: "/v1/tenants/t1/items",
+                    query: &query,
+                    headers: &[],
+                    operator: "ops",
+                    body: b"",
+                },
+            )
+            .await;
+            assert_eq!(r.status, 200);
+            let items: Vec<serde_json::Value> = serde_json::from_slice(&r.body).unwrap_or_default();
+            assert!(items.len() <= 2);
+            seen.extend(
+                items
+                    .iter()
+                    .map(|i| i["external_id"].as_str().unwrap_or("").to_owned()),
+            );
+            let Some((_, link)) = r.headers.iter().find(|(n, _)| *n == "link") else {
+                break;
+            };
+            let cursor = link
+                .split("cursor=")
+                .nth(1)
+                .and_then(|c| c.split('>').next())
+                .unwrap_or_default();
+            query = vec![
+                ("limit".to_owned(), "2".to_owned()),
+                ("cursor".to_owned(), cursor.to_owned()),
+            ];
+        }
+        assert_eq!(seen, ["a1", "a2", "b1", "b2", "c1"]);
+        let bad = vec![("limit".to_owned(), "0".to_owned())];
+        let r = handle(
+            &api,
+            &Request {
+                method: "GET",
+                path: "/v1/tenants/t1/items",
+                query: &bad,
+                headers: &[],
+                operator: "ops",
+                body: b"",
+            },
+        )
+        .await;
+        assert_eq!(r.status, 400);
+    }
+}

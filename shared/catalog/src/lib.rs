@@ -549,6 +549,41 @@ pub async fn list_items(
     Ok(out)
 }
 
+/// One page of the tenant's live items in id order: at most `limit` items after the item
+/// `cursor` (an item id; None: from the start), and the cursor of the next page (None: this was
+/// the last). Deleted items are skipped, so a page can hold fewer than `limit`.
+///
+/// # Errors
+/// The table failed, or a stored record is corrupt.
+pub async fn items_page(
+    table: &dyn Table,
+    tenant: &TenantId,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<CatalogItem>, Option<String>), CatalogError> {
+    let after = cursor.map(item_sk);
+    let page = table
+        .query(
+            &pk(tenant),
+            keys::ITEM_PREFIX,
+            after.as_deref(),
+            limit.max(1),
+        )
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for i in &page.items {
+        if let Some(item) = i.doc::<CatalogRecord>()?.visible_item() {
+            items.push(item);
+        }
+    }
+    let next = page
+        .next
+        .as_deref()
+        .and_then(keys::item_id)
+        .map(str::to_owned);
+    Ok((items, next))
+}
+
 /// Visits every live item of the tenant in id order, a page at a time (the catalog can be
 /// far larger than memory wants to hold twice).
 pub async fn for_each_item<E: From<CatalogError>>(

@@ -308,10 +308,10 @@ async fn api_route(
         r.body,
     )
         .into_response();
-    if let Some(d) = r.disposition.and_then(|d| d.parse().ok()) {
-        response
-            .headers_mut()
-            .insert(axum::http::header::CONTENT_DISPOSITION, d);
+    for (name, value) in r.headers {
+        if let Ok(value) = value.parse() {
+            response.headers_mut().insert(name, value);
+        }
     }
     response
 }
