@@ -3,9 +3,10 @@
 
 use serde_json::json;
 use tillbridge_accounting::{self as accounting, CostGroup, finance};
+use tillbridge_costs::format_fixed;
 use tillbridge_costs::table::Budgets;
 use tillbridge_domain::event::UsageRecorded;
-use tillbridge_domain::{CorrelationId, Timestamp};
+use tillbridge_domain::{CorrelationId, TenantId, Timestamp};
 
 use crate::{Api, Request, Response, known_tenant};
 
@@ -111,4 +112,84 @@ pub(crate) async fn post_usage(api: &Api, req: &Request<'_>, tenant: &str) -> Re
         Ok(()) => Response::json(202, &json!({ "event_id": event.event_id })),
         Err(e) => Response::failure(&e),
     }
+}
+
+/// The budget view: the monthly budget, what is spent in `period`, the share used.
+async fn budget_view(api: &Api, tenant: &TenantId, period: &str) -> Response {
+    let budget = match accounting::budget(api.table.as_ref(), tenant).await {
+        Ok(b) => b,
+        Err(e) => return Response::failure(&e),
+    };
+    let spent = match accounting::spent(api.table.as_ref(), &api.prices, tenant, period).await {
+        Ok(s) => s,
+        Err(e) => return Response::failure(&e),
+    };
+    let used = budget
+        .filter(|b| !b.is_zero())
+        .map(|b| format_fixed(spent * rust_decimal::Decimal::ONE_HUNDRED / b, 2));
+    Response::json(
+        200,
+        &json!({
+            "tenant_id": tenant,
+            "period": period,
+            "monthly_usd": budget.map(|b| format_fixed(b, 6)),
+            "spent_usd": format_fixed(spent, 6),
+            "used_percent": used,
+        }),
+    )
+}
+
+/// `GET /v1/tenants/{tenant}/budget?period=YYYY-MM` (default: this month).
+pub(crate) async fn get_budget(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let period = match req.param("period") {
+        None => accounting::period_of(api.clock.now()),
+        Some(_) => match period(req) {
+            Ok(p) => p,
+            Err(r) => return r,
+        },
+    };
+    budget_view(api, &tenant, &period).await
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetBody {
+    /// USD per month, as an exact decimal string or number.
+    monthly_usd: serde_json::Value,
+}
+
+/// `PUT /v1/tenants/{tenant}/budget` with `{"monthly_usd": "25.00"}`: sets the monthly AI
+/// budget (thresholds at 50, 80, 100 % are announced against it; the LLM tier's hard limit).
+pub(crate) async fn put_budget(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let body: BudgetBody = match serde_json::from_slice(req.body) {
+        Ok(b) => b,
+        Err(e) => return Response::error(400, &format!("body: {e}")),
+    };
+    let text = match &body.monthly_usd {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    let amount = match tillbridge_domain::money::parse_decimal(text.trim()) {
+        Some(a) if a >= rust_decimal::Decimal::ZERO && a.scale() <= 6 => a,
+        _ => {
+            return Response::error(
+                400,
+                "monthly_usd is a non-negative amount in USD with at most 6 decimal places",
+            );
+        }
+    };
+    if let Err(e) = accounting::set_budget(api.table.as_ref(), &tenant, amount).await {
+        return Response::failure(&e);
+    }
+    tracing::info!(tenant = %tenant, operator = %req.operator, monthly_usd = %amount, "budget set");
+    budget_view(api, &tenant, &accounting::period_of(api.clock.now())).await
 }

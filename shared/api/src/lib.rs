@@ -157,6 +157,10 @@ pub enum RouteId {
     TenantCosts,
     /// A model client reports one call.
     PostUsage,
+    /// The tenant's monthly AI budget and what is spent of it.
+    GetBudget,
+    /// Set the tenant's monthly AI budget.
+    PutBudget,
     /// The tenant's catalog.
     ListItems,
     /// One catalog item.
@@ -215,6 +219,8 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::AllCosts, "GET", "/v1/costs"),
     route(RouteId::TenantCosts, "GET", "/v1/tenants/{tenant}/costs"),
     route(RouteId::PostUsage, "POST", "/v1/tenants/{tenant}/usage"),
+    route(RouteId::GetBudget, "GET", "/v1/tenants/{tenant}/budget"),
+    route(RouteId::PutBudget, "PUT", "/v1/tenants/{tenant}/budget"),
     route(RouteId::ListItems, "GET", "/v1/tenants/{tenant}/items"),
     route(RouteId::GetItem, "GET", "/v1/tenants/{tenant}/items/{id}"),
     route(RouteId::GetOrder, "GET", "/v1/tenants/{tenant}/orders/{id}"),
@@ -311,6 +317,8 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::AllCosts => finance::all_costs(api, req).await,
         RouteId::TenantCosts => finance::tenant_costs(api, req, p(0)).await,
         RouteId::PostUsage => finance::post_usage(api, req, p(0)).await,
+        RouteId::GetBudget => finance::get_budget(api, req, p(0)).await,
+        RouteId::PutBudget => finance::put_budget(api, req, p(0)).await,
         RouteId::ListItems => catalog::list_items(api, req, p(0)).await,
         RouteId::GetItem => catalog::get_item(api, p(0), p(1)).await,
         RouteId::GetOrder => catalog::get_order(api, p(0), p(1)).await,

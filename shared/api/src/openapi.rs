@@ -66,6 +66,22 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             Some("application/json"),
             &[202, 400, 404, 500, 503],
         ),
+        RouteId::GetBudget => doc(
+            "The tenant's monthly AI budget, what is spent of it in a month and the share used.",
+            &[(
+                "period",
+                false,
+                "The month, YYYY-MM (default: the current one).",
+            )],
+            None,
+            &[200, 400, 404, 500, 503],
+        ),
+        RouteId::PutBudget => doc(
+            "Set the tenant's monthly AI budget: {\"monthly_usd\": \"25.00\"} (exact decimal).",
+            &[],
+            Some("application/json"),
+            &[200, 400, 404, 500, 503],
+        ),
         RouteId::ListItems => doc(
             "The tenant's catalog; with limit/cursor one page, the next page in the Link header.",
             &[

@@ -80,6 +80,66 @@ mod pagination {
         }
     }
 
+    /// The API over `table` with one tenant, `t1`.
+    fn api_on(table: Arc<dyn Table>, clock: Arc<ManualClock>) -> Api {
+        let directory = StaticDirectory::from_json(
+            r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{}}]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Api {
+            table: table.clone(),
+            blobs: Arc::new(MemoryBlobStore::default()),
+            bus: Arc::new(RecordingBus::default()),
+            inbound: Arc::new(TableQueue::new("inbound", table, clock.clone())),
+            directory: Arc::new(directory),
+            clock,
+            prices: LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
+        }
+    }
+
+    fn call<'a>(method: &'a str, path: &'a str, body: &'a [u8]) -> Request<'a> {
+        Request {
+            method,
+            path,
+            query: &[],
+            headers: &[],
+            operator: "ops",
+            body,
+        }
+    }
+
+    /// An operator sets a tenant's budget through the API and reads it back with the spend.
+    #[tokio::test]
+    async fn budgets_are_set_and_read_through_the_api() {
+        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let api = api_on(table, clock);
+        let unset = handle(&api, &call("GET", "/v1/tenants/t1/budget", b"")).await;
+        assert_eq!(unset.status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&unset.body).unwrap_or_default();
+        assert!(v["monthly_usd"].is_null(), "{v}");
+        let set = handle(
+            &api,
+            &call("PUT", "/v1/tenants/t1/budget", br#"{"monthly_usd":"25.5"}"#),
+        )
+        .await;
+        assert_eq!(set.status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&set.body).unwrap_or_default();
+        assert_eq!(v["monthly_usd"], "25.500000");
+        assert_eq!(v["spent_usd"], "0.000000");
+        assert_eq!(v["used_percent"], "0.00");
+        for bad in [
+            &br#"{"monthly_usd":"-1"}"#[..],
+            br#"{"monthly_usd":"1.0000001"}"#,
+            br#"{}"#,
+        ] {
+            let r = handle(&api, &call("PUT", "/v1/tenants/t1/budget", bad)).await;
+            assert_eq!(r.status, 400);
+        }
+        let other = handle(&api, &call("GET", "/v1/tenants/t9/budget", b"")).await;
+        assert_eq!(other.status, 404);
+    }
+
     /// Following the Link header page by page yields every item once, in id order.
     #[tokio::test]
     async fn items_page_by_cursor_through_the_link_header() {
@@ -90,19 +150,7 @@ mod pagination {
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         }
-        let directory = StaticDirectory::from_json(
-            r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{}}]}"#,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let api = Api {
-            table: table.clone(),
-            blobs: Arc::new(MemoryBlobStore::default()),
-            bus: Arc::new(RecordingBus::default()),
-            inbound: Arc::new(TableQueue::new("inbound", table.clone(), clock.clone())),
-            directory: Arc::new(directory),
-            clock,
-            prices: LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
-        };
+        let api = api_on(table, clock);
         let mut query = vec![("limit".to_owned(), "2".to_owned())];
         let mut seen = Vec::new();
         for _ in 0..5 {
