@@ -47,7 +47,11 @@ fn serve_on_the_aws_adapters_runs_webhooks_and_migrations() {
         ("TABLE_NAME", table.clone()),
         ("BUCKET_NAME", bucket.clone()),
     ];
-    let s = Server::start_with(temp_state("aws"), &["--backend", "aws"], &env);
+    let s = Server::start_with(
+        temp_state("aws"),
+        &["--backend", "aws", "--operator", "ana@ops"],
+        &env,
+    );
 
     let (status, reply) = post_shopify(
         &s.addr,

@@ -258,7 +258,7 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
 
 #[test]
 fn an_operator_migrates_over_http_reviews_approves_and_rolls_back() {
-    let s = Server::start(temp_state("migration"));
+    let s = Server::start_with(temp_state("migration"), &["--operator", "ana@ops"], &[]);
     // Webhooks keep the catalog meanwhile.
     let (status, _) = post_shopify(
         &s.addr,

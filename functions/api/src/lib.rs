@@ -128,9 +128,11 @@ mod tests {
             bus: Arc::new(tillbridge_ports::memory::RecordingBus::default()),
             inbound,
             clock: Arc::new(ManualClock::new(at)),
+            admins: vec!["ana@ops".into()],
         }
     }
 
+    /// A GET by the administrator `ana@ops`.
     fn get(uri: &str, accept: Option<&str>) -> Request {
         let mut b = http::Request::builder().method("GET").uri(uri);
         if let Some(a) = accept {
@@ -145,9 +147,11 @@ mod tests {
                     .collect()
             })
             .unwrap_or_default();
-        b.body(Body::Empty)
+        let req = b
+            .body(Body::Empty)
             .unwrap_or_default()
-            .with_query_string_parameters(query)
+            .with_query_string_parameters(query);
+        as_principal(req, "ana@ops")
     }
 
     /// The request as API Gateway passes it on after IAM authorization of `arn`.
@@ -256,7 +260,12 @@ mod tests {
             .uri(format!("/v1/migrations/{id}/approve"))
             .body(Body::Empty)
             .unwrap_or_default();
-        assert_eq!(handle(&api, approve).await.status(), 409);
+        assert_eq!(
+            handle(&api, as_principal(approve, "ana@ops"))
+                .await
+                .status(),
+            409
+        );
         let unknown = handle(
             &api,
             http::Request::builder()
@@ -265,6 +274,7 @@ mod tests {
                 .body(Body::Text(
                     r#"{"tenant_id":"nobody","source_name":"x","export":[]}"#.into(),
                 ))
+                .map(|r| as_principal(r, "ana@ops"))
                 .unwrap_or_default(),
         )
         .await;

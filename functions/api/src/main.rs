@@ -24,6 +24,13 @@ async fn main() -> Result<(), Error> {
             tillbridge_aws::required_env("INBOUND_QUEUE_URL")?,
         )),
         clock: c.clock.clone(),
+        admins: std::env::var("ADMIN_PRINCIPALS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
     };
     let api = &api;
     lambda_http::run(service_fn(move |req| async move {

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 mod catalog;
 mod finance;
 pub mod migrations;
@@ -19,6 +20,8 @@ use serde_json::{Value, json};
 use tillbridge_costs::PriceBook;
 use tillbridge_domain::{Classify, ErrorKind, TenantId};
 use tillbridge_ports::{BlobStore, Clock, EventBus, Queue, Table, TenantDirectory};
+
+use crate::access::Permission;
 
 /// The largest request body accepted (API Gateway HTTP APIs accept at most 10 MB).
 pub const MAX_HTTP_BODY: usize = 10 * 1024 * 1024;
@@ -46,6 +49,8 @@ pub struct Api {
     pub clock: Arc<dyn Clock>,
     /// Model prices for the finance routes.
     pub prices: LazyPrices,
+    /// Operators with every permission on every tenant (see [`access`]).
+    pub admins: Vec<String>,
 }
 
 /// One HTTP request, as the front door received and authenticated it.
@@ -161,6 +166,10 @@ pub enum RouteId {
     GetBudget,
     /// Set the tenant's monthly AI budget.
     PutBudget,
+    /// An operator's grants.
+    GetGrants,
+    /// Replace an operator's grants.
+    PutGrants,
     /// The tenant's catalog.
     ListItems,
     /// One catalog item.
@@ -245,6 +254,8 @@ pub const ROUTES: &[Route] = &[
         "/v1/tenants/{tenant}/rejected",
     ),
     route(RouteId::Stats, "GET", "/v1/tenants/{tenant}/stats"),
+    route(RouteId::GetGrants, "GET", "/v1/grants"),
+    route(RouteId::PutGrants, "PUT", "/v1/grants"),
     route(RouteId::StartMigration, "POST", "/v1/migrations"),
     route(RouteId::ListMigrations, "GET", "/v1/migrations"),
     route(RouteId::GetMigration, "GET", "/v1/migrations/{id}"),
@@ -312,6 +323,11 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         Err(_) => return Response::error(404, "no such route"),
     };
     let p = |i: usize| params.get(i).copied().unwrap_or_default();
+    if let Some((tenant, permission)) = route_needs(route.id, &params)
+        && let Err(refused) = authorize(api, req.operator, tenant, permission).await
+    {
+        return refused;
+    }
     match route.id {
         RouteId::Health => Response::json(200, &json!({ "status": "ok" })),
         RouteId::AllCosts => finance::all_costs(api, req).await,
@@ -319,6 +335,8 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::PostUsage => finance::post_usage(api, req, p(0)).await,
         RouteId::GetBudget => finance::get_budget(api, req, p(0)).await,
         RouteId::PutBudget => finance::put_budget(api, req, p(0)).await,
+        RouteId::GetGrants => grants_route(api, req, false).await,
+        RouteId::PutGrants => grants_route(api, req, true).await,
         RouteId::ListItems => catalog::list_items(api, req, p(0)).await,
         RouteId::GetItem => catalog::get_item(api, p(0), p(1)).await,
         RouteId::GetOrder => catalog::get_order(api, p(0), p(1)).await,
@@ -336,6 +354,93 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         | RouteId::MigrationReport
         | RouteId::RollbackReport
         | RouteId::MigrationAudit => migrations::one(api, req, route.id, p(0), p(1)).await,
+    }
+}
+
+/// The tenant (None: every tenant) and permission a route needs, for routes that name their
+/// tenant in the path or need no tenant; migration routes check once they know the tenant.
+fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, Permission)> {
+    let tenant = params.first().copied();
+    match id {
+        RouteId::Health
+        | RouteId::StartMigration
+        | RouteId::ListMigrations
+        | RouteId::GetMigration
+        | RouteId::GetMappings
+        | RouteId::PutMappings
+        | RouteId::MigrationAction
+        | RouteId::MigrationReport
+        | RouteId::RollbackReport
+        | RouteId::MigrationAudit => None,
+        RouteId::AllCosts => Some((None, Permission::Read)),
+        RouteId::GetGrants | RouteId::PutGrants => Some((None, Permission::Admin)),
+        RouteId::PostUsage => Some((tenant, Permission::Ai)),
+        RouteId::PutBudget => Some((tenant, Permission::Admin)),
+        RouteId::ReplayQuarantined => Some((tenant, Permission::Write)),
+        RouteId::TenantCosts
+        | RouteId::GetBudget
+        | RouteId::ListItems
+        | RouteId::GetItem
+        | RouteId::GetOrder
+        | RouteId::ListQuarantine
+        | RouteId::GetQuarantined
+        | RouteId::ListRejected
+        | RouteId::Stats => Some((tenant, Permission::Read)),
+    }
+}
+
+/// Whether `operator` may act with `permission` on `tenant` (None: every tenant); the 403 to
+/// answer otherwise. Checked before anything else, so a refusal tells nothing about the tenant.
+pub(crate) async fn authorize(
+    api: &Api,
+    operator: &str,
+    tenant: Option<&str>,
+    permission: Permission,
+) -> Result<(), Response> {
+    if api.admins.iter().any(|a| a == operator) {
+        return Ok(());
+    }
+    match access::grants(api.table.as_ref(), operator).await {
+        Ok(g) if g.allow(tenant, permission) => Ok(()),
+        Ok(_) => Err(Response::error(
+            403,
+            &format!(
+                "{operator} has no {} permission on {}",
+                serde_json::to_value(permission)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                tenant.unwrap_or("every tenant")
+            ),
+        )),
+        Err(e) => Err(Response::failure(&e)),
+    }
+}
+
+/// `GET|PUT /v1/grants?principal=…`: an operator's grants (admins only).
+async fn grants_route(api: &Api, req: &Request<'_>, put: bool) -> Response {
+    let Some(principal) = req
+        .param("principal")
+        .filter(|p| !p.is_empty() && p.len() <= 512)
+    else {
+        return Response::error(400, "name the operator with ?principal=…");
+    };
+    if put {
+        let grants: access::Grants = match serde_json::from_slice(req.body) {
+            Ok(g) => g,
+            Err(e) => return Response::error(400, &format!("body: {e}")),
+        };
+        if let Err(e) = access::set_grants(api.table.as_ref(), principal, &grants).await {
+            return Response::failure(&e);
+        }
+        tracing::info!(operator = %req.operator, principal, "grants set");
+    }
+    match access::grants(api.table.as_ref(), principal).await {
+        Ok(g) => Response::json(
+            200,
+            &json!({ "principal": principal, "tenants": g.tenants }),
+        ),
+        Err(e) => Response::failure(&e),
     }
 }
 

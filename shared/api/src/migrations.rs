@@ -21,7 +21,8 @@ use tillbridge_migration::{
     self as migration, ExportSource, Migration, MigrationError, Refusal, StartRequest,
 };
 
-use crate::{Api, Request, Response, RouteId};
+use crate::access::Permission;
+use crate::{Api, Request, Response, RouteId, authorize};
 
 /// The operator actions on one migration: `POST /v1/migrations/{id}/{action}`.
 pub const ACTIONS: [&str; 5] = ["approve", "pause", "resume", "cancel", "rollback"];
@@ -120,6 +121,13 @@ pub(crate) async fn one(
         Ok(m) => m,
         Err(r) => return r,
     };
+    let permission = match route {
+        RouteId::PutMappings | RouteId::MigrationAction => Permission::Write,
+        _ => Permission::Read,
+    };
+    if let Err(r) = authorize(api, req.operator, Some(m.tenant_id.as_str()), permission).await {
+        return r;
+    }
     match route {
         RouteId::GetMappings => mappings(api, &m).await,
         RouteId::PutMappings => put_mappings(api, &m, req).await,
@@ -203,6 +211,9 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
             body.export_key,
         )
     };
+    if let Err(r) = authorize(api, req.operator, Some(&tenant), Permission::Write).await {
+        return r;
+    }
     let config = match known_tenant(api, &tenant).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -246,6 +257,9 @@ pub(crate) async fn list(api: &Api, req: &Request<'_>) -> Response {
     let Some(tenant) = req.param("tenant_id") else {
         return error(400, "list migrations with ?tenant_id=…");
     };
+    if let Err(r) = authorize(api, req.operator, Some(tenant), Permission::Read).await {
+        return r;
+    }
     let config = match known_tenant(api, tenant).await {
         Ok(c) => c,
         Err(r) => return r,

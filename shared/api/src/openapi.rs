@@ -82,6 +82,18 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             Some("application/json"),
             &[200, 400, 404, 500, 503],
         ),
+        RouteId::GetGrants => doc(
+            "An operator's grants: permissions (read, write, ai, admin) per tenant id or *.",
+            &[("principal", true, "The operator (IAM principal ARN).")],
+            None,
+            &[200, 400, 403, 500, 503],
+        ),
+        RouteId::PutGrants => doc(
+            "Replace an operator's grants: {\"tenants\": {\"t1\": [\"read\", \"write\"]}}.",
+            &[("principal", true, "The operator (IAM principal ARN).")],
+            Some("application/json"),
+            &[200, 400, 403, 500, 503],
+        ),
         RouteId::ListItems => doc(
             "The tenant's catalog; with limit/cursor one page, the next page in the Link header.",
             &[
@@ -163,6 +175,17 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
     }
 }
 
+/// Every status a route answers: its documented ones, and 403 for a route that needs a
+/// permission (all but `/healthz`).
+pub fn statuses(id: RouteId) -> Vec<u16> {
+    let mut all = route_doc(id).statuses.to_vec();
+    if id != RouteId::Health {
+        all.push(403);
+        all.sort_unstable();
+    }
+    all
+}
+
 /// The webhook route's documentation.
 pub const WEBHOOK_DOC: RouteDoc = RouteDoc {
     summary: "A vendor's webhook delivery: 202 once stored; 200 for vendor handshakes.",
@@ -178,6 +201,7 @@ fn status_text(status: u16) -> &'static str {
         400 => "Bad request: the message says what is wrong",
         401 => "A signature header is missing or malformed",
         404 => "Unknown tenant, provider, migration or object",
+        403 => "The operator has no permission on this tenant",
         409 => "The request does not fit the current state",
         413 => "The body is too large",
         500 => "Internal error (logged with the correlation id)",
@@ -185,7 +209,7 @@ fn status_text(status: u16) -> &'static str {
     }
 }
 
-fn operation(method: &str, path: &str, doc: &RouteDoc, item: &Value) -> Value {
+fn operation(method: &str, path: &str, doc: &RouteDoc, statuses: &[u16], item: &Value) -> Value {
     let mut params: Vec<Value> = path
         .split('/')
         .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
@@ -194,8 +218,7 @@ fn operation(method: &str, path: &str, doc: &RouteDoc, item: &Value) -> Value {
     params.extend(doc.query.iter().map(|(name, required, about)| {
         json!({ "name": name, "in": "query", "required": required, "description": about, "schema": { "type": "string" } })
     }));
-    let responses: Map<String, Value> = doc
-        .statuses
+    let responses: Map<String, Value> = statuses
         .iter()
         .map(|s| {
             let schema = match (s, method, path) {
@@ -228,14 +251,19 @@ fn operation(method: &str, path: &str, doc: &RouteDoc, item: &Value) -> Value {
 pub fn openapi() -> Value {
     let item = serde_json::to_value(schemars::schema_for!(CatalogItem)).unwrap_or_default();
     let mut paths = Map::new();
-    let mut add = |method: &str, path: &str, doc: &RouteDoc| {
+    let mut add = |method: &str, path: &str, doc: &RouteDoc, statuses: &[u16]| {
         let entry = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
-        entry[method.to_ascii_lowercase()] = operation(method, path, doc, &item);
+        entry[method.to_ascii_lowercase()] = operation(method, path, doc, statuses, &item);
     };
     for r in ROUTES {
-        add(r.method, r.path, &route_doc(r.id));
+        add(r.method, r.path, &route_doc(r.id), &statuses(r.id));
     }
-    add(WEBHOOK_ROUTE.0, WEBHOOK_ROUTE.1, &WEBHOOK_DOC);
+    add(
+        WEBHOOK_ROUTE.0,
+        WEBHOOK_ROUTE.1,
+        &WEBHOOK_DOC,
+        WEBHOOK_DOC.statuses,
+    );
     json!({
         "openapi": "3.1.0",
         "info": {

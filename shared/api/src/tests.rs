@@ -80,12 +80,17 @@ mod pagination {
         }
     }
 
-    /// The API over `table` with one tenant, `t1`.
+    /// The API over `table` with one tenant, `t1`, administered by `ops`.
     fn api_on(table: Arc<dyn Table>, clock: Arc<ManualClock>) -> Api {
-        let directory = StaticDirectory::from_json(
+        api_with(
             r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{}}]}"#,
+            table,
+            clock,
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn api_with(tenants: &str, table: Arc<dyn Table>, clock: Arc<ManualClock>) -> Api {
+        let directory = StaticDirectory::from_json(tenants).unwrap_or_else(|e| panic!("{e}"));
         Api {
             table: table.clone(),
             blobs: Arc::new(MemoryBlobStore::default()),
@@ -94,7 +99,17 @@ mod pagination {
             directory: Arc::new(directory),
             clock,
             prices: LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
+            admins: vec!["ops".into()],
         }
+    }
+
+    /// The API with tenants t1 and t2, administered by `ops`.
+    pub(super) fn api_with_tenants(table: Arc<dyn Table>, clock: Arc<ManualClock>) -> Api {
+        api_with(
+            r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{}},{"tenant_id":"t2","currency":"USD","providers":{}}]}"#,
+            table,
+            clock,
+        )
     }
 
     fn call<'a>(method: &'a str, path: &'a str, body: &'a [u8]) -> Request<'a> {
@@ -202,5 +217,113 @@ mod pagination {
         )
         .await;
         assert_eq!(r.status, 400);
+    }
+}
+
+/// Tenancy: an operator granted everything on tenant t1 gets 403 on tenant t2 for every
+/// route (the cross-tenant check of issue 12), and is served on t1.
+mod tenancy {
+    use std::sync::Arc;
+
+    use tillbridge_domain::Timestamp;
+    use tillbridge_ports::memory::MemoryTable;
+    use tillbridge_ports::{ManualClock, Table};
+
+    use super::pagination::api_with_tenants;
+    use crate::access::{Grants, Permission, set_grants};
+    use crate::{ROUTES, Request, RouteId, handle};
+
+    #[tokio::test]
+    async fn an_operator_of_one_tenant_is_refused_on_another_on_every_route() {
+        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let api = api_with_tenants(table.clone(), clock);
+        let all = vec![
+            Permission::Read,
+            Permission::Write,
+            Permission::Ai,
+            Permission::Admin,
+        ];
+        let grants = Grants {
+            tenants: [("t1".to_owned(), all)].into_iter().collect(),
+        };
+        set_grants(table.as_ref(), "bob", &grants)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        // A migration of t2, started by the administrator.
+        let start = br#"{"tenant_id":"t2","source_name":"square","export":[{"id":"a1","name":"Latte","price":"4.50"}]}"#;
+        let r = handle(
+            &api,
+            &Request {
+                method: "POST",
+                path: "/v1/migrations",
+                query: &[],
+                headers: &[],
+                operator: "ops",
+                body: start,
+            },
+        )
+        .await;
+        assert_eq!(r.status, 202);
+        let view: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        let migration = view["id"].as_str().unwrap_or_default().to_owned();
+
+        for route in ROUTES.iter().filter(|r| r.id != RouteId::Health) {
+            let id = if route.path.starts_with("/v1/migrations/") {
+                migration.as_str()
+            } else {
+                "x1"
+            };
+            let path = route
+                .path
+                .replace("{tenant}", "t2")
+                .replace("{id}", id)
+                .replace("{action}", "approve");
+            let query: Vec<(String, String)> = match route.id {
+                RouteId::ListMigrations => vec![("tenant_id".into(), "t2".into())],
+                RouteId::GetGrants | RouteId::PutGrants => vec![("principal".into(), "bob".into())],
+                RouteId::AllCosts | RouteId::TenantCosts => {
+                    vec![("period".into(), "2026-03".into())]
+                }
+                _ => Vec::new(),
+            };
+            let body: &[u8] = if route.id == RouteId::StartMigration {
+                start
+            } else {
+                b"{}"
+            };
+            let r = handle(
+                &api,
+                &Request {
+                    method: route.method,
+                    path: &path,
+                    query: &query,
+                    headers: &[],
+                    operator: "bob",
+                    body,
+                },
+            )
+            .await;
+            assert_eq!(
+                r.status,
+                403,
+                "{} {path}: {}",
+                route.method,
+                String::from_utf8_lossy(&r.body)
+            );
+        }
+        let own = handle(
+            &api,
+            &Request {
+                method: "GET",
+                path: "/v1/tenants/t1/items",
+                query: &[],
+                headers: &[],
+                operator: "bob",
+                body: b"",
+            },
+        )
+        .await;
+        assert_eq!(own.status, 200);
     }
 }

@@ -216,6 +216,8 @@ pub fn router(rt: Arc<LocalRuntime>, operator: &str) -> Router {
         directory: rt.directory.clone(),
         clock: rt.clock.clone(),
         prices: std::sync::LazyLock::new(Box::new(move || runtime.prices.clone())),
+        // No IAM locally: whoever runs serve administers it; others need grants.
+        admins: vec![operator.to_string()],
     });
     Router::new()
         .route(tillbridge_api::WEBHOOK_ROUTE.1, post(webhook))

@@ -201,6 +201,7 @@ async fn call(h: &Harness, method: &str, path: &str, body: Value) -> (u16, Value
         blobs: h.rt.blobs.clone(),
         bus: h.rt.bus.clone(),
         inbound: h.rt.inbound.clone(),
+        admins: vec!["ana@ops".into()],
         directory: std::sync::Arc::new(directory),
         clock: h.clock.clone(),
         prices: std::sync::LazyLock::new(Box::new(|| {
