@@ -138,6 +138,51 @@ pub(crate) async fn replay_quarantined(api: &Api, tenant: &str, id: &str) -> Res
     }
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayMany {
+    delivery_ids: Vec<String>,
+}
+
+/// `POST /v1/tenants/{tenant}/quarantine/replay` with `{"delivery_ids": [...]}` (1 to 100):
+/// each goes through the signature check again; the answer names each id's outcome
+/// (`queued`, `not_found`, `no_headers`, `body_expired`).
+pub(crate) async fn replay_many(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
+    use quarantine::Replay;
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let body: ReplayMany = match serde_json::from_slice(req.body) {
+        Ok(b) => b,
+        Err(e) => return Response::error(400, &format!("body: {e}")),
+    };
+    if body.delivery_ids.is_empty() || body.delivery_ids.len() > 100 {
+        return Response::error(400, "give 1 to 100 delivery_ids");
+    }
+    let mut outcomes = serde_json::Map::new();
+    for id in &body.delivery_ids {
+        let replayed = quarantine::replay(
+            api.table.as_ref(),
+            api.blobs.as_ref(),
+            api.inbound.as_ref(),
+            &tenant,
+            id,
+        )
+        .await;
+        let outcome = match replayed {
+            Ok(Replay::Queued(_)) => "queued",
+            Ok(Replay::NotFound) => "not_found",
+            Ok(Replay::NoHeaders) => "no_headers",
+            Ok(Replay::BodyExpired) => "body_expired",
+            Err(e) => return Response::failure(&e),
+        };
+        outcomes.insert(id.clone(), json!(outcome));
+    }
+    tracing::info!(tenant = %tenant, operator = %req.operator, count = outcomes.len(), "quarantine replayed");
+    Response::json(200, &json!({ "tenant_id": tenant, "replayed": outcomes }))
+}
+
 /// `GET /v1/tenants/{tenant}/rejected`: webhook updates that failed validation, with the
 /// findings and suggested fixes.
 pub(crate) async fn list_rejected(api: &Api, tenant: &str) -> Response {

@@ -182,6 +182,8 @@ pub enum RouteId {
     GetQuarantined,
     /// Send a quarantined delivery through the signature check again.
     ReplayQuarantined,
+    /// Send several quarantined deliveries through the signature check again.
+    ReplayManyQuarantined,
     /// Webhook updates that failed validation.
     ListRejected,
     /// Webhook counters.
@@ -242,6 +244,11 @@ pub const ROUTES: &[Route] = &[
         RouteId::GetQuarantined,
         "GET",
         "/v1/tenants/{tenant}/quarantine/{id}",
+    ),
+    route(
+        RouteId::ReplayManyQuarantined,
+        "POST",
+        "/v1/tenants/{tenant}/quarantine/replay",
     ),
     route(
         RouteId::ReplayQuarantined,
@@ -343,6 +350,7 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::ListQuarantine => catalog::list_quarantine(api, p(0)).await,
         RouteId::GetQuarantined => catalog::get_quarantined(api, p(0), p(1)).await,
         RouteId::ReplayQuarantined => catalog::replay_quarantined(api, p(0), p(1)).await,
+        RouteId::ReplayManyQuarantined => catalog::replay_many(api, req, p(0)).await,
         RouteId::ListRejected => catalog::list_rejected(api, p(0)).await,
         RouteId::Stats => catalog::stats(api, p(0)).await,
         RouteId::StartMigration => migrations::start(api, req).await,
@@ -376,7 +384,9 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         RouteId::GetGrants | RouteId::PutGrants => Some((None, Permission::Admin)),
         RouteId::PostUsage => Some((tenant, Permission::Ai)),
         RouteId::PutBudget => Some((tenant, Permission::Admin)),
-        RouteId::ReplayQuarantined => Some((tenant, Permission::Write)),
+        RouteId::ReplayQuarantined | RouteId::ReplayManyQuarantined => {
+            Some((tenant, Permission::Write))
+        }
         RouteId::TenantCosts
         | RouteId::GetBudget
         | RouteId::ListItems

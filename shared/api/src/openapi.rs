@@ -131,6 +131,12 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             &[202, 404, 409, 500, 503],
         ),
+        RouteId::ReplayManyQuarantined => doc(
+            "Replay several quarantined deliveries: {\"delivery_ids\": [...]} (at most 100); the outcome per id.",
+            &[],
+            Some("application/json"),
+            &[200, 400, 404, 500, 503],
+        ),
         RouteId::ListRejected => doc(
             "Webhook updates that failed validation, with findings.",
             &[],

@@ -155,6 +155,21 @@ mod pagination {
         assert_eq!(other.status, 404);
     }
 
+    /// Replaying several deliveries answers each id's outcome; an empty list is refused.
+    #[tokio::test]
+    async fn replay_many_answers_per_id() {
+        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let api = api_on(table, clock);
+        let path = "/v1/tenants/t1/quarantine/replay";
+        let r = handle(&api, &call("POST", path, br#"{"delivery_ids":["nope"]}"#)).await;
+        assert_eq!(r.status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        assert_eq!(v["replayed"]["nope"], "not_found");
+        let r = handle(&api, &call("POST", path, br#"{"delivery_ids":[]}"#)).await;
+        assert_eq!(r.status, 400);
+    }
+
     /// Following the Link header page by page yields every item once, in id order.
     #[tokio::test]
     async fn items_page_by_cursor_through_the_link_header() {
