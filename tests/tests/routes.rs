@@ -92,6 +92,7 @@ fn serve_answers_every_route() {
         let path = r
             .path
             .replace("{tenant}", "t1")
+            .replace("{provider}", "shopify")
             .replace("{id}", "x1")
             .replace("{action}", "approve");
         let path = if path.contains("costs") {

@@ -51,6 +51,15 @@ fn deliveries_in_order_out_of_order_and_duplicated_end_at_the_newest_version() {
     assert_eq!(s.get("/v1/tenants/t1/items/does-not-exist").0, 404);
     assert_eq!(s.get("/v1/tenants/nobody/items/11").0, 404);
     assert_eq!(json(&s.get("/v1/tenants/t1/stats").1)["duplicates"], 2);
+    // What became of a delivery, by the vendor's own delivery id.
+    let (status, d) = s.get("/v1/tenants/t1/deliveries/shopify/a3");
+    assert_eq!(status, 200, "{d}");
+    let d = json(&d);
+    assert_eq!(
+        (d["state"].as_str(), d["outcome"].as_str()),
+        (Some("done"), Some("published"))
+    );
+    assert_eq!(s.get("/v1/tenants/t1/deliveries/shopify/never").0, 404);
 }
 
 #[test]

@@ -183,6 +183,27 @@ pub(crate) async fn replay_many(api: &Api, req: &Request<'_>, tenant: &str) -> R
     Response::json(200, &json!({ "tenant_id": tenant, "replayed": outcomes }))
 }
 
+/// `GET /v1/tenants/{tenant}/deliveries/{provider}/{id}`: what became of the vendor's
+/// delivery `id` (its own delivery id).
+pub(crate) async fn get_delivery(api: &Api, tenant: &str, provider: &str, id: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Ok(provider) = provider.parse::<tillbridge_domain::Provider>() else {
+        return Response::error(404, "unknown provider");
+    };
+    match tillbridge_sync::delivery_status(api.table.as_ref(), &tenant, provider, id).await {
+        Ok(Some(mut status)) => {
+            status.insert("provider".into(), json!(provider));
+            status.insert("vendor_delivery_id".into(), json!(id));
+            Response::json(200, &Value::Object(status))
+        }
+        Ok(None) => Response::error(404, "no delivery with this id in the last 7 days"),
+        Err(e) => Response::failure(&e),
+    }
+}
+
 /// `GET /v1/tenants/{tenant}/rejected`: webhook updates that failed validation, with the
 /// findings and suggested fixes.
 pub(crate) async fn list_rejected(api: &Api, tenant: &str) -> Response {

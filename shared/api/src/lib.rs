@@ -186,6 +186,8 @@ pub enum RouteId {
     ReplayManyQuarantined,
     /// Webhook updates that failed validation.
     ListRejected,
+    /// What became of a vendor's delivery, by the vendor's delivery id.
+    GetDelivery,
     /// Webhook counters.
     Stats,
     /// Start a migration.
@@ -261,6 +263,11 @@ pub const ROUTES: &[Route] = &[
         "/v1/tenants/{tenant}/rejected",
     ),
     route(RouteId::Stats, "GET", "/v1/tenants/{tenant}/stats"),
+    route(
+        RouteId::GetDelivery,
+        "GET",
+        "/v1/tenants/{tenant}/deliveries/{provider}/{id}",
+    ),
     route(RouteId::GetGrants, "GET", "/v1/grants"),
     route(RouteId::PutGrants, "PUT", "/v1/grants"),
     route(RouteId::StartMigration, "POST", "/v1/migrations"),
@@ -353,6 +360,7 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::ReplayManyQuarantined => catalog::replay_many(api, req, p(0)).await,
         RouteId::ListRejected => catalog::list_rejected(api, p(0)).await,
         RouteId::Stats => catalog::stats(api, p(0)).await,
+        RouteId::GetDelivery => catalog::get_delivery(api, p(0), p(1), p(2)).await,
         RouteId::StartMigration => migrations::start(api, req).await,
         RouteId::ListMigrations => migrations::list(api, req).await,
         RouteId::GetMigration
@@ -395,6 +403,7 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::ListQuarantine
         | RouteId::GetQuarantined
         | RouteId::ListRejected
+        | RouteId::GetDelivery
         | RouteId::Stats => Some((tenant, Permission::Read)),
     }
 }

@@ -137,6 +137,12 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             Some("application/json"),
             &[200, 400, 404, 500, 503],
         ),
+        RouteId::GetDelivery => doc(
+            "What became of a vendor's delivery, by the vendor's own delivery id: state, outcome and our delivery id (7 days).",
+            &[],
+            None,
+            READ,
+        ),
         RouteId::ListRejected => doc(
             "Webhook updates that failed validation, with findings.",
             &[],

@@ -292,6 +292,7 @@ mod tenancy {
             let path = route
                 .path
                 .replace("{tenant}", "t2")
+                .replace("{provider}", "shopify")
                 .replace("{id}", id)
                 .replace("{action}", "approve");
             let query: Vec<(String, String)> = match route.id {

@@ -33,3 +33,30 @@ pub async fn stats(
         .map(|i| i.attrs)
         .unwrap_or_default())
 }
+
+/// What became of a vendor's delivery, looked up by the vendor's own delivery id (Shopify's
+/// `X-Shopify-Webhook-Id`, Square's `event_id`, …): `state` (`in_progress` or `done`), the
+/// `outcome` once done (`published`, `quarantined`, `unhandled`) and our `delivery_id`. None
+/// when no delivery with that id arrived in the idempotency window (7 days).
+///
+/// # Errors
+/// The table failed.
+pub async fn delivery_status(
+    table: &dyn Table,
+    tenant: &TenantId,
+    provider: tillbridge_domain::Provider,
+    vendor_delivery_id: &str,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, SyncError> {
+    let key = format!("id:{vendor_delivery_id}");
+    let item = table
+        .get(
+            &keys::idempotency_pk(tenant),
+            &keys::idempotency_sk(provider, &key),
+        )
+        .await?;
+    Ok(item.map(|i| {
+        let mut out = i.attrs;
+        out.remove("locked_until");
+        out
+    }))
+}
