@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 use tillbridge_catalog as catalog;
 use tillbridge_sync::quarantine;
 
+use serde::Serialize;
+use tillbridge_domain::Classify;
+
 use crate::{Api, Request, Response, known_tenant};
 
 /// The largest page of items one request may ask for.
@@ -43,10 +46,7 @@ pub(crate) async fn list_items(api: &Api, req: &Request<'_>, tenant: &str) -> Re
             Err(e) => Response::failure(&e),
         };
     }
-    match catalog::list_items(api.table.as_ref(), &tenant).await {
-        Ok(items) => Response::json(200, &json!(items)),
-        Err(e) => Response::failure(&e),
-    }
+    listed(catalog::list_items(api.table.as_ref(), &tenant).await)
 }
 
 /// `GET /v1/tenants/{tenant}/items/{id}`
@@ -55,11 +55,10 @@ pub(crate) async fn get_item(api: &Api, tenant: &str, id: &str) -> Response {
         Ok(t) => t,
         Err(r) => return r,
     };
-    match catalog::get_item(api.table.as_ref(), &tenant, id).await {
-        Ok(Some(item)) => Response::json(200, &json!(item)),
-        Ok(None) => Response::error(404, "item not found"),
-        Err(e) => Response::failure(&e),
-    }
+    found(
+        catalog::get_item(api.table.as_ref(), &tenant, id).await,
+        "item",
+    )
 }
 
 /// `GET /v1/tenants/{tenant}/orders/{id}`
@@ -68,11 +67,10 @@ pub(crate) async fn get_order(api: &Api, tenant: &str, id: &str) -> Response {
         Ok(t) => t,
         Err(r) => return r,
     };
-    match catalog::get_order(api.table.as_ref(), &tenant, id).await {
-        Ok(Some(order)) => Response::json(200, &json!(order)),
-        Ok(None) => Response::error(404, "order not found"),
-        Err(e) => Response::failure(&e),
-    }
+    found(
+        catalog::get_order(api.table.as_ref(), &tenant, id).await,
+        "order",
+    )
 }
 
 /// `GET /v1/tenants/{tenant}/quarantine`: quarantined deliveries, oldest first.
@@ -81,10 +79,7 @@ pub(crate) async fn list_quarantine(api: &Api, tenant: &str) -> Response {
         Ok(t) => t,
         Err(r) => return r,
     };
-    match quarantine::list(api.table.as_ref(), &tenant).await {
-        Ok(records) => Response::json(200, &json!(records)),
-        Err(e) => Response::failure(&e),
-    }
+    listed(quarantine::list(api.table.as_ref(), &tenant).await)
 }
 
 /// `GET /v1/tenants/{tenant}/quarantine/{id}`: the record and the stored request body
@@ -211,10 +206,7 @@ pub(crate) async fn list_rejected(api: &Api, tenant: &str) -> Response {
         Ok(t) => t,
         Err(r) => return r,
     };
-    match catalog::list_rejected(api.table.as_ref(), &tenant).await {
-        Ok(records) => Response::json(200, &json!(records)),
-        Err(e) => Response::failure(&e),
-    }
+    listed(catalog::list_rejected(api.table.as_ref(), &tenant).await)
 }
 
 /// `GET /v1/tenants/{tenant}/stats`: the webhook counters and the catalog outcome counters in
@@ -246,4 +238,21 @@ fn encode_cursor(id: &str) -> String {
             }
         })
         .collect()
+}
+
+/// 200 with the value as JSON, or the failure's status.
+fn listed<T: Serialize, E: Classify>(result: Result<T, E>) -> Response {
+    match result {
+        Ok(v) => Response::json(200, &json!(v)),
+        Err(e) => Response::failure(&e),
+    }
+}
+
+/// 200 with the value, 404 "`what` not found" when absent, or the failure's status.
+fn found<T: Serialize, E: Classify>(result: Result<Option<T>, E>, what: &str) -> Response {
+    match result {
+        Ok(Some(v)) => Response::json(200, &json!(v)),
+        Ok(None) => Response::error(404, &format!("{what} not found")),
+        Err(e) => Response::failure(&e),
+    }
 }

@@ -516,11 +516,7 @@ pub async fn stats(
     tenant: &TenantId,
 ) -> Result<serde_json::Map<String, serde_json::Value>, CatalogError> {
     let (pk, sk) = keys::stats(tenant);
-    Ok(table
-        .get(&pk, sk)
-        .await?
-        .map(|i| i.attrs)
-        .unwrap_or_default())
+    Ok(tillbridge_ports::table::attrs_of(table, &pk, sk).await?)
 }
 
 /// The item as currently known, or None when absent or deleted.

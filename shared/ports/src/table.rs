@@ -217,6 +217,18 @@ pub async fn query_all(table: &dyn Table, pk: &str, prefix: &str) -> Result<Vec<
     }
 }
 
+/// The attributes of one item (counters, for example), empty when it does not exist.
+///
+/// # Errors
+/// The table failed.
+pub async fn attrs_of(table: &dyn Table, pk: &str, sk: &str) -> Result<Map<String, Value>> {
+    Ok(table
+        .get(pk, sk)
+        .await?
+        .map(|i| i.attrs)
+        .unwrap_or_default())
+}
+
 /// What [`update_item`] does with the item it read.
 #[derive(Debug)]
 pub enum Update<T> {

@@ -27,11 +27,7 @@ pub async fn stats(
     tenant: &TenantId,
 ) -> Result<serde_json::Map<String, serde_json::Value>, SyncError> {
     let (pk, sk) = keys::stats(tenant);
-    Ok(table
-        .get(&pk, sk)
-        .await?
-        .map(|i| i.attrs)
-        .unwrap_or_default())
+    Ok(tillbridge_ports::table::attrs_of(table, &pk, sk).await?)
 }
 
 /// What became of a vendor's delivery, looked up by the vendor's own delivery id (Shopify's
