@@ -97,16 +97,13 @@ async fn provision() -> Cloud {
         .put(&TenantConfig {
             tenant_id: TenantId::parse("demo-cafe").unwrap_or_else(|e| panic!("{e}")),
             currency: Currency::USD,
-            providers: [(
-                Provider::Shopify,
-                ProviderConfig {
-                    notification_url: None,
-                    tolerance_secs: None,
-                },
-            )]
-            .into_iter()
-            .collect(),
-            max_body_bytes: None,
+            providers: [(Provider::Shopify, ProviderConfig::default())]
+                .into_iter()
+                .collect(),
+            ..TenantConfig::new(
+                TenantId::parse("demo-cafe").unwrap_or_else(|e| panic!("{e}")),
+                Currency::USD,
+            )
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));

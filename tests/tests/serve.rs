@@ -450,3 +450,79 @@ fn a_migration_runs_off_the_request_path_and_pauses_within_a_batch() {
         show(s)["status"] == "completed"
     });
 }
+
+#[test]
+fn a_tenant_onboarded_over_http_receives_webhooks_keeps_rotated_secrets_and_survives_a_restart() {
+    let s = Server::start(temp_state("onboard"));
+    let put = |s: &Server, body: &str| {
+        s.request(
+            "PUT",
+            "/v1/tenants/nordic",
+            &[("Content-Type", "application/json".to_owned())],
+            body.as_bytes(),
+        )
+    };
+    // Not configured yet: the vendor's delivery is refused.
+    let v1 = product(7, 71, "19.00", "2026-03-01T10:00:00Z");
+    assert_eq!(post_shopify(&s.addr, "nordic", "n0", &v1, "first").0, 404);
+    let (status, body) = put(
+        &s,
+        r#"{"currency":"SEK","country":"SE","time_zone":"Europe/Stockholm","providers":{"shopify":{"secret":"first"}}}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        !body.contains("\"first\""),
+        "no secret in the answer: {body}"
+    );
+    assert_eq!(post_shopify(&s.addr, "nordic", "n1", &v1, "first").0, 202);
+    s.eventually("the item", WAIT, |s| {
+        price_of(s, "nordic", "71") == Some(1900)
+    });
+    // Rotation: the vendor may still sign with the old secret for a while.
+    let (status, _) = put(
+        &s,
+        r#"{"currency":"SEK","country":"SE","time_zone":"Europe/Stockholm","providers":{"shopify":{"secret":"second"}}}"#,
+    );
+    assert_eq!(status, 200);
+    let v2 = product(7, 71, "21.00", "2026-03-01T11:00:00Z");
+    assert_eq!(post_shopify(&s.addr, "nordic", "n2", &v2, "first").0, 202);
+    s.eventually("signed with the previous secret", WAIT, |s| {
+        price_of(s, "nordic", "71") == Some(2100)
+    });
+    let state = s.stop();
+    let secrets = std::fs::read_to_string(state.join("store/secrets.json")).unwrap_or_default();
+    assert!(
+        secrets.contains("second"),
+        "secrets kept in the state's secrets file"
+    );
+    let table = std::fs::read(state.join("store/state.redb")).unwrap_or_default();
+    assert!(!table.is_empty());
+    assert!(
+        !table.windows(6).any(|w| w == b"second"),
+        "no secret in the table file"
+    );
+
+    let s = Server::start(state);
+    let (status, body) = s.get("/v1/tenants/nordic");
+    assert_eq!(status, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(
+        (
+            v["time_zone"].as_str(),
+            v["providers"]["shopify"]["previous_secret"].as_bool()
+        ),
+        (Some("Europe/Stockholm"), Some(true))
+    );
+    let v3 = product(7, 71, "23.00", "2026-03-01T12:00:00Z");
+    assert_eq!(post_shopify(&s.addr, "nordic", "n3", &v3, "second").0, 202);
+    s.eventually("signed with the new secret after a restart", WAIT, |s| {
+        price_of(s, "nordic", "71") == Some(2300)
+    });
+    // A forged delivery (neither secret) never applies.
+    let v4 = product(7, 71, "0.01", "2026-03-01T13:00:00Z");
+    assert_eq!(post_shopify(&s.addr, "nordic", "n4", &v4, "guess").0, 202);
+    s.eventually("the forgery quarantined", WAIT, |s| {
+        json(&s.get("/v1/tenants/nordic/stats").1)["quarantined"] == 1
+    });
+    assert_eq!(price_of(&s, "nordic", "71"), Some(2300));
+}

@@ -82,12 +82,10 @@ mod tests {
         let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
         let directory = TableDirectory::new(table.clone(), Duration::from_secs(60));
         for t in ["acme", "bistro"] {
-            let config = TenantConfig {
-                tenant_id: TenantId::parse(t).unwrap_or_else(|e| panic!("{e}")),
-                currency: Currency::USD,
-                providers: Default::default(),
-                max_body_bytes: None,
-            };
+            let config = TenantConfig::new(
+                TenantId::parse(t).unwrap_or_else(|e| panic!("{e}")),
+                Currency::USD,
+            );
             directory
                 .put(&config)
                 .await
@@ -122,6 +120,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         Api {
             table,
+            secrets: Arc::new(tillbridge_ports::tenants::StaticDirectory::default()),
             directory: Arc::new(directory),
             prices: std::sync::LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
             blobs: Arc::new(tillbridge_ports::memory::MemoryBlobStore::default()),

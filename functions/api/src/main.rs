@@ -15,6 +15,10 @@ async fn main() -> Result<(), Error> {
             c.raw_table.clone(),
             Duration::from_secs(60),
         )),
+        secrets: Arc::new(tillbridge_aws::SecretsManagerStore::new(
+            aws_sdk_secretsmanager::Client::new(&c.config),
+            tillbridge_aws::required_env("SECRET_PREFIX")?,
+        )),
         table: c.raw_table.clone(),
         prices: std::sync::LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
         blobs: c.blobs()?,

@@ -6,7 +6,8 @@
 //! - `write`: start and act on migrations (approve, pause, …, roll back), mapping overrides,
 //!   quarantine replays;
 //! - `ai`: report model usage (`POST …/usage`), spend the tenant's AI budget;
-//! - `admin`: set budgets, manage other operators' grants.
+//! - `admin`: onboard and update the tenant (settings, vendor secrets), set budgets, manage
+//!   other operators' grants.
 //!
 //! Administrators ([`crate::Api::admins`]: `ADMIN_PRINCIPALS` in the cloud, serve's
 //! `--operator` locally) hold every permission on every tenant. Everyone else holds what their

@@ -13,13 +13,14 @@ mod catalog;
 mod finance;
 pub mod migrations;
 pub mod openapi;
+mod tenants;
 
 use std::sync::{Arc, LazyLock};
 
 use serde_json::{Value, json};
 use tillbridge_costs::PriceBook;
 use tillbridge_domain::{Classify, ErrorKind, TenantId};
-use tillbridge_ports::{BlobStore, Clock, EventBus, Queue, Table, TenantDirectory};
+use tillbridge_ports::{BlobStore, Clock, EventBus, Queue, SecretStore, Table, TenantDirectory};
 
 use crate::access::Permission;
 
@@ -43,8 +44,11 @@ pub struct Api {
     pub bus: Arc<dyn EventBus>,
     /// The inbound queue of the signature check (quarantine replays go there).
     pub inbound: Arc<dyn Queue>,
-    /// Which tenants exist.
+    /// Which tenants exist, with their settings.
     pub directory: Arc<dyn TenantDirectory>,
+    /// Vendor secrets (webhook secrets, API credentials): written by tenant onboarding,
+    /// never shown.
+    pub secrets: Arc<dyn SecretStore>,
     /// Now.
     pub clock: Arc<dyn Clock>,
     /// Model prices for the finance routes.
@@ -158,6 +162,12 @@ pub enum RouteId {
     Health,
     /// Every tenant's cost table of a month.
     AllCosts,
+    /// The tenants the operator may read.
+    ListTenants,
+    /// One tenant's settings.
+    GetTenant,
+    /// Create or replace a tenant (secrets to the secret store).
+    PutTenant,
     /// One tenant's costs grouped by model, operation, migration or day.
     TenantCosts,
     /// A model client reports one call.
@@ -230,6 +240,9 @@ const fn route(id: RouteId, method: &'static str, path: &'static str) -> Route {
 pub const ROUTES: &[Route] = &[
     route(RouteId::Health, "GET", "/healthz"),
     route(RouteId::AllCosts, "GET", "/v1/costs"),
+    route(RouteId::ListTenants, "GET", "/v1/tenants"),
+    route(RouteId::GetTenant, "GET", "/v1/tenants/{tenant}"),
+    route(RouteId::PutTenant, "PUT", "/v1/tenants/{tenant}"),
     route(RouteId::TenantCosts, "GET", "/v1/tenants/{tenant}/costs"),
     route(RouteId::PostUsage, "POST", "/v1/tenants/{tenant}/usage"),
     route(RouteId::GetBudget, "GET", "/v1/tenants/{tenant}/budget"),
@@ -345,6 +358,9 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
     match route.id {
         RouteId::Health => Response::json(200, &json!({ "status": "ok" })),
         RouteId::AllCosts => finance::all_costs(api, req).await,
+        RouteId::ListTenants => tenants::list(api, req).await,
+        RouteId::GetTenant => tenants::get(api, p(0)).await,
+        RouteId::PutTenant => tenants::put(api, req, p(0)).await,
         RouteId::TenantCosts => finance::tenant_costs(api, req, p(0)).await,
         RouteId::PostUsage => finance::post_usage(api, req, p(0)).await,
         RouteId::GetBudget => finance::get_budget(api, req, p(0)).await,
@@ -378,7 +394,9 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
 fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, Permission)> {
     let tenant = params.first().copied();
     match id {
+        // The list shows only the tenants the operator may read.
         RouteId::Health
+        | RouteId::ListTenants
         | RouteId::StartMigration
         | RouteId::ListMigrations
         | RouteId::GetMigration
@@ -391,11 +409,12 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         RouteId::AllCosts => Some((None, Permission::Read)),
         RouteId::GetGrants | RouteId::PutGrants => Some((None, Permission::Admin)),
         RouteId::PostUsage => Some((tenant, Permission::Ai)),
-        RouteId::PutBudget => Some((tenant, Permission::Admin)),
+        RouteId::PutBudget | RouteId::PutTenant => Some((tenant, Permission::Admin)),
         RouteId::ReplayQuarantined | RouteId::ReplayManyQuarantined => {
             Some((tenant, Permission::Write))
         }
         RouteId::TenantCosts
+        | RouteId::GetTenant
         | RouteId::GetBudget
         | RouteId::ListItems
         | RouteId::GetItem

@@ -46,6 +46,28 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             &[200, 400, 500, 503],
         ),
+        RouteId::ListTenants => doc(
+            "The tenants the operator may read, with their settings (secrets only as set or not).",
+            &[],
+            None,
+            &[200, 500, 503],
+        ),
+        RouteId::GetTenant => doc(
+            "One tenant's settings: currency, country, time zone, body cap, budget, providers \
+             with webhook URL, whether a webhook secret (and a previous one) is set, API base \
+             URL and credential names.",
+            &[],
+            None,
+            &[200, 404, 500, 503],
+        ),
+        RouteId::PutTenant => doc(
+            "Create (201) or replace (200) a tenant: a tenants-file entry without tenant_id. \
+             A provider's secret becomes the current webhook secret (the replaced one stays \
+             accepted as previous); api credentials go to the secret store, never the table.",
+            &[],
+            Some("application/json"),
+            &[200, 201, 400, 500, 503],
+        ),
         RouteId::TenantCosts => doc(
             "One tenant's AI cost of a month, grouped.",
             &[
@@ -191,7 +213,7 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
 /// permission (all but `/healthz`).
 pub fn statuses(id: RouteId) -> Vec<u16> {
     let mut all = route_doc(id).statuses.to_vec();
-    if id != RouteId::Health {
+    if !matches!(id, RouteId::Health | RouteId::ListTenants) {
         all.push(403);
         all.sort_unstable();
     }

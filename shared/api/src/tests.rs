@@ -90,13 +90,15 @@ mod pagination {
     }
 
     fn api_with(tenants: &str, table: Arc<dyn Table>, clock: Arc<ManualClock>) -> Api {
-        let directory = StaticDirectory::from_json(tenants).unwrap_or_else(|e| panic!("{e}"));
+        let directory =
+            Arc::new(StaticDirectory::from_json(tenants).unwrap_or_else(|e| panic!("{e}")));
         Api {
+            secrets: directory.clone(),
             table: table.clone(),
             blobs: Arc::new(MemoryBlobStore::default()),
             bus: Arc::new(RecordingBus::default()),
             inbound: Arc::new(TableQueue::new("inbound", table, clock.clone())),
-            directory: Arc::new(directory),
+            directory,
             clock,
             prices: LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
             admins: vec!["ops".into()],
@@ -153,6 +155,107 @@ mod pagination {
         }
         let other = handle(&api, &call("GET", "/v1/tenants/t9/budget", b"")).await;
         assert_eq!(other.status, 404);
+    }
+
+    /// An operator onboards a tenant, reads it back without secrets, rotates its webhook
+    /// secret (the old one stays accepted) and is refused bad settings.
+    #[tokio::test]
+    async fn tenants_are_onboarded_and_rotated_through_the_api() {
+        use tillbridge_domain::Secret;
+
+        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let api = api_on(table, clock);
+        let body = br#"{"currency":"SEK","country":"se","time_zone":"Europe/Stockholm",
+            "monthly_budget_usd":"40",
+            "providers":{"shopify":{"secret":"first-secret"},
+                         "square":{"secret":"sq","notification_url":"https://hooks.example/sq",
+                                   "api":{"base_url":"http://127.0.0.1:9","access_token":"EAAA-tok"}}}}"#;
+        let created = handle(&api, &call("PUT", "/v1/tenants/nordic", body)).await;
+        assert_eq!(
+            created.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        let text = String::from_utf8_lossy(&created.body).into_owned();
+        for secret in ["first-secret", "EAAA-tok", "\"sq\""] {
+            assert!(!text.contains(secret), "a secret in the answer: {text}");
+        }
+        let v: serde_json::Value = serde_json::from_slice(&created.body).unwrap_or_default();
+        assert_eq!(v["currency"], "SEK");
+        assert_eq!(v["country"], "SE");
+        assert_eq!(v["time_zone"], "Europe/Stockholm");
+        assert_eq!(v["monthly_budget_usd"], "40");
+        assert_eq!(
+            v["providers"]["shopify"]["webhook_url"],
+            "/v1/webhooks/shopify/nordic"
+        );
+        assert_eq!(v["providers"]["shopify"]["webhook_secret"], true);
+        assert_eq!(v["providers"]["shopify"]["previous_secret"], false);
+        assert_eq!(
+            v["providers"]["square"]["api"]["credentials"],
+            serde_json::json!(["access_token"])
+        );
+        assert_eq!(
+            v["providers"]["square"]["api"]["base_url"],
+            "http://127.0.0.1:9"
+        );
+
+        // Rotation: the new secret is current, the old one still accepted; square dropped.
+        let update = br#"{"currency":"SEK","providers":{"shopify":{"secret":"second-secret"}}}"#;
+        let updated = handle(&api, &call("PUT", "/v1/tenants/nordic", update)).await;
+        assert_eq!(updated.status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&updated.body).unwrap_or_default();
+        assert_eq!(v["providers"]["shopify"]["previous_secret"], true);
+        assert!(v["providers"]["square"].is_null(), "{v}");
+        assert!(v["country"].is_null(), "a PUT replaces the settings: {v}");
+        let id = TenantId::parse("nordic").unwrap_or_else(|e| panic!("{e}"));
+        let s = api
+            .secrets
+            .webhook_secrets(&id, Provider::Shopify)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| (s.current, s.previous));
+        assert_eq!(
+            s,
+            Some((
+                Secret::new("second-secret"),
+                Some(Secret::new("first-secret"))
+            ))
+        );
+        let read = handle(&api, &call("GET", "/v1/tenants/nordic", b"")).await;
+        assert_eq!((read.status, read.body), (200, updated.body));
+        let listed = handle(&api, &call("GET", "/v1/tenants", b"")).await;
+        let v: serde_json::Value = serde_json::from_slice(&listed.body).unwrap_or_default();
+        assert_eq!(v["tenants"].as_array().map(Vec::len), Some(2), "{v}");
+        assert_eq!(
+            handle(&api, &call("GET", "/v1/tenants/nobody", b""))
+                .await
+                .status,
+            404
+        );
+
+        for bad in [
+            &br#"{"currency":"SEK","providers":{},"colour":"red"}"#[..],
+            br#"{"currency":"SEK","time_zone":"Europe/Atlantis","providers":{}}"#,
+            br#"{"currency":"SEK","country":"SWE","providers":{}}"#,
+            br#"{"currency":"XX","providers":{}}"#,
+            br#"{"currency":"SEK","providers":{"pos9":{}}}"#,
+            br#"{"currency":"SEK","providers":{"square":{"secret":"s"}}}"#,
+            br#"{"currency":"SEK","providers":{"shopify":{"secret":"a","previous_secret":"b"}}}"#,
+            br#"{"currency":"SEK","providers":{"shopify":{"secret":""}}}"#,
+            br#"{"currency":"SEK","max_body_bytes":0,"providers":{}}"#,
+            br#"{"currency":"SEK","monthly_budget_usd":"-3","providers":{}}"#,
+            br#"{"currency":"SEK","providers":{"shopify":{"api":{"base_url":"ftp://x"}}}}"#,
+            b"not json",
+        ] {
+            let r = handle(&api, &call("PUT", "/v1/tenants/nordic", bad)).await;
+            assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(bad));
+        }
+        let bad_id = handle(&api, &call("PUT", "/v1/tenants/bad%20id", update)).await;
+        assert_eq!(bad_id.status, 400);
     }
 
     /// Replaying several deliveries answers each id's outcome; an empty list is refused.
@@ -283,7 +386,11 @@ mod tenancy {
         let view: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
         let migration = view["id"].as_str().unwrap_or_default().to_owned();
 
-        for route in ROUTES.iter().filter(|r| r.id != RouteId::Health) {
+        // The tenant list answers everyone, showing only the tenants they may read.
+        for route in ROUTES
+            .iter()
+            .filter(|r| !matches!(r.id, RouteId::Health | RouteId::ListTenants))
+        {
             let id = if route.path.starts_with("/v1/migrations/") {
                 migration.as_str()
             } else {
@@ -341,5 +448,23 @@ mod tenancy {
         )
         .await;
         assert_eq!(own.status, 200);
+        let listed = handle(
+            &api,
+            &Request {
+                method: "GET",
+                path: "/v1/tenants",
+                query: &[],
+                headers: &[],
+                operator: "bob",
+                body: b"",
+            },
+        )
+        .await;
+        let v: serde_json::Value = serde_json::from_slice(&listed.body).unwrap_or_default();
+        let ids: Vec<&str> = v["tenants"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|t| t["tenant_id"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!((listed.status, ids), (200, vec!["t1"]));
     }
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use tillbridge_domain::{Provider, TenantId};
 use tillbridge_ports::Result;
-use tillbridge_ports::tenants::{SecretStore, WebhookSecrets};
+use tillbridge_ports::tenants::{ApiCredentials, SecretStore, WebhookSecrets};
 use tillbridge_webhooks::Secret;
 
 use crate::error::classify;
@@ -33,6 +33,47 @@ impl SecretsManagerStore {
             client,
             prefix: prefix.into(),
             cache: Mutex::default(),
+        }
+    }
+
+    /// The name of the secret holding a tenant's API credentials for `provider` (a JSON
+    /// object of credential name → value).
+    pub fn api_secret_name(&self, tenant: &TenantId, provider: Provider) -> String {
+        format!("{}{tenant}/{provider}/api", self.prefix)
+    }
+
+    /// Stores `value` as the secret's new AWSCURRENT (Secrets Manager moves the old one to
+    /// AWSPREVIOUS), creating the secret on first use.
+    async fn put_value(&self, name: &str, value: &str) -> Result<()> {
+        match self
+            .client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                self.client
+                    .create_secret()
+                    .name(name)
+                    .secret_string(value)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify("Secrets Manager CreateSecret", e))
+            }
+            Err(e) => Err(classify("Secrets Manager PutSecretValue", e)),
+        }
+    }
+
+    fn forget(&self, tenant: &TenantId, provider: Provider) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(&(tenant.clone(), provider));
         }
     }
 
@@ -94,5 +135,46 @@ impl SecretStore for SecretsManagerStore {
             cache.insert(key, (Instant::now(), value.clone()));
         }
         Ok(value)
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        secret: &Secret,
+    ) -> Result<()> {
+        let name = self.secret_name(tenant, provider);
+        if self.stage(&name, "AWSCURRENT").await?.as_ref() == Some(secret) {
+            return Ok(());
+        }
+        let value = String::from_utf8_lossy(secret.expose()).into_owned();
+        self.put_value(&name, &value).await?;
+        self.forget(tenant, provider);
+        Ok(())
+    }
+
+    async fn api_credentials(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<ApiCredentials>> {
+        let name = self.api_secret_name(tenant, provider);
+        match self.stage(&name, "AWSCURRENT").await? {
+            Some(s) => ApiCredentials::from_json(&String::from_utf8_lossy(s.expose())).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_api_credentials(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        credentials: &ApiCredentials,
+    ) -> Result<()> {
+        self.put_value(
+            &self.api_secret_name(tenant, provider),
+            &credentials.to_json(),
+        )
+        .await
     }
 }

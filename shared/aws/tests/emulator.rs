@@ -356,3 +356,11 @@ async fn table_queue_on_dynamodb_respects_ttl_across_the_wire() {
     q.send("m").await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(q.depth().await.ok(), Some(1));
 }
+
+#[tokio::test]
+async fn secrets_manager_meets_the_secret_store_contract() {
+    let cfg = config().await;
+    let sm = aws_sdk_secretsmanager::Client::new(&cfg);
+    let store = SecretsManagerStore::new(sm, format!("{}/", unique("tillbridge")));
+    conformance::secret_store_contract(&store).await;
+}

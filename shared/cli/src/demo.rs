@@ -313,7 +313,7 @@ pub fn run(a: Args) -> Outcome {
         .map_err(|e| Failure::usage(e.to_string()))?;
     let rt = crate::runtime()?;
     let result = rt.block_on(async {
-        let runtime = open_runtime(&state, directory)?;
+        let runtime = open_runtime(&state, directory).await?;
         play(&runtime, &state).await
     });
     if let Some(t) = temp {
@@ -355,7 +355,7 @@ async fn play(rt: &LocalRuntime, state: &std::path::Path) -> Outcome {
         report.processed, report.failed
     );
 
-    for tenant in rt.directory.tenant_ids() {
+    for tenant in rt.directory.tenant_ids().await.map_err(|e| fail(&e))? {
         summarize(rt, &tenant).await.map_err(|e| fail(&e))?;
     }
     crate::migrate::demo(rt).await

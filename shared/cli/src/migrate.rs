@@ -14,7 +14,6 @@ use tillbridge_migration::review as mapping_review;
 use tillbridge_migration::{
     self as migration, ExportSource, Migration, MigrationError, Refusal, StartRequest, Status,
 };
-use tillbridge_ports::TenantDirectory;
 
 use crate::serve::{load_tenants, open_runtime};
 use crate::{Failure, Outcome};
@@ -104,16 +103,16 @@ fn usage(e: impl std::fmt::Display) -> Failure {
     Failure::usage(e.to_string())
 }
 
-fn open(common: &Common) -> Result<LocalRuntime, Failure> {
+async fn open(common: &Common) -> Result<LocalRuntime, Failure> {
     let directory = load_tenants(common.tenants.as_deref(), &common.state)?;
-    open_runtime(&common.state, directory)
+    open_runtime(&common.state, directory).await
 }
 
 pub fn migrate(a: MigrateArgs) -> Outcome {
     let export = crate::read_input(&a.export, "export")?;
     let csv = tillbridge_migration::export::is_csv(&a.export.to_string_lossy());
     crate::runtime()?.block_on(async {
-        let mut rt = open(&a.common)?;
+        let mut rt = open(&a.common).await?;
         let tenant = TenantId::parse(&a.tenant).map_err(usage)?;
         let config = rt
             .directory
@@ -176,12 +175,12 @@ pub fn migration(c: MigrationCommand) -> Outcome {
     crate::runtime()?.block_on(async {
         match c {
             MigrationCommand::Show { id, common } => {
-                let rt = open(&common)?;
+                let rt = open(&common).await?;
                 let m = load(&rt, &id).await?;
                 output(&rt, &m, &common.format).await
             }
             MigrationCommand::List { tenant, common } => {
-                let rt = open(&common)?;
+                let rt = open(&common).await?;
                 let tenant = TenantId::parse(&tenant).map_err(usage)?;
                 let all = migration::list(rt.table.as_ref(), &tenant)
                     .await
@@ -203,19 +202,19 @@ pub fn migration(c: MigrationCommand) -> Outcome {
                 Ok(())
             }
             MigrationCommand::Approve { id, common } => {
-                let rt = Arc::new(open(&common)?);
+                let rt = Arc::new(open(&common).await?);
                 let m = approve(&rt, &id, &common.by).await?;
                 output(&rt, &m, &common.format).await?;
                 finished(&m)
             }
             MigrationCommand::Report { id, common } => {
-                let rt = open(&common)?;
+                let rt = open(&common).await?;
                 let m = load(&rt, &id).await?;
                 let key = tillbridge_migration::prepare::report_key(&m);
                 print_blob(&rt, &key).await
             }
             MigrationCommand::Audit { id, common } => {
-                let rt = open(&common)?;
+                let rt = open(&common).await?;
                 let m = load(&rt, &id).await?;
                 let report = migration::audit::report(rt.table.as_ref(), rt.blobs.as_ref(), &m)
                     .await
@@ -229,7 +228,7 @@ pub fn migration(c: MigrationCommand) -> Outcome {
 
 pub fn rollback(a: RollbackArgs) -> Outcome {
     crate::runtime()?.block_on(async {
-        let rt = Arc::new(open(&a.common)?);
+        let rt = Arc::new(open(&a.common).await?);
         let id = migration_id(&a.migration)?;
         migration::request_rollback(
             rt.table.as_ref(),

@@ -16,8 +16,9 @@ use tillbridge_costs::table::Budgets;
 use tillbridge_costs::{CostTable, PriceBook};
 use tillbridge_embedded::Embedded;
 use tillbridge_local::LocalRuntime;
+use tillbridge_ports::SecretStore;
 use tillbridge_ports::SystemClock;
-use tillbridge_ports::tenants::StaticDirectory;
+use tillbridge_ports::tenants::{StaticDirectory, TableDirectory, Tenants};
 use tillbridge_sync::ingress::IngressRequest;
 use tillbridge_webhooks::Headers;
 use tracing::info;
@@ -67,9 +68,8 @@ pub fn run(a: Args) -> Outcome {
         let mut runtime = if a.backend == "aws" {
             open_aws_runtime(directory).await?
         } else {
-            open_runtime(&a.state, directory)?
+            open_runtime(&a.state, directory).await?
         };
-        load_budgets(&runtime).await?;
         runtime.visibility = std::time::Duration::from_secs(a.visibility_timeout_secs.max(1));
         let runtime = Arc::new(runtime);
         let listener = tokio::net::TcpListener::bind(a.addr)
@@ -117,22 +117,54 @@ pub fn load_tenants(file: Option<&Path>, state: &Path) -> Result<Arc<StaticDirec
         .map_err(|e| Failure::usage(e.to_string()))
 }
 
-/// The local runtime on the embedded store in `state`.
+/// The local runtime on the embedded store in `state`, with the tenants file applied: the
+/// tenants it names get its settings, secrets and budgets (at every start); tenants created
+/// through the API (`PUT /v1/tenants/{tenant}`) keep theirs, secrets in `STATE/secrets.json`.
 ///
 /// # Errors
-/// The state directory cannot be opened.
-pub fn open_runtime(
+/// The state directory cannot be opened, or a budget in the file is not an amount.
+pub async fn open_runtime(
     state: &Path,
-    directory: Arc<StaticDirectory>,
+    file: Arc<StaticDirectory>,
 ) -> Result<LocalRuntime, Failure> {
     let clock = Arc::new(SystemClock);
     let store = Embedded::open(state, clock.clone()).map_err(|e| Failure::usage(e.to_string()))?;
-    Ok(LocalRuntime::new(
+    let directory = Arc::new(TableDirectory::new(
+        store.table.clone(),
+        std::time::Duration::from_secs(60),
+    ));
+    for entry in &file.entries {
+        directory
+            .put(&entry.config())
+            .await
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        for (provider, p) in &entry.providers {
+            if let Some(s) = p.webhook_secrets() {
+                store
+                    .secrets
+                    .set_webhook_secrets(&entry.tenant_id, *provider, &s)
+                    .map_err(|e| Failure::usage(e.to_string()))?;
+            }
+            if let Some(c) = p.api_credentials() {
+                store
+                    .secrets
+                    .put_api_credentials(&entry.tenant_id, *provider, &c)
+                    .await
+                    .map_err(|e| Failure::usage(e.to_string()))?;
+            }
+        }
+    }
+    let runtime = LocalRuntime::new(
         store.table,
         store.blobs,
-        directory,
+        Tenants {
+            directory,
+            secrets: store.secrets,
+        },
         clock,
-    ))
+    );
+    load_budgets(&runtime, &file).await?;
+    Ok(runtime)
 }
 
 /// The same runtime on the AWS adapters: the table in DynamoDB, blobs in S3 (the queues and
@@ -150,12 +182,14 @@ pub async fn open_aws_runtime(directory: Arc<StaticDirectory>) -> Result<LocalRu
         s3_client(&config),
         required_env("BUCKET_NAME").map_err(Failure::usage)?,
     ));
-    Ok(LocalRuntime::new(table, blobs, directory, clock))
+    let runtime = LocalRuntime::new(table, blobs, directory.clone(), clock);
+    load_budgets(&runtime, &directory).await?;
+    Ok(runtime)
 }
 
 /// Loads the tenants' monthly budgets from the tenants file into the store.
-pub async fn load_budgets(rt: &LocalRuntime) -> Result<(), Failure> {
-    for (tenant, text) in &rt.directory.budgets {
+pub async fn load_budgets(rt: &LocalRuntime, file: &StaticDirectory) -> Result<(), Failure> {
+    for (tenant, text) in &file.budgets {
         let amount = tillbridge_domain::money::parse_decimal(text).ok_or_else(|| {
             Failure::usage(format!("budget of {tenant}: {text:?} is not an amount"))
         })?;
@@ -175,7 +209,7 @@ pub async fn cost_table(
 ) -> Result<CostTable, AccountingError> {
     finance::cost_table(
         rt.table.as_ref(),
-        &rt.directory.tenant_ids(),
+        &rt.directory.tenant_ids().await?,
         book,
         period,
         budgets,
@@ -194,8 +228,7 @@ pub fn store_cost_table(
     let directory = load_tenants(tenants, state)?;
     let rt = crate::runtime()?;
     rt.block_on(async {
-        let runtime = open_runtime(state, directory)?;
-        load_budgets(&runtime).await?;
+        let runtime = open_runtime(state, directory).await?;
         cost_table(&runtime, book, period, budgets)
             .await
             .map_err(|e| Failure::usage(e.to_string()))
@@ -214,6 +247,7 @@ pub fn router(rt: Arc<LocalRuntime>, operator: &str) -> Router {
         bus: rt.bus.clone(),
         inbound: rt.inbound.clone(),
         directory: rt.directory.clone(),
+        secrets: rt.secrets.clone(),
         clock: rt.clock.clone(),
         prices: std::sync::LazyLock::new(Box::new(move || runtime.prices.clone())),
         // No IAM locally: whoever runs serve administers it; others need grants.

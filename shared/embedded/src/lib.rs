@@ -2,17 +2,19 @@
 //!
 //! `state.redb` holds every table partition (redb: ACID, copy-on-write, fsync on commit, so
 //! a committed write survives `kill -9`); `blobs/` holds objects as files written by
-//! rename. Queues and the bus are the port crate's table-backed ones on top of this table.
+//! rename; `secrets.json` holds vendor secrets (owner-only). Queues and the bus are the port crate's table-backed ones on top of this table.
 
 #![warn(missing_docs)]
 
 mod blobs;
+mod secrets;
 mod table;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use blobs::FsBlobStore;
+pub use secrets::FileSecretStore;
 pub use table::EmbeddedTable;
 use tillbridge_ports::{Clock, PortError, Result};
 
@@ -24,6 +26,8 @@ pub struct Embedded {
     pub table: Arc<EmbeddedTable>,
     /// Blob objects as files under `<root>/blobs/`, one file per key.
     pub blobs: Arc<FsBlobStore>,
+    /// Vendor secrets in `<root>/secrets.json` (owner-only).
+    pub secrets: Arc<FileSecretStore>,
 }
 
 impl Embedded {
@@ -45,10 +49,12 @@ impl Embedded {
         })?;
         let table = Arc::new(EmbeddedTable::open(&root.join("state.redb"), clock)?);
         let blobs = Arc::new(FsBlobStore::open(&root.join("blobs"))?);
+        let secrets = Arc::new(FileSecretStore::open(&root.join("secrets.json"))?);
         Ok(Self {
             root: root.to_owned(),
             table,
             blobs,
+            secrets,
         })
     }
 }

@@ -80,3 +80,38 @@ async fn state_survives_reopening() {
     assert!(e.blobs.put("../escape", b"").await.is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn file_secret_store_meets_the_contract_and_survives_reopening() {
+    use tillbridge_domain::{Provider, Secret, TenantId};
+    use tillbridge_ports::SecretStore;
+
+    let dir = temp_dir("secrets");
+    let e = Embedded::open(&dir, clock()).unwrap_or_else(|err| panic!("{err}"));
+    conformance::secret_store_contract(e.secrets.as_ref()).await;
+    drop(e);
+    let e = Embedded::open(&dir, clock()).unwrap_or_else(|err| panic!("{err}"));
+    let t = TenantId::parse("conformance").unwrap_or_else(|err| panic!("{err}"));
+    let s = e
+        .secrets
+        .webhook_secrets(&t, Provider::Square)
+        .await
+        .ok()
+        .flatten()
+        .map(|s| (s.current, s.previous));
+    assert_eq!(s, Some((Secret::new("two"), Some(Secret::new("one")))));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("secrets.json"))
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_default();
+        assert_eq!(mode, 0o600, "only the owner may read the secrets file");
+    }
+    let table_file = std::fs::read(dir.join("state.redb")).unwrap_or_default();
+    let needle = b"EAAA-new";
+    assert!(
+        !table_file.windows(needle.len()).any(|w| w == needle),
+        "no secret in the table file"
+    );
+}

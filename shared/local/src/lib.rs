@@ -10,8 +10,10 @@ use std::time::Duration;
 use tillbridge_domain::Envelope;
 use tillbridge_domain::event::EventData;
 use tillbridge_ports::bus::{LocalBus, Rule, parse_bus_message};
-use tillbridge_ports::tenants::StaticDirectory;
-use tillbridge_ports::{BlobStore, Clock, EventBus, Queue, Table, TableQueue};
+use tillbridge_ports::tenants::Tenants;
+use tillbridge_ports::{
+    BlobStore, Clock, EventBus, Queue, SecretStore, Table, TableQueue, TenantDirectory,
+};
 use tracing::warn;
 
 mod error;
@@ -37,8 +39,10 @@ pub struct LocalRuntime {
     pub blobs: Arc<dyn BlobStore>,
     /// Now.
     pub clock: Arc<dyn Clock>,
-    /// Tenants, providers, secrets and budgets from the tenants file.
-    pub directory: Arc<StaticDirectory>,
+    /// Tenants and their providers (the embedded table, or memory in tests).
+    pub directory: Arc<dyn TenantDirectory>,
+    /// Vendor secrets (the embedded store's secrets file, or memory in tests).
+    pub secrets: Arc<dyn SecretStore>,
     /// Accepted deliveries for the signature check.
     pub inbound: Arc<dyn Queue>,
     /// Deliveries that failed [`MAX_RECEIVES`] times.
@@ -83,9 +87,10 @@ impl LocalRuntime {
     pub fn new(
         table: Arc<dyn Table>,
         blobs: Arc<dyn BlobStore>,
-        directory: Arc<StaticDirectory>,
+        tenants: impl Into<Tenants>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let Tenants { directory, secrets } = tenants.into();
         let queue = |name: &str| -> Arc<dyn Queue> {
             Arc::new(TableQueue::new(name, table.clone(), clock.clone()))
         };
@@ -143,7 +148,7 @@ impl LocalRuntime {
         };
         let check = SignatureCheck {
             directory: directory.clone(),
-            secrets: directory.clone(),
+            secrets: secrets.clone(),
             blobs: blobs.clone(),
             table: table.clone(),
             bus: bus.clone(),
@@ -154,6 +159,7 @@ impl LocalRuntime {
             blobs,
             clock,
             directory,
+            secrets,
             inbound,
             inbound_dlq,
             catalog_queue,

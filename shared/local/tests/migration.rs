@@ -203,6 +203,7 @@ async fn call(h: &Harness, method: &str, path: &str, body: Value) -> (u16, Value
         inbound: h.rt.inbound.clone(),
         admins: vec!["ana@ops".into()],
         directory: std::sync::Arc::new(directory),
+        secrets: h.rt.secrets.clone(),
         clock: h.clock.clone(),
         prices: std::sync::LazyLock::new(Box::new(|| {
             std::sync::Arc::new(tillbridge_costs::PriceBook::bundled())

@@ -254,3 +254,60 @@ pub async fn queue_contract(table: Arc<dyn Table>, clock: Arc<ManualClock>) {
         Err(PortError::TooLarge { .. })
     ));
 }
+
+/// `store` must hold no secrets for tenant `conformance`: rotation keeps the replaced secret
+/// as `previous`, storing the current one again changes nothing, tenants and providers are
+/// kept apart, API credentials round-trip by name.
+pub async fn secret_store_contract(store: &dyn crate::SecretStore) {
+    use std::collections::BTreeMap;
+
+    use tillbridge_domain::{Provider, Secret, TenantId};
+
+    use crate::tenants::ApiCredentials;
+
+    let t = TenantId::parse("conformance").unwrap();
+    let other = TenantId::parse("conformance-other").unwrap();
+    let sq = Provider::Square;
+    assert_eq!(store.webhook_secrets(&t, sq).await.unwrap(), None);
+    store
+        .rotate_webhook_secret(&t, sq, &Secret::new("one"))
+        .await
+        .unwrap();
+    let s = store.webhook_secrets(&t, sq).await.unwrap().unwrap();
+    assert_eq!((s.current, s.previous), (Secret::new("one"), None));
+    store
+        .rotate_webhook_secret(&t, sq, &Secret::new("two"))
+        .await
+        .unwrap();
+    store
+        .rotate_webhook_secret(&t, sq, &Secret::new("two"))
+        .await
+        .unwrap();
+    let s = store.webhook_secrets(&t, sq).await.unwrap().unwrap();
+    assert_eq!(s.current, Secret::new("two"));
+    assert_eq!(
+        s.previous,
+        Some(Secret::new("one")),
+        "a repeat is not a rotation"
+    );
+    assert_eq!(store.webhook_secrets(&other, sq).await.unwrap(), None);
+    assert_eq!(
+        store.webhook_secrets(&t, Provider::Shopify).await.unwrap(),
+        None
+    );
+
+    assert_eq!(store.api_credentials(&t, sq).await.unwrap(), None);
+    let creds = ApiCredentials::new(BTreeMap::from([
+        ("access_token".to_owned(), Secret::new("EAAA-token")),
+        ("refresh_token".to_owned(), Secret::new("r&t=1")),
+    ]));
+    store.put_api_credentials(&t, sq, &creds).await.unwrap();
+    assert_eq!(store.api_credentials(&t, sq).await.unwrap(), Some(creds));
+    let replaced = ApiCredentials::new(BTreeMap::from([(
+        "access_token".to_owned(),
+        Secret::new("EAAA-new"),
+    )]));
+    store.put_api_credentials(&t, sq, &replaced).await.unwrap();
+    assert_eq!(store.api_credentials(&t, sq).await.unwrap(), Some(replaced));
+    assert_eq!(store.api_credentials(&other, sq).await.unwrap(), None);
+}

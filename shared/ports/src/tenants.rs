@@ -5,12 +5,13 @@
 //! tenants table and Secrets Manager.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tillbridge_domain::Secret;
 use tillbridge_domain::secret::DEFAULT_TOLERANCE_SECS;
-use tillbridge_domain::{Currency, Provider, TenantId};
+use tillbridge_domain::{Country, Currency, Provider, TenantId, TimeZone};
 
 use crate::{PortError, Result};
 
@@ -19,7 +20,7 @@ use crate::{PortError, Result};
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// A tenant's non-secret settings for one vendor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderConfig {
     /// The URL the vendor subscription was created with (Square signs it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,6 +28,10 @@ pub struct ProviderConfig {
     /// Accepted clock difference for signed timestamps (default 300 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance_secs: Option<i64>,
+    /// The vendor API's base URL when it is not the vendor's production URL (a sandbox, a
+    /// local fake). The credentials are secrets: [`SecretStore::api_credentials`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base_url: Option<String>,
 }
 
 /// What the ingress knows about a tenant (no secrets).
@@ -36,6 +41,12 @@ pub struct TenantConfig {
     pub tenant_id: TenantId,
     /// The tenant's currency: vendor amounts without their own currency are in it.
     pub currency: Currency,
+    /// Where the tenant trades (ISO 3166-1 alpha-2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<Country>,
+    /// The tenant's time zone (IANA), for business hours and local days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<TimeZone>,
     /// The vendors the tenant receives webhooks from; others are refused.
     pub providers: BTreeMap<Provider, ProviderConfig>,
     /// Cap on a webhook body in bytes; None = [`DEFAULT_MAX_BODY_BYTES`].
@@ -44,6 +55,18 @@ pub struct TenantConfig {
 }
 
 impl TenantConfig {
+    /// A tenant trading in `currency` with no providers yet.
+    pub fn new(tenant_id: TenantId, currency: Currency) -> Self {
+        Self {
+            tenant_id,
+            currency,
+            country: None,
+            time_zone: None,
+            providers: BTreeMap::new(),
+            max_body_bytes: None,
+        }
+    }
+
     /// The body cap in bytes, [`DEFAULT_MAX_BODY_BYTES`] unless configured.
     pub fn max_body_bytes(&self) -> usize {
         self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES)
@@ -78,18 +101,72 @@ impl WebhookSecrets {
     }
 }
 
-/// Looks tenants up (tenants table in the cloud, tenants file locally). Errors are the
-/// backend's [`PortError`]s (transient ones retryable).
+/// A tenant's credentials for a vendor's API, by the vendor's own names (`access_token` for
+/// Square and Shopify, `consumer_key` + `consumer_secret` for WooCommerce, …). Every value
+/// is a [`Secret`]: never printed, never stored in the table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiCredentials(BTreeMap<String, Secret>);
+
+impl ApiCredentials {
+    /// Credentials from name → value.
+    pub fn new(fields: BTreeMap<String, Secret>) -> Self {
+        Self(fields)
+    }
+
+    /// One credential's value.
+    pub fn get(&self, name: &str) -> Option<&Secret> {
+        self.0.get(name)
+    }
+
+    /// The credential names (never the values), sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+
+    /// Whether no credential is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The credentials as a JSON object of strings (for the secret store's payload only).
+    pub fn to_json(&self) -> String {
+        let map: BTreeMap<&str, String> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.expose()).into_owned()))
+            .collect();
+        serde_json::to_string(&map).unwrap_or_default()
+    }
+
+    /// Parses [`ApiCredentials::to_json`]'s form.
+    ///
+    /// # Errors
+    /// [`PortError::Permanent`] when the text is not a JSON object of strings.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let map: BTreeMap<String, String> = serde_json::from_str(text)
+            .map_err(|e| PortError::Permanent(format!("API credentials: {e}")))?;
+        Ok(Self(
+            map.into_iter().map(|(k, v)| (k, Secret::new(v))).collect(),
+        ))
+    }
+}
+
+/// Looks tenants up and registers them (tenants table in the cloud and in the embedded
+/// store; a map in memory). Errors are the backend's [`PortError`]s (transient ones
+/// retryable).
 #[async_trait]
 pub trait TenantDirectory: Send + Sync {
     /// The tenant's configuration, or None for an unknown tenant.
     async fn tenant(&self, id: &TenantId) -> Result<Option<TenantConfig>>;
     /// Every configured tenant, ordered by id.
     async fn tenant_ids(&self) -> Result<Vec<TenantId>>;
+    /// Creates or replaces a tenant's configuration; visible to the next lookup.
+    async fn put_tenant(&self, config: &TenantConfig) -> Result<()>;
 }
 
-/// Reads webhook secrets (Secrets Manager in the cloud, the tenants file locally). Errors
-/// are the backend's [`PortError`]s (transient ones retryable).
+/// Vendor secrets: webhook signing secrets and API credentials (Secrets Manager in the cloud,
+/// a private file in the embedded store's directory locally, a map in memory). Errors are
+/// the backend's [`PortError`]s (transient ones retryable).
 #[async_trait]
 pub trait SecretStore: Send + Sync {
     /// The tenant's secrets for `provider`, or None when none is configured.
@@ -98,10 +175,51 @@ pub trait SecretStore: Send + Sync {
         tenant: &TenantId,
         provider: Provider,
     ) -> Result<Option<WebhookSecrets>>;
+
+    /// Makes `secret` the current webhook secret; the one it replaces stays accepted as
+    /// `previous` (a rotation). Storing the current secret again changes nothing.
+    async fn rotate_webhook_secret(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        secret: &Secret,
+    ) -> Result<()>;
+
+    /// The tenant's credentials for `provider`'s API, or None.
+    async fn api_credentials(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<ApiCredentials>>;
+
+    /// Replaces the tenant's credentials for `provider`'s API.
+    async fn put_api_credentials(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        credentials: &ApiCredentials,
+    ) -> Result<()>;
+}
+
+/// The next webhook secrets when `secret` is stored over `old`: unchanged when it is already
+/// current, else the old current becomes previous.
+pub fn rotated(old: Option<WebhookSecrets>, secret: &Secret) -> WebhookSecrets {
+    match old {
+        Some(old) if &old.current == secret => old,
+        Some(old) => WebhookSecrets {
+            current: secret.clone(),
+            previous: Some(old.current),
+        },
+        None => WebhookSecrets {
+            current: secret.clone(),
+            previous: None,
+        },
+    }
 }
 
 /// The tenants file of `tillbridge serve --tenants` (CLI.md), plus optional extensions:
-/// `previous_secret` and `tolerance_secs` per provider, `max_body_bytes` per tenant.
+/// `previous_secret` and `tolerance_secs` per provider, `max_body_bytes`, `country` and
+/// `time_zone` per tenant.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantsFile {
@@ -117,6 +235,12 @@ pub struct TenantEntry {
     pub tenant_id: TenantId,
     /// The tenant's currency (ISO 4217 code).
     pub currency: Currency,
+    /// Where the tenant trades (ISO 3166-1 alpha-2).
+    #[serde(default)]
+    pub country: Option<Country>,
+    /// The tenant's time zone (IANA name).
+    #[serde(default)]
+    pub time_zone: Option<TimeZone>,
     /// Cap on a webhook body in bytes; absent = [`DEFAULT_MAX_BODY_BYTES`].
     #[serde(default)]
     pub max_body_bytes: Option<usize>,
@@ -127,12 +251,13 @@ pub struct TenantEntry {
     pub providers: BTreeMap<Provider, ProviderEntry>,
 }
 
-/// One vendor of a [`TenantEntry`], secret included. Unknown fields are rejected.
-#[derive(Debug, Clone, Deserialize)]
+/// One vendor of a [`TenantEntry`], secrets included. Unknown fields are rejected.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderEntry {
     /// The webhook secret exactly as the vendor shows it.
-    pub secret: String,
+    #[serde(default)]
+    pub secret: Option<String>,
     /// The secret before a rotation, still accepted.
     #[serde(default)]
     pub previous_secret: Option<String>,
@@ -143,16 +268,117 @@ pub struct ProviderEntry {
     /// Accepted clock difference for signed timestamps, seconds (default 300).
     #[serde(default)]
     pub tolerance_secs: Option<i64>,
+    /// The merchant's account at the vendor's API (CLI.md "Vendor APIs").
+    #[serde(default)]
+    pub api: Option<ApiEntry>,
+}
+
+/// `api` of a [`ProviderEntry`]: `base_url` (default: the vendor's production URL) and the
+/// credentials by the vendor's names (`access_token`, `consumer_key`, …).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ApiEntry {
+    /// The API's base URL; None = the vendor's production URL.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Every other field: a credential, name → value.
+    #[serde(flatten)]
+    pub credentials: BTreeMap<String, String>,
+}
+
+impl ProviderEntry {
+    /// The non-secret part.
+    pub fn config(&self) -> ProviderConfig {
+        ProviderConfig {
+            notification_url: self.notification_url.clone(),
+            tolerance_secs: self.tolerance_secs,
+            api_base_url: self.api.as_ref().and_then(|a| a.base_url.clone()),
+        }
+    }
+
+    /// The webhook secrets given, if any.
+    pub fn webhook_secrets(&self) -> Option<WebhookSecrets> {
+        self.secret.as_deref().map(|s| WebhookSecrets {
+            current: Secret::new(s),
+            previous: self.previous_secret.as_deref().map(Secret::new),
+        })
+    }
+
+    /// The API credentials given, if any.
+    pub fn api_credentials(&self) -> Option<ApiCredentials> {
+        self.api
+            .as_ref()
+            .filter(|a| !a.credentials.is_empty())
+            .map(|a| {
+                ApiCredentials::new(
+                    a.credentials
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Secret::new(v.as_str())))
+                        .collect(),
+                )
+            })
+    }
+}
+
+impl TenantEntry {
+    /// The non-secret configuration.
+    pub fn config(&self) -> TenantConfig {
+        TenantConfig {
+            tenant_id: self.tenant_id.clone(),
+            currency: self.currency,
+            country: self.country,
+            time_zone: self.time_zone.clone(),
+            providers: self
+                .providers
+                .iter()
+                .map(|(p, e)| (*p, e.config()))
+                .collect(),
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+
+    /// The monthly budget as decimal text, if given.
+    pub fn budget_text(&self) -> Option<String> {
+        self.monthly_budget_usd.as_ref().map(|b| match b {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+}
+
+/// A runtime's tenant directory and secret store, as one value to hand around.
+#[derive(Clone)]
+pub struct Tenants {
+    /// Tenant settings.
+    pub directory: std::sync::Arc<dyn TenantDirectory>,
+    /// Their vendor secrets.
+    pub secrets: std::sync::Arc<dyn SecretStore>,
+}
+
+impl From<std::sync::Arc<StaticDirectory>> for Tenants {
+    fn from(d: std::sync::Arc<StaticDirectory>) -> Self {
+        Self {
+            directory: d.clone(),
+            secrets: d,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Directory {
+    tenants: HashMap<TenantId, TenantConfig>,
+    secrets: HashMap<(TenantId, Provider), WebhookSecrets>,
+    api: HashMap<(TenantId, Provider), ApiCredentials>,
 }
 
 /// Tenants and secrets held in memory: the in-memory implementation of both ports, and
-/// what a tenants file loads into for the embedded runtime.
-#[derive(Debug, Default, Clone)]
+/// what a tenants file is parsed into before it seeds a store.
+#[derive(Debug, Default)]
 pub struct StaticDirectory {
-    tenants: HashMap<TenantId, TenantConfig>,
-    secrets: HashMap<(TenantId, Provider), WebhookSecrets>,
+    inner: RwLock<Directory>,
     /// Monthly budgets as given (decimal text), for the runtime to load.
     pub budgets: HashMap<TenantId, String>,
+    /// The file's entries as given, secrets included (to seed a persistent store).
+    pub entries: Vec<TenantEntry>,
 }
 
 impl StaticDirectory {
@@ -161,7 +387,7 @@ impl StaticDirectory {
     /// # Errors
     ///
     /// [`PortError::Permanent`] when the text is not a valid [`TenantsFile`] (bad JSON, an
-    /// unknown field or provider, a bad currency).
+    /// unknown field or provider, a bad currency, country or time zone).
     pub fn from_json(text: &str) -> Result<Self> {
         let file: TenantsFile = serde_json::from_str(text)
             .map_err(|e| PortError::Permanent(format!("tenants file: {e}")))?;
@@ -171,73 +397,78 @@ impl StaticDirectory {
     /// The directory of a parsed tenants file: configs, secrets and budgets.
     pub fn from_file(file: TenantsFile) -> Self {
         let mut dir = Self::default();
-        for t in file.tenants {
-            let providers = t
-                .providers
-                .iter()
-                .map(|(p, e)| {
-                    (
-                        *p,
-                        ProviderConfig {
-                            notification_url: e.notification_url.clone(),
-                            tolerance_secs: e.tolerance_secs,
-                        },
-                    )
-                })
-                .collect();
-            if let Some(b) = &t.monthly_budget_usd {
-                let text = match b {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
+        for t in &file.tenants {
+            if let Some(text) = t.budget_text() {
                 dir.budgets.insert(t.tenant_id.clone(), text);
             }
-            for (p, e) in &t.providers {
-                dir.secrets.insert(
-                    (t.tenant_id.clone(), *p),
-                    WebhookSecrets {
-                        current: Secret::new(e.secret.as_str()),
-                        previous: e.previous_secret.as_deref().map(Secret::new),
-                    },
-                );
+            let secrets = t
+                .providers
+                .iter()
+                .filter_map(|(p, e)| Some((*p, e.webhook_secrets()?)))
+                .collect();
+            dir.insert(t.config(), secrets);
+            if let Ok(mut d) = dir.inner.write() {
+                for (p, e) in &t.providers {
+                    if let Some(c) = e.api_credentials() {
+                        d.api.insert((t.tenant_id.clone(), *p), c);
+                    }
+                }
             }
-            dir.tenants.insert(
-                t.tenant_id.clone(),
-                TenantConfig {
-                    tenant_id: t.tenant_id,
-                    currency: t.currency,
-                    providers,
-                    max_body_bytes: t.max_body_bytes,
-                },
-            );
         }
+        dir.entries = file.tenants;
         dir
     }
 
     /// Adds or replaces a tenant and its secrets per provider.
-    pub fn insert(&mut self, config: TenantConfig, secrets: Vec<(Provider, WebhookSecrets)>) {
-        for (p, s) in secrets {
-            self.secrets.insert((config.tenant_id.clone(), p), s);
+    pub fn insert(&self, config: TenantConfig, secrets: Vec<(Provider, WebhookSecrets)>) {
+        if let Ok(mut d) = self.inner.write() {
+            for (p, s) in secrets {
+                d.secrets.insert((config.tenant_id.clone(), p), s);
+            }
+            d.tenants.insert(config.tenant_id.clone(), config);
         }
-        self.tenants.insert(config.tenant_id.clone(), config);
     }
 
     /// Every tenant's id, sorted.
     pub fn tenant_ids(&self) -> Vec<TenantId> {
-        let mut ids: Vec<_> = self.tenants.keys().cloned().collect();
+        let mut ids: Vec<_> = self
+            .inner
+            .read()
+            .map(|d| d.tenants.keys().cloned().collect())
+            .unwrap_or_default();
         ids.sort();
         ids
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Directory) -> T) -> Result<T> {
+        self.inner
+            .read()
+            .map(|d| f(&d))
+            .map_err(|_| PortError::Permanent("tenant directory lock poisoned".into()))
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Directory) -> T) -> Result<T> {
+        self.inner
+            .write()
+            .map(|mut d| f(&mut d))
+            .map_err(|_| PortError::Permanent("tenant directory lock poisoned".into()))
     }
 }
 
 #[async_trait]
 impl TenantDirectory for StaticDirectory {
     async fn tenant(&self, id: &TenantId) -> Result<Option<TenantConfig>> {
-        Ok(self.tenants.get(id).cloned())
+        self.read(|d| d.tenants.get(id).cloned())
     }
 
     async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
         Ok(StaticDirectory::tenant_ids(self))
+    }
+
+    async fn put_tenant(&self, config: &TenantConfig) -> Result<()> {
+        self.write(|d| {
+            d.tenants.insert(config.tenant_id.clone(), config.clone());
+        })
     }
 }
 
@@ -248,7 +479,40 @@ impl SecretStore for StaticDirectory {
         tenant: &TenantId,
         provider: Provider,
     ) -> Result<Option<WebhookSecrets>> {
-        Ok(self.secrets.get(&(tenant.clone(), provider)).cloned())
+        self.read(|d| d.secrets.get(&(tenant.clone(), provider)).cloned())
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        secret: &Secret,
+    ) -> Result<()> {
+        self.write(|d| {
+            let key = (tenant.clone(), provider);
+            let next = rotated(d.secrets.remove(&key), secret);
+            d.secrets.insert(key, next);
+        })
+    }
+
+    async fn api_credentials(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<ApiCredentials>> {
+        self.read(|d| d.api.get(&(tenant.clone(), provider)).cloned())
+    }
+
+    async fn put_api_credentials(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        credentials: &ApiCredentials,
+    ) -> Result<()> {
+        self.write(|d| {
+            d.api
+                .insert((tenant.clone(), provider), credentials.clone());
+        })
     }
 }
 
@@ -316,6 +580,10 @@ impl TableDirectory {
 impl TenantDirectory for TableDirectory {
     async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
         TableDirectory::tenant_ids(self).await
+    }
+
+    async fn put_tenant(&self, config: &TenantConfig) -> Result<()> {
+        self.put(config).await
     }
 
     async fn tenant(&self, id: &TenantId) -> Result<Option<TenantConfig>> {

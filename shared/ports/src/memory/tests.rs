@@ -48,3 +48,8 @@ async fn blob_keys_are_checked() {
         Some(vec!["raw/t1/x.json".to_owned()])
     );
 }
+
+#[tokio::test]
+async fn static_directory_meets_the_secret_store_contract() {
+    conformance::secret_store_contract(&crate::tenants::StaticDirectory::default()).await;
+}
