@@ -3,8 +3,8 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use tillbridge_accounting::metering::Metering;
+use tillbridge_accounting::prices::Prices;
 use tillbridge_accounting::{self as accounting, AccountingError};
-use tillbridge_costs::PriceBook;
 use tillbridge_lambda::{Handled, for_each_record};
 use tillbridge_ports::bus::parse_bus_message;
 use tillbridge_ports::{EventBus, Table};
@@ -13,16 +13,19 @@ use tracing::info;
 pub async fn handle(
     table: &dyn Table,
     bus: &dyn EventBus,
-    prices: &PriceBook,
+    prices: &Prices,
     metering: Option<&Metering>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
     for_each_record(event, metering, |body| async move {
         match parse_bus_message(&body) {
             Ok(envelope) => {
-                let result = accounting::record_usage(table, bus, prices, &envelope).await.map(|outcome| {
-                    info!(tenant = %envelope.tenant_id, event_id = %envelope.event_id, correlation_id = %envelope.correlation_id, outcome = ?outcome, "usage recorded");
-                });
+                let result = match prices.book().await {
+                    Ok(book) => accounting::record_usage(table, bus, &book, &envelope).await.map(|outcome| {
+                        info!(tenant = %envelope.tenant_id, event_id = %envelope.event_id, correlation_id = %envelope.correlation_id, outcome = ?outcome, "usage recorded");
+                    }),
+                    Err(e) => Err(e),
+                };
                 Handled { tenant: Some(envelope.tenant_id), result }
             }
             Err(e) => Handled { tenant: None, result: Err(AccountingError::Permanent(e)) },
@@ -36,6 +39,7 @@ mod tests {
     use std::sync::Arc;
 
     use aws_lambda_events::sqs::SqsMessage;
+    use tillbridge_costs::PriceBook;
     use tillbridge_domain::event::UsageRecorded;
     use tillbridge_domain::{CorrelationId, TenantId, Timestamp};
     use tillbridge_ports::ManualClock;
@@ -47,7 +51,7 @@ mod tests {
     #[tokio::test]
     async fn usage_events_are_priced_once_and_garbage_fails() {
         let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
-        let table = MemoryTable::new(clock.clone());
+        let table = Arc::new(MemoryTable::new(clock.clone()));
         let bus = LocalBus::new(Vec::new(), clock);
         let tenant = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
         let at = Timestamp::parse_rfc3339("2026-03-02T00:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);
@@ -78,7 +82,8 @@ mod tests {
         };
         let mut event = SqsEvent::default();
         event.records = vec![record("a", &body), record("b", &body), record("c", "nope")];
-        let r = handle(&table, &bus, &PriceBook::bundled(), None, event).await;
+        let prices = Prices::new(Arc::new(PriceBook::bundled()), table.clone());
+        let r = handle(table.as_ref(), &bus, &prices, None, event).await;
         assert_eq!(
             r.batch_item_failures
                 .iter()
@@ -87,7 +92,7 @@ mod tests {
             ["c"]
         );
         // 1 M input tokens of gpt-4o at $2.50/MTok, counted once.
-        let spent = accounting::spent(&table, &PriceBook::bundled(), &tenant, "2026-03")
+        let spent = accounting::spent(table.as_ref(), &PriceBook::bundled(), &tenant, "2026-03")
             .await
             .unwrap_or_default();
         assert_eq!(tillbridge_costs::format_fixed(spent, 6), "2.500000");

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use tillbridge_accounting::metering::Metering;
@@ -9,8 +11,10 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let c = Container::load().await?;
     let bus = c.bus()?;
-    // The bundled price table, parsed once per container.
-    let prices = PriceBook::bundled();
+    // The bundled price table, parsed once per container; overrides read from the table
+    // (cached for a minute).
+    let prices =
+        tillbridge_accounting::prices::Prices::new(Arc::new(PriceBook::bundled()), c.table.clone());
     let metering = Metering::from_env(
         "cost-accounting",
         c.meter.clone(),

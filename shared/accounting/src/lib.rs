@@ -21,6 +21,7 @@ mod infra;
 pub mod keys;
 mod ledger;
 pub mod metering;
+pub mod prices;
 
 pub use budget::{Reserve, budget, budget_state, reserve, set_budget, settle};
 pub use error::AccountingError;

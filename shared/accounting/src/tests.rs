@@ -320,3 +320,91 @@ async fn an_aggregate_without_a_price_is_counted_unpriced() {
             .is_err()
     );
 }
+
+/// A price override applies from its effective date on: usage before it keeps the old price,
+/// usage after it gets the new one, whichever order it was recorded in; an override that would
+/// start in the past, or names an unknown model or field, is refused and stores nothing.
+#[tokio::test]
+async fn price_overrides_apply_from_their_date_and_never_reprice_the_past() {
+    use tillbridge_costs::price::Override;
+
+    use crate::prices::{OverrideRefused, Prices, add_override, overrides};
+
+    let t: Arc<dyn Table> = Arc::new(table());
+    let bus = RecordingBus::default();
+    let base = Arc::new(book());
+    let corr = CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}"));
+    let one_m = |i: u64| UsageRecorded {
+        input_tokens: 1_000_000,
+        output_tokens: 0,
+        cached_input_tokens: 0,
+        cache_write_tokens: 0,
+        ..usage(i, "gpt-4o", "mapping.suggest", None)
+    };
+    let record = |i: u64, day: u32, book: Arc<PriceBook>| {
+        let (t, bus, corr) = (t.clone(), &bus, corr.clone());
+        async move {
+            let e = usage_event(&tenant(), one_m(i), at(day), &corr);
+            record_usage(t.as_ref(), bus, &book, &e)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    };
+    // Day 2: usage at the bundled $2.50/MTok.
+    record(1, 2, base.clone()).await;
+    let correction = |value: &str, day: u32| Override {
+        model: "gpt-4o".into(),
+        field: "input_cost_per_token".into(),
+        value: value.into(),
+        effective_from: at(day),
+        reason: "negotiated rate".into(),
+    };
+    let now = at(3);
+    let refused = |r: Result<Result<_, OverrideRefused>, AccountingError>| match r {
+        Ok(Err(refused)) => refused,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert!(matches!(
+        refused(add_override(t.as_ref(), &base, correction("0.000002", 2), "ana", now).await),
+        OverrideRefused::TooEarly(_)
+    ));
+    let unknown = Override {
+        model: "gpt-9".into(),
+        ..correction("0.000002", 10)
+    };
+    assert!(matches!(
+        refused(add_override(t.as_ref(), &base, unknown, "ana", now).await),
+        OverrideRefused::UnknownModel(_)
+    ));
+    let field = Override {
+        field: "input_cost".into(),
+        ..correction("0.000002", 10)
+    };
+    assert!(matches!(
+        refused(add_override(t.as_ref(), &base, field, "ana", now).await),
+        OverrideRefused::UnknownField(_)
+    ));
+    assert!(matches!(
+        refused(add_override(t.as_ref(), &base, correction("-1", 10), "ana", now).await),
+        OverrideRefused::BadValue(_)
+    ));
+    assert_eq!(overrides(t.as_ref()).await.map(|o| o.len()).ok(), Some(0));
+
+    // From day 10 on: $2.00/MTok.
+    let stored = add_override(t.as_ref(), &base, correction("0.000002", 10), "ana", now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.set_by, "ana");
+    let prices = Prices::new(base.clone(), t.clone());
+    let current = prices.book().await.unwrap_or_else(|e| panic!("{e}"));
+    // Recorded after the override exists: day 12 (new price), then a late day-5 line (old).
+    record(2, 12, current.clone()).await;
+    record(3, 5, current.clone()).await;
+    let lines = grouped_costs(t.as_ref(), &current, &tenant(), "2026-03", CostGroup::Total)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let total: Decimal = lines.values().map(|l| l.cost).sum();
+    // 2.50 (day 2) + 2.50 (day 5) + 2.00 (day 12)
+    assert_eq!(tillbridge_costs::format_fixed(total, 6), "7.000000");
+}

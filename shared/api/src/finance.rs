@@ -24,10 +24,14 @@ pub(crate) async fn all_costs(api: &Api, req: &Request<'_>) -> Response {
         Ok(t) => t,
         Err(e) => return Response::failure(&e),
     };
+    let book = match book(api).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let table = finance::cost_table(
         api.table.as_ref(),
         &tenants,
-        &api.prices,
+        &book,
         &period,
         &Budgets::default(),
     )
@@ -53,8 +57,11 @@ pub(crate) async fn tenant_costs(api: &Api, req: &Request<'_>, tenant: &str) -> 
         Some(g) if CostGroup::REPORTED.contains(&g) => g,
         _ => return Response::error(400, "group_by is one of model, operation, migration, day"),
     };
-    let rows = match finance::tenant_costs(api.table.as_ref(), &api.prices, &tenant, &period, group)
-        .await
+    let book = match book(api).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let rows = match finance::tenant_costs(api.table.as_ref(), &book, &tenant, &period, group).await
     {
         Ok(r) => r,
         Err(e) => return Response::failure(&e),
@@ -94,6 +101,15 @@ pub(crate) async fn post_usage(api: &Api, req: &Request<'_>, tenant: &str) -> Re
     let Ok(at) = Timestamp::parse_rfc3339(&occurred_at) else {
         return Response::error(400, "occurred_at must be RFC 3339");
     };
+    // Usage is priced by the regime in force when it occurred; prices change at most
+    // `MIN_LEAD` ahead, so a line from further ahead could land in the wrong regime.
+    let latest = api
+        .clock
+        .now()
+        .plus_seconds(accounting::prices::MIN_LEAD.as_secs() as i64);
+    if at > latest {
+        return Response::error(400, "occurred_at is in the future");
+    }
     let usage: UsageRecorded = match serde_json::from_value(value) {
         Ok(u) => u,
         Err(e) => return Response::error(400, &format!("not a usage record: {e}")),
@@ -120,7 +136,11 @@ async fn budget_view(api: &Api, tenant: &TenantId, period: &str) -> Response {
         Ok(b) => b,
         Err(e) => return Response::failure(&e),
     };
-    let spent = match accounting::spent(api.table.as_ref(), &api.prices, tenant, period).await {
+    let book = match book(api).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let spent = match accounting::spent(api.table.as_ref(), &book, tenant, period).await {
         Ok(s) => s,
         Err(e) => return Response::failure(&e),
     };
@@ -192,4 +212,50 @@ pub(crate) async fn put_budget(api: &Api, req: &Request<'_>, tenant: &str) -> Re
     }
     tracing::info!(tenant = %tenant, operator = %req.operator, monthly_usd = %amount, "budget set");
     budget_view(api, &tenant, &accounting::period_of(api.clock.now())).await
+}
+
+/// The price book in force: the bundled map and the stored overrides.
+async fn book(api: &Api) -> Result<tillbridge_costs::PriceBook, Response> {
+    accounting::prices::with_overrides(api.table.as_ref(), &api.prices)
+        .await
+        .map_err(|e| Response::failure(&e))
+}
+
+/// `GET /v1/prices/overrides`: every stored price override, by effective date.
+pub(crate) async fn list_overrides(api: &Api) -> Response {
+    match accounting::prices::overrides(api.table.as_ref()).await {
+        Ok(list) => Response::json(200, &json!({ "overrides": list })),
+        Err(e) => Response::failure(&e),
+    }
+}
+
+/// `POST /v1/prices/overrides`: a negotiated or corrected price from a future date on.
+pub(crate) async fn add_override(api: &Api, req: &Request<'_>) -> Response {
+    let correction: tillbridge_costs::price::Override = match serde_json::from_slice(req.body) {
+        Ok(o) => o,
+        Err(e) => return Response::error(400, &format!("body: {e}")),
+    };
+    let added = accounting::prices::add_override(
+        api.table.as_ref(),
+        &api.prices,
+        correction,
+        req.operator,
+        api.clock.now(),
+    )
+    .await;
+    match added {
+        Ok(Ok(stored)) => {
+            tracing::info!(
+                operator = %req.operator,
+                model = %stored.correction.model,
+                field = %stored.correction.field,
+                value = %stored.correction.value,
+                effective_from = %stored.correction.effective_from,
+                "price override set"
+            );
+            Response::json(201, &json!(stored))
+        }
+        Ok(Err(refused)) => Response::error(400, &refused.to_string()),
+        Err(e) => Response::failure(&e),
+    }
 }

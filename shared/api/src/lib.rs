@@ -176,6 +176,10 @@ pub enum RouteId {
     GetBudget,
     /// Set the tenant's monthly AI budget.
     PutBudget,
+    /// Stored price overrides.
+    ListPriceOverrides,
+    /// Set a price override from a future date on.
+    AddPriceOverride,
     /// An operator's grants.
     GetGrants,
     /// Replace an operator's grants.
@@ -281,6 +285,8 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/v1/tenants/{tenant}/deliveries/{provider}/{id}",
     ),
+    route(RouteId::ListPriceOverrides, "GET", "/v1/prices/overrides"),
+    route(RouteId::AddPriceOverride, "POST", "/v1/prices/overrides"),
     route(RouteId::GetGrants, "GET", "/v1/grants"),
     route(RouteId::PutGrants, "PUT", "/v1/grants"),
     route(RouteId::StartMigration, "POST", "/v1/migrations"),
@@ -365,6 +371,8 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::PostUsage => finance::post_usage(api, req, p(0)).await,
         RouteId::GetBudget => finance::get_budget(api, req, p(0)).await,
         RouteId::PutBudget => finance::put_budget(api, req, p(0)).await,
+        RouteId::ListPriceOverrides => finance::list_overrides(api).await,
+        RouteId::AddPriceOverride => finance::add_override(api, req).await,
         RouteId::GetGrants => grants_route(api, req, false).await,
         RouteId::PutGrants => grants_route(api, req, true).await,
         RouteId::ListItems => catalog::list_items(api, req, p(0)).await,
@@ -406,8 +414,10 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::MigrationReport
         | RouteId::RollbackReport
         | RouteId::MigrationAudit => None,
-        RouteId::AllCosts => Some((None, Permission::Read)),
-        RouteId::GetGrants | RouteId::PutGrants => Some((None, Permission::Admin)),
+        RouteId::AllCosts | RouteId::ListPriceOverrides => Some((None, Permission::Read)),
+        RouteId::GetGrants | RouteId::PutGrants | RouteId::AddPriceOverride => {
+            Some((None, Permission::Admin))
+        }
         RouteId::PostUsage => Some((tenant, Permission::Ai)),
         RouteId::PutBudget | RouteId::PutTenant => Some((tenant, Permission::Admin)),
         RouteId::ReplayQuarantined | RouteId::ReplayManyQuarantined => {

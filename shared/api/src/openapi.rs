@@ -104,6 +104,23 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             Some("application/json"),
             &[200, 400, 404, 500, 503],
         ),
+        RouteId::ListPriceOverrides => doc(
+            "Stored price overrides (negotiated or corrected prices), by effective date, with \
+             who set them.",
+            &[],
+            None,
+            &[200, 500, 503],
+        ),
+        RouteId::AddPriceOverride => doc(
+            "Override one price-map field of a model from a date at least 5 minutes ahead: \
+             {\"model\", \"field\" (input_cost_per_token, output_cost_per_token, \
+             cache_read_input_token_cost, cache_creation_input_token_cost, \
+             cache_creation_input_token_cost_above_1hr), \"value\" (USD per token, decimal \
+             text), \"effective_from\" (RFC 3339), \"reason\"}. Usage before it keeps its price.",
+            &[],
+            Some("application/json"),
+            &[201, 400, 500, 503],
+        ),
         RouteId::GetGrants => doc(
             "An operator's grants: permissions (read, write, ai, admin) per tenant id or *.",
             &[("principal", true, "The operator (IAM principal ARN).")],

@@ -258,6 +258,95 @@ mod pagination {
         assert_eq!(bad_id.status, 400);
     }
 
+    /// An administrator sets a price override through the API; the tenant's cost of usage
+    /// after its date uses it, usage before keeps the map's price.
+    #[tokio::test]
+    async fn price_overrides_through_the_api_reprice_only_what_follows() {
+        let ts = |s: &str| Timestamp::parse_rfc3339(s).unwrap_or(Timestamp::UNIX_EPOCH);
+        let start = ts("2026-03-01T00:00:00Z");
+        let clock = Arc::new(ManualClock::new(start));
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let api = api_on(table, clock.clone());
+        let usage = |id: &str, at: &str| {
+            format!(
+                r#"{{"request_id":"{id}","operation":"mapping.suggest","provider":"openai","model":"gpt-4o","input_tokens":1000000,"output_tokens":0,"cached_input_tokens":0,"cache_write_tokens":0,"occurred_at":"{at}"}}"#
+            )
+        };
+        let override_body = br#"{"model":"gpt-4o","field":"input_cost_per_token","value":"0.000001","effective_from":"2026-03-10T00:00:00Z","reason":"negotiated"}"#;
+        let r = handle(&api, &call("POST", "/v1/prices/overrides", override_body)).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let past = br#"{"model":"gpt-4o","field":"input_cost_per_token","value":"0.000001","effective_from":"2026-02-01T00:00:00Z","reason":"x"}"#;
+        assert_eq!(
+            handle(&api, &call("POST", "/v1/prices/overrides", past))
+                .await
+                .status,
+            400
+        );
+        let listed = handle(&api, &call("GET", "/v1/prices/overrides", b"")).await;
+        let v: serde_json::Value = serde_json::from_slice(&listed.body).unwrap_or_default();
+        assert_eq!(v["overrides"][0]["set_by"], "ops", "{v}");
+        // A usage line from the future is refused: it could land in the wrong price regime.
+        let future = usage("f", "2026-04-01T00:00:00Z");
+        let r = handle(
+            &api,
+            &call("POST", "/v1/tenants/t1/usage", future.as_bytes()),
+        )
+        .await;
+        assert_eq!(r.status, 400);
+
+        // The usage events go to the bus; record them as the cost-accounting function does.
+        clock.advance_secs(19 * 86_400);
+        let book = tillbridge_accounting::prices::with_overrides(api.table.as_ref(), &api.prices)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for (id, at) in [
+            ("before", "2026-03-05T00:00:00Z"),
+            ("after", "2026-03-15T00:00:00Z"),
+        ] {
+            let body = usage(id, at);
+            let r = handle(&api, &call("POST", "/v1/tenants/t1/usage", body.as_bytes())).await;
+            assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        }
+        let bus = tillbridge_ports::memory::RecordingBus::default();
+        for u in [
+            ("before", "2026-03-05T00:00:00Z"),
+            ("after", "2026-03-15T00:00:00Z"),
+        ] {
+            let event = tillbridge_accounting::usage_event(
+                &TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}")),
+                {
+                    let mut v: serde_json::Value =
+                        serde_json::from_str(&usage(u.0, u.1)).unwrap_or_default();
+                    v.as_object_mut().map(|o| o.remove("occurred_at"));
+                    serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"))
+                },
+                ts(u.1),
+                &CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}")),
+            );
+            tillbridge_accounting::record_usage(api.table.as_ref(), &bus, &book, &event)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let r = handle(
+            &api,
+            &Request {
+                query: &[
+                    ("period".into(), "2026-03".into()),
+                    ("group_by".into(), "day".into()),
+                ],
+                ..call("GET", "/v1/tenants/t1/costs", b"")
+            },
+        )
+        .await;
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        let text = v.to_string();
+        // $2.50 before the override, $1.00 after.
+        assert!(
+            text.contains("2.500000") && text.contains("1.000000"),
+            "{text}"
+        );
+    }
+
     /// Replaying several deliveries answers each id's outcome; an empty list is refused.
     #[tokio::test]
     async fn replay_many_answers_per_id() {

@@ -207,10 +207,12 @@ pub async fn cost_table(
     period: &str,
     budgets: &Budgets,
 ) -> Result<CostTable, AccountingError> {
+    // The operator's price overrides (POST /v1/prices/overrides) apply here too.
+    let book = accounting::prices::with_overrides(rt.table.as_ref(), book).await?;
     finance::cost_table(
         rt.table.as_ref(),
         &rt.directory.tenant_ids().await?,
-        book,
+        &book,
         period,
         budgets,
     )
@@ -249,7 +251,7 @@ pub fn router(rt: Arc<LocalRuntime>, operator: &str) -> Router {
         directory: rt.directory.clone(),
         secrets: rt.secrets.clone(),
         clock: rt.clock.clone(),
-        prices: std::sync::LazyLock::new(Box::new(move || runtime.prices.clone())),
+        prices: std::sync::LazyLock::new(Box::new(move || Arc::new(runtime.prices.base().clone()))),
         // No IAM locally: whoever runs serve administers it; others need grants.
         admins: vec![operator.to_string()],
     });

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tillbridge_domain::Timestamp;
 use tillbridge_domain::money::parse_decimal;
@@ -145,12 +145,21 @@ impl PriceTable {
     }
 }
 
+/// The price-map fields an [`Override`] can set.
+pub const OVERRIDE_FIELDS: [&str; 5] = [
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "cache_creation_input_token_cost_above_1hr",
+];
+
 /// A correction applied on top of a price table from a date on.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Override {
     /// The model name exactly as in the price table.
     pub model: String,
-    /// The LiteLLM field corrected: `input_cost_per_token`, `output_cost_per_token`,
+    /// The LiteLLM field corrected (one of [`OVERRIDE_FIELDS`]): `input_cost_per_token`, `output_cost_per_token`,
     /// `cache_read_input_token_cost`, `cache_creation_input_token_cost` or
     /// `cache_creation_input_token_cost_above_1hr`; other names are ignored.
     pub field: String,
@@ -191,6 +200,18 @@ impl PriceBook {
     pub fn add_version(&mut self, from: Timestamp, table: PriceTable) {
         self.versions.push((from, table));
         self.versions.sort_by_key(|(t, _)| *t);
+    }
+
+    /// Whether the newest version prices `model`.
+    pub fn knows(&self, model: &str) -> bool {
+        self.versions
+            .last()
+            .is_some_and(|(_, table)| table.get(model).is_some())
+    }
+
+    /// The overrides in force, in the order they were added.
+    pub fn overrides(&self) -> &[Override] {
+        &self.overrides
     }
 
     /// Adds a correction; it applies to prices asked for at or after its `effective_from`.

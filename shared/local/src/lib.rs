@@ -63,8 +63,8 @@ pub struct LocalRuntime {
     pub refiner: Option<Arc<dyn tillbridge_migration::suggest::Refine>>,
     /// The local bus: routes each event type to its queue like the template's rules.
     pub bus: Arc<dyn EventBus>,
-    /// Model prices (the bundled LiteLLM map).
-    pub prices: Arc<tillbridge_costs::PriceBook>,
+    /// Model prices: the bundled LiteLLM map and the stored overrides.
+    pub prices: Arc<accounting::prices::Prices>,
     /// The webhook ingress stage.
     pub ingress: Ingress,
     /// The signature-check stage.
@@ -154,6 +154,10 @@ impl LocalRuntime {
             bus: bus.clone(),
             clock: clock.clone(),
         };
+        let prices = Arc::new(accounting::prices::Prices::new(
+            Arc::new(tillbridge_costs::PriceBook::bundled()),
+            table.clone(),
+        ));
         Self {
             table,
             blobs,
@@ -170,7 +174,7 @@ impl LocalRuntime {
             migrations_dlq,
             refiner: None,
             bus,
-            prices: Arc::new(tillbridge_costs::PriceBook::bundled()),
+            prices,
             ingress,
             check,
             visibility: VISIBILITY,
@@ -226,15 +230,18 @@ impl LocalRuntime {
         }
         for m in self.costs_queue.receive(BATCH, self.visibility).await? {
             let result = match parse_bus_message(&m.body) {
-                Ok(event) => accounting::record_usage(
-                    self.table.as_ref(),
-                    self.bus.as_ref(),
-                    &self.prices,
-                    &event,
-                )
-                .await
-                .map(|_| ())
-                .map_err(Into::into),
+                Ok(event) => match self.prices.book().await {
+                    Ok(book) => accounting::record_usage(
+                        self.table.as_ref(),
+                        self.bus.as_ref(),
+                        &book,
+                        &event,
+                    )
+                    .await
+                    .map(|_| ())
+                    .map_err(Into::into),
+                    Err(e) => Err(e.into()),
+                },
                 Err(e) => Err(LocalError::Permanent(e)),
             };
             settle(self.costs_queue.as_ref(), &m, result, &mut report).await?;
