@@ -49,16 +49,19 @@ pub(crate) async fn list_items(api: &Api, req: &Request<'_>, tenant: &str) -> Re
     listed(catalog::list_items(api.table.as_ref(), &tenant).await)
 }
 
-/// `GET /v1/tenants/{tenant}/items/{id}`
-pub(crate) async fn get_item(api: &Api, tenant: &str, id: &str) -> Response {
+/// `GET /v1/tenants/{tenant}/items/{id}`: the live item with the vendor id `id`; with
+/// `?provider=P` (a vendor, or a migration's source name) the one of that namespace only —
+/// without it, when several vendors have a live item with this id, the most recently changed.
+pub(crate) async fn get_item(api: &Api, req: &Request<'_>, tenant: &str, id: &str) -> Response {
     let tenant = match known_tenant(api, tenant).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    found(
-        catalog::get_item(api.table.as_ref(), &tenant, id).await,
-        "item",
-    )
+    let item = match req.param("provider") {
+        Some(ns) => catalog::get_item_in(api.table.as_ref(), &tenant, ns, id).await,
+        None => catalog::get_item(api.table.as_ref(), &tenant, id).await,
+    };
+    found(item, "item")
 }
 
 /// `GET /v1/tenants/{tenant}/orders/{id}`

@@ -376,7 +376,7 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::GetGrants => grants_route(api, req, false).await,
         RouteId::PutGrants => grants_route(api, req, true).await,
         RouteId::ListItems => catalog::list_items(api, req, p(0)).await,
-        RouteId::GetItem => catalog::get_item(api, p(0), p(1)).await,
+        RouteId::GetItem => catalog::get_item(api, req, p(0), p(1)).await,
         RouteId::GetOrder => catalog::get_order(api, p(0), p(1)).await,
         RouteId::ListQuarantine => catalog::list_quarantine(api, p(0)).await,
         RouteId::GetQuarantined => catalog::get_quarantined(api, p(0), p(1)).await,

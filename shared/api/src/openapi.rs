@@ -144,13 +144,22 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
                 (
                     "cursor",
                     false,
-                    "The item id after which the page starts (from the Link header).",
+                    "Where the page starts (from the Link header).",
                 ),
             ],
             None,
             &[200, 400, 404, 500, 503],
         ),
-        RouteId::GetItem => doc("One catalog item.", &[], None, READ),
+        RouteId::GetItem => doc(
+            "One catalog item by its vendor id; several vendors with this id: the most recently changed.",
+            &[(
+                "provider",
+                false,
+                "The item of this namespace only: a vendor, or a migration's source name.",
+            )],
+            None,
+            READ,
+        ),
         RouteId::GetOrder => doc("One order as last received.", &[], None, READ),
         RouteId::ListQuarantine => doc(
             "Quarantined deliveries with their reasons, oldest first.",

@@ -69,6 +69,7 @@ mod pagination {
             body: EventData::CatalogItemUpserted(Box::new(ItemUpserted {
                 item,
                 inventory_item_id: None,
+                parent_variants: None,
             })),
             schema_version: SCHEMA_VERSION,
             tenant_id: TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}")),

@@ -1,9 +1,19 @@
 //! The catalog context's storage layout; no other module (or crate) builds these keys.
 //!
+//! Identity: an item is its tenant, its *namespace* and the namespace's id. The namespace is
+//! the vendor for webhook and sync items (`shopify`, `woocommerce`: WooCommerce product 123
+//! and BigCommerce product 123 are two items), and the migration's source name for items a
+//! migration created (a migration from source `square` lands in Square's namespace).
+//! Namespaces are letters, digits, `-` and `_` (never `#`), so a key splits unambiguously
+//! at its last `#`.
+//!
 //! Table (partition → sort key):
-//! - `catalog#<tenant>` → `item#<id>`: one [`crate::CatalogRecord`] per item (tombstones
-//!   included); `child#<parent>#<id>`: a variant's link to its parent; `alias#<inventory id>`:
-//!   a vendor inventory id → the item id (Square's inventory objects).
+//! - `catalog#<tenant>` → `item#<id>#<namespace>`: one [`crate::CatalogRecord`] per item
+//!   (tombstones included), sorted by id, so every namespace's record of one id is one query
+//!   away (`GET …/items/{id}`); `child#<namespace>#<parent>#<id>`: a variant's link to its
+//!   parent; `alias#<namespace>#<inventory id>`: a vendor inventory id → the item id (Shopify's
+//!   inventory items); `pending#<namespace>#<inventory id>`: stock that arrived before its
+//!   item (merged when the item arrives).
 //! - `orders#<tenant>` → `order#<id>`: orders as the vendor last sent them.
 //! - `fetch#<tenant>` → `<object type>#<id or *>`: the newest "changed, fetch it" request.
 //! - `rejected#<tenant>` → `<received nanos, 20 digits>#<event id>`: updates that failed
@@ -19,31 +29,47 @@ pub fn catalog_pk(tenant: &TenantId) -> String {
 }
 
 /// Sort key of one item's record.
-pub fn item_sk(id: &str) -> String {
-    format!("item#{id}")
+pub fn item_sk(namespace: &str, id: &str) -> String {
+    format!("item#{id}#{namespace}")
 }
 
 /// Sort-key prefix of every item record.
 pub const ITEM_PREFIX: &str = "item#";
 
+/// Sort-key prefix of the records of `id` in every namespace.
+pub fn item_any_namespace_prefix(id: &str) -> String {
+    format!("item#{id}#")
+}
+
+/// The (namespace, id) of an item record's sort key.
+pub fn item_key(sk: &str) -> Option<(&str, &str)> {
+    let (id, namespace) = sk.strip_prefix(ITEM_PREFIX)?.rsplit_once('#')?;
+    Some((namespace, id))
+}
+
 /// The item id of an item record's sort key.
 pub fn item_id(sk: &str) -> Option<&str> {
-    sk.strip_prefix(ITEM_PREFIX)
+    item_key(sk).map(|(_, id)| id)
 }
 
 /// Sort key linking variant `id` to `parent`.
-pub fn child_sk(parent: &str, id: &str) -> String {
-    format!("child#{parent}#{id}")
+pub fn child_sk(namespace: &str, parent: &str, id: &str) -> String {
+    format!("child#{namespace}#{parent}#{id}")
 }
 
 /// Sort-key prefix of `parent`'s variant links.
-pub fn children_prefix(parent: &str) -> String {
-    format!("child#{parent}#")
+pub fn children_prefix(namespace: &str, parent: &str) -> String {
+    format!("child#{namespace}#{parent}#")
 }
 
 /// Sort key of an inventory-id alias.
-pub fn alias_sk(inventory_id: &str) -> String {
-    format!("alias#{inventory_id}")
+pub fn alias_sk(namespace: &str, inventory_id: &str) -> String {
+    format!("alias#{namespace}#{inventory_id}")
+}
+
+/// Sort key of stock kept for an inventory id whose item has not arrived yet.
+pub fn pending_stock_sk(namespace: &str, inventory_id: &str) -> String {
+    format!("pending#{namespace}#{inventory_id}")
 }
 
 /// Partition and sort key of one order.

@@ -1,25 +1,29 @@
-//! The tenant's catalog as webhooks keep it: per object the newest update wins.
+//! The tenant's catalog as webhooks keep it: per object the newest version wins.
 //!
-//! Ordering is by the vendor's own time (`updated_at`, or the event time), never by arrival.
-//! Equal times are broken by the content hash so every replay order converges to the same
-//! state. Duplicates and stale updates are no-ops; deletes are tombstones with their time,
-//! and a deleted parent takes its variants with it.
+//! Identity: an item is (tenant, namespace, id) — the namespace is the vendor, or a
+//! migration's source name ([`keys`]). Ordering is by the vendor's own time, never by arrival
+//! ([`record`]): every arrival order of the same creates, updates, deletes and stock readings
+//! (duplicates and late retries included) ends in the state in-order application gives.
+//! Deletes are tombstones with their time; a deleted parent takes its variants with it, also
+//! the variants that arrive after the delete; a parent's variant listing tombstones the
+//! variants it no longer lists, as of its time. Stock is kept per location.
 
 #![warn(missing_docs)]
 
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use tillbridge_domain::event::{
-    EventData, InventoryAdjusted, ItemDeleted, ItemUpserted, OrderUpserted, StockStatus,
-};
-use tillbridge_domain::{CatalogItem, Envelope, TenantId, Timestamp};
-use tillbridge_ports::PortError;
+use tillbridge_domain::event::{EventData, OrderUpserted};
+use tillbridge_domain::{Envelope, TenantId, Timestamp};
 use tillbridge_ports::table::{Condition, Item, Table, Update, query_all, update_item};
 
 mod error;
 pub mod keys;
+mod read;
+pub mod record;
+mod write;
 
 pub use error::CatalogError;
+pub use read::{for_each_item, get_item, get_item_in, items_page, list_items};
+pub use record::{CatalogRecord, Stock};
 
 /// What applying one event did to the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,102 +40,28 @@ pub enum ApplyOutcome {
     Rejected,
 }
 
-/// The stored state of one catalog object: the newest item version, its tombstone if deleted,
-/// and its stock (kept apart: stock events arrive on their own clock).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CatalogRecord {
-    /// The item as of `version_at` (absent for a stock-only or deleted record).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub item: Option<CatalogItem>,
-    /// Version of `item`: (time, content hash).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_at: Option<Timestamp>,
-    /// Content hash of `item`, breaking ties between updates with the same time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_hash: Option<String>,
-    /// Tombstone: deleted at this vendor time; older upserts cannot bring it back.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_at: Option<Timestamp>,
-    /// The newest stock reading.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stock: Option<Stock>,
-}
-
-/// A stock reading.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Stock {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "tillbridge_domain::number"
-    )]
-    /// Quantity on hand (decimal: weighed goods), when the vendor gave one.
-    pub quantity: Option<Decimal>,
-    /// In stock, out of stock, low — when the vendor reports a status instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<StockStatus>,
-    /// The vendor time of the reading; older readings lose.
-    pub as_of: Timestamp,
-}
-
-impl CatalogRecord {
-    /// The item as the API shows it: stock newer than the item's own version overrides
-    /// its quantity.
-    pub fn visible_item(&self) -> Option<CatalogItem> {
-        let mut item = self.item.clone()?;
-        if let Some(stock) = &self.stock
-            && let Some(q) = stock.quantity
-            && self.version_at.is_none_or(|v| stock.as_of >= v)
-        {
-            item.quantity_on_hand = Some(q);
-        }
-        Some(item)
-    }
-}
-
-use keys::{catalog_pk as pk, item_sk};
-
-const MAX_ATTEMPTS: usize = 8;
-
-/// Reads a record, lets `f` decide the new one, writes it conditionally; retries on races.
-async fn update_record(
-    table: &dyn Table,
-    tenant: &TenantId,
-    id: &str,
-    mut f: impl FnMut(&CatalogRecord) -> Option<(CatalogRecord, ApplyOutcome)>,
-    unchanged: ApplyOutcome,
-) -> Result<ApplyOutcome, CatalogError> {
-    let (pk, sk) = (pk(tenant), item_sk(id));
-    update_item(table, &pk, &sk, &[], MAX_ATTEMPTS, |current, _| {
-        let record = match current {
-            Some(i) => i.doc::<CatalogRecord>()?,
-            None => CatalogRecord::default(),
-        };
-        Ok(match f(&record) {
-            None => Update::Done(unchanged),
-            Some((next, outcome)) => Update::Put {
-                item: Item::with_doc(&pk, &sk, &next)?,
-                also: Vec::new(),
-                value: outcome,
-            },
-        })
-    })
-    .await
+/// The namespace of an event's items: its vendor (`tillbridge` for events without one).
+pub fn namespace(event: &Envelope) -> &'static str {
+    event.provider.map_or("tillbridge", |p| p.as_str())
 }
 
 /// Applies one canonical event to the tenant's catalog.
+///
+/// # Errors
+/// The table failed, or a stored record is corrupt.
 pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, CatalogError> {
     let tenant = &event.tenant_id;
+    let ns = namespace(event);
     match &event.body {
         EventData::CatalogItemUpserted(u) => {
-            if !gate(table, tenant, u, event).await? {
+            let outcome = write::upsert(table, tenant, ns, u, event).await?;
+            if outcome == ApplyOutcome::Rejected {
                 tracing::warn!(tenant = %tenant, event_id = %event.event_id, correlation_id = %event.correlation_id, item = %u.item.external_id, "update rejected by validation");
-                return Ok(ApplyOutcome::Rejected);
             }
-            upsert(table, tenant, u, event.occurred_at).await
+            Ok(outcome)
         }
-        EventData::CatalogItemDeleted(d) => delete(table, tenant, d).await,
-        EventData::InventoryAdjusted(a) => adjust(table, tenant, a).await,
+        EventData::CatalogItemDeleted(d) => write::delete(table, tenant, ns, d).await,
+        EventData::InventoryAdjusted(a) => write::adjust(table, tenant, ns, a).await,
         EventData::OrderUpserted(o) => order(table, tenant, o).await,
         EventData::FetchRequested(f) => {
             // A fetcher (vendor API client) picks these up; keep the newest request per object.
@@ -185,7 +115,12 @@ pub struct RejectedFinding {
     pub fix: Option<String>,
 }
 
-/// Rejected updates of a tenant, oldest first.
+/// Rejected updates of a tenant, oldest first. An update is listed while the gate rejects it
+/// as judged at its own vendor time: a late, older update that changes the verdict of a newer
+/// one adds it here or takes it off.
+///
+/// # Errors
+/// The table failed, or a stored record is corrupt.
 pub async fn list_rejected(
     table: &dyn Table,
     tenant: &TenantId,
@@ -197,214 +132,7 @@ pub async fn list_rejected(
         .collect()
 }
 
-/// The validation gate: per-item rules, and the new price against the stored one.
-async fn gate(
-    table: &dyn Table,
-    tenant: &TenantId,
-    u: &ItemUpserted,
-    event: &Envelope,
-) -> Result<bool, CatalogError> {
-    let previous = match table
-        .get(&pk(tenant), &item_sk(&u.item.external_id))
-        .await?
-    {
-        Some(i) => i.doc::<CatalogRecord>()?.item,
-        None => None,
-    };
-    let findings: Vec<RejectedFinding> = tillbridge_validation::validate_update(
-        &u.item,
-        previous.as_ref(),
-        &tillbridge_validation::Options::default(),
-    )
-    .into_iter()
-    .filter(|f| f.severity == tillbridge_validation::Severity::Error)
-    .map(|f| RejectedFinding {
-        rule: f.rule.as_str().to_owned(),
-        message: f.message,
-        fix: f.fix,
-    })
-    .collect();
-    if findings.is_empty() {
-        return Ok(true);
-    }
-    let record = Rejected {
-        event_id: event.event_id.to_string(),
-        external_id: u.item.external_id.clone(),
-        received_at: event.received_at,
-        findings,
-    };
-    let sk = keys::rejected_sk(event.received_at, &event.event_id.to_string());
-    let item = Item::with_doc(keys::rejected_pk(tenant), sk, &record)?
-        .expiring_at(event.received_at.unix_seconds() + REJECTED_TTL_SECS);
-    match table.put(item, Condition::IfAbsent).await {
-        Ok(_) | Err(PortError::ConditionFailed) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn upsert(
-    table: &dyn Table,
-    tenant: &TenantId,
-    u: &ItemUpserted,
-    occurred_at: Timestamp,
-) -> Result<ApplyOutcome, CatalogError> {
-    let item = &u.item;
-    let at = item.updated_at.unwrap_or(occurred_at);
-    let hash = item.content_hash();
-    let outcome = update_record(
-        table,
-        tenant,
-        &item.external_id,
-        |rec| {
-            if rec.deleted_at.is_some_and(|d| d >= at) {
-                return None;
-            }
-            if let (Some(v), Some(h)) = (rec.version_at, rec.version_hash.as_deref())
-                && (v, h) >= (at, hash.as_str())
-            {
-                return None;
-            }
-            let next = CatalogRecord {
-                item: Some(item.clone()),
-                version_at: Some(at),
-                version_hash: Some(hash.clone()),
-                deleted_at: None,
-                stock: rec.stock.clone(),
-            };
-            Some((next, ApplyOutcome::Applied))
-        },
-        ApplyOutcome::Stale,
-    )
-    .await?;
-    let outcome = match outcome {
-        ApplyOutcome::Stale if is_same(table, tenant, &item.external_id, &hash).await? => {
-            ApplyOutcome::Duplicate
-        }
-        o => o,
-    };
-    if outcome == ApplyOutcome::Applied {
-        if let Some(parent) = &item.parent_id {
-            let sk = keys::child_sk(parent, &item.external_id);
-            table
-                .put(
-                    Item::with_doc(pk(tenant), sk, &item.external_id)?,
-                    Condition::Always,
-                )
-                .await?;
-        }
-        if let Some(inv) = &u.inventory_item_id {
-            table
-                .put(
-                    Item::with_doc(pk(tenant), keys::alias_sk(inv), &item.external_id)?,
-                    Condition::Always,
-                )
-                .await?;
-        }
-    }
-    Ok(outcome)
-}
-
-async fn is_same(
-    table: &dyn Table,
-    tenant: &TenantId,
-    id: &str,
-    hash: &str,
-) -> Result<bool, CatalogError> {
-    Ok(match table.get(&pk(tenant), &item_sk(id)).await? {
-        Some(i) => i.doc::<CatalogRecord>()?.version_hash.as_deref() == Some(hash),
-        None => false,
-    })
-}
-
-async fn delete(
-    table: &dyn Table,
-    tenant: &TenantId,
-    d: &ItemDeleted,
-) -> Result<ApplyOutcome, CatalogError> {
-    let outcome = tombstone(table, tenant, &d.external_id, d.deleted_at).await?;
-    // Variants go with their parent.
-    for child in query_all(table, &pk(tenant), &keys::children_prefix(&d.external_id)).await? {
-        let id: String = child.doc()?;
-        tombstone(table, tenant, &id, d.deleted_at).await?;
-    }
-    Ok(outcome)
-}
-
-async fn tombstone(
-    table: &dyn Table,
-    tenant: &TenantId,
-    id: &str,
-    at: Timestamp,
-) -> Result<ApplyOutcome, CatalogError> {
-    update_record(
-        table,
-        tenant,
-        id,
-        |rec| {
-            if rec.deleted_at.is_some_and(|d| d >= at) {
-                return None;
-            }
-            // An update newer than the deletion wins (the item was re-created).
-            if rec.version_at.is_some_and(|v| v > at) {
-                return None;
-            }
-            Some((
-                CatalogRecord {
-                    item: None,
-                    deleted_at: Some(at),
-                    ..rec.clone()
-                },
-                ApplyOutcome::Applied,
-            ))
-        },
-        ApplyOutcome::Stale,
-    )
-    .await
-}
-
-async fn adjust(
-    table: &dyn Table,
-    tenant: &TenantId,
-    a: &InventoryAdjusted,
-) -> Result<ApplyOutcome, CatalogError> {
-    let id = match (&a.external_id, &a.inventory_item_id) {
-        (Some(id), _) => id.clone(),
-        (None, Some(inv)) => match table.get(&pk(tenant), &keys::alias_sk(inv)).await? {
-            Some(alias) => alias.doc()?,
-            // The item has not arrived yet: keep the stock under the inventory id until it does.
-            None => format!("inventory_item:{inv}"),
-        },
-        (None, None) => {
-            return Err(CatalogError::Permanent(
-                "inventory event names no item".into(),
-            ));
-        }
-    };
-    update_record(
-        table,
-        tenant,
-        &id,
-        |rec| {
-            if rec.stock.as_ref().is_some_and(|s| s.as_of >= a.as_of) {
-                return None;
-            }
-            let stock = Stock {
-                quantity: a.quantity,
-                status: a.stock_status,
-                as_of: a.as_of,
-            };
-            Some((
-                CatalogRecord {
-                    stock: Some(stock),
-                    ..rec.clone()
-                },
-                ApplyOutcome::Applied,
-            ))
-        },
-        ApplyOutcome::Stale,
-    )
-    .await
-}
+const MAX_ATTEMPTS: usize = 8;
 
 async fn order(
     table: &dyn Table,
@@ -483,17 +211,15 @@ async fn log_outcome(table: &dyn Table, event: &Envelope, outcome: ApplyOutcome)
         );
         return;
     }
-    let stored = match table
-        .get(&pk(&event.tenant_id), &item_sk(&event.entity_id))
+    let stored = match read::record(table, &event.tenant_id, namespace(event), &event.entity_id)
         .await
         .ok()
         .flatten()
-        .and_then(|i| i.doc::<CatalogRecord>().ok())
     {
         Some(r) => r
             .deleted_at
             .or(r.version_at)
-            .or(r.stock.map(|s| s.as_of))
+            .or(r.stock_by_location.values().map(|s| s.as_of).max())
             .map(|t| t.to_string()),
         None => None,
     };
@@ -519,93 +245,6 @@ pub async fn stats(
     Ok(tillbridge_ports::table::attrs_of(table, &pk, sk).await?)
 }
 
-/// The item as currently known, or None when absent or deleted.
-pub async fn get_item(
-    table: &dyn Table,
-    tenant: &TenantId,
-    id: &str,
-) -> Result<Option<CatalogItem>, CatalogError> {
-    match table.get(&pk(tenant), &item_sk(id)).await? {
-        Some(i) => Ok(i.doc::<CatalogRecord>()?.visible_item()),
-        None => Ok(None),
-    }
-}
-
-/// Every live item of the tenant, ordered by id.
-pub async fn list_items(
-    table: &dyn Table,
-    tenant: &TenantId,
-) -> Result<Vec<CatalogItem>, CatalogError> {
-    let mut out = Vec::new();
-    for_each_item(table, tenant, |item| {
-        out.push(item);
-        Ok::<_, CatalogError>(())
-    })
-    .await?;
-    Ok(out)
-}
-
-/// One page of the tenant's live items in id order: at most `limit` items after the item
-/// `cursor` (an item id; None: from the start), and the cursor of the next page (None: this was
-/// the last). Deleted items are skipped, so a page can hold fewer than `limit`.
-///
-/// # Errors
-/// The table failed, or a stored record is corrupt.
-pub async fn items_page(
-    table: &dyn Table,
-    tenant: &TenantId,
-    cursor: Option<&str>,
-    limit: usize,
-) -> Result<(Vec<CatalogItem>, Option<String>), CatalogError> {
-    let after = cursor.map(item_sk);
-    let page = table
-        .query(
-            &pk(tenant),
-            keys::ITEM_PREFIX,
-            after.as_deref(),
-            limit.max(1),
-        )
-        .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for i in &page.items {
-        if let Some(item) = i.doc::<CatalogRecord>()?.visible_item() {
-            items.push(item);
-        }
-    }
-    let next = page
-        .next
-        .as_deref()
-        .and_then(keys::item_id)
-        .map(str::to_owned);
-    Ok((items, next))
-}
-
-/// Visits every live item of the tenant in id order, a page at a time (the catalog can be
-/// far larger than memory wants to hold twice).
-pub async fn for_each_item<E: From<CatalogError>>(
-    table: &dyn Table,
-    tenant: &TenantId,
-    mut f: impl FnMut(CatalogItem) -> Result<(), E>,
-) -> Result<(), E> {
-    let mut after: Option<String> = None;
-    loop {
-        let page = table
-            .query(&pk(tenant), keys::ITEM_PREFIX, after.as_deref(), 500)
-            .await
-            .map_err(CatalogError::from)?;
-        for i in &page.items {
-            let record = i.doc::<CatalogRecord>().map_err(CatalogError::from)?;
-            if let Some(item) = record.visible_item() {
-                f(item)?;
-            }
-        }
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(()),
-        }
-    }
-}
-
 /// An order as last received.
 ///
 /// # Errors
@@ -615,10 +254,8 @@ pub async fn get_order(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<OrderUpserted>, CatalogError> {
-    match table
-        .get(&keys::order(tenant, id).0, &keys::order(tenant, id).1)
-        .await?
-    {
+    let (pk, sk) = keys::order(tenant, id);
+    match table.get(&pk, &sk).await? {
         Some(i) => Ok(Some(i.doc()?)),
         None => Ok(None),
     }
@@ -628,7 +265,8 @@ pub async fn get_order(
 mod tests {
     use std::sync::Arc;
 
-    use tillbridge_domain::event::{SCHEMA_VERSION, derive_event_id};
+    use tillbridge_domain::CatalogItem;
+    use tillbridge_domain::event::{ItemUpserted, SCHEMA_VERSION, derive_event_id};
     use tillbridge_domain::{CorrelationId, Currency, Provider};
     use tillbridge_ports::ManualClock;
     use tillbridge_ports::memory::MemoryTable;
@@ -649,6 +287,7 @@ mod tests {
             body: EventData::CatalogItemUpserted(Box::new(ItemUpserted {
                 item,
                 inventory_item_id: None,
+                parent_variants: None,
             })),
             schema_version: SCHEMA_VERSION,
             tenant_id: TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}")),

@@ -155,6 +155,23 @@ pub struct ItemUpserted {
     /// so later stock events that only name it can be resolved to this item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inventory_item_id: Option<String>,
+    /// Every variant id of the item's parent as of this update, when the vendor sends the
+    /// whole product (Shopify `products/update`). A variant removed at the vendor shows only
+    /// by its absence here: the catalog tombstones the parent's variants not listed, as of
+    /// this update's time. Absent when the vendor sends variants one at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_variants: Option<VariantListing>,
+}
+
+/// The complete list of a parent's variants at one vendor time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantListing {
+    /// The variant ids the parent has (any order).
+    pub ids: Vec<String>,
+    /// The vendor time of the listing (the product's own update time); variants not listed
+    /// are tombstoned as of it.
+    pub as_of: Timestamp,
 }
 
 /// A deletion; deleting a parent deletes its variants.

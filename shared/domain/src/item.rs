@@ -1,5 +1,7 @@
 //! The canonical catalog item: the contract between every stage.
 
+use std::collections::BTreeMap;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -88,6 +90,15 @@ canonical_item! {
     )]
     #[schemars(with = "Option<f64>")]
     quantity_on_hand: Option<Decimal> => QuantityOnHand,
+    /// Stock per location: the vendor's location id → quantity on hand there (decimal:
+    /// weighed goods). `quantity_on_hand` is their sum when both are given.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        with = "crate::number::map"
+    )]
+    #[schemars(with = "BTreeMap<String, f64>")]
+    stock_by_location: BTreeMap<String, Decimal> => StockByLocation,
     /// Sold now (false: hidden, archived, disabled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     is_active: Option<bool> => IsActive,

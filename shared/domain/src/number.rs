@@ -80,3 +80,53 @@ impl<'de> Visitor<'de> for DecimalVisitor {
             .ok_or_else(|| E::custom(format!("{v:?} is not a decimal number")))
     }
 }
+
+/// The same for a map of decimals (stock per location: `{"LOC1": 5, "LOC2": 2.5}`).
+pub mod map {
+    use std::collections::BTreeMap;
+
+    use rust_decimal::Decimal;
+    use serde::de::Error as _;
+    use serde::ser::SerializeMap;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes each value as [`super::serialize`] does.
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(
+        v: &BTreeMap<String, Decimal>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        struct One(Decimal);
+        impl serde::Serialize for One {
+            fn serialize<S2: Serializer>(&self, s: S2) -> Result<S2::Ok, S2::Error> {
+                super::serialize(&Some(self.0), s)
+            }
+        }
+        let mut m = s.serialize_map(Some(v.len()))?;
+        for (k, d) in v {
+            m.serialize_entry(k, &One(*d))?;
+        }
+        m.end()
+    }
+
+    /// Reads each value exactly, as [`super::deserialize`] does; null values are refused.
+    ///
+    /// # Errors
+    /// A value that is not a number or a numeric string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Decimal>, D::Error> {
+        #[derive(Deserialize)]
+        struct One(#[serde(with = "super")] Option<Decimal>);
+        let raw: Option<BTreeMap<String, One>> = Option::deserialize(d)?;
+        raw.unwrap_or_default()
+            .into_iter()
+            .map(|(k, One(v))| {
+                v.map(|v| (k.clone(), v))
+                    .ok_or_else(|| D::Error::custom(format!("stock at {k:?} is null")))
+            })
+            .collect()
+    }
+}

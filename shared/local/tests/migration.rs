@@ -134,10 +134,11 @@ fn stamped(item: CatalogItem, n: usize, updated: Timestamp, stamp: bool) -> Enve
                 ..item
             },
             inventory_item_id: None,
+            parent_variants: None,
         })),
         schema_version: SCHEMA_VERSION,
         tenant_id: t1(),
-        provider: None,
+        provider: Some(tillbridge_domain::Provider::Square), // the namespace the `square` migrations write
         occurred_at: updated,
         received_at: updated,
         correlation_id: CorrelationId::parse("c-webhook").unwrap(),

@@ -220,6 +220,7 @@ fn set(
         CanonicalField::CostMinor => {
             item.cost_minor = item.cost_minor.or(money(f, t.as_deref(), currency)?)
         }
+        CanonicalField::StockByLocation => {}
         CanonicalField::QuantityOnHand => {
             item.quantity_on_hand = item.quantity_on_hand.or_else(dec)
         }

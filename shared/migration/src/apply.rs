@@ -338,7 +338,9 @@ async fn plan_item(
         item.parent_id = Some(catalog_id(table, m, parent).await?.0);
     }
     let pk = tillbridge_catalog::keys::catalog_pk(&m.tenant_id);
-    let sk = tillbridge_catalog::keys::item_sk(&cid);
+    // A migration's items live in its source's namespace (a `square` export lands where
+    // Square's webhooks land).
+    let sk = tillbridge_catalog::keys::item_sk(&m.source_name, &cid);
     let current = table.get(&pk, &sk).await?;
     let record: Option<CatalogRecord> = current.as_ref().map(Item::doc).transpose()?;
     let visible = record.as_ref().and_then(CatalogRecord::visible_item);
@@ -355,13 +357,7 @@ async fn plan_item(
     } else {
         Kind::Created
     };
-    let next = CatalogRecord {
-        item: Some(item.clone()),
-        version_at: Some(at),
-        version_hash: Some(hash),
-        deleted_at: None,
-        stock: record.and_then(|r| r.stock),
-    };
+    let next = record.unwrap_or_default().replaced_by(item.clone(), at);
     let record = Item::with_doc(&pk, &sk, &next)?;
     let written_sha256 = attrs_sha256(&record.attrs);
     let mut writes = vec![TxWrite::Put {
@@ -384,7 +380,7 @@ async fn plan_item(
         created_keys.push((map_pk, cid.clone()));
     }
     if let Some(parent) = &item.parent_id {
-        let child_sk = tillbridge_catalog::keys::child_sk(parent, &cid);
+        let child_sk = tillbridge_catalog::keys::child_sk(&m.source_name, parent, &cid);
         if table.get(&pk, &child_sk).await?.is_none() {
             writes.push(TxWrite::Put {
                 item: Item::with_doc(&pk, &child_sk, &cid)?,

@@ -199,6 +199,9 @@ use crate::keys::conflict_sk;
 fn display_id(pk: &str, sk: &str) -> String {
     match (pk.split_once('#'), sk.split_once('#')) {
         (Some(("customers", _)), Some((_, id))) => format!("customer:{id}"),
+        (Some(("catalog", _)), _) => tillbridge_catalog::keys::item_id(sk)
+            .unwrap_or(sk)
+            .to_owned(),
         (_, Some((_, id))) => id.to_owned(),
         _ => sk.to_owned(),
     }

@@ -140,6 +140,7 @@ pub(crate) fn normalize(
                     data: EventData::CatalogItemUpserted(Box::new(ItemUpserted {
                         item,
                         inventory_item_id: None,
+                        parent_variants: None,
                     })),
                     entity_id: id,
                     occurred_at: at,

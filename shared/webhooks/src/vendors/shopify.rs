@@ -13,7 +13,7 @@ use serde_json::Value;
 use tillbridge_domain::CatalogItem;
 use tillbridge_domain::event::{
     Change, EventData, FetchRequested, InventoryAdjusted, ItemDeleted, ItemUpserted, OrderLine,
-    OrderUpserted,
+    OrderUpserted, VariantListing,
 };
 
 use crate::Headers;
@@ -191,6 +191,17 @@ fn products(
         };
         return Ok(Normalized::handled(topic, vec![upserted(item, None, ctx)]));
     }
+    // The whole product arrives: a variant it no longer lists was removed as of this update.
+    let listing = VariantListing {
+        ids: variants.iter().filter_map(|v| text(v, "id")).collect(),
+        as_of: product_updated
+            .or_else(|| {
+                ctx.headers
+                    .get("x-shopify-triggered-at")
+                    .and_then(|t| Timestamp::parse_lenient(t).ok())
+            })
+            .unwrap_or(ctx.received_at),
+    };
     let mut events = Vec::with_capacity(variants.len());
     for v in variants {
         let id = required_id(v, "id", "variant")?;
@@ -214,7 +225,11 @@ fn products(
             updated_at,
             ..base.clone()
         };
-        events.push(upserted(item, text(v, "inventory_item_id"), ctx));
+        let mut event = upserted(item, text(v, "inventory_item_id"), ctx);
+        if let EventData::CatalogItemUpserted(u) = &mut event.data {
+            u.parent_variants = Some(listing.clone());
+        }
+        events.push(event);
     }
     Ok(Normalized::handled(topic, events))
 }
@@ -230,6 +245,7 @@ fn upserted(
         data: EventData::CatalogItemUpserted(Box::new(ItemUpserted {
             item,
             inventory_item_id,
+            parent_variants: None,
         })),
         occurred_at,
         dedupe_key: None,

@@ -263,6 +263,7 @@ fn product(
             data: EventData::CatalogItemUpserted(Box::new(ItemUpserted {
                 item,
                 inventory_item_id: None,
+                parent_variants: None,
             })),
             entity_id: id,
             occurred_at: at,

@@ -12,7 +12,7 @@
 use serde_json::Value;
 use tillbridge_domain::CatalogItem;
 use tillbridge_domain::event::{
-    EventData, InventoryAdjusted, ItemDeleted, ItemUpserted, StockStatus,
+    EventData, InventoryAdjusted, ItemDeleted, ItemUpserted, StockStatus, VariantListing,
 };
 
 use crate::Headers;
@@ -202,6 +202,14 @@ fn product(
         updated_at,
         ..CatalogItem::default()
     };
+    // The whole product arrives: a variant it no longer lists was removed as of this update.
+    let listing = VariantListing {
+        ids: array(p, "variants")
+            .iter()
+            .filter_map(|v| text(v, "uuid"))
+            .collect(),
+        as_of: updated_at.unwrap_or(at),
+    };
     let mut events = Vec::new();
     for v in array(p, "variants") {
         let id = required_id(v, "uuid", "variant")?;
@@ -223,6 +231,7 @@ fn product(
             data: EventData::CatalogItemUpserted(Box::new(ItemUpserted {
                 item,
                 inventory_item_id: None,
+                parent_variants: Some(listing.clone()),
             })),
             occurred_at: updated_at.unwrap_or(at),
             dedupe_key: None,
@@ -239,6 +248,7 @@ fn product(
             data: EventData::CatalogItemUpserted(Box::new(ItemUpserted {
                 item,
                 inventory_item_id: None,
+                parent_variants: None,
             })),
             occurred_at: updated_at.unwrap_or(at),
             dedupe_key: None,
