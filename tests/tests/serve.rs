@@ -526,3 +526,25 @@ fn a_tenant_onboarded_over_http_receives_webhooks_keeps_rotated_secrets_and_surv
     });
     assert_eq!(price_of(&s, "nordic", "71"), Some(2300));
 }
+
+/// Case web-13: a product whose canonical event is larger than a bus entry (a 300 kB
+/// description) is acknowledged and then stored whole — through a claim check — never lost.
+#[test]
+fn an_event_larger_than_a_bus_entry_travels_by_claim_check_and_is_stored() {
+    let s = Server::start(temp_state("claim-check"));
+    let description = "<p>".to_owned() + &"long text ".repeat(30_000) + "</p>";
+    let body = format!(
+        r#"{{"id":85,"title":"Big","body_html":"{description}","status":"active","updated_at":"2026-03-01T10:00:00Z","variants":[{{"id":8501,"title":"Default Title","price":"12.00","updated_at":"2026-03-01T10:00:00Z"}}]}}"#
+    );
+    assert!(body.len() > 300 * 1000);
+    let (status, reply) = post_shopify(&s.addr, "t2", "big-1", body.as_bytes(), "other");
+    assert_eq!(status, 202, "{reply}");
+    s.eventually("the large product stored", WAIT, |s| {
+        price_of(s, "t2", "8501") == Some(1200)
+    });
+    let item = json(&s.get("/v1/tenants/t2/items/8501").1);
+    assert_eq!(
+        item["description"].as_str().map(str::len),
+        Some(description.len())
+    );
+}

@@ -2,23 +2,24 @@
 //! tenant's ledger and aggregates, once per request id; budget thresholds announced once.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use tillbridge_accounting as accounting;
 use tillbridge_accounting::metering::Metering;
 use tillbridge_accounting::prices::Prices;
-use tillbridge_accounting::{self as accounting, AccountingError};
 use tillbridge_lambda::{Handled, for_each_record};
-use tillbridge_ports::bus::parse_bus_message;
-use tillbridge_ports::{EventBus, Table};
+use tillbridge_ports::bus::read_bus_message;
+use tillbridge_ports::{BlobStore, EventBus, Table};
 use tracing::info;
 
 pub async fn handle(
     table: &dyn Table,
     bus: &dyn EventBus,
+    blobs: &dyn BlobStore,
     prices: &Prices,
     metering: Option<&Metering>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
     for_each_record(event, metering, |body| async move {
-        match parse_bus_message(&body) {
+        match read_bus_message(&body, blobs).await {
             Ok(envelope) => {
                 let result = match prices.book().await {
                     Ok(book) => accounting::record_usage(table, bus, &book, &envelope).await.map(|outcome| {
@@ -28,7 +29,7 @@ pub async fn handle(
                 };
                 Handled { tenant: Some(envelope.tenant_id), result }
             }
-            Err(e) => Handled { tenant: None, result: Err(AccountingError::Permanent(e)) },
+            Err(e) => Handled { tenant: None, result: Err(e.into()) },
         }
     })
     .await
@@ -83,7 +84,8 @@ mod tests {
         let mut event = SqsEvent::default();
         event.records = vec![record("a", &body), record("b", &body), record("c", "nope")];
         let prices = Prices::new(Arc::new(PriceBook::bundled()), table.clone());
-        let r = handle(table.as_ref(), &bus, &prices, None, event).await;
+        let blobs = tillbridge_ports::memory::MemoryBlobStore::default();
+        let r = handle(table.as_ref(), &bus, &blobs, &prices, None, event).await;
         assert_eq!(
             r.batch_item_failures
                 .iter()

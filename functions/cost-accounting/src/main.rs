@@ -21,10 +21,17 @@ async fn main() -> Result<(), Error> {
         c.raw_table.clone(),
         c.clock.clone(),
     );
-    let (table, bus, prices, metering) = (c.table.as_ref(), bus.as_ref(), &prices, &metering);
+    let blobs = c.blobs()?;
+    let (table, bus, blobs, prices, metering) = (
+        c.table.as_ref(),
+        bus.as_ref(),
+        blobs.as_ref(),
+        &prices,
+        &metering,
+    );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(
-            cost_accounting::handle(table, bus, prices, Some(metering), event.payload).await,
+            cost_accounting::handle(table, bus, blobs, prices, Some(metering), event.payload).await,
         )
     }))
     .await

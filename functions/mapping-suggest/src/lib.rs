@@ -6,9 +6,9 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use tillbridge_accounting::metering::Metering;
 use tillbridge_lambda::{Handled, for_each_record};
+use tillbridge_migration as migration;
 use tillbridge_migration::suggest::Refine;
-use tillbridge_migration::{self as migration, MigrationError};
-use tillbridge_ports::bus::parse_bus_message;
+use tillbridge_ports::bus::read_bus_message;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 use tracing::info;
 
@@ -22,7 +22,7 @@ pub struct Deps {
 
 pub async fn handle(deps: &Deps, metering: Option<&Metering>, event: SqsEvent) -> SqsBatchResponse {
     for_each_record(event, metering, |body| async move {
-        match parse_bus_message(&body) {
+        match read_bus_message(&body, deps.blobs.as_ref()).await {
             Ok(envelope) => {
                 let result = migration::suggest(deps.table.as_ref(), deps.blobs.as_ref(), deps.bus.as_ref(), deps.refiner.as_deref(), &envelope).await.map(|s| {
                     if let Some(s) = s {
@@ -31,7 +31,7 @@ pub async fn handle(deps: &Deps, metering: Option<&Metering>, event: SqsEvent) -
                 });
                 Handled { tenant: Some(envelope.tenant_id), result }
             }
-            Err(e) => Handled { tenant: None, result: Err(MigrationError::Permanent(e)) },
+            Err(e) => Handled { tenant: None, result: Err(e.into()) },
         }
     })
     .await

@@ -11,7 +11,7 @@ use tillbridge_accounting::metering::Metering;
 use tillbridge_domain::event::EventData;
 use tillbridge_lambda::{Handled, for_each_record};
 use tillbridge_migration::{self as migration, MigrationError};
-use tillbridge_ports::bus::parse_bus_message;
+use tillbridge_ports::bus::read_bus_message;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 
 pub struct Deps {
@@ -27,7 +27,7 @@ pub async fn handle(
     stop: &(dyn Fn() -> bool + Sync),
 ) -> SqsBatchResponse {
     for_each_record(event, metering, |body| async move {
-        match parse_bus_message(&body) {
+        match read_bus_message(&body, deps.blobs.as_ref()).await {
             Ok(envelope) if matches!(envelope.body, EventData::MigrationRollbackRequested(_)) => {
                 Handled {
                     tenant: Some(envelope.tenant_id.clone()),
@@ -50,7 +50,7 @@ pub async fn handle(
             },
             Err(e) => Handled {
                 tenant: None,
-                result: Err(MigrationError::Permanent(e)),
+                result: Err(e.into()),
             },
         }
     })

@@ -16,7 +16,7 @@ use tillbridge_domain::Envelope;
 use tillbridge_domain::event::EventData;
 use tillbridge_lambda::{Handled, for_each_record};
 use tillbridge_migration::{self as migration, MigrationError, validation as batch_validation};
-use tillbridge_ports::bus::parse_bus_message;
+use tillbridge_ports::bus::read_bus_message;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 use tracing::info;
 
@@ -33,14 +33,14 @@ pub async fn handle(
     stop: &(dyn Fn() -> bool + Sync),
 ) -> SqsBatchResponse {
     for_each_record(event, metering, |body| async move {
-        match parse_bus_message(&body) {
+        match read_bus_message(&body, deps.blobs.as_ref()).await {
             Ok(envelope) => Handled {
                 tenant: Some(envelope.tenant_id.clone()),
                 result: process(deps, &envelope, stop).await,
             },
             Err(e) => Handled {
                 tenant: None,
-                result: Err(MigrationError::Permanent(e)),
+                result: Err(e.into()),
             },
         }
     })

@@ -6,8 +6,8 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use tillbridge_domain::Envelope;
 use tillbridge_domain::event::EVENT_SOURCE;
-use tillbridge_ports::bus::EventBus;
-use tillbridge_ports::{PortError, Result};
+use tillbridge_ports::bus::{EventBus, outgoing_detail};
+use tillbridge_ports::{BlobStore, PortError, Result};
 
 use crate::error::classify;
 
@@ -25,6 +25,7 @@ const RETRYABLE: [&str; 3] = [
 pub struct EventBridgeBus {
     client: Client,
     bus_name: String,
+    blobs: Option<std::sync::Arc<dyn BlobStore>>,
 }
 
 impl EventBridgeBus {
@@ -33,7 +34,15 @@ impl EventBridgeBus {
         Self {
             client,
             bus_name: bus_name.into(),
+            blobs: None,
         }
+    }
+
+    /// Sends events larger than [`tillbridge_ports::bus::MAX_INLINE_DETAIL`] by claim check: the event stored in
+    /// `blobs` (S3), a pointer on the bus.
+    pub fn with_claim_check(mut self, blobs: std::sync::Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
     }
 }
 
@@ -50,19 +59,17 @@ impl EventBus for EventBridgeBus {
         let mut batch_bytes = 0;
         for (i, e) in events.iter().enumerate() {
             let detail_type = e.event_type().as_str();
-            let detail =
-                serde_json::to_string(e).map_err(|err| PortError::Permanent(err.to_string()))?;
+            let detail = match outgoing_detail(e, self.blobs.as_deref()).await {
+                Ok(d) => d,
+                Err(err) => {
+                    // Never sendable inline, or the claim check failed: this entry only.
+                    self.flush(&mut batch, &mut results).await?;
+                    batch_bytes = 0;
+                    results.push(Err(err));
+                    continue;
+                }
+            };
             let size = entry_size(detail_type, &detail);
-            if size > MAX_BATCH_BYTES {
-                // Never sendable: report it for this entry only.
-                self.flush(&mut batch, &mut results).await?;
-                batch_bytes = 0;
-                results.push(Err(PortError::TooLarge {
-                    what: "event",
-                    limit: MAX_BATCH_BYTES,
-                }));
-                continue;
-            }
             if batch.len() == MAX_ENTRIES || batch_bytes + size > MAX_BATCH_BYTES {
                 self.flush(&mut batch, &mut results).await?;
                 batch_bytes = 0;

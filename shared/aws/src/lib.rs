@@ -172,10 +172,14 @@ impl Container {
     /// The stack's event bus (`EVENT_BUS_NAME`), metered.
     pub fn bus(&self) -> Result<std::sync::Arc<tillbridge_ports::meter::MeteredBus>, String> {
         Ok(std::sync::Arc::new(tillbridge_ports::meter::MeteredBus {
-            inner: std::sync::Arc::new(EventBridgeBus::new(
-                aws_sdk_eventbridge::Client::new(&self.config),
-                required_env("EVENT_BUS_NAME")?,
-            )),
+            inner: std::sync::Arc::new(
+                EventBridgeBus::new(
+                    aws_sdk_eventbridge::Client::new(&self.config),
+                    required_env("EVENT_BUS_NAME")?,
+                )
+                // Events over an entry's limit travel by claim check through the bucket.
+                .with_claim_check(self.blobs()?),
+            ),
             meter: self.meter.clone(),
         }))
     }

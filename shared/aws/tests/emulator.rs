@@ -7,9 +7,11 @@ use tillbridge_aws::moto::{Moto, provision};
 use tillbridge_aws::{
     DynamoTable, EventBridgeBus, S3Blobs, SecretsManagerStore, SqsQueue, emulator_config, s3_client,
 };
-use tillbridge_domain::event::{EventData, ItemDeleted, SCHEMA_VERSION, derive_event_id};
+use tillbridge_domain::event::{
+    EventData, ItemDeleted, ItemUpserted, SCHEMA_VERSION, derive_event_id,
+};
 use tillbridge_domain::{CorrelationId, Envelope, Provider, TenantId, Timestamp};
-use tillbridge_ports::bus::{EventBus, parse_bus_message};
+use tillbridge_ports::bus::{EventBus, read_bus_message};
 use tillbridge_ports::table::{Condition, Item, Table};
 use tillbridge_ports::{
     BlobStore, ManualClock, PortError, Queue, SecretStore, TableQueue, conformance,
@@ -278,8 +280,29 @@ async fn eventbridge_rules_route_batched_events_to_sqs_in_the_shape_consumers_pa
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
-    let publisher = EventBridgeBus::new(eb, bus);
-    let events: Vec<Envelope> = (0..12).map(event).collect();
+    // Events over an entry's limit travel by claim check through S3.
+    let s3 = s3_client(&cfg);
+    let bucket = unique("claims");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let blobs = Arc::new(S3Blobs::new(s3, bucket));
+    let publisher = EventBridgeBus::new(eb, bus).with_claim_check(blobs.clone());
+    let mut events: Vec<Envelope> = (0..11).map(event).collect();
+    let mut large = event(11);
+    large.body = EventData::CatalogItemUpserted(Box::new(ItemUpserted {
+        item: {
+            let mut item = tillbridge_domain::CatalogItem::new("item-11");
+            item.description = Some("d".repeat(300 * 1024));
+            item
+        },
+        inventory_item_id: None,
+        parent_variants: None,
+    }));
+    large.entity_id = "item-11".into();
+    events.push(large);
     let results = publisher
         .put_events(&events)
         .await
@@ -294,7 +317,11 @@ async fn eventbridge_rules_route_batched_events_to_sqs_in_the_shape_consumers_pa
             .await
             .unwrap_or_default()
         {
-            got.push(parse_bus_message(&m.body).unwrap_or_else(|e| panic!("{e}: {}", m.body)));
+            got.push(
+                read_bus_message(&m.body, blobs.as_ref())
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}: {}", m.body)),
+            );
         }
         if got.len() == 12 {
             break;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tillbridge_domain::Envelope;
 use tillbridge_domain::event::EventData;
-use tillbridge_ports::bus::{LocalBus, Rule, parse_bus_message};
+use tillbridge_ports::bus::{LocalBus, Rule, read_bus_message};
 use tillbridge_ports::tenants::Tenants;
 use tillbridge_ports::{
     BlobStore, Clock, EventBus, Queue, SecretStore, Table, TableQueue, TenantDirectory,
@@ -114,31 +114,35 @@ impl LocalRuntime {
             TableQueue::new("migrations", table.clone(), clock.clone())
                 .with_dead_letter(migrations_dlq.clone(), MAX_RECEIVES),
         );
-        let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(
-            vec![
-                Rule {
-                    name: "catalog-apply".into(),
-                    detail_types: vec!["pos.*".into(), "migration.validation.requested".into()],
-                    target: catalog_queue.clone(),
-                },
-                Rule {
-                    name: "migrations".into(),
-                    detail_types: vec![
-                        "migration.requested".into(),
-                        "migration.mapping.approved".into(),
-                        "migration.apply.requested".into(),
-                        "migration.rollback.requested".into(),
-                    ],
-                    target: migrations_queue.clone(),
-                },
-                Rule {
-                    name: "cost-accounting".into(),
-                    detail_types: vec!["ai.usage.recorded".into()],
-                    target: costs_queue.clone(),
-                },
-            ],
-            clock.clone(),
-        ));
+        let bus: Arc<dyn EventBus> = Arc::new(
+            LocalBus::new(
+                vec![
+                    Rule {
+                        name: "catalog-apply".into(),
+                        detail_types: vec!["pos.*".into(), "migration.validation.requested".into()],
+                        target: catalog_queue.clone(),
+                    },
+                    Rule {
+                        name: "migrations".into(),
+                        detail_types: vec![
+                            "migration.requested".into(),
+                            "migration.mapping.approved".into(),
+                            "migration.apply.requested".into(),
+                            "migration.rollback.requested".into(),
+                        ],
+                        target: migrations_queue.clone(),
+                    },
+                    Rule {
+                        name: "cost-accounting".into(),
+                        detail_types: vec!["ai.usage.recorded".into()],
+                        target: costs_queue.clone(),
+                    },
+                ],
+                clock.clone(),
+            )
+            // Events over a bus entry's limit travel by claim check, as in the cloud.
+            .with_claim_check(blobs.clone()),
+        );
         let ingress = Ingress {
             directory: directory.clone(),
             queue: inbound.clone(),
@@ -203,7 +207,7 @@ impl LocalRuntime {
             settle(self.inbound.as_ref(), &m, result, &mut report).await?;
         }
         for m in self.catalog_queue.receive(BATCH, self.visibility).await? {
-            let result = match parse_bus_message(&m.body) {
+            let result = match read_bus_message(&m.body, self.blobs.as_ref()).await {
                 Ok(event)
                     if matches!(
                         event.body,
@@ -224,12 +228,12 @@ impl LocalRuntime {
                     .await
                     .map(|_| ())
                     .map_err(Into::into),
-                Err(e) => Err(LocalError::Permanent(e)),
+                Err(e) => Err(e.into()),
             };
             settle(self.catalog_queue.as_ref(), &m, result, &mut report).await?;
         }
         for m in self.costs_queue.receive(BATCH, self.visibility).await? {
-            let result = match parse_bus_message(&m.body) {
+            let result = match read_bus_message(&m.body, self.blobs.as_ref()).await {
                 Ok(event) => match self.prices.book().await {
                     Ok(book) => accounting::record_usage(
                         self.table.as_ref(),
@@ -242,7 +246,7 @@ impl LocalRuntime {
                     .map_err(Into::into),
                     Err(e) => Err(e.into()),
                 },
-                Err(e) => Err(LocalError::Permanent(e)),
+                Err(e) => Err(e.into()),
             };
             settle(self.costs_queue.as_ref(), &m, result, &mut report).await?;
         }
@@ -262,9 +266,9 @@ impl LocalRuntime {
             .receive(BATCH, self.visibility)
             .await?
         {
-            let result = match parse_bus_message(&m.body) {
+            let result = match read_bus_message(&m.body, self.blobs.as_ref()).await {
                 Ok(event) => self.migration_step(&event, stop).await,
-                Err(e) => Err(LocalError::Permanent(e)),
+                Err(e) => Err(e.into()),
             };
             settle(self.migrations_queue.as_ref(), &m, result, &mut report).await?;
         }
