@@ -1,0 +1,215 @@
+//! What every vendor client offers ([`VendorApi`]) and what it returns.
+//!
+//! Items are canonical [`CatalogItem`]s, one per variation, named as for webhooks
+//! (shared/design/CLI.md "Vendor APIs"): `name` = the item's name, `variant_name` = the
+//! variation's, `parent_id` = the product id, `price_minor` absent for variable/open prices,
+//! `quantity_on_hand` = the sum over locations of IN_STOCK only. The per-location stock
+//! travels beside the item in [`FetchedItem::stock_by_location`] until the canonical item
+//! grows its own field.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use tillbridge_domain::{CatalogItem, Provider, Timestamp};
+
+use crate::error::{ConnectorError, Result};
+use crate::http::CallStats;
+
+/// One canonical item as fetched, with its stock per location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchedItem {
+    /// The canonical item (one variation). `quantity_on_hand` is the sum of
+    /// `stock_by_location` when the vendor tracks stock per location.
+    pub item: CatalogItem,
+    /// `{location_id: quantity}`, in-stock quantities only; empty when the vendor has no
+    /// locations or the item's stock is not tracked.
+    pub stock_by_location: BTreeMap<String, Decimal>,
+    /// The vendor's separate stock-keeping id, when it has one (Shopify's inventory item).
+    pub inventory_item_id: Option<String>,
+}
+
+/// What was deleted: a whole product (all its variations) or one variation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// A product (Square ITEM): its variations are gone too.
+    Product,
+    /// One variation (one canonical item).
+    Variation,
+}
+
+/// A deletion seen at the vendor, stamped with the vendor's time so an older upsert cannot
+/// bring the item back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    /// The vendor's id of the deleted object.
+    pub external_id: String,
+    /// Product or variation.
+    pub kind: ObjectKind,
+    /// The vendor's time of the deletion (Square: the object's `updated_at`).
+    pub deleted_at: Timestamp,
+}
+
+/// One page of catalog objects.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CatalogPage {
+    /// Live variations as canonical items, with stock.
+    pub items: Vec<FetchedItem>,
+    /// Deleted objects.
+    pub tombstones: Vec<Tombstone>,
+    /// Vendor objects received (products and variations, deleted ones included).
+    pub fetched: u64,
+    /// Ids asked for by [`VendorApi::fetch`] that the vendor does not have.
+    pub missing: Vec<String>,
+    /// The cursor of the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+    /// The watermark to pass as `since` next time (Square's `latest_time`; otherwise the
+    /// newest modification time seen).
+    pub watermark: Option<Timestamp>,
+}
+
+/// Stock of one variation at one location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockLevel {
+    /// The variation's id.
+    pub external_id: String,
+    /// The location's id.
+    pub location_id: String,
+    /// In-stock quantity (decimal: weighed goods).
+    pub quantity: Decimal,
+    /// When the vendor computed it.
+    pub as_of: Option<Timestamp>,
+}
+
+/// A merchant location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The vendor's id.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// A vendor's catalog API, spoken in its own wire format.
+///
+/// Every method sends through the shared HTTP layer (rate limit, retries, breaker) and
+/// fails with [`ConnectorError`]: `Refused` (401/403, with the vendor's reason),
+/// `NotFound`, `Rejected`, `Exhausted { last_status }`, `CircuitOpen`, `Malformed { path }`.
+#[async_trait]
+pub trait VendorApi: Send + Sync {
+    /// The vendor.
+    fn provider(&self) -> Provider;
+
+    /// API calls and retries this client has made.
+    fn stats(&self) -> CallStats;
+
+    /// One page of the full catalog (live objects, with stock). Start with `None`, then pass
+    /// [`CatalogPage::next_cursor`] until it is `None`.
+    ///
+    /// # Errors
+    /// See the trait docs.
+    async fn catalog_page(&self, cursor: Option<&str>) -> Result<CatalogPage>;
+
+    /// One page of what changed strictly after `since`, deletions as tombstones.
+    ///
+    /// # Errors
+    /// See the trait docs.
+    async fn changes_page(&self, since: Timestamp, cursor: Option<&str>) -> Result<CatalogPage>;
+
+    /// Specific objects by id (fetch-on-notify): products or variations; ids the vendor does
+    /// not have come back in [`CatalogPage::missing`].
+    ///
+    /// # Errors
+    /// See the trait docs.
+    async fn fetch(&self, ids: &[String]) -> Result<CatalogPage>;
+
+    /// In-stock quantity of these variations at every location.
+    ///
+    /// # Errors
+    /// See the trait docs.
+    async fn stock(&self, variation_ids: &[String]) -> Result<Vec<StockLevel>>;
+
+    /// The merchant's locations.
+    ///
+    /// # Errors
+    /// See the trait docs.
+    async fn locations(&self) -> Result<Vec<Location>>;
+}
+
+/// Everything a full or delta pull returned.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Pull {
+    /// Live variations with stock.
+    pub items: Vec<FetchedItem>,
+    /// Deletions.
+    pub tombstones: Vec<Tombstone>,
+    /// Vendor objects received.
+    pub fetched: u64,
+    /// The watermark for the next delta.
+    pub watermark: Option<Timestamp>,
+}
+
+/// Pulls every page: the full catalog (`since` = `None`) or the changes after `since`.
+///
+/// # Errors
+/// The first page that failed (see [`VendorApi`]).
+pub async fn pull(api: &dyn VendorApi, since: Option<Timestamp>) -> Result<Pull> {
+    let mut out = Pull::default();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = match since {
+            None => api.catalog_page(cursor.as_deref()).await?,
+            Some(t) => api.changes_page(t, cursor.as_deref()).await?,
+        };
+        out.items.extend(page.items);
+        out.tombstones.extend(page.tombstones);
+        out.fetched += page.fetched;
+        out.watermark = out.watermark.max(page.watermark);
+        match page.next_cursor {
+            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// Sums per-location stock into `quantity_on_hand` and stores the map beside the item.
+pub(crate) fn attach_stock(items: &mut [FetchedItem], levels: &[StockLevel]) {
+    let mut by_item: BTreeMap<&str, BTreeMap<String, Decimal>> = BTreeMap::new();
+    for l in levels {
+        *by_item
+            .entry(l.external_id.as_str())
+            .or_default()
+            .entry(l.location_id.clone())
+            .or_default() += l.quantity;
+    }
+    for fetched in items {
+        let map = by_item
+            .remove(fetched.item.external_id.as_str())
+            .unwrap_or_default();
+        fetched.item.quantity_on_hand = Some(map.values().copied().sum());
+        fetched.stock_by_location = map;
+    }
+}
+
+/// Decodes a vendor answer; a mismatch is [`ConnectorError::Malformed`] naming the JSON path.
+pub(crate) fn decode<T: DeserializeOwned>(vendor: Provider, body: &[u8]) -> Result<T> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "$".to_owned() } else { path };
+        ConnectorError::malformed(vendor, path, e.into_inner().to_string())
+    })
+}
+
+/// A vendor timestamp; a malformed one is [`ConnectorError::Malformed`] at `path`.
+pub(crate) fn vendor_time(vendor: Provider, path: &str, text: &str) -> Result<Timestamp> {
+    Timestamp::parse_lenient(text)
+        .map_err(|e| ConnectorError::malformed(vendor, path, format!("not a timestamp: {e}")))
+}
+
+/// A decimal quantity sent as text; a malformed one is [`ConnectorError::Malformed`].
+pub(crate) fn vendor_decimal(vendor: Provider, path: &str, text: &str) -> Result<Decimal> {
+    tillbridge_domain::money::parse_decimal(text.trim())
+        .ok_or_else(|| ConnectorError::malformed(vendor, path, format!("not a decimal: {text:?}")))
+}

@@ -1,0 +1,45 @@
+//! Helpers shared by the connector tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tillbridge_connectors::http::{BreakerPolicy, RateLimit, RetryPolicy};
+use tillbridge_connectors::{Env, HttpConfig};
+use tillbridge_domain::Timestamp;
+use tillbridge_ports::memory::MemoryTable;
+use tillbridge_ports::{Clock, ManualClock};
+
+/// 2025-01-01T00:00:00Z plus `secs`.
+pub fn at(secs: i64) -> Timestamp {
+    Timestamp::from_unix_seconds(1_735_689_600 + secs).expect("in range")
+}
+
+/// An environment on an in-memory table and a manual clock.
+pub fn env() -> (Env, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(at(0)));
+    let table = Arc::new(MemoryTable::new(clock.clone() as Arc<dyn Clock>));
+    (
+        Env {
+            table,
+            clock: clock.clone(),
+        },
+        clock,
+    )
+}
+
+/// Fast retries (ms), a generous rate, the production breaker.
+pub fn fast(max_attempts: u32) -> HttpConfig {
+    HttpConfig {
+        rate: RateLimit::per_second(1000),
+        retry: RetryPolicy {
+            max_attempts,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+            max_retry_after: Duration::from_secs(30),
+        },
+        breaker: BreakerPolicy::default(),
+        timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(2),
+    }
+}
