@@ -15,6 +15,7 @@ pub mod error;
 pub mod fake;
 pub mod http;
 pub mod square;
+pub mod woocommerce;
 
 pub use api::{
     CatalogPage, FetchedItem, Location, ObjectKind, Pull, StockLevel, Tombstone, VendorApi, pull,
@@ -22,3 +23,4 @@ pub use api::{
 pub use error::{ConnectorError, Result};
 pub use http::{CallStats, Env, HttpConfig};
 pub use square::SquareClient;
+pub use woocommerce::WooCommerceClient;

@@ -7,6 +7,7 @@
 //! requests with their arrival instants (to check pacing).
 
 pub mod square;
+pub mod woocommerce;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
