@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod bigcommerce;
 pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
@@ -20,6 +21,7 @@ pub mod woocommerce;
 pub use api::{
     CatalogPage, FetchedItem, Location, ObjectKind, Pull, StockLevel, Tombstone, VendorApi, pull,
 };
+pub use bigcommerce::BigCommerceClient;
 pub use error::{ConnectorError, Result};
 pub use http::{CallStats, Env, HttpConfig};
 pub use square::SquareClient;

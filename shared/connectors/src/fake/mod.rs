@@ -6,6 +6,7 @@
 //! handler (a 429 storm, a run of 503s), a delay added to every answer, and a log of
 //! requests with their arrival instants (to check pacing).
 
+pub mod bigcommerce;
 pub mod square;
 pub mod woocommerce;
 
