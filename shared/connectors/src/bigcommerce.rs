@@ -217,6 +217,7 @@ impl BigCommerceClient {
             url: url.into(),
             headers: self.headers.clone(),
             body: None,
+            cost: 1,
         };
         decode(V, &self.http.send(&request).await?.body)
     }

@@ -15,6 +15,7 @@ pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod http;
+pub mod shopify;
 pub mod square;
 pub mod woocommerce;
 
@@ -24,5 +25,6 @@ pub use api::{
 pub use bigcommerce::BigCommerceClient;
 pub use error::{ConnectorError, Result};
 pub use http::{CallStats, Env, HttpConfig};
+pub use shopify::ShopifyClient;
 pub use square::SquareClient;
 pub use woocommerce::WooCommerceClient;

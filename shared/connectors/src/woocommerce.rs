@@ -144,6 +144,7 @@ impl WooCommerceClient {
             url: url.into(),
             headers: self.headers.clone(),
             body: None,
+            cost: 1,
         };
         self.http.send(&request).await
     }

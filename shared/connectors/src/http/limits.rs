@@ -14,8 +14,8 @@
 //! - BigCommerce: 150 requests per 30 s on Standard/Plus plans, more on Pro/Enterprise
 //!   (<https://developer.bigcommerce.com/docs/start/best-practices/api-rate-limits>); 5 per
 //!   second.
-//! - Shopify Admin GraphQL: a leaky bucket of query cost, 100 points restored per second on
-//!   standard plans (<https://shopify.dev/docs/api/usage/limits#graphql-admin-api-rate-limits>).
+//! - Shopify Admin GraphQL: a leaky bucket of query cost, 100 points restored per second and
+//!   2,000 points of capacity on standard plans (each request takes its estimated cost) (<https://shopify.dev/docs/api/usage/limits#graphql-admin-api-rate-limits>).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -57,6 +57,11 @@ impl RateLimit {
         match vendor {
             Provider::Square => Self::per_second(10),
             Provider::BigCommerce | Provider::WooCommerce => Self::per_second(5),
+            // Cells are query-cost points: 100 restored per second, a 2,000-point bucket.
+            Provider::Shopify => Self {
+                per_second: nz(100),
+                burst: nz(2000),
+            },
             _ => Self::per_second(2),
         }
     }

@@ -14,6 +14,7 @@ pub mod breaker;
 pub mod limits;
 pub mod wait;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -114,6 +115,9 @@ pub struct Request {
     pub headers: HeaderMap,
     /// JSON body, if any.
     pub body: Option<Vec<u8>>,
+    /// Rate-limit cells it uses: 1 for a REST call, the estimated query cost of a GraphQL
+    /// call whose vendor limits by cost (Shopify); capped at the limit's burst.
+    pub cost: u32,
 }
 
 /// A successful answer.
@@ -133,6 +137,7 @@ pub struct HttpLayer {
     client: reqwest::Client,
     wire: VendorWire,
     limiter: Arc<DefaultDirectRateLimiter>,
+    burst: NonZeroU32,
     breaker: Breaker,
     retry: RetryPolicy,
     api_calls: Arc<AtomicU64>,
@@ -165,6 +170,7 @@ impl HttpLayer {
         Ok(Self {
             client,
             limiter: limits::limiter(wire.vendor, &fp, config.rate),
+            burst: config.rate.burst,
             breaker: Breaker::new(
                 env.table.clone(),
                 env.clock.clone(),
@@ -204,7 +210,12 @@ impl HttpLayer {
         let mut attempts: u32 = 0;
         loop {
             let admission = self.breaker.admit().await?;
-            self.limiter.until_ready().await;
+            let cells =
+                NonZeroU32::new(request.cost.clamp(1, self.burst.get())).unwrap_or(NonZeroU32::MIN);
+            if self.limiter.until_n_ready(cells).await.is_err() {
+                // Cannot happen (cells ≤ burst); pace by one cell rather than not at all.
+                self.limiter.until_ready().await;
+            }
             if attempts > 0 {
                 self.retries.fetch_add(1, Ordering::Relaxed);
             }

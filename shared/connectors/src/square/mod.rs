@@ -120,6 +120,7 @@ impl SquareClient {
             url: self.url(path, query)?,
             headers: self.headers.clone(),
             body: body.map(|b| b.to_string().into_bytes()),
+            cost: 1,
         };
         let response = self.http.send(&request).await?;
         decode(V, &response.body)

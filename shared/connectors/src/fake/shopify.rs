@@ -1,0 +1,254 @@
+//! A fake Shopify Admin GraphQL endpoint: `products` with cursors and the `updated_at:>`
+//! search filter, `nodes(ids:)`, `locations`, `X-Shopify-Access-Token` auth, and the cost
+//! bucket: every answer carries `extensions.cost.throttleStatus`, and a query over the
+//! bucket's current level is answered `200` with a `THROTTLED` error (see
+//! [`crate::shopify`] for the sources). The fake matches queries by the root field they
+//! select; it does not interpret GraphQL.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tillbridge_domain::Timestamp;
+
+use super::{Canned, Running, cursor_of, offset_of, serve};
+use crate::shopify::API_VERSION;
+
+/// The shop's products (GraphQL JSON as the client's query selects it) and cost bucket.
+#[derive(Debug, Clone)]
+pub struct Shop {
+    /// Products, each with `variants.nodes`.
+    pub products: Vec<Value>,
+    /// Bucket capacity (points).
+    pub maximum_available: f64,
+    /// Points restored per second.
+    pub restore_rate: f64,
+    /// The requested cost of any products or nodes query.
+    pub query_cost: f64,
+}
+
+impl Default for Shop {
+    fn default() -> Self {
+        Self {
+            products: Vec::new(),
+            maximum_available: 2000.0,
+            restore_rate: 100.0,
+            query_cost: 812.0,
+        }
+    }
+}
+
+/// A product with variants (id, title, price, available at location 1, at location 2).
+pub fn product(
+    id: u64,
+    title: &str,
+    variants: &[(u64, &str, &str, i64, i64)],
+    updated: Timestamp,
+) -> Value {
+    let nodes: Vec<Value> = variants
+        .iter()
+        .map(|(vid, vtitle, price, l1, l2)| {
+            json!({
+                "id": format!("gid://shopify/ProductVariant/{vid}"), "title": vtitle,
+                "sku": format!("SKU-{vid}"), "barcode": null, "price": price,
+                "createdAt": updated.to_rfc3339(), "updatedAt": updated.to_rfc3339(),
+                "inventoryItem": {"id": format!("gid://shopify/InventoryItem/{}", vid + 1_000_000), "inventoryLevels": {"nodes": [
+                    {"location": {"id": "gid://shopify/Location/1"}, "quantities": [{"name": "available", "quantity": l1}]},
+                    {"location": {"id": "gid://shopify/Location/2"}, "quantities": [{"name": "available", "quantity": l2}]},
+                ]}},
+            })
+        })
+        .collect();
+    json!({
+        "id": format!("gid://shopify/Product/{id}"), "title": title, "descriptionHtml": "",
+        "productType": "Apparel", "vendor": "Acme", "status": "ACTIVE",
+        "createdAt": updated.to_rfc3339(), "updatedAt": updated.to_rfc3339(),
+        "variants": {"pageInfo": {"hasNextPage": false, "endCursor": null}, "nodes": nodes},
+    })
+}
+
+struct Inner {
+    shop: Shop,
+    available: f64,
+    at: Instant,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// A running fake Shopify.
+pub struct FakeShopify {
+    /// The server (base URL, control).
+    pub server: Running,
+    inner: Shared,
+}
+
+/// A guard on the shop's data.
+pub struct ShopGuard<'a>(MutexGuard<'a, Inner>);
+
+impl std::ops::Deref for ShopGuard<'_> {
+    type Target = Shop;
+    fn deref(&self) -> &Shop {
+        &self.0.shop
+    }
+}
+
+impl std::ops::DerefMut for ShopGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Shop {
+        &mut self.0.shop
+    }
+}
+
+impl FakeShopify {
+    /// Serves `shop`, accepting only `X-Shopify-Access-Token: <token>`; the bucket starts full.
+    ///
+    /// # Errors
+    /// The port could not be bound.
+    pub async fn start(token: &str, shop: Shop) -> std::io::Result<Self> {
+        let inner: Shared = Arc::new(Mutex::new(Inner {
+            available: shop.maximum_available,
+            shop,
+            at: Instant::now(),
+        }));
+        let router = Router::new()
+            .route(
+                &format!("/admin/api/{API_VERSION}/graphql.json"),
+                post(graphql),
+            )
+            .with_state(inner.clone());
+        let token = token.to_owned();
+        let server = serve(
+            router,
+            Arc::new(move |headers, _| {
+                let ok = headers.get("x-shopify-access-token").and_then(|v| v.to_str().ok()) == Some(token.as_str());
+                (!ok).then(|| {
+                    Canned::json(401, r#"{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}"#)
+                })
+            }),
+        )
+        .await?;
+        Ok(Self { server, inner })
+    }
+
+    /// The shop, to change between calls.
+    pub fn shop(&self) -> ShopGuard<'_> {
+        ShopGuard(
+            self.inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+#[derive(Deserialize)]
+struct GraphQl {
+    query: String,
+    #[serde(default)]
+    variables: Value,
+}
+
+fn cost(inner: &Inner, requested: f64, actual: Option<f64>) -> Value {
+    json!({"cost": {
+        "requestedQueryCost": requested, "actualQueryCost": actual,
+        "throttleStatus": {"maximumAvailable": inner.shop.maximum_available, "currentlyAvailable": inner.available.floor(), "restoreRate": inner.shop.restore_rate},
+    }})
+}
+
+async fn graphql(State(s): State<Shared>, Json(q): Json<GraphQl>) -> Json<Value> {
+    let mut inner = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = Instant::now();
+    let restored = now.duration_since(inner.at).as_secs_f64() * inner.shop.restore_rate;
+    inner.available = (inner.available + restored).min(inner.shop.maximum_available);
+    inner.at = now;
+    let requested = if q.query.contains("locations(") {
+        2.0
+    } else {
+        inner.shop.query_cost
+    };
+    if inner.available < requested {
+        return Json(json!({
+            "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+            "extensions": cost(&inner, requested, None),
+        }));
+    }
+    inner.available -= requested;
+    let data = if q.query.contains("products(") {
+        products(&inner.shop, &q.variables)
+    } else if q.query.contains("nodes(") {
+        nodes(&inner.shop, &q.variables)
+    } else {
+        json!({"locations": {"nodes": [{"id": "gid://shopify/Location/1", "name": "Shop"}, {"id": "gid://shopify/Location/2", "name": "Warehouse"}]}})
+    };
+    Json(json!({"data": data, "extensions": cost(&inner, requested, Some(requested))}))
+}
+
+fn products(shop: &Shop, vars: &Value) -> Value {
+    let since = vars["query"]
+        .as_str()
+        .and_then(|q| {
+            q.strip_prefix("updated_at:>'")?
+                .strip_suffix('\'')
+                .map(str::to_owned)
+        })
+        .and_then(|t| Timestamp::parse_lenient(&t).ok());
+    let matching: Vec<&Value> = shop
+        .products
+        .iter()
+        .filter(|p| {
+            since.is_none_or(|s| {
+                p["updatedAt"]
+                    .as_str()
+                    .and_then(|u| Timestamp::parse_lenient(u).ok())
+                    .is_some_and(|u| u > s)
+            })
+        })
+        .collect();
+    let first = vars["first"]
+        .as_u64()
+        .and_then(|f| usize::try_from(f).ok())
+        .unwrap_or(10)
+        .clamp(1, 250);
+    let offset = offset_of(vars["after"].as_str()).unwrap_or(0);
+    let page: Vec<&&Value> = matching.iter().skip(offset).take(first).collect();
+    let more = offset + first < matching.len();
+    json!({"products": {
+        "pageInfo": {"hasNextPage": more, "endCursor": more.then(|| cursor_of(offset + first))},
+        "nodes": page,
+    }})
+}
+
+fn nodes(shop: &Shop, vars: &Value) -> Value {
+    let ids: Vec<&str> = vars["ids"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let found: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            for p in &shop.products {
+                if p["id"].as_str() == Some(id) {
+                    let mut p = p.clone();
+                    p["__typename"] = "Product".into();
+                    return p;
+                }
+                for v in p["variants"]["nodes"].as_array().into_iter().flatten() {
+                    if v["id"].as_str() == Some(id) {
+                        let mut v = v.clone();
+                        v["__typename"] = "ProductVariant".into();
+                        let mut parent = p.clone();
+                        if let Some(o) = parent.as_object_mut() {
+                            o.remove("variants");
+                        }
+                        v["product"] = parent;
+                        return v;
+                    }
+                }
+            }
+            Value::Null
+        })
+        .collect();
+    json!({ "nodes": found })
+}
