@@ -4,6 +4,19 @@
 //! whose state lives in the table port. Clients implement [`VendorApi`] and return canonical
 //! items (one per variation) with stock per location, and deletions as tombstones.
 //!
+//! Vendors: Square ([`SquareClient`]), WooCommerce ([`WooCommerceClient`]), BigCommerce
+//! ([`BigCommerceClient`]), Shopify ([`ShopifyClient`]).
+//!
+//! ```text
+//! let env = Env { table, clock };                       // breaker state + "now"
+//! let creds: ApiCredentials = serde_json::from_value(tenant_provider_entry["api"])?;
+//! let api = connect(Provider::Square, &creds, Currency::USD, None, &env)?;
+//! let everything = pull(&*api, None).await?;             // full: every page, with stock
+//! let changes = pull(&*api, everything.watermark).await?; // delta since the watermark
+//! let fetched = api.fetch(&["VARIATION_ID".into()]).await?; // fetch-on-notify
+//! let CallStats { api_calls, retries } = api.stats();
+//! ```
+//!
 //! Pure library: no AWS types. With the `fake` feature, [`fake`] serves in-process fake
 //! vendor servers (tests, the demo).
 
@@ -11,6 +24,7 @@
 
 pub mod api;
 pub mod bigcommerce;
+pub mod connect;
 pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
@@ -23,6 +37,7 @@ pub use api::{
     CatalogPage, FetchedItem, Location, ObjectKind, Pull, StockLevel, Tombstone, VendorApi, pull,
 };
 pub use bigcommerce::BigCommerceClient;
+pub use connect::{ApiCredentials, connect};
 pub use error::{ConnectorError, Result};
 pub use http::{CallStats, Env, HttpConfig};
 pub use shopify::ShopifyClient;

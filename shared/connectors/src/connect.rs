@@ -1,0 +1,202 @@
+//! Building a client from a tenant's `api` entry (shared/design/CLI.md "Vendor APIs"):
+//! `"square": {…, "api": {"base_url": "https://connect.squareup.com", "access_token": "…"}}`.
+//! `base_url` defaults to the vendor's production URL where it has one (Square,
+//! BigCommerce with `store_hash`); WooCommerce and Shopify are per-shop URLs.
+
+use std::fmt;
+
+use serde::Deserialize;
+use tillbridge_domain::{Currency, Provider, Secret};
+
+use crate::api::VendorApi;
+use crate::error::{ConnectorError, Result};
+use crate::http::{Env, HttpConfig};
+use crate::{BigCommerceClient, ShopifyClient, SquareClient, WooCommerceClient};
+
+/// A merchant's API credentials at one vendor. Secrets never print (`Debug` hides them).
+#[derive(Clone, Default, Deserialize)]
+#[serde(from = "Raw")]
+pub struct ApiCredentials {
+    /// The API's base URL; tests and local fakes point it elsewhere.
+    pub base_url: Option<String>,
+    /// Bearer/OAuth access token (Square, Shopify, BigCommerce).
+    pub access_token: Option<Secret>,
+    /// WooCommerce REST API consumer key (`ck_…`).
+    pub consumer_key: Option<String>,
+    /// WooCommerce REST API consumer secret (`cs_…`).
+    pub consumer_secret: Option<Secret>,
+    /// BigCommerce store hash, when `base_url` is not given.
+    pub store_hash: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    consumer_key: Option<String>,
+    #[serde(default)]
+    consumer_secret: Option<String>,
+    #[serde(default)]
+    store_hash: Option<String>,
+}
+
+impl From<Raw> for ApiCredentials {
+    fn from(r: Raw) -> Self {
+        Self {
+            base_url: r.base_url,
+            access_token: r.access_token.map(Secret::new),
+            consumer_key: r.consumer_key,
+            consumer_secret: r.consumer_secret.map(Secret::new),
+            store_hash: r.store_hash,
+        }
+    }
+}
+
+impl fmt::Debug for ApiCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiCredentials")
+            .field("base_url", &self.base_url)
+            .field("access_token", &self.access_token)
+            .field("consumer_key", &self.consumer_key.as_ref().map(|_| "***"))
+            .field("consumer_secret", &self.consumer_secret)
+            .field("store_hash", &self.store_hash)
+            .finish()
+    }
+}
+
+/// The client of `provider` for these credentials, with the vendor's documented limits
+/// ([`HttpConfig::for_vendor`]) unless `config` says otherwise. `currency` is the tenant's:
+/// the currency of vendors whose amounts carry none (WooCommerce, BigCommerce, Shopify).
+///
+/// # Errors
+/// [`ConnectorError::Config`] when a credential or URL the vendor needs is missing or
+/// invalid, or the vendor has no connector yet.
+pub fn connect(
+    provider: Provider,
+    credentials: &ApiCredentials,
+    currency: Currency,
+    config: Option<HttpConfig>,
+    env: &Env,
+) -> Result<Box<dyn VendorApi>> {
+    let config = config.unwrap_or_else(|| HttpConfig::for_vendor(provider));
+    let missing = |what: &str| ConnectorError::config(provider, format!("api.{what} is required"));
+    let token = || {
+        credentials
+            .access_token
+            .as_ref()
+            .ok_or_else(|| missing("access_token"))
+    };
+    let base = || {
+        credentials
+            .base_url
+            .as_deref()
+            .ok_or_else(|| missing("base_url"))
+    };
+    Ok(match provider {
+        Provider::Square => Box::new(SquareClient::new(
+            credentials.base_url.as_deref(),
+            token()?,
+            config,
+            env,
+        )?),
+        Provider::WooCommerce => Box::new(WooCommerceClient::new(
+            base()?,
+            credentials
+                .consumer_key
+                .as_deref()
+                .ok_or_else(|| missing("consumer_key"))?,
+            credentials
+                .consumer_secret
+                .as_ref()
+                .ok_or_else(|| missing("consumer_secret"))?,
+            currency,
+            config,
+            env,
+        )?),
+        Provider::BigCommerce => {
+            let base = match (&credentials.base_url, &credentials.store_hash) {
+                (Some(url), _) => url.clone(),
+                (None, Some(hash)) => format!("{}/stores/{hash}", crate::bigcommerce::API_HOST),
+                (None, None) => return Err(missing("base_url or api.store_hash")),
+            };
+            Box::new(BigCommerceClient::new(
+                &base,
+                token()?,
+                currency,
+                config,
+                env,
+            )?)
+        }
+        Provider::Shopify => Box::new(ShopifyClient::new(
+            base()?,
+            token()?,
+            currency,
+            config,
+            env,
+        )?),
+        other => {
+            return Err(ConnectorError::config(
+                other,
+                "no API connector for this vendor yet",
+            ));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tillbridge_ports::memory::MemoryTable;
+    use tillbridge_ports::{Clock, SystemClock};
+
+    use super::*;
+
+    fn env() -> Env {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Env {
+            table: Arc::new(MemoryTable::new(clock.clone())),
+            clock,
+        }
+    }
+
+    #[test]
+    fn credentials_parse_from_the_tenants_file_and_never_print_secrets() {
+        let creds: ApiCredentials = serde_json::from_str(
+            r#"{"base_url": "http://127.0.0.1:9", "access_token": "EAAA-secret", "consumer_secret": "cs_x"}"#,
+        )
+        .expect("parses");
+        let printed = format!("{creds:?}");
+        assert!(
+            !printed.contains("EAAA-secret") && !printed.contains("cs_x"),
+            "{printed}"
+        );
+        assert!(serde_json::from_str::<ApiCredentials>(r#"{"token": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn each_vendor_gets_its_client_or_a_clear_config_error() {
+        let creds: ApiCredentials =
+            serde_json::from_str(r#"{"access_token": "t", "store_hash": "abc"}"#).expect("parses");
+        let env = env();
+        for (provider, ok) in [
+            (Provider::Square, true),
+            (Provider::BigCommerce, true),
+            (Provider::Shopify, false),
+            (Provider::WooCommerce, false),
+            (Provider::Toast, false),
+        ] {
+            let client = connect(provider, &creds, Currency::USD, None, &env);
+            assert_eq!(client.is_ok(), ok, "{provider}");
+            if let Ok(c) = client {
+                assert_eq!(c.provider(), provider);
+            } else if let Err(e) = client {
+                assert!(matches!(e, ConnectorError::Config { .. }), "{e}");
+            }
+        }
+    }
+}
