@@ -232,4 +232,39 @@ async fn refusals_and_429s_do_not_open_the_breaker() {
         client.http().breaker().state().await.expect("state"),
         BreakerState::Closed { failures: 0 }
     );
+    // Four 5xx, then a 429: the vendor answered, the count starts again.
+    fake.server.control.push(server_error(502), 4);
+    fake.server.control.push(rate_limited(), 1);
+    for _ in 0..5 {
+        assert!(client.locations().await.is_err());
+    }
+    assert_eq!(
+        client.http().breaker().state().await.expect("state"),
+        BreakerState::Closed { failures: 0 }
+    );
+}
+
+#[tokio::test]
+async fn a_half_open_trial_answered_429_retries_and_closes_the_breaker() {
+    let fake = fake("tok-trial429").await;
+    let (env, clock) = env();
+    let client = client(&fake, "tok-trial429", fast(3), &env);
+    fake.server.control.push(server_error(500), 5);
+    for _ in 0..2 {
+        let _ = client.locations().await;
+    }
+    assert!(matches!(
+        client.http().breaker().state().await.expect("state"),
+        BreakerState::Open { .. }
+    ));
+    clock.advance_secs(60);
+    fake.server.control.push(rate_limited(), 1);
+    client
+        .locations()
+        .await
+        .expect("the trial's retry goes through");
+    assert_eq!(
+        client.http().breaker().state().await.expect("state"),
+        BreakerState::Closed { failures: 0 }
+    );
 }

@@ -7,8 +7,8 @@
 //! success closes the breaker, its failure opens it again for another `open_for`.
 //!
 //! Failures are answers that say the vendor is unwell: 5xx, timeouts, connection errors.
-//! A 429 is the vendor pacing us (handled by backoff), and a 4xx is our request's fault:
-//! neither counts, and neither resets the count.
+//! Any other answer (2xx, a 4xx that is our request's fault, a 429 that is the vendor
+//! pacing us) shows the vendor is up: it resets the count and closes a half-open breaker.
 
 use std::sync::Arc;
 use std::time::Duration;

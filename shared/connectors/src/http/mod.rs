@@ -226,11 +226,19 @@ impl HttpLayer {
                     self.breaker.success(admission).await?;
                     return Ok(response);
                 }
-                Ok(Err(permanent)) => return Err(permanent),
+                Ok(Err(permanent)) => {
+                    // A 4xx is an answer from a vendor that is up.
+                    self.breaker.success(admission).await?;
+                    return Err(permanent);
+                }
                 Err(retry) => retry,
             };
             if retry.unwell {
                 self.breaker.failure().await?;
+            } else {
+                // A 429 too: the vendor is up and pacing us (this also ends a half-open
+                // trial, which would otherwise refuse its own retry).
+                self.breaker.success(admission).await?;
             }
             let exhausted = || ConnectorError::Exhausted {
                 vendor,
