@@ -42,8 +42,9 @@ use crate::http::{CallStats, Env, HttpConfig, HttpLayer, RateLimit, Request, Ven
 use wire::{Answer, LocationsData, Node, NodesData, Product, ProductsData, Variant, legacy_id};
 
 const V: Provider = Provider::Shopify;
-/// The Admin API version this client speaks.
-pub const API_VERSION: &str = "2025-01";
+/// The Admin API version this client speaks (Shopify supports each quarterly version for at
+/// least 12 months: <https://shopify.dev/docs/api/usage/versioning>).
+pub const API_VERSION: &str = "2026-07";
 
 fn reason(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).ok()?;
