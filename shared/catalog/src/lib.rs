@@ -22,7 +22,7 @@ pub mod record;
 mod write;
 
 pub use error::CatalogError;
-pub use read::{for_each_item, get_item, get_item_in, items_page, list_items};
+pub use read::{for_each_item, get_item, get_item_in, items_page, list_items, live_items_in};
 pub use record::{CatalogRecord, Stock};
 
 /// What applying one event did to the catalog.

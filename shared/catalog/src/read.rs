@@ -153,3 +153,36 @@ pub async fn for_each_item<E: From<CatalogError>>(
         }
     }
 }
+
+/// Every live item of one namespace (a vendor's items), by id.
+///
+/// # Errors
+/// The table failed, or a stored record is corrupt.
+pub async fn live_items_in(
+    table: &dyn Table,
+    tenant: &TenantId,
+    namespace: &str,
+) -> Result<std::collections::BTreeMap<String, CatalogItem>, CatalogError> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = table
+            .query(&pk(tenant), keys::ITEM_PREFIX, after.as_deref(), 500)
+            .await?;
+        for i in &page.items {
+            let Some((ns, id)) = keys::item_key(&i.sk) else {
+                continue;
+            };
+            if ns != namespace {
+                continue;
+            }
+            if let Some(item) = i.doc::<CatalogRecord>()?.visible_item() {
+                out.insert(id.to_owned(), item);
+            }
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}

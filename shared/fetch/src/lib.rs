@@ -1,0 +1,377 @@
+//! Vendor sync: pulls a tenant's catalog from the vendor's API through the connectors —
+//! everything, or what changed since a watermark — and applies it to the catalog exactly as
+//! webhooks are applied (the same apply stage: newest wins by vendor time, deletions become
+//! tombstones, per-location stock, the validation gate). Thin webhooks ("something changed,
+//! fetch it": Square `catalog.version.updated`, Clover, Toast menus, BigCommerce callbacks)
+//! lead here through [`Fetcher::on_notify`], coalesced per tenant and vendor.
+//!
+//! Table (partition → sort key): `sync#<tenant>` → `<provider>`: the [`SyncState`]
+//! (watermark, when the last sync started and finished, its report).
+
+#![warn(missing_docs)]
+
+mod error;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tillbridge_catalog as catalog;
+use tillbridge_connectors::{ApiCredentials as Credentials, Env, HttpConfig, VendorApi, pull};
+use tillbridge_domain::event::{EventData, ItemDeleted, ItemUpserted, SCHEMA_VERSION};
+use tillbridge_domain::{
+    CatalogItem, CorrelationId, Envelope, Provider, TenantId, Timestamp, event::derive_event_id,
+};
+use tillbridge_ports::table::{Condition, Item};
+use tillbridge_ports::{Clock, SecretStore, Table, TenantDirectory};
+
+pub use error::FetchError;
+
+/// What one sync did (CLI.md "Vendor APIs": the `tillbridge sync` output).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// The tenant.
+    pub tenant: String,
+    /// The vendor.
+    pub provider: String,
+    /// Vendor objects received.
+    pub fetched: u64,
+    /// Catalog items (one per variation) that did not exist or were deleted before.
+    pub created: u64,
+    /// Catalog items whose content changed.
+    pub changed: u64,
+    /// Catalog items received as they already were (or older than what is stored).
+    pub unchanged: u64,
+    /// Catalog items live before and deleted now (vendor deletions; on a full sync also the
+    /// vendor's items it no longer has).
+    pub deleted: u64,
+    /// Items held back by the validation gate (listed under `GET …/rejected`).
+    pub rejected: u64,
+    /// HTTP requests sent, retries included.
+    pub api_calls: u64,
+    /// How many of those were retries.
+    pub retries: u64,
+}
+
+/// The sync state of one tenant and vendor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// Changes after this were not pulled yet (the vendor's `latest_time`, or the newest
+    /// modification time seen).
+    pub watermark: Option<Timestamp>,
+    /// When the last sync started: notifications received before it are covered by it.
+    pub started_at: Option<Timestamp>,
+    /// When it finished.
+    pub finished_at: Option<Timestamp>,
+    /// What it did.
+    pub last_report: Option<SyncReport>,
+}
+
+/// Pulls from vendors and applies to the catalog. Built once per process.
+pub struct Fetcher {
+    /// The catalog and the sync states (and the connectors' breaker state).
+    pub table: Arc<dyn Table>,
+    /// Tenants: currency, API base URL.
+    pub directory: Arc<dyn TenantDirectory>,
+    /// API credentials.
+    pub secrets: Arc<dyn SecretStore>,
+    /// Now.
+    pub clock: Arc<dyn Clock>,
+    /// The HTTP layer's limits and retries; None = each vendor's production defaults.
+    pub http: Option<HttpConfig>,
+}
+
+fn state_key(tenant: &TenantId, provider: Provider) -> (String, String) {
+    (format!("sync#{tenant}"), provider.as_str().to_owned())
+}
+
+impl Fetcher {
+    /// The sync state of a tenant's vendor (default before the first sync).
+    ///
+    /// # Errors
+    /// The table failed or the state is corrupt.
+    pub async fn state(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<SyncState, FetchError> {
+        let (pk, sk) = state_key(tenant, provider);
+        Ok(match self.table.get(&pk, &sk).await? {
+            Some(item) => item.doc()?,
+            None => SyncState::default(),
+        })
+    }
+
+    async fn save_state(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        state: &SyncState,
+    ) -> Result<(), FetchError> {
+        let (pk, sk) = state_key(tenant, provider);
+        self.table
+            .put(Item::with_doc(pk, sk, state)?, Condition::Always)
+            .await?;
+        Ok(())
+    }
+
+    /// The tenant's client for `provider`, or why there is none.
+    ///
+    /// # Errors
+    /// [`FetchError::UnknownTenant`], [`FetchError::NoApi`], a bad credential
+    /// ([`FetchError::Vendor`] with `Config`), the stores' errors.
+    pub async fn client(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Box<dyn VendorApi>, FetchError> {
+        let config = self
+            .directory
+            .tenant(tenant)
+            .await?
+            .ok_or_else(|| FetchError::UnknownTenant(tenant.clone()))?;
+        let no_api = || FetchError::NoApi {
+            tenant: tenant.clone(),
+            provider,
+        };
+        let stored = self
+            .secrets
+            .api_credentials(tenant, provider)
+            .await?
+            .ok_or_else(no_api)?;
+        let mut fields = serde_json::Map::new();
+        for name in stored.names() {
+            if let Some(v) = stored.get(&name) {
+                let text = String::from_utf8_lossy(v.expose()).into_owned();
+                fields.insert(name, serde_json::Value::String(text));
+            }
+        }
+        let base_url = config
+            .providers
+            .get(&provider)
+            .and_then(|p| p.api_base_url.clone());
+        if let Some(url) = base_url {
+            fields.insert("base_url".into(), serde_json::Value::String(url));
+        }
+        let credentials: Credentials = serde_json::from_value(serde_json::Value::Object(fields))
+            .map_err(|e| {
+                FetchError::Vendor(tillbridge_connectors::ConnectorError::config(
+                    provider,
+                    format!("api: {e}"),
+                ))
+            })?;
+        let env = Env {
+            table: self.table.clone(),
+            clock: self.clock.clone(),
+        };
+        Ok(tillbridge_connectors::connect(
+            provider,
+            &credentials,
+            config.currency,
+            self.http,
+            &env,
+        )?)
+    }
+
+    /// Pulls the tenant's catalog from `provider` — everything (`since` None) or what changed
+    /// after `since` — and applies it. A full sync also deletes the vendor's items the vendor
+    /// no longer has (a missed delete webhook). Records the watermark for the next delta.
+    ///
+    /// # Errors
+    /// See [`FetchError`]; nothing is half-counted: items applied before a vendor failure
+    /// stay applied (each apply is idempotent), and the watermark moves only on success.
+    pub async fn sync(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        since: Option<Timestamp>,
+    ) -> Result<SyncReport, FetchError> {
+        let api = self.client(tenant, provider).await?;
+        let started = self.clock.now();
+        let mut state = self.state(tenant, provider).await?;
+        state.started_at = Some(started);
+        self.save_state(tenant, provider, &state).await?;
+        let pulled = pull(api.as_ref(), since).await;
+        let stats = api.stats();
+        let pulled = pulled?;
+        let ns = provider.as_str();
+        let before = catalog::live_items_in(self.table.as_ref(), tenant, ns).await?;
+        let correlation =
+            CorrelationId::parse(&format!("sync-{provider}-{}", started.unix_nanos().max(0)))
+                .map_err(|e| {
+                    FetchError::Store(tillbridge_ports::PortError::Permanent(e.to_string()))
+                })?;
+        let mut report = SyncReport {
+            tenant: tenant.to_string(),
+            provider: ns.to_owned(),
+            fetched: pulled.fetched,
+            api_calls: stats.api_calls,
+            retries: stats.retries,
+            ..SyncReport::default()
+        };
+        let mut seen = BTreeSet::new();
+        let mut parents = BTreeSet::new();
+        for fetched in pulled.items {
+            let mut item = fetched.item;
+            if !fetched.stock_by_location.is_empty() {
+                item.quantity_on_hand = Some(fetched.stock_by_location.values().sum());
+                item.stock_by_location = fetched.stock_by_location;
+            }
+            seen.insert(item.external_id.clone());
+            if let Some(p) = &item.parent_id {
+                parents.insert(p.clone());
+            }
+            let id = item.external_id.clone();
+            let at = item.updated_at.unwrap_or(started);
+            let event = envelope(
+                tenant,
+                provider,
+                &correlation,
+                started,
+                at,
+                EventData::CatalogItemUpserted(Box::new(ItemUpserted {
+                    item,
+                    inventory_item_id: fetched.inventory_item_id,
+                    parent_variants: None,
+                })),
+            );
+            let outcome = catalog::apply_and_count(self.table.as_ref(), &event).await?;
+            let after = catalog::get_item_in(self.table.as_ref(), tenant, ns, &id).await?;
+            classify(&mut report, outcome, before.get(&id), after.as_ref());
+        }
+        let mut deletions: Vec<(String, Timestamp)> = pulled
+            .tombstones
+            .iter()
+            .map(|t| (t.external_id.clone(), t.deleted_at))
+            .collect();
+        if since.is_none() {
+            // A full pull lists everything the vendor has: the rest is gone at the vendor.
+            deletions.extend(
+                before
+                    .keys()
+                    .filter(|id| !seen.contains(*id) && !parents.contains(*id))
+                    .map(|id| (id.clone(), started)),
+            );
+        }
+        for (id, at) in deletions {
+            let event = envelope(
+                tenant,
+                provider,
+                &correlation,
+                started,
+                at,
+                EventData::CatalogItemDeleted(ItemDeleted {
+                    external_id: id,
+                    deleted_at: at,
+                }),
+            );
+            catalog::apply_and_count(self.table.as_ref(), &event).await?;
+        }
+        for id in before.keys() {
+            if catalog::get_item_in(self.table.as_ref(), tenant, ns, id)
+                .await?
+                .is_none()
+            {
+                report.deleted += 1;
+            }
+        }
+        state.watermark = pulled.watermark.or(Some(started)).max(state.watermark);
+        state.finished_at = Some(self.clock.now());
+        state.last_report = Some(report.clone());
+        self.save_state(tenant, provider, &state).await?;
+        tracing::info!(
+            tenant = %tenant, provider = ns, full = since.is_none(),
+            fetched = report.fetched, created = report.created, changed = report.changed,
+            unchanged = report.unchanged, deleted = report.deleted, rejected = report.rejected,
+            api_calls = report.api_calls, retries = report.retries, "sync done"
+        );
+        Ok(report)
+    }
+
+    /// Acts on a thin notification (`pos.fetch.requested`): when the tenant has API
+    /// credentials for the vendor, pulls the changes since the last watermark (everything
+    /// before the first sync) and applies them. Coalesced: a notification received before
+    /// the last sync started is already covered, so a burst costs one pull.
+    ///
+    /// # Errors
+    /// As [`Fetcher::sync`]; a tenant without API credentials is not an error (the
+    /// fetch-needed record stays for the operator): `Ok(None)`.
+    pub async fn on_notify(&self, event: &Envelope) -> Result<Option<SyncReport>, FetchError> {
+        let (EventData::FetchRequested(_), Some(provider)) = (&event.body, event.provider) else {
+            return Ok(None);
+        };
+        let tenant = &event.tenant_id;
+        if self
+            .secrets
+            .api_credentials(tenant, provider)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let state = self.state(tenant, provider).await?;
+        if state.started_at.is_some_and(|s| s >= event.received_at) {
+            return Ok(None);
+        }
+        self.sync(tenant, provider, state.watermark).await.map(Some)
+    }
+}
+
+fn classify(
+    report: &mut SyncReport,
+    outcome: catalog::ApplyOutcome,
+    before: Option<&CatalogItem>,
+    after: Option<&CatalogItem>,
+) {
+    match (outcome, before, after) {
+        (catalog::ApplyOutcome::Rejected, _, _) => report.rejected += 1,
+        (_, None, Some(_)) => report.created += 1,
+        (_, Some(b), Some(a)) if a != b => report.changed += 1,
+        _ => report.unchanged += 1,
+    }
+}
+
+fn envelope(
+    tenant: &TenantId,
+    provider: Provider,
+    correlation: &CorrelationId,
+    received: Timestamp,
+    at: Timestamp,
+    body: EventData,
+) -> Envelope {
+    let (entity, content) = match &body {
+        EventData::CatalogItemUpserted(u) => (
+            u.item.external_id.clone(),
+            serde_json::to_string(&u.item).unwrap_or_default(),
+        ),
+        EventData::CatalogItemDeleted(d) => (d.external_id.clone(), "deleted".to_owned()),
+        _ => (String::new(), String::new()),
+    };
+    Envelope {
+        // The same object in the same state is the same event: a repeated sync is a duplicate.
+        event_id: derive_event_id(
+            &format!("sync/{tenant}/{provider}/{entity}/{at}/{content}"),
+            0,
+        ),
+        entity_id: entity,
+        body,
+        schema_version: SCHEMA_VERSION,
+        tenant_id: tenant.clone(),
+        provider: Some(provider),
+        occurred_at: at,
+        received_at: received,
+        correlation_id: correlation.clone(),
+    }
+}
+
+/// Interactive retries (CLI, `serve`): at most 5 attempts, 0.5 s doubling to 8 s, waiting for
+/// a `Retry-After` of up to a minute — a sync an operator watches ends in seconds, not in the
+/// production schedule's 15 minutes.
+pub fn interactive_http(provider: Provider) -> HttpConfig {
+    let mut config = HttpConfig::for_vendor(provider);
+    config.retry.max_attempts = 5;
+    config.retry.base_delay = std::time::Duration::from_millis(500);
+    config.retry.max_delay = std::time::Duration::from_secs(8);
+    config.retry.max_retry_after = std::time::Duration::from_secs(60);
+    config
+}

@@ -1,0 +1,185 @@
+//! Syncs against the fake Square (its real wire format), applied to an in-memory catalog.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use tillbridge_connectors::fake::square::{Catalog, FakeSquare};
+use tillbridge_domain::event::{Change, EventData, FetchRequested, SCHEMA_VERSION};
+use tillbridge_domain::{CorrelationId, Envelope, Provider, TenantId, Timestamp};
+use tillbridge_fetch::{FetchError, Fetcher, interactive_http};
+use tillbridge_ports::memory::MemoryTable;
+use tillbridge_ports::tenants::StaticDirectory;
+use tillbridge_ports::{ManualClock, Table};
+
+fn at(day: u32) -> Timestamp {
+    Timestamp::parse_rfc3339(&format!("2026-03-{day:02}T10:00:00Z")).unwrap()
+}
+
+fn fetcher(base_url: &str, token: &str, clock: Arc<ManualClock>) -> Fetcher {
+    let tenants = format!(
+        r#"{{"tenants":[{{"tenant_id":"t1","currency":"USD","providers":{{"square":{{"secret":"s","notification_url":"https://x/sq","api":{{"base_url":"{base_url}","access_token":"{token}"}}}}}}}}]}}"#
+    );
+    let directory = Arc::new(StaticDirectory::from_json(&tenants).unwrap());
+    let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+    let mut http = interactive_http(Provider::Square);
+    http.retry.base_delay = std::time::Duration::from_millis(10);
+    http.retry.max_delay = std::time::Duration::from_millis(40);
+    Fetcher {
+        table,
+        directory: directory.clone(),
+        secrets: directory,
+        clock,
+        http: Some(http),
+    }
+}
+
+fn t1() -> TenantId {
+    TenantId::parse("t1").unwrap()
+}
+
+#[tokio::test]
+async fn full_sync_then_repeat_then_vendor_changes_then_delta() {
+    let fake = FakeSquare::start("tok", Catalog::generated(30, 2, at(1)))
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(at(2)));
+    let f = fetcher(&fake.server.base_url, "tok", clock.clone());
+    let first = f.sync(&t1(), Provider::Square, None).await.unwrap();
+    assert_eq!(
+        (first.created, first.changed, first.deleted, first.unchanged),
+        (60, 0, 0, 0),
+        "{first:?}"
+    );
+    assert!(first.fetched >= 90, "items and variations: {first:?}");
+    assert!(first.api_calls >= 2);
+    let item = tillbridge_catalog::get_item_in(f.table.as_ref(), &t1(), "square", "VAR000003-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.name.as_deref(), Some("Item 3"));
+    assert_eq!(item.variant_name.as_deref(), Some("Size 1"));
+    assert_eq!(item.parent_id.as_deref(), Some("ITEM000003"));
+    assert_eq!(
+        item.quantity_on_hand.map(|q| q.to_string()),
+        Some("5".into())
+    );
+    assert_eq!(item.stock_by_location.len(), 2);
+
+    // Nothing changed at the vendor: nothing changes here.
+    let again = f.sync(&t1(), Provider::Square, None).await.unwrap();
+    assert_eq!(
+        (again.created, again.changed, again.deleted, again.unchanged),
+        (0, 0, 0, 60),
+        "{again:?}"
+    );
+
+    // At the vendor: a price change and a deleted product; a full sync sees both.
+    {
+        let mut c = fake.catalog();
+        c.items[0].variations[0].price = Some(999);
+        c.items[0].variations[0].updated_at = at(3);
+        c.items.remove(1);
+    }
+    clock.advance_secs(86_400);
+    let full = f.sync(&t1(), Provider::Square, None).await.unwrap();
+    assert_eq!((full.changed, full.deleted), (1, 2), "{full:?}");
+    let gone = tillbridge_catalog::get_item_in(f.table.as_ref(), &t1(), "square", "VAR000001-0")
+        .await
+        .unwrap();
+    assert!(gone.is_none());
+
+    // A delta after the watermark sees only what changed since.
+    {
+        let mut c = fake.catalog();
+        c.items[2].variations[1].price = Some(4242);
+        c.items[2].variations[1].updated_at = at(5);
+    }
+    let watermark = f.state(&t1(), Provider::Square).await.unwrap().watermark;
+    let delta = f.sync(&t1(), Provider::Square, watermark).await.unwrap();
+    assert_eq!(
+        (delta.changed, delta.created, delta.deleted),
+        (1, 0, 0),
+        "{delta:?}"
+    );
+    let changed = tillbridge_catalog::get_item_in(f.table.as_ref(), &t1(), "square", "VAR000003-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.price_minor, Some(4242));
+}
+
+fn thin(received: Timestamp, n: usize) -> Envelope {
+    Envelope {
+        event_id: tillbridge_domain::event::derive_event_id("thin", n),
+        entity_id: "catalog".into(),
+        body: EventData::FetchRequested(FetchRequested {
+            object_type: "catalog".into(),
+            object_id: None,
+            change: Change::Updated,
+            vendor_event: "catalog.version.updated".into(),
+        }),
+        schema_version: SCHEMA_VERSION,
+        tenant_id: t1(),
+        provider: Some(Provider::Square),
+        occurred_at: received,
+        received_at: received,
+        correlation_id: CorrelationId::parse("c").unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn thin_notifications_fetch_once_per_burst() {
+    let fake = FakeSquare::start("tok", Catalog::generated(5, 1, at(1)))
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(at(2)));
+    let f = fetcher(&fake.server.base_url, "tok", clock.clone());
+    // A burst of 20 notifications received before the first is handled.
+    let burst: Vec<Envelope> = (0..20).map(|n| thin(at(2), n)).collect();
+    let mut ran = 0;
+    clock.advance_secs(1);
+    for e in &burst {
+        if f.on_notify(e).await.unwrap().is_some() {
+            ran += 1;
+        }
+    }
+    assert_eq!(ran, 1, "one pull covers the burst");
+    let calls_after_burst = fake.server.control.requests();
+    let items = tillbridge_catalog::live_items_in(f.table.as_ref(), &t1(), "square")
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 5);
+    // A later notification pulls again, as a delta.
+    clock.advance_secs(60);
+    assert!(
+        f.on_notify(&thin(clock_now(&clock), 99))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(fake.server.control.requests() > calls_after_burst);
+}
+
+fn clock_now(c: &ManualClock) -> Timestamp {
+    use tillbridge_ports::Clock;
+    c.now()
+}
+
+#[tokio::test]
+async fn bad_credentials_are_refused_with_the_vendors_reason_and_no_api_is_not_an_error() {
+    let fake = FakeSquare::start("right", Catalog::generated(1, 1, at(1)))
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(at(2)));
+    let f = fetcher(&fake.server.base_url, "wrong", clock);
+    let err = f.sync(&t1(), Provider::Square, None).await.unwrap_err();
+    assert!(err.is_refusal(), "{err}");
+    assert!(err.to_string().contains("401"), "{err}");
+    let none = f.sync(&t1(), Provider::Shopify, None).await.unwrap_err();
+    assert!(matches!(none, FetchError::NoApi { .. }), "{none}");
+    let unknown = f
+        .sync(&TenantId::parse("nobody").unwrap(), Provider::Square, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, FetchError::UnknownTenant(_)));
+}
