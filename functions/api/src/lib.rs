@@ -128,6 +128,7 @@ mod tests {
             inbound,
             clock: Arc::new(ManualClock::new(at)),
             admins: vec!["ana@ops".into()],
+            syncs: None,
         }
     }
 

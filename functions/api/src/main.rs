@@ -28,6 +28,8 @@ async fn main() -> Result<(), Error> {
             tillbridge_aws::required_env("INBOUND_QUEUE_URL")?,
         )),
         clock: c.clock.clone(),
+        // Syncs run in the fetch function: the route queues them.
+        syncs: None,
         admins: std::env::var("ADMIN_PRINCIPALS")
             .unwrap_or_default()
             .split(',')

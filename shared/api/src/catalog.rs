@@ -259,3 +259,70 @@ fn found<T: Serialize, E: Classify>(result: Result<Option<T>, E>, what: &str) ->
         Err(e) => Response::failure(&e),
     }
 }
+
+/// `POST /v1/tenants/{tenant}/sync/{provider}[?since=RFC3339]`: pulls the tenant's catalog
+/// from the vendor's API and applies it — inside the request where a fetcher runs (`serve`:
+/// 200 with the report), else queued for the fetch function as a full sync (202).
+pub(crate) async fn sync_provider(
+    api: &Api,
+    req: &Request<'_>,
+    tenant: &str,
+    provider: &str,
+) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Ok(provider) = provider.parse::<tillbridge_domain::Provider>() else {
+        return Response::error(404, "unknown provider");
+    };
+    let since = match req.param("since") {
+        Some(s) => match tillbridge_domain::Timestamp::parse_rfc3339(s) {
+            Ok(t) => Some(t),
+            Err(e) => return Response::error(400, &format!("since: {e}")),
+        },
+        None => None,
+    };
+    if let Some(syncs) = &api.syncs {
+        tracing::info!(operator = %req.operator, tenant = %tenant, provider = %provider, "sync requested");
+        return match syncs.sync(&tenant, provider, since).await {
+            Ok(report) => Response::json(200, &report),
+            Err((status, message)) => Response::error(status, &message),
+        };
+    }
+    let now = api.clock.now();
+    let Ok(correlation) = tillbridge_domain::CorrelationId::parse(&format!(
+        "sync-{provider}-{}",
+        now.unix_nanos().max(0)
+    )) else {
+        return Response::error(500, "internal error");
+    };
+    let event = tillbridge_domain::Envelope {
+        event_id: tillbridge_domain::event::derive_event_id(
+            &format!("sync/{tenant}/{provider}/{}", now.unix_nanos()),
+            0,
+        ),
+        entity_id: "catalog".into(),
+        body: tillbridge_domain::EventData::FetchRequested(
+            tillbridge_domain::event::FetchRequested {
+                object_type: "catalog".into(),
+                object_id: Some("*".into()),
+                change: tillbridge_domain::event::Change::Updated,
+                vendor_event: tillbridge_domain::event::OPERATOR_SYNC.into(),
+            },
+        ),
+        schema_version: tillbridge_domain::event::SCHEMA_VERSION,
+        tenant_id: tenant.clone(),
+        provider: Some(provider),
+        occurred_at: now,
+        received_at: now,
+        correlation_id: correlation,
+    };
+    match tillbridge_ports::publish(api.bus.as_ref(), std::slice::from_ref(&event)).await {
+        Ok(()) => Response::json(
+            202,
+            &json!({ "queued": true, "event_id": event.event_id, "tenant": tenant, "provider": provider }),
+        ),
+        Err(e) => Response::failure(&e),
+    }
+}

@@ -55,6 +55,22 @@ pub struct Api {
     pub prices: LazyPrices,
     /// Operators with every permission on every tenant (see [`access`]).
     pub admins: Vec<String>,
+    /// Runs a vendor sync inside the request (`serve`); None in the cloud, where
+    /// `POST …/sync/{provider}` queues it for the fetch function instead.
+    pub syncs: Option<Arc<dyn Syncs>>,
+}
+
+/// Runs a vendor sync now (the local runtime's fetcher behind `serve`).
+#[async_trait::async_trait]
+pub trait Syncs: Send + Sync {
+    /// Pulls `provider`'s catalog for `tenant` (everything, or what changed after `since`)
+    /// and applies it: the report as JSON, or the status and message to answer.
+    async fn sync(
+        &self,
+        tenant: &TenantId,
+        provider: tillbridge_domain::Provider,
+        since: Option<tillbridge_domain::Timestamp>,
+    ) -> Result<Value, (u16, String)>;
 }
 
 /// One HTTP request, as the front door received and authenticated it.
@@ -202,6 +218,8 @@ pub enum RouteId {
     ListRejected,
     /// What became of a vendor's delivery, by the vendor's delivery id.
     GetDelivery,
+    /// Pull the tenant's catalog from a vendor's API now.
+    SyncProvider,
     /// Webhook counters.
     Stats,
     /// Start a migration.
@@ -280,6 +298,11 @@ pub const ROUTES: &[Route] = &[
         "/v1/tenants/{tenant}/rejected",
     ),
     route(RouteId::Stats, "GET", "/v1/tenants/{tenant}/stats"),
+    route(
+        RouteId::SyncProvider,
+        "POST",
+        "/v1/tenants/{tenant}/sync/{provider}",
+    ),
     route(
         RouteId::GetDelivery,
         "GET",
@@ -385,6 +408,7 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::ListRejected => catalog::list_rejected(api, p(0)).await,
         RouteId::Stats => catalog::stats(api, p(0)).await,
         RouteId::GetDelivery => catalog::get_delivery(api, p(0), p(1), p(2)).await,
+        RouteId::SyncProvider => catalog::sync_provider(api, req, p(0), p(1)).await,
         RouteId::StartMigration => migrations::start(api, req).await,
         RouteId::ListMigrations => migrations::list(api, req).await,
         RouteId::GetMigration
@@ -420,7 +444,7 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         }
         RouteId::PostUsage => Some((tenant, Permission::Ai)),
         RouteId::PutBudget | RouteId::PutTenant => Some((tenant, Permission::Admin)),
-        RouteId::ReplayQuarantined | RouteId::ReplayManyQuarantined => {
+        RouteId::ReplayQuarantined | RouteId::ReplayManyQuarantined | RouteId::SyncProvider => {
             Some((tenant, Permission::Write))
         }
         RouteId::TenantCosts

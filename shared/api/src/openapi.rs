@@ -104,6 +104,21 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             Some("application/json"),
             &[200, 400, 404, 500, 503],
         ),
+        RouteId::SyncProvider => doc(
+            "Pull the tenant's catalog from the vendor's API and apply it as webhooks are \
+             applied: in serve now (200, the report {tenant, provider, fetched, created, \
+             changed, unchanged, deleted, rejected, api_calls, retries}); in the cloud queued \
+             for the fetch function as a full sync (202). 409: the tenant has no API \
+             credentials for the vendor; 502: the vendor refused (its reason); 504: the \
+             vendor kept failing.",
+            &[(
+                "since",
+                false,
+                "Only what changed after this instant (RFC 3339); default: everything.",
+            )],
+            None,
+            &[200, 202, 400, 404, 409, 500, 502, 503, 504],
+        ),
         RouteId::ListPriceOverrides => doc(
             "Stored price overrides (negotiated or corrected prices), by effective date, with \
              who set them.",
@@ -257,6 +272,7 @@ pub const WEBHOOK_DOC: RouteDoc = RouteDoc {
 fn status_text(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        201 => "Created",
         202 => "Accepted: stored, processed asynchronously",
         400 => "Bad request: the message says what is wrong",
         401 => "A signature header is missing or malformed",
@@ -265,6 +281,8 @@ fn status_text(status: u16) -> &'static str {
         409 => "The request does not fit the current state",
         413 => "The body is too large",
         500 => "Internal error (logged with the correlation id)",
+        502 => "The vendor's API refused the request (its reason in the message)",
+        504 => "The vendor's API kept failing (the last status in the message)",
         _ => "Temporarily unavailable: retry",
     }
 }

@@ -103,6 +103,7 @@ mod pagination {
             clock,
             prices: LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
             admins: vec!["ops".into()],
+            syncs: None,
         }
     }
 

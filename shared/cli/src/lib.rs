@@ -9,6 +9,7 @@ mod migrate;
 mod normalize;
 pub mod serve;
 mod suggest;
+mod sync;
 mod validate;
 mod verify;
 
@@ -89,6 +90,8 @@ enum Command {
     Migration(migrate::MigrationCommand),
     /// Undo a migration: restore the catalog from its snapshot and journal, verified.
     Rollback(migrate::RollbackArgs),
+    /// Pull a tenant's catalog from a vendor's API and apply it (full, or --since).
+    Sync(sync::Args),
 }
 
 /// Entry point of the binary.
@@ -125,6 +128,7 @@ pub fn main() -> ExitCode {
         Command::Migrate(a) => migrate::migrate(a),
         Command::Migration(c) => migrate::migration(c),
         Command::Rollback(a) => migrate::rollback(a),
+        Command::Sync(a) => sync::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

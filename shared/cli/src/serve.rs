@@ -254,6 +254,7 @@ pub fn router(rt: Arc<LocalRuntime>, operator: &str) -> Router {
         prices: std::sync::LazyLock::new(Box::new(move || Arc::new(runtime.prices.base().clone()))),
         // No IAM locally: whoever runs serve administers it; others need grants.
         admins: vec![operator.to_string()],
+        syncs: Some(Arc::new(LocalSyncs(rt.fetcher.clone()))),
     });
     Router::new()
         .route(tillbridge_api::WEBHOOK_ROUTE.1, post(webhook))
@@ -400,4 +401,30 @@ pub fn init_logging(format: &str) {
     } else {
         builder.try_init()
     };
+}
+
+/// `POST /v1/tenants/{tenant}/sync/{provider}` inside `serve`: the runtime's fetcher, now.
+struct LocalSyncs(Arc<tillbridge_fetch::Fetcher>);
+
+#[async_trait::async_trait]
+impl tillbridge_api::Syncs for LocalSyncs {
+    async fn sync(
+        &self,
+        tenant: &tillbridge_domain::TenantId,
+        provider: tillbridge_domain::Provider,
+        since: Option<tillbridge_domain::Timestamp>,
+    ) -> Result<serde_json::Value, (u16, String)> {
+        use tillbridge_fetch::FetchError;
+        match self.0.sync(tenant, provider, since).await {
+            Ok(report) => Ok(serde_json::to_value(report).unwrap_or_default()),
+            Err(e @ FetchError::UnknownTenant(_)) => Err((404, e.to_string())),
+            Err(e @ FetchError::NoApi { .. }) => Err((409, e.to_string())),
+            Err(e) if e.is_refusal() => Err((502, e.to_string())),
+            Err(e @ FetchError::Vendor(_)) => Err((504, e.to_string())),
+            Err(e) => {
+                tracing::error!(error = %e, "sync failed");
+                Err((500, "internal error".into()))
+            }
+        }
+    }
 }

@@ -298,6 +298,10 @@ pub struct FetchRequested {
     pub vendor_event: String,
 }
 
+/// The `vendor_event` of a [`FetchRequested`] an operator asked for (`POST
+/// /v1/tenants/{tenant}/sync/{provider}` in the cloud): a full pull of the vendor's catalog.
+pub const OPERATOR_SYNC: &str = "tillbridge.sync.requested";
+
 /// What a thin notification says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tillbridge_catalog as catalog;
 use tillbridge_connectors::{ApiCredentials as Credentials, Env, HttpConfig, VendorApi, pull};
-use tillbridge_domain::event::{EventData, ItemDeleted, ItemUpserted, SCHEMA_VERSION};
+use tillbridge_domain::event::{
+    EventData, ItemDeleted, ItemUpserted, OPERATOR_SYNC, SCHEMA_VERSION,
+};
 use tillbridge_domain::{
     CatalogItem, CorrelationId, Envelope, Provider, TenantId, Timestamp, event::derive_event_id,
 };
@@ -77,8 +79,9 @@ pub struct Fetcher {
     pub secrets: Arc<dyn SecretStore>,
     /// Now.
     pub clock: Arc<dyn Clock>,
-    /// The HTTP layer's limits and retries; None = each vendor's production defaults.
-    pub http: Option<HttpConfig>,
+    /// Retries for an operator who is watching ([`interactive_http`]: seconds) instead of
+    /// the production schedule (10 attempts up to 15 minutes apart).
+    pub interactive: bool,
 }
 
 fn state_key(tenant: &TenantId, provider: Provider) -> (String, String) {
@@ -168,7 +171,7 @@ impl Fetcher {
             provider,
             &credentials,
             config.currency,
-            self.http,
+            self.interactive.then(|| interactive_http(provider)),
             &env,
         )?)
     }
@@ -297,10 +300,15 @@ impl Fetcher {
     /// As [`Fetcher::sync`]; a tenant without API credentials is not an error (the
     /// fetch-needed record stays for the operator): `Ok(None)`.
     pub async fn on_notify(&self, event: &Envelope) -> Result<Option<SyncReport>, FetchError> {
-        let (EventData::FetchRequested(_), Some(provider)) = (&event.body, event.provider) else {
+        let (EventData::FetchRequested(request), Some(provider)) = (&event.body, event.provider)
+        else {
             return Ok(None);
         };
         let tenant = &event.tenant_id;
+        if request.vendor_event == OPERATOR_SYNC {
+            // An operator asked for a full sync: run it even without a fresher notification.
+            return self.sync(tenant, provider, None).await.map(Some);
+        }
         if self
             .secrets
             .api_credentials(tenant, provider)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tillbridge_connectors::fake::square::{Catalog, FakeSquare};
 use tillbridge_domain::event::{Change, EventData, FetchRequested, SCHEMA_VERSION};
 use tillbridge_domain::{CorrelationId, Envelope, Provider, TenantId, Timestamp};
-use tillbridge_fetch::{FetchError, Fetcher, interactive_http};
+use tillbridge_fetch::{FetchError, Fetcher};
 use tillbridge_ports::memory::MemoryTable;
 use tillbridge_ports::tenants::StaticDirectory;
 use tillbridge_ports::{ManualClock, Table};
@@ -21,15 +21,12 @@ fn fetcher(base_url: &str, token: &str, clock: Arc<ManualClock>) -> Fetcher {
     );
     let directory = Arc::new(StaticDirectory::from_json(&tenants).unwrap());
     let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
-    let mut http = interactive_http(Provider::Square);
-    http.retry.base_delay = std::time::Duration::from_millis(10);
-    http.retry.max_delay = std::time::Duration::from_millis(40);
     Fetcher {
         table,
         directory: directory.clone(),
         secrets: directory,
         clock,
-        http: Some(http),
+        interactive: true,
     }
 }
 

@@ -4,6 +4,7 @@ use thiserror::Error;
 use tillbridge_accounting::AccountingError;
 use tillbridge_catalog::CatalogError;
 use tillbridge_domain::{Classify, ErrorKind};
+use tillbridge_fetch::FetchError;
 use tillbridge_migration::MigrationError;
 use tillbridge_ports::PortError;
 use tillbridge_sync::SyncError;
@@ -28,6 +29,9 @@ pub enum LocalError {
     /// Cost accounting failed.
     #[error(transparent)]
     Accounting(#[from] AccountingError),
+    /// A fetch from a vendor's API failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
     /// Transient: try again later (a claim-check object not visible yet, a lock held).
     #[error("retryable: {0}")]
     Retryable(String),
@@ -44,6 +48,7 @@ impl Classify for LocalError {
             Self::Catalog(e) => e.kind(),
             Self::Migration(e) => e.kind(),
             Self::Accounting(e) => e.kind(),
+            Self::Fetch(e) => e.kind(),
             Self::Retryable(_) => ErrorKind::Retryable,
             Self::Permanent(_) => ErrorKind::Permanent,
         }

@@ -59,6 +59,12 @@ pub struct LocalRuntime {
     pub migrations_queue: Arc<dyn Queue>,
     /// Migration steps that kept failing.
     pub migrations_dlq: Arc<dyn Queue>,
+    /// Thin notifications (`pos.fetch.requested`) for the vendor fetcher.
+    pub fetch_queue: Arc<dyn Queue>,
+    /// Fetches that kept failing.
+    pub fetch_dlq: Arc<dyn Queue>,
+    /// Pulls from vendors' APIs (thin notifications, operator syncs).
+    pub fetcher: Arc<tillbridge_fetch::Fetcher>,
     /// The LLM tier for mapping suggestions, when one is configured.
     pub refiner: Option<Arc<dyn tillbridge_migration::suggest::Refine>>,
     /// The local bus: routes each event type to its queue like the template's rules.
@@ -114,9 +120,19 @@ impl LocalRuntime {
             TableQueue::new("migrations", table.clone(), clock.clone())
                 .with_dead_letter(migrations_dlq.clone(), MAX_RECEIVES),
         );
+        let fetch_dlq = queue("fetch-dlq");
+        let fetch_queue: Arc<dyn Queue> = Arc::new(
+            TableQueue::new("fetch", table.clone(), clock.clone())
+                .with_dead_letter(fetch_dlq.clone(), MAX_RECEIVES),
+        );
         let bus: Arc<dyn EventBus> = Arc::new(
             LocalBus::new(
                 vec![
+                    Rule {
+                        name: "fetch".into(),
+                        detail_types: vec!["pos.fetch.requested".into()],
+                        target: fetch_queue.clone(),
+                    },
                     Rule {
                         name: "catalog-apply".into(),
                         detail_types: vec!["pos.*".into(), "migration.validation.requested".into()],
@@ -158,6 +174,14 @@ impl LocalRuntime {
             bus: bus.clone(),
             clock: clock.clone(),
         };
+        let fetcher = Arc::new(tillbridge_fetch::Fetcher {
+            table: table.clone(),
+            directory: directory.clone(),
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            // An operator is watching locally: seconds of retries, not the 15-minute schedule.
+            interactive: true,
+        });
         let prices = Arc::new(accounting::prices::Prices::new(
             Arc::new(tillbridge_costs::PriceBook::bundled()),
             table.clone(),
@@ -176,6 +200,9 @@ impl LocalRuntime {
             costs_dlq,
             migrations_queue,
             migrations_dlq,
+            fetch_queue,
+            fetch_dlq,
+            fetcher,
             refiner: None,
             bus,
             prices,
@@ -188,6 +215,9 @@ impl LocalRuntime {
     /// One batch from each queue; migration steps run to their end.
     pub async fn step(&self) -> Result<StepReport, LocalError> {
         let mut report = self.step_deliveries().await?;
+        let fetches = self.step_fetches().await?;
+        report.processed += fetches.processed;
+        report.failed += fetches.failed;
         let migrations = self.step_migrations(&|| false).await?;
         report.processed += migrations.processed;
         report.failed += migrations.failed;
@@ -249,6 +279,25 @@ impl LocalRuntime {
                 Err(e) => Err(e.into()),
             };
             settle(self.costs_queue.as_ref(), &m, result, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// One batch of thin notifications: each pulls the tenant's changes from the vendor's API
+    /// (when it has credentials), coalesced per tenant and vendor.
+    pub async fn step_fetches(&self) -> Result<StepReport, LocalError> {
+        let mut report = StepReport::default();
+        for m in self.fetch_queue.receive(BATCH, self.visibility).await? {
+            let result = match read_bus_message(&m.body, self.blobs.as_ref()).await {
+                Ok(event) => self
+                    .fetcher
+                    .on_notify(&event)
+                    .await
+                    .map(|_| ())
+                    .map_err(Into::into),
+                Err(e) => Err(e.into()),
+            };
+            settle(self.fetch_queue.as_ref(), &m, result, &mut report).await?;
         }
         Ok(report)
     }
@@ -339,7 +388,14 @@ impl LocalRuntime {
                     Err(e) => warn!(error = %e, "cannot start the migration worker"),
                 }
             });
+        // Vendor fetches wait on the network and on rate limits: their own task.
+        let fetches = tokio::spawn({
+            let rt = self.clone();
+            let stop = shutdown.clone();
+            async move { poll(stop, || rt.step_fetches()).await }
+        });
         poll(shutdown, || self.step_deliveries()).await;
+        let _ = fetches.await;
         match migrations {
             Ok(handle) => {
                 let _ = tokio::task::spawn_blocking(move || handle.join()).await;

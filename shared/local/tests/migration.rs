@@ -203,6 +203,7 @@ async fn call(h: &Harness, method: &str, path: &str, body: Value) -> (u16, Value
         bus: h.rt.bus.clone(),
         inbound: h.rt.inbound.clone(),
         admins: vec!["ana@ops".into()],
+        syncs: None,
         directory: std::sync::Arc::new(directory),
         secrets: h.rt.secrets.clone(),
         clock: h.clock.clone(),

@@ -34,8 +34,18 @@ impl Server {
 
     /// With extra `serve` flags and environment variables (e.g. `--backend aws`).
     pub fn start_with(state: PathBuf, args: &[&str], envs: &[(&str, String)]) -> Server {
+        Self::start_with_tenants(state, TENANTS, args, envs)
+    }
+
+    /// With a tenants file of its own.
+    pub fn start_with_tenants(
+        state: PathBuf,
+        tenants_json: &str,
+        args: &[&str],
+        envs: &[(&str, String)],
+    ) -> Server {
         let tenants = state.join("tenants-under-test.json");
-        std::fs::write(&tenants, TENANTS).unwrap();
+        std::fs::write(&tenants, tenants_json).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tillbridge-under-test"))
             .args([
                 "serve",
