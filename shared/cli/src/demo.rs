@@ -322,12 +322,60 @@ pub fn run(a: Args) -> Outcome {
     result
 }
 
+/// The demo merchant's Square account: a fake Square API served in this process (Square's
+/// wire format: paths, Bearer auth, cursors, inventory counts), so the thin
+/// `catalog.version.updated` webhook below leads to a real fetch.
+async fn connect_fake_square(
+    rt: &LocalRuntime,
+) -> Result<tillbridge_connectors::fake::square::FakeSquare, Failure> {
+    use tillbridge_connectors::fake::square::{Catalog, FakeSquare};
+    let fail = |e: &dyn std::fmt::Display| Failure::usage(format!("demo failed: {e}"));
+    let token = "demo-square-access-token";
+    let at = Timestamp::parse_rfc3339("2026-03-01T09:00:00Z").map_err(|e| fail(&e))?;
+    let fake = FakeSquare::start(token, Catalog::generated(3, 2, at))
+        .await
+        .map_err(|e| fail(&e))?;
+    let tenant = TenantId::parse("demo-cafe").map_err(|e| fail(&e))?;
+    let mut config = rt
+        .directory
+        .tenant(&tenant)
+        .await
+        .map_err(|e| fail(&e))?
+        .ok_or_else(|| fail(&"demo-cafe missing"))?;
+    if let Some(p) = config.providers.get_mut(&Provider::Square) {
+        p.api_base_url = Some(fake.server.base_url.clone());
+    }
+    rt.directory
+        .put_tenant(&config)
+        .await
+        .map_err(|e| fail(&e))?;
+    let credentials = tillbridge_ports::tenants::ApiCredentials::new(
+        [(
+            "access_token".to_owned(),
+            tillbridge_domain::Secret::new(token),
+        )]
+        .into_iter()
+        .collect(),
+    );
+    rt.secrets
+        .put_api_credentials(&tenant, Provider::Square, &credentials)
+        .await
+        .map_err(|e| fail(&e))?;
+    println!(
+        "demo-cafe's Square account: a fake Square API in this process at {} (Square's wire format)",
+        fake.server.base_url
+    );
+    Ok(fake)
+}
+
 async fn play(rt: &LocalRuntime, state: &std::path::Path) -> Outcome {
     let fail = |e: &dyn std::fmt::Display| Failure::usage(format!("demo failed: {e}"));
     println!(
         "tillbridge demo: vendor webhooks and a migration through the pipeline on the embedded store"
     );
-    println!("state: {}\n", state.display());
+    println!("state: {}", state.display());
+    let _square = connect_fake_square(rt).await?;
+    println!();
     println!("Deliveries (vendor -> POST /v1/webhooks/{{provider}}/{{tenant}})");
     for d in deliveries(SystemClock.now()) {
         let r = rt
@@ -415,6 +463,16 @@ async fn summarize(rt: &LocalRuntime, tenant: &TenantId) -> Result<(), Box<dyn s
     let fetches =
         tillbridge_ports::table::query_all(rt.table.as_ref(), &format!("fetch#{tenant}"), "")
             .await?;
+    for provider in [Provider::Square] {
+        if let Ok(state) = rt.fetcher.state(tenant, provider).await
+            && let Some(r) = state.last_report
+        {
+            println!(
+                "  fetched from the {provider} API after a thin webhook: {} objects, {} items created, {} changed, {} deleted ({} API calls, {} retries)",
+                r.fetched, r.created, r.changed, r.deleted, r.api_calls, r.retries
+            );
+        }
+    }
     if !fetches.is_empty() {
         println!(
             "  awaiting a fetch from the vendor API (thin webhooks): {}",
