@@ -548,3 +548,87 @@ fn an_event_larger_than_a_bus_entry_travels_by_claim_check_and_is_stored() {
         Some(description.len())
     );
 }
+
+/// A delivery's story by our delivery id and by the vendor's: received → published → applied,
+/// a forged one received → quarantined → replayed; counters over a window of hours.
+#[test]
+fn a_delivery_tells_its_story_and_stats_count_over_a_window() {
+    let s = Server::start(temp_state("story"));
+    let (status, reply) = post_shopify(
+        &s.addr,
+        "t1",
+        "st-1",
+        &product(9, 91, "3.00", "2026-03-01T10:00:00Z"),
+        "shp-secret",
+    );
+    assert_eq!(status, 202, "{reply}");
+    let ours = json(&reply)["delivery_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    s.eventually("the event applied", WAIT, |s| {
+        let story = json(&s.get(&format!("/v1/tenants/t1/deliveries/{ours}")).1);
+        story["events"][0]["outcome"] == "applied"
+    });
+    let story = json(&s.get(&format!("/v1/tenants/t1/deliveries/{ours}")).1);
+    let steps: Vec<&str> = story["history"]
+        .as_array()
+        .map(|h| h.iter().filter_map(|x| x["step"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(steps, ["received", "published"], "{story}");
+    assert_eq!(story["provider"], "shopify");
+    assert_eq!(story["events"][0]["entity"], "91");
+    let by_vendor = json(&s.get("/v1/tenants/t1/deliveries/shopify/st-1").1);
+    assert_eq!(by_vendor["delivery_id"], ours.as_str());
+    assert_eq!(by_vendor["events"][0]["outcome"], "applied");
+    assert_eq!(
+        s.get("/v1/tenants/t1/deliveries/01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .0,
+        404
+    );
+
+    // A forgery is quarantined; the replay shows in its story.
+    let (_, reply) = post_shopify(
+        &s.addr,
+        "t1",
+        "st-2",
+        &product(9, 91, "0.01", "2026-03-01T11:00:00Z"),
+        "wrong",
+    );
+    let forged = json(&reply)["delivery_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    s.eventually("the forgery quarantined", WAIT, |s| {
+        json(&s.get(&format!("/v1/tenants/t1/deliveries/{forged}")).1)["state"] == "quarantined"
+    });
+    let (status, _) = s.request(
+        "POST",
+        &format!("/v1/tenants/t1/quarantine/{forged}/replay"),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 202);
+    s.eventually("the replay in the story", WAIT, |s| {
+        let story = json(&s.get(&format!("/v1/tenants/t1/deliveries/{forged}")).1);
+        story["history"].as_array().is_some_and(|h| {
+            h.iter()
+                .any(|x| x["step"] == "replayed" && x["operator"] == "local")
+        })
+    });
+
+    let window = json(&s.get("/v1/tenants/t1/stats?window=1h").1);
+    assert_eq!(window["shopify.published"], 1, "{window}");
+    assert!(window["window"]["from"].is_string());
+    let past = json(
+        &s.get("/v1/tenants/t1/stats?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z")
+            .1,
+    );
+    assert!(past.get("published").is_none(), "{past}");
+    assert_eq!(s.get("/v1/tenants/t1/stats?window=2y").0, 400);
+    assert_eq!(
+        s.get("/v1/tenants/t1/stats?from=2020-01-01T00:00:00Z&to=2021-01-01T00:00:00Z")
+            .0,
+        400
+    );
+}

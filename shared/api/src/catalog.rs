@@ -6,7 +6,7 @@ use tillbridge_catalog as catalog;
 use tillbridge_sync::quarantine;
 
 use serde::Serialize;
-use tillbridge_domain::Classify;
+use tillbridge_domain::{Classify, DeliveryId, TenantId};
 
 use crate::{Api, Request, Response, known_tenant};
 
@@ -110,7 +110,12 @@ pub(crate) async fn get_quarantined(api: &Api, tenant: &str, id: &str) -> Respon
 /// `POST /v1/tenants/{tenant}/quarantine/{id}/replay`: the delivery goes through the
 /// signature check again (after a secret was fixed): 202 once queued, 404 unknown, 409 when it
 /// cannot be verified again (kept without headers, or its body expired).
-pub(crate) async fn replay_quarantined(api: &Api, tenant: &str, id: &str) -> Response {
+pub(crate) async fn replay_quarantined(
+    api: &Api,
+    req: &Request<'_>,
+    tenant: &str,
+    id: &str,
+) -> Response {
     use quarantine::Replay;
     let tenant = match known_tenant(api, tenant).await {
         Ok(t) => t,
@@ -125,7 +130,10 @@ pub(crate) async fn replay_quarantined(api: &Api, tenant: &str, id: &str) -> Res
     )
     .await;
     match replayed {
-        Ok(Replay::Queued(d)) => Response::json(202, &json!({ "delivery_id": d })),
+        Ok(Replay::Queued(d)) => {
+            replayed_step(api, &tenant, &d, req.operator).await;
+            Response::json(202, &json!({ "delivery_id": d }))
+        }
         Ok(Replay::NotFound) => Response::error(404, "no such quarantined delivery"),
         Ok(Replay::NoHeaders) => Response::error(
             409,
@@ -169,7 +177,10 @@ pub(crate) async fn replay_many(api: &Api, req: &Request<'_>, tenant: &str) -> R
         )
         .await;
         let outcome = match replayed {
-            Ok(Replay::Queued(_)) => "queued",
+            Ok(Replay::Queued(d)) => {
+                replayed_step(api, &tenant, &d, req.operator).await;
+                "queued"
+            }
             Ok(Replay::NotFound) => "not_found",
             Ok(Replay::NoHeaders) => "no_headers",
             Ok(Replay::BodyExpired) => "body_expired",
@@ -195,6 +206,19 @@ pub(crate) async fn get_delivery(api: &Api, tenant: &str, provider: &str, id: &s
         Ok(Some(mut status)) => {
             status.insert("provider".into(), json!(provider));
             status.insert("vendor_delivery_id".into(), json!(id));
+            let ours = status
+                .get("delivery_id")
+                .and_then(Value::as_str)
+                .and_then(|d| DeliveryId::parse(d).ok());
+            if let Some(ours) = ours {
+                match story(api, &tenant, &ours).await {
+                    Ok((history, events)) => {
+                        status.insert("history".into(), Value::Array(history));
+                        status.insert("events".into(), Value::Array(events));
+                    }
+                    Err(r) => return r,
+                }
+            }
             Response::json(200, &Value::Object(status))
         }
         Ok(None) => Response::error(404, "no delivery with this id in the last 7 days"),
@@ -213,21 +237,79 @@ pub(crate) async fn list_rejected(api: &Api, tenant: &str) -> Response {
 }
 
 /// `GET /v1/tenants/{tenant}/stats`: the webhook counters and the catalog outcome counters in
-/// one object (`{}` before the first delivery).
-pub(crate) async fn stats(api: &Api, tenant: &str) -> Response {
+/// one object (`{}` before the first delivery) — since the start, or over a window of hours:
+/// `?window=1h|24h|7d|30d` (ending now) or `?from=…&to=…` (RFC 3339, at most 93 days).
+pub(crate) async fn stats(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
     let tenant = match known_tenant(api, tenant).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let mut counters = match tillbridge_sync::stats(api.table.as_ref(), &tenant).await {
+    let window = match stats_window(api, req) {
+        Ok(w) => w,
+        Err(message) => return Response::error(400, &message),
+    };
+    let (webhooks, outcomes) = match window {
+        None => (
+            tillbridge_sync::stats(api.table.as_ref(), &tenant).await,
+            catalog::stats(api.table.as_ref(), &tenant).await,
+        ),
+        Some((from, to)) => (
+            tillbridge_sync::stats_between(api.table.as_ref(), &tenant, from, to).await,
+            catalog::stats_between(api.table.as_ref(), &tenant, from, to).await,
+        ),
+    };
+    let mut counters = match webhooks {
         Ok(c) => c,
         Err(e) => return Response::failure(&e),
     };
-    match catalog::stats(api.table.as_ref(), &tenant).await {
+    match outcomes {
         Ok(c) => counters.extend(c),
         Err(e) => return Response::failure(&e),
     }
+    if let Some((from, to)) = window {
+        counters.insert("window".into(), json!({ "from": from, "to": to }));
+    }
     Response::json(200, &Value::Object(counters))
+}
+
+/// The longest stats window: 93 days of hourly buckets.
+const MAX_WINDOW_SECS: i64 = 93 * 24 * 3600;
+
+/// The window a stats request asks for, if any.
+fn stats_window(
+    api: &Api,
+    req: &Request<'_>,
+) -> Result<Option<(tillbridge_domain::Timestamp, tillbridge_domain::Timestamp)>, String> {
+    use tillbridge_domain::Timestamp;
+    let now = api.clock.now();
+    let parse = |name: &str| -> Result<Option<Timestamp>, String> {
+        req.param(name)
+            .map(|v| Timestamp::parse_rfc3339(v).map_err(|e| format!("{name}: {e}")))
+            .transpose()
+    };
+    let (from, to) = match (req.param("window"), parse("from")?, parse("to")?) {
+        (None, None, None) => return Ok(None),
+        (Some(w), None, None) => {
+            let secs = match w {
+                "1h" => 3600,
+                "24h" => 24 * 3600,
+                "7d" => 7 * 24 * 3600,
+                "30d" => 30 * 24 * 3600,
+                _ => return Err("window is one of 1h, 24h, 7d, 30d".into()),
+            };
+            (now.plus_seconds(-secs), now)
+        }
+        (None, Some(from), to) => (from, to.unwrap_or(now)),
+        (None, None, Some(_)) => return Err("to needs from".into()),
+        (Some(_), _, _) => return Err("give window or from/to, not both".into()),
+    };
+    if to < from {
+        return Err("to is before from".into());
+    }
+    if to.unix_seconds() - from.unix_seconds() > MAX_WINDOW_SECS {
+        return Err("the window is at most 93 days".into());
+    }
+    Ok(Some((from, to)))
 }
 
 /// An item id as a query value: unreserved characters as they are, the rest percent-encoded.
@@ -324,5 +406,98 @@ pub(crate) async fn sync_provider(
             &json!({ "queued": true, "event_id": event.event_id, "tenant": tenant, "provider": provider }),
         ),
         Err(e) => Response::failure(&e),
+    }
+}
+
+/// `GET /v1/tenants/{tenant}/deliveries/{id}`: a delivery's story by our delivery id (the
+/// `delivery_id` of the 202): received → published / duplicate / quarantined / unhandled
+/// (→ replayed), and what the catalog did with each event it became.
+pub(crate) async fn get_delivery_by_id(api: &Api, tenant: &str, id: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Ok(delivery) = DeliveryId::parse(id) else {
+        return Response::error(404, "no delivery with this id in the last 7 days");
+    };
+    let (history, events) = match story(api, &tenant, &delivery).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if history.is_empty() {
+        return Response::error(404, "no delivery with this id in the last 7 days");
+    }
+    let field = |name: &str| {
+        history
+            .iter()
+            .find_map(|s| s.get(name).filter(|v| !v.is_null()).cloned())
+            .unwrap_or(Value::Null)
+    };
+    let state = history
+        .last()
+        .and_then(|s| s.get("step"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    Response::json(
+        200,
+        &json!({
+            "delivery_id": delivery,
+            "provider": field("provider"),
+            "vendor_delivery_key": field("vendor_delivery_key"),
+            "state": state,
+            "history": history,
+            "events": events,
+        }),
+    )
+}
+
+/// A delivery's steps and, for each event it became, the catalog's outcome.
+async fn story(
+    api: &Api,
+    tenant: &TenantId,
+    delivery: &DeliveryId,
+) -> Result<(Vec<Value>, Vec<Value>), Response> {
+    let steps = tillbridge_sync::trail::history(api.table.as_ref(), tenant, delivery)
+        .await
+        .map_err(|e| Response::failure(&e))?;
+    let mut events = Vec::new();
+    for step in &steps {
+        let Some(list) = step.get("events").and_then(Value::as_array) else {
+            continue;
+        };
+        for e in list {
+            let mut e = e.as_object().cloned().unwrap_or_default();
+            let id = e
+                .get("event_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let outcome = catalog::event_outcome(api.table.as_ref(), tenant, &id)
+                .await
+                .map_err(|e| Response::failure(&e))?;
+            match outcome {
+                Some(o) => e.extend(o),
+                None => {
+                    e.insert("outcome".into(), json!("pending"));
+                }
+            }
+            events.push(Value::Object(e));
+        }
+    }
+    Ok((steps.into_iter().map(Value::Object).collect(), events))
+}
+
+/// The "replayed" step of a delivery's story, with who replayed it; best effort.
+async fn replayed_step(api: &Api, tenant: &TenantId, delivery: &DeliveryId, operator: &str) {
+    let step = tillbridge_sync::trail::record(
+        api.table.as_ref(),
+        tenant,
+        delivery,
+        api.clock.now(),
+        "replayed",
+        json!({ "operator": operator }),
+    );
+    if let Err(e) = step.await {
+        tracing::warn!(tenant = %tenant, delivery_id = %delivery, error = %e, "could not record the replay");
     }
 }

@@ -218,6 +218,8 @@ pub enum RouteId {
     ListRejected,
     /// What became of a vendor's delivery, by the vendor's delivery id.
     GetDelivery,
+    /// A delivery's story by our delivery id.
+    GetDeliveryById,
     /// Pull the tenant's catalog from a vendor's API now.
     SyncProvider,
     /// Webhook counters.
@@ -302,6 +304,11 @@ pub const ROUTES: &[Route] = &[
         RouteId::SyncProvider,
         "POST",
         "/v1/tenants/{tenant}/sync/{provider}",
+    ),
+    route(
+        RouteId::GetDeliveryById,
+        "GET",
+        "/v1/tenants/{tenant}/deliveries/{id}",
     ),
     route(
         RouteId::GetDelivery,
@@ -403,11 +410,12 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::GetOrder => catalog::get_order(api, p(0), p(1)).await,
         RouteId::ListQuarantine => catalog::list_quarantine(api, p(0)).await,
         RouteId::GetQuarantined => catalog::get_quarantined(api, p(0), p(1)).await,
-        RouteId::ReplayQuarantined => catalog::replay_quarantined(api, p(0), p(1)).await,
+        RouteId::ReplayQuarantined => catalog::replay_quarantined(api, req, p(0), p(1)).await,
         RouteId::ReplayManyQuarantined => catalog::replay_many(api, req, p(0)).await,
         RouteId::ListRejected => catalog::list_rejected(api, p(0)).await,
-        RouteId::Stats => catalog::stats(api, p(0)).await,
+        RouteId::Stats => catalog::stats(api, req, p(0)).await,
         RouteId::GetDelivery => catalog::get_delivery(api, p(0), p(1), p(2)).await,
+        RouteId::GetDeliveryById => catalog::get_delivery_by_id(api, p(0), p(1)).await,
         RouteId::SyncProvider => catalog::sync_provider(api, req, p(0), p(1)).await,
         RouteId::StartMigration => migrations::start(api, req).await,
         RouteId::ListMigrations => migrations::list(api, req).await,
@@ -457,6 +465,7 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::GetQuarantined
         | RouteId::ListRejected
         | RouteId::GetDelivery
+        | RouteId::GetDeliveryById
         | RouteId::Stats => Some((tenant, Permission::Read)),
     }
 }

@@ -104,6 +104,16 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             Some("application/json"),
             &[200, 400, 404, 500, 503],
         ),
+        RouteId::GetDeliveryById => doc(
+            "A delivery's story by our delivery id (the 202's delivery_id): state, provider, \
+             the vendor's delivery key, every step with its time (received, published with its \
+             events, duplicate, quarantined with the reason, unhandled, replayed) and what the \
+             catalog did with each event (applied, tombstoned, stale, duplicate, rejected, or \
+             pending). Kept 7 days.",
+            &[],
+            None,
+            READ,
+        ),
         RouteId::SyncProvider => doc(
             "Pull the tenant's catalog from the vendor's API and apply it as webhooks are \
              applied: in serve now (200, the report {tenant, provider, fetched, created, \
@@ -212,7 +222,26 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             READ,
         ),
-        RouteId::Stats => doc("Webhook and apply counters.", &[], None, READ),
+        RouteId::Stats => doc(
+            "Webhook counters (published, duplicates, quarantined, unhandled) and catalog \
+             outcomes (applied, duplicate, stale, rejected, recorded), each also per provider \
+             (shopify.stale): since the start, or over a window of hours.",
+            &[
+                ("window", false, "1h, 24h, 7d or 30d, ending now."),
+                (
+                    "from",
+                    false,
+                    "Window start (RFC 3339); hours are UTC buckets.",
+                ),
+                (
+                    "to",
+                    false,
+                    "Window end (RFC 3339; default now); at most 93 days after from.",
+                ),
+            ],
+            None,
+            &[200, 400, 404, 500, 503],
+        ),
         RouteId::StartMigration => doc(
             "Start a migration: JSON with the export inline or its export_key, or the raw export \
              as the body with ?tenant_id=&source_name= (CSV by Content-Type). Idempotency-Key \

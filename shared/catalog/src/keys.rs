@@ -18,6 +18,10 @@
 //! - `fetch#<tenant>` → `<object type>#<id or *>`: the newest "changed, fetch it" request.
 //! - `rejected#<tenant>` → `<received nanos, 20 digits>#<event id>`: updates that failed
 //!   validation (TTL 30 days).
+//! - `stats-hourly#<tenant>` → `<YYYY-MM-DDTHH>#catalog`: the outcome counters per hour of
+//!   receipt (beside the sync context's `#webhooks`).
+//! - `outcome#<tenant>#<event id>` → `outcome`: what applying one event did (TTL 7 days; the
+//!   delivery's story).
 //! - `stats#<tenant>` → `catalog`: apply outcome counters (the partition is shared with the
 //!   sync context's `webhooks` counters; the sort keys differ).
 
@@ -98,4 +102,15 @@ pub fn rejected_sk(received_at: Timestamp, event_id: &str) -> String {
 /// Partition and sort key of the apply outcome counters.
 pub fn stats(tenant: &TenantId) -> (String, &'static str) {
     (format!("stats#{tenant}"), "catalog")
+}
+
+/// Partition and sort key of one event's apply outcome (kept 7 days for the delivery's story;
+/// one partition per event, so a busy tenant spreads its writes).
+pub fn event_outcome(tenant: &TenantId, event_id: &str) -> (String, &'static str) {
+    (format!("outcome#{tenant}#{event_id}"), "outcome")
+}
+
+/// Partition of a tenant's hourly counters (shared with the sync context; kinds differ).
+pub fn stats_hourly_pk(tenant: &TenantId) -> String {
+    format!("stats-hourly#{tenant}")
 }

@@ -191,8 +191,53 @@ pub async fn apply_and_count(
         deltas.push((name.as_str(), 1));
     }
     table.add(&pk, sk, &deltas).await?;
+    tillbridge_ports::table::add_hourly(
+        table,
+        &keys::stats_hourly_pk(&event.tenant_id),
+        "catalog",
+        event.received_at,
+        &deltas,
+    )
+    .await?;
+    record_outcome(table, event, outcome).await;
     log_outcome(table, event, outcome).await;
     Ok(outcome)
+}
+
+/// How long an event's apply outcome is kept (as its delivery's story).
+pub const OUTCOME_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// Keeps what applying `event` did, for its delivery's story; best effort (the apply itself
+/// is done and counted).
+async fn record_outcome(table: &dyn Table, event: &Envelope, outcome: ApplyOutcome) {
+    let (pk, sk) = keys::event_outcome(&event.tenant_id, event.event_id.as_str());
+    let what = match (outcome, &event.body) {
+        (ApplyOutcome::Applied, EventData::CatalogItemDeleted(_)) => "tombstoned",
+        _ => outcome.as_str(),
+    };
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("outcome".into(), serde_json::json!(what));
+    attrs.insert("entity".into(), serde_json::json!(event.entity_id));
+    attrs.insert("vendor_time".into(), serde_json::json!(event.occurred_at));
+    let item =
+        Item::new(pk, sk, attrs).expiring_at(event.received_at.unix_seconds() + OUTCOME_TTL_SECS);
+    if let Err(e) = table.put(item, Condition::Always).await {
+        tracing::warn!(tenant = %event.tenant_id, event_id = %event.event_id, error = %e, "could not record the apply outcome");
+    }
+}
+
+/// What applying one event did (`applied`, `tombstoned`, `stale`, `duplicate`, `rejected`,
+/// `recorded`), with its entity and vendor time; None before it was applied or after 7 days.
+///
+/// # Errors
+/// The table failed.
+pub async fn event_outcome(
+    table: &dyn Table,
+    tenant: &TenantId,
+    event_id: &str,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, CatalogError> {
+    let (pk, sk) = keys::event_outcome(tenant, event_id);
+    Ok(table.get(&pk, sk).await?.map(|i| i.attrs))
 }
 
 /// One log line per applied event: applied, tombstoned, duplicate, stale (with the stored and
@@ -243,6 +288,27 @@ pub async fn stats(
 ) -> Result<serde_json::Map<String, serde_json::Value>, CatalogError> {
     let (pk, sk) = keys::stats(tenant);
     Ok(tillbridge_ports::table::attrs_of(table, &pk, sk).await?)
+}
+
+/// The tenant's catalog outcome counters over the hours (of receipt) from `from`'s to `to`'s,
+/// both included.
+///
+/// # Errors
+/// The table failed.
+pub async fn stats_between(
+    table: &dyn Table,
+    tenant: &TenantId,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<serde_json::Map<String, serde_json::Value>, CatalogError> {
+    Ok(tillbridge_ports::table::sum_hourly(
+        table,
+        &keys::stats_hourly_pk(tenant),
+        "catalog",
+        from,
+        to,
+    )
+    .await?)
 }
 
 /// An order as last received.

@@ -229,6 +229,75 @@ pub async fn attrs_of(table: &dyn Table, pk: &str, sk: &str) -> Result<Map<Strin
         .unwrap_or_default())
 }
 
+/// The hour bucket of an instant: `YYYY-MM-DDTHH` (UTC).
+pub fn hour_of(at: tillbridge_domain::Timestamp) -> String {
+    at.to_string()
+        .get(..13)
+        .unwrap_or("0000-00-00T00")
+        .to_owned()
+}
+
+/// Adds `deltas` to the counters of `kind` in `at`'s hour bucket of partition `pk` (sort key
+/// `<YYYY-MM-DDTHH>#<kind>`): counters a window of hours can be summed over.
+///
+/// # Errors
+/// The table failed.
+pub async fn add_hourly(
+    table: &dyn Table,
+    pk: &str,
+    kind: &str,
+    at: tillbridge_domain::Timestamp,
+    deltas: &[(&str, i64)],
+) -> Result<()> {
+    table
+        .add(pk, &format!("{}#{kind}", hour_of(at)), deltas)
+        .await?;
+    Ok(())
+}
+
+/// The counters of `kind` in partition `pk` summed over the hours from `from`'s to `to`'s,
+/// both included (at most 24 × 93 buckets are read: callers cap the window).
+///
+/// # Errors
+/// The table failed.
+pub async fn sum_hourly(
+    table: &dyn Table,
+    pk: &str,
+    kind: &str,
+    from: tillbridge_domain::Timestamp,
+    to: tillbridge_domain::Timestamp,
+) -> Result<Map<String, Value>> {
+    let (first, last) = (hour_of(from), hour_of(to));
+    let suffix = format!("#{kind}");
+    let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    // Sort keys `<hour>#<kind>` sort after the bare hour, so starting after it includes it.
+    let mut after = Some(first);
+    'pages: loop {
+        let page = table.query(pk, "", after.as_deref(), 500).await?;
+        for item in &page.items {
+            let Some(hour) = item.sk.get(..13) else {
+                continue;
+            };
+            if hour > last.as_str() {
+                break 'pages;
+            }
+            if !item.sk.ends_with(&suffix) {
+                continue;
+            }
+            for (name, v) in &item.attrs {
+                if let Some(n) = v.as_i64() {
+                    *sums.entry(name.clone()).or_default() += n;
+                }
+            }
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    Ok(sums.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+}
+
 /// What [`update_item`] does with the item it read.
 #[derive(Debug)]
 pub enum Update<T> {

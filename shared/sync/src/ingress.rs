@@ -147,6 +147,18 @@ impl Ingress {
             warn!(tenant = %tenant_id, delivery_id = %delivery_id, correlation_id = %correlation_id, error = %e, "enqueue failed");
             return IngressResponse::error(503, "temporarily unavailable, retry");
         }
+        // The story starts at receipt; best effort: the delivery is safe in the queue already.
+        let step = crate::trail::record(
+            self.table.as_ref(),
+            &tenant_id,
+            &delivery_id,
+            now,
+            "received",
+            json!({ "provider": provider, "bytes": req.body.len(), "correlation_id": correlation_id }),
+        );
+        if let Err(e) = step.await {
+            warn!(tenant = %tenant_id, delivery_id = %delivery_id, error = %e, "could not record the delivery's receipt");
+        }
         info!(tenant = %tenant_id, provider = %provider, delivery_id = %delivery_id, correlation_id = %correlation_id, bytes = req.body.len(), "accepted");
         IngressResponse {
             status: 202,

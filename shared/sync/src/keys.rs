@@ -4,6 +4,10 @@
 //! - `idem#<tenant>` → `<provider>#<delivery key>`: idempotency records (TTL 7 days)
 //! - `quarantine#<tenant>` → `<received nanos, 20 digits>#<delivery id>`: quarantined
 //!   deliveries (TTL 30 days)
+//! - `trail#<tenant>#<delivery id>` → `<nanos, 20 digits>#<step>`: a delivery's story (TTL 7
+//!   days)
+//! - `stats-hourly#<tenant>` → `<YYYY-MM-DDTHH>#webhooks`: the same counters per hour (the
+//!   catalog context keeps `<hour>#catalog` beside them)
 //! - `handshake#<tenant>` → `<provider>`: vendor setup requests (Clover verification code)
 //! - `stats#<tenant>` → `webhooks`: counters; `unhandled#<provider>#<vendor event>`: event types
 //!   received but not handled (a count each)
@@ -56,4 +60,20 @@ pub fn stats(tenant: &TenantId) -> (String, &'static str) {
 /// Sort key (under [`stats`]' partition) counting one vendor event type we do not handle.
 pub fn unhandled_sk(provider: Provider, vendor_event: &str) -> String {
     format!("unhandled#{provider}#{vendor_event}")
+}
+
+/// Partition of one delivery's story.
+pub fn trail_pk(tenant: &TenantId, delivery_id: &DeliveryId) -> String {
+    format!("trail#{tenant}#{delivery_id}")
+}
+
+/// Sort key of one step: time first, so a query reads the story in order.
+pub fn trail_sk(at: Timestamp, step: &str) -> String {
+    format!("{:020}#{step}", at.unix_nanos().max(0))
+}
+
+/// Partition of a tenant's hourly counters (shared with the catalog context's hourly outcome
+/// counters; the kinds differ).
+pub fn stats_hourly_pk(tenant: &TenantId) -> String {
+    format!("stats-hourly#{tenant}")
 }

@@ -11,6 +11,7 @@ pub mod ingress;
 pub mod keys;
 pub mod quarantine;
 pub mod signature_check;
+pub mod trail;
 
 pub use error::SyncError;
 
@@ -28,6 +29,27 @@ pub async fn stats(
 ) -> Result<serde_json::Map<String, serde_json::Value>, SyncError> {
     let (pk, sk) = keys::stats(tenant);
     Ok(tillbridge_ports::table::attrs_of(table, &pk, sk).await?)
+}
+
+/// A tenant's webhook counters over the hours from `from`'s to `to`'s (both included), and
+/// per provider (`shopify.published`).
+///
+/// # Errors
+/// The table failed.
+pub async fn stats_between(
+    table: &dyn Table,
+    tenant: &TenantId,
+    from: tillbridge_domain::Timestamp,
+    to: tillbridge_domain::Timestamp,
+) -> Result<serde_json::Map<String, serde_json::Value>, SyncError> {
+    Ok(tillbridge_ports::table::sum_hourly(
+        table,
+        &keys::stats_hourly_pk(tenant),
+        "webhooks",
+        from,
+        to,
+    )
+    .await?)
 }
 
 /// What became of a vendor's delivery, looked up by the vendor's own delivery id (Shopify's

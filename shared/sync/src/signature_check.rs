@@ -90,7 +90,17 @@ impl SignatureCheck {
             CheckOutcome::Unhandled { .. } => "unhandled",
         };
         let (pk, sk) = keys::stats(&d.tenant_id);
-        self.table.add(&pk, sk, &[(counter, 1)]).await?;
+        let per_provider = format!("{}.{counter}", d.provider);
+        let deltas = [(counter, 1), (per_provider.as_str(), 1)];
+        self.table.add(&pk, sk, &deltas).await?;
+        tillbridge_ports::table::add_hourly(
+            self.table.as_ref(),
+            &keys::stats_hourly_pk(&d.tenant_id),
+            "webhooks",
+            self.clock.now(),
+            &deltas,
+        )
+        .await?;
         info!(
             tenant = %d.tenant_id, provider = %d.provider, delivery_id = %d.delivery_id,
             correlation_id = %d.correlation_id, outcome = counter, "signature check done"
@@ -135,6 +145,8 @@ impl SignatureCheck {
 
         let key = identity::delivery_key(d.provider, &d.headers, body);
         let Some(claim) = self.claim(d, &key).await? else {
+            self.step(d, "duplicate", json!({ "vendor_delivery_key": key }))
+                .await;
             return Ok(CheckOutcome::Duplicate);
         };
 
@@ -158,6 +170,12 @@ impl SignatureCheck {
             let (pk, _) = keys::stats(&d.tenant_id);
             let sk = keys::unhandled_sk(d.provider, &safe(&normalized.vendor_event));
             self.table.add(&pk, &sk, &[("count", 1)]).await?;
+            self.step(
+                d,
+                "unhandled",
+                json!({ "vendor_delivery_key": key, "vendor_event": normalized.vendor_event }),
+            )
+            .await;
             self.finish(&claim, "unhandled").await?;
             return Ok(CheckOutcome::Unhandled {
                 vendor_event: normalized.vendor_event,
@@ -178,6 +196,16 @@ impl SignatureCheck {
                 .await;
             return Err(e.into());
         }
+        let published: Vec<Value> = events
+            .iter()
+            .map(|e| json!({ "event_id": e.event_id, "type": e.event_type().as_str(), "entity": e.entity_id }))
+            .collect();
+        self.step(
+            d,
+            "published",
+            json!({ "vendor_delivery_key": key, "events": published }),
+        )
+        .await;
         self.finish(&claim, "published").await?;
         Ok(CheckOutcome::Published {
             events: events.len(),
@@ -311,8 +339,29 @@ impl SignatureCheck {
             correlation_id: d.correlation_id.clone(),
         };
         publish(self.bus.as_ref(), std::slice::from_ref(&event)).await?;
+        self.step(d, "quarantined", json!({ "reason": reason }))
+            .await;
         warn!(tenant = %d.tenant_id, provider = %d.provider, delivery_id = %d.delivery_id, correlation_id = %d.correlation_id, reason = %reason, "quarantined");
         Ok(CheckOutcome::Quarantined { reason })
+    }
+}
+
+impl SignatureCheck {
+    /// Records a step of the delivery's story; best effort (the outcome itself is stored).
+    async fn step(&self, d: &InboundDelivery, step: &str, detail: Value) {
+        let at = self.clock.now();
+        if let Err(e) = crate::trail::record(
+            self.table.as_ref(),
+            &d.tenant_id,
+            &d.delivery_id,
+            at,
+            step,
+            detail,
+        )
+        .await
+        {
+            warn!(tenant = %d.tenant_id, delivery_id = %d.delivery_id, error = %e, step, "could not record the delivery's step");
+        }
     }
 }
 
