@@ -277,6 +277,9 @@ pub fn merge(
             s.reason = format!("{}; {model} agrees: {}", s.reason, a.reason);
         } else if a.confidence > s.confidence {
             s.target = a.target;
+            if s.target.is_some() {
+                s.candidate = None;
+            }
             s.confidence = a.confidence.min(0.95);
             s.reason = format!("{model}: {} (offline: {})", a.reason, s.reason);
             s.conversion = match (a.target, fields.iter().find(|f| f.path == a.path)) {

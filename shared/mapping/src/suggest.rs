@@ -1,6 +1,7 @@
 //! The offline tiers: name evidence (tokens, lexicon, parent context) checked against value
 //! evidence, one suggestion (or an explicit "no counterpart") per source field.
 
+mod evidence;
 mod field;
 mod rules;
 
@@ -31,6 +32,10 @@ pub struct Suggestion {
     /// How the values convert (for suggestions with a target).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversion: Option<crate::convert::Conversion>,
+    /// With no target: the canonical field this one would feed, held by another source field
+    /// with stronger evidence (named in `reason`), for a reviewer who wants it instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<&'static str>,
 }
 
 /// A suggestion's confidence in bands; serialised in lower case (`"high"`, …).
@@ -77,9 +82,9 @@ pub fn band(target: Option<&str>, confidence: f64) -> Band {
 }
 
 /// One suggestion per field, in the input's order. A canonical field is fed by one source
-/// field per record level (the strongest); the other claimants stay as alternates with
-/// confidence capped at 0.75 and a reason naming the primary. `modifier_group_ids` takes
-/// every claimant.
+/// field per record level, the one with the strongest evidence (the earlier on a tie); every
+/// other claimant gets no target, its claim kept in [`Suggestion::candidate`] and the holder
+/// named in the reason. `modifier_group_ids` takes every claimant.
 pub fn suggest(fields: &[FieldProfile]) -> Vec<Suggestion> {
     let mut out = per_field(fields);
     assign(&mut out);
@@ -93,9 +98,9 @@ fn level(path: &str) -> &str {
 
 /// The global assignment: a canonical field takes one source field per record level. Where
 /// several claim it, the strongest evidence keeps it (the earlier field on a tie); the others
-/// are often the same value in another form (`description` / `description_html`, a stock
-/// count at two depths), so they stay as alternates, capped below the high band and naming
-/// the primary, for the reviewer to choose.
+/// (an SEO copy of the description, a compare-at price, a second stock figure) lose the
+/// target, since a reviewer reads every non-null target as a suggestion, and keep it as
+/// their candidate.
 fn assign(suggestions: &mut [Suggestion]) {
     let mut best: std::collections::HashMap<(&'static str, String), usize> =
         std::collections::HashMap::new();
@@ -126,11 +131,13 @@ fn assign(suggestions: &mut [Suggestion]) {
         let s = &mut suggestions[i];
         let t = s.target.unwrap_or_default();
         s.reason = format!(
-            "alternative to {winner}, which feeds {t} with stronger evidence; {}",
+            "{winner} feeds {t} with stronger evidence; this field is its candidate only ({})",
             s.reason
         );
-        s.confidence = s.confidence.min(0.75);
-        s.band = band(s.target, s.confidence);
+        s.candidate = s.target.take();
+        s.conversion = None;
+        s.confidence = (1.0 - s.confidence).clamp(0.5, 0.8);
+        s.band = band(None, s.confidence);
     }
 }
 
@@ -139,7 +146,9 @@ fn per_field(fields: &[FieldProfile]) -> Vec<Suggestion> {
         .iter()
         .map(|p| {
             let f = field(p);
-            let (target, confidence, reason) = rules(&f, fields).unwrap_or_else(|| unmatched(&f));
+            let (target, confidence, reason) = rules(&f, fields)
+                .map(|r| evidence::refine(&f, fields, r))
+                .unwrap_or_else(|| unmatched(&f));
             let confidence = (confidence * 100.0).round() / 100.0;
             let conversion = target.map(|t| crate::convert::detect(t, p));
             Suggestion {
@@ -149,6 +158,7 @@ fn per_field(fields: &[FieldProfile]) -> Vec<Suggestion> {
                 band: band(target, confidence),
                 reason,
                 conversion,
+                candidate: None,
             }
         })
         .collect()
@@ -163,26 +173,27 @@ mod tests {
     use crate::profile_json;
 
     #[test]
-    fn one_primary_per_target_and_level_the_rest_are_alternates() {
+    fn one_holder_per_target_and_level_the_rest_are_candidates() {
         let fields = profile_json(&[json!({
             "description": "Oat milk latte",
-            "description_html": "<p>Oat milk latte</p>",
+            "seo_description": "Buy an oat milk latte online",
             "variants": [{"description": "Large"}],
         })]);
         let s = suggest(&fields);
         let get = |p: &str| s.iter().find(|x| x.source == p).unwrap();
-        let (primary, alt) = (get("description"), get("description_html"));
+        let (primary, alt) = (get("description"), get("seo_description"));
         assert_eq!(primary.target, Some("description"));
-        assert_eq!(alt.target, Some("description"));
-        assert!(primary.confidence > alt.confidence);
-        assert!(alt.confidence <= 0.75 && alt.band.as_str() != "high");
+        assert_eq!(alt.target, None);
+        assert_eq!(alt.candidate, Some("description"));
+        assert_eq!(alt.band, Band::None);
         assert!(
-            alt.reason.contains("alternative to description"),
+            alt.reason.contains("description feeds description"),
             "{}",
             alt.reason
         );
         // Another record level is another assignment.
         let nested = get("variants[].description");
-        assert!(!nested.reason.contains("alternative"), "{}", nested.reason);
+        assert_eq!(nested.target, Some("description"));
+        assert!(nested.candidate.is_none(), "{}", nested.reason);
     }
 }

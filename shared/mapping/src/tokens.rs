@@ -1,4 +1,5 @@
-//! Field names to lower-case word tokens: camelCase, snake_case, dots, spaces, `[]`.
+//! Field names to lower-case word tokens: camelCase, snake_case, dots, spaces, `[]`, and
+//! letters next to digits ("Option1" → option, 1).
 
 pub fn words(s: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -11,15 +12,20 @@ pub fn words(s: &str) -> Vec<String> {
             }
             continue;
         }
-        let boundary = c.is_uppercase()
-            && !cur.is_empty()
-            && (chars
-                .get(i.wrapping_sub(1))
-                .is_some_and(|p| p.is_lowercase() || p.is_ascii_digit())
-                || chars.get(i + 1).is_some_and(|n| n.is_lowercase())
-                    && chars
-                        .get(i.wrapping_sub(1))
-                        .is_some_and(|p| p.is_uppercase()));
+        let digit_edge = cur
+            .chars()
+            .last()
+            .is_some_and(|p| p.is_ascii_digit() != c.is_ascii_digit());
+        let boundary = digit_edge
+            || c.is_uppercase()
+                && !cur.is_empty()
+                && (chars
+                    .get(i.wrapping_sub(1))
+                    .is_some_and(|p| p.is_lowercase() || p.is_ascii_digit())
+                    || chars.get(i + 1).is_some_and(|n| n.is_lowercase())
+                        && chars
+                            .get(i.wrapping_sub(1))
+                            .is_some_and(|p| p.is_uppercase()));
         if boundary {
             out.push(std::mem::take(&mut cur));
         }
@@ -48,5 +54,7 @@ mod tests {
         assert_eq!(words("Item Name"), ["item", "name"]);
         assert_eq!(words("UPCCode"), ["upc", "code"]);
         assert_eq!(words("thcPercent"), ["thc", "percent"]);
+        assert_eq!(words("Option1 Value"), ["option", "1", "value"]);
+        assert_eq!(words("EAN13"), ["ean", "13"]);
     }
 }
