@@ -1,6 +1,7 @@
 //! The offline tiers: name evidence (tokens, lexicon, parent context) checked against value
 //! evidence, one suggestion (or an explicit "no counterpart") per source field.
 
+mod entities;
 mod evidence;
 mod field;
 mod rules;

@@ -134,7 +134,13 @@ pub(super) fn refine(f: &Field<'_>, all: &[FieldProfile], rule: Rule) -> Rule {
     if let Some(why) = value_veto(f, target) {
         return (None, 0.8, why);
     }
-    let (_, confidence, reason) = rule;
+    let (_, mut confidence, mut reason) = rule;
+    if f.kind() == ValueKind::Empty {
+        // Nothing in the sample confirms the name; a populated field claiming the same target
+        // is stronger evidence.
+        confidence = confidence.min(0.7);
+        reason = format!("{reason} (no values in the sample to confirm it)");
+    }
     match secondary(f, target) {
         Some(word) => (
             Some(target),

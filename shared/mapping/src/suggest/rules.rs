@@ -5,6 +5,7 @@
 
 use tillbridge_domain::CanonicalField as F;
 
+use super::entities::{brand_vendor, categories, hierarchy, names};
 use super::field::Field;
 use crate::flatten::{FieldProfile, ValueKind};
 use crate::tokens::words;
@@ -13,11 +14,11 @@ use crate::tokens::words;
 /// that decision in [0, 1], and the reason shown to reviewers.
 pub(super) type Rule = (Option<&'static str>, f64, String);
 
-fn hit(target: F, confidence: f64, reason: impl Into<String>) -> Option<Rule> {
+pub(super) fn hit(target: F, confidence: f64, reason: impl Into<String>) -> Option<Rule> {
     Some((Some(target.as_str()), confidence, reason.into()))
 }
 
-fn none(confidence: f64, reason: impl Into<String>) -> Option<Rule> {
+pub(super) fn none(confidence: f64, reason: impl Into<String>) -> Option<Rule> {
     Some((None, confidence, reason.into()))
 }
 
@@ -62,6 +63,9 @@ fn near_miss(f: &Field<'_>) -> Option<Rule> {
                 "vendor",
                 "supplier",
                 "unit",
+                "default",
+                "primary",
+                "main",
             ]
             .contains(&t.as_str())
         });
@@ -125,8 +129,9 @@ fn price(f: &Field<'_>) -> Option<Rule> {
         ])
     {
         // "Price", "Retail Price", "Price (USD)": a price with neutral qualifiers only.
-        const NEUTRAL: [&str; 32] = [
+        const NEUTRAL: [&str; 33] = [
             "price",
+            "sales",
             "amount",
             "regular",
             "unit",
@@ -180,6 +185,15 @@ fn identifiers(f: &Field<'_>) -> Option<Rule> {
         && f.profile.share_of(ValueKind::Gtin) + f.profile.share_of(ValueKind::Integer) >= 0.5
     {
         return hit(F::Barcode, 0.9, "a numeric code shaped like a GTIN");
+    }
+    // "Reference", "Internal Reference", "Reference #": the merchant's own code for the item.
+    if f.leaf_has(&["reference", "ref"])
+        && f.leaf.iter().all(|t| {
+            ["reference", "ref", "internal", "product", "item", "default"].contains(&t.as_str())
+        })
+        && f.at_entity_level()
+    {
+        return hit(F::Sku, 0.85, "the merchant's reference code for the item");
     }
     None
 }
@@ -241,18 +255,27 @@ fn status(f: &Field<'_>) -> Option<Rule> {
     if f.leaf_is(&["isarchived", "archived"]) {
         return hit(F::IsActive, 0.92, "archived is the inverse of active");
     }
-    if f.leaf_is(&[
+    // The status word once fillers and the point-of-sale channel are set aside
+    // ("is_visible", "product_online", "Available on POS", "Active (0/1)").
+    const FILLER: [&str; 7] = ["is", "product", "item", "on", "in", "at", "pos"];
+    const STATUS: [&str; 9] = [
         "sellable",
         "available",
         "active",
-        "isactive",
         "enabled",
-        "isavailable",
         "published",
         "status",
         "state",
-    ]) && f.at_entity_level()
-    {
+        "visible",
+        "online",
+    ];
+    let core: Vec<&str> = f
+        .leaf
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !FILLER.contains(t))
+        .collect();
+    if matches!(core.as_slice(), [w] if STATUS.contains(w)) && f.at_entity_level() {
         let c = if kind == ValueKind::Bool || f.profile.distinct.len() <= 5 {
             0.92
         } else {
@@ -279,7 +302,7 @@ fn images(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         };
     }
     if f.leaf_has(&["image", "images", "photo", "picture", "thumbnail"])
-        || (f.parent_has(&["image", "images", "photos"]) && f.leaf_is(&["src", "url"]))
+        || (f.parent_has(&["image", "images", "photos", "media"]) && f.leaf_has(&["src", "url"]))
     {
         return hit(
             F::ImageUrl,
@@ -294,44 +317,20 @@ fn images(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
     None
 }
 
-/// Brand and vendor: their name or reference, in the field's name or its parent object.
-fn brand_vendor(f: &Field<'_>) -> Option<Rule> {
-    let label_or_ref = |f: &Field<'_>| {
-        f.leaf.iter().all(|t| {
-            [
-                "brand",
-                "manufacturer",
-                "vendor",
-                "supplier",
-                "name",
-                "id",
-                "guid",
-                "title",
-            ]
-            .contains(&t.as_str())
-        })
-    };
-    if (f.leaf_has(&["brand", "manufacturer"]) && label_or_ref(f))
-        || (f.parent_has(&["brand", "manufacturer"]) && f.leaf_is(&["name", "title"]))
-    {
-        return hit(F::Brand, 0.93, "the brand (its name or reference)");
-    }
-    if (f.leaf_has(&["vendor", "supplier"]) && label_or_ref(f))
-        || (f.parent_has(&["vendor", "supplier"]) && f.leaf_is(&["name", "title"]))
-    {
-        return hit(F::Vendor, 0.93, "the vendor (its name or reference)");
-    }
-    None
-}
-
 /// Tax: a rate, a reference to the tax applied (unless its rate is present too), lists of
 /// tax references; anything else under tax is metadata.
 fn tax(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
-    if f.leaf_has(&["tax", "vat"]) || f.parent_has(&["tax", "taxes", "vat"]) {
+    if f.leaf_has(&["tax", "taxes", "vat"]) || f.parent_has(&["tax", "taxes", "vat"]) {
         let rate_named =
             f.leaf_has(&["rate", "percent", "percentage", "pct"]) || f.leaf_is(&["tax", "vat"]);
+        if f.leaf_has(&["vendor", "supplier", "purchase", "purchases"]) {
+            return none(0.8, "tax on purchases, not on the item's sale");
+        }
         if rate_named && f.numeric() && f.profile.kind() != ValueKind::Empty {
             return hit(F::TaxRatePercent, 0.94, "a tax rate");
+        }
+        if f.profile.percents > 0 && f.profile.distinct.len() <= 12 {
+            return hit(F::TaxRatePercent, 0.85, "taxes given as percentages");
         }
         if f.leaf_is(&["id", "guid"]) {
             let parent = f.profile.path.rsplit_once('.').map_or("", |(p, _)| p);
@@ -382,8 +381,11 @@ fn units(f: &Field<'_>) -> Option<Rule> {
     {
         return hit(F::UnitOfMeasure, 0.9, "a unit of measure");
     }
-    if f.leaf_has(&["weight", "grams", "gram"]) && !f.leaf_has(&["unit"]) && f.numeric() {
+    if f.leaf_has(&["weight"]) && !f.leaf_has(&["unit"]) && f.numeric() {
         return hit(F::Weight, 0.93, "a weight");
+    }
+    if f.leaf_has(&["grams", "gram"]) && f.numeric() {
+        return hit(F::Weight, 0.85, "an amount in grams");
     }
     None
 }
@@ -414,110 +416,6 @@ fn time(f: &Field<'_>) -> Option<Rule> {
             },
             "last change time",
         );
-    }
-    None
-}
-
-/// Categories: the category's name or reference; sub-categories and other category fields
-/// are metadata.
-fn categories(f: &Field<'_>) -> Option<Rule> {
-    if f.leaf_has(&["category", "categories", "department", "collection"])
-        || f.parent_has(&["category", "categories", "department"])
-    {
-        let plain = f.leaf.iter().all(|t| {
-            [
-                "category",
-                "categories",
-                "department",
-                "collection",
-                "reporting",
-                "main",
-                "primary",
-                "product",
-                "item",
-                "type",
-                "name",
-                "id",
-                "ids",
-                "guid",
-                "title",
-                "label",
-            ]
-            .contains(&t.as_str())
-        });
-        if plain && !f.leaf_has(&["sub", "subcategory"]) {
-            return hit(F::Category, 0.92, "the item's category");
-        }
-        return none(0.85, "category metadata");
-    }
-    None
-}
-
-/// Ids: the parent a variant belongs to (or its group), then the record's own id.
-fn hierarchy(f: &Field<'_>) -> Option<Rule> {
-    if (f.leaf_has(&["parent"]) && f.leaf_has(&["id", "guid", "uuid", "sku"]))
-        || (f.leaf_is(&["itemgroupid", "groupid", "productid", "itemid"]) && f.in_variant())
-    {
-        return hit(F::ParentId, 0.92, "the variant's parent");
-    }
-    if f.parent_has(&["group", "itemgroup", "parent"]) && f.leaf_is(&["id", "guid"]) {
-        return hit(F::ParentId, 0.9, "the id of the group this item belongs to");
-    }
-    // Own id.
-    if f.leaf_is(&[
-        "id",
-        "guid",
-        "uuid",
-        "itemid",
-        "productid",
-        "externalid",
-        "variationid",
-        "variantid",
-    ]) && f.at_entity_level()
-    {
-        return hit(F::ExternalId, 0.95, "the record's own id");
-    }
-    None
-}
-
-/// Names: the item's name at the record level, a variant's name inside variants or options.
-fn names(f: &Field<'_>) -> Option<Rule> {
-    if f.leaf_is(&[
-        "name",
-        "title",
-        "itemname",
-        "productname",
-        "displayname",
-        "item",
-        "product",
-    ]) {
-        if f.in_variant() {
-            return hit(F::VariantName, 0.93, "the name of a variant");
-        }
-        if f.at_entity_level() {
-            return hit(F::Name, 0.95, "the item's name");
-        }
-        if f.parent_has(&["option", "options"]) {
-            return hit(F::VariantName, 0.8, "an option value naming the variant");
-        }
-    }
-    if f.in_variant() && f.leaf_is(&["option", "label", "size"]) {
-        return hit(F::VariantName, 0.85, "the option naming the variant");
-    }
-    if f.parent_has(&["option", "options", "optionvalues"])
-        && f.leaf_is(&["label", "value"])
-        && f.profile.kind() == ValueKind::Text
-    {
-        return hit(F::VariantName, 0.8, "an option value naming the variant");
-    }
-    if f.leaf_is(&[
-        "variantname",
-        "variationname",
-        "varianttitle",
-        "optionvalue",
-        "size",
-    ]) {
-        return hit(F::VariantName, 0.9, "the name of a variant");
     }
     None
 }
