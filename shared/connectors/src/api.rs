@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use reqwest::header::HeaderValue;
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use tillbridge_domain::{CatalogItem, Provider, Timestamp};
@@ -212,4 +213,56 @@ pub(crate) fn vendor_time(vendor: Provider, path: &str, text: &str) -> Result<Ti
 pub(crate) fn vendor_decimal(vendor: Provider, path: &str, text: &str) -> Result<Decimal> {
     tillbridge_domain::money::parse_decimal(text.trim())
         .ok_or_else(|| ConnectorError::malformed(vendor, path, format!("not a decimal: {text:?}")))
+}
+
+/// `Authorization: Bearer <token>` (marked sensitive, so it never prints).
+pub(crate) fn bearer(vendor: Provider, token: &tillbridge_domain::Secret) -> Result<HeaderValue> {
+    let text = std::str::from_utf8(token.expose())
+        .map_err(|_| ConnectorError::config(vendor, "access token is not UTF-8"))?;
+    let mut value = HeaderValue::from_str(&format!("Bearer {text}"))
+        .map_err(|_| ConnectorError::config(vendor, "access token is not header-safe"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// `base` joined with `path` and `query`; a base that cannot take the path is a config error.
+pub(crate) fn join_url(
+    vendor: Provider,
+    base: &reqwest::Url,
+    path: &str,
+    query: &[(&str, String)],
+) -> Result<String> {
+    let mut url = base
+        .join(path)
+        .map_err(|e| ConnectorError::config(vendor, format!("base_url: {e}")))?;
+    if !query.is_empty() {
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+    }
+    Ok(url.into())
+}
+
+/// The exact text of a JSON number (or of a number sent as a string); `None` for `null`.
+/// Vendors' decimal numbers are read from this text, never through `f64`.
+pub(crate) fn number_text(raw: &serde_json::value::RawValue) -> Option<&str> {
+    let text = raw.get().trim();
+    if text == "null" {
+        return None;
+    }
+    Some(
+        text.strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(text),
+    )
+}
+
+/// A JSON number's exact decimal value; a non-number is [`ConnectorError::Malformed`].
+pub(crate) fn raw_decimal(
+    vendor: Provider,
+    path: &str,
+    raw: &serde_json::value::RawValue,
+) -> Result<Option<Decimal>> {
+    number_text(raw)
+        .map(|t| vendor_decimal(vendor, path, t))
+        .transpose()
 }

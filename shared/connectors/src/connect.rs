@@ -1,7 +1,15 @@
 //! Building a client from a tenant's `api` entry (shared/design/CLI.md "Vendor APIs"):
 //! `"square": {…, "api": {"base_url": "https://connect.squareup.com", "access_token": "…"}}`.
-//! `base_url` defaults to the vendor's production URL where it has one (Square,
-//! BigCommerce with `store_hash`); WooCommerce and Shopify are per-shop URLs.
+//! `base_url` defaults to the vendor's production URL where it has one (Square, Clover,
+//! Zettle, Toast, BigCommerce with `store_hash`); WooCommerce and Shopify are per-shop URLs.
+//!
+//! Credential names per vendor:
+//! - Square: `access_token`.
+//! - WooCommerce: `base_url`, `consumer_key`, `consumer_secret`.
+//! - BigCommerce: `access_token` and `store_hash` (or `base_url`).
+//! - Shopify: `base_url` (the shop), `access_token`.
+//! - Clover: `merchant_id` (the `mId`), `access_token` (an OAuth or merchant API token);
+//!   `base_url` defaults to `https://api.clover.com` (Europe: `https://api.eu.clover.com`).
 
 use std::fmt;
 
@@ -11,7 +19,7 @@ use tillbridge_domain::{Currency, Provider, Secret};
 use crate::api::VendorApi;
 use crate::error::{ConnectorError, Result};
 use crate::http::{Env, HttpConfig};
-use crate::{BigCommerceClient, ShopifyClient, SquareClient, WooCommerceClient};
+use crate::{BigCommerceClient, CloverClient, ShopifyClient, SquareClient, WooCommerceClient};
 
 /// A merchant's API credentials at one vendor. Secrets never print (`Debug` hides them).
 #[derive(Clone, Default, Deserialize)]
@@ -27,6 +35,8 @@ pub struct ApiCredentials {
     pub consumer_secret: Option<Secret>,
     /// BigCommerce store hash, when `base_url` is not given.
     pub store_hash: Option<String>,
+    /// Clover merchant id (`mId`).
+    pub merchant_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -42,6 +52,8 @@ struct Raw {
     consumer_secret: Option<String>,
     #[serde(default)]
     store_hash: Option<String>,
+    #[serde(default)]
+    merchant_id: Option<String>,
 }
 
 impl From<Raw> for ApiCredentials {
@@ -52,6 +64,7 @@ impl From<Raw> for ApiCredentials {
             consumer_key: r.consumer_key,
             consumer_secret: r.consumer_secret.map(Secret::new),
             store_hash: r.store_hash,
+            merchant_id: r.merchant_id,
         }
     }
 }
@@ -64,13 +77,15 @@ impl fmt::Debug for ApiCredentials {
             .field("consumer_key", &self.consumer_key.as_ref().map(|_| "***"))
             .field("consumer_secret", &self.consumer_secret)
             .field("store_hash", &self.store_hash)
+            .field("merchant_id", &self.merchant_id)
             .finish()
     }
 }
 
 /// The client of `provider` for these credentials, with the vendor's documented limits
 /// ([`HttpConfig::for_vendor`]) unless `config` says otherwise. `currency` is the tenant's:
-/// the currency of vendors whose amounts carry none (WooCommerce, BigCommerce, Shopify).
+/// the currency of vendors whose amounts carry none (WooCommerce, BigCommerce, Shopify,
+/// Clover, Toast).
 ///
 /// # Errors
 /// [`ConnectorError::Config`] when a credential or URL the vendor needs is missing or
@@ -138,6 +153,17 @@ pub fn connect(
             config,
             env,
         )?),
+        Provider::Clover => Box::new(CloverClient::new(
+            credentials.base_url.as_deref(),
+            credentials
+                .merchant_id
+                .as_deref()
+                .ok_or_else(|| missing("merchant_id"))?,
+            token()?,
+            currency,
+            config,
+            env,
+        )?),
         other => {
             return Err(ConnectorError::config(
                 other,
@@ -179,6 +205,15 @@ mod tests {
     }
 
     #[test]
+    fn clover_needs_its_merchant_id() {
+        let creds: ApiCredentials =
+            serde_json::from_str(r#"{"access_token": "t", "merchant_id": "MID1"}"#)
+                .expect("parses");
+        let client = connect(Provider::Clover, &creds, Currency::USD, None, &env());
+        assert_eq!(client.map(|c| c.provider()).ok(), Some(Provider::Clover));
+    }
+
+    #[test]
     fn each_vendor_gets_its_client_or_a_clear_config_error() {
         let creds: ApiCredentials =
             serde_json::from_str(r#"{"access_token": "t", "store_hash": "abc"}"#).expect("parses");
@@ -188,6 +223,7 @@ mod tests {
             (Provider::BigCommerce, true),
             (Provider::Shopify, false),
             (Provider::WooCommerce, false),
+            (Provider::Clover, false),
             (Provider::Toast, false),
         ] {
             let client = connect(provider, &creds, Currency::USD, None, &env);

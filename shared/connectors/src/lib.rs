@@ -5,7 +5,7 @@
 //! items (one per variation) with stock per location, and deletions as tombstones.
 //!
 //! Vendors: Square ([`SquareClient`]), WooCommerce ([`WooCommerceClient`]), BigCommerce
-//! ([`BigCommerceClient`]), Shopify ([`ShopifyClient`]).
+//! ([`BigCommerceClient`]), Shopify ([`ShopifyClient`]), Clover ([`CloverClient`]).
 //!
 //! ```text
 //! let env = Env { table, clock };                       // breaker state + "now"
@@ -24,6 +24,7 @@
 
 pub mod api;
 pub mod bigcommerce;
+pub mod clover;
 pub mod connect;
 pub mod error;
 #[cfg(feature = "fake")]
@@ -37,6 +38,7 @@ pub use api::{
     CatalogPage, FetchedItem, Location, ObjectKind, Pull, StockLevel, Tombstone, VendorApi, pull,
 };
 pub use bigcommerce::BigCommerceClient;
+pub use clover::CloverClient;
 pub use connect::{ApiCredentials, connect};
 pub use error::{ConnectorError, Result};
 pub use http::{CallStats, Env, HttpConfig};

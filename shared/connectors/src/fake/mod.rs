@@ -7,6 +7,7 @@
 //! requests with their arrival instants (to check pacing).
 
 pub mod bigcommerce;
+pub mod clover;
 pub mod shopify;
 pub mod square;
 pub mod woocommerce;

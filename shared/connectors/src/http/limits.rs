@@ -14,6 +14,9 @@
 //! - BigCommerce: 150 requests per 30 s on Standard/Plus plans, more on Pro/Enterprise
 //!   (<https://developer.bigcommerce.com/docs/start/best-practices/api-rate-limits>); 5 per
 //!   second.
+//! - Clover: 16 requests per second per token, 50 per app, 5 concurrent per token
+//!   (<https://docs.clover.com/docs/api-usage-rate-limits>); 16 per second, evenly spaced
+//!   (the client sends one request at a time, well under the concurrency limit).
 //! - Shopify Admin GraphQL: a leaky bucket of query cost, 100 points restored per second and
 //!   2,000 points of capacity on standard plans (each request takes its estimated cost) (<https://shopify.dev/docs/api/usage/limits#graphql-admin-api-rate-limits>).
 
@@ -57,6 +60,7 @@ impl RateLimit {
         match vendor {
             Provider::Square => Self::per_second(10),
             Provider::BigCommerce | Provider::WooCommerce => Self::per_second(5),
+            Provider::Clover => Self::per_second(16),
             // Cells are query-cost points: 100 restored per second, a 2,000-point bucket.
             Provider::Shopify => Self {
                 per_second: nz(100),
