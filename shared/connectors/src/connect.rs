@@ -10,6 +10,9 @@
 //! - Shopify: `base_url` (the shop), `access_token`.
 //! - Clover: `merchant_id` (the `mId`), `access_token` (an OAuth or merchant API token);
 //!   `base_url` defaults to `https://api.clover.com` (Europe: `https://api.eu.clover.com`).
+//! - Toast: `restaurant_guid` (sent as `Toast-Restaurant-External-ID`), `access_token` (from
+//!   Toast's authentication API; not refreshed here); `base_url` defaults to
+//!   `https://ws-api.toasttab.com`.
 
 use std::fmt;
 
@@ -19,7 +22,9 @@ use tillbridge_domain::{Currency, Provider, Secret};
 use crate::api::VendorApi;
 use crate::error::{ConnectorError, Result};
 use crate::http::{Env, HttpConfig};
-use crate::{BigCommerceClient, CloverClient, ShopifyClient, SquareClient, WooCommerceClient};
+use crate::{
+    BigCommerceClient, CloverClient, ShopifyClient, SquareClient, ToastClient, WooCommerceClient,
+};
 
 /// A merchant's API credentials at one vendor. Secrets never print (`Debug` hides them).
 #[derive(Clone, Default, Deserialize)]
@@ -37,6 +42,8 @@ pub struct ApiCredentials {
     pub store_hash: Option<String>,
     /// Clover merchant id (`mId`).
     pub merchant_id: Option<String>,
+    /// Toast restaurant GUID.
+    pub restaurant_guid: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +61,8 @@ struct Raw {
     store_hash: Option<String>,
     #[serde(default)]
     merchant_id: Option<String>,
+    #[serde(default)]
+    restaurant_guid: Option<String>,
 }
 
 impl From<Raw> for ApiCredentials {
@@ -65,6 +74,7 @@ impl From<Raw> for ApiCredentials {
             consumer_secret: r.consumer_secret.map(Secret::new),
             store_hash: r.store_hash,
             merchant_id: r.merchant_id,
+            restaurant_guid: r.restaurant_guid,
         }
     }
 }
@@ -78,6 +88,7 @@ impl fmt::Debug for ApiCredentials {
             .field("consumer_secret", &self.consumer_secret)
             .field("store_hash", &self.store_hash)
             .field("merchant_id", &self.merchant_id)
+            .field("restaurant_guid", &self.restaurant_guid)
             .finish()
     }
 }
@@ -164,6 +175,17 @@ pub fn connect(
             config,
             env,
         )?),
+        Provider::Toast => Box::new(ToastClient::new(
+            credentials.base_url.as_deref(),
+            credentials
+                .restaurant_guid
+                .as_deref()
+                .ok_or_else(|| missing("restaurant_guid"))?,
+            token()?,
+            currency,
+            config,
+            env,
+        )?),
         other => {
             return Err(ConnectorError::config(
                 other,
@@ -211,6 +233,15 @@ mod tests {
                 .expect("parses");
         let client = connect(Provider::Clover, &creds, Currency::USD, None, &env());
         assert_eq!(client.map(|c| c.provider()).ok(), Some(Provider::Clover));
+    }
+
+    #[test]
+    fn toast_needs_its_restaurant_guid() {
+        let creds: ApiCredentials =
+            serde_json::from_str(r#"{"access_token": "t", "restaurant_guid": "r-1"}"#)
+                .expect("parses");
+        let client = connect(Provider::Toast, &creds, Currency::USD, None, &env());
+        assert_eq!(client.map(|c| c.provider()).ok(), Some(Provider::Toast));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! items (one per variation) with stock per location, and deletions as tombstones.
 //!
 //! Vendors: Square ([`SquareClient`]), WooCommerce ([`WooCommerceClient`]), BigCommerce
-//! ([`BigCommerceClient`]), Shopify ([`ShopifyClient`]), Clover ([`CloverClient`]).
+//! ([`BigCommerceClient`]), Shopify ([`ShopifyClient`]), Clover ([`CloverClient`]),
+//! Toast ([`ToastClient`]).
 //!
 //! ```text
 //! let env = Env { table, clock };                       // breaker state + "now"
@@ -32,6 +33,7 @@ pub mod fake;
 pub mod http;
 pub mod shopify;
 pub mod square;
+pub mod toast;
 pub mod woocommerce;
 
 pub use api::{
@@ -44,4 +46,5 @@ pub use error::{ConnectorError, Result};
 pub use http::{CallStats, Env, HttpConfig};
 pub use shopify::ShopifyClient;
 pub use square::SquareClient;
+pub use toast::ToastClient;
 pub use woocommerce::WooCommerceClient;

@@ -10,6 +10,7 @@ pub mod bigcommerce;
 pub mod clover;
 pub mod shopify;
 pub mod square;
+pub mod toast;
 pub mod woocommerce;
 
 use std::collections::VecDeque;

@@ -17,6 +17,10 @@
 //! - Clover: 16 requests per second per token, 50 per app, 5 concurrent per token
 //!   (<https://docs.clover.com/docs/api-usage-rate-limits>); 16 per second, evenly spaced
 //!   (the client sends one request at a time, well under the concurrency limit).
+//! - Toast: 20 requests per second and 10,000 per 15 minutes by default, but `GET /menus`
+//!   one request per second per location
+//!   (<https://doc.toasttab.com/doc/devguide/apiRateLimiting.html>); 1 per second for the
+//!   whole credential, so the menus endpoint is never over its limit.
 //! - Shopify Admin GraphQL: a leaky bucket of query cost, 100 points restored per second and
 //!   2,000 points of capacity on standard plans (each request takes its estimated cost) (<https://shopify.dev/docs/api/usage/limits#graphql-admin-api-rate-limits>).
 
@@ -61,6 +65,7 @@ impl RateLimit {
             Provider::Square => Self::per_second(10),
             Provider::BigCommerce | Provider::WooCommerce => Self::per_second(5),
             Provider::Clover => Self::per_second(16),
+            Provider::Toast => Self::per_second(1),
             // Cells are query-cost points: 100 restored per second, a 2,000-point bucket.
             Provider::Shopify => Self {
                 per_second: nz(100),
