@@ -13,6 +13,9 @@
 //! - Toast: `restaurant_guid` (sent as `Toast-Restaurant-External-ID`), `access_token` (from
 //!   Toast's authentication API; not refreshed here); `base_url` defaults to
 //!   `https://ws-api.toasttab.com`.
+//! - Zettle: `access_token` (OAuth bearer); `client_id` and `api_key` (the assertion grant's
+//!   inputs) are accepted and kept for a later token refresh, not used yet. `base_url`, when
+//!   given, replaces both `https://products.izettle.com` and `https://inventory.izettle.com`.
 
 use std::fmt;
 
@@ -24,6 +27,7 @@ use crate::error::{ConnectorError, Result};
 use crate::http::{Env, HttpConfig};
 use crate::{
     BigCommerceClient, CloverClient, ShopifyClient, SquareClient, ToastClient, WooCommerceClient,
+    ZettleClient,
 };
 
 /// A merchant's API credentials at one vendor. Secrets never print (`Debug` hides them).
@@ -44,6 +48,10 @@ pub struct ApiCredentials {
     pub merchant_id: Option<String>,
     /// Toast restaurant GUID.
     pub restaurant_guid: Option<String>,
+    /// Zettle app client id (assertion grant; not used yet).
+    pub client_id: Option<String>,
+    /// Zettle API key (assertion grant; not used yet).
+    pub api_key: Option<Secret>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +71,10 @@ struct Raw {
     merchant_id: Option<String>,
     #[serde(default)]
     restaurant_guid: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    api_key: Option<String>,
 }
 
 impl From<Raw> for ApiCredentials {
@@ -75,6 +87,8 @@ impl From<Raw> for ApiCredentials {
             store_hash: r.store_hash,
             merchant_id: r.merchant_id,
             restaurant_guid: r.restaurant_guid,
+            client_id: r.client_id,
+            api_key: r.api_key.map(Secret::new),
         }
     }
 }
@@ -89,6 +103,8 @@ impl fmt::Debug for ApiCredentials {
             .field("store_hash", &self.store_hash)
             .field("merchant_id", &self.merchant_id)
             .field("restaurant_guid", &self.restaurant_guid)
+            .field("client_id", &self.client_id)
+            .field("api_key", &self.api_key)
             .finish()
     }
 }
@@ -186,6 +202,12 @@ pub fn connect(
             config,
             env,
         )?),
+        Provider::Zettle => Box::new(ZettleClient::new(
+            credentials.base_url.as_deref(),
+            token()?,
+            config,
+            env,
+        )?),
         other => {
             return Err(ConnectorError::config(
                 other,
@@ -215,12 +237,14 @@ mod tests {
     #[test]
     fn credentials_parse_from_the_tenants_file_and_never_print_secrets() {
         let creds: ApiCredentials = serde_json::from_str(
-            r#"{"base_url": "http://127.0.0.1:9", "access_token": "EAAA-secret", "consumer_secret": "cs_x"}"#,
+            r#"{"base_url": "http://127.0.0.1:9", "access_token": "EAAA-secret", "consumer_secret": "cs_x", "api_key": "zk_secret"}"#,
         )
         .expect("parses");
         let printed = format!("{creds:?}");
         assert!(
-            !printed.contains("EAAA-secret") && !printed.contains("cs_x"),
+            !printed.contains("EAAA-secret")
+                && !printed.contains("cs_x")
+                && !printed.contains("zk_secret"),
             "{printed}"
         );
         assert!(serde_json::from_str::<ApiCredentials>(r#"{"token": "x"}"#).is_err());
@@ -256,6 +280,7 @@ mod tests {
             (Provider::WooCommerce, false),
             (Provider::Clover, false),
             (Provider::Toast, false),
+            (Provider::Zettle, true),
         ] {
             let client = connect(provider, &creds, Currency::USD, None, &env);
             assert_eq!(client.is_ok(), ok, "{provider}");

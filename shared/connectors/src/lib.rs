@@ -6,7 +6,7 @@
 //!
 //! Vendors: Square ([`SquareClient`]), WooCommerce ([`WooCommerceClient`]), BigCommerce
 //! ([`BigCommerceClient`]), Shopify ([`ShopifyClient`]), Clover ([`CloverClient`]),
-//! Toast ([`ToastClient`]).
+//! Toast ([`ToastClient`]), Zettle ([`ZettleClient`]).
 //!
 //! ```text
 //! let env = Env { table, clock };                       // breaker state + "now"
@@ -35,6 +35,7 @@ pub mod shopify;
 pub mod square;
 pub mod toast;
 pub mod woocommerce;
+pub mod zettle;
 
 pub use api::{
     CatalogPage, FetchedItem, Location, ObjectKind, Pull, StockLevel, Tombstone, VendorApi, pull,
@@ -48,3 +49,4 @@ pub use shopify::ShopifyClient;
 pub use square::SquareClient;
 pub use toast::ToastClient;
 pub use woocommerce::WooCommerceClient;
+pub use zettle::ZettleClient;

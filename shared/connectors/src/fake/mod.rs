@@ -12,6 +12,7 @@ pub mod shopify;
 pub mod square;
 pub mod toast;
 pub mod woocommerce;
+pub mod zettle;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -21,6 +21,9 @@
 //!   one request per second per location
 //!   (<https://doc.toasttab.com/doc/devguide/apiRateLimiting.html>); 1 per second for the
 //!   whole credential, so the menus endpoint is never over its limit.
+//! - Zettle: Inventory API v3 allows about 4 requests per second (a soft limit,
+//!   <https://developer.zettle.com/docs/api/inventory/overview>); the Product Library
+//!   publishes none. 4 per second for both.
 //! - Shopify Admin GraphQL: a leaky bucket of query cost, 100 points restored per second and
 //!   2,000 points of capacity on standard plans (each request takes its estimated cost) (<https://shopify.dev/docs/api/usage/limits#graphql-admin-api-rate-limits>).
 
@@ -66,6 +69,7 @@ impl RateLimit {
             Provider::BigCommerce | Provider::WooCommerce => Self::per_second(5),
             Provider::Clover => Self::per_second(16),
             Provider::Toast => Self::per_second(1),
+            Provider::Zettle => Self::per_second(4),
             // Cells are query-cost points: 100 restored per second, a 2,000-point bucket.
             Provider::Shopify => Self {
                 per_second: nz(100),

@@ -1,0 +1,295 @@
+//! A fake Zettle: the Product Library's `/organizations/self/library` (with `limit`,
+//! `offset`, `eventLogUuid`, `Link` pages, `untilEventLogUuid` as time-based UUIDs and
+//! `deletedProducts`), product by UUID, and Inventory v3 `/v3/stock` with `Link` pages, behind
+//! bearer auth (see [`crate::zettle`] for the sources).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tillbridge_domain::Timestamp;
+
+use super::{Canned, Running, cursor_of, offset_of, serve};
+use crate::zettle::uuid_v1_time;
+
+/// A variant.
+#[derive(Debug, Clone)]
+pub struct FakeVariant {
+    /// UUID.
+    pub uuid: String,
+    /// Name.
+    pub name: String,
+    /// Price in minor units; `None`: priced at the till.
+    pub price: Option<i64>,
+    /// (inventory UUID, balance as number text).
+    pub stock: Vec<(String, String)>,
+}
+
+/// A product.
+#[derive(Debug, Clone)]
+pub struct FakeProduct {
+    /// UUID.
+    pub uuid: String,
+    /// Name.
+    pub name: String,
+    /// Last change.
+    pub updated: Timestamp,
+    /// When deleted.
+    pub deleted_at: Option<Timestamp>,
+    /// Variants.
+    pub variants: Vec<FakeVariant>,
+}
+
+/// The fake organization.
+#[derive(Debug, Clone, Default)]
+pub struct Organization {
+    /// Products.
+    pub products: Vec<FakeProduct>,
+    /// The currency of its prices.
+    pub currency: String,
+    /// Library entries per page at most (the server's preference).
+    pub page: usize,
+}
+
+/// A version-1 UUID holding `t` (how Zettle's event log UUIDs carry their time).
+pub fn uuid_v1(t: Timestamp) -> String {
+    let ticks = u64::try_from(t.unix_nanos() / 100).unwrap_or(0) + 0x01B2_1DD2_1381_4000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-8000-00000000000a",
+        ticks & 0xffff_ffff,
+        (ticks >> 32) & 0xffff,
+        ((ticks >> 48) & 0x0fff) | 0x1000
+    )
+}
+
+/// `401`, as Zettle's OAuth-protected services answer a bad token (body shape not documented
+/// publicly: the OAuth 2.0 bearer error form is used).
+pub fn unauthorized() -> Canned {
+    Canned::json(
+        401,
+        json!({"error": "invalid_token", "error_description": "The access token is invalid or has expired"})
+            .to_string(),
+    )
+}
+
+/// `429`.
+pub fn rate_limited() -> Canned {
+    Canned::json(
+        429,
+        json!({"developerMessage": "Too many requests", "errorType": "TOO_MANY_REQUESTS"})
+            .to_string(),
+    )
+}
+
+type Shared = Arc<Mutex<Organization>>;
+
+/// A running fake Zettle (both hosts on one server).
+pub struct FakeZettle {
+    /// The server (base URL, control).
+    pub server: Running,
+    org: Shared,
+}
+
+impl FakeZettle {
+    /// Serves `org`, accepting only `Authorization: Bearer <token>`.
+    ///
+    /// # Errors
+    /// The port could not be bound.
+    pub async fn start(token: &str, org: Organization) -> std::io::Result<Self> {
+        let shared: Shared = Arc::new(Mutex::new(org));
+        let router = Router::new()
+            .route("/organizations/self/library", get(library))
+            .route("/organizations/self/products/{uuid}", get(product))
+            .route("/v3/stock", get(stock))
+            .with_state(shared.clone());
+        let expected = format!("Bearer {token}");
+        let server = serve(
+            router,
+            Arc::new(move |headers, _| {
+                let ok = headers.get("authorization").and_then(|v| v.to_str().ok())
+                    == Some(expected.as_str());
+                (!ok).then(unauthorized)
+            }),
+        )
+        .await?;
+        Ok(Self {
+            server,
+            org: shared,
+        })
+    }
+
+    /// The organization's data, to change between calls.
+    pub fn org(&self) -> MutexGuard<'_, Organization> {
+        lock(&self.org)
+    }
+}
+
+fn lock(o: &Shared) -> MutexGuard<'_, Organization> {
+    o.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn product_json(p: &FakeProduct, currency: &str) -> Value {
+    let variants: Vec<Value> = p
+        .variants
+        .iter()
+        .map(|v| {
+            let mut j = json!({"uuid": v.uuid, "name": v.name, "sku": format!("SKU-{}", v.uuid),
+                "barcode": "", "options": [{"name": "Size", "value": v.name}]});
+            if let Some(amount) = v.price {
+                j["price"] = json!({"amount": amount, "currencyId": currency});
+            }
+            j
+        })
+        .collect();
+    json!({
+        "uuid": p.uuid, "name": p.name, "description": "", "etag": format!("\"{}\"", p.updated.unix_nanos()),
+        "category": {"uuid": "c0ffee00-0000-1000-8000-000000000000", "name": "Coffee"},
+        "vatPercentage": 12.5, "created": p.updated.to_rfc3339(), "updated": p.updated.to_rfc3339(),
+        "updatedBy": "u", "variants": variants,
+    })
+}
+
+fn bad(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(
+            json!({"developerMessage": message, "errorType": "VALIDATION_ERROR", "violations": []}),
+        ),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LibraryQuery {
+    limit: Option<usize>,
+    offset: Option<usize>,
+    event_log_uuid: Option<String>,
+}
+
+fn link(headers: &HeaderMap, path_and_query: &str) -> Option<HeaderValue> {
+    let host = headers.get("host")?.to_str().ok()?;
+    HeaderValue::from_str(&format!("<http://{host}{path_and_query}>; rel=\"next\"")).ok()
+}
+
+async fn library(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<LibraryQuery>,
+) -> Response {
+    let org = lock(&s);
+    let since = match &q.event_log_uuid {
+        Some(u) => match uuid_v1_time(u) {
+            Some(t) => Some(t),
+            None => return bad("Invalid eventLogUuid"),
+        },
+        None => None,
+    };
+    let newest = org
+        .products
+        .iter()
+        .flat_map(|p| [Some(p.updated), p.deleted_at])
+        .flatten()
+        .max()
+        .unwrap_or_else(|| Timestamp::from_unix_nanos(0));
+    let changed: Vec<&FakeProduct> = org
+        .products
+        .iter()
+        .filter(|p| p.deleted_at.is_none() && since.is_none_or(|t| p.updated > t))
+        .collect();
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(500).clamp(1, 500).min(org.page.max(1));
+    let deleted: Vec<&str> = match since {
+        Some(t) if offset == 0 => org
+            .products
+            .iter()
+            .filter(|p| p.deleted_at.is_some_and(|d| d > t))
+            .map(|p| p.uuid.as_str())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let products: Vec<Value> = changed
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|p| product_json(p, &org.currency))
+        .collect();
+    let body = json!({
+        "fromEventLogUuid": q.event_log_uuid, "untilEventLogUuid": uuid_v1(newest),
+        "products": products, "discounts": [], "deletedProducts": deleted, "deletedDiscounts": [],
+    });
+    let mut response = Json(body).into_response();
+    if offset + limit < changed.len() {
+        let mut next = format!(
+            "/organizations/self/library?limit={limit}&offset={}",
+            offset + limit
+        );
+        if let Some(u) = &q.event_log_uuid {
+            next.push_str(&format!("&eventLogUuid={u}"));
+        }
+        if let Some(v) = link(&headers, &next) {
+            response.headers_mut().insert("link", v);
+        }
+    }
+    response
+}
+
+async fn product(State(s): State<Shared>, Path(uuid): Path<String>) -> Response {
+    let org = lock(&s);
+    match org.products.iter().find(|p| p.uuid == uuid && p.deleted_at.is_none()) {
+        Some(p) => Json(product_json(p, &org.currency)).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"developerMessage": "Product not found", "errorType": "NOT_FOUND", "violations": []})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct StockQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn stock(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<StockQuery>,
+) -> Response {
+    let org = lock(&s);
+    let Some(offset) = offset_of(q.cursor.as_deref()) else {
+        return bad("Invalid cursor");
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 100).min(org.page.max(1));
+    let records: Vec<Value> = org
+        .products
+        .iter()
+        .filter(|p| p.deleted_at.is_none())
+        .flat_map(|p| p.variants.iter().map(move |v| (p, v)))
+        .flat_map(|(p, v)| v.stock.iter().map(move |(inv, bal)| (p, v, inv, bal)))
+        .map(|(p, v, inv, bal)| {
+            let balance: Value = serde_json::from_str(bal).unwrap_or(Value::Null);
+            json!({"organizationUuid": "self", "inventoryUuid": inv, "productUuid": p.uuid,
+                   "variantUuid": v.uuid, "balance": balance, "lowStockLevel": 0,
+                   "lowStockAlert": false, "updated": p.updated.to_rfc3339(), "checksum": "1"})
+        })
+        .collect();
+    let page: Vec<&Value> = records.iter().skip(offset).take(limit).collect();
+    let mut response = Json(json!(page)).into_response();
+    if offset + limit < records.len() {
+        let next = format!(
+            "/v3/stock?cursor={}&limit={limit}",
+            cursor_of(offset + limit)
+        );
+        if let Some(v) = link(&headers, &next) {
+            response.headers_mut().insert("link", v);
+        }
+    }
+    response
+}
