@@ -333,6 +333,7 @@ async fn migration_validation_events_match_their_schemas() {
         occurred_at: Timestamp::UNIX_EPOCH,
         received_at: Timestamp::UNIX_EPOCH,
         correlation_id: CorrelationId::parse("m1").unwrap_or_else(|e| panic!("{e}")),
+        delivery_key: None,
     };
     assert_valid(&request);
     let bus = RecordingBus::default();

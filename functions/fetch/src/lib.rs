@@ -105,6 +105,7 @@ fn scheduled_event(
         occurred_at: now,
         received_at: now,
         correlation_id: correlation,
+        delivery_key: None,
     })
 }
 

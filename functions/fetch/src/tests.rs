@@ -46,6 +46,7 @@ fn notification(n: usize, at: Timestamp) -> String {
         occurred_at: at,
         received_at: at,
         correlation_id: CorrelationId::parse("c").unwrap(),
+        delivery_key: None,
     };
     serde_json::json!({ "version": "0", "detail-type": "pos.fetch.requested", "source": "tillbridge", "detail": e }).to_string()
 }

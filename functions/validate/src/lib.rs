@@ -183,6 +183,7 @@ mod tests {
             occurred_at: Timestamp::UNIX_EPOCH,
             received_at: Timestamp::UNIX_EPOCH,
             correlation_id: CorrelationId::parse("m1").unwrap_or_else(|e| panic!("{e}")),
+            delivery_key: None,
         };
         let mut message = SqsMessage::default();
         message.message_id = Some("m".into());

@@ -111,6 +111,7 @@ pub(crate) async fn announce_thresholds(
             occurred_at: cause.occurred_at,
             received_at: cause.received_at,
             correlation_id: cause.correlation_id.clone(),
+            delivery_key: None,
         };
         publish(bus, std::slice::from_ref(&event)).await?;
         if let Some(item) = existing {

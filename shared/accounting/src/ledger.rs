@@ -195,5 +195,6 @@ pub fn usage_event(
         occurred_at: at,
         received_at: at,
         correlation_id: correlation.clone(),
+        delivery_key: None,
     }
 }

@@ -399,6 +399,7 @@ pub(crate) async fn sync_provider(
         occurred_at: now,
         received_at: now,
         correlation_id: correlation,
+        delivery_key: None,
     };
     match tillbridge_ports::publish(api.bus.as_ref(), std::slice::from_ref(&event)).await {
         Ok(()) => Response::json(

@@ -78,6 +78,7 @@ mod pagination {
             occurred_at: t,
             received_at: t,
             correlation_id: CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}")),
+            delivery_key: None,
         }
     }
 

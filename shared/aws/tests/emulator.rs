@@ -239,6 +239,7 @@ fn event(i: usize) -> Envelope {
         occurred_at: Timestamp::UNIX_EPOCH,
         received_at: Timestamp::UNIX_EPOCH,
         correlation_id: CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}")),
+        delivery_key: None,
     }
 }
 

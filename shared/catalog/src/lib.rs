@@ -248,9 +248,10 @@ async fn log_outcome(table: &dyn Table, event: &Envelope, outcome: ApplyOutcome)
         _ => outcome.as_str(),
     };
     let provider = event.provider.map(|p| p.as_str()).unwrap_or("-");
+    let vendor_delivery_id = event.delivery_key.as_deref().unwrap_or("-");
     if outcome != ApplyOutcome::Stale {
         tracing::info!(
-            tenant = %event.tenant_id, provider, event_id = %event.event_id,
+            tenant = %event.tenant_id, provider, vendor_delivery_id, event_id = %event.event_id,
             correlation_id = %event.correlation_id, entity = %event.entity_id,
             event_type = event.event_type().as_str(), outcome = what, "catalog event applied"
         );
@@ -269,7 +270,7 @@ async fn log_outcome(table: &dyn Table, event: &Envelope, outcome: ApplyOutcome)
         None => None,
     };
     tracing::info!(
-        tenant = %event.tenant_id, provider, event_id = %event.event_id,
+        tenant = %event.tenant_id, provider, vendor_delivery_id, event_id = %event.event_id,
         correlation_id = %event.correlation_id, entity = %event.entity_id,
         event_type = event.event_type().as_str(), outcome = what,
         stored_at = stored.as_deref().unwrap_or("-"), incoming_at = %event.occurred_at,
@@ -362,6 +363,7 @@ mod tests {
             occurred_at: t,
             received_at: t,
             correlation_id: CorrelationId::parse("d1").unwrap_or_else(|e| panic!("{e}")),
+            delivery_key: None,
         }
     }
 

@@ -42,6 +42,7 @@ fn envelope(
         occurred_at: at,
         received_at: at,
         correlation_id: CorrelationId::parse("d1").unwrap_or_else(|e| panic!("{e}")),
+        delivery_key: None,
     }
 }
 

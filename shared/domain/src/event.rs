@@ -36,6 +36,12 @@ pub struct Envelope {
     pub received_at: Timestamp,
     /// The flow it belongs to, carried through every stage and log line.
     pub correlation_id: CorrelationId,
+    /// The vendor's own id of the delivery the event came from (Shopify's
+    /// `X-Shopify-Webhook-Id`, Square's `event_id`, … or a body hash where the vendor sends
+    /// none), for the operator following one delivery through the logs; absent for events
+    /// that did not come from a webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_key: Option<String>,
 }
 
 impl Envelope {
@@ -544,6 +550,7 @@ mod tests {
             occurred_at: Timestamp::UNIX_EPOCH,
             received_at: Timestamp::UNIX_EPOCH,
             correlation_id: CorrelationId::parse("c1").expect("valid"),
+            delivery_key: None,
         }
     }
 

@@ -52,6 +52,10 @@ pub fn event_schema(t: EventType) -> Value {
             "occurred_at": timestamp.clone(),
             "received_at": timestamp,
             "correlation_id": generator.subschema_for::<CorrelationId>(),
+            "delivery_key": {
+                "type": "string",
+                "description": "The vendor's own id of the delivery the event came from (absent for events not from a webhook)."
+            },
             "data": data,
         },
     })

@@ -369,6 +369,7 @@ fn envelope(
         occurred_at: at,
         received_at: received,
         correlation_id: correlation.clone(),
+        delivery_key: None,
     }
 }
 

@@ -121,6 +121,7 @@ fn thin(received: Timestamp, n: usize) -> Envelope {
         occurred_at: received,
         received_at: received,
         correlation_id: CorrelationId::parse("c").unwrap(),
+        delivery_key: None,
     }
 }
 

@@ -463,6 +463,7 @@ async fn the_mapping_stage_uses_the_tier_and_audits_each_call() {
         occurred_at: at,
         received_at: at,
         correlation_id: CorrelationId::parse("m1").unwrap(),
+        delivery_key: None,
     };
     let summary = suggest_for_migration(
         table.as_ref(),

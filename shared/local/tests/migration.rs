@@ -142,6 +142,7 @@ fn stamped(item: CatalogItem, n: usize, updated: Timestamp, stamp: bool) -> Enve
         occurred_at: updated,
         received_at: updated,
         correlation_id: CorrelationId::parse("c-webhook").unwrap(),
+        delivery_key: None,
     }
 }
 
@@ -366,6 +367,7 @@ async fn migrate_rerun_and_roll_back_restores_the_catalog_exactly() {
         occurred_at: at(),
         received_at: at(),
         correlation_id: CorrelationId::parse("c").unwrap(),
+        delivery_key: None,
     };
     migration::handle(
         h.table.as_ref(),
@@ -490,6 +492,7 @@ fn migration_event(id: &str, body: EventData) -> Envelope {
         occurred_at: at(),
         received_at: at(),
         correlation_id: CorrelationId::parse("c").unwrap(),
+        delivery_key: None,
     }
 }
 

@@ -259,5 +259,6 @@ pub(crate) fn event(m: &Migration, key: &str, body: EventData, at: Timestamp) ->
         occurred_at: at,
         received_at: at,
         correlation_id: m.correlation_id.clone(),
+        delivery_key: None,
     }
 }

@@ -145,6 +145,7 @@ pub async fn suggest_for_migration(
         occurred_at: event.occurred_at,
         received_at: event.received_at,
         correlation_id: event.correlation_id.clone(),
+        delivery_key: None,
     };
     // An id no migration can have: nothing to move on.
     if let Ok(id) = MigrationId::parse(&req.migration_id) {

@@ -83,6 +83,7 @@ pub async fn validate_batch(
         occurred_at: event.occurred_at,
         received_at: event.received_at,
         correlation_id: event.correlation_id.clone(),
+        delivery_key: None,
     };
     publish(bus, std::slice::from_ref(&out)).await?;
     Ok(report)

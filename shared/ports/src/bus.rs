@@ -317,6 +317,7 @@ mod claim_check_tests {
             occurred_at: Timestamp::UNIX_EPOCH,
             received_at: Timestamp::UNIX_EPOCH,
             correlation_id: CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}")),
+            delivery_key: None,
         }
     }
 

@@ -337,6 +337,7 @@ impl SignatureCheck {
             occurred_at: d.received_at,
             received_at: d.received_at,
             correlation_id: d.correlation_id.clone(),
+            delivery_key: None,
         };
         publish(self.bus.as_ref(), std::slice::from_ref(&event)).await?;
         self.step(d, "quarantined", json!({ "reason": reason }))

@@ -103,6 +103,7 @@ impl Normalized {
                     occurred_at: e.occurred_at,
                     received_at,
                     correlation_id: correlation_id.clone(),
+                    delivery_key: Some(delivery_key.to_owned()),
                 }
             })
             .collect()
