@@ -237,7 +237,7 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
         StartRequest {
             tenant: &config.tenant_id,
             currency: config.currency,
-            country: None,
+            country: config.country.map(|c| c.to_string()),
             source_name: &source,
             export,
             requested_by: &by,

@@ -140,7 +140,7 @@ pub fn migrate(a: MigrateArgs) -> Outcome {
             StartRequest {
                 tenant: &tenant,
                 currency: config.currency,
-                country: None,
+                country: config.country.map(|c| c.to_string()),
                 source_name: &a.source_name,
                 export: ExportSource::Upload {
                     bytes: &export,

@@ -52,8 +52,9 @@ pub struct EvalArgs {
 
 /// Loads a sample file into field profiles (JSON records or CSV).
 fn profiles(path: &std::path::Path) -> Result<Vec<tillbridge_mapping::FieldProfile>, Failure> {
-    let text = String::from_utf8(read_input(&path.to_path_buf(), "sample")?)
-        .map_err(|_| Failure::usage("the sample is not UTF-8"))?;
+    let bytes = read_input(&path.to_path_buf(), "sample")?;
+    let starts_json =
+        bytes.trim_ascii_start().starts_with(b"[") || bytes.trim_ascii_start().starts_with(b"{");
     let is_csv = match path
         .extension()
         .and_then(|e| e.to_str())
@@ -62,11 +63,13 @@ fn profiles(path: &std::path::Path) -> Result<Vec<tillbridge_mapping::FieldProfi
     {
         Some("csv") => true,
         Some("json") => false,
-        _ => !text.trim_start().starts_with(['[', '{']),
+        _ => !starts_json,
     };
     if is_csv {
-        profile_csv(&text).map_err(|e| Failure::usage(format!("cannot read the CSV sample: {e}")))
+        profile_csv(&bytes).map_err(|e| Failure::usage(format!("cannot read the CSV sample: {e}")))
     } else {
+        let text =
+            String::from_utf8(bytes).map_err(|_| Failure::usage("the sample is not UTF-8"))?;
         let value: Value = serde_json::from_str(&text)
             .map_err(|e| Failure::usage(format!("the sample is not valid JSON: {e}")))?;
         Ok(profile_json(&records(value)?))

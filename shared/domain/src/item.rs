@@ -153,6 +153,11 @@ canonical_item! {
     )]
     #[schemars(with = "Option<f64>")]
     cbd_percent: Option<Decimal> => CbdPercent,
+    /// The price is entered at the register when sold (an open or variable price: market
+    /// fish, custom cakes); `price_minor`, when given, is only a suggestion. Such an item is
+    /// sellable without a fixed price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    open_price: Option<bool> => OpenPrice,
 }
 
 impl CanonicalField {

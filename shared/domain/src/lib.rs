@@ -11,6 +11,7 @@ pub mod ids;
 pub mod item;
 pub mod locale;
 pub mod money;
+pub mod money_text;
 pub mod number;
 pub mod schema;
 pub mod secret;

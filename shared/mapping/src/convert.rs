@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tillbridge_domain::CanonicalField;
 use tillbridge_domain::money::parse_decimal;
+use tillbridge_domain::money_text::{DecimalMark, parse_money};
 use tillbridge_domain::{CatalogItem, Currency, Timestamp};
 
 use crate::flatten::{FieldProfile, ValueKind};
@@ -52,8 +53,8 @@ pub fn detect(target: &str, p: &FieldProfile) -> Conversion {
     let in_list = p.path.ends_with("[]");
     match target {
         "price_minor" | "cost_minor" => {
-            if p.share_of(ValueKind::Integer) >= 0.8 && p.floats == 0 && p.decimal_strings == 0 {
-                Conversion::MinorUnits
+            if let Some((c, _)) = integer_units(p) {
+                c
             } else if p.samples.iter().any(|s| s.contains(['$', '€', '£', ','])) {
                 Conversion::MoneyString
             } else {
@@ -107,6 +108,53 @@ pub fn detect(target: &str, p: &FieldProfile) -> Conversion {
     }
 }
 
+/// For a money column of whole numbers: minor or major units, decided from the values,
+/// and the evidence (for the suggestion's reason). None when the values are not integers.
+pub fn integer_units(p: &FieldProfile) -> Option<(Conversion, String)> {
+    if p.share_of(ValueKind::Integer) < 0.8 || p.floats > 0 || p.decimal_strings > 0 {
+        return None;
+    }
+    let leaf = words(&p.path);
+    let n = p.ints.max(1);
+    let pct = |k: usize| k * 100 / n;
+    let minor_words = ["cents", "cent", "minor", "pence", "amount", "money"];
+    Some(if leaf.iter().any(|w| minor_words.contains(&w.as_str())) {
+        (
+            Conversion::MinorUnits,
+            "whole numbers under a name that says minor units (amount, cents, money)".into(),
+        )
+    } else if p.small_ints * 2 >= n {
+        (
+            Conversion::MajorToMinor,
+            format!(
+                "whole numbers, {}% of them below 100: as minor units they would cost under 1.00, so major units",
+                pct(p.small_ints)
+            ),
+        )
+    } else if p.json_ints * 2 >= n {
+        (
+            Conversion::MinorUnits,
+            "JSON integers of 100 and more, as vendor APIs send minor units".into(),
+        )
+    } else if p.round_ints * 2 < n {
+        (
+            Conversion::MinorUnits,
+            format!(
+                "whole numbers, {}% of them not a multiple of 100 (as in 1299 for 12.99): minor units",
+                100 - pct(p.round_ints)
+            ),
+        )
+    } else {
+        (
+            Conversion::MajorToMinor,
+            format!(
+                "whole numbers, {}% of them multiples of 100: whole amounts in major units",
+                pct(p.round_ints)
+            ),
+        )
+    })
+}
+
 /// One approved line of a mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappedField {
@@ -121,7 +169,7 @@ pub struct MappedField {
 }
 
 /// Values at `path` in `record` (every element of every `[]` level).
-fn values_at<'v>(record: &'v Value, path: &str) -> Vec<&'v Value> {
+pub(crate) fn values_at<'v>(record: &'v Value, path: &str) -> Vec<&'v Value> {
     // A CSV header (or any key) that contains dots names the field as written.
     if let Some(v) = record.get(path) {
         return if v.is_null() { Vec::new() } else { vec![v] };
@@ -154,7 +202,7 @@ fn values_at<'v>(record: &'v Value, path: &str) -> Vec<&'v Value> {
     current.into_iter().filter(|v| !v.is_null()).collect()
 }
 
-fn text(v: &Value) -> Option<String> {
+pub(crate) fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
         Value::Number(n) => Some(n.to_string()),
@@ -163,7 +211,7 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn truthy(v: &Value) -> Option<bool> {
+pub(crate) fn truthy(v: &Value) -> Option<bool> {
     match v {
         Value::Bool(b) => Some(*b),
         other => match text(other)?.to_ascii_lowercase().as_str() {
@@ -176,11 +224,11 @@ fn truthy(v: &Value) -> Option<bool> {
 
 /// Applies one converted value to an item. Returns an error message for a value that does
 /// not convert (it is reported, never guessed).
-fn set(
+pub(crate) fn set(
     item: &mut CatalogItem,
     f: &MappedField,
     vals: &[&Value],
-    currency: Currency,
+    cx: &crate::apply::Columns,
 ) -> Result<(), String> {
     let Some(first) = vals.first() else {
         return Ok(());
@@ -215,10 +263,18 @@ fn set(
             }
         }
         CanonicalField::PriceMinor => {
-            item.price_minor = item.price_minor.or(money(f, t.as_deref(), currency)?)
+            // "variable" / "open" in a price column: a price entered at sale, not an amount.
+            if t.as_deref().and_then(open_price_word) == Some(true) {
+                item.open_price = Some(true);
+            } else {
+                item.price_minor = item.price_minor.or(money(f, first, t.as_deref(), cx)?)
+            }
         }
         CanonicalField::CostMinor => {
-            item.cost_minor = item.cost_minor.or(money(f, t.as_deref(), currency)?)
+            item.cost_minor = item.cost_minor.or(money(f, first, t.as_deref(), cx)?)
+        }
+        CanonicalField::OpenPrice => {
+            item.open_price = item.open_price.or(open_price(first, t.as_deref()))
         }
         CanonicalField::StockByLocation => {}
         CanonicalField::QuantityOnHand => {
@@ -262,30 +318,59 @@ fn set(
     Ok(())
 }
 
-/// A money value (`t`, the first value as text) in minor units of `currency`, by the
-/// mapping's conversion: integers as they are, money strings stripped of symbols and
-/// separators, anything else as a decimal in major units.
-fn money(f: &MappedField, t: Option<&str>, currency: Currency) -> Result<Option<i64>, String> {
+/// A money value (`t`, the first value as text) in minor units of the currency: integers
+/// as they are when the mapping says minor units; JSON numbers as major units; text with
+/// its column's decimal mark, thousands groups, currency signs and negative forms
+/// ([`tillbridge_domain::money_text`]). A column whose mark is ambiguous converts nothing
+/// (reported once, by [`crate::apply`]).
+fn money(
+    f: &MappedField,
+    first: &Value,
+    t: Option<&str>,
+    cx: &crate::apply::Columns,
+) -> Result<Option<i64>, String> {
     let Some(s) = t else { return Ok(None) };
-    match f.conversion {
-        Conversion::MinorUnits => s
+    let currency = cx.currency;
+    if f.conversion == Conversion::MinorUnits {
+        return s
             .parse::<i64>()
             .map(Some)
-            .map_err(|_| format!("{}: {s:?} is not an integer amount", f.source)),
-        Conversion::MoneyString => {
-            let cleaned: String = s
-                .chars()
-                .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
-                .collect();
-            currency
-                .to_minor(&cleaned)
-                .map(Some)
-                .map_err(|e| format!("{}: {e}", f.source))
-        }
-        _ => currency
+            .map_err(|_| format!("{}: {s:?} is not an integer amount", f.source));
+    }
+    if first.is_number() {
+        return currency
             .to_minor(s)
             .map(Some)
+            .map_err(|e| format!("{}: {e}", f.source));
+    }
+    match cx.marks.get(&f.source) {
+        Some(Some(mark)) => parse_money(s, *mark, currency)
+            .map(Some)
             .map_err(|e| format!("{}: {e}", f.source)),
+        Some(None) => Ok(None),
+        None => parse_money(s, DecimalMark::Point, currency)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", f.source)),
+    }
+}
+
+/// Whether a value says the price is entered at sale: flags (true/yes/1), and pricing
+/// words ([`open_price_word`]).
+pub(crate) fn open_price(first: &Value, t: Option<&str>) -> Option<bool> {
+    truthy(first).or_else(|| t.and_then(open_price_word))
+}
+
+/// Pricing words: open (`VARIABLE_PRICING`, `variable`, `open`, `manual`, `market`) or fixed
+/// (`FIXED_PRICING`, `fixed`, `per unit`, `standard`, `regular`).
+pub(crate) fn open_price_word(t: &str) -> Option<bool> {
+    let w = t.to_ascii_lowercase().replace(['_', '-'], " ");
+    let has = |words: &[&str]| w.split_whitespace().any(|x| words.contains(&x));
+    if has(&["variable", "open", "manual", "market"]) {
+        Some(true)
+    } else if has(&["fixed", "unit", "standard", "regular"]) {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -321,81 +406,4 @@ fn active(conversion: Conversion, first: &Value, t: Option<&str>) -> Option<bool
         }),
         _ => truthy(first),
     }
-}
-
-/// Applies an approved mapping to records. Fields under the array that holds the variants'
-/// own ids become one item per variant (parent_id defaults to the record's id, and the
-/// record's name, category and the like are inherited); the record itself is an item too.
-/// Amounts are read in `currency`, which is also the item's currency when no field gives
-/// one. Returns the items and, per record, the values that did not convert (as messages
-/// naming the record, 1-based, and the source field).
-pub fn apply(
-    records: &[Value],
-    mapping: &[MappedField],
-    currency: Currency,
-) -> (Vec<CatalogItem>, Vec<String>) {
-    let variant_prefix = mapping
-        .iter()
-        .filter(|m| m.target == "external_id" && m.source.contains("[]"))
-        .map(|m| m.source[..m.source.rfind("[]").map_or(0, |i| i + 2)].to_owned())
-        .min_by_key(String::len);
-    let mut items = Vec::new();
-    let mut problems = Vec::new();
-    for (n, record) in records.iter().enumerate() {
-        let mut parent = CatalogItem::default();
-        for m in mapping.iter().filter(|m| {
-            variant_prefix
-                .as_ref()
-                .is_none_or(|p| !m.source.starts_with(p.as_str()))
-        }) {
-            if let Err(e) = set(&mut parent, m, &values_at(record, &m.source), currency) {
-                problems.push(format!("record {}: {e}", n + 1));
-            }
-        }
-        if parent.currency.is_none()
-            && (parent.price_minor.is_some() || parent.cost_minor.is_some())
-        {
-            parent.currency = Some(currency);
-        }
-        let mut variants = Vec::new();
-        if let Some(prefix) = &variant_prefix {
-            let key = prefix.trim_end_matches("[]");
-            for element in values_at(record, &format!("{key}[]")) {
-                let mut v = CatalogItem {
-                    parent_id: Some(parent.external_id.clone()).filter(|p| !p.is_empty()),
-                    ..CatalogItem::default()
-                };
-                for m in mapping
-                    .iter()
-                    .filter(|m| m.source.starts_with(prefix.as_str()))
-                {
-                    let rest = m.source[prefix.len()..].trim_start_matches('.');
-                    let vals = if rest.is_empty() {
-                        vec![element]
-                    } else {
-                        values_at(element, rest)
-                    };
-                    if let Err(e) = set(&mut v, m, &vals, currency) {
-                        problems.push(format!("record {}: {e}", n + 1));
-                    }
-                }
-                v.name = v.name.or_else(|| parent.name.clone());
-                v.category = v.category.or_else(|| parent.category.clone());
-                v.description = v.description.or_else(|| parent.description.clone());
-                v.brand = v.brand.or_else(|| parent.brand.clone());
-                v.vendor = v.vendor.or_else(|| parent.vendor.clone());
-                v.is_active = v.is_active.or(parent.is_active);
-                v.tax_rate_percent = v.tax_rate_percent.or(parent.tax_rate_percent);
-                if v.currency.is_none() && (v.price_minor.is_some() || v.cost_minor.is_some()) {
-                    v.currency = Some(currency);
-                }
-                variants.push(v);
-            }
-        }
-        if !parent.external_id.is_empty() {
-            items.push(parent);
-        }
-        items.extend(variants.into_iter().filter(|v| !v.external_id.is_empty()));
-    }
-    (items, problems)
 }

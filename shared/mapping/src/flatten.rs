@@ -84,6 +84,12 @@ pub struct FieldProfile {
     pub units: usize,
     /// The largest JSON integer seen (0 when none was positive).
     pub int_max: i64,
+    /// Of `ints`, the JSON numbers (the rest were integer strings).
+    pub json_ints: usize,
+    /// Of `ints`, values from 1 to 99 (under 1.00 if they were minor units).
+    pub small_ints: usize,
+    /// Of `ints`, non-zero multiples of 100 (a whole amount if they were minor units).
+    pub round_ints: usize,
     /// Hashes of the first 200 distinct non-null values (seeded per process: only the count
     /// is meaningful).
     pub distinct: HashSet<u64>,
@@ -183,6 +189,8 @@ impl FieldProfile {
             Value::Number(n) => {
                 if let Some(i) = n.as_i64() {
                     self.ints += 1;
+                    self.json_ints += 1;
+                    self.count_int(i);
                     self.int_max = self.int_max.max(i);
                     if (1_000_000_000_000..4_000_000_000_000).contains(&i) {
                         self.epoch_ms += 1;
@@ -220,6 +228,11 @@ impl FieldProfile {
         }
     }
 
+    fn count_int(&mut self, i: i64) {
+        self.small_ints += usize::from((1..100).contains(&i));
+        self.round_ints += usize::from(i != 0 && i % 100 == 0);
+    }
+
     fn observe_text(&mut self, s: &str) {
         let t = s.trim();
         if t.is_empty() {
@@ -245,9 +258,12 @@ impl FieldProfile {
             self.currencies += 1;
         } else if t.bytes().all(|b| b.is_ascii_digit()) && [8, 12, 13, 14].contains(&t.len()) {
             self.gtins += 1;
-        } else if t.parse::<i64>().is_ok() {
+        } else if let Ok(i) = t.parse::<i64>() {
             self.ints += 1;
-        } else if t.trim_start_matches(['$', '€', '£']).parse::<f64>().is_ok() {
+            self.count_int(i);
+        } else if t.trim_start_matches(['$', '€', '£']).parse::<f64>().is_ok()
+            || tillbridge_domain::money_text::looks_like_money(t)
+        {
             self.decimal_strings += 1;
         } else if is_uuid(t) {
             self.uuids += 1;
@@ -439,36 +455,26 @@ fn push_key(path: &mut String, key: &str) -> usize {
     len
 }
 
-/// Profiles of the columns of a CSV export (header row first; RFC 4180 quoting), in header
-/// order. Every cell is profiled as a string; blank lines are skipped.
+/// Profiles of the columns of a CSV export (header row first), in header order; the
+/// encoding, delimiter and quote are detected ([`read_csv`](crate::read_csv)). Every cell is
+/// profiled as a string; blank lines are skipped.
 ///
 /// # Errors
 ///
-/// The file is empty, a quoted field is not terminated, or a row has more fields than the
-/// header.
-pub fn profile_csv(text: &str) -> Result<Vec<FieldProfile>, String> {
-    let rows = parse_csv(text)?;
-    let mut it = rows.into_iter();
-    let header = it.next().ok_or("the CSV file is empty")?;
-    let mut profiles: Vec<FieldProfile> = header
+/// As [`read_csv`](crate::read_csv): the file is not text or empty, a quoted field is not
+/// terminated, or a row has more fields than the header; the message names what was
+/// detected.
+pub fn profile_csv(bytes: impl AsRef<[u8]>) -> Result<Vec<FieldProfile>, String> {
+    let table = crate::read_csv(bytes.as_ref())?;
+    let mut profiles: Vec<FieldProfile> = table
+        .header
         .iter()
         .map(|h| FieldProfile {
             path: h.clone(),
             ..FieldProfile::default()
         })
         .collect();
-    for (n, row) in it.enumerate() {
-        if row.len() == 1 && row[0].is_empty() {
-            continue;
-        }
-        if row.len() > header.len() {
-            return Err(format!(
-                "row {} has {} fields, the header has {}",
-                n + 2,
-                row.len(),
-                header.len()
-            ));
-        }
+    for row in table.rows {
         for (i, cell) in row.into_iter().enumerate() {
             profiles[i].observe(&Value::String(cell));
         }
@@ -477,72 +483,29 @@ pub fn profile_csv(text: &str) -> Result<Vec<FieldProfile>, String> {
 }
 
 /// The rows of a CSV export as JSON objects keyed by the header text (values as strings;
-/// empty cells are absent), so an approved mapping applies to CSV and JSON alike.
+/// empty cells are absent), so an approved mapping applies to CSV and JSON alike. Rows of
+/// one product spread over several rows are completed from their product's row
+/// ([`complete_multi_row`](crate::complete_multi_row)).
 ///
 /// # Errors
 ///
-/// The file is empty, a quoted field is not terminated, or a row has more fields than the
-/// header.
-pub fn csv_records(text: &str) -> Result<Vec<Value>, String> {
-    let rows = parse_csv(text)?;
-    let mut it = rows.into_iter();
-    let header = it.next().ok_or("the CSV file is empty")?;
-    let mut out = Vec::new();
-    for (n, row) in it.enumerate() {
-        if row.len() == 1 && row[0].is_empty() {
-            continue;
-        }
-        if row.len() > header.len() {
-            return Err(format!(
-                "row {} has {} fields, the header has {}",
-                n + 2,
-                row.len(),
-                header.len()
-            ));
-        }
-        let record: serde_json::Map<String, Value> = header
-            .iter()
-            .zip(row)
-            .filter(|(_, cell)| !cell.is_empty())
-            .map(|(h, cell)| (h.clone(), Value::String(cell)))
-            .collect();
-        out.push(Value::Object(record));
-    }
-    Ok(out)
-}
-
-fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if quoted {
-        return Err("unterminated quoted field".into());
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
+/// As [`profile_csv`].
+pub fn csv_records(bytes: impl AsRef<[u8]>) -> Result<Vec<Value>, String> {
+    let table = crate::read_csv(bytes.as_ref())?;
+    let header = table.header;
+    Ok(table
+        .rows
+        .into_iter()
+        .map(|row| {
+            let record: serde_json::Map<String, Value> = header
+                .iter()
+                .zip(row)
+                .filter(|(_, cell)| !cell.trim().is_empty())
+                .map(|(h, cell)| (h.clone(), Value::String(cell)))
+                .collect();
+            Value::Object(record)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -8,13 +8,19 @@
 
 #![warn(missing_docs)]
 
+mod apply;
 mod convert;
+mod csv_read;
 pub mod eval;
 mod flatten;
 pub mod llm;
+mod multirow;
 mod suggest;
 mod tokens;
 
-pub use convert::{Conversion, MappedField, apply, detect};
+pub use apply::{Applied, ApplyContext, apply, apply_with};
+pub use convert::{Conversion, MappedField, detect, integer_units};
+pub use csv_read::{CsvTable, Dialect, read_csv};
 pub use flatten::{FieldProfile, ValueKind, csv_records, profile_csv, profile_json};
+pub use multirow::{Grouping, complete_multi_row};
 pub use suggest::{Band, Suggestion, band, suggest};

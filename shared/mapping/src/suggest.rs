@@ -152,6 +152,13 @@ fn per_field(fields: &[FieldProfile]) -> Vec<Suggestion> {
                 .unwrap_or_else(|| unmatched(&f));
             let confidence = (confidence * 100.0).round() / 100.0;
             let conversion = target.map(|t| crate::convert::detect(t, p));
+            let reason = match target {
+                Some("price_minor" | "cost_minor") => match crate::convert::integer_units(p) {
+                    Some((_, evidence)) => format!("{reason}; {evidence}"),
+                    None => reason,
+                },
+                _ => reason,
+            };
             Suggestion {
                 source: p.path.clone(),
                 target,

@@ -25,9 +25,8 @@ const CATALOG_KEYS: [&str; 5] = ["items", "products", "catalog", "objects", "rec
 /// A message naming what is wrong (not UTF-8, not JSON with line and column, no catalog
 /// array, CSV without rows); never a value from the export.
 pub fn parse_records(bytes: &[u8], csv: bool) -> Result<Records, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "the export is not UTF-8".to_owned())?;
     if csv {
-        let catalog = tillbridge_mapping::csv_records(text)?;
+        let catalog = tillbridge_mapping::csv_records(bytes)?;
         if catalog.is_empty() {
             return Err("the CSV export has a header but no rows".into());
         }
@@ -36,6 +35,7 @@ pub fn parse_records(bytes: &[u8], csv: bool) -> Result<Records, String> {
             customers: Vec::new(),
         });
     }
+    let text = std::str::from_utf8(bytes).map_err(|_| "the export is not UTF-8".to_owned())?;
     let value: Value = serde_json::from_str(text).map_err(|e| {
         format!(
             "not JSON (line {}, column {}): {}",
@@ -89,15 +89,15 @@ impl Classify for serde_json::Error {
 }
 
 /// Checks an upload without building it (a 20 MB export would take ~10× that as a tree):
-/// UTF-8, well-formed JSON whose top level is an array or object, or well-formed CSV.
+/// UTF-8, well-formed JSON whose top level is an array or object, or CSV that reads (its
+/// encoding, delimiter and quote detected).
 ///
 /// # Errors
 ///
 /// As [`parse_records`]: a message naming what is wrong, never a value.
 pub fn check(bytes: &[u8], csv: bool) -> Result<(), String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "the export is not UTF-8".to_owned())?;
     if csv {
-        return tillbridge_mapping::csv_records(text).and_then(|r| {
+        return tillbridge_mapping::csv_records(bytes).and_then(|r| {
             if r.is_empty() {
                 Err("the CSV export has a header but no rows".into())
             } else {
@@ -105,6 +105,7 @@ pub fn check(bytes: &[u8], csv: bool) -> Result<(), String> {
             }
         });
     }
+    let text = std::str::from_utf8(bytes).map_err(|_| "the export is not UTF-8".to_owned())?;
     if !text.trim_start().starts_with(['[', '{']) {
         return Err("a JSON export is an array of records or an object".into());
     }

@@ -98,6 +98,8 @@ struct Converted {
     items: Vec<CatalogItem>,
     /// Values that did not convert (record number and field).
     problems: Vec<String>,
+    /// Decisions taken from the data with their evidence (decimal marks, grouped rows).
+    notes: Vec<String>,
     customers: Vec<Customer>,
     customer_counts: CustomerCounts,
 }
@@ -115,7 +117,15 @@ async fn convert(
         .map_err(|e| MigrationError::Permanent(format!("export: {e}")))?;
     drop(bytes);
     let mapping = crate::review::approved_mapping(table, &m.tenant_id, m.id.as_str()).await?;
-    let (items, problems) = tillbridge_mapping::apply(&records.catalog, &mapping, m.currency);
+    let cx = tillbridge_mapping::ApplyContext {
+        currency: m.currency,
+        country: m
+            .country
+            .as_deref()
+            .and_then(|c| tillbridge_domain::Country::parse(c).ok()),
+    };
+    let applied = tillbridge_mapping::apply_with(&records.catalog, &mapping, &cx);
+    let (items, problems, notes) = (applied.items, applied.problems, applied.notes);
     let (customers, customer_counts) = consenting_customers(&records.customers);
     // The record trees take ~10× the export's size; only the items are needed from here.
     let record_count = records.catalog.len();
@@ -124,6 +134,7 @@ async fn convert(
         record_count,
         items,
         problems,
+        notes,
         customers,
         customer_counts,
     })
@@ -226,6 +237,7 @@ async fn write_report(
         "to_apply": selected.to_apply,
         "held_back": selected.held_back,
         "conversion_problems": converted.problems.iter().map(|p| mask_text(p)).collect::<Vec<_>>(),
+        "conversion_notes": converted.notes.iter().map(|p| mask_text(p)).collect::<Vec<_>>(),
         "customers": converted.customer_counts,
         "findings": report.findings,
     });

@@ -82,9 +82,7 @@ pub async fn suggest_for_migration(
         || !bytes.trim_ascii_start().starts_with(b"[")
             && !bytes.trim_ascii_start().starts_with(b"{");
     let fields = if csv {
-        let text = String::from_utf8(bytes)
-            .map_err(|_| MigrationError::Permanent("the export is not UTF-8".into()))?;
-        profile_csv(&text).map_err(|e| MigrationError::Permanent(format!("export: {e}")))?
+        profile_csv(&bytes).map_err(|e| MigrationError::Permanent(format!("export: {e}")))?
     } else {
         let records = crate::export::parse_records(&bytes, false)
             .map_err(|e| MigrationError::Permanent(format!("export: {e}")))?;

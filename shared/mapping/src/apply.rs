@@ -1,0 +1,319 @@
+//! Applying an approved mapping to records: money columns decided as a whole (decimal mark
+//! from every value, the tenant's currency and country), products spread over several rows
+//! completed ([`crate::complete_multi_row`]), variants under array paths, open prices.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+use tillbridge_domain::money_text::{DecimalMark, MarkDecision, decide_mark};
+use tillbridge_domain::{CatalogItem, Country, Currency};
+
+use crate::convert::{Conversion, MappedField, open_price, set, text, values_at};
+use crate::multirow::{Grouping, complete_multi_row};
+
+/// The tenant's money settings a mapping is applied with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyContext {
+    /// Amounts are read in this currency (and it is the items' currency unless a field
+    /// gives one).
+    pub currency: Currency,
+    /// The tenant's country: its way of writing decimals settles columns nothing else does.
+    pub country: Option<Country>,
+}
+
+/// What applying a mapping gave.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// The canonical items, in record order (a record's own item before its variants).
+    pub items: Vec<CatalogItem>,
+    /// Values and columns that did not convert (record number, field, why).
+    pub problems: Vec<String>,
+    /// Decisions taken from the data, with their evidence (a column's decimal mark, rows
+    /// grouped into products), for the reviewer.
+    pub notes: Vec<String>,
+    /// How rows were grouped into products, when they were.
+    pub grouping: Option<Grouping>,
+}
+
+/// Per-column decisions the conversions read.
+pub(crate) struct Columns {
+    pub(crate) currency: Currency,
+    /// Money columns by source: their decimal mark, or None when it is ambiguous.
+    pub(crate) marks: HashMap<String, Option<DecimalMark>>,
+}
+
+/// Targets whose values belong to one row alone: never taken over from a product's row.
+const ROW_OWN: [&str; 7] = [
+    "external_id",
+    "sku",
+    "barcode",
+    "variant_name",
+    "parent_id",
+    "quantity_on_hand",
+    "stock_by_location",
+];
+
+/// Applies an approved mapping to records ([`apply_with`] without a country).
+pub fn apply(
+    records: &[Value],
+    mapping: &[MappedField],
+    currency: Currency,
+) -> (Vec<CatalogItem>, Vec<String>) {
+    let a = apply_with(
+        records,
+        mapping,
+        &ApplyContext {
+            currency,
+            country: None,
+        },
+    );
+    (a.items, a.problems)
+}
+
+/// Applies an approved mapping to records. Rows of one product spread over several rows
+/// take the product's fields (and, unless a field gives it, the product as `parent_id`).
+/// Fields under the array that holds the variants' own ids become one item per variant
+/// (parent_id defaults to the record's id, and the record's name, category and the like are
+/// inherited); the record itself is an item too. Money columns are read with the decimal
+/// mark their values show; an ambiguous column converts nothing and is a problem with the
+/// evidence. A variant whose pricing field says the price is entered at sale is an open
+/// price.
+pub fn apply_with(records: &[Value], mapping: &[MappedField], cx: &ApplyContext) -> Applied {
+    let mut out = Applied::default();
+    let excluded: HashSet<&str> = mapping
+        .iter()
+        .filter(|m| ROW_OWN.contains(&m.target.as_str()))
+        .map(|m| m.source.as_str())
+        .collect();
+    let mut owned;
+    let mut records = records;
+    if records.iter().all(is_flat) {
+        owned = records.to_vec();
+        out.grouping = complete_multi_row(&mut owned, &excluded);
+        records = &owned;
+    }
+    if let Some(g) = &out.grouping {
+        out.notes.push(grouping_note(g));
+        if let Some(m) = mapping
+            .iter()
+            .find(|m| m.source == g.key && m.target == "external_id")
+        {
+            out.problems.push(format!(
+                "{}: rows of one product share it ({} products over several rows), so it cannot be each row's external_id; map a column that differs per row (a variant SKU or id) to external_id and {} to parent_id",
+                m.source, g.products, m.source
+            ));
+        }
+    }
+    let columns = decide_columns(records, mapping, cx, &mut out);
+    let variant_prefix = mapping
+        .iter()
+        .filter(|m| m.target == "external_id" && m.source.contains("[]"))
+        .map(|m| m.source[..m.source.rfind("[]").map_or(0, |i| i + 2)].to_owned())
+        .min_by_key(String::len);
+    let parent_mapped = mapping.iter().any(|m| m.target == "parent_id");
+    let mut first_item_of_record: Vec<Option<usize>> = Vec::with_capacity(records.len());
+    for (n, record) in records.iter().enumerate() {
+        let mut parent = CatalogItem::default();
+        for m in mapping.iter().filter(|m| {
+            variant_prefix
+                .as_ref()
+                .is_none_or(|p| !m.source.starts_with(p.as_str()))
+        }) {
+            if let Err(e) = set(&mut parent, m, &values_at(record, &m.source), &columns) {
+                out.problems.push(format!("record {}: {e}", n + 1));
+            }
+        }
+        finish_item(&mut parent, record, cx.currency);
+        let variants = match &variant_prefix {
+            Some(prefix) => variants_of(record, n, prefix, mapping, &parent, &columns, &mut out),
+            None => Vec::new(),
+        };
+        first_item_of_record.push((!parent.external_id.is_empty()).then_some(out.items.len()));
+        if !parent.external_id.is_empty() {
+            out.items.push(parent);
+        }
+        out.items
+            .extend(variants.into_iter().filter(|v| !v.external_id.is_empty()));
+    }
+    if let Some(g) = &out.grouping
+        && !parent_mapped
+    {
+        link_products(&mut out.items, g, &first_item_of_record);
+    }
+    out
+}
+
+/// Records that are one level of scalars (CSV rows, flat JSON records).
+fn is_flat(r: &Value) -> bool {
+    r.as_object().is_some_and(|o| {
+        o.values()
+            .all(|v| !matches!(v, Value::Object(_) | Value::Array(_)))
+    })
+}
+
+fn grouping_note(g: &Grouping) -> String {
+    let how = match &g.refers_to {
+        Some(t) => format!("rows whose {} names another row's {t}", g.key),
+        None => format!("consecutive rows sharing {}", g.key),
+    };
+    format!(
+        "{} products spread over several rows ({how}); their rows took {} from the product's row",
+        g.products,
+        g.inherited.join(", ")
+    )
+}
+
+/// Each row of a product knows its product: `parent_id` is the product row's item id for a
+/// reference, the shared key for a run (its first row included).
+fn link_products(items: &mut [CatalogItem], g: &Grouping, first: &[Option<usize>]) {
+    let mut heads = HashSet::new();
+    for (row, product) in g.product_of.iter().enumerate() {
+        let Some((head, key)) = product else { continue };
+        let parent = match &g.refers_to {
+            Some(_) => first
+                .get(*head)
+                .copied()
+                .flatten()
+                .map(|i| items[i].external_id.clone()),
+            None => {
+                heads.insert((*head, key.clone()));
+                Some(key.clone())
+            }
+        };
+        set_parent(items, first.get(row).copied().flatten(), parent);
+    }
+    for (head, key) in heads {
+        set_parent(items, first.get(head).copied().flatten(), Some(key));
+    }
+}
+
+fn set_parent(items: &mut [CatalogItem], item: Option<usize>, parent: Option<String>) {
+    if let (Some(i), Some(p)) = (item, parent)
+        && items[i].parent_id.is_none()
+        && items[i].external_id != p
+    {
+        items[i].parent_id = Some(p);
+    }
+}
+
+/// Decides each text money column's decimal mark from all its values.
+fn decide_columns(
+    records: &[Value],
+    mapping: &[MappedField],
+    cx: &ApplyContext,
+    out: &mut Applied,
+) -> Columns {
+    let mut marks = HashMap::new();
+    for m in mapping.iter().filter(|m| {
+        matches!(m.target.as_str(), "price_minor" | "cost_minor")
+            && m.conversion != Conversion::MinorUnits
+    }) {
+        let values: Vec<String> = records
+            .iter()
+            .flat_map(|r| values_at(r, &m.source))
+            .filter(|v| v.is_string())
+            .filter_map(text)
+            .collect();
+        let decision = decide_mark(values.iter().map(String::as_str), cx.currency, cx.country);
+        let mark = match decision {
+            MarkDecision::Decided { mark, evidence } => {
+                if evidence != "no value has a decimal separator" {
+                    out.notes.push(format!(
+                        "{}: read with a {} ({evidence})",
+                        m.source,
+                        mark.name()
+                    ));
+                }
+                Some(mark)
+            }
+            MarkDecision::Ambiguous { evidence } => {
+                out.problems.push(format!(
+                    "{}: the decimal mark is ambiguous ({evidence}); no amount of this column was converted, say which mark it uses",
+                    m.source
+                ));
+                None
+            }
+        };
+        marks.insert(m.source.clone(), mark);
+    }
+    Columns {
+        currency: cx.currency,
+        marks,
+    }
+}
+
+/// The currency of an item with money, and an open price its record's pricing field says.
+fn finish_item(item: &mut CatalogItem, record: &Value, currency: Currency) {
+    if item.currency.is_none() && (item.price_minor.is_some() || item.cost_minor.is_some()) {
+        item.currency = Some(currency);
+    }
+    if item.open_price.is_none() && item.price_minor.is_none() {
+        item.open_price = pricing_field(record).filter(|o| *o);
+    }
+}
+
+/// A field of the record (not of nested arrays) whose name says pricing type or open or
+/// variable price, and whose value says the price is entered at sale (Square's
+/// `pricing_type: VARIABLE_PRICING`, Clover's `priceType: VARIABLE`, `open_price: true`).
+fn pricing_field(record: &Value) -> Option<bool> {
+    let o = record.as_object()?;
+    for (k, v) in o {
+        if let Value::Object(_) = v {
+            if let Some(found) = pricing_field(v) {
+                return Some(found);
+            }
+            continue;
+        }
+        let key = crate::tokens::words(k).join(" ");
+        let named = key.contains("pricing")
+            || key.contains("price type")
+            || key.contains("open price")
+            || key.contains("variable price");
+        if named && let Some(open) = open_price(v, text(v).as_deref()) {
+            return Some(open);
+        }
+    }
+    None
+}
+
+/// The variants of a record under `prefix` (the array holding the variants' ids).
+fn variants_of(
+    record: &Value,
+    n: usize,
+    prefix: &str,
+    mapping: &[MappedField],
+    parent: &CatalogItem,
+    columns: &Columns,
+    out: &mut Applied,
+) -> Vec<CatalogItem> {
+    let key = prefix.trim_end_matches("[]");
+    let mut variants = Vec::new();
+    for element in values_at(record, &format!("{key}[]")) {
+        let mut v = CatalogItem {
+            parent_id: Some(parent.external_id.clone()).filter(|p| !p.is_empty()),
+            ..CatalogItem::default()
+        };
+        for m in mapping.iter().filter(|m| m.source.starts_with(prefix)) {
+            let rest = m.source[prefix.len()..].trim_start_matches('.');
+            let vals = if rest.is_empty() {
+                vec![element]
+            } else {
+                values_at(element, rest)
+            };
+            if let Err(e) = set(&mut v, m, &vals, columns) {
+                out.problems.push(format!("record {}: {e}", n + 1));
+            }
+        }
+        v.name = v.name.or_else(|| parent.name.clone());
+        v.category = v.category.or_else(|| parent.category.clone());
+        v.description = v.description.or_else(|| parent.description.clone());
+        v.brand = v.brand.or_else(|| parent.brand.clone());
+        v.vendor = v.vendor.or_else(|| parent.vendor.clone());
+        v.image_url = v.image_url.or_else(|| parent.image_url.clone());
+        v.is_active = v.is_active.or(parent.is_active);
+        v.tax_rate_percent = v.tax_rate_percent.or(parent.tax_rate_percent);
+        finish_item(&mut v, element, columns.currency);
+        variants.push(v);
+    }
+    variants
+}

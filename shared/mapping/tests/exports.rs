@@ -1,0 +1,382 @@
+//! Real exports read right: the shared cases (decimal comma, semicolon CSV, Shopify variant
+//! rows, Square variable prices) and European-locale spreadsheet exports of Shopify,
+//! WooCommerce and Square's item library, every field checked.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use tillbridge_domain::{CatalogItem, Country, Currency};
+use tillbridge_mapping::{
+    Applied, ApplyContext, Conversion, MappedField, apply_with, csv_records, profile_csv,
+    profile_json, read_csv, suggest,
+};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/exports/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn map(pairs: &[(&str, &str)]) -> Vec<MappedField> {
+    pairs
+        .iter()
+        .map(|(s, t)| MappedField {
+            source: (*s).into(),
+            target: (*t).into(),
+            conversion: Conversion::AsIs,
+        })
+        .collect()
+}
+
+fn run(file: &str, mapping: &[MappedField], currency: &str, country: Option<&str>) -> Applied {
+    let records = csv_records(fixture(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let cx = ApplyContext {
+        currency: Currency::parse(currency).unwrap_or(Currency::USD),
+        country: country.and_then(|c| Country::parse(c).ok()),
+    };
+    apply_with(&records, mapping, &cx)
+}
+
+fn by_id(items: &[CatalogItem]) -> HashMap<&str, &CatalogItem> {
+    items.iter().map(|i| (i.external_id.as_str(), i)).collect()
+}
+
+#[test]
+fn case_01_decimal_comma_in_a_eur_store() {
+    let a = run(
+        "case01-woo-products-de.csv",
+        &map(&[
+            ("ID", "external_id"),
+            ("Name", "name"),
+            ("Regular price", "price_minor"),
+        ]),
+        "EUR",
+        None,
+    );
+    assert!(a.problems.is_empty(), "{:?}", a.problems);
+    let prices: Vec<_> = a.items.iter().map(|i| i.price_minor).collect();
+    assert_eq!(prices, [Some(1250), Some(2490), Some(375)]);
+    assert!(
+        a.notes.iter().any(|n| n.contains("decimal comma")),
+        "{:?}",
+        a.notes
+    );
+}
+
+#[test]
+fn case_05_semicolon_csv_has_four_columns() {
+    for f in [
+        "case05-products-semicolon.csv",
+        "case05-products-semicolon-decimal-comma.csv",
+    ] {
+        let fields = profile_csv(fixture(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let paths: Vec<_> = fields.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["Handle", "Title", "Variant SKU", "Variant Price"],
+            "{f}"
+        );
+    }
+    let a = run(
+        "case05-products-semicolon-decimal-comma.csv",
+        &map(&[
+            ("Variant SKU", "external_id"),
+            ("Variant Price", "price_minor"),
+        ]),
+        "EUR",
+        None,
+    );
+    let prices: Vec<_> = a.items.iter().map(|i| i.price_minor).collect();
+    assert_eq!(prices, [Some(1200), Some(1850)]);
+}
+
+#[test]
+fn case_06_shopify_variant_rows_take_the_product_fields() {
+    let a = run(
+        "case06-shopify-products.csv",
+        &map(&[
+            ("Variant SKU", "external_id"),
+            ("Handle", "parent_id"),
+            ("Option1 Value", "variant_name"),
+            ("Title", "name"),
+            ("Body (HTML)", "description"),
+            ("Vendor", "vendor"),
+            ("Type", "category"),
+            ("Variant Price", "price_minor"),
+            ("Variant Inventory Qty", "quantity_on_hand"),
+            ("Image Src", "image_url"),
+        ]),
+        "USD",
+        None,
+    );
+    assert!(a.problems.is_empty(), "{:?}", a.problems);
+    let items = by_id(&a.items);
+    for (id, variant, price) in [
+        ("TEE-S", "S", 1900),
+        ("TEE-M", "M", 1900),
+        ("TEE-L", "L", 2100),
+    ] {
+        let i = items[id];
+        assert_eq!(i.name.as_deref(), Some("Classic Tee"), "{id}");
+        assert_eq!(i.vendor.as_deref(), Some("Acme Apparel"), "{id}");
+        assert_eq!(
+            i.description.as_deref(),
+            Some("<p>Soft cotton tee</p>"),
+            "{id}"
+        );
+        assert_eq!(i.category.as_deref(), Some("Shirts"), "{id}");
+        assert_eq!(
+            i.image_url.as_deref(),
+            Some("https://cdn.example.com/tee.jpg"),
+            "{id}"
+        );
+        assert_eq!(i.parent_id.as_deref(), Some("classic-tee"), "{id}");
+        assert_eq!(i.variant_name.as_deref(), Some(variant), "{id}");
+        assert_eq!(i.price_minor, Some(price), "{id}");
+    }
+    assert_eq!(
+        items["TEE-L"].quantity_on_hand.map(|q| q.to_string()),
+        Some("3".into())
+    );
+}
+
+#[test]
+fn case_06_a_handle_mapped_as_the_id_is_a_problem_not_a_silent_loss() {
+    let a = run(
+        "case06-shopify-products.csv",
+        &map(&[("Handle", "external_id"), ("Title", "name")]),
+        "USD",
+        None,
+    );
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.contains("Handle") && p.contains("parent_id")),
+        "{:?}",
+        a.problems
+    );
+}
+
+#[test]
+fn case_11_square_variable_price_is_an_open_price() {
+    let records: Value =
+        serde_json::from_slice(&fixture("case11-square-export.json")).unwrap_or_default();
+    let records = records["items"].as_array().cloned().unwrap_or_default();
+    let mapping: Vec<MappedField> = suggest(&profile_json(&records))
+        .into_iter()
+        .filter_map(|s| {
+            Some(MappedField {
+                source: s.source,
+                target: s.target?.to_owned(),
+                conversion: s.conversion?,
+            })
+        })
+        .collect();
+    let cx = ApplyContext {
+        currency: Currency::USD,
+        country: None,
+    };
+    let a = apply_with(&records, &mapping, &cx);
+    let items = by_id(&a.items);
+    let fish = items["VARFISH00000000000000001"];
+    assert_eq!(fish.price_minor, None);
+    assert_eq!(fish.open_price, Some(true));
+    assert_eq!(fish.sku.as_deref(), Some("FISH-MKT"));
+    assert_eq!(fish.parent_id.as_deref(), Some("ITEMFISH00000000000000001"));
+    let bread = items["VARBREAD0000000000000001"];
+    assert_eq!((bread.price_minor, bread.open_price), (Some(650), None));
+}
+
+#[test]
+fn shopify_csv_from_a_german_spreadsheet_in_windows_1252() {
+    let table = read_csv(&fixture("shopify-de-windows1252.csv")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (table.dialect.encoding, table.dialect.delimiter),
+        ("windows-1252", b';')
+    );
+    let a = run(
+        "shopify-de-windows1252.csv",
+        &map(&[
+            ("Variant SKU", "external_id"),
+            ("Handle", "parent_id"),
+            ("Option1 Value", "variant_name"),
+            ("Title", "name"),
+            ("Body (HTML)", "description"),
+            ("Vendor", "vendor"),
+            ("Type", "category"),
+            ("Variant Price", "price_minor"),
+            ("Variant Inventory Qty", "quantity_on_hand"),
+            ("Variant Barcode", "barcode"),
+            ("Image Src", "image_url"),
+        ]),
+        "EUR",
+        Some("DE"),
+    );
+    assert!(a.problems.is_empty(), "{:?}", a.problems);
+    let items = by_id(&a.items);
+    let expect = [
+        ("WP-S", "S", 124_900, Some("4006381333931")),
+        ("WP-M", "M", 124_900, None),
+        ("WP-L", "L", 129_950, None),
+    ];
+    for (id, variant, price, barcode) in expect {
+        let i = items[id];
+        assert_eq!(i.name.as_deref(), Some("Wollpullover"), "{id}");
+        assert_eq!(
+            i.description.as_deref(),
+            Some("<p>Warm,\r\nweich</p>"),
+            "{id}"
+        );
+        assert_eq!(i.vendor.as_deref(), Some("Strickwerk"), "{id}");
+        assert_eq!(i.category.as_deref(), Some("Pullover"), "{id}");
+        assert_eq!(
+            i.image_url.as_deref(),
+            Some("https://cdn.example.com/wp.jpg"),
+            "{id}"
+        );
+        assert_eq!(i.parent_id.as_deref(), Some("wollpullover"), "{id}");
+        assert_eq!(i.variant_name.as_deref(), Some(variant), "{id}");
+        assert_eq!(i.price_minor, Some(price), "{id}");
+        assert_eq!(i.barcode.as_deref(), barcode, "{id}");
+        assert_eq!(i.currency.map(|c| c.to_string()).as_deref(), Some("EUR"));
+    }
+    let cap = items["MZ-1"];
+    assert_eq!(
+        (
+            cap.name.as_deref(),
+            cap.price_minor,
+            cap.parent_id.as_deref()
+        ),
+        (Some("Mütze"), Some(1990), Some("muetze"))
+    );
+}
+
+#[test]
+fn woocommerce_csv_variations_take_their_parents_fields() {
+    let a = run(
+        "woocommerce-de.csv",
+        &map(&[
+            ("ID", "external_id"),
+            ("SKU", "sku"),
+            ("Name", "name"),
+            ("Description", "description"),
+            ("Regular price", "price_minor"),
+            ("Categories", "category"),
+            ("Images", "image_url"),
+            ("Stock", "quantity_on_hand"),
+        ]),
+        "EUR",
+        Some("DE"),
+    );
+    assert!(a.problems.is_empty(), "{:?}", a.problems);
+    let items = by_id(&a.items);
+    let red = items["11"];
+    assert_eq!(red.name.as_deref(), Some("Kapuzenpullover - Rot"));
+    assert_eq!(red.sku.as_deref(), Some("HOOD-R"));
+    assert_eq!(red.parent_id.as_deref(), Some("10"));
+    assert_eq!(red.category.as_deref(), Some("Oberteile"));
+    assert_eq!(red.description.as_deref(), Some("Aus Baumwolle"));
+    assert_eq!(
+        red.image_url.as_deref(),
+        Some("https://cdn.example.com/h.jpg")
+    );
+    assert_eq!(red.price_minor, Some(3990));
+    assert_eq!(items["12"].price_minor, Some(103_990));
+    assert_eq!(
+        items["12"].quantity_on_hand.map(|q| q.to_string()),
+        Some("3".into())
+    );
+    let mug = items["20"];
+    assert_eq!(
+        (
+            mug.price_minor,
+            mug.parent_id.as_deref(),
+            mug.category.as_deref()
+        ),
+        (Some(850), None, Some("Küche"))
+    );
+    assert_eq!(items["10"].parent_id, None);
+}
+
+#[test]
+fn square_item_library_from_a_german_spreadsheet() {
+    let a = run(
+        "square-item-library-de.csv",
+        &map(&[
+            ("Token", "external_id"),
+            ("Item Name", "name"),
+            ("Variation Name", "variant_name"),
+            ("SKU", "sku"),
+            ("Description", "description"),
+            ("Category", "category"),
+            ("Price", "price_minor"),
+            ("Current Quantity Main Street", "quantity_on_hand"),
+        ]),
+        "EUR",
+        Some("DE"),
+    );
+    assert!(a.problems.is_empty(), "{:?}", a.problems);
+    let items = by_id(&a.items);
+    let small = items["AAA111"];
+    assert_eq!(
+        (
+            small.name.as_deref(),
+            small.variant_name.as_deref(),
+            small.sku.as_deref()
+        ),
+        (Some("Zimtschnecke"), Some("Klein"), Some("ZS-K"))
+    );
+    assert_eq!(
+        (small.category.as_deref(), small.price_minor),
+        (Some("Gebäck"), Some(250))
+    );
+    assert_eq!(items["AAA112"].price_minor, Some(390));
+    let bread = items["BBB221"];
+    assert_eq!((bread.price_minor, bread.open_price), (None, Some(true)));
+    assert_eq!(items["CCC331"].price_minor, Some(125_000));
+}
+
+#[test]
+fn ambiguous_money_columns_are_problems_with_evidence() {
+    let records = csv_records(b"id,price\n1,\"1,250\"\n2,\"2,500\"\n").unwrap_or_default();
+    let mapping = map(&[("id", "external_id"), ("price", "price_minor")]);
+    let cx = ApplyContext {
+        currency: Currency::parse("EUR").unwrap_or(Currency::USD),
+        country: Country::parse("DE").ok(),
+    };
+    let a = apply_with(&records, &mapping, &cx);
+    assert!(a.items.iter().all(|i| i.price_minor.is_none()));
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.contains("ambiguous") && p.contains("1,250")),
+        "{:?}",
+        a.problems
+    );
+    // Mixed marks in one column.
+    let records = csv_records(b"id;price\n1;12,50\n2;13.50\n").unwrap_or_default();
+    let a = apply_with(&records, &mapping, &cx);
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.contains("12,50") && p.contains("13.50")),
+        "{:?}",
+        a.problems
+    );
+}
+
+#[test]
+fn integer_price_columns_say_why_minor_or_major() {
+    let small = profile_csv(b"sku,price\nA,12\nB,5\nC,20\n").unwrap_or_default();
+    let (c, why) =
+        tillbridge_mapping::integer_units(&small[1]).unwrap_or((Conversion::AsIs, String::new()));
+    assert_eq!(c, Conversion::MajorToMinor, "{why}");
+    assert!(why.contains("below 100"), "{why}");
+    let cents = profile_csv(b"sku,price\nA,1299\nB,450\nC,2099\n").unwrap_or_default();
+    let (c, why) =
+        tillbridge_mapping::integer_units(&cents[1]).unwrap_or((Conversion::AsIs, String::new()));
+    assert_eq!(c, Conversion::MinorUnits, "{why}");
+    let s = suggest(&small);
+    if let Some(p) = s.iter().find(|s| s.target == Some("price_minor")) {
+        assert!(p.reason.contains("below 100"), "{}", p.reason);
+    }
+}
