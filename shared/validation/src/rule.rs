@@ -3,14 +3,17 @@
 use serde::Serialize;
 
 /// A family of rules. A migration holds back items with errors of the `price`, `duplicate`
-/// and `schema` families.
+/// and `schema` families; `barcode` findings are warnings and never hold an item back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     /// Prices: missing, negative, zero, unit errors, outliers, below cost.
     Price,
-    /// The same SKU, barcode, name or id twice; GTIN check digits.
+    /// The same SKU, name or id twice.
     Duplicate,
+    /// Barcodes that will not scan: check digits, spreadsheet damage (scientific notation,
+    /// lost leading zeros), lengths, the same code on two items.
+    Barcode,
     /// Modifier groups and their options.
     Modifier,
     /// Fields a sellable item should have.
@@ -25,6 +28,7 @@ impl Family {
         match self {
             Family::Price => "price",
             Family::Duplicate => "duplicate",
+            Family::Barcode => "barcode",
             Family::Modifier => "modifier",
             Family::Completeness => "completeness",
             Family::Schema => "schema",
@@ -69,13 +73,16 @@ macro_rules! rules {
 }
 
 rules! {
+    BarcodeCheckDigit = (Barcode, "barcode.check_digit"),
+    BarcodeDuplicate = (Barcode, "barcode.duplicate"),
+    BarcodeLeadingZero = (Barcode, "barcode.leading_zero"),
+    BarcodeLength = (Barcode, "barcode.length"),
+    BarcodeScientificNotation = (Barcode, "barcode.scientific_notation"),
     CompletenessCategory = (Completeness, "completeness.category"),
     CompletenessCurrency = (Completeness, "completeness.currency"),
     CompletenessIdentifier = (Completeness, "completeness.identifier"),
     CompletenessName = (Completeness, "completeness.name"),
-    DuplicateBarcode = (Duplicate, "duplicate.barcode"),
     DuplicateExternalId = (Duplicate, "duplicate.external_id"),
-    DuplicateGtinCheckDigit = (Duplicate, "duplicate.gtin_check_digit"),
     DuplicateName = (Duplicate, "duplicate.name"),
     DuplicateSku = (Duplicate, "duplicate.sku"),
     ModifierDuplicateGroup = (Modifier, "modifier.duplicate_group"),

@@ -1,10 +1,12 @@
 //! The streaming validator and its rules, one module per rule family: [`schema`] (lines
 //! that are not valid items, ranges, URLs, tax rates), [`price`] (per-item prices and costs,
 //! unit errors against the current price), [`completeness`] (name, currency, category,
-//! identifiers), [`duplicate`] (SKU, barcode, name, GTIN check digits) and [`modifier`]
+//! identifiers), [`duplicate`] (SKU, name), [`barcode`] (check digits, spreadsheet damage,
+//! lengths, the same code twice; warnings only) and [`modifier`]
 //! (modifier groups and the references to them). [`index`] holds the duplicate indexes.
 //! The batch-wide pricing statistics live in [`crate::price`].
 
+mod barcode;
 mod completeness;
 mod duplicate;
 mod index;
@@ -194,6 +196,7 @@ impl Validator {
         }
         self.check_fields(line, &id, item);
         self.check_duplicates(line, &id, index, item);
+        self.check_duplicate_barcode(line, &id, index, item);
         if let (Some(p), Some(c)) = (item.price_minor, item.currency)
             && p > 0
         {
@@ -230,7 +233,7 @@ impl Validator {
         self.check_currency(line, id, item);
         self.check_cost(line, id, item);
         self.check_category_and_identifier(line, id, item);
-        self.check_gtin(line, id, item);
+        self.check_barcode(line, id, item);
         self.check_ranges(line, id, item);
     }
 }

@@ -1,5 +1,5 @@
-//! Duplicate rules (`duplicate.*`): one SKU, barcode or name on two items, and barcodes
-//! that fail their GTIN check digit.
+//! Duplicate rules (`duplicate.*`): one SKU or name on two items (barcodes are
+//! [`super::barcode`]'s).
 
 use crate::rule::Rule;
 use tillbridge_domain::CatalogItem;
@@ -7,7 +7,6 @@ use tillbridge_domain::CatalogItem;
 use super::index::normalize_into;
 use super::{Validator, clip};
 use crate::finding::Severity;
-use crate::gtin::{gtin_check_digit_ok, looks_like_gtin, push_normalized_barcode};
 
 impl Validator {
     pub(super) fn check_duplicates(
@@ -28,22 +27,6 @@ impl Validator {
                 self.add(line, id, Rule::DuplicateSku, Severity::Error, msg, None);
             }
         }
-        if let Some(barcode) = item
-            .barcode
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let key = self.key(|k| push_normalized_barcode(barcode, k));
-            if let Some((first, first_line)) = Self::seen(&mut self.barcodes, key, index, line) {
-                let msg = format!(
-                    "barcode {} also scans as item {} (line {first_line})",
-                    clip(barcode),
-                    self.id_of(first)
-                );
-                self.add(line, id, Rule::DuplicateBarcode, Severity::Error, msg, None);
-            }
-        }
         if let Some(name) = item.name.as_deref().filter(|n| !n.trim().is_empty()) {
             let key = self.key(|k| {
                 normalize_into(name, k);
@@ -61,27 +44,6 @@ impl Validator {
                 );
                 self.add(line, id, Rule::DuplicateName, Severity::Warning, msg, None);
             }
-        }
-    }
-
-    /// `duplicate.gtin_check_digit`: a barcode shaped like a GTIN whose check digit is
-    /// wrong will not scan.
-    pub(super) fn check_gtin(&mut self, line: usize, id: &str, item: &CatalogItem) {
-        if let Some(b) = item
-            .barcode
-            .as_deref()
-            .map(str::trim)
-            .filter(|b| looks_like_gtin(b))
-            && !gtin_check_digit_ok(b)
-        {
-            self.add(
-                line,
-                id,
-                Rule::DuplicateGtinCheckDigit,
-                Severity::Error,
-                format!("barcode {b} fails the GTIN check digit; it will not scan"),
-                None,
-            );
         }
     }
 }

@@ -10,10 +10,13 @@ use crate::finding::Severity;
 
 impl Validator {
     /// `price.missing` (active item without a price), `price.negative` and `price.zero`
-    /// (active item given away).
+    /// (active item given away); an open price (entered at sale) needs no fixed price.
     pub(super) fn check_price(&mut self, line: usize, id: &str, item: &CatalogItem) {
         let active = item.is_active.unwrap_or(true);
+        // An open price is entered at the register: no fixed price, and zero is a default.
+        let open = item.open_price == Some(true);
         match item.price_minor {
+            None | Some(0) if open => {}
             None if active => self.add(
                 line,
                 id,

@@ -85,9 +85,9 @@ const INJECTIONS: [&str; 17] = [
     "price.below_cost",
     "price.outlier",
     "duplicate.sku",
-    "duplicate.barcode",
+    "barcode.duplicate",
     "duplicate.name",
-    "duplicate.gtin_check_digit",
+    "barcode.check_digit",
     "completeness.name",
     "completeness.currency",
     "schema.range",
@@ -107,14 +107,14 @@ fn inject(item: &mut CatalogItem, kind: &str, donor: &CatalogItem) -> Option<Str
         "price.below_cost" => item.cost_minor = Some(p + 150),
         "price.outlier" => item.price_minor = Some(p * 12),
         "duplicate.sku" => item.sku.clone_from(&donor.sku),
-        "duplicate.barcode" => item.barcode.clone_from(&donor.barcode),
+        "barcode.duplicate" => item.barcode.clone_from(&donor.barcode),
         "duplicate.name" => {
             item.name = donor
                 .name
                 .as_ref()
                 .map(|n| format!("  {}!! ", n.to_uppercase()))
         }
-        "duplicate.gtin_check_digit" => {
+        "barcode.check_digit" => {
             let b = item.barcode.clone().unwrap_or_default();
             let last = b.chars().last().and_then(|c| c.to_digit(10)).unwrap_or(0);
             item.barcode = Some(format!("{}{}", &b[..b.len() - 1], (last + 1) % 10));
@@ -442,4 +442,68 @@ proptest::proptest! {
         let r = v.finish();
         proptest::prop_assert_eq!(r.summary.errors + r.summary.warnings, r.findings.len());
     }
+}
+
+/// Case data-08: barcodes after a round trip through a spreadsheet are warnings with the
+/// likely original where it is recoverable; a valid UPC-A passes; nothing is an error.
+#[test]
+fn spreadsheet_mangled_barcodes_are_barcode_warnings() {
+    let lines = [
+        r#"{"external_id":"g1","sku":"SOAP-1","name":"Olive soap","category":"Bath","price_minor":450,"currency":"USD","barcode":"7.31E+12"}"#,
+        r#"{"external_id":"g2","sku":"SOAP-2","name":"Lavender soap","category":"Bath","price_minor":450,"currency":"USD","barcode":"36000291452"}"#,
+        r#"{"external_id":"g3","sku":"SOAP-3","name":"Mint soap","category":"Bath","price_minor":450,"currency":"USD","barcode":"012345678905"}"#,
+        r#"{"external_id":"g4","sku":"SOAP-4","name":"Rose soap","category":"Bath","price_minor":450,"currency":"USD","barcode":"4006381333932"}"#,
+        r#"{"external_id":"g5","sku":"SOAP-5","name":"Tar soap","category":"Bath","price_minor":450,"currency":"USD","barcode":"0012345678905"}"#,
+        r#"{"external_id":"g6","sku":"SOAP-6","name":"Oat soap","category":"Bath","price_minor":450,"currency":"USD","barcode":"1234567890"}"#,
+        r#"{"external_id":"g7","sku":"SOAP-7","name":"Clay soap","category":"Bath","price_minor":450,"currency":"USD","barcode":"4711"}"#,
+    ];
+    let mut v = Validator::new(Options::default());
+    for (i, l) in lines.iter().enumerate() {
+        v.push_line(i + 1, l);
+    }
+    let r = v.finish();
+    let of = |id: &str| -> Vec<(&str, Option<&str>)> {
+        r.findings
+            .iter()
+            .filter(|f| f.item == id)
+            .map(|f| (f.rule.as_str(), f.fix.as_deref()))
+            .collect()
+    };
+    assert_eq!(of("g1"), [("barcode.scientific_notation", None)]);
+    assert_eq!(of("g2"), [("barcode.leading_zero", Some("036000291452"))]);
+    assert!(of("g3").is_empty());
+    assert_eq!(of("g4"), [("barcode.check_digit", None)]);
+    assert_eq!(of("g5"), [("barcode.duplicate", None)]);
+    assert_eq!(of("g6"), [("barcode.length", None)]);
+    assert!(of("g7").is_empty(), "a store code (PLU) is not a GTIN");
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.severity == Severity::Warning && f.family() == crate::Family::Barcode)
+    );
+}
+
+/// Case data-11: an open (variable) price is sellable without a fixed price.
+#[test]
+fn open_prices_need_no_fixed_price() {
+    let mut v = Validator::new(Options::default());
+    v.push_line(1, r#"{"external_id":"fish","name":"Catch of the day","category":"Deli","open_price":true,"sku":"FISH-MKT"}"#);
+    v.push_line(2, r#"{"external_id":"cake","name":"Custom cake","category":"Deli","open_price":true,"price_minor":0,"currency":"USD"}"#);
+    v.push_line(
+        3,
+        r#"{"external_id":"bread","name":"Bread","category":"Deli","sku":"B"}"#,
+    );
+    let r = v.finish();
+    let rules: Vec<(&str, &str)> = r
+        .findings
+        .iter()
+        .map(|f| (f.item.as_str(), f.rule.as_str()))
+        .collect();
+    assert!(
+        !rules
+            .iter()
+            .any(|(i, r)| *i != "bread" && r.starts_with("price.")),
+        "{rules:?}"
+    );
+    assert!(rules.contains(&("bread", "price.missing")));
 }
