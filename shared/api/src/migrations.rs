@@ -8,6 +8,8 @@
 //! GET  /v1/migrations/{id}/mappings        the suggestions and decisions
 //! PUT  /v1/migrations/{id}/mappings        overrides (audited)
 //! POST /v1/migrations/{id}/approve|pause|resume|cancel|rollback
+//!                                          (approve {"preview": true}: stop after validation;
+//!                                          approving a previewed migration applies it)
 //! GET  /v1/migrations/{id}/report          the validation report
 //! GET  /v1/migrations/{id}/rollback-report
 //! GET  /v1/migrations/{id}/audit           the audit report
@@ -89,6 +91,9 @@ struct ActBody {
     #[serde(default, alias = "reviewer")]
     #[allow(dead_code)]
     by: Option<String>,
+    /// `approve` only: stop after validation (status previewed) until approved again.
+    #[serde(default)]
+    preview: bool,
 }
 
 #[derive(Deserialize)]
@@ -106,6 +111,9 @@ struct OverridesBody {
 struct OverrideLine {
     source: String,
     target: Option<String>,
+    /// How values convert (`inverted_boolean`, `minor_units`, …); optional.
+    #[serde(default)]
+    conversion: Option<mapping_review::Conversion>,
     reason: String,
 }
 
@@ -304,6 +312,7 @@ async fn put_mappings(api: &Api, m: &Migration, req: &Request<'_>) -> Response {
             &Override {
                 source: &o.source,
                 new_target: o.target.as_deref(),
+                conversion: o.conversion,
                 reason: &o.reason,
                 reviewer: req.operator,
                 at,
@@ -330,16 +339,18 @@ async fn put_mappings(api: &Api, m: &Migration, req: &Request<'_>) -> Response {
 
 async fn act(api: &Api, m: &Migration, action: &str, req: &Request<'_>) -> Response {
     // A body may still name a person (older clients): it must be well formed, and is ignored.
-    if !req.body.iter().all(u8::is_ascii_whitespace)
-        && let Err(e) = serde_json::from_slice::<ActBody>(req.body)
-    {
-        return error(400, &format!("body: {e}"));
+    let mut preview = false;
+    if !req.body.iter().all(u8::is_ascii_whitespace) {
+        match serde_json::from_slice::<ActBody>(req.body) {
+            Ok(b) => preview = b.preview,
+            Err(e) => return error(400, &format!("body: {e}")),
+        }
     }
     let by = req.operator.to_owned();
     let at = api.clock.now();
     let (t, b, id) = (api.table.as_ref(), api.bus.as_ref(), &m.id);
     let result = match action {
-        "approve" => migration::approve(t, b, id, &by, at).await,
+        "approve" => migration::approve_with(t, b, id, &by, at, preview).await,
         "pause" => migration::pause(t, id, &by, at).await,
         "resume" => migration::resume(t, b, id, &by, at).await,
         "cancel" => migration::cancel(t, b, id, &by, at).await,

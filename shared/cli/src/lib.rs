@@ -6,6 +6,7 @@
 mod costs;
 mod demo;
 mod migrate;
+mod migrate_demo;
 mod normalize;
 pub mod serve;
 mod suggest;

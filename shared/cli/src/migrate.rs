@@ -15,6 +15,7 @@ use tillbridge_migration::{
     self as migration, ExportSource, Migration, MigrationError, Refusal, StartRequest, Status,
 };
 
+pub use crate::migrate_demo::demo;
 use crate::serve::{load_tenants, open_runtime};
 use crate::{Failure, Outcome};
 
@@ -32,6 +33,10 @@ pub struct MigrateArgs {
     /// Approve the suggested mapping as is and run validation, snapshot and apply.
     #[arg(long)]
     approve_all: bool,
+    /// Stop after validation: the report (names, findings, what would be created, changed
+    /// or left unchanged) is written and nothing is applied until `migration approve ID`.
+    #[arg(long)]
+    preview: bool,
     /// Never call a model for mapping suggestions.
     #[arg(long)]
     offline: bool,
@@ -99,7 +104,7 @@ pub struct RollbackArgs {
     common: Common,
 }
 
-fn usage(e: impl std::fmt::Display) -> Failure {
+pub(crate) fn usage(e: impl std::fmt::Display) -> Failure {
     Failure::usage(e.to_string())
 }
 
@@ -157,7 +162,7 @@ pub fn migrate(a: MigrateArgs) -> Outcome {
         eprintln!("migration {} started; suggesting mappings…", started.id);
         let mut m = drive(&rt, started.id.as_str()).await?;
         if m.status == Status::MappingReview && a.approve_all {
-            m = approve(&rt, m.id.as_str(), &a.common.by).await?;
+            m = approve(&rt, m.id.as_str(), &a.common.by, a.preview).await?;
         } else if m.status == Status::MappingReview {
             print_mapping(&rt, &m).await?;
             eprintln!(
@@ -203,7 +208,7 @@ pub fn migration(c: MigrationCommand) -> Outcome {
             }
             MigrationCommand::Approve { id, common } => {
                 let rt = Arc::new(open(&common).await?);
-                let m = approve(&rt, &id, &common.by).await?;
+                let m = approve(&rt, &id, &common.by, false).await?;
                 output(&rt, &m, &common.format).await?;
                 finished(&m)
             }
@@ -245,14 +250,21 @@ pub fn rollback(a: RollbackArgs) -> Outcome {
     })
 }
 
-/// Approves the mapping and runs validation, snapshot and apply to their end.
-async fn approve(rt: &Arc<LocalRuntime>, id: &str, by: &str) -> Result<Migration, Failure> {
-    migration::approve(
+/// Approves the mapping and runs validation, snapshot and apply to their end (with
+/// `preview`, validation only); approving a previewed migration applies it.
+async fn approve(
+    rt: &Arc<LocalRuntime>,
+    id: &str,
+    by: &str,
+    preview: bool,
+) -> Result<Migration, Failure> {
+    migration::approve_with(
         rt.table.as_ref(),
         rt.bus.as_ref(),
         &migration_id(id)?,
         by,
         rt.clock.now(),
+        preview,
     )
     .await
     .map_err(refused)?;
@@ -286,7 +298,7 @@ fn migration_id(id: &str) -> Result<MigrationId, Failure> {
     MigrationId::parse(id).map_err(|_| Failure::usage("migration not found"))
 }
 
-async fn load(rt: &LocalRuntime, id: &str) -> Result<Migration, Failure> {
+pub(crate) async fn load(rt: &LocalRuntime, id: &str) -> Result<Migration, Failure> {
     let Ok(mid) = MigrationId::parse(id) else {
         return Err(Failure::usage(format!("migration {id} not found")));
     };
@@ -396,7 +408,7 @@ async fn print_mapping(rt: &LocalRuntime, m: &Migration) -> Outcome {
     Ok(())
 }
 
-async fn output(rt: &LocalRuntime, m: &Migration, format: &str) -> Outcome {
+pub(crate) async fn output(rt: &LocalRuntime, m: &Migration, format: &str) -> Outcome {
     if format == "json" {
         println!(
             "{}",
@@ -442,6 +454,9 @@ async fn output(rt: &LocalRuntime, m: &Migration, format: &str) -> Outcome {
             c.in_export, c.with_consent, c.without_consent, c.without_id
         );
     }
+    if m.status == Status::Previewed {
+        out += &preview_lines(rt, m).await;
+    }
     if let Some(s) = &m.snapshot {
         out += &format!(
             "snapshot: {} items, {} bytes gzip ({} raw), sha256 {}\n",
@@ -458,92 +473,7 @@ async fn output(rt: &LocalRuntime, m: &Migration, format: &str) -> Outcome {
     Ok(())
 }
 
-/// The sample export `tillbridge demo` migrates (Square catalog, a coffee shop).
-const SAMPLE_EXPORT: &[u8] = include_bytes!("../../../samples/exports/square-cafe.json");
-
-/// The demo's migration: Square export into demo-cafe, approved as suggested, applied, then
-/// rolled back; shows that the catalog afterwards is the one before, byte for byte.
-pub async fn demo(rt: &LocalRuntime) -> Outcome {
-    let fail = |e: &dyn std::fmt::Display| Failure::usage(format!("demo failed: {e}"));
-    let tenant = TenantId::parse("demo-cafe").map_err(|e| fail(&e))?;
-    println!("\nMigration: demo-cafe switches from Square (samples/exports/square-cafe.json)");
-    let before = catalog_sha(rt, &tenant).await?;
-    let m = migration::start(
-        rt.table.as_ref(),
-        rt.blobs.as_ref(),
-        rt.bus.as_ref(),
-        StartRequest {
-            tenant: &tenant,
-            currency: tillbridge_domain::Currency::USD,
-            country: None,
-            source_name: "square",
-            export: ExportSource::Upload {
-                bytes: SAMPLE_EXPORT,
-                csv: false,
-            },
-            requested_by: "demo",
-            idempotency_key: None,
-            correlation_id: CorrelationId::parse("demo-migration").map_err(|e| fail(&e))?,
-            at: rt.clock.now(),
-        },
-    )
-    .await
-    .map_err(|e| fail(&e))?;
-    rt.drain().await.map_err(|e| fail(&e))?;
-    let decisions = mapping_review::decisions(rt.table.as_ref(), &tenant, m.id.as_str())
-        .await
-        .map_err(|e| fail(&e))?;
-    println!(
-        "  suggested: {} source fields, {} mapped ({} high confidence); approved as suggested",
-        decisions.len(),
-        decisions.iter().filter(|d| d.target.is_some()).count(),
-        decisions.iter().filter(|d| d.band == "high").count()
-    );
-    migration::approve(
-        rt.table.as_ref(),
-        rt.bus.as_ref(),
-        &m.id,
-        "demo",
-        rt.clock.now(),
-    )
-    .await
-    .map_err(|e| fail(&e))?;
-    rt.drain().await.map_err(|e| fail(&e))?;
-    output(rt, &load(rt, m.id.as_str()).await?, "text").await?;
-    migration::request_rollback(
-        rt.table.as_ref(),
-        rt.bus.as_ref(),
-        &m.id,
-        "demo",
-        rt.clock.now(),
-    )
-    .await
-    .map_err(|e| fail(&e))?;
-    rt.drain().await.map_err(|e| fail(&e))?;
-    let done = load(rt, m.id.as_str()).await?;
-    println!(
-        "  rolled back: status {}\n  {}",
-        done.status.as_str(),
-        rollback_line(rt, &done)
-            .await
-            .unwrap_or_default()
-            .trim_end()
-    );
-    let after = catalog_sha(rt, &tenant).await?;
-    println!(
-        "catalog after the rollback is the catalog before it: {} (sha256 {})",
-        if after == before { "yes" } else { "NO" },
-        &after[..16]
-    );
-    if after != before || done.status != Status::RolledBack {
-        return Err(Failure::usage(
-            "demo failed: the rollback did not restore the catalog",
-        ));
-    }
-    Ok(())
-}
-
-async fn rollback_line(rt: &LocalRuntime, m: &Migration) -> Option<String> {
+pub(crate) async fn rollback_line(rt: &LocalRuntime, m: &Migration) -> Option<String> {
     let bytes = rt
         .blobs
         .get(m.rollback_report_key.as_deref()?)
@@ -564,15 +494,36 @@ async fn rollback_line(rt: &LocalRuntime, m: &Migration) -> Option<String> {
     ))
 }
 
-async fn catalog_sha(rt: &LocalRuntime, tenant: &TenantId) -> Result<String, Failure> {
-    let mut lines = Vec::new();
-    migration::snapshot::for_each_item(rt.table.as_ref(), tenant, |i| {
-        lines.push(migration::snapshot::canonical_line(&i)?);
-        Ok::<_, tillbridge_migration::MigrationError>(())
-    })
-    .await
-    .map_err(usage)?;
-    Ok(migration::snapshot::hash_lines(
-        lines.iter().map(String::as_str),
-    ))
+/// A previewed migration: what the apply would do, the held-back items by name, and how to
+/// apply it.
+async fn preview_lines(rt: &LocalRuntime, m: &Migration) -> String {
+    let key = tillbridge_migration::prepare::report_key(m);
+    let report: serde_json::Value = match rt.blobs.get(&key).await {
+        Ok(Some(b)) => serde_json::from_slice(&b).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    let p = &report["preview"];
+    let mut out = format!(
+        "preview: {} would be created, {} changed, {} unchanged; {} held back\n",
+        p["created"], p["changed"], p["unchanged"], p["held_back"]
+    );
+    for h in report["held_back_items"].as_array().into_iter().flatten() {
+        let rules: Vec<&str> = h["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["rule"].as_str())
+            .collect();
+        out += &format!(
+            "  held back: {} {} ({})\n",
+            h["external_id"].as_str().unwrap_or(""),
+            h["name"].as_str().unwrap_or("(no name)"),
+            rules.join(", ")
+        );
+    }
+    out += &format!(
+        "  report: tillbridge migration report {id}\n  apply:  tillbridge migration approve {id}\n",
+        id = m.id
+    );
+    out
 }

@@ -255,6 +255,40 @@ async fn read_lines(blobs: &dyn BlobStore, m: &Migration) -> Result<Vec<Line>, M
 }
 
 /// The catalog id of a source id: the id map, else the source id itself.
+/// What applying `item` would do to the catalog now: `created`, `changed` or `unchanged`
+/// (the preview of a migration that stops after validation). Reads only.
+///
+/// # Errors
+///
+/// The table failed, or a stored record does not parse.
+pub(crate) async fn preview_action(
+    table: &dyn Table,
+    m: &Migration,
+    item: &CatalogItem,
+) -> Result<&'static str, MigrationError> {
+    let (cid, _) = catalog_id(table, m, &item.external_id).await?;
+    let mut item = item.clone();
+    item.external_id = cid.clone();
+    if let Some(parent) = &item.parent_id {
+        item.parent_id = Some(catalog_id(table, m, parent).await?.0);
+    }
+    let pk = tillbridge_catalog::keys::catalog_pk(&m.tenant_id);
+    let sk = tillbridge_catalog::keys::item_sk(&m.source_name, &cid);
+    let record: Option<CatalogRecord> = table
+        .get(&pk, &sk)
+        .await?
+        .as_ref()
+        .map(Item::doc)
+        .transpose()?;
+    Ok(
+        match record.as_ref().and_then(CatalogRecord::visible_item) {
+            None => "created",
+            Some(v) if v.content_hash() == item.content_hash() => "unchanged",
+            Some(_) => "changed",
+        },
+    )
+}
+
 async fn catalog_id(
     table: &dyn Table,
     m: &Migration,

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! start ─► pending ─(suggested)─► mapping_review ─(approve)─► validating ─► applying ─► completed
+//!                                   (approve with preview: validating ─► previewed ─(approve)─► applying)
 //!                                                                             │  ▲          │
 //!                                                       pause/resume ─────────┘  │   rollback│
 //!                                                       cancel ─► rolling_back ◄─┴───────────┘
@@ -35,6 +36,8 @@ pub mod export;
 pub mod keys;
 /// validating: the export converted, validated and stored in apply order.
 pub mod prepare;
+/// The report's per-item view: names, findings, what an apply would do (a preview).
+pub mod preview;
 /// Review of mapping suggestions: decisions, overrides and their audit trail.
 pub mod review;
 /// rolling_back: the journal undone and the catalog verified against the snapshot.
@@ -51,7 +54,8 @@ pub use record::{Migration, Progress, Status, Transition, ValidationSummary, lis
 pub use stage::{handle, suggest};
 pub use start::{ExportSource, StartRequest, start};
 pub use transitions::{
-    approve, cancel, fail, pause, request_rollback, resume, rollback_request, suggestions_ready,
+    approve, approve_with, cancel, fail, pause, request_rollback, resume, rollback_request,
+    suggestions_ready,
 };
 
 pub(crate) use record::{event, state_write};

@@ -66,7 +66,27 @@ pub async fn prepare(
     let customer_lines = customer_lines(&converted.customers)?;
 
     let report_key = report_key(&m);
-    write_report(blobs, &m, &report_key, &converted, &report, &selected).await?;
+    let actions = if m.preview {
+        Some(crate::preview::actions(table, &m, &converted.items, &selected.held_back).await?)
+    } else {
+        None
+    };
+    let items = crate::preview::item_entries(
+        &converted.items,
+        &report,
+        &selected.held_back,
+        actions.as_ref(),
+    );
+    write_report(
+        blobs,
+        &m,
+        &report_key,
+        &converted,
+        &report,
+        &selected,
+        &items,
+    )
+    .await?;
     if selected.to_apply == 0 && converted.customers.is_empty() {
         return Err(MigrationError::Permanent(format!(
             "nothing to apply: {} records gave {} items, {} held back by validation errors \
@@ -227,6 +247,7 @@ async fn write_report(
     converted: &Converted,
     report: &tillbridge_validation::Report,
     selected: &Selected,
+    items: &crate::preview::Entries,
 ) -> Result<(), MigrationError> {
     let body = json!({
         "migration_id": m.id,
@@ -236,6 +257,9 @@ async fn write_report(
         "summary": report.summary,
         "to_apply": selected.to_apply,
         "held_back": selected.held_back,
+        "held_back_items": items.held_back,
+        "preview": items.preview,
+        "items": items.items,
         "conversion_problems": converted.problems.iter().map(|p| mask_text(p)).collect::<Vec<_>>(),
         "conversion_notes": converted.notes.iter().map(|p| mask_text(p)).collect::<Vec<_>>(),
         "customers": converted.customer_counts,
@@ -269,7 +293,13 @@ async fn finish(
         m.validation = Some(summary.clone());
         m.items_key = Some(items_key(m));
         m.customers = Some(converted.customer_counts.clone());
-        m.moved(Status::Applying, at, "validate");
+        // A preview stops here until a second approval.
+        let next = if m.preview {
+            Status::Previewed
+        } else {
+            Status::Applying
+        };
+        m.moved(next, at, "validate");
     })
     .await?
     else {
@@ -289,6 +319,9 @@ async fn finish(
         }),
         at,
     );
+    if m.status == Status::Previewed {
+        return publish(bus, &[validated]).await;
+    }
     publish(bus, &[validated, apply::request_event(&m, 0, "start", at)]).await
 }
 

@@ -18,6 +18,9 @@ pub enum Status {
     MappingReview,
     /// Approved; the export is being converted, validated and prepared for the apply.
     Validating,
+    /// Approved for a preview: validated and prepared, the report (with what would be
+    /// created, changed or left unchanged) waits for a second approval before the apply.
+    Previewed,
     /// The prepared items are being written to the catalog in batches (after the snapshot).
     Applying,
     /// Every prepared item was applied.
@@ -39,6 +42,7 @@ impl Status {
             Status::Pending => "pending",
             Status::MappingReview => "mapping_review",
             Status::Validating => "validating",
+            Status::Previewed => "previewed",
             Status::Applying => "applying",
             Status::Completed => "completed",
             Status::Failed => "failed",
@@ -110,6 +114,9 @@ pub struct Migration {
     /// An operator paused it: the apply stops at its next checkpoint until resumed.
     #[serde(default)]
     pub paused: bool,
+    /// Stop after validation (status previewed) until a second approval applies it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preview: bool,
     /// Cancelled during the apply: it stops at the next checkpoint and rolls back.
     #[serde(default)]
     pub cancel_requested: bool,
@@ -180,8 +187,10 @@ impl Migration {
             Status::RollingBack | Status::RolledBack => (p.rolled_back * 100)
                 .checked_div(p.created + p.changed)
                 .unwrap_or(100),
-            _ if p.items == 0 => 0,
-            _ => p.applied * 100 / p.items,
+            // Items held back count as not applied: a migration that lost items never
+            // shows 100 %.
+            _ if p.items + p.skipped == 0 => 0,
+            _ => p.applied * 100 / (p.items + p.skipped),
         };
         v["percent"] = serde_json::json!(percent);
         v

@@ -6,7 +6,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tillbridge_domain::{TenantId, Timestamp};
-use tillbridge_mapping::{Band, Conversion, MappedField, Suggestion};
+pub use tillbridge_mapping::Conversion;
+use tillbridge_mapping::{Band, MappedField, Suggestion};
 use tillbridge_ports::PortError;
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 
@@ -234,6 +235,10 @@ pub struct Override<'a> {
     pub source: &'a str,
     /// The canonical field to map it to, or None: no counterpart.
     pub new_target: Option<&'a str>,
+    /// How values convert (`inverted_boolean` for a `hidden` flag feeding is_active); None
+    /// keeps the current conversion while the target stays, and takes values as they are
+    /// for a new target.
+    pub conversion: Option<Conversion>,
     /// Why (required; kept in the audit trail).
     pub reason: &'a str,
     /// Who decides (required).
@@ -258,6 +263,7 @@ pub async fn override_field(
     let Override {
         source,
         new_target,
+        conversion,
         reason,
         reviewer,
         at,
@@ -289,6 +295,11 @@ pub async fn override_field(
         },
         reason: format!("override: {reason}"),
         decided_by: reviewer.to_owned(),
+        conversion: match conversion {
+            Some(c) => Some(c),
+            None if new_target == current.target.as_deref() => current.conversion,
+            None => None,
+        },
         ..current.clone()
     };
     let entry = AuditEntry::HumanOverride {
@@ -362,6 +373,7 @@ mod tests {
         Override {
             source,
             new_target,
+            conversion: None,
             reason,
             reviewer,
             at: Timestamp::UNIX_EPOCH,

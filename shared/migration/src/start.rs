@@ -116,6 +116,7 @@ pub async fn start(
         country: req.country,
         status: Status::Pending,
         paused: false,
+        preview: false,
         cancel_requested: false,
         created_by: req.requested_by.to_owned(),
         created_at: req.at,

@@ -104,6 +104,25 @@ pub async fn approve(
     reviewer: &str,
     at: Timestamp,
 ) -> Result<Migration, MigrationError> {
+    approve_with(table, bus, id, reviewer, at, false).await
+}
+
+/// As [`approve`]; with `preview` the migration stops after validation (status previewed,
+/// the report saying what would be created, changed or left unchanged) until a second
+/// approval. Approving a previewed migration applies it: previewed → applying and the first
+/// apply request.
+///
+/// # Errors
+///
+/// As [`approve`]; a previewed migration can be approved once.
+pub async fn approve_with(
+    table: &dyn Table,
+    bus: &dyn EventBus,
+    id: &MigrationId,
+    reviewer: &str,
+    at: Timestamp,
+    preview: bool,
+) -> Result<Migration, MigrationError> {
     if reviewer.trim().is_empty() {
         return Err(MigrationError::Refused(Refusal::Invalid(
             "approval needs a reviewer".into(),
@@ -112,6 +131,26 @@ pub async fn approve(
     let Some((current, _)) = load(table, id).await? else {
         return Err(MigrationError::Refused(Refusal::NotFound));
     };
+    if current.status == Status::Previewed {
+        return act(
+            table,
+            bus,
+            id,
+            |m| match m.status {
+                Status::Previewed => {
+                    m.approved_by = Some(reviewer.to_owned());
+                    m.moved(Status::Applying, at, &format!("{reviewer} (after preview)"));
+                    Ok(())
+                }
+                s => Err(Refusal::Conflict(format!(
+                    "the migration is {}; only a previewed migration can be applied",
+                    s.as_str()
+                ))),
+            },
+            |m| Some(crate::apply::request_event(m, 0, "start", at)),
+        )
+        .await;
+    }
     let mapping =
         crate::review::approved_mapping(table, &current.tenant_id, current.id.as_str()).await?;
     if !mapping.iter().any(|f| f.target == "external_id") {
@@ -127,6 +166,7 @@ pub async fn approve(
         |m| match m.status {
             Status::MappingReview => {
                 m.approved_by = Some(reviewer.to_owned());
+                m.preview = preview;
                 m.moved(Status::Validating, at, reviewer);
                 Ok(())
             }
@@ -237,7 +277,7 @@ pub async fn cancel(
         bus,
         id,
         |m| match m.status {
-            Status::Pending | Status::MappingReview | Status::Validating => {
+            Status::Pending | Status::MappingReview | Status::Validating | Status::Previewed => {
                 m.moved(Status::Cancelled, at, by);
                 Ok(())
             }

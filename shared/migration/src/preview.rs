@@ -1,0 +1,158 @@
+//! The validation report read by people: every item that has findings or is held back, by
+//! name as well as id, with its findings; and, for a migration approved with a preview, what
+//! the apply would do to each item (created, changed, unchanged) before it is approved again.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use tillbridge_domain::CatalogItem;
+use tillbridge_ports::Table;
+use tillbridge_validation::{Report, Rule, Severity};
+
+use crate::{Migration, MigrationError};
+
+/// One finding of an item, as the report lists it under the item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemFinding {
+    /// The rule id (`price.missing`).
+    pub rule: Rule,
+    /// Error or warning.
+    pub severity: Severity,
+    /// The message.
+    pub message: String,
+    /// The corrected value, where the fix is clear.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+/// One item in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemEntry {
+    /// The source's id of the item.
+    pub external_id: String,
+    /// Its name, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its variant's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant_name: Option<String>,
+    /// Its SKU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// `held_back`, or for a preview what the apply would do: `created`, `changed`,
+    /// `unchanged`; None when not previewed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<&'static str>,
+    /// The item's findings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<ItemFinding>,
+}
+
+/// A preview's counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PreviewCounts {
+    /// Items the apply would create.
+    pub created: u64,
+    /// Items it would change.
+    pub changed: u64,
+    /// Items already as the export has them.
+    pub unchanged: u64,
+    /// Items held back by validation errors.
+    pub held_back: u64,
+}
+
+/// The report's per-item parts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Entries {
+    /// Items held back, with names and the findings that held them back.
+    pub held_back: Vec<ItemEntry>,
+    /// Every item with findings; for a preview, every item.
+    pub items: Vec<ItemEntry>,
+    /// The preview's counts (None when not previewed).
+    pub preview: Option<PreviewCounts>,
+}
+
+/// What the apply would do to each item, by position in `items` (held-back ones excluded).
+///
+/// # Errors
+///
+/// The table failed, or a stored record does not parse.
+pub async fn actions(
+    table: &dyn Table,
+    m: &Migration,
+    items: &[CatalogItem],
+    held_back: &[String],
+) -> Result<Vec<&'static str>, MigrationError> {
+    let held: HashSet<&str> = held_back.iter().map(String::as_str).collect();
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let action = if held.contains(item.external_id.as_str()) || !seen.insert(&item.external_id)
+        {
+            "held_back"
+        } else {
+            crate::apply::preview_action(table, m, item).await?
+        };
+        out.push(action);
+    }
+    Ok(out)
+}
+
+/// The report's items: findings grouped under their item with its name; held-back items;
+/// with `actions` (a preview), every item with what the apply would do.
+pub fn item_entries(
+    items: &[CatalogItem],
+    report: &Report,
+    held_back: &[String],
+    actions: Option<&Vec<&'static str>>,
+) -> Entries {
+    let mut by_item: HashMap<&str, Vec<ItemFinding>> = HashMap::new();
+    for f in &report.findings {
+        by_item
+            .entry(f.item.as_str())
+            .or_default()
+            .push(ItemFinding {
+                rule: f.rule,
+                severity: f.severity,
+                message: f.message.clone(),
+                fix: f.fix.clone(),
+            });
+    }
+    let held: HashSet<&str> = held_back.iter().map(String::as_str).collect();
+    let mut out = Entries {
+        preview: actions.map(|_| PreviewCounts::default()),
+        ..Entries::default()
+    };
+    for (n, item) in items.iter().enumerate() {
+        let action = actions.and_then(|a| a.get(n).copied());
+        let findings = by_item
+            .get(item.external_id.as_str())
+            .cloned()
+            .unwrap_or_default();
+        let entry = ItemEntry {
+            external_id: item.external_id.clone(),
+            name: item.name.clone(),
+            variant_name: item.variant_name.clone(),
+            sku: item.sku.clone(),
+            action: action.or(held
+                .contains(item.external_id.as_str())
+                .then_some("held_back")),
+            findings,
+        };
+        if let Some(p) = out.preview.as_mut() {
+            match action {
+                Some("created") => p.created += 1,
+                Some("changed") => p.changed += 1,
+                Some("unchanged") => p.unchanged += 1,
+                _ => p.held_back += 1,
+            }
+        }
+        if entry.action == Some("held_back") {
+            out.held_back.push(entry.clone());
+        }
+        if actions.is_some() || !entry.findings.is_empty() {
+            out.items.push(entry);
+        }
+    }
+    out
+}
