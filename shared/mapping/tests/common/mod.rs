@@ -49,7 +49,7 @@ pub fn load(source: &str) -> (Vec<FieldProfile>, Value) {
     let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap_or_default();
     let truth: Value = serde_json::from_str(&read("truth.json")).unwrap_or_default();
     let fields = if d.join("sample.csv").exists() {
-        profile_csv(&read("sample.csv")).unwrap_or_default()
+        profile_csv(read("sample.csv")).unwrap_or_default()
     } else {
         let records: Vec<Value> = serde_json::from_str(&read("sample.json")).unwrap_or_default();
         profile_json(&records)
