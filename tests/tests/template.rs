@@ -196,3 +196,26 @@ fn seconds(block: &str, prefix: &str) -> Option<u32> {
         .find_map(|l| l.strip_prefix(prefix))
         .and_then(|v| v.trim().parse().ok())
 }
+
+/// A vendor retry that meets the idempotency lock of a delivery in progress is released for
+/// a later receive; the inbound queue's receives must outlast the lock, or the retry would be
+/// dead-lettered while the lock still stands.
+#[test]
+fn inbound_receives_outlast_the_idempotency_lock() {
+    let t = template();
+    let (_, queue) = resources(&t)
+        .into_iter()
+        .find(|(n, _)| *n == "InboundQueue")
+        .unwrap_or_else(|| panic!("InboundQueue"));
+    let visibility = seconds(queue, "      VisibilityTimeout: ").unwrap_or(30);
+    let receives: u32 = queue
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("maxReceiveCount: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let lock = u32::try_from(tillbridge_sync::signature_check::IN_PROGRESS_LOCK_SECS).unwrap_or(0);
+    assert!(
+        visibility * receives.saturating_sub(1) > lock,
+        "{receives} receives {visibility} s apart do not outlast the {lock} s lock"
+    );
+}
