@@ -415,7 +415,30 @@ impl tillbridge_api::Syncs for LocalSyncs {
         since: Option<tillbridge_domain::Timestamp>,
     ) -> Result<serde_json::Value, (u16, String)> {
         use tillbridge_fetch::FetchError;
-        match self.0.sync(tenant, provider, since).await {
+        // Off the HTTP runtime: a sync applies thousands of items between awaits.
+        let (fetcher, tenant_id) = (self.0.clone(), tenant.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("sync".into())
+            .spawn(move || {
+                let result = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(fetcher.sync(&tenant_id, provider, since)),
+                    Err(e) => Err(FetchError::Store(tillbridge_ports::PortError::Transient(
+                        e.to_string(),
+                    ))),
+                };
+                let _ = tx.send(result);
+            });
+        if spawned.is_err() {
+            return Err((503, "temporarily unavailable; retry".into()));
+        }
+        let Ok(result) = rx.await else {
+            return Err((500, "internal error".into()));
+        };
+        match result {
             Ok(report) => Ok(serde_json::to_value(report).unwrap_or_default()),
             Err(e @ FetchError::UnknownTenant(_)) => Err((404, e.to_string())),
             Err(e @ FetchError::NoApi { .. }) => Err((409, e.to_string())),

@@ -372,30 +372,24 @@ impl LocalRuntime {
     /// take effect between batches.
     pub async fn run_workers(self: Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
         let lane = self.clone();
-        let stop = shutdown.clone();
-        let migrations = std::thread::Builder::new()
-            .name("migrations".into())
-            .spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt.block_on(poll(stop, || async {
-                        let started = std::time::Instant::now();
-                        lane.step_migrations(&|| started.elapsed() >= MIGRATION_SLICE)
-                            .await
-                    })),
-                    Err(e) => warn!(error = %e, "cannot start the migration worker"),
-                }
-            });
-        // Vendor fetches wait on the network and on rate limits: their own task.
-        let fetches = tokio::spawn({
-            let rt = self.clone();
-            let stop = shutdown.clone();
-            async move { poll(stop, || rt.step_fetches()).await }
+        let migrations = own_thread("migrations", shutdown.clone(), move |stop| async move {
+            poll(stop, || async {
+                let started = std::time::Instant::now();
+                lane.step_migrations(&|| started.elapsed() >= MIGRATION_SLICE)
+                    .await
+            })
+            .await
+        });
+        // A vendor sync applies thousands of items between awaits: its own thread too, so
+        // webhooks keep their fast 202s while it runs.
+        let lane = self.clone();
+        let fetches = own_thread("fetches", shutdown.clone(), move |stop| async move {
+            poll(stop, || lane.step_fetches()).await
         });
         poll(shutdown, || self.step_deliveries()).await;
-        let _ = fetches.await;
+        if let Ok(handle) = fetches {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
         match migrations {
             Ok(handle) => {
                 let _ = tokio::task::spawn_blocking(move || handle.join()).await;
@@ -403,6 +397,28 @@ impl LocalRuntime {
             Err(e) => warn!(error = %e, "cannot start the migration worker"),
         }
     }
+}
+
+/// Runs `work` on a thread of its own with a current-thread runtime until `stop` turns true.
+fn own_thread<F, Fut>(
+    name: &str,
+    stop: tokio::sync::watch::Receiver<bool>,
+    work: F,
+) -> std::io::Result<std::thread::JoinHandle<()>>
+where
+    F: FnOnce(tokio::sync::watch::Receiver<bool>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let label = name.to_owned();
+    std::thread::Builder::new().name(label.clone()).spawn(move || {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(work(stop)),
+            Err(e) => warn!(error = %e, worker = %label, "cannot start the worker"),
+        }
+    })
 }
 
 /// How long one migration step works before it hands over to its own continuation.
