@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::usage::Tokens;
+
 /// Why a model call failed. `RateLimited`, `Timeout`, `Server` and `Transport` are retried
 /// with backoff inside [`ChatClient::complete`]; what reaches the caller makes the tier fall back
 /// to the offline suggestions.
@@ -111,18 +113,6 @@ impl Config {
     }
 }
 
-/// Token counts as the provider reported them, converted to our classes: OpenAI's cached
-/// tokens are a subset of `prompt_tokens`, so they are taken out of the input class.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tokens {
-    /// Uncached input (prompt) tokens.
-    pub input: u64,
-    /// Output (completion) tokens.
-    pub output: u64,
-    /// Input tokens served from the provider's prompt cache.
-    pub cached_input: u64,
-}
-
 /// One chat completion's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
@@ -132,7 +122,7 @@ pub struct Completion {
     pub model: String,
     /// The assistant message text.
     pub content: String,
-    /// Token usage.
+    /// Token usage, in our classes.
     pub tokens: Tokens,
 }
 
@@ -142,7 +132,7 @@ struct Wire {
     id: Option<String>,
     choices: Vec<Choice>,
     #[serde(default)]
-    usage: Option<Usage>,
+    usage: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -154,22 +144,6 @@ struct Choice {
 struct Message {
     #[serde(default)]
     content: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Usage {
-    #[serde(default)]
-    prompt_tokens: u64,
-    #[serde(default)]
-    completion_tokens: u64,
-    #[serde(default)]
-    prompt_tokens_details: Option<PromptDetails>,
-}
-
-#[derive(Deserialize)]
-struct PromptDetails {
-    #[serde(default)]
-    cached_tokens: u64,
 }
 
 #[derive(Default)]
@@ -323,20 +297,17 @@ fn parse(text: &str, model: &str) -> Result<Completion, LlmError> {
         .ok_or_else(|| LlmError::Malformed("no message content".into()))?;
     let usage = wire
         .usage
+        .filter(|u| !u.is_null())
         .ok_or_else(|| LlmError::Malformed("no usage".into()))?;
-    let cached = usage
-        .prompt_tokens_details
-        .map_or(0, |d| d.cached_tokens)
-        .min(usage.prompt_tokens);
+    // Whatever vendor convention the endpoint speaks (OpenAI, a gateway passing Anthropic's
+    // cache fields, Anthropic, Bedrock): converted into our additive classes.
+    let (tokens, shape) = Tokens::from_usage(&usage).map_err(LlmError::Malformed)?;
+    tracing::debug!(?shape, ?tokens, "model usage");
     Ok(Completion {
         id: wire.id.unwrap_or_default(),
         // Priced and recorded under the name we asked for (providers answer with dated aliases).
         model: model.to_owned(),
         content,
-        tokens: Tokens {
-            input: usage.prompt_tokens - cached,
-            output: usage.completion_tokens,
-            cached_input: cached,
-        },
+        tokens,
     })
 }

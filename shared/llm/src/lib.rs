@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod client;
+mod usage;
 
 use std::sync::Arc;
 
@@ -24,7 +25,8 @@ use tillbridge_mapping::{FieldProfile, Suggestion};
 use tillbridge_migration::suggest::{ModelCall, Refine, RefineContext};
 use tillbridge_ports::{Condition, EventBus, Item, Table};
 
-pub use client::{ChatClient, Completion, Config, LlmError, Tokens};
+pub use client::{ChatClient, Completion, Config, LlmError};
+pub use usage::{Tokens, UsageShape};
 
 /// Output tokens we budget per field asked about.
 const OUTPUT_TOKENS_PER_FIELD: u64 = 60;
@@ -206,9 +208,8 @@ impl LlmTier<'_> {
             }
         };
         let t = completion.tokens;
-        let actual = price.input * Decimal::from(t.input)
-            + price.output * Decimal::from(t.output)
-            + price.cache_read_rate() * Decimal::from(t.cached_input);
+        // Every class at its own rate (cache writes at the cache-creation rate).
+        let actual = t.counts().cost(price);
         if let Err(e) =
             accounting::settle(self.table, req.tenant, &period, &request_id, actual).await
         {
@@ -280,7 +281,7 @@ impl LlmTier<'_> {
             input_tokens: c.tokens.input,
             output_tokens: c.tokens.output,
             cached_input_tokens: c.tokens.cached_input,
-            cache_write_tokens: 0,
+            cache_write_tokens: c.tokens.cache_write,
         };
         let event: Envelope = accounting::usage_event(req.tenant, usage, req.at, req.correlation);
         let failed = match self.bus.put_events(std::slice::from_ref(&event)).await {
@@ -355,7 +356,7 @@ impl Refine for LlmRefiner {
             .into_iter()
             .map(|c| ModelCall {
                 summary: format!("{} fields answered", c.answered),
-                tokens: c.tokens.input + c.tokens.output + c.tokens.cached_input,
+                tokens: c.tokens.total(),
                 confidence: c.mean_confidence,
                 model: c.model,
                 prompt_hash: c.prompt_hash,

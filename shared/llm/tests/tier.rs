@@ -37,6 +37,8 @@ struct Fake {
     calls: AtomicUsize,
     requests: Mutex<Vec<(HeaderMap, Value)>>,
     script: Box<Script>,
+    /// The `usage` block of every answer.
+    usage: Value,
 }
 
 async fn chat(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: String) -> Response {
@@ -53,8 +55,7 @@ async fn chat(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: String) -
         .collect();
     fake.requests.lock().unwrap().push((headers, body));
     let completion = |content: String| {
-        let usage = json!({"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050,
-            "prompt_tokens_details": {"cached_tokens": 200}});
+        let usage = fake.usage.clone();
         axum::Json(json!({
             "id": format!("chatcmpl-{n}"), "object": "chat.completion", "created": 1_763_000_000,
             "model": format!("{model}-2024-07-18"),
@@ -95,10 +96,20 @@ async fn chat(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: String) -
 async fn serve(
     script: impl Fn(usize, &str, &[String]) -> Reply + Send + Sync + 'static,
 ) -> (String, Arc<Fake>) {
+    let usage = json!({"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050,
+        "prompt_tokens_details": {"cached_tokens": 200}});
+    serve_with_usage(script, usage).await
+}
+
+async fn serve_with_usage(
+    script: impl Fn(usize, &str, &[String]) -> Reply + Send + Sync + 'static,
+    usage: Value,
+) -> (String, Arc<Fake>) {
     let fake = Arc::new(Fake {
         calls: AtomicUsize::new(0),
         requests: Mutex::default(),
         script: Box::new(script),
+        usage,
     });
     let app = Router::new()
         .route("/v1/chat/completions", post(chat))
@@ -503,4 +514,49 @@ async fn the_mapping_stage_uses_the_tier_and_audits_each_call() {
         .await
         .unwrap();
     assert!(committed > Decimal::ZERO);
+}
+
+/// data-19: an OpenAI-compatible gateway (LiteLLM) in front of Anthropic reports a
+/// prompt-caching call as prompt_tokens 2109 = 9 uncached + 100 cache read + 2000 cache
+/// creation. Each class is recorded and settled at its own rate: 0.008307 USD for
+/// claude-3-5-sonnet-20241022 (9×3e-06 + 100×3e-07 + 2000×3.75e-06 + 50×1.5e-05).
+#[tokio::test]
+async fn gateway_cache_writes_are_billed_at_the_cache_creation_rate() {
+    let usage = json!({"prompt_tokens": 2109, "completion_tokens": 50, "total_tokens": 2159,
+        "prompt_tokens_details": {"cached_tokens": 100},
+        "cache_creation_input_tokens": 2000, "cache_read_input_tokens": 100});
+    let (base, _fake) = serve_with_usage(
+        |_, _, paths| Reply::Answer(paths.iter().map(|p| (p.clone(), None, 0.9)).collect()),
+        usage,
+    )
+    .await;
+    let mut cfg = config(&base);
+    cfg.models = vec!["claude-3-5-sonnet-20241022".into()];
+    let client = ChatClient::new(cfg).unwrap();
+    let world = World::new();
+    let (_, outcome) = world.run(&client, &export("extra"), budget()).await;
+    assert_eq!(outcome.calls.len(), 1, "{outcome:?}");
+    let usage: Vec<_> = world
+        .bus
+        .published()
+        .into_iter()
+        .filter_map(|e| match e.body {
+            EventData::AiUsageRecorded(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    let u = &usage[0];
+    assert_eq!(
+        (
+            u.input_tokens,
+            u.cached_input_tokens,
+            u.cache_write_tokens,
+            u.output_tokens
+        ),
+        (9, 100, 2000, 50)
+    );
+    let (committed, _) = accounting::budget_state(&world.table, &world.tenant, "2026-11")
+        .await
+        .unwrap();
+    assert_eq!(committed, Decimal::new(8307, 6));
 }
