@@ -8,6 +8,7 @@
 
 pub mod infra;
 pub mod price;
+pub mod rounding;
 pub mod table;
 pub mod usage;
 

@@ -129,6 +129,20 @@ impl PriceTable {
             .or_else(|| model.split_once('/').and_then(|(_, m)| self.models.get(m)))
     }
 
+    /// The name a model is reported under in grouped tables, so one model is one row however
+    /// a client spelled it: provider prefixes (`openai/`, `anthropic/`, `openrouter/openai/`)
+    /// removed, then a dated snapshot suffix (`-2024-07-18`, `-20241022`) removed when the
+    /// price map knows the undated name. Pricing still uses the name as recorded (a dated
+    /// snapshot may have its own price); this is for grouping and display only.
+    pub fn canonical_name(&self, model: &str) -> String {
+        let bare = model.rsplit('/').next().unwrap_or(model).trim();
+        let bare = if bare.is_empty() { model } else { bare };
+        match strip_date_suffix(bare) {
+            Some(base) if self.models.contains_key(base) => base.to_owned(),
+            _ => bare.to_owned(),
+        }
+    }
+
     /// Number of models priced.
     pub fn len(&self) -> usize {
         self.models.len()
@@ -143,6 +157,22 @@ impl PriceTable {
     pub fn set(&mut self, model: &str, price: ModelPrice) {
         self.models.insert(model.to_owned(), price);
     }
+}
+
+/// `name` without a trailing `-YYYY-MM-DD` or `-YYYYMMDD` (a dated snapshot), if it has one.
+fn strip_date_suffix(name: &str) -> Option<&str> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (base, last) = name.rsplit_once('-')?;
+    if last.len() == 8 && digits(last) && last.starts_with("20") {
+        return Some(base);
+    }
+    // -YYYY-MM-DD: three dash-separated parts of 4, 2 and 2 digits.
+    let (rest, month) = base.rsplit_once('-')?;
+    let (base, year) = rest.rsplit_once('-')?;
+    (last.len() == 2 && month.len() == 2 && year.len() == 4)
+        .then_some(())
+        .filter(|()| digits(last) && digits(month) && digits(year) && year.starts_with("20"))
+        .map(|()| base)
 }
 
 /// The price-map fields an [`Override`] can set.
@@ -200,6 +230,14 @@ impl PriceBook {
     pub fn add_version(&mut self, from: Timestamp, table: PriceTable) {
         self.versions.push((from, table));
         self.versions.sort_by_key(|(t, _)| *t);
+    }
+
+    /// [`PriceTable::canonical_name`] by the newest version.
+    pub fn canonical_name(&self, model: &str) -> String {
+        match self.versions.last() {
+            Some((_, table)) => table.canonical_name(model),
+            None => PriceTable::default().canonical_name(model),
+        }
     }
 
     /// Whether the newest version prices `model`.
@@ -333,6 +371,32 @@ mod tests {
             book.price(v1, "m", later).map(|p| p.input.to_string()),
             Some("0.0000005".into())
         );
+    }
+
+    #[test]
+    fn model_names_are_normalised_for_grouping() {
+        let t = PriceTable::bundled();
+        for (raw, canonical) in [
+            ("openai/gpt-4o-mini", "gpt-4o-mini"),
+            ("gpt-4o-mini", "gpt-4o-mini"),
+            ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
+            ("openrouter/openai/gpt-4o-2024-05-13", "gpt-4o"),
+            (
+                "anthropic/claude-3-5-sonnet-20241022",
+                "claude-3-5-sonnet-20241022",
+            ),
+            ("claude-3-5-haiku-20241022", "claude-3-5-haiku-20241022"),
+            ("unknown-model-2025-01-01", "unknown-model-2025-01-01"),
+            ("my-model/", "my-model/"),
+            ("-", "-"),
+            ("2024-07-18", "2024-07-18"),
+        ] {
+            assert_eq!(t.canonical_name(raw), canonical, "{raw}");
+        }
+        assert_eq!(strip_date_suffix("x-20241022"), Some("x"));
+        assert_eq!(strip_date_suffix("x-2024-10-22"), Some("x"));
+        assert_eq!(strip_date_suffix("x-2024-1-22"), None);
+        assert_eq!(strip_date_suffix("x-12345678"), None);
     }
 
     #[test]

@@ -410,38 +410,43 @@ impl CostTable {
     /// column follows when the table has infrastructure costs.
     pub fn to_csv(&self) -> String {
         let with_infra = self.rows.iter().any(|r| r.infra_cost_usd.is_some());
-        let mut out = String::from(CSV_HEADER);
-        if with_infra {
-            out.push_str(",infra_cost_usd");
-        }
-        out.push_str("\r\n");
-        for r in self.rendered() {
-            let infra = r.infra_cost_usd.clone();
-            let fields = [
-                csv_text(r.tenant_id),
-                r.requests.to_string(),
-                r.input_tokens.to_string(),
-                r.cached_input_tokens.to_string(),
-                r.cache_write_tokens.to_string(),
-                r.output_tokens.to_string(),
-                r.cost_usd,
-                r.unpriced_requests.to_string(),
-                r.budget_usd.unwrap_or_default(),
-                r.budget_used_percent.unwrap_or_default(),
-            ];
-            out.push_str(&fields.join(","));
-            if with_infra {
-                out.push(',');
-                out.push_str(&infra.unwrap_or_default());
-            }
-            out.push_str("\r\n");
-        }
-        out
+        csv_of(self.rendered(), with_infra)
     }
 }
 
+/// Rendered rows as CSV, header first, with the `infra_cost_usd` column when `with_infra`.
+fn csv_of(rows: Vec<RowOut<'_>>, with_infra: bool) -> String {
+    let mut out = String::from(CSV_HEADER);
+    if with_infra {
+        out.push_str(",infra_cost_usd");
+    }
+    out.push_str("\r\n");
+    for r in rows {
+        let infra = r.infra_cost_usd.clone();
+        let fields = [
+            csv_text(r.tenant_id),
+            r.requests.to_string(),
+            r.input_tokens.to_string(),
+            r.cached_input_tokens.to_string(),
+            r.cache_write_tokens.to_string(),
+            r.output_tokens.to_string(),
+            r.cost_usd,
+            r.unpriced_requests.to_string(),
+            r.budget_usd.unwrap_or_default(),
+            r.budget_used_percent.unwrap_or_default(),
+        ];
+        out.push_str(&fields.join(","));
+        if with_infra {
+            out.push(',');
+            out.push_str(&infra.unwrap_or_default());
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
 /// Quotes a text field when needed and defuses spreadsheet formulas (=, +, -, @).
-fn csv_text(s: &str) -> String {
+pub fn csv_text(s: &str) -> String {
     let defused = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
@@ -453,6 +458,9 @@ fn csv_text(s: &str) -> String {
         defused
     }
 }
+
+mod totals;
+pub use totals::TOTAL_LABEL;
 
 #[cfg(test)]
 mod tests;

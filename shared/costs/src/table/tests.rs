@@ -145,3 +145,34 @@ proptest! {
         prop_assert_eq!(t.rows[0].cost_usd, expected);
     }
 }
+
+proptest! {
+    /// The totals row: rendered rows add up to the rendered total, in cost and in tokens, for
+    /// any split of usage over tenants; the total is the exact sum rounded half-even.
+    #[test]
+    fn rows_add_up_to_the_totals_row(lines in prop::collection::vec((1u64..100_000, 0u64..1_000, 0usize..7), 1..80)) {
+        // Rates with 9–11 decimals: nearly every tenant's cost has a sub-micro-dollar part.
+        let prices = r#"{"a":{"input_cost_per_token":1.23456789e-07,"output_cost_per_token":9.87654321e-07},"b":{"input_cost_per_token":3.3333e-08,"output_cost_per_token":1.7e-10}}"#;
+        let mut usage = String::new();
+        for (i, (inp, out, t)) in lines.iter().enumerate() {
+            let model = if i % 2 == 0 { "a" } else { "b" };
+            usage.push_str(&format!(r#"{{"request_id":"r{i}","tenant_id":"t{t}","model":"{model}","input_tokens":{inp},"output_tokens":{out},"occurred_at":"2026-03-05T00:00:00Z"}}"#));
+            usage.push('\n');
+        }
+        let table = build(&usage, prices, "{}", "2026-03").unwrap_or_else(|e| panic!("{e}"));
+        let rows = table.rendered_with_totals();
+        let (total, rows) = rows.split_last().unwrap_or_else(|| unreachable!());
+        prop_assert_eq!(total.tenant_id, TOTAL_LABEL);
+        let dec = |s: &str| s.parse::<Decimal>().unwrap_or_else(|e| panic!("{s}: {e}"));
+        let sum: Decimal = rows.iter().map(|r| dec(&r.cost_usd)).sum();
+        prop_assert_eq!(sum, dec(&total.cost_usd));
+        let exact: Decimal = table.rows.iter().map(|r| r.cost_usd).sum();
+        prop_assert_eq!(total.cost_usd.clone(), format_fixed(exact, 6));
+        prop_assert_eq!(rows.iter().map(|r| r.requests).sum::<u64>(), total.requests);
+        prop_assert_eq!(rows.iter().map(|r| r.input_tokens).sum::<u64>(), total.input_tokens);
+        prop_assert_eq!(rows.iter().map(|r| r.output_tokens).sum::<u64>(), total.output_tokens);
+        let csv = table.to_csv_with_totals();
+        prop_assert_eq!(csv.lines().count(), rows.len() + 2);
+        prop_assert!(csv.trim_end().rsplit("\r\n").next().is_some_and(|l| l.starts_with("(total),")));
+    }
+}
