@@ -4,11 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
-use tillbridge_costs::infra::AwsPrices;
+use tillbridge_costs::infra::{AwsPrices, InfraUsage};
 use tillbridge_costs::table::{Budgets, CostRow};
 use tillbridge_costs::usage::TokenCounts;
-use tillbridge_costs::{CostTable, Period, PriceBook, format_fixed};
+use tillbridge_costs::{CostTable, Period, PriceBook};
 use tillbridge_domain::TenantId;
 use tillbridge_ports::Table;
 
@@ -23,7 +22,9 @@ pub fn period_param(period: Option<&str>) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// One row per tenant with usage in the month, sorted by tenant id.
+/// One row per tenant with AI usage or infrastructure usage in the month, sorted by tenant
+/// id: a tenant that made no model call but whose records cost infrastructure still has its
+/// row (zero tokens, `cost_usd` 0, its `infra_cost_usd`).
 pub async fn cost_table(
     table: &dyn Table,
     tenants: &[TenantId],
@@ -36,10 +37,13 @@ pub async fn cost_table(
     let mut sorted = tenants.to_vec();
     sorted.sort();
     for tenant in sorted {
+        let infra_usage = accounting::infra_usage(table, &tenant, period).await?;
         let total =
             accounting::grouped_costs(table, book, &tenant, period, CostGroup::Total).await?;
-        let Some(line) = total.get("all") else {
-            continue;
+        let line = match total.get("all") {
+            Some(l) => l.clone(),
+            None if infra_usage != InfraUsage::default() => accounting::CostLine::default(),
+            None => continue,
         };
         for (model, l) in
             accounting::grouped_costs(table, book, &tenant, period, CostGroup::Model).await?
@@ -52,9 +56,6 @@ pub async fn cost_table(
             Some(b) => Some(*b),
             None => accounting::budget(table, &tenant).await?,
         };
-        let infra = accounting::infra_usage(table, &tenant, period)
-            .await?
-            .cost(&AwsPrices::us_east_1());
         rows.push(CostRow {
             tenant_id: tenant.to_string(),
             requests: line.requests,
@@ -67,7 +68,7 @@ pub async fn cost_table(
             cost_usd: line.cost,
             unpriced_requests: line.unpriced_requests,
             budget_usd: budget,
-            infra_cost_usd: Some(infra),
+            infra_cost_usd: Some(infra_usage.cost(&AwsPrices::us_east_1())),
         });
     }
     Ok(CostTable {
@@ -76,58 +77,4 @@ pub async fn cost_table(
     })
 }
 
-/// One tenant's month grouped by `group` (model, operation, migration, day).
-pub async fn tenant_costs(
-    table: &dyn Table,
-    book: &PriceBook,
-    tenant: &TenantId,
-    period: &str,
-    group: CostGroup,
-) -> Result<Vec<Value>, AccountingError> {
-    let lines = accounting::grouped_costs(table, book, tenant, period, group).await?;
-    Ok(lines
-        .iter()
-        .map(|(k, l)| {
-            json!({
-                group.as_str(): k, "requests": l.requests, "input_tokens": l.input_tokens, "cached_input_tokens": l.cached_input_tokens,
-                "cache_write_tokens": l.cache_write_tokens, "output_tokens": l.output_tokens,
-                "cost_usd": format_fixed(l.cost, 6), "unpriced_requests": l.unpriced_requests,
-            })
-        })
-        .collect())
-}
-
-/// CSV of grouped rows, header first.
-pub fn grouped_csv(group: CostGroup, rows: &[Value]) -> String {
-    let cols = [
-        group.as_str(),
-        "requests",
-        "input_tokens",
-        "cached_input_tokens",
-        "cache_write_tokens",
-        "output_tokens",
-        "cost_usd",
-        "unpriced_requests",
-    ];
-    let mut out = cols.join(",") + "\r\n";
-    for r in rows {
-        let cell = |c: &str| {
-            let s = r[c]
-                .as_str()
-                .map_or_else(|| r[c].to_string(), str::to_owned);
-            let s = if s.starts_with(['=', '+', '-', '@']) {
-                format!("'{s}")
-            } else {
-                s
-            };
-            if s.contains([',', '"', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s
-            }
-        };
-        out.push_str(&cols.map(cell).join(","));
-        out.push_str("\r\n");
-    }
-    out
-}
+pub use crate::grouped::{GroupedCosts, GroupedRow, NONE_LABEL, TOTAL_LABEL, tenant_costs};

@@ -17,6 +17,7 @@ use tillbridge_ports::table::Item;
 mod budget;
 mod error;
 pub mod finance;
+mod grouped;
 mod infra;
 pub mod keys;
 mod ledger;
@@ -62,7 +63,8 @@ pub enum CostGroup {
     Model,
     /// By operation (`mapping.suggest`, …).
     Operation,
-    /// By migration id (only usage that names a migration has a row).
+    /// By migration id (usage that names no migration is the `(none)` row of the finance
+    /// views).
     Migration,
     /// By day of the month (`01`…`31`).
     Day,

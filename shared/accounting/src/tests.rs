@@ -408,3 +408,148 @@ async fn price_overrides_apply_from_their_date_and_never_reprice_the_past() {
     // 2.50 (day 2) + 2.50 (day 5) + 2.00 (day 12)
     assert_eq!(tillbridge_costs::format_fixed(total, 6), "7.000000");
 }
+
+/// Records `calls` (model index, migration?, day, input tokens) for t1 and returns the store.
+async fn record_calls(calls: &[(usize, bool, u32, u64)]) -> MemoryTable {
+    let (t, bus, book) = (table(), RecordingBus::default(), book());
+    let corr = CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}"));
+    let models = [
+        "gpt-4o",
+        "openai/gpt-4o",
+        "claude-sonnet-4-5",
+        "unknown-model",
+    ];
+    for (i, (m, mig, day, input)) in calls.iter().enumerate() {
+        let mut u = usage(i as u64, models[*m % 4], "mapping.suggest", None);
+        if *mig {
+            u.migration_id = Some(format!("mig-{}", i % 3));
+        }
+        if i % 2 == 1 {
+            u.operation = "mapping.escalate".into();
+        }
+        u.input_tokens = *input;
+        let e = usage_event(&tenant(), u, at(1 + day % 28), &corr);
+        let _ = record_usage(&t, &bus, &book, &e).await;
+    }
+    t
+}
+
+/// Every grouping's rows add up to its totals: tokens exactly, and the rendered costs to
+/// the rendered total to the micro-dollar.
+async fn check_groupings_add_up(t: &MemoryTable) {
+    let book = book();
+    for group in CostGroup::REPORTED {
+        let g = finance::tenant_costs(t, &book, &tenant(), "2026-03", group)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sum = |f: fn(&CostLine) -> u64| g.rows.iter().map(|r| f(&r.line)).sum::<u64>();
+        assert_eq!(sum(|l| l.requests), g.total.requests, "{group}");
+        assert_eq!(sum(|l| l.input_tokens), g.total.input_tokens, "{group}");
+        assert_eq!(sum(|l| l.output_tokens), g.total.output_tokens, "{group}");
+        assert_eq!(sum(|l| l.cache_write_tokens), g.total.cache_write_tokens);
+        assert_eq!(sum(|l| l.unpriced_requests), g.total.unpriced_requests);
+        let exact: Decimal = g.rows.iter().map(|r| r.line.cost).sum();
+        assert_eq!(exact, g.total.cost, "{group}");
+        let (rows, total) = g.rounded_costs();
+        let dec = |s: &str| s.parse::<Decimal>().unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(
+            rows.iter().map(|s| dec(s)).sum::<Decimal>(),
+            dec(&total),
+            "{group}"
+        );
+        assert_eq!(total, tillbridge_costs::format_fixed(g.total.cost, 6));
+        let json: Vec<serde_json::Value> = g.rows_json();
+        let json_sum: Decimal = json
+            .iter()
+            .map(|r| dec(r["cost_usd"].as_str().unwrap_or("x")))
+            .sum();
+        assert_eq!(json_sum, dec(&total));
+        assert_eq!(g.totals_json()["cost_usd"], total.as_str());
+        let csv = g.to_csv();
+        assert_eq!(csv.lines().count(), g.rows.len() + 2);
+        assert!(
+            csv.lines()
+                .last()
+                .is_some_and(|l| l.starts_with("(total),"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn groupings_add_up_with_no_migration_row_and_normalised_models() {
+    let calls: Vec<(usize, bool, u32, u64)> = (0..40u64)
+        .map(|i| {
+            (
+                (i % 4) as usize,
+                i % 3 == 0,
+                (i * 7 % 28) as u32,
+                1 + i * 13,
+            )
+        })
+        .collect();
+    let t = record_calls(&calls).await;
+    check_groupings_add_up(&t).await;
+    let book = book();
+    let by_mig = finance::tenant_costs(&t, &book, &tenant(), "2026-03", CostGroup::Migration)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let none = by_mig.rows.iter().find(|r| r.key == finance::NONE_LABEL);
+    assert_eq!(none.map(|r| r.line.requests), Some(26), "{by_mig:#?}");
+    let by_model = finance::tenant_costs(&t, &book, &tenant(), "2026-03", CostGroup::Model)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let keys: Vec<&str> = by_model.rows.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["claude-sonnet-4-5", "gpt-4o", "unknown-model"]);
+    let gpt = &by_model.rows[1];
+    assert_eq!(gpt.line.requests, 20);
+    assert_eq!(
+        gpt.raw_models
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["gpt-4o", "openai/gpt-4o"]
+    );
+    assert_eq!(
+        by_model.rows_json()[1]["raw_models"],
+        json!(["gpt-4o", "openai/gpt-4o"])
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    #[test]
+    fn any_usage_adds_up_in_every_grouping(
+        calls in proptest::collection::vec((0usize..4, proptest::bool::ANY, 0u32..28, 0u64..50_000), 1..30)
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        rt.block_on(async {
+            let t = record_calls(&calls).await;
+            check_groupings_add_up(&t).await;
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_with_only_infrastructure_cost_has_a_row() {
+    let t = table();
+    let quiet = TenantId::parse("t0").unwrap_or_else(|e| panic!("{e}"));
+    let usage = tillbridge_costs::infra::InfraUsage {
+        lambda_requests: 3,
+        lambda_mb_ms: 128 * 900,
+        ..Default::default()
+    };
+    record_infra(&t, &quiet, at(2), "validate", &usage)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let idle = TenantId::parse("t9").unwrap_or_else(|e| panic!("{e}"));
+    let table = finance::cost_table(&t, &[idle, quiet], &book(), "2026-03", &Budgets::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(table.rows.len(), 1, "{table:#?}");
+    let row = &table.rows[0];
+    assert_eq!((row.tenant_id.as_str(), row.requests), ("t0", 0));
+    assert_eq!(row.cost_usd, Decimal::ZERO);
+    assert!(row.infra_cost_usd.is_some_and(|c| c > Decimal::ZERO));
+}

@@ -3,10 +3,11 @@
 
 use serde_json::json;
 use tillbridge_accounting::{self as accounting, CostGroup, finance};
+use tillbridge_costs::UsageRecord;
 use tillbridge_costs::format_fixed;
 use tillbridge_costs::table::Budgets;
 use tillbridge_domain::event::UsageRecorded;
-use tillbridge_domain::{CorrelationId, TenantId, Timestamp};
+use tillbridge_domain::{CorrelationId, TenantId};
 
 use crate::{Api, Request, Response, known_tenant};
 
@@ -14,7 +15,9 @@ fn period(req: &Request<'_>) -> Result<String, Response> {
     finance::period_param(req.param("period")).map_err(|m| Response::error(400, &m))
 }
 
-/// `GET /v1/costs?period=YYYY-MM`: every tenant.
+/// `GET /v1/costs?period=YYYY-MM[&totals=true]`: every tenant with AI or infrastructure
+/// usage; with `totals=true` a last `(total)` row, the rows' amounts allocated so they add
+/// up to it exactly.
 pub(crate) async fn all_costs(api: &Api, req: &Request<'_>) -> Response {
     let period = match period(req) {
         Ok(p) => p,
@@ -36,14 +39,25 @@ pub(crate) async fn all_costs(api: &Api, req: &Request<'_>) -> Response {
         &Budgets::default(),
     )
     .await;
+    let totals = matches!(req.param("totals"), Some("true" | "1"));
     match table {
-        Ok(t) if req.wants_csv() => Response::csv(t.to_csv(), &format!("costs-{period}")),
+        Ok(t) if req.wants_csv() => {
+            let csv = if totals {
+                t.to_csv_with_totals()
+            } else {
+                t.to_csv()
+            };
+            Response::csv(csv, &format!("costs-{period}"))
+        }
+        Ok(t) if totals => Response::json(200, &json!(t.rendered_with_totals())),
         Ok(t) => Response::json(200, &json!(t.rendered())),
         Err(e) => Response::failure(&e),
     }
 }
 
-/// `GET /v1/tenants/{tenant}/costs?period=…&group_by=model|operation|migration|day`
+/// `GET /v1/tenants/{tenant}/costs?period=…&group_by=model|operation|migration|day`: rows
+/// that add up to `totals` (usage without a migration is the `(none)` row; models by their
+/// canonical name with the recorded names in `raw_models`); CSV ends with a `(total)` row.
 pub(crate) async fn tenant_costs(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
     let tenant = match known_tenant(api, tenant).await {
         Ok(t) => t,
@@ -61,26 +75,29 @@ pub(crate) async fn tenant_costs(api: &Api, req: &Request<'_>, tenant: &str) -> 
         Ok(b) => b,
         Err(r) => return r,
     };
-    let rows = match finance::tenant_costs(api.table.as_ref(), &book, &tenant, &period, group).await
-    {
-        Ok(r) => r,
-        Err(e) => return Response::failure(&e),
-    };
+    let grouped =
+        match finance::tenant_costs(api.table.as_ref(), &book, &tenant, &period, group).await {
+            Ok(g) => g,
+            Err(e) => return Response::failure(&e),
+        };
     if req.wants_csv() {
         return Response::csv(
-            finance::grouped_csv(group, &rows),
+            grouped.to_csv(),
             &format!("costs-{tenant}-{period}-by-{group}"),
         );
     }
     Response::json(
         200,
-        &json!({ "tenant_id": tenant, "period": period, "group_by": group, "rows": rows }),
+        &json!({ "tenant_id": tenant, "period": period, "group_by": group,
+            "rows": grouped.rows_json(), "totals": grouped.totals_json() }),
     )
 }
 
-/// `POST /v1/tenants/{tenant}/usage`: a model client reports one call (a usage line of
-/// CLI.md); it is published as `ai.usage.recorded` and accounted asynchronously, once per
-/// request_id.
+/// `POST /v1/tenants/{tenant}/usage`: a model client reports one call as a usage line of
+/// CLI.md — the very format `costs table --usage` reads (`tenant_id` may be left out; when
+/// given it must be the path's tenant). It is published as `ai.usage.recorded` and
+/// accounted asynchronously, once per request_id. A line without `operation` or `provider`
+/// is filed under `(none)`.
 pub(crate) async fn post_usage(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
     let tenant = match known_tenant(api, tenant).await {
         Ok(t) => t,
@@ -93,13 +110,17 @@ pub(crate) async fn post_usage(api: &Api, req: &Request<'_>, tenant: &str) -> Re
     let Some(fields) = value.as_object_mut() else {
         return Response::error(400, "expected a usage object");
     };
-    let occurred_at = fields
-        .remove("occurred_at")
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    fields.remove("tenant_id");
-    let Ok(at) = Timestamp::parse_rfc3339(&occurred_at) else {
-        return Response::error(400, "occurred_at must be RFC 3339");
+    match fields.get("tenant_id") {
+        None => {
+            fields.insert("tenant_id".into(), json!(tenant.as_str()));
+        }
+        Some(t) if t.as_str() == Some(tenant.as_str()) => {}
+        Some(_) => return Response::error(400, "tenant_id differs from the tenant in the path"),
+    }
+    let text = value.to_string();
+    let (line, at) = match UsageRecord::parse(&text) {
+        Ok(l) => l,
+        Err(e) => return Response::error(400, &e),
     };
     // Usage is priced by the regime in force when it occurred; prices change at most
     // `MIN_LEAD` ahead, so a line from further ahead could land in the wrong regime.
@@ -110,9 +131,18 @@ pub(crate) async fn post_usage(api: &Api, req: &Request<'_>, tenant: &str) -> Re
     if at > latest {
         return Response::error(400, "occurred_at is in the future");
     }
-    let usage: UsageRecorded = match serde_json::from_value(value) {
-        Ok(u) => u,
-        Err(e) => return Response::error(400, &format!("not a usage record: {e}")),
+    let tokens = line.tokens();
+    let none = || finance::NONE_LABEL.to_owned();
+    let usage = UsageRecorded {
+        request_id: line.request_id.into_owned(),
+        migration_id: line.migration_id.map(|m| m.into_owned()),
+        operation: line.operation.map_or_else(none, |o| o.into_owned()),
+        provider: line.provider.map_or_else(none, |p| p.into_owned()),
+        model: line.model.into_owned(),
+        input_tokens: tokens.input,
+        output_tokens: tokens.output,
+        cached_input_tokens: tokens.cached_input,
+        cache_write_tokens: tokens.cache_write,
     };
     let safe_id: String = usage
         .request_id

@@ -350,6 +350,122 @@ mod pagination {
         );
     }
 
+    /// One usage-line format: the CLI's line (tenant_id, no operation, provider or
+    /// migration) is accepted as is; the grouped view has a `(none)` migration row, rows
+    /// that add up to `totals`, a `(total)` CSV row; `/v1/costs?totals=true` ends with one.
+    #[tokio::test]
+    async fn the_cli_usage_line_is_accepted_and_tables_add_up() {
+        let ts = |s: &str| Timestamp::parse_rfc3339(s).unwrap_or(Timestamp::UNIX_EPOCH);
+        let clock = Arc::new(ManualClock::new(ts("2026-03-20T00:00:00Z")));
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let bus = Arc::new(RecordingBus::default());
+        let mut api = api_on(table, clock);
+        api.bus = bus.clone();
+        let lines = [
+            r#"{"request_id":"a","tenant_id":"t1","model":"openai/gpt-4o-mini","input_tokens":333,"output_tokens":7,"occurred_at":"2026-03-02T10:00:00Z"}"#,
+            r#"{"request_id":"b","tenant_id":"t1","migration_id":"mig-1","operation":"mapping.suggest","provider":"openai","model":"gpt-4o-mini","input_tokens":111,"output_tokens":3,"cached_input_tokens":5,"occurred_at":"2026-03-03T10:00:00Z"}"#,
+            r#"{"request_id":"c","model":"gpt-4o-mini-2024-07-18","input_tokens":1,"output_tokens":1,"occurred_at":"2026-03-03T11:00:00Z"}"#,
+        ];
+        for line in lines {
+            let r = handle(&api, &call("POST", "/v1/tenants/t1/usage", line.as_bytes())).await;
+            assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        }
+        let other = r#"{"request_id":"d","tenant_id":"t2","model":"gpt-4o","input_tokens":1,"output_tokens":1,"occurred_at":"2026-03-03T11:00:00Z"}"#;
+        let r = handle(
+            &api,
+            &call("POST", "/v1/tenants/t1/usage", other.as_bytes()),
+        )
+        .await;
+        assert_eq!(r.status, 400);
+        let book = PriceBook::bundled();
+        for event in bus.published() {
+            tillbridge_accounting::record_usage(api.table.as_ref(), bus.as_ref(), &book, &event)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let get = |group: &'static str, csv: bool| {
+            let mut query = vec![
+                ("period".to_owned(), "2026-03".to_owned()),
+                ("group_by".to_owned(), group.to_owned()),
+            ];
+            if csv {
+                query.push(("format".to_owned(), "csv".to_owned()));
+            }
+            query
+        };
+        let q = get("migration", false);
+        let r = handle(
+            &api,
+            &Request {
+                query: &q,
+                ..call("GET", "/v1/tenants/t1/costs", b"")
+            },
+        )
+        .await;
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        let keys: Vec<&str> = v["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["migration"].as_str())
+            .collect();
+        assert_eq!(keys, ["mig-1", "(none)"], "{v}");
+        assert_eq!(v["totals"]["requests"], 3, "{v}");
+        let q = get("model", false);
+        let r = handle(
+            &api,
+            &Request {
+                query: &q,
+                ..call("GET", "/v1/tenants/t1/costs", b"")
+            },
+        )
+        .await;
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        assert_eq!(v["rows"].as_array().map(Vec::len), Some(1), "{v}");
+        assert_eq!(v["rows"][0]["model"], "gpt-4o-mini");
+        assert_eq!(
+            v["rows"][0]["raw_models"],
+            serde_json::json!([
+                "gpt-4o-mini",
+                "gpt-4o-mini-2024-07-18",
+                "openai/gpt-4o-mini"
+            ])
+        );
+        assert_eq!(v["rows"][0]["cost_usd"], v["totals"]["cost_usd"]);
+        let q = get("operation", true);
+        let r = handle(
+            &api,
+            &Request {
+                query: &q,
+                ..call("GET", "/v1/tenants/t1/costs", b"")
+            },
+        )
+        .await;
+        let csv = String::from_utf8_lossy(&r.body).to_string();
+        assert!(csv.lines().any(|l| l.starts_with("(none),2,")), "{csv}");
+        assert!(
+            csv.lines()
+                .last()
+                .is_some_and(|l| l.starts_with("(total),3,")),
+            "{csv}"
+        );
+        let q = vec![
+            ("period".to_owned(), "2026-03".to_owned()),
+            ("totals".to_owned(), "true".to_owned()),
+        ];
+        let r = handle(
+            &api,
+            &Request {
+                query: &q,
+                ..call("GET", "/v1/costs", b"")
+            },
+        )
+        .await;
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        assert_eq!(v[1]["tenant_id"], "(total)", "{v}");
+        assert_eq!(v[1]["cost_usd"], v[0]["cost_usd"]);
+    }
+
     /// Replaying several deliveries answers each id's outcome; an empty list is refused.
     #[tokio::test]
     async fn replay_many_answers_per_id() {

@@ -136,14 +136,7 @@ impl<'b> TableBuilder<'b> {
             line: line_no,
             reason,
         };
-        let r: UsageRecord<'_> =
-            serde_json::from_str(line).map_err(|e| err(format!("not a usage record: {e}")))?;
-        let at = Timestamp::parse_rfc3339(&r.occurred_at).map_err(|e| err(e.to_string()))?;
-        if r.request_id.is_empty() || r.tenant_id.is_empty() || r.model.is_empty() {
-            return Err(err(
-                "request_id, tenant_id and model must not be empty".into()
-            ));
-        }
+        let (r, at) = UsageRecord::parse(line).map_err(err)?;
         self.lines += 1;
         if !self.seen.insert(&r.request_id) {
             self.duplicates += 1;

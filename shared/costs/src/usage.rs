@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use tillbridge_domain::Timestamp;
 
 use crate::price::ModelPrice;
 
@@ -43,7 +44,24 @@ pub struct UsageRecord<'a> {
     pub occurred_at: Cow<'a, str>,
 }
 
-impl UsageRecord<'_> {
+impl<'a> UsageRecord<'a> {
+    /// Reads one usage line (CLI.md's format, the same for `costs table --usage` and `POST
+    /// /v1/tenants/{tenant}/usage`) and its `occurred_at`.
+    ///
+    /// # Errors
+    ///
+    /// A message when the text is not a usage record, `occurred_at` is not RFC 3339, or
+    /// `request_id`, `tenant_id` or `model` is empty.
+    pub fn parse(text: &'a str) -> Result<(Self, Timestamp), String> {
+        let r: UsageRecord<'a> =
+            serde_json::from_str(text).map_err(|e| format!("not a usage record: {e}"))?;
+        let at = Timestamp::parse_rfc3339(&r.occurred_at).map_err(|e| e.to_string())?;
+        if r.request_id.is_empty() || r.tenant_id.is_empty() || r.model.is_empty() {
+            return Err("request_id, tenant_id and model must not be empty".into());
+        }
+        Ok((r, at))
+    }
+
     /// The call's token counts per class, absent classes as 0.
     pub fn tokens(&self) -> TokenCounts {
         TokenCounts {
