@@ -41,8 +41,16 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
     match id {
         RouteId::Health => doc("Liveness.", &[], None, &[200]),
         RouteId::AllCosts => doc(
-            "Every tenant's AI and infrastructure cost of a month.",
-            &[PERIOD, FORMAT],
+            "Every tenant's AI and infrastructure cost of a month (a tenant with either has a row).",
+            &[
+                PERIOD,
+                FORMAT,
+                (
+                    "totals",
+                    false,
+                    "true: a last (total) row; the rows' amounts are then allocated so they add up to it exactly.",
+                ),
+            ],
             None,
             &[200, 400, 500, 503],
         ),
@@ -69,7 +77,9 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             &[200, 201, 400, 500, 503],
         ),
         RouteId::TenantCosts => doc(
-            "One tenant's AI cost of a month, grouped.",
+            "One tenant's AI cost of a month, grouped; the rows add up to totals (usage without a \
+             migration is the (none) row, models by canonical name with raw_models); CSV ends \
+             with a (total) row.",
             &[
                 PERIOD,
                 FORMAT,
@@ -83,7 +93,8 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             &[200, 400, 404, 500, 503],
         ),
         RouteId::PostUsage => doc(
-            "A model client reports one call (accounted once per request_id).",
+            "A model client reports one call as a usage line of `costs table --usage` (tenant_id \
+             optional; accounted once per request_id).",
             &[],
             Some("application/json"),
             &[202, 400, 404, 500, 503],

@@ -39,6 +39,10 @@ pub struct TableArgs {
     budgets: Option<PathBuf>,
     #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
     format: String,
+    /// Append a `(total)` row; the rows' cost_usd (and infra_cost_usd) are then allocated by
+    /// largest remainder so they add up to it to the last digit.
+    #[arg(long)]
+    totals: bool,
 }
 
 #[derive(clap::Args)]
@@ -144,10 +148,11 @@ fn table(a: TableArgs) -> Outcome {
             names.join(", ")
         );
     }
-    write_out(&if a.format == "csv" {
-        table.to_csv()
-    } else {
-        table.to_json() + "\n"
+    write_out(&match (a.format == "csv", a.totals) {
+        (true, false) => table.to_csv(),
+        (true, true) => table.to_csv_with_totals(),
+        (false, false) => table.to_json() + "\n",
+        (false, true) => table.to_json_with_totals() + "\n",
     })
 }
 
