@@ -27,6 +27,7 @@ pub mod api;
 pub mod bigcommerce;
 pub mod clover;
 pub mod connect;
+pub mod destination;
 pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
@@ -43,6 +44,10 @@ pub use api::{
 pub use bigcommerce::BigCommerceClient;
 pub use clover::CloverClient;
 pub use connect::{ApiCredentials, connect};
+pub use destination::{
+    Action, Destination, Journal, Outcome, Parent, PriorState, Snapshot, Undo, UndoResult,
+    WriteReport, rollback,
+};
 pub use error::{ConnectorError, Result};
 pub use http::{CallStats, Env, HttpConfig};
 pub use shopify::ShopifyClient;

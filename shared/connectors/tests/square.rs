@@ -34,6 +34,7 @@ fn variation(id: &str, name: &str, price: Option<i64>, secs: i64) -> FakeVariati
         name: name.into(),
         sku: Some(format!("SKU-{id}")),
         price,
+        upc: None,
         updated_at: at(secs),
         deleted: false,
     }
@@ -44,6 +45,8 @@ fn item(id: &str, name: &str, secs: i64, variations: Vec<FakeVariation>) -> Fake
         id: id.into(),
         name: name.into(),
         category_id: Some("CAT1".into()),
+        description: None,
+        archived: false,
         updated_at: at(secs),
         deleted: false,
         variations,

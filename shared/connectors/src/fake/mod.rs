@@ -10,6 +10,7 @@ pub mod bigcommerce;
 pub mod clover;
 pub mod shopify;
 pub mod square;
+pub mod square_write;
 pub mod toast;
 pub mod woocommerce;
 pub mod zettle;

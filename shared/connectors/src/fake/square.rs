@@ -27,6 +27,8 @@ pub struct FakeVariation {
     pub sku: Option<String>,
     /// Price in cents; `None` is `VARIABLE_PRICING` (open price).
     pub price: Option<i64>,
+    /// UPC/EAN.
+    pub upc: Option<String>,
     /// Last change.
     pub updated_at: Timestamp,
     /// Deleted.
@@ -42,6 +44,10 @@ pub struct FakeItem {
     pub name: String,
     /// Category id.
     pub category_id: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Archived (hidden from the POS).
+    pub archived: bool,
     /// Last change of the item itself.
     pub updated_at: Timestamp,
     /// Deleted (its variations with it).
@@ -100,6 +106,7 @@ impl Catalog {
                     price: Some(
                         100 + i64::try_from(i % 5000).unwrap_or(0) + i64::try_from(v).unwrap_or(0),
                     ),
+                    upc: None,
                     updated_at: at,
                     deleted: false,
                 })
@@ -118,6 +125,8 @@ impl Catalog {
                 id: item_id,
                 name: format!("Item {i}"),
                 category_id: Some(format!("CAT{}", i % 20)),
+                description: None,
+                archived: false,
                 updated_at: at,
                 deleted: false,
                 variations: vars,
@@ -136,7 +145,7 @@ impl Catalog {
     }
 }
 
-fn variation_object(item: &FakeItem, v: &FakeVariation) -> CatalogObject {
+pub(crate) fn variation_object(item: &FakeItem, v: &FakeVariation) -> CatalogObject {
     let (pricing_type, price_money) = match v.price {
         Some(amount) => (
             "FIXED_PRICING",
@@ -158,7 +167,7 @@ fn variation_object(item: &FakeItem, v: &FakeVariation) -> CatalogObject {
             item_id: Some(item.id.clone()),
             name: Some(v.name.clone()),
             sku: v.sku.clone(),
-            upc: None,
+            upc: v.upc.clone(),
             pricing_type: Some(pricing_type.into()),
             price_money,
         }),
@@ -166,7 +175,7 @@ fn variation_object(item: &FakeItem, v: &FakeVariation) -> CatalogObject {
     }
 }
 
-fn item_object(item: &FakeItem, include_deleted: bool) -> CatalogObject {
+pub(crate) fn item_object(item: &FakeItem, include_deleted: bool) -> CatalogObject {
     CatalogObject {
         kind: "ITEM".into(),
         id: item.id.clone(),
@@ -175,14 +184,14 @@ fn item_object(item: &FakeItem, include_deleted: bool) -> CatalogObject {
         is_deleted: item.deleted,
         item_data: Some(ItemData {
             name: Some(item.name.clone()),
-            description: None,
+            description: item.description.clone(),
             category_id: None,
             categories: item
                 .category_id
                 .iter()
                 .map(|id| IdRef { id: id.clone() })
                 .collect(),
-            is_archived: Some(false),
+            is_archived: Some(item.archived),
             variations: item
                 .variations
                 .iter()
@@ -195,7 +204,7 @@ fn item_object(item: &FakeItem, include_deleted: bool) -> CatalogObject {
     }
 }
 
-fn category_object(id: &str, name: &str) -> CatalogObject {
+pub(crate) fn category_object(id: &str, name: &str) -> CatalogObject {
     CatalogObject {
         kind: "CATEGORY".into(),
         id: id.into(),
@@ -261,13 +270,14 @@ pub fn server_error(status: u16) -> Canned {
     )
 }
 
-type Shared = Arc<Mutex<Catalog>>;
+pub(crate) type Shared = Arc<Mutex<Catalog>>;
 
 /// A running fake Square.
 pub struct FakeSquare {
     /// The server (base URL, control).
     pub server: Running,
-    catalog: Shared,
+    pub(crate) catalog: Shared,
+    pub(crate) writes: super::square_write::SharedWrites,
 }
 
 impl FakeSquare {
@@ -284,6 +294,8 @@ impl FakeSquare {
             .route("/v2/inventory/counts/batch-retrieve", post(counts))
             .route("/v2/locations", get(locations))
             .with_state(catalog.clone());
+        let writes = super::square_write::SharedWrites::default();
+        let router = router.merge(super::square_write::router(catalog.clone(), writes.clone()));
         let expected = format!("Bearer {token}");
         let server = serve(
             router,
@@ -294,7 +306,11 @@ impl FakeSquare {
             }),
         )
         .await?;
-        Ok(Self { server, catalog })
+        Ok(Self {
+            server,
+            catalog,
+            writes,
+        })
     }
 
     /// The catalog, to change between calls.
@@ -305,7 +321,7 @@ impl FakeSquare {
     }
 }
 
-fn read(c: &Shared) -> MutexGuard<'_, Catalog> {
+pub(crate) fn read(c: &Shared) -> MutexGuard<'_, Catalog> {
     c.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -329,6 +345,17 @@ struct ListQuery {
 
 async fn list(State(c): State<Shared>, Query(q): Query<ListQuery>) -> Answer {
     let c = read(&c);
+    if q.types
+        .as_deref()
+        .is_some_and(|t| t.split(',').any(|t| t == "CATEGORY"))
+    {
+        let objects: Vec<CatalogObject> = c
+            .categories
+            .iter()
+            .map(|(id, name)| category_object(id, name))
+            .collect();
+        return Ok(Json(json!({ "objects": objects })));
+    }
     if q.types
         .as_deref()
         .is_some_and(|t| !t.split(',').any(|t| t == "ITEM"))

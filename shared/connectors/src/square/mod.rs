@@ -21,7 +21,9 @@
 //! `{"errors": [{"category", "code", "detail"}]}`.
 
 pub mod map;
+mod undo;
 pub mod wire;
+mod write;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

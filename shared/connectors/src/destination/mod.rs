@@ -1,0 +1,368 @@
+//! The write side: a migration's items written into the merchant's new system
+//! (shared/design/CLI.md "Destination"), idempotently, with the prior state of everything
+//! changed kept so a rollback can undo it there and verify by reading back.
+//!
+//! How a migration uses it:
+//!
+//! ```text
+//! let dest: Box<dyn Destination> = square_destination(...);     // or another vendor
+//! let mut journal = load_journal(migration)?;                    // Journal, empty at first
+//! let parents: Vec<Parent> = group_by_parent(approved_items);    // same order on every run
+//! let report = dest.upsert(migration, &parents, &journal).await?;
+//! for outcome in report.outcomes { journal.record(outcome); }    // persist after every call
+//! if let Some(err) = report.stopped { /* retry later: a re-run resumes, no duplicates */ }
+//! // rollback, newest migration first:
+//! let undone = rollback(&*dest, migration, &journal).await?;     // conflicts are left alone
+//! ```
+//!
+//! Idempotency: every write request carries a key derived from the migration id and the
+//! request's content ([`idempotency_key`]), and temporary ids are derived from the source
+//! ids, so a write re-sent after a lost answer — by the HTTP layer's retries or by a later
+//! re-run with the same parents in the same order — is the same request and the vendor
+//! answers it once. A re-run that finds the objects as it would write them writes nothing
+//! ([`Action::Unchanged`]).
+//!
+//! Conflicts: the journal keeps the vendor's version of every object after our write
+//! ([`Outcome::versions`]); undo compares it with the vendor's current version and leaves an
+//! object that someone changed since alone ([`UndoResult::Conflict`]).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tillbridge_domain::{CatalogItem, Provider};
+
+use crate::error::{ConnectorError, Result};
+use crate::http::CallStats;
+
+/// One product to write, with its variations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Parent {
+    /// The source system's id of the product: the key of the journal and of idempotency keys.
+    pub source_id: String,
+    /// Its variations as canonical items, one per variation; `external_id` is the source
+    /// variation's id. The product's `name`, `description`, `category` and `is_active` are
+    /// read from the first variation; `variant_name`, `sku`, `barcode`, `price_minor` +
+    /// `currency`, `open_price` and `stock_by_location` (the vendor's location ids) from each.
+    pub variations: Vec<CatalogItem>,
+    /// A vendor object to update instead of creating one (a match the caller made, e.g. by
+    /// SKU). Ignored when the journal already maps `source_id`.
+    pub existing_id: Option<String>,
+}
+
+/// What a write did to one product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// The product did not exist at the vendor; it does now.
+    Created,
+    /// It existed and was changed (catalog content or stock).
+    Updated,
+    /// It already was as it would have been written: nothing was sent.
+    Unchanged,
+    /// Not written (or its answer was lost): `reason` says why. A conflict (the vendor's
+    /// version moved under us) starts with `conflict:`.
+    Failed {
+        /// The vendor's reason, or ours.
+        reason: String,
+    },
+}
+
+/// A vendor object as it is (or was) at the vendor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The vendor's id of the product.
+    pub object_id: String,
+    /// The vendor's version of the product and of each of its variations, by vendor id
+    /// (Square `version`; vendors without versions: `updated_at`).
+    pub versions: BTreeMap<String, String>,
+    /// The vendor's own JSON of the product, verbatim (restorable as it was).
+    pub body: serde_json::Value,
+    /// In-stock quantity per variation (vendor id) and location.
+    pub stock: BTreeMap<String, BTreeMap<String, Decimal>>,
+}
+
+/// What an object was at the vendor before this migration first changed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PriorState {
+    /// It did not exist: undo deletes it.
+    Absent,
+    /// It existed like this: undo puts this content back.
+    Existed {
+        /// The snapshot taken before the write.
+        snapshot: Box<Snapshot>,
+    },
+}
+
+/// The result of writing one product: a journal entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The source product's id.
+    pub source_id: String,
+    /// The vendor's id of the product, once known.
+    pub object_id: Option<String>,
+    /// Source variation id → the vendor's variation id.
+    pub variation_ids: BTreeMap<String, String>,
+    /// What happened.
+    #[serde(flatten)]
+    pub action: Action,
+    /// The vendor's versions after the write (product and variations, by vendor id).
+    pub versions: BTreeMap<String, String>,
+    /// The state before the first change; `None` when it could not be read.
+    pub prior: Option<PriorState>,
+}
+
+/// The source → vendor id map and prior states of one migration at one destination.
+///
+/// [`Journal::record`] keeps what rollback needs across re-runs: the FIRST prior state seen
+/// for a product and the fact that this migration created it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Journal {
+    /// By source product id.
+    pub entries: BTreeMap<String, Outcome>,
+}
+
+impl Journal {
+    /// Records an outcome, merged with what an earlier run recorded for the same product.
+    pub fn record(&mut self, outcome: Outcome) {
+        let merged = match self.entries.remove(&outcome.source_id) {
+            None => outcome,
+            Some(before) => merge(before, outcome),
+        };
+        self.entries.insert(merged.source_id.clone(), merged);
+    }
+
+    /// The vendor id this migration wrote `source_id` to.
+    pub fn object_id(&self, source_id: &str) -> Option<&str> {
+        self.entries.get(source_id)?.object_id.as_deref()
+    }
+}
+
+fn merge(before: Outcome, mut now: Outcome) -> Outcome {
+    let created_before = before.action == Action::Created
+        || matches!(before.prior, Some(PriorState::Absent)) && before.object_id.is_some();
+    // The earliest prior state is the one to restore; ours since is not.
+    if before.prior.is_some() {
+        now.prior = before.prior;
+    }
+    match &now.action {
+        Action::Failed { .. } => {
+            // Keep what is known at the vendor; the failure is this run's news.
+            if now.object_id.is_none() {
+                now.object_id = before.object_id;
+            }
+            for (k, v) in before.variation_ids {
+                now.variation_ids.entry(k).or_insert(v);
+            }
+            if now.versions.is_empty() {
+                now.versions = before.versions;
+            }
+        }
+        Action::Updated | Action::Unchanged if created_before => now.action = Action::Created,
+        _ => {}
+    }
+    now
+}
+
+/// What one [`Destination::upsert`] call did.
+#[derive(Debug, Default)]
+pub struct WriteReport {
+    /// One per product attempted, in input order.
+    pub outcomes: Vec<Outcome>,
+    /// Set when the run stopped early (vendor refused, retries exhausted, circuit open):
+    /// record the outcomes and run again later; products not in `outcomes` were not tried.
+    pub stopped: Option<ConnectorError>,
+}
+
+/// What undo did to one product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum UndoResult {
+    /// Created by the migration; deleted.
+    Deleted,
+    /// Changed by the migration; its prior content is back.
+    Restored,
+    /// Nothing to undo (unchanged, never written, or already gone).
+    Nothing,
+    /// Changed at the vendor since the migration wrote it: left alone.
+    Conflict {
+        /// Versions the journal recorded after our write.
+        recorded: BTreeMap<String, String>,
+        /// Versions found now (absent ids are gone).
+        found: BTreeMap<String, String>,
+    },
+    /// The undo call failed.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Undo of one product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Undo {
+    /// The source product's id.
+    pub source_id: String,
+    /// The vendor's id.
+    pub object_id: Option<String>,
+    /// What happened.
+    #[serde(flatten)]
+    pub result: UndoResult,
+    /// Read back after the undo: gone (deleted) or equal to the prior content (restored).
+    pub verified: bool,
+}
+
+/// A vendor that takes writes.
+///
+/// Every method sends through the shared HTTP layer (rate limit, retries honouring
+/// `Retry-After`, breaker). Errors as for [`crate::VendorApi`]: `Refused` (401/403 with the
+/// vendor's reason), `Exhausted`, `CircuitOpen`, `Malformed { path }`, …
+#[async_trait]
+pub trait Destination: Send + Sync {
+    /// The vendor.
+    fn provider(&self) -> Provider;
+
+    /// API calls and retries so far.
+    fn stats(&self) -> CallStats;
+
+    /// Creates or updates `parents` (in this order; keep the order across re-runs so
+    /// re-sent requests are identical). `journal` maps products written by earlier runs of
+    /// `migration`. Each outcome carries the prior state read before the write.
+    ///
+    /// # Errors
+    /// Before anything was written (reading current state failed); later failures end the
+    /// run with [`WriteReport::stopped`].
+    async fn upsert(
+        &self,
+        migration: &str,
+        parents: &[Parent],
+        journal: &Journal,
+    ) -> Result<WriteReport>;
+
+    /// The products' current state; ids the vendor does not have (or has deleted) are
+    /// absent from the map.
+    ///
+    /// # Errors
+    /// See the trait docs.
+    async fn read_back(&self, object_ids: &[String]) -> Result<BTreeMap<String, Snapshot>>;
+
+    /// Deletes the products these outcomes created, unless changed since (conflict).
+    ///
+    /// # Errors
+    /// See the trait docs (per-product failures are [`UndoResult::Failed`]).
+    async fn delete(&self, migration: &str, created: &[Outcome]) -> Result<Vec<Undo>>;
+
+    /// Puts back the prior content (and stock) of the products these outcomes changed,
+    /// unless changed since (conflict).
+    ///
+    /// # Errors
+    /// See the trait docs (per-product failures are [`UndoResult::Failed`]).
+    async fn restore(&self, migration: &str, changed: &[Outcome]) -> Result<Vec<Undo>>;
+}
+
+/// Undoes a migration at its destination: deletes what it created, restores what it
+/// changed, each verified by reading back; conflicts are left alone and reported.
+///
+/// # Errors
+/// A call that failed as a whole (vendor refused, retries exhausted).
+pub async fn rollback(
+    dest: &dyn Destination,
+    migration: &str,
+    journal: &Journal,
+) -> Result<Vec<Undo>> {
+    let (mut created, mut changed) = (Vec::new(), Vec::new());
+    let mut out = Vec::new();
+    for o in journal.entries.values() {
+        match (&o.action, &o.prior, &o.object_id) {
+            (_, _, None) => out.push(nothing(o)),
+            (Action::Created, _, _) | (_, Some(PriorState::Absent), Some(_)) => {
+                created.push(o.clone());
+            }
+            (_, Some(PriorState::Existed { .. }), Some(_)) if o.action != Action::Unchanged => {
+                changed.push(o.clone());
+            }
+            _ => out.push(nothing(o)),
+        }
+    }
+    out.extend(dest.delete(migration, &created).await?);
+    out.extend(dest.restore(migration, &changed).await?);
+    Ok(out)
+}
+
+fn nothing(o: &Outcome) -> Undo {
+    Undo {
+        source_id: o.source_id.clone(),
+        object_id: o.object_id.clone(),
+        result: UndoResult::Nothing,
+        verified: true,
+    }
+}
+
+/// The idempotency key of one write request: `tb-` and 40 hex digits of
+/// SHA-256(migration, purpose, content). Same migration and same request → same key; a
+/// different request never reuses a key (vendors reject a reused key with another body).
+pub fn idempotency_key(migration: &str, purpose: &str, content: &[u8]) -> String {
+    let mut h = Sha256::new();
+    for part in [migration.as_bytes(), purpose.as_bytes(), content] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    let digest = hex::encode(h.finalize());
+    format!("tb-{}", &digest[..40])
+}
+
+/// Now, as RFC 3339 (`occurred_at` of stock counts).
+pub(crate) fn now_rfc3339() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    tillbridge_domain::Timestamp::from_unix_nanos(nanos).to_rfc3339()
+}
+
+/// A short stable token for a source id (temporary ids, keys): 16 hex digits of SHA-256.
+pub fn token(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())[..16].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(action: Action, prior: Option<PriorState>) -> Outcome {
+        Outcome {
+            source_id: "P1".into(),
+            object_id: Some("X".into()),
+            variation_ids: BTreeMap::new(),
+            action,
+            versions: BTreeMap::new(),
+            prior,
+        }
+    }
+
+    #[test]
+    fn journal_keeps_the_first_prior_state_and_that_we_created_it() {
+        let mut j = Journal::default();
+        j.record(outcome(Action::Created, Some(PriorState::Absent)));
+        j.record(outcome(Action::Unchanged, None));
+        let e = &j.entries["P1"];
+        assert_eq!(e.action, Action::Created);
+        assert_eq!(e.prior, Some(PriorState::Absent));
+    }
+
+    #[test]
+    fn keys_differ_by_migration_and_content_and_fit_vendor_limits() {
+        let a = idempotency_key("m1", "upsert", b"x");
+        assert_eq!(a, idempotency_key("m1", "upsert", b"x"));
+        assert_ne!(a, idempotency_key("m2", "upsert", b"x"));
+        assert_ne!(a, idempotency_key("m1", "upsert", b"y"));
+        assert!(a.len() <= 45);
+    }
+}

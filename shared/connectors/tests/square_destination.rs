@@ -1,0 +1,319 @@
+//! Square as a destination against the fake Square: create, re-run, resume after lost
+//! answers, prior states, rollback with read-back, conflicts, 429 and 401.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::{at, env, fast};
+use rust_decimal::Decimal;
+use tillbridge_connectors::fake::Canned;
+use tillbridge_connectors::fake::square::{Catalog, FakeItem, FakeSquare, FakeVariation};
+use tillbridge_connectors::{
+    Action, ConnectorError, Destination, Journal, Parent, PriorState, SquareClient, UndoResult,
+    rollback,
+};
+use tillbridge_domain::{CatalogItem, Currency, Secret};
+
+const TOKEN: &str = "tok-dest";
+
+async fn start(catalog: Catalog, attempts: u32) -> (FakeSquare, SquareClient) {
+    let fake = FakeSquare::start(TOKEN, catalog)
+        .await
+        .expect("fake starts");
+    let client = client(&fake, TOKEN, attempts);
+    (fake, client)
+}
+
+fn client(fake: &FakeSquare, token: &str, attempts: u32) -> SquareClient {
+    let (env, _) = env();
+    SquareClient::new(
+        Some(&fake.server.base_url),
+        &Secret::new(token),
+        fast(attempts),
+        &env,
+    )
+    .expect("client")
+}
+
+/// Product `P{i}` with two variations, priced, in a category, stocked at L1.
+fn parent(i: usize) -> Parent {
+    let variations = (0..2)
+        .map(|v| CatalogItem {
+            external_id: format!("S{i}-{v}"),
+            parent_id: Some(format!("P{i}")),
+            name: Some(format!("Product {i}")),
+            variant_name: Some(format!("Size {v}")),
+            sku: Some(format!("SKU-{i}-{v}")),
+            barcode: Some("012345678905".into()),
+            price_minor: Some(1000 + i64::try_from(i).unwrap_or(0)),
+            currency: Some(Currency::USD),
+            category: Some(format!("Cat {}", i % 3)),
+            description: Some("Imported".into()),
+            is_active: Some(true),
+            stock_by_location: BTreeMap::from([("L1".to_owned(), Decimal::new(25, 1))]),
+            ..CatalogItem::default()
+        })
+        .collect();
+    Parent {
+        source_id: format!("P{i}"),
+        variations,
+        existing_id: None,
+    }
+}
+
+fn parents(n: usize) -> Vec<Parent> {
+    (0..n).map(parent).collect()
+}
+
+fn live_items(fake: &FakeSquare) -> usize {
+    fake.catalog().items.iter().filter(|i| !i.deleted).count()
+}
+
+/// A catalog holding the merchant's own item `OWN` (variation `OWNV`, SKU `SKU-OWN`).
+fn catalog_with_own_item() -> Catalog {
+    let mut c = Catalog {
+        list_page: 100,
+        ..Catalog::default()
+    };
+    c.items.push(FakeItem {
+        id: "OWN".into(),
+        name: "Merchant's latte".into(),
+        category_id: None,
+        description: Some("theirs".into()),
+        archived: false,
+        updated_at: at(0),
+        deleted: false,
+        variations: vec![FakeVariation {
+            id: "OWNV".into(),
+            name: "Regular".into(),
+            sku: Some("SKU-OWN".into()),
+            price: Some(300),
+            upc: None,
+            updated_at: at(0),
+            deleted: false,
+        }],
+    });
+    c
+}
+
+#[tokio::test]
+async fn creates_every_product_then_a_rerun_writes_nothing() {
+    let (fake, client) = start(Catalog::default(), 3).await;
+    let input = parents(120);
+    let report = client
+        .upsert("m1", &input, &Journal::default())
+        .await
+        .expect("upsert");
+    assert!(report.stopped.is_none());
+    assert_eq!(report.outcomes.len(), 120);
+    let mut journal = Journal::default();
+    for o in report.outcomes {
+        assert_eq!(o.action, Action::Created, "{o:?}");
+        assert_eq!(o.prior, Some(PriorState::Absent));
+        assert_eq!(o.variation_ids.len(), 2);
+        assert!(
+            o.object_id
+                .as_deref()
+                .is_some_and(|id| !id.starts_with('#'))
+        );
+        journal.record(o);
+    }
+    assert_eq!(live_items(&fake), 120);
+    assert_eq!(fake.catalog().categories.len(), 3);
+    let first = journal.object_id("P0").expect("mapped").to_owned();
+    let back = client.read_back(std::slice::from_ref(&first)).await.expect("read back");
+    let snap = &back[&first];
+    assert_eq!(snap.body["item_data"]["name"], "Product 0");
+    assert_eq!(
+        snap.body["item_data"]["variations"][0]["item_variation_data"]["price_money"]["amount"],
+        1000
+    );
+    assert_eq!(
+        snap.stock.values().next().and_then(|s| s.get("L1")),
+        Some(&Decimal::new(25, 1))
+    );
+
+    let writes = fake.writes_applied();
+    let again = client.upsert("m1", &input, &journal).await.expect("re-run");
+    assert!(
+        again.outcomes.iter().all(|o| o.action == Action::Unchanged),
+        "{:?}",
+        again.outcomes[0]
+    );
+    assert_eq!(fake.writes_applied(), writes, "a re-run writes nothing");
+    assert_eq!(live_items(&fake), 120);
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_retried_with_the_same_key_and_written_once() {
+    let (fake, client) = start(Catalog::default(), 3).await;
+    fake.lose_responses(1);
+    let report = client
+        .upsert("m1", &parents(3), &Journal::default())
+        .await
+        .expect("upsert");
+    assert!(report.stopped.is_none());
+    assert!(report.outcomes.iter().all(|o| o.action == Action::Created));
+    assert_eq!(live_items(&fake), 3);
+    assert!(client.stats().retries >= 1);
+}
+
+#[tokio::test]
+async fn interrupted_after_a_written_chunk_resumes_without_duplicates() {
+    // Categories exist already, so the first write is the first chunk of 50 products: it
+    // lands at Square but both attempts' answers are lost, and the run stops.
+    let catalog = Catalog {
+        categories: (0..3)
+            .map(|i| (format!("C{i}"), format!("Cat {i}")))
+            .collect(),
+        ..Catalog::default()
+    };
+    let (fake, client) = start(catalog, 2).await;
+    let input = parents(120);
+    let mut journal = Journal::default();
+    fake.lose_responses(2);
+    let first = client.upsert("m1", &input, &journal).await.expect("upsert");
+    assert!(
+        matches!(first.stopped, Some(ConnectorError::Exhausted { .. })),
+        "{:?}",
+        first.stopped
+    );
+    assert_eq!(first.outcomes.len(), 50, "only the first chunk was tried");
+    assert!(
+        first
+            .outcomes
+            .iter()
+            .all(|o| matches!(o.action, Action::Failed { .. }))
+    );
+    assert_eq!(live_items(&fake), 50, "the chunk landed at Square");
+    for o in first.outcomes {
+        journal.record(o);
+    }
+    fake.lose_responses(0);
+    let resumed = client.upsert("m1", &input, &journal).await.expect("resume");
+    assert!(resumed.stopped.is_none(), "{:?}", resumed.stopped);
+    assert_eq!(resumed.outcomes.len(), 120);
+    for o in resumed.outcomes {
+        assert_eq!(o.action, Action::Created, "{o:?}");
+        journal.record(o);
+    }
+    assert_eq!(live_items(&fake), 120, "no duplicates");
+    assert_eq!(journal.entries.len(), 120);
+}
+
+#[tokio::test]
+async fn updating_the_merchants_item_records_its_prior_state_and_rollback_restores_it() {
+    let (fake, client) = start(catalog_with_own_item(), 3).await;
+    let mut update = parent(7);
+    update.existing_id = Some("OWN".into());
+    update.variations[0].sku = Some("SKU-OWN".into());
+    let input = vec![update, parent(1), parent(2)];
+    let report = client
+        .upsert("m2", &input, &Journal::default())
+        .await
+        .expect("upsert");
+    let mut journal = Journal::default();
+    for o in report.outcomes {
+        journal.record(o);
+    }
+    let own = &journal.entries["P7"];
+    assert_eq!(own.action, Action::Updated);
+    assert_eq!(own.object_id.as_deref(), Some("OWN"));
+    assert_eq!(own.variation_ids["S7-0"], "OWNV", "matched by SKU");
+    let Some(PriorState::Existed { snapshot }) = &own.prior else {
+        panic!("prior state recorded: {:?}", own.prior);
+    };
+    assert_eq!(snapshot.body["item_data"]["name"], "Merchant's latte");
+    assert_eq!(
+        snapshot.body["item_data"]["variations"][0]["item_variation_data"]["price_money"]["amount"],
+        300
+    );
+    assert_eq!(live_items(&fake), 3);
+
+    let undone = rollback(&client, "m2", &journal).await.expect("rollback");
+    assert_eq!(undone.len(), 3);
+    for u in &undone {
+        assert!(u.verified, "{u:?}");
+        let expected = if u.source_id == "P7" {
+            UndoResult::Restored
+        } else {
+            UndoResult::Deleted
+        };
+        assert_eq!(u.result, expected, "{u:?}");
+    }
+    let c = fake.catalog();
+    let live: Vec<&FakeItem> = c.items.iter().filter(|i| !i.deleted).collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].name, "Merchant's latte");
+    let vars: Vec<_> = live[0].variations.iter().filter(|v| !v.deleted).collect();
+    assert_eq!(vars.len(), 1, "the added variation is gone");
+    assert_eq!(vars[0].price, Some(300));
+}
+
+#[tokio::test]
+async fn an_object_changed_at_square_after_our_write_is_a_conflict_left_alone() {
+    let (fake, client) = start(Catalog::default(), 3).await;
+    let report = client
+        .upsert("m3", &parents(2), &Journal::default())
+        .await
+        .expect("upsert");
+    let mut journal = Journal::default();
+    for o in report.outcomes {
+        journal.record(o);
+    }
+    let edited = journal.object_id("P1").expect("mapped").to_owned();
+    fake.edit_item(&edited, |i| i.name = "Renamed by the merchant".into());
+    let undone = rollback(&client, "m3", &journal).await.expect("rollback");
+    let p1 = undone.iter().find(|u| u.source_id == "P1").expect("P1");
+    assert!(matches!(p1.result, UndoResult::Conflict { .. }), "{p1:?}");
+    let p0 = undone.iter().find(|u| u.source_id == "P0").expect("P0");
+    assert_eq!(p0.result, UndoResult::Deleted);
+    assert!(p0.verified);
+    let c = fake.catalog();
+    let left = c.items.iter().find(|i| i.id == edited).expect("kept");
+    assert!(!left.deleted);
+    assert_eq!(left.name, "Renamed by the merchant");
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_as_retry_after_asks() {
+    let (fake, client) = start(Catalog::default(), 3).await;
+    fake.server.control.push(
+        Canned::json(429, r#"{"errors":[{"category":"RATE_LIMIT_ERROR","code":"RATE_LIMITED","detail":"Rate limited"}]}"#)
+            .header("retry-after", "1"),
+        1,
+    );
+    let started = Instant::now();
+    let report = client
+        .upsert("m4", &parents(1), &Journal::default())
+        .await
+        .expect("upsert");
+    assert!(report.stopped.is_none());
+    assert_eq!(report.outcomes[0].action, Action::Created);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(client.stats().retries, 1);
+}
+
+#[tokio::test]
+async fn a_bad_token_is_refused_with_squares_reason() {
+    let (fake, _) = start(Catalog::default(), 3).await;
+    let wrong = client(&fake, "not-the-token", 3);
+    let err = wrong
+        .upsert("m5", &parents(1), &Journal::default())
+        .await
+        .expect_err("refused");
+    match err {
+        ConnectorError::Refused {
+            status,
+            vendor_reason,
+            ..
+        } => {
+            assert_eq!(status, 401);
+            assert!(vendor_reason.contains("UNAUTHORIZED"), "{vendor_reason}");
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert_eq!(fake.writes_applied(), 0);
+}
