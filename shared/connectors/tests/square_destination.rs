@@ -123,7 +123,10 @@ async fn creates_every_product_then_a_rerun_writes_nothing() {
     assert_eq!(live_items(&fake), 120);
     assert_eq!(fake.catalog().categories.len(), 3);
     let first = journal.object_id("P0").expect("mapped").to_owned();
-    let back = client.read_back(std::slice::from_ref(&first)).await.expect("read back");
+    let back = client
+        .read_back(std::slice::from_ref(&first))
+        .await
+        .expect("read back");
     let snap = &back[&first];
     assert_eq!(snap.body["item_data"]["name"], "Product 0");
     assert_eq!(
@@ -316,4 +319,55 @@ async fn a_bad_token_is_refused_with_squares_reason() {
         other => panic!("expected Refused, got {other:?}"),
     }
     assert_eq!(fake.writes_applied(), 0);
+}
+
+#[tokio::test]
+async fn a_version_mismatch_fails_only_that_product_as_a_conflict() {
+    let (fake, client) = start(catalog_with_own_item(), 3).await;
+    let mut update = parent(7);
+    update.existing_id = Some("OWN".into());
+    let input = vec![update, parent(1)];
+    fake.rename_before_next_upsert("OWN", "Renamed meanwhile");
+    let report = client
+        .upsert("m6", &input, &Journal::default())
+        .await
+        .expect("upsert");
+    assert!(report.stopped.is_none());
+    let own = &report.outcomes[0];
+    match &own.action {
+        Action::Failed { reason } => assert!(reason.starts_with("conflict:"), "{reason}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(matches!(own.prior, Some(PriorState::Existed { .. })));
+    assert_eq!(
+        report.outcomes[1].action,
+        Action::Created,
+        "the other product is written"
+    );
+    let c = fake.catalog();
+    let kept = c.items.iter().find(|i| i.id == "OWN").expect("own item");
+    assert_eq!(
+        kept.name, "Renamed meanwhile",
+        "the merchant's edit is not overwritten"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_answer_names_the_json_path() {
+    let (fake, client) = start(Catalog::default(), 3).await;
+    fake.server.control.push(
+        Canned::json(
+            200,
+            r#"{"objects":[{"type":"ITEM","id":"X","version":"seven"}]}"#,
+        ),
+        1,
+    );
+    let err = client
+        .read_back(&["X".to_owned()])
+        .await
+        .expect_err("malformed");
+    match err {
+        ConnectorError::Malformed { path, .. } => assert_eq!(path, "objects[0].version"),
+        other => panic!("expected Malformed, got {other:?}"),
+    }
 }

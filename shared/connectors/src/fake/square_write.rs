@@ -38,6 +38,8 @@ pub struct Writes {
     next_id: u64,
     last: Option<Timestamp>,
     lose: usize,
+    /// (item id, new name): the merchant renames it just before the next upsert.
+    race: Option<(String, String)>,
     /// Writes applied (requests that changed something, replays excluded).
     pub applied: usize,
 }
@@ -77,6 +79,12 @@ impl FakeSquare {
     /// The next `n` write answers are lost after the write was applied (500 instead).
     pub fn lose_responses(&self, n: usize) {
         lock(&self.writes).lose = n;
+    }
+
+    /// The merchant renames item `id` just before the next upsert is applied (a race
+    /// between our read and our write).
+    pub fn rename_before_next_upsert(&self, id: &str, name: &str) {
+        lock(&self.writes).race = Some((id.to_owned(), name.to_owned()));
     }
 
     /// Write requests applied so far (idempotent replays not counted).
@@ -173,6 +181,13 @@ fn idempotent(
 
 async fn batch_upsert(State(st): State<St>, Json(body): Json<Value>) -> Reply {
     idempotent(&st, body.clone(), |c, w, req| {
+        if let Some((id, name)) = w.race.take() {
+            let at = w.tick();
+            if let Some(item) = c.items.iter_mut().find(|i| i.id == id) {
+                item.name = name;
+                item.updated_at = at;
+            }
+        }
         let objects: Vec<&Value> = req["batches"]
             .as_array()
             .into_iter()
