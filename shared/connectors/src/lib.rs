@@ -46,7 +46,7 @@ pub use clover::CloverClient;
 pub use connect::{ApiCredentials, connect};
 pub use destination::{
     Action, Destination, Journal, Outcome, Parent, PriorState, Snapshot, Undo, UndoResult,
-    WriteReport, rollback,
+    WriteReport, prior_states, rollback,
 };
 pub use error::{ConnectorError, Result};
 pub use http::{CallStats, Env, HttpConfig};

@@ -12,7 +12,7 @@ use tillbridge_connectors::fake::Canned;
 use tillbridge_connectors::fake::square::{Catalog, FakeItem, FakeSquare, FakeVariation};
 use tillbridge_connectors::{
     Action, ConnectorError, Destination, Journal, Parent, PriorState, SquareClient, UndoResult,
-    rollback,
+    prior_states, rollback,
 };
 use tillbridge_domain::{CatalogItem, Currency, Secret};
 
@@ -370,4 +370,49 @@ async fn a_malformed_answer_names_the_json_path() {
         ConnectorError::Malformed { path, .. } => assert_eq!(path, "objects[0].version"),
         other => panic!("expected Malformed, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_crash_after_an_update_whose_answer_was_lost_still_rolls_back_to_the_prior_state() {
+    let mut catalog = catalog_with_own_item();
+    catalog.categories.push(("C1".into(), "Cat 1".into()));
+    let (fake, client) = start(catalog, 2).await;
+    let mut update = parent(7);
+    update.existing_id = Some("OWN".into());
+    let input = vec![update];
+    let mut journal = Journal::default();
+    for (source, prior) in prior_states(&client, &input, &journal)
+        .await
+        .expect("priors")
+    {
+        journal.record_prior(&source, prior);
+    }
+    fake.lose_responses(2);
+    let lost = client.upsert("m7", &input, &journal).await.expect("upsert");
+    assert!(lost.stopped.is_some());
+    // The process dies here: the outcomes are never recorded. The update landed.
+    assert_eq!(fake.catalog().items[0].name, "Product 7");
+    let resumed = client.upsert("m7", &input, &journal).await.expect("resume");
+    for o in resumed.outcomes {
+        journal.record(o);
+    }
+    let undone = rollback(&client, "m7", &journal).await.expect("rollback");
+    assert_eq!(undone.len(), 1);
+    assert_eq!(undone[0].result, UndoResult::Restored, "{:?}", undone[0]);
+    assert!(undone[0].verified);
+    assert_eq!(fake.catalog().items[0].name, "Merchant's latte");
+}
+
+#[tokio::test]
+async fn two_thousand_products_take_one_request_per_fifty_plus_stock_batches() {
+    let (fake, client) = start(Catalog::default(), 3).await;
+    let input = parents(2000);
+    let report = client
+        .upsert("m8", &input, &Journal::default())
+        .await
+        .expect("upsert");
+    assert!(report.stopped.is_none());
+    assert_eq!(live_items(&fake), 2000);
+    // 1 category listing + 1 category upsert + 40 product chunks + 40 stock batches.
+    assert_eq!(client.stats().api_calls, 82);
 }

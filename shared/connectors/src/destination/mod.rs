@@ -8,6 +8,9 @@
 //! let dest: Box<dyn Destination> = square_destination(...);     // or another vendor
 //! let mut journal = load_journal(migration)?;                    // Journal, empty at first
 //! let parents: Vec<Parent> = group_by_parent(approved_items);    // same order on every run
+//! for (source, prior) in prior_states(&*dest, &parents, &journal).await? {
+//!     journal.record_prior(&source, prior);                      // persist before writing
+//! }
 //! let report = dest.upsert(migration, &parents, &journal).await?;
 //! for outcome in report.outcomes { journal.record(outcome); }    // persist after every call
 //! if let Some(err) = report.stopped { /* retry later: a re-run resumes, no duplicates */ }
@@ -113,6 +116,10 @@ pub struct Outcome {
     pub versions: BTreeMap<String, String>,
     /// The state before the first change; `None` when it could not be read.
     pub prior: Option<PriorState>,
+    /// A write for this product was sent (in this or an earlier run), even if its answer
+    /// was lost: rollback must look at it.
+    #[serde(default)]
+    pub sent: bool,
 }
 
 /// The source → vendor id map and prior states of one migration at one destination.
@@ -135,6 +142,32 @@ impl Journal {
         self.entries.insert(merged.source_id.clone(), merged);
     }
 
+    /// Records the state of `source_id` before any write, unless one is recorded already
+    /// (see [`prior_states`]).
+    pub fn record_prior(&mut self, source_id: &str, prior: PriorState) {
+        let entry = self
+            .entries
+            .entry(source_id.to_owned())
+            .or_insert_with(|| Outcome {
+                source_id: source_id.to_owned(),
+                object_id: None,
+                variation_ids: BTreeMap::new(),
+                action: Action::Failed {
+                    reason: "not written yet".into(),
+                },
+                versions: BTreeMap::new(),
+                prior: None,
+                sent: false,
+            });
+        if entry.prior.is_none() {
+            if let PriorState::Existed { snapshot } = &prior {
+                entry.object_id = Some(snapshot.object_id.clone());
+                entry.versions.clone_from(&snapshot.versions);
+            }
+            entry.prior = Some(prior);
+        }
+    }
+
     /// The vendor id this migration wrote `source_id` to.
     pub fn object_id(&self, source_id: &str) -> Option<&str> {
         self.entries.get(source_id)?.object_id.as_deref()
@@ -148,6 +181,7 @@ fn merge(before: Outcome, mut now: Outcome) -> Outcome {
     if before.prior.is_some() {
         now.prior = before.prior;
     }
+    now.sent |= before.sent;
     match &now.action {
         Action::Failed { .. } => {
             // Keep what is known at the vendor; the failure is this run's news.
@@ -263,6 +297,41 @@ pub trait Destination: Send + Sync {
     async fn restore(&self, migration: &str, changed: &[Outcome]) -> Result<Vec<Undo>>;
 }
 
+/// The state before this run's writes of every product `upsert` would change: what the
+/// journal maps it to, or `existing_id`, as read back now (absent when there is none).
+/// Persist these ([`Journal::record_prior`]) BEFORE calling [`Destination::upsert`] so a
+/// crash after a write but before its outcome is recorded still leaves the prior state for
+/// rollback; `upsert` reports the same snapshots in its outcomes.
+///
+/// # Errors
+/// Reading back failed.
+pub async fn prior_states(
+    dest: &dyn Destination,
+    parents: &[Parent],
+    journal: &Journal,
+) -> Result<BTreeMap<String, PriorState>> {
+    let target = |p: &Parent| {
+        journal
+            .object_id(&p.source_id)
+            .map(str::to_owned)
+            .or_else(|| p.existing_id.clone())
+    };
+    let ids: Vec<String> = parents.iter().filter_map(target).collect();
+    let mut now = dest.read_back(&ids).await?;
+    Ok(parents
+        .iter()
+        .map(|p| {
+            let prior = match target(p).and_then(|id| now.remove(&id)) {
+                Some(s) => PriorState::Existed {
+                    snapshot: Box::new(s),
+                },
+                None => PriorState::Absent,
+            };
+            (p.source_id.clone(), prior)
+        })
+        .collect())
+}
+
 /// Undoes a migration at its destination: deletes what it created, restores what it
 /// changed, each verified by reading back; conflicts are left alone and reported.
 ///
@@ -281,7 +350,7 @@ pub async fn rollback(
             (Action::Created, _, _) | (_, Some(PriorState::Absent), Some(_)) => {
                 created.push(o.clone());
             }
-            (_, Some(PriorState::Existed { .. }), Some(_)) if o.action != Action::Unchanged => {
+            (_, Some(PriorState::Existed { .. }), Some(_)) if o.sent => {
                 changed.push(o.clone());
             }
             _ => out.push(nothing(o)),
@@ -344,6 +413,7 @@ mod tests {
             action,
             versions: BTreeMap::new(),
             prior,
+            sent: true,
         }
     }
 

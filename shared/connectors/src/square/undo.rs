@@ -300,7 +300,20 @@ async fn restore_one(
     if let Some(conflict) = conflict(o, now.get(id)) {
         return Ok(undo(o, conflict, false));
     }
-    let added: Vec<String> = now[id]
+    let unchanged =
+        |s: &Snapshot| strip(&s.body) == strip(&prior.body) && same_stock(&s.stock, &prior.stock);
+    let Some(found) = now.get(id) else {
+        let gone = UndoResult::Conflict {
+            recorded: o.versions.clone(),
+            found: BTreeMap::new(),
+        };
+        return Ok(undo(o, gone, false));
+    };
+    if unchanged(found) {
+        // A write whose answer was lost may not have landed: nothing to put back.
+        return Ok(undo(o, UndoResult::Nothing, true));
+    }
+    let added: Vec<String> = found
         .versions
         .keys()
         .filter(|k| !prior.versions.contains_key(*k))
@@ -327,9 +340,7 @@ async fn restore_one(
             .await?;
     }
     let after = read_back(c, &ids).await?;
-    let verified = after.get(id).is_some_and(|s| {
-        strip(&s.body) == strip(&prior.body) && same_stock(&s.stock, &prior.stock)
-    });
+    let verified = after.get(id).is_some_and(unchanged);
     Ok(undo(o, UndoResult::Restored, verified))
 }
 

@@ -58,6 +58,8 @@ struct Plan<'a> {
     var_ids: BTreeMap<String, String>,
     versions: BTreeMap<String, String>,
     action: Action,
+    /// A write for it was sent.
+    sent: bool,
 }
 
 #[async_trait]
@@ -141,6 +143,7 @@ fn outcome(p: Plan<'_>) -> Outcome {
         action: p.action,
         versions: p.versions,
         prior: p.prior,
+        sent: p.sent,
     }
 }
 
@@ -161,6 +164,7 @@ fn plan<'a>(
         var_ids: BTreeMap::new(),
         versions: current.map(|s| s.versions.clone()).unwrap_or_default(),
         action: Action::Unchanged,
+        sent: false,
     };
     let Some(first) = parent.variations.first() else {
         p.action = failed("a product without variations");
@@ -374,6 +378,9 @@ impl SquareClient {
         if objects.is_empty() {
             return Ok(());
         }
+        for p in chunk.iter_mut().filter(|p| p.body.is_some()) {
+            p.sent = true;
+        }
         match self.batch_upsert(migration, "upsert", objects).await {
             Ok(answer) => {
                 for p in chunk.iter_mut().filter(|p| p.body.is_some()) {
@@ -430,6 +437,9 @@ impl SquareClient {
         }
         for batch in changes.chunks(STOCK_CHUNK) {
             let body: Vec<Value> = batch.iter().map(|(_, c)| c.clone()).collect();
+            for (i, _) in batch {
+                plans[*i].sent = true;
+            }
             match self.inventory_changes(migration, "stock", body).await {
                 Ok(()) => {
                     for (i, _) in batch {
