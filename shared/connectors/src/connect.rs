@@ -23,6 +23,7 @@ use serde::Deserialize;
 use tillbridge_domain::{Currency, Provider, Secret};
 
 use crate::api::VendorApi;
+use crate::destination::Destination;
 use crate::error::{ConnectorError, Result};
 use crate::http::{Env, HttpConfig};
 use crate::{
@@ -106,6 +107,39 @@ impl fmt::Debug for ApiCredentials {
             .field("client_id", &self.client_id)
             .field("api_key", &self.api_key)
             .finish()
+    }
+}
+
+/// The writer of `provider` for these credentials (shared/design/CLI.md "Destination"):
+/// Square so far.
+///
+/// # Errors
+/// [`ConnectorError::Config`] when a credential is missing or invalid, or the vendor takes
+/// no writes yet.
+pub fn connect_destination(
+    provider: Provider,
+    credentials: &ApiCredentials,
+    config: Option<HttpConfig>,
+    env: &Env,
+) -> Result<Box<dyn Destination>> {
+    let config = config.unwrap_or_else(|| HttpConfig::for_vendor(provider));
+    match provider {
+        Provider::Square => {
+            let token = credentials
+                .access_token
+                .as_ref()
+                .ok_or_else(|| ConnectorError::config(provider, "api.access_token is required"))?;
+            Ok(Box::new(SquareClient::new(
+                credentials.base_url.as_deref(),
+                token,
+                config,
+                env,
+            )?))
+        }
+        _ => Err(ConnectorError::config(
+            provider,
+            "no destination writer for this vendor yet",
+        )),
     }
 }
 

@@ -18,6 +18,11 @@
 //! let CallStats { api_calls, retries } = api.stats();
 //! ```
 //!
+//! The write side ([`destination`]): a migration written into the merchant's new system
+//! through [`Destination`] (Square so far, [`connect_destination`]), idempotent and
+//! resumable, with prior states so [`rollback`] can delete what it created and restore what
+//! it changed, verified by reading back; objects changed at the vendor since are conflicts.
+//!
 //! Pure library: no AWS types. With the `fake` feature, [`fake`] serves in-process fake
 //! vendor servers (tests, the demo).
 
@@ -43,7 +48,7 @@ pub use api::{
 };
 pub use bigcommerce::BigCommerceClient;
 pub use clover::CloverClient;
-pub use connect::{ApiCredentials, connect};
+pub use connect::{ApiCredentials, connect, connect_destination};
 pub use destination::{
     Action, Destination, Journal, Outcome, Parent, PriorState, Snapshot, Undo, UndoResult,
     WriteReport, prior_states, rollback,
