@@ -416,3 +416,47 @@ async fn two_thousand_products_take_one_request_per_fifty_plus_stock_batches() {
     // 1 category listing + 1 category upsert + 40 product chunks + 40 stock batches.
     assert_eq!(client.stats().api_calls, 82);
 }
+
+#[tokio::test]
+async fn a_dry_run_says_what_would_change_and_writes_nothing() {
+    let (fake, client) = start(Catalog::default(), 3).await;
+    let mut input = parents(3);
+    let planned = client
+        .dry_run("m9", &input, &Journal::default())
+        .await
+        .expect("dry run");
+    assert!(
+        planned
+            .iter()
+            .all(|o| o.action == Action::Created && !o.sent)
+    );
+    assert_eq!(fake.writes_applied(), 0);
+    assert!(
+        fake.catalog().categories.is_empty(),
+        "no category was created"
+    );
+    let mut journal = Journal::default();
+    for o in client
+        .upsert("m9", &input, &journal)
+        .await
+        .expect("upsert")
+        .outcomes
+    {
+        journal.record(o);
+    }
+    let writes = fake.writes_applied();
+    input[1].variations[0].price_minor = Some(4200);
+    input[2].variations[1]
+        .stock_by_location
+        .insert("L1".into(), Decimal::from(9));
+    let planned = client
+        .dry_run("m9", &input, &journal)
+        .await
+        .expect("dry run");
+    let actions: Vec<&Action> = planned.iter().map(|o| &o.action).collect();
+    assert_eq!(
+        actions,
+        [&Action::Unchanged, &Action::Updated, &Action::Updated]
+    );
+    assert_eq!(fake.writes_applied(), writes);
+}

@@ -276,6 +276,18 @@ pub trait Destination: Send + Sync {
         journal: &Journal,
     ) -> Result<WriteReport>;
 
+    /// What [`Destination::upsert`] would do, without writing anything: per product the
+    /// action it would take (created / updated / unchanged / failed) and the current state.
+    ///
+    /// # Errors
+    /// See the trait docs.
+    async fn dry_run(
+        &self,
+        migration: &str,
+        parents: &[Parent],
+        journal: &Journal,
+    ) -> Result<Vec<Outcome>>;
+
     /// The products' current state; ids the vendor does not have (or has deleted) are
     /// absent from the map.
     ///

@@ -78,27 +78,7 @@ impl Destination for SquareClient {
         parents: &[Parent],
         journal: &Journal,
     ) -> Result<WriteReport> {
-        let targets: Vec<Option<String>> = parents
-            .iter()
-            .map(|p| {
-                journal
-                    .object_id(&p.source_id)
-                    .map(str::to_owned)
-                    .or_else(|| p.existing_id.clone())
-            })
-            .collect();
-        let ids: Vec<String> = targets.iter().flatten().cloned().collect();
-        let current = undo::read_back(self, &ids).await?;
-        let categories = self.ensure_categories(migration, parents).await?;
-        let mut plans: Vec<Plan<'_>> = parents
-            .iter()
-            .zip(&targets)
-            .map(|(p, target)| {
-                let entry = journal.entries.get(&p.source_id);
-                let known = target.as_ref().and_then(|t| current.get(t));
-                plan(p, entry, known, &categories)
-            })
-            .collect();
+        let (mut plans, current) = self.plans(migration, parents, journal, true).await?;
         let mut report = WriteReport::default();
         let mut tried = plans.len();
         for (k, chunk) in plans.chunks_mut(CHUNK).enumerate() {
@@ -119,6 +99,21 @@ impl Destination for SquareClient {
         }
         report.outcomes = plans.into_iter().map(outcome).collect();
         Ok(report)
+    }
+
+    async fn dry_run(
+        &self,
+        migration: &str,
+        parents: &[Parent],
+        journal: &Journal,
+    ) -> Result<Vec<Outcome>> {
+        let (mut plans, current) = self.plans(migration, parents, journal, false).await?;
+        for (i, _) in stock_changes(&plans, &current) {
+            if plans[i].action == Action::Unchanged {
+                plans[i].action = Action::Updated;
+            }
+        }
+        Ok(plans.into_iter().map(outcome).collect())
     }
 
     async fn read_back(&self, object_ids: &[String]) -> Result<BTreeMap<String, Snapshot>> {
@@ -315,11 +310,47 @@ fn overlay_variation(obj: &mut Value, var: &tillbridge_domain::CatalogItem, item
 }
 
 impl SquareClient {
-    /// The ids of the categories the products name, creating the missing ones.
+    /// Reads what the products are now and plans each write.
+    async fn plans<'a>(
+        &self,
+        migration: &str,
+        parents: &'a [Parent],
+        journal: &Journal,
+        write_categories: bool,
+    ) -> Result<(Vec<Plan<'a>>, BTreeMap<String, Snapshot>)> {
+        let targets: Vec<Option<String>> = parents
+            .iter()
+            .map(|p| {
+                journal
+                    .object_id(&p.source_id)
+                    .map(str::to_owned)
+                    .or_else(|| p.existing_id.clone())
+            })
+            .collect();
+        let ids: Vec<String> = targets.iter().flatten().cloned().collect();
+        let current = undo::read_back(self, &ids).await?;
+        let categories = self
+            .ensure_categories(migration, parents, write_categories)
+            .await?;
+        let plans = parents
+            .iter()
+            .zip(&targets)
+            .map(|(p, target)| {
+                let entry = journal.entries.get(&p.source_id);
+                let known = target.as_ref().and_then(|t| current.get(t));
+                plan(p, entry, known, &categories)
+            })
+            .collect();
+        Ok((plans, current))
+    }
+
+    /// The ids of the categories the products name, creating the missing ones (or, when
+    /// `create` is false, giving them temporary ids).
     async fn ensure_categories(
         &self,
         migration: &str,
         parents: &[Parent],
+        create: bool,
     ) -> Result<HashMap<String, String>> {
         let mut wanted: Vec<&str> = parents
             .iter()
@@ -336,6 +367,12 @@ impl SquareClient {
             .filter(|n| !known.contains_key(*n))
             .collect();
         if missing.is_empty() {
+            return Ok(known);
+        }
+        if !create {
+            for n in missing {
+                known.insert(n.to_owned(), format!("#c-{}", token(&[n])));
+            }
             return Ok(known);
         }
         let objects: Vec<Value> = missing
@@ -411,30 +448,7 @@ impl SquareClient {
         plans: &mut [Plan<'_>],
         current: &BTreeMap<String, Snapshot>,
     ) -> Result<()> {
-        let mut changes: Vec<(usize, Value)> = Vec::new();
-        let now = crate::destination::now_rfc3339();
-        for (i, p) in plans.iter().enumerate() {
-            if matches!(p.action, Action::Failed { .. }) {
-                continue;
-            }
-            let had = p
-                .object_id
-                .as_ref()
-                .and_then(|id| current.get(id))
-                .map(|s| &s.stock);
-            for var in &p.parent.variations {
-                let Some(vid) = p.var_ids.get(&var.external_id) else {
-                    continue;
-                };
-                let before = had.and_then(|h| h.get(vid));
-                for (loc, qty) in &var.stock_by_location {
-                    let old = before.and_then(|b| b.get(loc)).copied().unwrap_or_default();
-                    if old != *qty {
-                        changes.push((i, physical_count(vid, loc, *qty, &now)));
-                    }
-                }
-            }
-        }
+        let changes = stock_changes(plans, current);
         for batch in changes.chunks(STOCK_CHUNK) {
             let body: Vec<Value> = batch.iter().map(|(_, c)| c.clone()).collect();
             for (i, _) in batch {
@@ -480,6 +494,36 @@ impl SquareClient {
             .await?;
         Ok(())
     }
+}
+
+/// The physical counts that would set each product's stock to its `stock_by_location`,
+/// with the index of the plan each belongs to.
+fn stock_changes(plans: &[Plan<'_>], current: &BTreeMap<String, Snapshot>) -> Vec<(usize, Value)> {
+    let mut changes: Vec<(usize, Value)> = Vec::new();
+    let now = crate::destination::now_rfc3339();
+    for (i, p) in plans.iter().enumerate() {
+        if matches!(p.action, Action::Failed { .. }) {
+            continue;
+        }
+        let had = p
+            .object_id
+            .as_ref()
+            .and_then(|id| current.get(id))
+            .map(|s| &s.stock);
+        for var in &p.parent.variations {
+            let Some(vid) = p.var_ids.get(&var.external_id) else {
+                continue;
+            };
+            let before = had.and_then(|h| h.get(vid));
+            for (loc, qty) in &var.stock_by_location {
+                let old = before.and_then(|b| b.get(loc)).copied().unwrap_or_default();
+                if old != *qty {
+                    changes.push((i, physical_count(vid, loc, *qty, &now)));
+                }
+            }
+        }
+    }
+    changes
 }
 
 /// A `PHYSICAL_COUNT` change setting `IN_STOCK` of `variation` at `location`.
