@@ -60,6 +60,8 @@ struct Plan<'a> {
     action: Action,
     /// A write for it was sent.
     sent: bool,
+    /// Its catalog write was answered.
+    written: bool,
 }
 
 #[async_trait]
@@ -83,7 +85,8 @@ impl Destination for SquareClient {
         let mut tried = plans.len();
         for (k, chunk) in plans.chunks_mut(CHUNK).enumerate() {
             if let Err(e) = self.write_chunk(migration, chunk).await {
-                for p in chunk.iter_mut().filter(|p| p.body.is_some()) {
+                // Products of a one-by-one retry answered before the failure stay written.
+                for p in chunk.iter_mut().filter(|p| p.body.is_some() && !p.written) {
                     p.action = failed(&e.to_string());
                 }
                 report.stopped = Some(e);
@@ -160,6 +163,7 @@ fn plan<'a>(
         versions: current.map(|s| s.versions.clone()).unwrap_or_default(),
         action: Action::Unchanged,
         sent: false,
+        written: false,
     };
     let Some(first) = parent.variations.first() else {
         p.action = failed("a product without variations");
@@ -557,5 +561,6 @@ fn settle(p: &mut Plan<'_>, answer: &undo::UpsertAnswer) -> Result<()> {
     })?;
     p.versions.clone_from(&written.versions);
     p.object_id = Some(id);
+    p.written = true;
     Ok(())
 }
