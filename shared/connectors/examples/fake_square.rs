@@ -13,11 +13,8 @@ use tillbridge_domain::Timestamp;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |i: usize, default: usize| {
-        args.get(i)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or(default)
-    };
+    let arg =
+        |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     let (items, variations) = (arg(1, 1000), arg(2, 1));
     let token = args.get(3).cloned().unwrap_or_else(|| "tok".to_owned());
     let at = Timestamp::parse_rfc3339("2026-03-01T09:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);

@@ -1,6 +1,6 @@
 //! The LLM tier of mapping suggestions. Off unless configured; when on, the offline tiers
 //! still decide first and the model is asked only about uncertain fields, in one batched
-//! prompt with customer PII masked. The cheapest model goes first; fields still below 0.8
+//! prompt with customer PII masked. The cheapest model goes first; fields still below 0.9
 //! escalate to the next. Answers are cached by schema hash in the table port, each call is
 //! reserved against the tenant's budget first and emits `ai.usage.recorded`, and any failure
 //! (timeouts, 429, 5xx, an open circuit, a refused budget, an unusable answer) falls back to

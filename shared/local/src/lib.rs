@@ -410,15 +410,17 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let label = name.to_owned();
-    std::thread::Builder::new().name(label.clone()).spawn(move || {
-        match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt.block_on(work(stop)),
-            Err(e) => warn!(error = %e, worker = %label, "cannot start the worker"),
-        }
-    })
+    std::thread::Builder::new()
+        .name(label.clone())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(work(stop)),
+                Err(e) => warn!(error = %e, worker = %label, "cannot start the worker"),
+            }
+        })
 }
 
 /// How long one migration step works before it hands over to its own continuation.

@@ -13,9 +13,10 @@ use crate::suggest::{Suggestion, band};
 pub const TARGETS: [&str; tillbridge_domain::item::CANONICAL_FIELDS.len()] =
     tillbridge_domain::item::CANONICAL_FIELDS;
 
-/// Suggestions below this confidence are sent to the model (and a model answer below it
-/// escalates to the next model).
-pub const ASK_BELOW: f64 = 0.8;
+/// Suggestions below this confidence — everything under the high band, which is calibrated
+/// to be right at least 95 % of the time on exports never seen — are sent to the model (and a
+/// model answer below it escalates to the next model).
+pub const ASK_BELOW: f64 = 0.9;
 
 /// Samples per field in the prompt.
 const SAMPLES: usize = 3;
