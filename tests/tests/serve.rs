@@ -319,6 +319,13 @@ fn an_operator_migrates_over_http_reviews_approves_and_rolls_back() {
     let (status, report) = s.get(&format!("/v1/migrations/{id}/report"));
     assert_eq!(status, 200);
     assert_eq!(json(&report)["summary"]["items"], 2);
+    // The same report as a spreadsheet download.
+    let (status, csv) = s.get(&format!("/v1/migrations/{id}/report?format=csv"));
+    assert_eq!(status, 200);
+    assert!(
+        csv.starts_with("external_id,name,variant_name,sku,action,rule,severity,message,fix"),
+        "{csv}"
+    );
 
     let (status, _) = s.request(
         "POST",

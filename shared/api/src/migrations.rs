@@ -140,6 +140,7 @@ pub(crate) async fn one(
         RouteId::GetMappings => mappings(api, &m).await,
         RouteId::PutMappings => put_mappings(api, &m, req).await,
         RouteId::MigrationAction => act(api, &m, action, req).await,
+        RouteId::MigrationReport if req.wants_csv() => report_csv(api, &m).await,
         RouteId::MigrationReport => blob(api, Some(migration::prepare::report_key(&m))).await,
         RouteId::RollbackReport => blob(api, m.rollback_report_key.clone()).await,
         RouteId::MigrationAudit => {
@@ -359,6 +360,24 @@ async fn act(api: &Api, m: &Migration, action: &str, req: &Request<'_>) -> Respo
     match result {
         Ok(m) => reply(202, &m.view()),
         Err(e) => internal(&e),
+    }
+}
+
+/// The validation report as a CSV download (`?format=csv` or `Accept: text/csv`).
+async fn report_csv(api: &Api, m: &Migration) -> Response {
+    match api.blobs.get(&migration::prepare::report_key(m)).await {
+        Ok(Some(body)) => match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(report) => Response::csv(
+                migration::preview::report_csv(&report),
+                &format!("report-{}", m.id),
+            ),
+            Err(e) => {
+                tracing::error!(migration = %m.id, error = %e, "stored report does not parse");
+                error(500, "internal error")
+            }
+        },
+        Ok(None) => error(404, "not written yet"),
+        Err(e) => Response::failure(&e),
     }
 }
 

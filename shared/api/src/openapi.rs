@@ -284,7 +284,14 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             ACT,
         ),
-        RouteId::MigrationReport => doc("The validation report.", &[], None, READ),
+        RouteId::MigrationReport => doc(
+            "The validation report (JSON); with ?format=csv or Accept: text/csv a CSV download, \
+             one row per item and finding (name, variant, SKU, action, rule, severity, message, \
+             fix).",
+            &[FORMAT],
+            None,
+            READ,
+        ),
         RouteId::RollbackReport => doc("The rollback report.", &[], None, READ),
         RouteId::MigrationAudit => doc("The audit report.", &[], None, READ),
     }

@@ -156,3 +156,101 @@ pub fn item_entries(
     }
     out
 }
+
+/// The validation report as CSV for a spreadsheet: one row per item and finding (an item of a
+/// preview without findings gets one row), with the item's name, variant, SKU, what the apply
+/// does with it, the rule, severity, message and fix. Read from the stored report's `items`
+/// (and `held_back_items`); the csv crate quotes what needs quoting.
+pub fn report_csv(report: &serde_json::Value) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "external_id",
+        "name",
+        "variant_name",
+        "sku",
+        "action",
+        "rule",
+        "severity",
+        "message",
+        "fix",
+    ];
+    let _ = w.write_record(header);
+    let text =
+        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+    let mut seen = std::collections::HashSet::new();
+    let lists = ["held_back_items", "items"];
+    for list in lists {
+        for item in report
+            .get(list)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let id = text(item, "external_id");
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let action = match text(item, "action") {
+                a if a.is_empty() && list == "held_back_items" => "held_back".to_owned(),
+                a => a,
+            };
+            let base = [
+                id,
+                text(item, "name"),
+                text(item, "variant_name"),
+                text(item, "sku"),
+                action,
+            ];
+            let findings = item.get("findings").and_then(|f| f.as_array());
+            match findings.filter(|f| !f.is_empty()) {
+                Some(fs) => {
+                    for f in fs {
+                        let mut row: Vec<String> = base.to_vec();
+                        row.extend(["rule", "severity", "message", "fix"].map(|k| text(f, k)));
+                        let _ = w.write_record(&row);
+                    }
+                }
+                None => {
+                    let mut row: Vec<String> = base.to_vec();
+                    row.extend(std::iter::repeat_n(String::new(), 4));
+                    let _ = w.write_record(&row);
+                }
+            }
+        }
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn the_report_reads_as_one_row_per_item_and_finding() {
+        let report = serde_json::json!({
+            "held_back_items": [{"external_id": "a1", "name": "Latte, large", "findings": [
+                {"rule": "price.unit_error", "severity": "error", "message": "about 100× \"similar\"", "fix": "450"}]}],
+            "items": [
+                {"external_id": "a1", "name": "Latte, large", "action": "held_back", "findings": [
+                    {"rule": "price.unit_error", "severity": "error", "message": "dup"}]},
+                {"external_id": "a2", "name": "Mocha", "action": "created"},
+                {"external_id": "a3", "name": "Tea", "findings": [
+                    {"rule": "barcode.check_digit", "severity": "warning", "message": "m1"},
+                    {"rule": "completeness.category", "severity": "warning", "message": "m2"}]}
+            ]
+        });
+        let text = report_csv(&report);
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().filter_map(Result::ok).collect();
+        assert_eq!(rows.len(), 4, "{text}");
+        assert_eq!(&rows[0][1], "Latte, large");
+        assert_eq!(&rows[0][4], "held_back");
+        assert_eq!(&rows[0][7], "about 100× \"similar\"");
+        assert_eq!(&rows[0][8], "450");
+        assert_eq!(
+            (&rows[1][0], &rows[1][4], &rows[1][5]),
+            ("a2", "created", "")
+        );
+        assert_eq!((&rows[3][0], &rows[3][5]), ("a3", "completeness.category"));
+    }
+}
