@@ -58,10 +58,46 @@ pub(crate) async fn get_item(api: &Api, req: &Request<'_>, tenant: &str, id: &st
         Err(r) => return r,
     };
     let item = match req.param("provider") {
-        Some(ns) => catalog::get_item_in(api.table.as_ref(), &tenant, ns, id).await,
-        None => catalog::get_item(api.table.as_ref(), &tenant, id).await,
+        Some(ns) => catalog::get_item_in(api.table.as_ref(), &tenant, ns, id)
+            .await
+            .map(|i| i.map(|i| (ns.to_owned(), i))),
+        None => catalog::get_item_with_namespace(api.table.as_ref(), &tenant, id).await,
     };
-    found(item, "item")
+    let (namespace, item) = match item {
+        Ok(Some(found)) => found,
+        Ok(None) => return Response::error(404, "item not found"),
+        Err(e) => return Response::failure(&e),
+    };
+    let same_as = match catalog::xref::same_as(api.table.as_ref(), &tenant, &namespace, &item).await
+    {
+        Ok(s) => s,
+        Err(e) => return Response::failure(&e),
+    };
+    let mut v = json!(item);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("provider".into(), json!(namespace));
+        if !same_as.is_empty() {
+            o.insert("same_as".into(), json!(same_as));
+        }
+    }
+    Response::json(200, &v)
+}
+
+/// `GET /v1/tenants/{tenant}/xref?sku=…&gtin=…`: the same product at every vendor — the
+/// live items carrying this SKU or GTIN (a UPC-A and its EAN-13 form are one GTIN).
+pub(crate) async fn xref(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let (sku, gtin) = (req.param("sku"), req.param("gtin"));
+    if sku.is_none() && gtin.is_none() {
+        return Response::error(400, "give sku or gtin");
+    }
+    match catalog::xref::lookup(api.table.as_ref(), &tenant, sku, gtin).await {
+        Ok(items) => Response::json(200, &json!({ "items": items })),
+        Err(e) => Response::failure(&e),
+    }
 }
 
 /// `GET /v1/tenants/{tenant}/orders/{id}`

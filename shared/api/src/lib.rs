@@ -204,6 +204,8 @@ pub enum RouteId {
     ListItems,
     /// One catalog item.
     GetItem,
+    /// The same product at every vendor, by SKU or GTIN.
+    Xref,
     /// One order.
     GetOrder,
     /// Quarantined deliveries.
@@ -273,6 +275,7 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::PutBudget, "PUT", "/v1/tenants/{tenant}/budget"),
     route(RouteId::ListItems, "GET", "/v1/tenants/{tenant}/items"),
     route(RouteId::GetItem, "GET", "/v1/tenants/{tenant}/items/{id}"),
+    route(RouteId::Xref, "GET", "/v1/tenants/{tenant}/xref"),
     route(RouteId::GetOrder, "GET", "/v1/tenants/{tenant}/orders/{id}"),
     route(
         RouteId::ListQuarantine,
@@ -407,6 +410,7 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::PutGrants => grants_route(api, req, true).await,
         RouteId::ListItems => catalog::list_items(api, req, p(0)).await,
         RouteId::GetItem => catalog::get_item(api, req, p(0), p(1)).await,
+        RouteId::Xref => catalog::xref(api, req, p(0)).await,
         RouteId::GetOrder => catalog::get_order(api, p(0), p(1)).await,
         RouteId::ListQuarantine => catalog::list_quarantine(api, p(0)).await,
         RouteId::GetQuarantined => catalog::get_quarantined(api, p(0), p(1)).await,
@@ -460,6 +464,7 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::GetBudget
         | RouteId::ListItems
         | RouteId::GetItem
+        | RouteId::Xref
         | RouteId::GetOrder
         | RouteId::ListQuarantine
         | RouteId::GetQuarantined

@@ -186,6 +186,21 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             &[200, 400, 404, 500, 503],
         ),
+        RouteId::Xref => doc(
+            "The same product at every vendor: the live items carrying this SKU or GTIN (a \
+             UPC-A and its EAN-13 form are one GTIN), each with its provider, id, name and what \
+             links it.",
+            &[
+                (
+                    "sku",
+                    false,
+                    "A SKU (compared trimmed, case-insensitively).",
+                ),
+                ("gtin", false, "A GTIN, UPC or EAN (compared as GTIN-14)."),
+            ],
+            None,
+            &[200, 400, 404, 500, 503],
+        ),
         RouteId::GetItem => doc(
             "One catalog item by its vendor id; several vendors with this id: the most recently changed.",
             &[(

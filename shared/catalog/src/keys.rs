@@ -20,6 +20,8 @@
 //!   validation (TTL 30 days).
 //! - `stats-hourly#<tenant>` → `<YYYY-MM-DDTHH>#catalog`: the outcome counters per hour of
 //!   receipt (beside the sync context's `#webhooks`).
+//! - `xref#<tenant>` → `<sku|gtin>#<value>#<namespace>#<id>`: the cross-reference index
+//!   (verified against the item on every read).
 //! - `outcome#<tenant>#<event id>` → `outcome`: what applying one event did (TTL 7 days; the
 //!   delivery's story).
 //! - `stats#<tenant>` → `catalog`: apply outcome counters (the partition is shared with the
@@ -113,4 +115,9 @@ pub fn event_outcome(tenant: &TenantId, event_id: &str) -> (String, &'static str
 /// Partition of a tenant's hourly counters (shared with the sync context; kinds differ).
 pub fn stats_hourly_pk(tenant: &TenantId) -> String {
     format!("stats-hourly#{tenant}")
+}
+
+/// Partition of a tenant's cross-reference index (SKU and GTIN → items in every namespace).
+pub fn xref_pk(tenant: &TenantId) -> String {
+    format!("xref#{tenant}")
 }

@@ -20,9 +20,13 @@ pub mod keys;
 mod read;
 pub mod record;
 mod write;
+pub mod xref;
 
 pub use error::CatalogError;
-pub use read::{for_each_item, get_item, get_item_in, items_page, list_items, live_items_in};
+pub use read::{
+    for_each_item, get_item, get_item_in, get_item_with_namespace, items_page, list_items,
+    live_items_in,
+};
 pub use record::{CatalogRecord, Stock};
 
 /// What applying one event did to the catalog.
@@ -184,6 +188,11 @@ pub async fn apply_and_count(
     event: &Envelope,
 ) -> Result<ApplyOutcome, CatalogError> {
     let outcome = apply(table, event).await?;
+    if let (EventData::CatalogItemUpserted(u), ApplyOutcome::Applied | ApplyOutcome::Duplicate) =
+        (&event.body, outcome)
+    {
+        xref::index(table, &event.tenant_id, namespace(event), &u.item).await?;
+    }
     let (pk, sk) = keys::stats(&event.tenant_id);
     let per_provider = event.provider.map(|p| format!("{p}.{}", outcome.as_str()));
     let mut deltas = vec![(outcome.as_str(), 1)];

@@ -72,6 +72,43 @@ pub async fn get_item(
     Ok(best.map(|(_, item)| item))
 }
 
+/// [`get_item`] with the namespace the answer came from.
+///
+/// # Errors
+/// The table failed, or a stored record is corrupt.
+pub async fn get_item_with_namespace(
+    table: &dyn Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<(String, CatalogItem)>, CatalogError> {
+    let records = tillbridge_ports::table::query_all(
+        table,
+        &pk(tenant),
+        &keys::item_any_namespace_prefix(id),
+    )
+    .await?;
+    let mut best: Option<(CatalogRecord, String, CatalogItem)> = None;
+    for i in &records {
+        let Some((ns, item_id)) = keys::item_key(&i.sk) else {
+            continue;
+        };
+        if item_id != id {
+            continue;
+        }
+        let r: CatalogRecord = i.doc()?;
+        let Some(item) = r.visible_item() else {
+            continue;
+        };
+        if best
+            .as_ref()
+            .is_none_or(|(b, _, _)| r.version_at > b.version_at)
+        {
+            best = Some((r, ns.to_owned(), item));
+        }
+    }
+    Ok(best.map(|(_, ns, item)| (ns, item)))
+}
+
 /// Every live item of the tenant, ordered by id (then namespace).
 ///
 /// # Errors

@@ -99,6 +99,8 @@ struct Planned {
     writes: Vec<TxWrite>,
     kind: Option<Kind>,
     key: (String, String),
+    /// The item as written (catalog ids), for the cross-reference index.
+    item: Option<CatalogItem>,
 }
 
 /// Applies the prepared items of a migration in applying, batch by batch from its
@@ -176,6 +178,7 @@ pub async fn apply(
         }
         let batch = &lines[from..(from + BATCH).min(lines.len())];
         let mut writes = Vec::with_capacity(BATCH * 4 + 1);
+        let mut written_items = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for line in batch {
             let planned = match line {
@@ -196,6 +199,7 @@ pub async fn apply(
                 None => m.progress.unchanged += 1,
             }
             writes.extend(p.writes);
+            written_items.extend(p.item);
         }
         m.progress.applied = (from + batch.len()) as u64;
         m.updated_at = at;
@@ -203,6 +207,13 @@ pub async fn apply(
         // Someone may have written one of these records (a webhook, an operator): then the
         // batch is planned again from what is stored now.
         commit_batch(table, writes, &mut attempts, "applying").await?;
+        if attempts == 0 {
+            // Committed: link the items to their twins at other vendors. (An apply interrupted
+            // right here leaves these unlinked until their next change; the catalog is right.)
+            for item in &written_items {
+                tillbridge_catalog::xref::index(table, &m.tenant_id, &m.source_name, item).await?;
+            }
+        }
     }
 }
 
@@ -384,6 +395,7 @@ async fn plan_item(
             writes: Vec::new(),
             kind: None,
             key: (pk, sk),
+            item: None,
         }));
     }
     let kind = if visible.is_some() {
@@ -440,6 +452,7 @@ async fn plan_item(
         writes,
         kind: Some(kind),
         key: (pk, sk),
+        item: Some(item),
     }))
 }
 
@@ -463,6 +476,7 @@ async fn plan_customer(
             writes: Vec::new(),
             kind: None,
             key: (pk, sk),
+            item: None,
         }));
     }
     let kind = if current.is_some() {
@@ -496,6 +510,7 @@ async fn plan_customer(
         writes,
         kind: Some(kind),
         key: (pk, sk),
+        item: None,
     }))
 }
 
