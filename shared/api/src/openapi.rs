@@ -10,6 +10,7 @@ use tillbridge_domain::CatalogItem;
 use crate::{ROUTES, RouteId, WEBHOOK_ROUTE};
 
 /// What the document says about one route.
+#[derive(Debug, Clone, Copy)]
 pub struct RouteDoc {
     /// One line: what the route does.
     pub summary: &'static str,
@@ -30,17 +31,27 @@ const FORMAT: (&str, bool, &str) = (
 const READ: &[u16] = &[200, 404, 500, 503];
 const ACT: &[u16] = &[202, 400, 404, 409, 500, 503];
 
-/// The documentation of a route (an exhaustive match: a new route must be described).
-pub fn route_doc(id: RouteId) -> RouteDoc {
-    let doc = |summary, query, body, statuses| RouteDoc {
+/// Builds a [`RouteDoc`].
+const fn doc(
+    summary: &'static str,
+    query: &'static [(&'static str, bool, &'static str)],
+    body: Option<&'static str>,
+    statuses: &'static [u16],
+) -> RouteDoc {
+    RouteDoc {
         summary,
         query,
         body,
         statuses,
-    };
-    match id {
-        RouteId::Health => doc("Liveness.", &[], None, &[200]),
-        RouteId::AllCosts => doc(
+    }
+}
+
+/// The documentation of every route (a test checks that each route of [`ROUTES`] has one).
+pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
+    (RouteId::Health, doc("Liveness.", &[], None, &[200])),
+    (
+        RouteId::AllCosts,
+        doc(
             "Every tenant's AI and infrastructure cost of a month (a tenant with either has a row).",
             &[
                 PERIOD,
@@ -54,13 +65,19 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             &[200, 400, 500, 503],
         ),
-        RouteId::ListTenants => doc(
+    ),
+    (
+        RouteId::ListTenants,
+        doc(
             "The tenants the operator may read, with their settings (secrets only as set or not).",
             &[],
             None,
             &[200, 500, 503],
         ),
-        RouteId::GetTenant => doc(
+    ),
+    (
+        RouteId::GetTenant,
+        doc(
             "One tenant's settings: currency, country, time zone, body cap, budget, providers \
              with webhook URL, whether a webhook secret (and a previous one) is set, API base \
              URL and credential names.",
@@ -68,7 +85,10 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             &[200, 404, 500, 503],
         ),
-        RouteId::PutTenant => doc(
+    ),
+    (
+        RouteId::PutTenant,
+        doc(
             "Create (201) or replace (200) a tenant: a tenants-file entry without tenant_id. \
              A provider's secret becomes the current webhook secret (the replaced one stays \
              accepted as previous); api credentials go to the secret store, never the table.",
@@ -76,7 +96,10 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             Some("application/json"),
             &[200, 201, 400, 500, 503],
         ),
-        RouteId::TenantCosts => doc(
+    ),
+    (
+        RouteId::TenantCosts,
+        doc(
             "One tenant's AI cost of a month, grouped; the rows add up to totals (usage without a \
              migration is the (none) row, models by canonical name with raw_models); CSV ends \
              with a (total) row.",
@@ -92,14 +115,20 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             &[200, 400, 404, 500, 503],
         ),
-        RouteId::PostUsage => doc(
+    ),
+    (
+        RouteId::PostUsage,
+        doc(
             "A model client reports one call as a usage line of `costs table --usage` (tenant_id \
              optional; accounted once per request_id).",
             &[],
             Some("application/json"),
             &[202, 400, 404, 500, 503],
         ),
-        RouteId::GetBudget => doc(
+    ),
+    (
+        RouteId::GetBudget,
+        doc(
             "The tenant's monthly AI budget, what is spent of it in a month and the share used.",
             &[(
                 "period",
@@ -109,13 +138,19 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             &[200, 400, 404, 500, 503],
         ),
-        RouteId::PutBudget => doc(
+    ),
+    (
+        RouteId::PutBudget,
+        doc(
             "Set the tenant's monthly AI budget: {\"monthly_usd\": \"25.00\"} (exact decimal).",
             &[],
             Some("application/json"),
             &[200, 400, 404, 500, 503],
         ),
-        RouteId::GetDeliveryById => doc(
+    ),
+    (
+        RouteId::GetDeliveryById,
+        doc(
             "A delivery's story by our delivery id (the 202's delivery_id): state, provider, \
              the vendor's delivery key, every step with its time (received, published with its \
              events, duplicate, quarantined with the reason, unhandled, replayed) and what the \
@@ -125,7 +160,10 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             READ,
         ),
-        RouteId::SyncProvider => doc(
+    ),
+    (
+        RouteId::SyncProvider,
+        doc(
             "Pull the tenant's catalog from the vendor's API and apply it as webhooks are \
              applied: in serve now (200, the report {tenant, provider, fetched, created, \
              changed, unchanged, deleted, rejected, api_calls, retries}); in the cloud queued \
@@ -140,14 +178,20 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             &[200, 202, 400, 404, 409, 500, 502, 503, 504],
         ),
-        RouteId::ListPriceOverrides => doc(
+    ),
+    (
+        RouteId::ListPriceOverrides,
+        doc(
             "Stored price overrides (negotiated or corrected prices), by effective date, with \
              who set them.",
             &[],
             None,
             &[200, 500, 503],
         ),
-        RouteId::AddPriceOverride => doc(
+    ),
+    (
+        RouteId::AddPriceOverride,
+        doc(
             "Override one price-map field of a model from a date at least 5 minutes ahead: \
              {\"model\", \"field\" (input_cost_per_token, output_cost_per_token, \
              cache_read_input_token_cost, cache_creation_input_token_cost, \
@@ -157,19 +201,28 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             Some("application/json"),
             &[201, 400, 500, 503],
         ),
-        RouteId::GetGrants => doc(
+    ),
+    (
+        RouteId::GetGrants,
+        doc(
             "An operator's grants: permissions (read, write, ai, admin) per tenant id or *.",
             &[("principal", true, "The operator (IAM principal ARN).")],
             None,
             &[200, 400, 403, 500, 503],
         ),
-        RouteId::PutGrants => doc(
+    ),
+    (
+        RouteId::PutGrants,
+        doc(
             "Replace an operator's grants: {\"tenants\": {\"t1\": [\"read\", \"write\"]}}.",
             &[("principal", true, "The operator (IAM principal ARN).")],
             Some("application/json"),
             &[200, 400, 403, 500, 503],
         ),
-        RouteId::ListItems => doc(
+    ),
+    (
+        RouteId::ListItems,
+        doc(
             "The tenant's catalog; with limit/cursor one page, the next page in the Link header.",
             &[
                 (
@@ -186,7 +239,10 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             &[200, 400, 404, 500, 503],
         ),
-        RouteId::Xref => doc(
+    ),
+    (
+        RouteId::Xref,
+        doc(
             "The same product at every vendor: the live items carrying this SKU or GTIN (a \
              UPC-A and its EAN-13 form are one GTIN), each with its provider, id, name and what \
              links it.",
@@ -201,7 +257,10 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             &[200, 400, 404, 500, 503],
         ),
-        RouteId::GetItem => doc(
+    ),
+    (
+        RouteId::GetItem,
+        doc(
             "One catalog item by its vendor id; several vendors with this id: the most recently changed.",
             &[(
                 "provider",
@@ -211,44 +270,68 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             READ,
         ),
-        RouteId::GetOrder => doc("One order as last received.", &[], None, READ),
-        RouteId::ListQuarantine => doc(
+    ),
+    (
+        RouteId::GetOrder,
+        doc("One order as last received.", &[], None, READ),
+    ),
+    (
+        RouteId::ListQuarantine,
+        doc(
             "Quarantined deliveries with their reasons, oldest first.",
             &[],
             None,
             READ,
         ),
-        RouteId::GetQuarantined => doc(
+    ),
+    (
+        RouteId::GetQuarantined,
+        doc(
             "One quarantined delivery: the record and the stored request body.",
             &[],
             None,
             READ,
         ),
-        RouteId::ReplayQuarantined => doc(
+    ),
+    (
+        RouteId::ReplayQuarantined,
+        doc(
             "Send a quarantined delivery through the signature check again (after a secret fix); idempotent.",
             &[],
             None,
             &[202, 404, 409, 500, 503],
         ),
-        RouteId::ReplayManyQuarantined => doc(
+    ),
+    (
+        RouteId::ReplayManyQuarantined,
+        doc(
             "Replay several quarantined deliveries: {\"delivery_ids\": [...]} (at most 100); the outcome per id.",
             &[],
             Some("application/json"),
             &[200, 400, 404, 500, 503],
         ),
-        RouteId::GetDelivery => doc(
+    ),
+    (
+        RouteId::GetDelivery,
+        doc(
             "What became of a vendor's delivery, by the vendor's own delivery id: state, outcome and our delivery id (7 days).",
             &[],
             None,
             READ,
         ),
-        RouteId::ListRejected => doc(
+    ),
+    (
+        RouteId::ListRejected,
+        doc(
             "Webhook updates that failed validation, with findings.",
             &[],
             None,
             READ,
         ),
-        RouteId::Stats => doc(
+    ),
+    (
+        RouteId::Stats,
+        doc(
             "Webhook counters (published, duplicates, quarantined, unhandled) and catalog \
              outcomes (applied, duplicate, stale, rejected, recorded), each also per provider \
              (shopify.stale): since the start, or over a window of hours.",
@@ -268,7 +351,10 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             &[200, 400, 404, 500, 503],
         ),
-        RouteId::StartMigration => doc(
+    ),
+    (
+        RouteId::StartMigration,
+        doc(
             "Start a migration: JSON with the export inline or its export_key, or the raw export \
              as the body with ?tenant_id=&source_name= (CSV by Content-Type). Idempotency-Key \
              makes a retried upload the same migration.",
@@ -279,27 +365,45 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             Some("application/json"),
             &[202, 400, 404, 409, 413, 500, 503],
         ),
-        RouteId::ListMigrations => doc(
+    ),
+    (
+        RouteId::ListMigrations,
+        doc(
             "The tenant's migrations, newest first.",
             &[("tenant_id", true, "The tenant.")],
             None,
             &[200, 400, 404, 500, 503],
         ),
-        RouteId::GetMigration => doc("Status, progress and validation summary.", &[], None, READ),
-        RouteId::GetMappings => doc("Mapping suggestions and decisions.", &[], None, READ),
-        RouteId::PutMappings => doc(
+    ),
+    (
+        RouteId::GetMigration,
+        doc("Status, progress and validation summary.", &[], None, READ),
+    ),
+    (
+        RouteId::GetMappings,
+        doc("Mapping suggestions and decisions.", &[], None, READ),
+    ),
+    (
+        RouteId::PutMappings,
+        doc(
             "Override mapping decisions (audited with the operator).",
             &[],
             Some("application/json"),
             &[200, 400, 404, 409, 500, 503],
         ),
-        RouteId::MigrationAction => doc(
+    ),
+    (
+        RouteId::MigrationAction,
+        doc(
             "approve, pause, resume, cancel or rollback (audited with the operator).",
             &[],
             None,
             ACT,
         ),
-        RouteId::MigrationReport => doc(
+    ),
+    (
+        RouteId::MigrationReport,
+        doc(
             "The validation report (JSON); with ?format=csv or Accept: text/csv a CSV download, \
              one row per item and finding (name, variant, SKU, action, rule, severity, message, \
              fix).",
@@ -307,10 +411,27 @@ pub fn route_doc(id: RouteId) -> RouteDoc {
             None,
             READ,
         ),
-        RouteId::RollbackReport => doc("The rollback report.", &[], None, READ),
-        RouteId::MigrationAudit => doc("The audit report.", &[], None, READ),
-    }
+    ),
+    (
+        RouteId::RollbackReport,
+        doc("The rollback report.", &[], None, READ),
+    ),
+    (
+        RouteId::MigrationAudit,
+        doc("The audit report.", &[], None, READ),
+    ),
+];
+
+/// The documentation of a route.
+pub fn route_doc(id: RouteId) -> RouteDoc {
+    ROUTE_DOCS
+        .iter()
+        .find(|(r, _)| *r == id)
+        .map_or(UNDOCUMENTED, |(_, d)| *d)
 }
+
+/// What a route without documentation would show (a test keeps every route documented).
+const UNDOCUMENTED: RouteDoc = doc("Undocumented.", &[], None, &[200, 500]);
 
 /// Every status a route answers: its documented ones, and 403 for a route that needs a
 /// permission (all but `/healthz`).
@@ -430,4 +551,18 @@ pub fn openapi() -> Value {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod doc_tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_once() {
+        for r in ROUTES {
+            let n = ROUTE_DOCS.iter().filter(|(id, _)| *id == r.id).count();
+            assert_eq!(n, 1, "{:?} has {n} docs", r.id);
+        }
+        assert_eq!(ROUTE_DOCS.len(), ROUTES.len());
+    }
 }
