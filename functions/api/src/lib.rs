@@ -129,6 +129,7 @@ mod tests {
             clock: Arc::new(ManualClock::new(at)),
             admins: vec!["ana@ops".into()],
             syncs: None,
+            dead_letters: Vec::new(),
         }
     }
 

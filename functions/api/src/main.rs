@@ -10,6 +10,11 @@ use tillbridge_ports::tenants::TableDirectory;
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let c = Container::load().await?;
+    let sqs = aws_sdk_sqs::Client::new(&c.config);
+    let dead_letters = dead_letter_queues(
+        &sqs,
+        &std::env::var("DEAD_LETTER_QUEUES").unwrap_or_default(),
+    );
     let api = api::Api {
         directory: Arc::new(TableDirectory::new(
             c.raw_table.clone(),
@@ -24,12 +29,13 @@ async fn main() -> Result<(), Error> {
         blobs: c.blobs()?,
         bus: c.bus()?,
         inbound: Arc::new(tillbridge_aws::SqsQueue::new(
-            aws_sdk_sqs::Client::new(&c.config),
+            sqs.clone(),
             tillbridge_aws::required_env("INBOUND_QUEUE_URL")?,
         )),
         clock: c.clock.clone(),
         // Syncs run in the fetch function: the route queues them.
         syncs: None,
+        dead_letters,
         admins: std::env::var("ADMIN_PRINCIPALS")
             .unwrap_or_default()
             .split(',')
@@ -43,4 +49,23 @@ async fn main() -> Result<(), Error> {
         Ok::<_, Error>(api::handle(api, req).await)
     }))
     .await
+}
+
+/// The stack's dead-letter queues from `DEAD_LETTER_QUEUES`: `name=<dlq url> <queue url>`
+/// entries separated by `;` (the template writes it); malformed entries are skipped.
+fn dead_letter_queues(
+    sqs: &aws_sdk_sqs::Client,
+    spec: &str,
+) -> Vec<tillbridge_api::dead_letters::DeadLetters> {
+    spec.split(';')
+        .filter_map(|entry| {
+            let (name, urls) = entry.trim().split_once('=')?;
+            let (dlq, target) = urls.trim().split_once(' ')?;
+            Some(tillbridge_api::dead_letters::DeadLetters {
+                name: name.to_owned(),
+                dlq: Arc::new(tillbridge_aws::SqsQueue::new(sqs.clone(), dlq.trim())),
+                target: Arc::new(tillbridge_aws::SqsQueue::new(sqs.clone(), target.trim())),
+            })
+        })
+        .collect()
 }

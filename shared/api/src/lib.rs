@@ -10,6 +10,7 @@
 
 pub mod access;
 mod catalog;
+pub mod dead_letters;
 mod finance;
 pub mod migrations;
 pub mod openapi;
@@ -55,6 +56,8 @@ pub struct Api {
     pub prices: LazyPrices,
     /// Operators with every permission on every tenant (see [`access`]).
     pub admins: Vec<String>,
+    /// Dead-letter queues with the queues they came from (listed and redriven by admins).
+    pub dead_letters: Vec<dead_letters::DeadLetters>,
     /// Runs a vendor sync inside the request (`serve`); None in the cloud, where
     /// `POST …/sync/{provider}` queues it for the fetch function instead.
     pub syncs: Option<Arc<dyn Syncs>>,
@@ -196,6 +199,10 @@ pub enum RouteId {
     ListPriceOverrides,
     /// Set a price override from a future date on.
     AddPriceOverride,
+    /// Dead-letter queues: depth and the oldest messages (ids only).
+    ListDeadLetters,
+    /// Move a dead-letter queue's messages back to their queue.
+    RedriveDeadLetters,
     /// An operator's grants.
     GetGrants,
     /// Replace an operator's grants.
@@ -320,6 +327,12 @@ pub const ROUTES: &[Route] = &[
     ),
     route(RouteId::ListPriceOverrides, "GET", "/v1/prices/overrides"),
     route(RouteId::AddPriceOverride, "POST", "/v1/prices/overrides"),
+    route(RouteId::ListDeadLetters, "GET", "/v1/dead-letters"),
+    route(
+        RouteId::RedriveDeadLetters,
+        "POST",
+        "/v1/dead-letters/{queue}/redrive",
+    ),
     route(RouteId::GetGrants, "GET", "/v1/grants"),
     route(RouteId::PutGrants, "PUT", "/v1/grants"),
     route(RouteId::StartMigration, "POST", "/v1/migrations"),
@@ -406,6 +419,8 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::PutBudget => finance::put_budget(api, req, p(0)).await,
         RouteId::ListPriceOverrides => finance::list_overrides(api).await,
         RouteId::AddPriceOverride => finance::add_override(api, req).await,
+        RouteId::ListDeadLetters => dead_letters::list(api).await,
+        RouteId::RedriveDeadLetters => dead_letters::redrive(api, req, p(0)).await,
         RouteId::GetGrants => grants_route(api, req, false).await,
         RouteId::PutGrants => grants_route(api, req, true).await,
         RouteId::ListItems => catalog::list_items(api, req, p(0)).await,
@@ -451,9 +466,11 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::RollbackReport
         | RouteId::MigrationAudit => None,
         RouteId::AllCosts | RouteId::ListPriceOverrides => Some((None, Permission::Read)),
-        RouteId::GetGrants | RouteId::PutGrants | RouteId::AddPriceOverride => {
-            Some((None, Permission::Admin))
-        }
+        RouteId::GetGrants
+        | RouteId::PutGrants
+        | RouteId::AddPriceOverride
+        | RouteId::ListDeadLetters
+        | RouteId::RedriveDeadLetters => Some((None, Permission::Admin)),
         RouteId::PostUsage => Some((tenant, Permission::Ai)),
         RouteId::PutBudget | RouteId::PutTenant => Some((tenant, Permission::Admin)),
         RouteId::ReplayQuarantined | RouteId::ReplayManyQuarantined | RouteId::SyncProvider => {

@@ -48,6 +48,27 @@ const fn doc(
 
 /// The documentation of every route (a test checks that each route of [`ROUTES`] has one).
 pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
+    (
+        RouteId::ListDeadLetters,
+        doc(
+            "Dead-letter queues: each one's depth and its oldest messages, by ids only (tenant, \
+             provider, delivery or event id, type — never bodies or headers). Admins.",
+            &[],
+            None,
+            &[200, 500, 503],
+        ),
+    ),
+    (
+        RouteId::RedriveDeadLetters,
+        doc(
+            "Move up to 100 messages of a dead-letter queue (inbound, catalog, costs, \
+             migrations, fetch, …) back to the queue they came from, oldest first, once the \
+             cause is fixed; consumers are idempotent, so a redriven duplicate is dropped. Admins.",
+            &[],
+            None,
+            &[200, 404, 500, 503],
+        ),
+    ),
     (RouteId::Health, doc("Liveness.", &[], None, &[200])),
     (
         RouteId::AllCosts,

@@ -105,6 +105,7 @@ mod pagination {
             prices: LazyLock::new(Box::new(|| Arc::new(PriceBook::bundled()))),
             admins: vec!["ops".into()],
             syncs: None,
+            dead_letters: Vec::new(),
         }
     }
 
@@ -464,6 +465,50 @@ mod pagination {
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
         assert_eq!(v[1]["tenant_id"], "(total)", "{v}");
         assert_eq!(v[1]["cost_usd"], v[0]["cost_usd"]);
+    }
+
+    /// An administrator sees a dead-letter queue's messages by ids only and moves them back.
+    #[tokio::test]
+    async fn dead_letters_are_listed_by_ids_and_redriven() {
+        use tillbridge_ports::Queue;
+
+        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let dlq: Arc<dyn Queue> =
+            Arc::new(TableQueue::new("catalog-dlq", table.clone(), clock.clone()));
+        let target: Arc<dyn Queue> =
+            Arc::new(TableQueue::new("catalog", table.clone(), clock.clone()));
+        let api = Api {
+            dead_letters: vec![crate::dead_letters::DeadLetters {
+                name: "catalog".into(),
+                dlq: dlq.clone(),
+                target: target.clone(),
+            }],
+            ..api_on(table, clock)
+        };
+        let body = r#"{"detail-type":"pos.catalog.item.upserted","detail":{"tenant_id":"t1","event_id":"e1","data":{"item":{"name":"Ann Smith"}}}}"#;
+        for _ in 0..3 {
+            dlq.send(body).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        let listed = handle(&api, &call("GET", "/v1/dead-letters", b"")).await;
+        let text = String::from_utf8_lossy(&listed.body).into_owned();
+        assert_eq!(listed.status, 200, "{text}");
+        assert!(
+            text.contains("\"e1\"") && !text.contains("Ann Smith"),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&listed.body).unwrap_or_default();
+        assert_eq!(v["queues"][0]["depth"], 3);
+        let moved = handle(&api, &call("POST", "/v1/dead-letters/catalog/redrive", b"")).await;
+        let v: serde_json::Value = serde_json::from_slice(&moved.body).unwrap_or_default();
+        assert_eq!(
+            (v["moved"].as_u64(), v["left"].as_u64()),
+            (Some(3), Some(0)),
+            "{v}"
+        );
+        assert_eq!(target.depth().await.ok(), Some(3));
+        let none = handle(&api, &call("POST", "/v1/dead-letters/nope/redrive", b"")).await;
+        assert_eq!(none.status, 404);
     }
 
     /// Replaying several deliveries answers each id's outcome; an empty list is refused.

@@ -255,6 +255,17 @@ pub fn router(rt: Arc<LocalRuntime>, operator: &str) -> Router {
         // No IAM locally: whoever runs serve administers it; others need grants.
         admins: vec![operator.to_string()],
         syncs: Some(Arc::new(LocalSyncs(rt.fetcher.clone()))),
+        dead_letters: rt
+            .dead_letters()
+            .into_iter()
+            .map(
+                |(name, dlq, target)| tillbridge_api::dead_letters::DeadLetters {
+                    name,
+                    dlq,
+                    target,
+                },
+            )
+            .collect(),
     });
     Router::new()
         .route(tillbridge_api::WEBHOOK_ROUTE.1, post(webhook))

@@ -79,6 +79,9 @@ pub struct LocalRuntime {
     pub visibility: Duration,
 }
 
+/// A dead-letter queue's name, the queue itself and the work queue it feeds back.
+pub type DeadLetterPair = (String, Arc<dyn Queue>, Arc<dyn Queue>);
+
 /// What one pass over the queues did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StepReport {
@@ -210,6 +213,20 @@ impl LocalRuntime {
             check,
             visibility: VISIBILITY,
         }
+    }
+
+    /// Every dead-letter queue with the queue its messages came from, by name.
+    pub fn dead_letters(&self) -> Vec<DeadLetterPair> {
+        [
+            ("inbound", &self.inbound_dlq, &self.inbound),
+            ("catalog", &self.catalog_dlq, &self.catalog_queue),
+            ("costs", &self.costs_dlq, &self.costs_queue),
+            ("migrations", &self.migrations_dlq, &self.migrations_queue),
+            ("fetch", &self.fetch_dlq, &self.fetch_queue),
+        ]
+        .into_iter()
+        .map(|(n, d, t)| (n.to_owned(), d.clone(), t.clone()))
+        .collect()
     }
 
     /// One batch from each queue; migration steps run to their end.

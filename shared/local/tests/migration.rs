@@ -205,6 +205,7 @@ async fn call(h: &Harness, method: &str, path: &str, body: Value) -> (u16, Value
         inbound: h.rt.inbound.clone(),
         admins: vec!["ana@ops".into()],
         syncs: None,
+        dead_letters: Vec::new(),
         directory: std::sync::Arc::new(directory),
         secrets: h.rt.secrets.clone(),
         clock: h.clock.clone(),
