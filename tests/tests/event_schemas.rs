@@ -372,6 +372,7 @@ async fn migration_lifecycle_events_match_their_schemas() {
             idempotency_key: None,
             correlation_id: CorrelationId::parse("c1").unwrap_or_else(|e| panic!("{e}")),
             at,
+            destination: None,
         },
     )
     .await

@@ -113,6 +113,7 @@ mod tests {
                 idempotency_key: Some("k1"),
                 correlation_id: CorrelationId::parse("c1").unwrap(),
                 at,
+                destination: None,
             },
         )
         .await

@@ -253,6 +253,7 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
             idempotency_key: req.header("idempotency-key"),
             correlation_id: correlation,
             at: api.clock.now(),
+            destination: None,
         },
     )
     .await;

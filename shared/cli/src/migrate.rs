@@ -155,6 +155,7 @@ pub fn migrate(a: MigrateArgs) -> Outcome {
                 idempotency_key: None,
                 correlation_id: correlation,
                 at: rt.clock.now(),
+                destination: None,
             },
         )
         .await

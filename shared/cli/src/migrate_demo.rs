@@ -36,6 +36,7 @@ pub async fn demo(rt: &LocalRuntime) -> Outcome {
             idempotency_key: None,
             correlation_id: CorrelationId::parse("demo-migration").map_err(|e| fail(&e))?,
             at: rt.clock.now(),
+            destination: None,
         },
     )
     .await

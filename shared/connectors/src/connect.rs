@@ -110,6 +110,31 @@ impl fmt::Debug for ApiCredentials {
     }
 }
 
+/// The credentials a tenant has stored for `provider` (the SecretStore port's API
+/// credentials, one secret per field name), with the tenant's `api_base_url` as `base_url`
+/// when it has one: how the fetcher and the destination writers build their clients.
+///
+/// # Errors
+/// [`ConnectorError::Config`] when a stored field is unknown.
+pub fn stored_credentials(
+    provider: Provider,
+    stored: &tillbridge_ports::tenants::ApiCredentials,
+    base_url: Option<String>,
+) -> Result<ApiCredentials> {
+    let mut fields = serde_json::Map::new();
+    for name in stored.names() {
+        if let Some(v) = stored.get(&name) {
+            let text = String::from_utf8_lossy(v.expose()).into_owned();
+            fields.insert(name, serde_json::Value::String(text));
+        }
+    }
+    if let Some(url) = base_url {
+        fields.insert("base_url".into(), serde_json::Value::String(url));
+    }
+    serde_json::from_value(serde_json::Value::Object(fields))
+        .map_err(|e| ConnectorError::config(provider, format!("api: {e}")))
+}
+
 /// The writer of `provider` for these credentials (shared/design/CLI.md "Destination"):
 /// Square so far.
 ///

@@ -48,7 +48,7 @@ pub use api::{
 };
 pub use bigcommerce::BigCommerceClient;
 pub use clover::CloverClient;
-pub use connect::{ApiCredentials, connect, connect_destination};
+pub use connect::{ApiCredentials, connect, connect_destination, stored_credentials};
 pub use destination::{
     Action, Destination, Journal, Outcome, Parent, PriorState, Snapshot, Undo, UndoResult,
     WriteReport, prior_states, rollback,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tillbridge_catalog as catalog;
-use tillbridge_connectors::{ApiCredentials as Credentials, Env, HttpConfig, VendorApi, pull};
+use tillbridge_connectors::{Env, HttpConfig, VendorApi, pull};
 use tillbridge_domain::event::{
     EventData, ItemDeleted, ItemUpserted, OPERATOR_SYNC, SCHEMA_VERSION,
 };
@@ -142,27 +142,11 @@ impl Fetcher {
             .api_credentials(tenant, provider)
             .await?
             .ok_or_else(no_api)?;
-        let mut fields = serde_json::Map::new();
-        for name in stored.names() {
-            if let Some(v) = stored.get(&name) {
-                let text = String::from_utf8_lossy(v.expose()).into_owned();
-                fields.insert(name, serde_json::Value::String(text));
-            }
-        }
         let base_url = config
             .providers
             .get(&provider)
             .and_then(|p| p.api_base_url.clone());
-        if let Some(url) = base_url {
-            fields.insert("base_url".into(), serde_json::Value::String(url));
-        }
-        let credentials: Credentials = serde_json::from_value(serde_json::Value::Object(fields))
-            .map_err(|e| {
-                FetchError::Vendor(tillbridge_connectors::ConnectorError::config(
-                    provider,
-                    format!("api: {e}"),
-                ))
-            })?;
+        let credentials = tillbridge_connectors::stored_credentials(provider, &stored, base_url)?;
         let env = Env {
             table: self.table.clone(),
             clock: self.clock.clone(),

@@ -65,6 +65,8 @@ pub struct LocalRuntime {
     pub fetch_dlq: Arc<dyn Queue>,
     /// Pulls from vendors' APIs (thin notifications, operator syncs).
     pub fetcher: Arc<tillbridge_fetch::Fetcher>,
+    /// Writers of migrations' destinations (the tenants' `api` entries, interactive retries).
+    pub destinations: Arc<dyn tillbridge_migration::destination::Destinations>,
     /// The LLM tier for mapping suggestions, when one is configured.
     pub refiner: Option<Arc<dyn tillbridge_migration::suggest::Refine>>,
     /// The local bus: routes each event type to its queue like the template's rules.
@@ -185,6 +187,13 @@ impl LocalRuntime {
             // An operator is watching locally: seconds of retries, not the 15-minute schedule.
             interactive: true,
         });
+        let destinations = Arc::new(tillbridge_migration::destination::TenantDestinations {
+            table: table.clone(),
+            clock: clock.clone(),
+            directory: directory.clone(),
+            secrets: secrets.clone(),
+            http: Some(tillbridge_fetch::interactive_http),
+        });
         let prices = Arc::new(accounting::prices::Prices::new(
             Arc::new(tillbridge_costs::PriceBook::bundled()),
             table.clone(),
@@ -206,6 +215,7 @@ impl LocalRuntime {
             fetch_queue,
             fetch_dlq,
             fetcher,
+            destinations,
             refiner: None,
             bus,
             prices,
@@ -358,10 +368,11 @@ impl LocalRuntime {
             .map(|_| ())
             .map_err(Into::into);
         }
-        tillbridge_migration::handle(
+        tillbridge_migration::handle_with(
             self.table.as_ref(),
             self.blobs.as_ref(),
             self.bus.as_ref(),
+            Some(self.destinations.as_ref()),
             event,
             stop,
         )

@@ -809,6 +809,7 @@ async fn migrate(h: &Harness, records: &Value) -> String {
             idempotency_key: None,
             correlation_id: CorrelationId::parse("c").unwrap(),
             at: h.clock.now(),
+            destination: None,
         },
     )
     .await

@@ -106,7 +106,8 @@ struct Planned {
 /// Applies the prepared items of a migration in applying, batch by batch from its
 /// checkpoint: the snapshot first, then one transaction per batch (records, journal, id map,
 /// checkpoint). Stops when paused, cancelled (then rolls back) or when `stop` says time is up
-/// (then asks a fresh invocation to go on); completes with `migration.applied`.
+/// (then asks a fresh invocation to go on). With a destination, the items are then written
+/// there ([`crate::destination`]); completes with `migration.applied`.
 ///
 /// # Errors
 ///
@@ -117,6 +118,7 @@ pub async fn apply(
     table: &dyn Table,
     blobs: &dyn BlobStore,
     bus: &dyn EventBus,
+    dests: Option<&dyn crate::destination::Destinations>,
     id: &MigrationId,
     at: Timestamp,
     stop: &(dyn Fn() -> bool + Sync),
@@ -161,6 +163,10 @@ pub async fn apply(
         }
         let from = m.progress.applied as usize;
         if from >= lines.len() {
+            if !crate::destination::write(table, blobs, dests, &m, stop).await? {
+                let key = format!("destination-{}", at.unix_nanos());
+                return publish(bus, &[request_event(&m, from as u64, &key, at)]).await;
+            }
             return finish(table, bus, id, at).await;
         }
         if stop() {

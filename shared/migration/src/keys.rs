@@ -3,10 +3,14 @@
 //! Table (partition → sort key):
 //! - `migration#<id>` → `state`: the lifecycle record; `journal#<kind>#<id>`: what the apply
 //!   changed (kind `item` or `customer`), for the undo; `conflict#<kind>#<id>`: records the
-//!   rollback left alone because they changed after the apply.
+//!   rollback left alone because they changed after the apply; `dest#<source id>`: the
+//!   destination journal (one [`tillbridge_connectors::Outcome`] per source product, prior
+//!   state included); `dest_undo`: what a rollback did at the destination.
 //! - `migration#<tenant>` → `<migration id>#validation`: a batch validation's summary.
 //! - `migrations#<tenant>` → `<id>`: index of a tenant's migrations.
 //! - `idmap#<tenant>#<source>` → `<source id>`: source id → catalog id.
+//! - `destmap#<tenant>#<provider>` → `<source>#<source product id>`: the destination's
+//!   object id of a source product (any migration's), so a re-run updates instead of creating.
 //! - `customers#<tenant>` → `customer#<id>`: consenting customers migrated.
 //! - `mapping#<tenant>#<migration>` → `field#<source path>`: suggestions and decisions;
 //!   `audit#<tenant>#<migration>` → entries of the review's audit trail.
@@ -112,5 +116,29 @@ pub fn snapshot_blobs(tenant: &TenantId, id: &MigrationId) -> (String, String) {
     (
         format!("{base}/catalog.jsonl.gz"),
         format!("{base}/manifest.json"),
+    )
+}
+
+/// Sort-key prefix of the destination journal.
+pub const DEST_PREFIX: &str = "dest#";
+
+/// Sort key of the destination journal entry of one source product.
+pub fn dest_sk(source_id: &str) -> String {
+    format!("{DEST_PREFIX}{source_id}")
+}
+
+/// Sort key of what a rollback did at the destination.
+pub const DEST_UNDO_SK: &str = "dest_undo";
+
+/// Partition and sort key of the destination's object id of a source product.
+pub fn destmap(
+    tenant: &TenantId,
+    provider: &str,
+    source: &str,
+    source_id: &str,
+) -> (String, String) {
+    (
+        format!("destmap#{tenant}#{provider}"),
+        format!("{source}#{source_id}"),
     )
 }

@@ -30,6 +30,8 @@ mod transitions;
 pub mod apply;
 /// The audit report of a migration for a compliance reviewer.
 pub mod audit;
+/// The destination: the approved items written to the merchant's new system, and undone there.
+pub mod destination;
 /// Reading a source export: catalog records and consenting customers.
 pub mod export;
 /// The table and blob layout of migrations.
@@ -51,7 +53,7 @@ pub mod validation;
 
 pub use error::{MigrationError, Refusal};
 pub use record::{Migration, Progress, Status, Transition, ValidationSummary, list, load};
-pub use stage::{handle, suggest};
+pub use stage::{handle, handle_with, suggest};
 pub use start::{ExportSource, StartRequest, start};
 pub use transitions::{
     approve, approve_with, cancel, fail, pause, request_rollback, resume, rollback_request,

@@ -48,6 +48,7 @@ pub async fn prepare(
     table: &dyn Table,
     blobs: &dyn BlobStore,
     bus: &dyn EventBus,
+    dests: Option<&dyn crate::destination::Destinations>,
     id: &MigrationId,
     at: Timestamp,
 ) -> Result<(), MigrationError> {
@@ -71,12 +72,16 @@ pub async fn prepare(
     } else {
         None
     };
-    let items = crate::preview::item_entries(
+    let mut items = crate::preview::item_entries(
         &converted.items,
         &report,
         &selected.held_back,
         actions.as_ref(),
     );
+    if m.preview {
+        // What the destination would do: a dry run, nothing written there.
+        items.destination = crate::destination::preview(table, dests, &m, &selected.lines).await?;
+    }
     write_report(
         blobs,
         &m,
@@ -265,6 +270,10 @@ async fn write_report(
         "customers": converted.customer_counts,
         "findings": report.findings,
     });
+    let mut body = body;
+    if let Some(d) = &items.destination {
+        body["destination_preview"] = d.clone();
+    }
     blobs
         .put(
             report_key,

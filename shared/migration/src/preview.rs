@@ -70,6 +70,9 @@ pub struct Entries {
     pub items: Vec<ItemEntry>,
     /// The preview's counts (None when not previewed).
     pub preview: Option<PreviewCounts>,
+    /// For a preview of a migration with a destination: what the write would do there
+    /// (counts, and per item the action and the vendor's id when it has one).
+    pub destination: Option<serde_json::Value>,
 }
 
 /// What the apply would do to each item, by position in `items` (held-back ones excluded).

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use tillbridge_domain::event::{EventData, SCHEMA_VERSION, derive_event_id};
-use tillbridge_domain::{CorrelationId, Currency, Envelope, MigrationId, TenantId, Timestamp};
+use tillbridge_domain::{
+    CorrelationId, Currency, Envelope, MigrationId, Provider, TenantId, Timestamp,
+};
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 
 use crate::keys::{self, STATE_SK, state_pk};
@@ -152,6 +154,10 @@ pub struct Migration {
     /// Why it failed, for an operator (no values from the export).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The vendor the approved items are also written to (shared/design/CLI.md
+    /// "Destination"): the tenant's account there, through its API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Provider>,
     /// Customers in the export, and those left out for want of consent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customers: Option<export::CustomerCounts>,

@@ -87,6 +87,9 @@ pub struct Report {
     pub current_items: u64,
     /// When the verification ran.
     pub at: Timestamp,
+    /// What the rollback did at the migration's destination (none without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<crate::destination::DestinationUndo>,
 }
 
 /// Undoes a migration in rolling_back, a batch of journal entries per transaction from its
@@ -102,6 +105,7 @@ pub async fn rollback(
     table: &dyn Table,
     blobs: &dyn BlobStore,
     bus: &dyn EventBus,
+    dests: Option<&dyn crate::destination::Destinations>,
     id: &MigrationId,
     at: Timestamp,
     stop: &(dyn Fn() -> bool + Sync),
@@ -126,7 +130,8 @@ pub async fn rollback(
             )
             .await?;
         if page.items.is_empty() {
-            return verify_and_finish(table, blobs, bus, m, at).await;
+            let undone = crate::destination::undo(table, dests, &m).await?;
+            return verify_and_finish(table, blobs, bus, m, undone, at).await;
         }
         if stop() {
             // Out of time: a fresh invocation goes on from the cursor.
@@ -258,6 +263,7 @@ pub async fn verify(
         snapshot_items: manifest.items,
         current_items,
         at,
+        destination: None,
     };
     Ok(report)
 }
@@ -291,6 +297,7 @@ async fn verify_without_snapshot(
             snapshot_items: 0,
             current_items: 0,
             at,
+            destination: None,
         });
     }
     Err(MigrationError::Permanent(
@@ -413,9 +420,27 @@ async fn verify_and_finish(
     blobs: &dyn BlobStore,
     bus: &dyn EventBus,
     m: Migration,
+    undone: Option<crate::destination::DestinationUndo>,
     at: Timestamp,
 ) -> Result<(), MigrationError> {
-    let report = verify(table, blobs, &m, at).await?;
+    let mut report = verify(table, blobs, &m, at).await?;
+    if let Some(d) = undone {
+        // Objects changed at the destination since are conflicts too: left alone, listed.
+        report
+            .conflicts
+            .extend(d.conflicts.iter().map(|id| format!("{}:{id}", d.provider)));
+        report.verified &= d.verified;
+        report.unexplained.extend(
+            d.objects
+                .iter()
+                .filter(|l| !l.verified && l.result != "conflict")
+                .map(|l| {
+                    let id = l.object_id.as_deref().unwrap_or(&l.source_id);
+                    format!("{}:{id}", d.provider)
+                }),
+        );
+        report.destination = Some(d);
+    }
     let key = report_key(&m);
     blobs
         .put(

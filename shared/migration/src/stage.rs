@@ -5,6 +5,7 @@ use tillbridge_domain::event::EventData;
 use tillbridge_domain::{Envelope, MigrationId};
 use tillbridge_ports::{BlobStore, EventBus, Table};
 
+use crate::destination::Destinations;
 use crate::transitions::fail;
 use crate::{MigrationError, apply, prepare, rollback};
 
@@ -21,6 +22,25 @@ pub async fn handle(
     table: &dyn Table,
     blobs: &dyn BlobStore,
     bus: &dyn EventBus,
+    event: &Envelope,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<(), MigrationError> {
+    handle_with(table, blobs, bus, None, event, stop).await
+}
+
+/// [`handle`] with the destination writers (shared/design/CLI.md "Destination"): a
+/// migration with a destination is written there after the catalog apply, previewed there
+/// (dry run) and undone there by its rollback. Without `dests`, such a migration fails with
+/// a reason.
+///
+/// # Errors
+///
+/// As [`handle`].
+pub async fn handle_with(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    bus: &dyn EventBus,
+    dests: Option<&dyn Destinations>,
     event: &Envelope,
     stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<(), MigrationError> {
@@ -43,9 +63,9 @@ pub async fn handle(
         return Ok(());
     };
     let result = match step {
-        Step::Prepare => prepare::prepare(table, blobs, bus, &id, at).await,
-        Step::Apply => apply::apply(table, blobs, bus, &id, at, stop).await,
-        Step::Rollback => rollback::rollback(table, blobs, bus, &id, at, stop).await,
+        Step::Prepare => prepare::prepare(table, blobs, bus, dests, &id, at).await,
+        Step::Apply => apply::apply(table, blobs, bus, dests, &id, at, stop).await,
+        Step::Rollback => rollback::rollback(table, blobs, bus, dests, &id, at, stop).await,
     };
     match result {
         Err(MigrationError::Permanent(reason)) => {

@@ -1,7 +1,9 @@
 //! Starting a migration: the export stored, the record created (pending), `migration.requested`.
 
 use tillbridge_domain::event::{EventData, MigrationRequested};
-use tillbridge_domain::{CorrelationId, Currency, Envelope, MigrationId, TenantId, Timestamp};
+use tillbridge_domain::{
+    CorrelationId, Currency, Envelope, MigrationId, Provider, TenantId, Timestamp,
+};
 use tillbridge_ports::PortError;
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite};
 use tillbridge_ports::{BlobStore, EventBus};
@@ -31,6 +33,8 @@ pub struct StartRequest<'a> {
     pub correlation_id: CorrelationId,
     /// When the request was made.
     pub at: Timestamp,
+    /// Also write the approved items to the tenant's account at this vendor.
+    pub destination: Option<Provider>,
 }
 
 /// Where the export comes from.
@@ -131,6 +135,7 @@ pub async fn start(
         rollback_report_key: None,
         error: None,
         customers: None,
+        destination: req.destination,
         history: Vec::new(),
     };
     m.moved(Status::Pending, req.at, req.requested_by);

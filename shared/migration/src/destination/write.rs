@@ -1,0 +1,112 @@
+//! Writing the prepared items to the destination, and the preview of that write.
+
+use serde_json::{Value, json};
+use tillbridge_connectors::{Journal, prior_states};
+use tillbridge_ports::{BlobStore, Table};
+
+use super::{
+    Destinations, PARENTS_PER_CALL, by_source, expiry, group, load_journal, match_existing, open,
+    parse_lines, prepared_items, report, save, vendor,
+};
+use crate::{Migration, MigrationError};
+
+/// Writes the migration's prepared items to its destination (nothing without one), a call
+/// of [`PARENTS_PER_CALL`] products at a time: the prior states persisted before each call,
+/// its outcomes after it. `Ok(false)`: `stop` said time is up before the end (a fresh
+/// invocation goes on; products already written come back unchanged).
+///
+/// # Errors
+/// A vendor failure that stopped the run ([`MigrationError::Retryable`] when a retry may
+/// help, the journal keeps what was written), a refusal or missing credentials
+/// ([`MigrationError::Permanent`]), the stores' errors.
+pub(crate) async fn write(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    dests: Option<&dyn Destinations>,
+    m: &Migration,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<bool, MigrationError> {
+    let (Some(dest), Some(provider)) = (open(dests, m).await?, m.destination) else {
+        return Ok(true);
+    };
+    let items = prepared_items(blobs, m).await?;
+    let mut parents = group(&items);
+    let mut journal = load_journal(table, &m.id).await?;
+    match_existing(table, m, provider, &mut parents, &journal).await?;
+    let expires = expiry(m);
+    let migration = m.id.as_str();
+    for chunk in parents.chunks(PARENTS_PER_CALL) {
+        if stop() {
+            return Ok(false);
+        }
+        let sources: Vec<&str> = chunk.iter().map(|p| p.source_id.as_str()).collect();
+        // Before writing: the state to restore, so a crash after the write still leaves it.
+        let priors = prior_states(&*dest, chunk, &journal)
+            .await
+            .map_err(vendor)?;
+        for (source, prior) in priors {
+            journal.record_prior(&source, prior);
+        }
+        save(table, m, &journal, &sources, expires).await?;
+        let written = dest
+            .upsert(migration, chunk, &journal)
+            .await
+            .map_err(vendor)?;
+        for o in written.outcomes {
+            journal.record(o);
+        }
+        save(table, m, &journal, &sources, expires).await?;
+        if let Some(e) = written.stopped {
+            tracing::warn!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, error = %e, "destination write stopped");
+            return Err(vendor(e));
+        }
+    }
+    let stats = dest.stats();
+    tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, provider = provider.as_str(), products = parents.len(), api_calls = stats.api_calls, retries = stats.retries, "destination written");
+    Ok(true)
+}
+
+/// What the write would do at the destination for the prepared `lines` (JSONL), without
+/// writing: `{"provider", "created", "updated", "unchanged", "failed", "items": [{"external_id",
+/// "destination": {…}}]}`; None without a destination.
+///
+/// # Errors
+/// As [`write`], reading only.
+pub(crate) async fn preview(
+    table: &dyn Table,
+    dests: Option<&dyn Destinations>,
+    m: &Migration,
+    lines: &str,
+) -> Result<Option<Value>, MigrationError> {
+    let (Some(dest), Some(provider)) = (open(dests, m).await?, m.destination) else {
+        return Ok(None);
+    };
+    let items = parse_lines(lines.as_bytes())?;
+    let mut parents = group(&items);
+    let journal: Journal = load_journal(table, &m.id).await?;
+    match_existing(table, m, provider, &mut parents, &journal).await?;
+    let outcomes = dest
+        .dry_run(m.id.as_str(), &parents, &journal)
+        .await
+        .map_err(vendor)?;
+    let outcomes = by_source(outcomes);
+    let views = report::item_views(provider, &items, &outcomes);
+    let mut counts = std::collections::BTreeMap::<&str, u64>::new();
+    for (_, v) in &views {
+        if let Some(a) = v["action"].as_str() {
+            *counts.entry(a).or_default() += 1;
+        }
+    }
+    let count = |a: &str| counts.get(a).copied().unwrap_or(0);
+    Ok(Some(json!({
+        "provider": provider.as_str(),
+        "created": count("created"),
+        "updated": count("updated"),
+        "unchanged": count("unchanged"),
+        "failed": count("failed"),
+        "items": views
+            .into_iter()
+            .map(|(id, d)| json!({"external_id": id, "destination": d}))
+            .collect::<Vec<_>>(),
+    })))
+}
