@@ -81,6 +81,9 @@ struct StartBody {
     #[serde(default)]
     #[allow(dead_code)]
     requested_by: Option<String>,
+    /// Also write the approved items to the tenant's account at this vendor (`square`).
+    #[serde(default)]
+    destination: Option<String>,
 }
 
 /// An operator action's body. A name in it is accepted for older clients and ignored: the
@@ -117,6 +120,36 @@ struct OverrideLine {
     reason: String,
 }
 
+/// The destination vendor of a start request, refused (400) when it is not a vendor or the
+/// tenant has no API credentials for it.
+async fn destination_of(
+    api: &Api,
+    config: &tillbridge_ports::TenantConfig,
+    name: Option<&str>,
+) -> Result<Option<tillbridge_domain::Provider>, Response> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let Ok(provider) = name.parse::<tillbridge_domain::Provider>() else {
+        return Err(error(400, &format!("destination: unknown vendor {name:?}")));
+    };
+    match api
+        .secrets
+        .api_credentials(&config.tenant_id, provider)
+        .await
+    {
+        Ok(Some(_)) => Ok(Some(provider)),
+        Ok(None) => Err(error(
+            400,
+            &format!("destination: the tenant has no API credentials for {provider}"),
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "secret store failed");
+            Err(error(503, "the secret store is unavailable; retry"))
+        }
+    }
+}
+
 /// Answers a route on one migration (`id`); `action` is the `{action}` segment.
 pub(crate) async fn one(
     api: &Api,
@@ -141,6 +174,15 @@ pub(crate) async fn one(
         RouteId::PutMappings => put_mappings(api, &m, req).await,
         RouteId::MigrationAction => act(api, &m, action, req).await,
         RouteId::MigrationReport if req.wants_csv() => report_csv(api, &m).await,
+        RouteId::MigrationReport if m.destination.is_some() => {
+            match migration::destination::report_json(api.table.as_ref(), api.blobs.as_ref(), &m)
+                .await
+            {
+                Ok(Some(v)) => reply(200, &v),
+                Ok(None) => error(404, "not written yet"),
+                Err(e) => internal(&e),
+            }
+        }
         RouteId::MigrationReport => blob(api, Some(migration::prepare::report_key(&m))).await,
         RouteId::RollbackReport => blob(api, m.rollback_report_key.clone()).await,
         RouteId::MigrationAudit => {
@@ -185,6 +227,7 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
     }
     let ct = req.header("content-type").unwrap_or("application/json");
     let raw_upload = req.param("tenant_id").is_some();
+    let mut destination = req.param("destination").map(str::to_owned);
     let (tenant, source, by, upload, key): StartParts = if raw_upload {
         let (Some(t), Some(s)) = (req.param("tenant_id"), req.param("source_name")) else {
             return error(400, "an upload needs ?tenant_id=…&source_name=…");
@@ -212,6 +255,7 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
         if upload.is_some() == body.export_key.is_some() {
             return error(400, "give exactly one of export and export_key");
         }
+        destination = body.destination;
         (
             body.tenant_id,
             body.source_name,
@@ -225,6 +269,10 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
     }
     let config = match known_tenant(api, &tenant).await {
         Ok(c) => c,
+        Err(r) => return r,
+    };
+    let destination = match destination_of(api, &config, destination.as_deref()).await {
+        Ok(d) => d,
         Err(r) => return r,
     };
     let correlation = req
@@ -253,7 +301,7 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
             idempotency_key: req.header("idempotency-key"),
             correlation_id: correlation,
             at: api.clock.now(),
-            destination: None,
+            destination,
         },
     )
     .await;

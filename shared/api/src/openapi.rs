@@ -378,10 +378,17 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
         doc(
             "Start a migration: JSON with the export inline or its export_key, or the raw export \
              as the body with ?tenant_id=&source_name= (CSV by Content-Type). Idempotency-Key \
-             makes a retried upload the same migration.",
+             makes a retried upload the same migration. `destination` (body field, or query \
+             parameter of a raw upload) also writes the approved items to the tenant's account \
+             at that vendor (its API credentials); rollback undoes them there.",
             &[
                 ("tenant_id", false, "For a raw upload: the tenant."),
                 ("source_name", false, "For a raw upload: the source system."),
+                (
+                    "destination",
+                    false,
+                    "For a raw upload: the vendor to write the items to (square).",
+                ),
             ],
             Some("application/json"),
             &[202, 400, 404, 409, 413, 500, 503],
@@ -427,7 +434,8 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
         doc(
             "The validation report (JSON); with ?format=csv or Accept: text/csv a CSV download, \
              one row per item and finding (name, variant, SKU, action, rule, severity, message, \
-             fix).",
+             fix). With a destination, every item carries `destination` {provider, object_id, \
+             action}.",
             &[FORMAT],
             None,
             READ,

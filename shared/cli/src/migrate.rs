@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Subcommand;
-use tillbridge_domain::{CorrelationId, MigrationId, TenantId};
+use tillbridge_domain::{CorrelationId, MigrationId, Provider, TenantId};
 use tillbridge_local::LocalRuntime;
 use tillbridge_migration::review as mapping_review;
 use tillbridge_migration::{
@@ -40,6 +40,10 @@ pub struct MigrateArgs {
     /// Never call a model for mapping suggestions.
     #[arg(long)]
     offline: bool,
+    /// Also write the approved items to the tenant's account at this vendor (square),
+    /// through its API (the tenants file's `api` entry); `rollback` undoes them there.
+    #[arg(long)]
+    destination: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -119,6 +123,18 @@ pub fn migrate(a: MigrateArgs) -> Outcome {
     crate::runtime()?.block_on(async {
         let mut rt = open(&a.common).await?;
         let tenant = TenantId::parse(&a.tenant).map_err(usage)?;
+        let destination = match a.destination.as_deref() {
+            None => None,
+            Some(p) => {
+                let provider: Provider = p.parse().map_err(usage)?;
+                // Fail fast on missing credentials or a vendor that takes no writes.
+                rt.destinations
+                    .open(&tenant, provider)
+                    .await
+                    .map_err(|e| Failure::usage(format!("--destination {p}: {e}")))?;
+                Some(provider)
+            }
+        };
         let config = rt
             .directory
             .tenant(&tenant)
@@ -155,7 +171,7 @@ pub fn migrate(a: MigrateArgs) -> Outcome {
                 idempotency_key: None,
                 correlation_id: correlation,
                 at: rt.clock.now(),
-                destination: None,
+                destination,
             },
         )
         .await
@@ -216,8 +232,18 @@ pub fn migration(c: MigrationCommand) -> Outcome {
             MigrationCommand::Report { id, common } => {
                 let rt = open(&common).await?;
                 let m = load(&rt, &id).await?;
-                let key = tillbridge_migration::prepare::report_key(&m);
-                print_blob(&rt, &key).await
+                if m.destination.is_none() {
+                    let key = tillbridge_migration::prepare::report_key(&m);
+                    return print_blob(&rt, &key).await;
+                }
+                // With a destination: every item with what the write did there.
+                let report =
+                    migration::destination::report_json(rt.table.as_ref(), rt.blobs.as_ref(), &m)
+                        .await
+                        .map_err(usage)?
+                        .ok_or_else(|| Failure::usage("the report is not written yet"))?;
+                println!("{}", serde_json::to_string_pretty(&report).map_err(usage)?);
+                Ok(())
             }
             MigrationCommand::Audit { id, common } => {
                 let rt = open(&common).await?;
@@ -455,6 +481,9 @@ pub(crate) async fn output(rt: &LocalRuntime, m: &Migration, format: &str) -> Ou
             c.in_export, c.with_consent, c.without_consent, c.without_id
         );
     }
+    if let Some(p) = m.destination {
+        out += &destination_line(rt, m, p).await;
+    }
     if m.status == Status::Previewed {
         out += &preview_lines(rt, m).await;
     }
@@ -481,7 +510,18 @@ pub(crate) async fn rollback_line(rt: &LocalRuntime, m: &Migration) -> Option<St
         .await
         .ok()??;
     let r: migration::rollback::Report = serde_json::from_slice(&bytes).ok()?;
-    Some(format!(
+    let dest = r.destination.as_ref().map_or_else(String::new, |d| {
+        format!(
+            "  at {}: {} deleted, {} restored, {} kept (changed there since), {} failed; verified: {}\n",
+            d.provider,
+            d.deleted,
+            d.restored,
+            d.conflicts.len(),
+            d.failed.len(),
+            if d.verified { "yes, read back" } else { "NO" }
+        )
+    });
+    let line = format!(
         "rollback: {} removed, {} restored, {} kept (changed since), {} changed outside the migration; verified: {}\n",
         r.removed,
         r.restored,
@@ -492,7 +532,28 @@ pub(crate) async fn rollback_line(rt: &LocalRuntime, m: &Migration) -> Option<St
         } else {
             "NO"
         }
-    ))
+    );
+    Some(line + &dest)
+}
+
+/// What the write did at the destination so far (counts per item).
+async fn destination_line(
+    rt: &LocalRuntime,
+    m: &Migration,
+    p: tillbridge_domain::Provider,
+) -> String {
+    let views = migration::destination::item_destinations(rt.table.as_ref(), rt.blobs.as_ref(), m)
+        .await
+        .unwrap_or_default();
+    let count = |a: &str| views.iter().filter(|(_, v)| v["action"] == a).count();
+    format!(
+        "destination {p}: {} created, {} updated, {} unchanged, {} failed (per item: tillbridge migration report {})\n",
+        count("created"),
+        count("updated"),
+        count("unchanged"),
+        count("failed"),
+        m.id
+    )
 }
 
 /// A previewed migration: what the apply would do, the held-back items by name, and how to
@@ -508,6 +569,17 @@ async fn preview_lines(rt: &LocalRuntime, m: &Migration) -> String {
         "preview: {} would be created, {} changed, {} unchanged; {} held back\n",
         p["created"], p["changed"], p["unchanged"], p["held_back"]
     );
+    let d = &report["destination_preview"];
+    if d.is_object() {
+        out += &format!(
+            "  at {}: {} would be created, {} updated, {} unchanged, {} would fail\n",
+            d["provider"].as_str().unwrap_or(""),
+            d["created"],
+            d["updated"],
+            d["unchanged"],
+            d["failed"]
+        );
+    }
     for h in report["held_back_items"].as_array().into_iter().flatten() {
         let rules: Vec<&str> = h["findings"]
             .as_array()
