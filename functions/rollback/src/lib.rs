@@ -18,6 +18,8 @@ pub struct Deps {
     pub table: Arc<dyn Table>,
     pub blobs: Arc<dyn BlobStore>,
     pub bus: Arc<dyn EventBus>,
+    /// Writers of migrations' destinations (None: such a migration fails with a reason).
+    pub destinations: Option<Arc<dyn migration::destination::Destinations>>,
 }
 
 pub async fn handle(
@@ -31,10 +33,11 @@ pub async fn handle(
             Ok(envelope) if matches!(envelope.body, EventData::MigrationRollbackRequested(_)) => {
                 Handled {
                     tenant: Some(envelope.tenant_id.clone()),
-                    result: migration::handle(
+                    result: migration::handle_with(
                         deps.table.as_ref(),
                         deps.blobs.as_ref(),
                         deps.bus.as_ref(),
+                        deps.destinations.as_deref(),
                         &envelope,
                         stop,
                     )
@@ -160,6 +163,7 @@ mod tests {
             table: table.clone(),
             blobs,
             bus: Arc::new(done),
+            destinations: None,
         };
         let r = handle(
             &deps,

@@ -24,6 +24,8 @@ pub struct Deps {
     pub table: Arc<dyn Table>,
     pub blobs: Arc<dyn BlobStore>,
     pub bus: Arc<dyn EventBus>,
+    /// Writers of migrations' destinations (None: such a migration fails with a reason).
+    pub destinations: Option<Arc<dyn migration::destination::Destinations>>,
 }
 
 pub async fn handle(
@@ -56,10 +58,11 @@ async fn process(
         envelope.body,
         EventData::MigrationMappingApproved(_) | EventData::MigrationApplyRequested(_)
     ) {
-        return migration::handle(
+        return migration::handle_with(
             deps.table.as_ref(),
             deps.blobs.as_ref(),
             deps.bus.as_ref(),
+            deps.destinations.as_deref(),
             envelope,
             stop,
         )
@@ -101,6 +104,7 @@ mod tests {
                 table,
                 blobs: Arc::new(MemoryBlobStore::default()),
                 bus: bus.clone(),
+                destinations: None,
             },
             bus,
         )

@@ -1,7 +1,12 @@
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use std::sync::Arc;
+use std::time::Duration;
 use tillbridge_accounting::metering::Metering;
-use tillbridge_aws::Container;
+
+use tillbridge_aws::{Container, SecretsManagerStore, required_env};
+use tillbridge_migration::destination::{TenantDestinations, bounded_http};
+use tillbridge_ports::tenants::TableDirectory;
 use validate::Deps;
 
 /// A migration apply hands over to a fresh invocation this long before the deadline.
@@ -15,6 +20,20 @@ async fn main() -> Result<(), Error> {
         table: c.table.clone(),
         blobs: c.blobs()?,
         bus: c.bus()?,
+        // A migration's destination: the tenant's API credentials in Secrets Manager.
+        destinations: Some(Arc::new(TenantDestinations {
+            table: c.table.clone(),
+            clock: c.clock.clone(),
+            directory: Arc::new(TableDirectory::new(
+                c.table.clone(),
+                Duration::from_secs(60),
+            )),
+            secrets: Arc::new(SecretsManagerStore::new(
+                aws_sdk_secretsmanager::Client::new(&c.config),
+                required_env("SECRET_PREFIX")?,
+            )),
+            http: Some(bounded_http),
+        })),
     };
     let metering = Metering::from_env(
         "validate",
