@@ -240,6 +240,7 @@ async fn a_signed_webhook_lands_in_the_catalog_and_a_forged_one_in_quarantine() 
             table: cloud.table.clone(),
             blobs: cloud.check.blobs.clone(),
             bus: cloud.check.bus.clone(),
+            destinations: None,
         },
         None,
         event,

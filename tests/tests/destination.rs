@@ -1,0 +1,135 @@
+//! `tillbridge migrate --destination square` → `migration report` → `rollback` against a fake
+//! Square speaking Square's wire format (shared/connectors' fake, served in this process):
+//! shared/design/CLI.md "Destination".
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::*;
+use tillbridge_connectors::fake::square::{Catalog, FakeSquare};
+
+fn fake_square(token: &str) -> (tokio::runtime::Runtime, FakeSquare) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let catalog = Catalog {
+        locations: vec![("L1".into(), "Main".into())],
+        list_page: 100,
+        ..Catalog::default()
+    };
+    let fake = rt.block_on(FakeSquare::start(token, catalog)).unwrap();
+    (rt, fake)
+}
+
+fn run(state: &Path, tenants: &Path, args: &[&str]) -> (i32, String, String) {
+    run_as(state, tenants, args, "json")
+}
+
+fn run_as(state: &Path, tenants: &Path, args: &[&str], format: &str) -> (i32, String, String) {
+    let out = Command::new(binary())
+        .args(args)
+        .arg("--state")
+        .arg(state)
+        .arg("--tenants")
+        .arg(tenants)
+        .args(["--format", format])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn live(fake: &FakeSquare) -> Vec<(String, String)> {
+    fake.catalog()
+        .items
+        .iter()
+        .filter(|i| !i.deleted)
+        .map(|i| (i.id.clone(), i.name.clone()))
+        .collect()
+}
+
+#[test]
+fn migrate_to_square_report_then_roll_back_there_leaving_a_merchant_edit_alone() {
+    let (_rt, fake) = fake_square("tok");
+    let dir = temp_state("destination");
+    let tenants = dir.join("tenants.json");
+    std::fs::write(
+        &tenants,
+        format!(
+            r#"{{"tenants":[{{"tenant_id":"t1","currency":"USD","providers":{{"square":{{"secret":"sq-secret","notification_url":"https://hooks.example/sq","api":{{"base_url":"{}","access_token":"tok"}}}}}}}}]}}"#,
+            fake.server.base_url
+        ),
+    )
+    .unwrap();
+    let export = dir.join("export.json");
+    let records: Vec<serde_json::Value> = (1..=4)
+        .map(|i| serde_json::json!({"id": format!("p{i}"), "name": format!("Item {i}"), "sku": format!("SKU-{i}"), "category": "Tea", "price": format!("2.{i:02}")}))
+        .collect();
+    std::fs::write(&export, serde_json::to_vec(&records).unwrap()).unwrap();
+    let state = dir.join("store");
+    let export_arg = export.to_string_lossy().into_owned();
+    let (code, out, err) = run(
+        &state,
+        &tenants,
+        &[
+            "migrate",
+            "--tenant",
+            "t1",
+            "--source-name",
+            "legacy",
+            "--export",
+            &export_arg,
+            "--approve-all",
+            "--offline",
+            "--destination",
+            "square",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let m = json(&out);
+    assert_eq!(m["status"], "completed", "{m}");
+    assert_eq!(m["destination"], "square", "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    assert_eq!(live(&fake).len(), 4, "{:?}", live(&fake));
+
+    let (code, out, err) = run(&state, &tenants, &["migration", "report", &id]);
+    assert_eq!(code, 0, "{err}");
+    let report = json(&out);
+    let items = report["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4, "{report}");
+    for e in items {
+        let d = &e["destination"];
+        assert_eq!(d["provider"], "square", "{e}");
+        assert_eq!(d["action"], "created", "{e}");
+        assert!(d["object_id"].is_string(), "{e}");
+    }
+
+    // The merchant edits one product at Square after the migration: a conflict, kept.
+    let (edited, _) = live(&fake)
+        .into_iter()
+        .find(|(_, n)| n == "Item 1")
+        .unwrap();
+    fake.edit_item(&edited, |i| i.name = "Item 1 (edited)".into());
+    let (code, out, err) = run(&state, &tenants, &["rollback", "--migration", &id]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(json(&out)["status"], "rolled_back", "{out}");
+    assert_eq!(
+        live(&fake),
+        vec![(edited.clone(), "Item 1 (edited)".into())]
+    );
+    let (code, out, _) = run_as(&state, &tenants, &["migration", "show", &id], "text");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("at square: 3 deleted, 0 restored, 1 kept (changed there since), 0 failed; verified: yes"),
+        "{out}"
+    );
+}
