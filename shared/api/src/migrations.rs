@@ -133,20 +133,23 @@ async fn destination_of(
     let Ok(provider) = name.parse::<tillbridge_domain::Provider>() else {
         return Err(error(400, &format!("destination: unknown vendor {name:?}")));
     };
-    match api
-        .secrets
-        .api_credentials(&config.tenant_id, provider)
-        .await
-    {
-        Ok(Some(_)) => Ok(Some(provider)),
-        Ok(None) => Err(error(
-            400,
-            &format!("destination: the tenant has no API credentials for {provider}"),
-        )),
-        Err(e) => {
+    // Opening the writer checks what the apply will need: credentials, and a vendor that
+    // takes writes (no call is made yet).
+    let destinations = migration::destination::TenantDestinations {
+        table: api.table.clone(),
+        clock: api.clock.clone(),
+        directory: api.directory.clone(),
+        secrets: api.secrets.clone(),
+        http: None,
+    };
+    use migration::destination::Destinations;
+    match destinations.open(&config.tenant_id, provider).await {
+        Ok(_) => Ok(Some(provider)),
+        Err(e) if e.kind() == tillbridge_domain::ErrorKind::Retryable => {
             tracing::error!(error = %e, "secret store failed");
             Err(error(503, "the secret store is unavailable; retry"))
         }
+        Err(e) => Err(error(400, &format!("destination: {e}"))),
     }
 }
 

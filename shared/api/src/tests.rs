@@ -511,6 +511,32 @@ mod pagination {
         assert_eq!(none.status, 404);
     }
 
+    /// A migration into a vendor without a writer, or without credentials, is refused at the
+    /// start, before anything is stored.
+    #[tokio::test]
+    async fn a_destination_without_a_writer_or_credentials_is_refused_at_the_start() {
+        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let api = api_with(
+            r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{"zettle":{"secret":"z","api":{"access_token":"tok"}}}}]}"#,
+            table,
+            clock,
+        );
+        for (dest, why) in [
+            ("zettle", "writer"),
+            ("square", "credentials"),
+            ("pos9", "unknown"),
+        ] {
+            let body = format!(
+                r#"{{"tenant_id":"t1","source_name":"square","destination":"{dest}","export":[{{"id":"a1","name":"Latte","price":"4.50"}}]}}"#
+            );
+            let r = handle(&api, &call("POST", "/v1/migrations", body.as_bytes())).await;
+            let text = String::from_utf8_lossy(&r.body).into_owned();
+            assert_eq!(r.status, 400, "{dest}: {text}");
+            assert!(text.contains(why), "{dest}: {text}");
+        }
+    }
+
     /// Replaying several deliveries answers each id's outcome; an empty list is refused.
     #[tokio::test]
     async fn replay_many_answers_per_id() {
