@@ -373,6 +373,7 @@ async fn migration_lifecycle_events_match_their_schemas() {
             correlation_id: CorrelationId::parse("c1").unwrap_or_else(|e| panic!("{e}")),
             at,
             destination: None,
+            retry_of: None,
         },
     )
     .await

@@ -117,6 +117,7 @@ mod tests {
                 correlation_id: CorrelationId::parse("c1").unwrap(),
                 at,
                 destination: None,
+                retry_of: None,
             },
         )
         .await

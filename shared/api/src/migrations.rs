@@ -84,6 +84,9 @@ struct StartBody {
     /// Also write the approved items to the tenant's account at this vendor (`square`).
     #[serde(default)]
     destination: Option<String>,
+    /// Take from this (fixed) export only the items that migration held back.
+    #[serde(default)]
+    retry_held_back_of: Option<String>,
 }
 
 /// An operator action's body. A name in it is accepted for older clients and ignored: the
@@ -231,6 +234,7 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
     let ct = req.header("content-type").unwrap_or("application/json");
     let raw_upload = req.param("tenant_id").is_some();
     let mut destination = req.param("destination").map(str::to_owned);
+    let mut retry_of = req.param("retry_held_back_of").map(str::to_owned);
     let (tenant, source, by, upload, key): StartParts = if raw_upload {
         let (Some(t), Some(s)) = (req.param("tenant_id"), req.param("source_name")) else {
             return error(400, "an upload needs ?tenant_id=…&source_name=…");
@@ -259,6 +263,7 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
             return error(400, "give exactly one of export and export_key");
         }
         destination = body.destination;
+        retry_of = body.retry_held_back_of;
         (
             body.tenant_id,
             body.source_name,
@@ -277,6 +282,10 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
     let destination = match destination_of(api, &config, destination.as_deref()).await {
         Ok(d) => d,
         Err(r) => return r,
+    };
+    let retry_of = match retry_of.as_deref().map(MigrationId::parse).transpose() {
+        Ok(r) => r,
+        Err(e) => return error(400, &format!("retry_held_back_of: {e}")),
     };
     let correlation = req
         .header("x-correlation-id")
@@ -305,6 +314,7 @@ pub(crate) async fn start(api: &Api, req: &Request<'_>) -> Response {
             correlation_id: correlation,
             at: api.clock.now(),
             destination,
+            retry_of,
         },
     )
     .await;

@@ -380,7 +380,9 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
              as the body with ?tenant_id=&source_name= (CSV by Content-Type). Idempotency-Key \
              makes a retried upload the same migration. `destination` (body field, or query \
              parameter of a raw upload) also writes the approved items to the tenant's account \
-             at that vendor (its API credentials); rollback undoes them there.",
+             at that vendor (its API credentials); rollback undoes them there. \
+             `retry_held_back_of` (a migration id) takes from this fixed export only the items \
+             that migration held back, and their parents.",
             &[
                 ("tenant_id", false, "For a raw upload: the tenant."),
                 ("source_name", false, "For a raw upload: the source system."),
@@ -388,6 +390,11 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
                     "destination",
                     false,
                     "For a raw upload: the vendor to write the items to (square).",
+                ),
+                (
+                    "retry_held_back_of",
+                    false,
+                    "For a raw upload: re-run only the items this migration held back.",
                 ),
             ],
             Some("application/json"),

@@ -44,6 +44,10 @@ pub struct MigrateArgs {
     /// through its API (the tenants file's `api` entry); `rollback` undoes them there.
     #[arg(long)]
     destination: Option<String>,
+    /// Take from this (fixed) export only the items that migration ID held back, and their
+    /// parents; customers are not migrated again.
+    #[arg(long, value_name = "ID")]
+    retry_held_back_of: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -172,6 +176,12 @@ pub fn migrate(a: MigrateArgs) -> Outcome {
                 correlation_id: correlation,
                 at: rt.clock.now(),
                 destination,
+                retry_of: a
+                    .retry_held_back_of
+                    .as_deref()
+                    .map(MigrationId::parse)
+                    .transpose()
+                    .map_err(usage)?,
             },
         )
         .await

@@ -37,6 +37,7 @@ pub async fn demo(rt: &LocalRuntime) -> Outcome {
             correlation_id: CorrelationId::parse("demo-migration").map_err(|e| fail(&e))?,
             at: rt.clock.now(),
             destination: None,
+            retry_of: None,
         },
     )
     .await

@@ -92,6 +92,7 @@ async fn start(h: &Harness, preview: bool) -> MigrationId {
             correlation_id: CorrelationId::parse("c").unwrap(),
             at: h.clock.now(),
             destination: Some(Provider::Square),
+            retry_of: None,
         },
     )
     .await

@@ -810,6 +810,7 @@ async fn migrate(h: &Harness, records: &Value) -> String {
             correlation_id: CorrelationId::parse("c").unwrap(),
             at: h.clock.now(),
             destination: None,
+            retry_of: None,
         },
     )
     .await
@@ -866,4 +867,106 @@ async fn stacked_migrations_undo_in_reverse_order_back_to_the_start() {
     let r = undo(&h, &first).await;
     assert_eq!((r.restored, r.conflicts.len()), (30, 0), "{r:?}");
     assert_eq!(catalog_of(h.table.as_ref()).await, start);
+}
+
+/// Held-back items can be fixed and re-run alone: the second migration takes from the fixed
+/// export only what the first held back, and leaves the rest as the first applied it.
+#[tokio::test]
+async fn held_back_items_are_fixed_and_re_run_alone() {
+    let h = harness();
+    let records = |bad: &str| {
+        json!([
+            {"id": "r1", "name": "Latte", "price": "4.50"},
+            {"id": "r2", "name": "Mocha", "price": bad},
+            {"id": "r3", "name": "Tea", "price": "3.00"}
+        ])
+    };
+    let first = migrate(&h, &records("-5.00")).await;
+    let m1 = state(&h, &first).await;
+    let report: Value = serde_json::from_slice(
+        &h.rt
+            .blobs
+            .get(&migration::prepare::report_key(&m1))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["held_back"], json!(["r2"]), "{report}");
+    // The merchant fixes r2 — and, in the same file, changes r1's price, which a re-run of
+    // the held-back items alone must not take.
+    let mut fixed = records("5.00");
+    fixed[0]["price"] = json!("9.99");
+    let bytes = serde_json::to_vec(&fixed).unwrap();
+    let m = migration::start(
+        h.table.as_ref(),
+        h.rt.blobs.as_ref(),
+        h.rt.bus.as_ref(),
+        migration::StartRequest {
+            tenant: &t1(),
+            currency: Currency::USD,
+            country: None,
+            source_name: "square",
+            export: migration::ExportSource::Upload {
+                bytes: &bytes,
+                csv: false,
+            },
+            requested_by: "ops",
+            idempotency_key: None,
+            correlation_id: CorrelationId::parse("c").unwrap(),
+            at: h.clock.now(),
+            destination: None,
+            retry_of: Some(mid(&first)),
+        },
+    )
+    .await
+    .unwrap();
+    h.rt.drain().await.unwrap();
+    migration::approve(h.table.as_ref(), h.rt.bus.as_ref(), &m.id, "ops", at())
+        .await
+        .unwrap();
+    h.rt.drain().await.unwrap();
+    let m2 = state(&h, m.id.as_str()).await;
+    assert_eq!(m2.status, Status::Completed, "{:?}", m2.error);
+    assert_eq!(
+        (m2.progress.items, m2.progress.created),
+        (1, 1),
+        "{:?}",
+        m2.progress
+    );
+    let price = |id: &'static str| {
+        let table = h.table.clone();
+        async move {
+            tillbridge_catalog::get_item(table.as_ref(), &t1(), id)
+                .await
+                .unwrap()
+                .and_then(|i| i.price_minor)
+        }
+    };
+    assert_eq!(price("r2").await, Some(500));
+    assert_eq!(price("r1").await, Some(450), "not part of the re-run");
+    // Another tenant's or source's migration cannot be re-run this way.
+    let wrong = migration::start(
+        h.table.as_ref(),
+        h.rt.blobs.as_ref(),
+        h.rt.bus.as_ref(),
+        migration::StartRequest {
+            tenant: &t1(),
+            currency: Currency::USD,
+            country: None,
+            source_name: "clover",
+            export: migration::ExportSource::Upload {
+                bytes: &bytes,
+                csv: false,
+            },
+            requested_by: "ops",
+            idempotency_key: None,
+            correlation_id: CorrelationId::parse("c").unwrap(),
+            at: h.clock.now(),
+            destination: None,
+            retry_of: Some(mid(&first)),
+        },
+    )
+    .await;
+    assert!(wrong.is_err());
 }

@@ -61,7 +61,10 @@ pub async fn prepare(
         // Already prepared (a redelivery) or cancelled meanwhile.
         return Ok(());
     }
-    let converted = convert(table, blobs, &m).await?;
+    let mut converted = convert(table, blobs, &m).await?;
+    if let Some(original) = &m.retry_of {
+        only_held_back(table, blobs, original, &mut converted).await?;
+    }
     let report = validate(&m, &converted.items);
     let selected = select(&converted.items, &report)?;
     let customer_lines = customer_lines(&converted.customers)?;
@@ -336,4 +339,43 @@ async fn finish(
 
 fn line(item: &CatalogItem) -> Result<String, MigrationError> {
     serde_json::to_string(item).map_err(|e| MigrationError::Permanent(e.to_string()))
+}
+
+/// Keeps only the items `original` held back (and the parents they name); customers were
+/// migrated then and are not taken again.
+async fn only_held_back(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    original: &MigrationId,
+    converted: &mut Converted,
+) -> Result<(), MigrationError> {
+    let Some((o, _)) = load(table, original).await? else {
+        return Err(MigrationError::Permanent(format!(
+            "retry_of: migration {original} is gone"
+        )));
+    };
+    let report = blobs.get(&report_key(&o)).await?.ok_or_else(|| {
+        MigrationError::Permanent(format!("retry_of: the report of {original} is gone"))
+    })?;
+    let report: serde_json::Value = serde_json::from_slice(&report)
+        .map_err(|e| MigrationError::Permanent(format!("retry_of: report: {e}")))?;
+    let held: HashSet<String> = report["held_back"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let parents: HashSet<String> = converted
+        .items
+        .iter()
+        .filter(|i| held.contains(&i.external_id))
+        .filter_map(|i| i.parent_id.clone())
+        .collect();
+    converted
+        .items
+        .retain(|i| held.contains(&i.external_id) || parents.contains(&i.external_id));
+    converted.customers.clear();
+    Ok(())
 }

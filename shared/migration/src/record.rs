@@ -158,6 +158,10 @@ pub struct Migration {
     /// "Destination"): the tenant's account there, through its API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<Provider>,
+    /// A re-run of the items an earlier migration held back (after the export was fixed):
+    /// only those items (and their parents) are taken from this export; customers are not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<MigrationId>,
     /// Customers in the export, and those left out for want of consent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customers: Option<export::CustomerCounts>,

@@ -35,6 +35,9 @@ pub struct StartRequest<'a> {
     pub at: Timestamp,
     /// Also write the approved items to the tenant's account at this vendor.
     pub destination: Option<Provider>,
+    /// Take from this export only the items that migration held back (a fixed export re-run
+    /// alone); it must be the same tenant's, from the same source, and validated.
+    pub retry_of: Option<MigrationId>,
 }
 
 /// Where the export comes from.
@@ -98,6 +101,9 @@ pub async fn start(
             "source_name is 1 to 40 letters, digits, '-' or '_'".into(),
         )));
     }
+    if let Some(original) = &req.retry_of {
+        check_retry_of(table, blobs, req.tenant, req.source_name, original).await?;
+    }
     let id = new_id(req.tenant, req.idempotency_key, req.at)?;
     if let Some((existing, _)) = load(table, &id).await? {
         if existing.tenant_id != *req.tenant {
@@ -136,6 +142,7 @@ pub async fn start(
         error: None,
         customers: None,
         destination: req.destination,
+        retry_of: req.retry_of.clone(),
         history: Vec::new(),
     };
     m.moved(Status::Pending, req.at, req.requested_by);
@@ -217,4 +224,29 @@ pub(crate) fn requested_event(m: &Migration) -> Envelope {
         }),
         m.created_at,
     )
+}
+
+/// A re-run of held-back items needs an earlier migration of the same tenant and source whose
+/// validation report exists.
+async fn check_retry_of(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    tenant: &TenantId,
+    source_name: &str,
+    original: &MigrationId,
+) -> Result<(), MigrationError> {
+    let refuse = |why: String| Err(MigrationError::Refused(Refusal::Invalid(why)));
+    let Some((o, _)) = load(table, original).await? else {
+        return refuse(format!("retry_of: no migration {original}"));
+    };
+    if o.tenant_id != *tenant || o.source_name != source_name {
+        return refuse(format!(
+            "retry_of: {original} migrated {} from {}, not this tenant's {source_name}",
+            o.tenant_id, o.source_name
+        ));
+    }
+    if blobs.get(&crate::prepare::report_key(&o)).await?.is_none() {
+        return refuse(format!("retry_of: {original} has no validation report yet"));
+    }
+    Ok(())
 }
