@@ -7,6 +7,7 @@ mod costs;
 mod demo;
 mod migrate;
 mod migrate_demo;
+mod migrate_output;
 mod normalize;
 pub mod serve;
 mod suggest;
