@@ -7,13 +7,14 @@
 //! travels beside the item in [`FetchedItem::stock_by_location`] until the canonical item
 //! grows its own field.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
+use reqwest::Url;
 use reqwest::header::HeaderValue;
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
-use tillbridge_domain::{CatalogItem, Provider, Timestamp};
+use tillbridge_domain::{CatalogItem, Currency, Provider, Secret, Timestamp};
 
 use crate::error::{ConnectorError, Result};
 use crate::http::CallStats;
@@ -29,6 +30,16 @@ pub struct FetchedItem {
     pub stock_by_location: BTreeMap<String, Decimal>,
     /// The vendor's separate stock-keeping id, when it has one (Shopify's inventory item).
     pub inventory_item_id: Option<String>,
+}
+
+impl FetchedItem {
+    /// Sets the item's stock: the per-location map (beside the item and on it) and
+    /// `quantity_on_hand`, its sum.
+    pub(crate) fn set_stock(&mut self, levels: BTreeMap<String, Decimal>) {
+        self.item.quantity_on_hand = Some(levels.values().copied().sum());
+        self.item.stock_by_location.clone_from(&levels);
+        self.stock_by_location = levels;
+    }
 }
 
 /// What was deleted: a whole product (all its variations) or one variation.
@@ -68,6 +79,14 @@ pub struct CatalogPage {
     /// The watermark to pass as `since` next time (Square's `latest_time`; otherwise the
     /// newest modification time seen).
     pub watermark: Option<Timestamp>,
+}
+
+impl CatalogPage {
+    /// Adds a live item and raises the watermark to its `updated_at`.
+    pub(crate) fn push_dated(&mut self, item: FetchedItem) {
+        self.watermark = self.watermark.max(item.item.updated_at);
+        self.items.push(item);
+    }
 }
 
 /// Stock of one variation at one location.
@@ -203,6 +222,97 @@ pub(crate) fn decode<T: DeserializeOwned>(vendor: Provider, body: &[u8]) -> Resu
     })
 }
 
+/// The per-location stock of fetched items as stock levels, as of each item's `updated_at`.
+pub(crate) fn stock_levels(items: impl IntoIterator<Item = FetchedItem>) -> Vec<StockLevel> {
+    items
+        .into_iter()
+        .flat_map(|i| {
+            let (id, as_of) = (i.item.external_id, i.item.updated_at);
+            i.stock_by_location
+                .into_iter()
+                .map(move |(location_id, quantity)| StockLevel {
+                    external_id: id.clone(),
+                    location_id,
+                    quantity,
+                    as_of,
+                })
+        })
+        .collect()
+}
+
+/// The one location of a vendor whose merchant is one place.
+pub(crate) fn one_location(id: &str) -> Vec<Location> {
+    vec![Location {
+        id: id.to_owned(),
+        name: None,
+    }]
+}
+
+/// The ids asked for that are not among `found`, in the order asked.
+pub(crate) fn missing_ids(ids: &[String], found: &HashSet<&str>) -> Vec<String> {
+    ids.iter()
+        .filter(|id| !found.contains(id.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// A 404 as `None`: the object asked for does not exist; other errors stay errors.
+pub(crate) fn found<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ConnectorError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The first non-empty string among `keys` of a JSON error body.
+pub(crate) fn first_text(body: &[u8], keys: &[&str]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    keys.iter()
+        .filter_map(|k| v.get(*k)?.as_str())
+        .find(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// A vendor's base URL; a bad one is a config error.
+pub(crate) fn parse_base(vendor: Provider, text: &str) -> Result<Url> {
+    Url::parse(text).map_err(|e| ConnectorError::config(vendor, format!("base_url: {e}")))
+}
+
+/// A cursor this client did not make: a config error.
+pub(crate) fn bad_cursor(vendor: Provider, cursor: &str) -> ConnectorError {
+    ConnectorError::config(vendor, format!("not a cursor of this client: {cursor:?}"))
+}
+
+/// `phase:number`, a cursor of a client that walks listings one after another; `None`
+/// when `cursor` is not of that form.
+pub(crate) fn phase_cursor<N: std::str::FromStr>(cursor: &str) -> Option<(&str, N)> {
+    let (phase, n) = cursor.split_once(':')?;
+    Some((phase, n.parse().ok()?))
+}
+
+/// An optional vendor timestamp; a malformed one is [`ConnectorError::Malformed`] at `path`.
+pub(crate) fn vendor_time_opt(
+    vendor: Provider,
+    path: &str,
+    text: Option<&str>,
+) -> Result<Option<Timestamp>> {
+    text.map(|t| vendor_time(vendor, path, t)).transpose()
+}
+
+/// A price in major units as text, in minor units of `currency`; a malformed one is
+/// [`ConnectorError::Malformed`] at `path`.
+pub(crate) fn to_minor(
+    vendor: Provider,
+    currency: Currency,
+    path: &str,
+    text: &str,
+) -> Result<i64> {
+    currency
+        .to_minor(text)
+        .map_err(|e| ConnectorError::malformed(vendor, path, e.to_string()))
+}
+
 /// A vendor timestamp; a malformed one is [`ConnectorError::Malformed`] at `path`.
 pub(crate) fn vendor_time(vendor: Provider, path: &str, text: &str) -> Result<Timestamp> {
     Timestamp::parse_lenient(text)
@@ -215,8 +325,16 @@ pub(crate) fn vendor_decimal(vendor: Provider, path: &str, text: &str) -> Result
         .ok_or_else(|| ConnectorError::malformed(vendor, path, format!("not a decimal: {text:?}")))
 }
 
+/// The token itself as a header value (marked sensitive, so it never prints).
+pub(crate) fn token_header(vendor: Provider, token: &Secret) -> Result<HeaderValue> {
+    let mut value = HeaderValue::from_bytes(token.expose())
+        .map_err(|_| ConnectorError::config(vendor, "access token is not header-safe"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 /// `Authorization: Bearer <token>` (marked sensitive, so it never prints).
-pub(crate) fn bearer(vendor: Provider, token: &tillbridge_domain::Secret) -> Result<HeaderValue> {
+pub(crate) fn bearer(vendor: Provider, token: &Secret) -> Result<HeaderValue> {
     let text = std::str::from_utf8(token.expose())
         .map_err(|_| ConnectorError::config(vendor, "access token is not UTF-8"))?;
     let mut value = HeaderValue::from_str(&format!("Bearer {text}"))
@@ -228,7 +346,7 @@ pub(crate) fn bearer(vendor: Provider, token: &tillbridge_domain::Secret) -> Res
 /// `base` joined with `path` and `query`; a base that cannot take the path is a config error.
 pub(crate) fn join_url(
     vendor: Provider,
-    base: &reqwest::Url,
+    base: &Url,
     path: &str,
     query: &[(&str, String)],
 ) -> Result<String> {
@@ -254,6 +372,15 @@ pub(crate) fn number_text(raw: &serde_json::value::RawValue) -> Option<&str> {
             .and_then(|t| t.strip_suffix('"'))
             .unwrap_or(text),
     )
+}
+
+/// An optional JSON number's exact decimal value (see [`raw_decimal`]).
+pub(crate) fn raw_decimal_opt(
+    vendor: Provider,
+    path: &str,
+    raw: Option<&serde_json::value::RawValue>,
+) -> Result<Option<Decimal>> {
+    raw.map_or(Ok(None), |raw| raw_decimal(vendor, path, raw))
 }
 
 /// A JSON number's exact decimal value; a non-number is [`ConnectorError::Malformed`].

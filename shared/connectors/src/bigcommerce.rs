@@ -26,14 +26,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use reqwest::Url;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
-use reqwest::{Method, Url};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Number, Value};
 use tillbridge_domain::{CatalogItem, Currency, Provider, Secret, Timestamp};
 
-use crate::api::{CatalogPage, FetchedItem, Location, StockLevel, VendorApi, decode, vendor_time};
+use crate::api::{
+    CatalogPage, FetchedItem, Location, StockLevel, VendorApi, bad_cursor, decode, join_url,
+    stock_levels, to_minor, token_header, vendor_time_opt,
+};
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, VendorWire};
 
@@ -180,11 +183,8 @@ impl BigCommerceClient {
     ) -> Result<Self> {
         let base = Url::parse(&format!("{}/", base_url.trim_end_matches('/')))
             .map_err(|e| ConnectorError::config(V, format!("base_url: {e}")))?;
-        let mut token = HeaderValue::from_bytes(access_token.expose())
-            .map_err(|_| ConnectorError::config(V, "access token is not header-safe"))?;
-        token.set_sensitive(true);
         let mut headers = HeaderMap::new();
-        headers.insert("x-auth-token", token);
+        headers.insert("x-auth-token", token_header(V, access_token)?);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         Ok(Self {
             http: HttpLayer::new(WIRE, access_token.expose(), config, env)?,
@@ -204,21 +204,7 @@ impl BigCommerceClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T> {
-        let mut url = self
-            .base
-            .join(path)
-            .map_err(|e| ConnectorError::config(V, format!("base_url: {e}")))?;
-        if !query.is_empty() {
-            url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        }
-        let request = Request {
-            method: Method::GET,
-            url: url.into(),
-            headers: self.headers.clone(),
-            body: None,
-            cost: 1,
-        };
+        let request = Request::get(join_url(V, &self.base, path, query)?, &self.headers);
         decode(V, &self.http.send(&request).await?.body)
     }
 
@@ -265,11 +251,7 @@ impl BigCommerceClient {
                 (None, None) => None,
             };
             let price_minor = price
-                .map(|(at, n)| {
-                    self.currency
-                        .to_minor(&n.to_string())
-                        .map_err(|e| ConnectorError::malformed(V, at, e.to_string()))
-                })
+                .map(|(at, n)| to_minor(V, self.currency, &at, &n.to_string()))
                 .transpose()?;
             let labels: Vec<&str> = v.option_values.iter().map(|o| o.label.as_str()).collect();
             let quantity = v.inventory_level.map(Decimal::from);
@@ -302,14 +284,11 @@ impl BigCommerceClient {
 }
 
 fn time(path: &str, text: Option<&str>) -> Result<Option<Timestamp>> {
-    text.map(|t| vendor_time(V, path, t)).transpose()
+    vendor_time_opt(V, path, text)
 }
 
 fn page_of(cursor: Option<&str>) -> Result<u32> {
-    cursor.map_or(Ok(1), |c| {
-        c.parse()
-            .map_err(|_| ConnectorError::config(V, format!("not a cursor of this client: {c:?}")))
-    })
+    cursor.map_or(Ok(1), |c| c.parse().map_err(|_| bad_cursor(V, c)))
 }
 
 #[async_trait]
@@ -384,22 +363,11 @@ impl VendorApi for BigCommerceClient {
 
     async fn stock(&self, variation_ids: &[String]) -> Result<Vec<StockLevel>> {
         let page = self.fetch(variation_ids).await?;
-        Ok(page
+        let asked = page
             .items
             .into_iter()
-            .filter(|i| variation_ids.contains(&i.item.external_id))
-            .flat_map(|i| {
-                let (id, as_of) = (i.item.external_id, i.item.updated_at);
-                i.stock_by_location
-                    .into_iter()
-                    .map(move |(location_id, quantity)| StockLevel {
-                        external_id: id.clone(),
-                        location_id,
-                        quantity,
-                        as_of,
-                    })
-            })
-            .collect())
+            .filter(|i| variation_ids.contains(&i.item.external_id));
+        Ok(stock_levels(asked))
     }
 
     async fn locations(&self) -> Result<Vec<Location>> {

@@ -32,16 +32,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
-use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use tillbridge_domain::{CatalogItem, Currency, Provider, Secret, Timestamp};
 
 use crate::api::{
-    CatalogPage, FetchedItem, Location, ObjectKind, StockLevel, Tombstone, VendorApi, bearer,
-    decode, join_url, raw_decimal,
+    CatalogPage, FetchedItem, Location, ObjectKind, StockLevel, Tombstone, VendorApi, bad_cursor,
+    bearer, decode, found, join_url, one_location, parse_base, phase_cursor, raw_decimal_opt,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, VendorWire};
@@ -167,14 +167,11 @@ fn parse_cursor(cursor: Option<&str>) -> Result<(Phase, usize)> {
     let Some(c) = cursor else {
         return Ok((Phase::Live, 0));
     };
-    let bad = || ConnectorError::config(V, format!("not a cursor of this client: {c:?}"));
-    let (phase, offset) = c.split_once(':').ok_or_else(bad)?;
-    let phase = match phase {
-        "live" => Phase::Live,
-        "deleted" => Phase::Deleted,
-        _ => return Err(bad()),
-    };
-    Ok((phase, offset.parse().map_err(|_| bad())?))
+    match phase_cursor(c) {
+        Some(("live", offset)) => Ok((Phase::Live, offset)),
+        Some(("deleted", offset)) => Ok((Phase::Deleted, offset)),
+        _ => Err(bad_cursor(V, c)),
+    }
 }
 
 fn millis(path: &str, ms: i64) -> Result<Timestamp> {
@@ -196,8 +193,7 @@ impl CloverClient {
         config: HttpConfig,
         env: &Env,
     ) -> Result<Self> {
-        let base = Url::parse(base_url.unwrap_or(PRODUCTION_URL))
-            .map_err(|e| ConnectorError::config(V, format!("base_url: {e}")))?;
+        let base = parse_base(V, base_url.unwrap_or(PRODUCTION_URL))?;
         if merchant_id.is_empty() || !merchant_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(ConnectorError::config(
                 V,
@@ -231,13 +227,7 @@ impl CloverClient {
 
     async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
         let path = format!("/v3/merchants/{}/{path}", self.merchant);
-        let request = Request {
-            method: Method::GET,
-            url: join_url(V, &self.base, &path, query)?,
-            headers: self.headers.clone(),
-            body: None,
-            cost: 1,
-        };
+        let request = Request::get(join_url(V, &self.base, &path, query)?, &self.headers);
         decode(V, &self.http.send(&request).await?.body)
     }
 
@@ -348,10 +338,9 @@ impl CloverClient {
             }
         }
         for id in missing {
-            let group: Named = match self.get(&format!("item_groups/{id}"), &[]).await {
-                Ok(g) => g,
-                Err(ConnectorError::NotFound { .. }) => continue,
-                Err(e) => return Err(e),
+            let path = format!("item_groups/{id}");
+            let Some(group) = found(self.get::<Named>(&path, &[]).await)? else {
+                continue;
             };
             if let Some(name) = group.name {
                 self.groups
@@ -392,10 +381,8 @@ impl CloverClient {
         };
         let mut stock_by_location = BTreeMap::new();
         if let Some(stock) = &item.item_stock {
-            let qty = match &stock.quantity {
-                Some(raw) => raw_decimal(V, &format!("{path}.itemStock.quantity"), raw)?,
-                None => None,
-            };
+            let path = format!("{path}.itemStock.quantity");
+            let qty = raw_decimal_opt(V, &path, stock.quantity.as_deref())?;
             if let Some(q) = qty.or_else(|| stock.stock_count.map(Into::into)) {
                 stock_by_location.insert(self.merchant.clone(), q);
             }
@@ -456,23 +443,20 @@ impl VendorApi for CloverClient {
     }
 
     async fn fetch(&self, ids: &[String]) -> Result<CatalogPage> {
-        let mut found = Vec::new();
+        let mut items = Vec::new();
         let mut out = CatalogPage::default();
         for id in ids {
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 out.missing.push(id.clone());
                 continue;
             }
-            match self
-                .get::<Item>(&format!("items/{id}"), &[("expand", EXPAND.to_owned())])
-                .await
-            {
-                Ok(item) => found.push(item),
-                Err(ConnectorError::NotFound { .. }) => out.missing.push(id.clone()),
-                Err(e) => return Err(e),
+            let query = [("expand", EXPAND.to_owned())];
+            match found(self.get::<Item>(&format!("items/{id}"), &query).await)? {
+                Some(item) => items.push(item),
+                None => out.missing.push(id.clone()),
             }
         }
-        self.map_items("$", &found, Phase::Live, &mut out).await?;
+        self.map_items("$", &items, Phase::Live, &mut out).await?;
         Ok(out)
     }
 
@@ -482,15 +466,11 @@ impl VendorApi for CloverClient {
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 continue;
             }
-            let stock: ItemStock = match self.get(&format!("item_stocks/{id}"), &[]).await {
-                Ok(s) => s,
-                Err(ConnectorError::NotFound { .. }) => continue,
-                Err(e) => return Err(e),
+            let path = format!("item_stocks/{id}");
+            let Some(stock) = found(self.get::<ItemStock>(&path, &[]).await)? else {
+                continue;
             };
-            let qty = match &stock.quantity {
-                Some(raw) => raw_decimal(V, "quantity", raw)?,
-                None => None,
-            };
+            let qty = raw_decimal_opt(V, "quantity", stock.quantity.as_deref())?;
             if let Some(quantity) = qty.or_else(|| stock.stock_count.map(Into::into)) {
                 levels.push(StockLevel {
                     external_id: id.clone(),
@@ -504,9 +484,6 @@ impl VendorApi for CloverClient {
     }
 
     async fn locations(&self) -> Result<Vec<Location>> {
-        Ok(vec![Location {
-            id: self.merchant.clone(),
-            name: None,
-        }])
+        Ok(one_location(&self.merchant))
     }
 }

@@ -32,16 +32,17 @@
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
+use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use tillbridge_domain::{CatalogItem, Currency, Provider, Secret, Timestamp};
 
 use crate::api::{
-    CatalogPage, FetchedItem, Location, StockLevel, VendorApi, bearer, decode, join_url,
-    number_text, raw_decimal, vendor_time,
+    CatalogPage, FetchedItem, Location, StockLevel, VendorApi, bearer, decode, first_text,
+    join_url, missing_ids, number_text, one_location, parse_base, raw_decimal_opt, to_minor,
+    vendor_time,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, VendorWire};
@@ -53,12 +54,7 @@ pub const PRODUCTION_URL: &str = "https://ws-api.toasttab.com";
 pub const RESTAURANT_HEADER: &str = "toast-restaurant-external-id";
 
 fn reason(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    ["message", "developerMessage"]
-        .iter()
-        .filter_map(|k| v.get(*k)?.as_str())
-        .find(|s| !s.is_empty())
-        .map(str::to_owned)
+    first_text(body, &["message", "developerMessage"])
 }
 
 /// Toast's error bodies, as the HTTP layer reads them.
@@ -175,8 +171,7 @@ impl ToastClient {
         config: HttpConfig,
         env: &Env,
     ) -> Result<Self> {
-        let base = Url::parse(base_url.unwrap_or(PRODUCTION_URL))
-            .map_err(|e| ConnectorError::config(V, format!("base_url: {e}")))?;
+        let base = parse_base(V, base_url.unwrap_or(PRODUCTION_URL))?;
         let guid = HeaderValue::from_str(restaurant_guid)
             .ok()
             .filter(|_| !restaurant_guid.is_empty())
@@ -199,13 +194,7 @@ impl ToastClient {
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        let request = Request {
-            method: Method::GET,
-            url: join_url(V, &self.base, path, &[])?,
-            headers: self.headers.clone(),
-            body: None,
-            cost: 1,
-        };
+        let request = Request::get(join_url(V, &self.base, path, &[])?, &self.headers);
         decode(V, &self.http.send(&request).await?.body)
     }
 
@@ -235,9 +224,9 @@ impl ToastClient {
                 .filter(|l| l.external_id == fetched.item.external_id)
                 .map(|l| (l.location_id.clone(), l.quantity))
                 .collect();
-            fetched.item.quantity_on_hand = (!map.is_empty()).then(|| map.values().copied().sum());
-            fetched.item.stock_by_location.clone_from(&map);
-            fetched.stock_by_location = map;
+            if !map.is_empty() {
+                fetched.set_stock(map);
+            }
         }
         Ok(out)
     }
@@ -287,9 +276,9 @@ impl ToastClient {
             Some("BASE_PRICE" | "MENU_SPECIFIC_PRICE")
         );
         let price_minor = match item.price.as_deref().and_then(number_text) {
-            Some(text) if own_price => Some(self.currency.to_minor(text).map_err(|e| {
-                ConnectorError::malformed(V, format!("{path}.price"), e.to_string())
-            })?),
+            Some(text) if own_price => {
+                Some(to_minor(V, self.currency, &format!("{path}.price"), text)?)
+            }
             _ => None,
         };
         Ok(FetchedItem {
@@ -349,11 +338,7 @@ impl VendorApi for ToastClient {
             .iter()
             .map(|i| i.item.external_id.as_str())
             .collect();
-        page.missing = ids
-            .iter()
-            .filter(|id| !found.contains(id.as_str()))
-            .cloned()
-            .collect();
+        page.missing = missing_ids(ids, &found);
         Ok(page)
     }
 
@@ -367,10 +352,9 @@ impl VendorApi for ToastClient {
             }
             let quantity = match inv.status.as_str() {
                 "OUT_OF_STOCK" => Some(rust_decimal::Decimal::ZERO),
-                "QUANTITY" => match &inv.quantity {
-                    Some(raw) => raw_decimal(V, &format!("$[{i}].quantity"), raw)?,
-                    None => None,
-                },
+                "QUANTITY" => {
+                    raw_decimal_opt(V, &format!("$[{i}].quantity"), inv.quantity.as_deref())?
+                }
                 _ => None,
             };
             if let Some(quantity) = quantity {
@@ -386,9 +370,6 @@ impl VendorApi for ToastClient {
     }
 
     async fn locations(&self) -> Result<Vec<Location>> {
-        Ok(vec![Location {
-            id: self.restaurant.clone(),
-            name: None,
-        }])
+        Ok(one_location(&self.restaurant))
     }
 }

@@ -22,16 +22,16 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use reqwest::{Method, Url};
 use serde_json::Value;
 use tillbridge_domain::event::EventData;
 use tillbridge_domain::{Currency, Provider, Secret, Timestamp};
 use tillbridge_webhooks::{Headers, NormalizeContext};
 
 use crate::api::{
-    CatalogPage, FetchedItem, Location, ObjectKind, StockLevel, Tombstone, VendorApi, decode,
-    vendor_time,
+    CatalogPage, FetchedItem, Location, ObjectKind, StockLevel, Tombstone, VendorApi, bad_cursor,
+    decode, found, join_url, one_location, parse_base, phase_cursor, stock_levels, vendor_time,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, Response, VendorWire};
@@ -73,14 +73,11 @@ fn parse_cursor(cursor: Option<&str>) -> Result<(Phase, u32)> {
     let Some(c) = cursor else {
         return Ok((Phase::Live, 1));
     };
-    let bad = || ConnectorError::config(V, format!("not a cursor of this client: {c:?}"));
-    let (phase, page) = c.split_once(':').ok_or_else(bad)?;
-    let phase = match phase {
-        "live" => Phase::Live,
-        "trash" => Phase::Trash,
-        _ => return Err(bad()),
-    };
-    Ok((phase, page.parse().map_err(|_| bad())?))
+    match phase_cursor(c) {
+        Some(("live", page)) => Ok((Phase::Live, page)),
+        Some(("trash", page)) => Ok((Phase::Trash, page)),
+        _ => Err(bad_cursor(V, c)),
+    }
 }
 
 /// `X-WP-TotalPages` (absent: one page).
@@ -107,8 +104,7 @@ impl WooCommerceClient {
         config: HttpConfig,
         env: &Env,
     ) -> Result<Self> {
-        let base = Url::parse(base_url)
-            .map_err(|e| ConnectorError::config(V, format!("base_url: {e}")))?;
+        let base = parse_base(V, base_url)?;
         let mut pair = format!("{consumer_key}:").into_bytes();
         pair.extend_from_slice(consumer_secret.expose());
         let basic = base64::engine::general_purpose::STANDARD.encode(&pair);
@@ -131,21 +127,7 @@ impl WooCommerceClient {
     }
 
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Response> {
-        let mut url = self
-            .base
-            .join(path)
-            .map_err(|e| ConnectorError::config(V, format!("base_url: {e}")))?;
-        if !query.is_empty() {
-            url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        }
-        let request = Request {
-            method: Method::GET,
-            url: url.into(),
-            headers: self.headers.clone(),
-            body: None,
-            cost: 1,
-        };
+        let request = Request::get(join_url(V, &self.base, path, query)?, &self.headers);
         self.http.send(&request).await
     }
 
@@ -192,9 +174,7 @@ impl WooCommerceClient {
         }
         out.fetched += 1;
         if product.get("type").and_then(Value::as_str) != Some("variable") {
-            let item = self.map(path, product)?;
-            watermark(out, &item);
-            out.items.push(item);
+            out.push_dated(self.map(path, product)?);
             return Ok(());
         }
         let id = product
@@ -214,9 +194,7 @@ impl WooCommerceClient {
             for (j, variation) in variations.iter().enumerate() {
                 out.fetched += 1;
                 let vpath = format!("{path}.variations[{j}]");
-                let item = self.map(&vpath, &with_parent(variation, product, id))?;
-                watermark(out, &item);
-                out.items.push(item);
+                out.push_dated(self.map(&vpath, &with_parent(variation, product, id))?);
             }
             if page >= total_pages(&response) {
                 return Ok(());
@@ -292,10 +270,6 @@ fn attributes(object: &Value) -> Option<String> {
     (!options.is_empty()).then(|| options.join(" / "))
 }
 
-fn watermark(out: &mut CatalogPage, item: &FetchedItem) {
-    out.watermark = out.watermark.max(item.item.updated_at);
-}
-
 /// A trashed product as tombstones (itself and the variations it lists).
 fn trashed(path: &str, product: &Value, out: &mut CatalogPage) -> Result<()> {
     if product.get("status").and_then(Value::as_str) != Some("trash") {
@@ -352,17 +326,12 @@ impl VendorApi for WooCommerceClient {
         let mut out = CatalogPage::default();
         for (i, id) in ids.iter().enumerate() {
             let path = format!("$[{i}]");
-            let object: Value = match self
-                .get(&format!("/wp-json/wc/v3/products/{id}"), &[])
-                .await
-            {
-                Ok(response) => decode(V, &response.body)?,
-                Err(ConnectorError::NotFound { .. }) => {
-                    out.missing.push(id.clone());
-                    continue;
-                }
-                Err(e) => return Err(e),
+            let path_of = format!("/wp-json/wc/v3/products/{id}");
+            let Some(response) = found(self.get(&path_of, &[]).await)? else {
+                out.missing.push(id.clone());
+                continue;
             };
+            let object: Value = decode(V, &response.body)?;
             let parent = object.get("parent_id").and_then(Value::as_u64).unwrap_or(0);
             if parent == 0 {
                 self.product(&path, &object, &mut out).await?;
@@ -374,37 +343,16 @@ impl VendorApi for WooCommerceClient {
                 .await?;
             let product: Value = decode(V, &response.body)?;
             out.fetched += 1;
-            let item = self.map(&path, &with_parent(&object, &product, parent))?;
-            watermark(&mut out, &item);
-            out.items.push(item);
+            out.push_dated(self.map(&path, &with_parent(&object, &product, parent))?);
         }
         Ok(out)
     }
 
     async fn stock(&self, variation_ids: &[String]) -> Result<Vec<StockLevel>> {
-        let page = self.fetch(variation_ids).await?;
-        Ok(page
-            .items
-            .into_iter()
-            .flat_map(|i| {
-                let as_of = i.item.updated_at;
-                let id = i.item.external_id;
-                i.stock_by_location
-                    .into_iter()
-                    .map(move |(location_id, quantity)| StockLevel {
-                        external_id: id.clone(),
-                        location_id,
-                        quantity,
-                        as_of,
-                    })
-            })
-            .collect())
+        Ok(stock_levels(self.fetch(variation_ids).await?.items))
     }
 
     async fn locations(&self) -> Result<Vec<Location>> {
-        Ok(vec![Location {
-            id: LOCATION.to_owned(),
-            name: None,
-        }])
+        Ok(one_location(LOCATION))
     }
 }

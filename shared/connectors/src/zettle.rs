@@ -41,13 +41,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{LazyLock, Mutex};
 
 use async_trait::async_trait;
+use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
-use reqwest::{Method, Url};
 use tillbridge_domain::{Provider, Secret, Timestamp};
 
 use crate::api::{
-    CatalogPage, Location, ObjectKind, StockLevel, Tombstone, VendorApi, bearer, decode, join_url,
-    raw_decimal, vendor_time,
+    CatalogPage, Location, ObjectKind, StockLevel, Tombstone, VendorApi, bearer, decode, found,
+    join_url, parse_base, raw_decimal, vendor_time,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, Response, VendorWire};
@@ -131,15 +131,12 @@ impl ZettleClient {
         config: HttpConfig,
         env: &Env,
     ) -> Result<Self> {
-        let parse = |u: &str| {
-            Url::parse(u).map_err(|e| ConnectorError::config(V, format!("base_url: {e}")))
-        };
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, bearer(V, access_token)?);
         Ok(Self {
             http: HttpLayer::new(WIRE, access_token.expose(), config, env)?,
-            products: parse(base_url.unwrap_or(PRODUCTS_URL))?,
-            inventory: parse(base_url.unwrap_or(INVENTORY_URL))?,
+            products: parse_base(V, base_url.unwrap_or(PRODUCTS_URL))?,
+            inventory: parse_base(V, base_url.unwrap_or(INVENTORY_URL))?,
             headers,
             fingerprint: crate::http::fingerprint(access_token.expose()),
             stock_cache: Mutex::default(),
@@ -152,14 +149,7 @@ impl ZettleClient {
     }
 
     async fn get_url(&self, url: String) -> Result<Response> {
-        let request = Request {
-            method: Method::GET,
-            url,
-            headers: self.headers.clone(),
-            body: None,
-            cost: 1,
-        };
-        self.http.send(&request).await
+        self.http.send(&Request::get(url, &self.headers)).await
     }
 
     /// A `Link` URL of `base`'s origin (a cursor never carries the token elsewhere).
@@ -300,9 +290,7 @@ fn map_product(
         let vpath = format!("{path}.variants[{j}]");
         let mut fetched = wire::variant_item(&vpath, product, variant, updated)?;
         if let Some(levels) = stock.get(&variant.uuid) {
-            fetched.item.quantity_on_hand = Some(levels.values().copied().sum());
-            fetched.item.stock_by_location.clone_from(levels);
-            fetched.stock_by_location.clone_from(levels);
+            fetched.set_stock(levels.clone());
         }
         out.items.push(fetched);
     }
@@ -336,13 +324,10 @@ impl VendorApi for ZettleClient {
                 continue;
             }
             let path = format!("/organizations/self/products/{id}");
-            let response = match self.get_url(join_url(V, &self.products, &path, &[])?).await {
-                Ok(r) => r,
-                Err(ConnectorError::NotFound { .. }) => {
-                    out.missing.push(id.clone());
-                    continue;
-                }
-                Err(e) => return Err(e),
+            let url = join_url(V, &self.products, &path, &[])?;
+            let Some(response) = found(self.get_url(url).await)? else {
+                out.missing.push(id.clone());
+                continue;
             };
             let product: Product = decode(V, &response.body)?;
             let ppath = format!("$[{i}]");

@@ -120,6 +120,19 @@ pub struct Request {
     pub cost: u32,
 }
 
+impl Request {
+    /// A `GET` of `url` with `headers`, costing one cell.
+    pub fn get(url: String, headers: &HeaderMap) -> Self {
+        Self {
+            method: Method::GET,
+            url,
+            headers: headers.clone(),
+            body: None,
+            cost: 1,
+        }
+    }
+}
+
 /// A successful answer.
 #[derive(Debug, Clone)]
 pub struct Response {

@@ -29,14 +29,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tillbridge_domain::{CatalogItem, Currency, Provider, Secret, Timestamp};
 
-use crate::api::{CatalogPage, FetchedItem, Location, StockLevel, VendorApi, decode, vendor_time};
+use crate::api::{
+    CatalogPage, FetchedItem, Location, StockLevel, VendorApi, decode, stock_levels, to_minor,
+    token_header, vendor_time_opt,
+};
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, RateLimit, Request, VendorWire};
 use wire::{Answer, LocationsData, Node, NodesData, Product, ProductsData, Variant, legacy_id};
@@ -111,11 +114,8 @@ impl ShopifyClient {
         let url = Url::parse(base_url)
             .and_then(|u| u.join(&format!("/admin/api/{API_VERSION}/graphql.json")))
             .map_err(|e| ConnectorError::config(V, format!("base_url: {e}")))?;
-        let mut token = HeaderValue::from_bytes(access_token.expose())
-            .map_err(|_| ConnectorError::config(V, "access token is not header-safe"))?;
-        token.set_sensitive(true);
         let mut headers = HeaderMap::new();
-        headers.insert("x-shopify-access-token", token);
+        headers.insert("x-shopify-access-token", token_header(V, access_token)?);
         Ok(Self {
             http: HttpLayer::new(WIRE, access_token.expose(), config, env)?,
             url: url.into(),
@@ -188,9 +188,7 @@ impl ShopifyClient {
             let variants = p.variants.as_ref().map_or(&[][..], |v| v.nodes.as_slice());
             for (j, v) in variants.iter().enumerate() {
                 out.fetched += 1;
-                let item = self.map(&format!("{path}.variants.nodes[{j}]"), &path, p, v)?;
-                out.watermark = out.watermark.max(item.item.updated_at);
-                out.items.push(item);
+                out.push_dated(self.map(&format!("{path}.variants.nodes[{j}]"), &path, p, v)?);
             }
         }
         out.next_cursor = data
@@ -203,19 +201,13 @@ impl ShopifyClient {
 
     /// One variant of `product` as a canonical item with its stock.
     fn map(&self, path: &str, product_path: &str, p: &Product, v: &Variant) -> Result<FetchedItem> {
-        let time = |at: String, t: &Option<String>| {
-            t.as_deref().map(|t| vendor_time(V, &at, t)).transpose()
-        };
+        let time = |at: String, t: &Option<String>| vendor_time_opt(V, &at, t.as_deref());
         let product_updated = time(format!("{product_path}.updatedAt"), &p.updated_at)?;
         let variant_updated = time(format!("{path}.updatedAt"), &v.updated_at)?;
         let price_minor = v
             .price
             .as_deref()
-            .map(|price| {
-                self.currency.to_minor(price).map_err(|e| {
-                    ConnectorError::malformed(V, format!("{path}.price"), e.to_string())
-                })
-            })
+            .map(|price| to_minor(V, self.currency, &format!("{path}.price"), price))
             .transpose()?;
         let mut stock = BTreeMap::new();
         if let Some(inv) = &v.inventory_item {
@@ -315,12 +307,8 @@ impl VendorApi for ShopifyClient {
                         let variants = p.variants.as_ref().map_or(&[][..], |v| v.nodes.as_slice());
                         for (j, v) in variants.iter().enumerate() {
                             out.fetched += 1;
-                            out.items.push(self.map(
-                                &format!("{path}.variants.nodes[{j}]"),
-                                &path,
-                                &p,
-                                v,
-                            )?);
+                            let vpath = format!("{path}.variants.nodes[{j}]");
+                            out.push_dated(self.map(&vpath, &path, &p, v)?);
                         }
                     }
                     Some(Node::ProductVariant(v)) => {
@@ -329,8 +317,7 @@ impl VendorApi for ShopifyClient {
                         let p = v.product.as_deref().ok_or_else(|| {
                             ConnectorError::malformed(V, format!("{path}.product"), "missing")
                         })?;
-                        out.items
-                            .push(self.map(&path, &format!("{path}.product"), p, &v)?);
+                        out.push_dated(self.map(&path, &format!("{path}.product"), p, &v)?);
                     }
                     Some(Node::Other) | None => {}
                 }
@@ -342,29 +329,11 @@ impl VendorApi for ShopifyClient {
                     .cloned(),
             );
         }
-        for item in &out.items {
-            out.watermark = out.watermark.max(item.item.updated_at);
-        }
         Ok(out)
     }
 
     async fn stock(&self, variation_ids: &[String]) -> Result<Vec<StockLevel>> {
-        let page = self.fetch(variation_ids).await?;
-        Ok(page
-            .items
-            .into_iter()
-            .flat_map(|i| {
-                let (id, as_of) = (i.item.external_id, i.item.updated_at);
-                i.stock_by_location
-                    .into_iter()
-                    .map(move |(location_id, quantity)| StockLevel {
-                        external_id: id.clone(),
-                        location_id,
-                        quantity,
-                        as_of,
-                    })
-            })
-            .collect())
+        Ok(stock_levels(self.fetch(variation_ids).await?.items))
     }
 
     async fn locations(&self) -> Result<Vec<Location>> {

@@ -35,7 +35,8 @@ use serde_json::json;
 use tillbridge_domain::{Provider, Secret, Timestamp};
 
 use crate::api::{
-    CatalogPage, Location, StockLevel, VendorApi, attach_stock, decode, vendor_decimal, vendor_time,
+    CatalogPage, Location, StockLevel, VendorApi, attach_stock, bearer, decode, join_url,
+    missing_ids, parse_base, vendor_decimal, vendor_time,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, VendorWire};
@@ -76,15 +77,9 @@ impl SquareClient {
         config: HttpConfig,
         env: &Env,
     ) -> Result<Self> {
-        let base = Url::parse(base_url.unwrap_or(PRODUCTION_URL))
-            .map_err(|e| ConnectorError::config(V, format!("base_url: {e}")))?;
-        let token = std::str::from_utf8(access_token.expose())
-            .map_err(|_| ConnectorError::config(V, "access token is not UTF-8"))?;
-        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| ConnectorError::config(V, "access token is not header-safe"))?;
-        auth.set_sensitive(true);
+        let base = parse_base(V, base_url.unwrap_or(PRODUCTION_URL))?;
         let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
+        headers.insert(AUTHORIZATION, bearer(V, access_token)?);
         headers.insert("square-version", HeaderValue::from_static(SQUARE_VERSION));
         Ok(Self {
             http: HttpLayer::new(WIRE, access_token.expose(), config, env)?,
@@ -100,14 +95,8 @@ impl SquareClient {
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<String> {
-        let mut url = self
-            .base
-            .join(path)
-            .map_err(|e| ConnectorError::config(V, format!("base_url: {e}")))?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        Ok(url.into())
+        let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        join_url(V, &self.base, path, &query)
     }
 
     async fn call<T: serde::de::DeserializeOwned>(
@@ -308,11 +297,7 @@ impl VendorApi for SquareClient {
         let resp = self.batch_retrieve(ids, true).await?;
         let found: std::collections::HashSet<&str> =
             resp.objects.iter().map(|o| o.id.as_str()).collect();
-        let missing = ids
-            .iter()
-            .filter(|id| !found.contains(id.as_str()))
-            .cloned()
-            .collect();
+        let missing = missing_ids(ids, &found);
         let mut page = self.page(resp, "objects").await?;
         page.missing = missing;
         Ok(page)

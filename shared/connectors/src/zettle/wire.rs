@@ -140,12 +140,10 @@ pub struct StockRecord {
 
 /// The reason in a Zettle error body.
 pub fn reason(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    ["developerMessage", "error_description", "message", "error"]
-        .iter()
-        .filter_map(|k| v.get(*k)?.as_str())
-        .find(|s| !s.is_empty())
-        .map(str::to_owned)
+    crate::api::first_text(
+        body,
+        &["developerMessage", "error_description", "message", "error"],
+    )
 }
 
 fn money(path: &str, m: &Money) -> Result<(i64, Currency)> {
