@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tillbridge_domain::Timestamp;
 
-use super::{Canned, Running, serve};
+use super::{Canned, Running, lock, require_headers, serve};
 
 /// The store's products (BigCommerce JSON, variants embedded under `variants`).
 #[derive(Debug, Clone, Default)]
@@ -86,25 +86,17 @@ impl FakeBigCommerce {
             .route("/v3/catalog/variants", get(variants))
             .route("/v3/inventory/locations", get(locations))
             .with_state(store.clone());
-        let token = token.to_owned();
-        let server = serve(
-            router,
-            Arc::new(move |headers, _| {
-                let ok = headers.get("x-auth-token").and_then(|v| v.to_str().ok()) == Some(token.as_str());
-                (!ok).then(|| {
-                    Canned::json(401, json!({"status": 401, "title": "Invalid credentials. Please check the X-Auth-Token header.", "type": "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes", "errors": {}}).to_string())
-                })
-            }),
-        )
-        .await?;
+        let refusal = || {
+            Canned::json(401, json!({"status": 401, "title": "Invalid credentials. Please check the X-Auth-Token header.", "type": "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes", "errors": {}}).to_string())
+        };
+        let auth = require_headers(vec![("x-auth-token", token.to_owned())], refusal);
+        let server = serve(router, auth).await?;
         Ok(Self { server, store })
     }
 
     /// The store, to change between calls.
     pub fn store(&self) -> MutexGuard<'_, Store> {
-        self.store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.store)
     }
 }
 
@@ -114,7 +106,7 @@ fn ids(q: &HashMap<String, String>) -> Option<Vec<u64>> {
 }
 
 async fn products(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let store = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let store = lock(&s);
     let min = match q
         .get("date_modified:min")
         .map(|t| Timestamp::parse_lenient(t))
@@ -189,7 +181,7 @@ async fn variants(
     State(s): State<Shared>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Json<Value> {
-    let store = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let store = lock(&s);
     let wanted = ids(&q).unwrap_or_default();
     let data: Vec<Value> = store
         .products

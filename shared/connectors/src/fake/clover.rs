@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tillbridge_domain::Timestamp;
 
-use super::{Canned, Running, serve};
+use super::{Canned, Running, bearer_auth, lock, serve};
 
 /// An item in the fake inventory.
 #[derive(Debug, Clone)]
@@ -155,16 +155,7 @@ impl FakeClover {
             .route("/v3/merchants/{m}/item_stocks/{id}", get(item_stock))
             .route("/v3/merchants/{m}/item_groups/{id}", get(item_group))
             .with_state(shared.clone());
-        let expected = format!("Bearer {token}");
-        let server = serve(
-            router,
-            Arc::new(move |headers, _| {
-                let ok = headers.get("authorization").and_then(|v| v.to_str().ok())
-                    == Some(expected.as_str());
-                (!ok).then(unauthorized)
-            }),
-        )
-        .await?;
+        let server = serve(router, bearer_auth(token, unauthorized)).await?;
         Ok(Self {
             server,
             merchant: shared,
@@ -175,10 +166,6 @@ impl FakeClover {
     pub fn merchant(&self) -> MutexGuard<'_, Merchant> {
         lock(&self.merchant)
     }
-}
-
-fn lock(m: &Shared) -> MutexGuard<'_, Merchant> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 type Answer = Result<Json<Value>, (StatusCode, Json<Value>)>;

@@ -59,7 +59,8 @@ pub struct Control {
     always: Mutex<Option<Canned>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks a fake's shared state (a handler that panicked leaves it usable).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -147,6 +148,25 @@ impl Canned {
 
 /// Checks a request's credentials: `None` lets it through, `Some` is the vendor's refusal.
 pub type AuthCheck = Arc<dyn Fn(&HeaderMap, Option<&str>) -> Option<Canned> + Send + Sync>;
+
+/// Lets through requests carrying every `(header, value)` of `expected`, answering the rest
+/// with `refusal()`.
+pub fn require_headers(
+    expected: Vec<(&'static str, String)>,
+    refusal: impl Fn() -> Canned + Send + Sync + 'static,
+) -> AuthCheck {
+    Arc::new(move |headers, _| {
+        let ok = expected
+            .iter()
+            .all(|(name, value)| headers.get(*name).and_then(|v| v.to_str().ok()) == Some(value));
+        (!ok).then(&refusal)
+    })
+}
+
+/// Lets through requests with `Authorization: Bearer <token>`, refusing the rest.
+pub fn bearer_auth(token: &str, refusal: impl Fn() -> Canned + Send + Sync + 'static) -> AuthCheck {
+    require_headers(vec![("authorization", format!("Bearer {token}"))], refusal)
+}
 
 #[derive(Clone)]
 struct Gate {

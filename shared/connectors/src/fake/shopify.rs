@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tillbridge_domain::Timestamp;
 
-use super::{Canned, Running, cursor_of, offset_of, serve};
+use super::{Canned, Running, cursor_of, lock, offset_of, require_headers, serve};
 use crate::shopify::API_VERSION;
 
 /// The shop's products (GraphQL JSON as the client's query selects it) and cost bucket.
@@ -119,27 +119,20 @@ impl FakeShopify {
                 post(graphql),
             )
             .with_state(inner.clone());
-        let token = token.to_owned();
-        let server = serve(
-            router,
-            Arc::new(move |headers, _| {
-                let ok = headers.get("x-shopify-access-token").and_then(|v| v.to_str().ok()) == Some(token.as_str());
-                (!ok).then(|| {
-                    Canned::json(401, r#"{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}"#)
-                })
-            }),
-        )
-        .await?;
+        let refusal = || {
+            Canned::json(
+                401,
+                r#"{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}"#,
+            )
+        };
+        let auth = require_headers(vec![("x-shopify-access-token", token.to_owned())], refusal);
+        let server = serve(router, auth).await?;
         Ok(Self { server, inner })
     }
 
     /// The shop, to change between calls.
     pub fn shop(&self) -> ShopGuard<'_> {
-        ShopGuard(
-            self.inner
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+        ShopGuard(lock(&self.inner))
     }
 }
 
@@ -158,7 +151,7 @@ fn cost(inner: &Inner, requested: f64, actual: Option<f64>) -> Value {
 }
 
 async fn graphql(State(s): State<Shared>, Json(q): Json<GraphQl>) -> Json<Value> {
-    let mut inner = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut inner = lock(&s);
     let now = Instant::now();
     let restored = now.duration_since(inner.at).as_secs_f64() * inner.shop.restore_rate;
     inner.available = (inner.available + restored).min(inner.shop.maximum_available);

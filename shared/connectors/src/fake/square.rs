@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tillbridge_domain::Timestamp;
 
-use super::{Canned, Running, cursor_of, offset_of, serve};
+use super::{Canned, Running, bearer_auth, cursor_of, lock, offset_of, serve};
 use crate::square::wire::{
     CatalogObject, CategoryData, IdRef, ItemData, Money, SquareError, VariationData,
 };
@@ -296,16 +296,7 @@ impl FakeSquare {
             .with_state(catalog.clone());
         let writes = super::square_write::SharedWrites::default();
         let router = router.merge(super::square_write::router(catalog.clone(), writes.clone()));
-        let expected = format!("Bearer {token}");
-        let server = serve(
-            router,
-            Arc::new(move |headers, _| {
-                let ok = headers.get("authorization").and_then(|v| v.to_str().ok())
-                    == Some(expected.as_str());
-                (!ok).then(unauthorized)
-            }),
-        )
-        .await?;
+        let server = serve(router, bearer_auth(token, unauthorized)).await?;
         Ok(Self {
             server,
             catalog,
@@ -315,14 +306,12 @@ impl FakeSquare {
 
     /// The catalog, to change between calls.
     pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
-        self.catalog
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.catalog)
     }
 }
 
 pub(crate) fn read(c: &Shared) -> MutexGuard<'_, Catalog> {
-    c.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock(c)
 }
 
 fn bad_request(detail: &str) -> (axum::http::StatusCode, Json<Value>) {

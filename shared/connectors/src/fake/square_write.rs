@@ -17,7 +17,7 @@
 //! applied (a 500 instead of the answer), as when a connection drops.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,6 +26,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tillbridge_domain::Timestamp;
 
+use super::lock;
 use super::square::{
     Catalog, FakeCount, FakeItem, FakeSquare, FakeVariation, Shared, error_body, item_object, read,
 };
@@ -51,10 +52,6 @@ pub type SharedWrites = Arc<Mutex<Writes>>;
 struct St {
     catalog: Shared,
     writes: SharedWrites,
-}
-
-fn lock(w: &SharedWrites) -> MutexGuard<'_, Writes> {
-    w.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Writes {

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tillbridge_domain::Timestamp;
 
-use super::{Canned, Running, serve};
+use super::{Canned, Running, lock, require_headers, serve};
 use crate::toast::RESTAURANT_HEADER;
 
 /// A menu item in the fake restaurant.
@@ -105,17 +105,11 @@ impl FakeToast {
             .route("/menus/v2/metadata", get(metadata))
             .route("/stock/v1/inventory", get(inventory))
             .with_state(shared.clone());
-        let expected = format!("Bearer {token}");
-        let server = serve(
-            router,
-            Arc::new(move |headers, _| {
-                let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-                let ok = header("authorization") == Some(expected.as_str())
-                    && header(RESTAURANT_HEADER) == Some(guid.as_str());
-                (!ok).then(unauthorized)
-            }),
-        )
-        .await?;
+        let expected = vec![
+            ("authorization", format!("Bearer {token}")),
+            (RESTAURANT_HEADER, guid),
+        ];
+        let server = serve(router, require_headers(expected, unauthorized)).await?;
         Ok(Self {
             server,
             restaurant: shared,
@@ -126,10 +120,6 @@ impl FakeToast {
     pub fn restaurant(&self) -> MutexGuard<'_, Restaurant> {
         lock(&self.restaurant)
     }
-}
-
-fn lock(r: &Shared) -> MutexGuard<'_, Restaurant> {
-    r.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn number(text: Option<&str>) -> Value {

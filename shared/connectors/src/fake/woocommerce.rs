@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tillbridge_domain::Timestamp;
 
-use super::{Canned, Running, serve};
+use super::{Canned, Running, lock, serve};
 
 /// The store's products (WooCommerce JSON) and the variations of variable ones.
 #[derive(Debug, Clone, Default)]
@@ -129,16 +129,12 @@ impl FakeWooCommerce {
 
     /// The store, to change between calls.
     pub fn store(&self) -> MutexGuard<'_, Store> {
-        self.store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.store)
     }
 }
 
 fn read(s: &Shared) -> MutexGuard<'_, Store> {
-    s.store
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock(&s.store)
 }
 
 #[derive(Deserialize, Default)]

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tillbridge_domain::Timestamp;
 
-use super::{Canned, Running, cursor_of, offset_of, serve};
+use super::{Canned, Running, bearer_auth, cursor_of, lock, offset_of, serve};
 use crate::zettle::uuid_v1_time;
 
 /// A variant.
@@ -107,16 +107,7 @@ impl FakeZettle {
             .route("/organizations/self/products/{uuid}", get(product))
             .route("/v3/stock", get(stock))
             .with_state(shared.clone());
-        let expected = format!("Bearer {token}");
-        let server = serve(
-            router,
-            Arc::new(move |headers, _| {
-                let ok = headers.get("authorization").and_then(|v| v.to_str().ok())
-                    == Some(expected.as_str());
-                (!ok).then(unauthorized)
-            }),
-        )
-        .await?;
+        let server = serve(router, bearer_auth(token, unauthorized)).await?;
         Ok(Self {
             server,
             org: shared,
@@ -127,10 +118,6 @@ impl FakeZettle {
     pub fn org(&self) -> MutexGuard<'_, Organization> {
         lock(&self.org)
     }
-}
-
-fn lock(o: &Shared) -> MutexGuard<'_, Organization> {
-    o.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn product_json(p: &FakeProduct, currency: &str) -> Value {
