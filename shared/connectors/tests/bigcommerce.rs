@@ -5,13 +5,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{at, env, fast};
+use common::{after_throttle, at, env, fast, malformed_path, refused};
 use rust_decimal::Decimal;
 use tillbridge_connectors::fake::Canned;
 use tillbridge_connectors::fake::bigcommerce::{FakeBigCommerce, Store, product, rate_limited};
-use tillbridge_connectors::{BigCommerceClient, ConnectorError, VendorApi, pull};
+use tillbridge_connectors::{BigCommerceClient, VendorApi, pull};
 use tillbridge_domain::{Currency, Secret};
 
 fn store() -> Store {
@@ -36,11 +36,16 @@ fn store() -> Store {
 }
 
 async fn start(token: &str) -> (FakeBigCommerce, BigCommerceClient) {
+    start_as(token, token).await
+}
+
+/// A fake accepting `token` and a client presenting `presented`.
+async fn start_as(token: &str, presented: &str) -> (FakeBigCommerce, BigCommerceClient) {
     let fake = FakeBigCommerce::start(token, store()).await.expect("fake");
     let (env, _) = env();
     let client = BigCommerceClient::new(
         &fake.server.base_url,
-        &Secret::new(token),
+        &Secret::new(presented),
         Currency::USD,
         fast(3),
         &env,
@@ -112,36 +117,19 @@ async fn fetch_by_variant_id_returns_only_that_variant_and_reports_missing() {
 
 #[tokio::test]
 async fn a_bad_token_is_refused_with_bigcommerces_title() {
-    let fake = FakeBigCommerce::start("right", store())
-        .await
-        .expect("fake");
-    let (env, _) = env();
-    let client = BigCommerceClient::new(
-        &fake.server.base_url,
-        &Secret::new("wrong"),
-        Currency::USD,
-        fast(3),
-        &env,
-    )
-    .expect("client");
-    let err = client.catalog_page(None).await.expect_err("refused");
-    assert!(
-        matches!(&err, ConnectorError::Refused { status: 401, vendor_reason, .. } if vendor_reason.starts_with("Invalid credentials")),
-        "{err:?}"
-    );
+    let (_fake, client) = start_as("right", "wrong").await;
+    let reason = refused(client.catalog_page(None).await, 401);
+    assert!(reason.starts_with("Invalid credentials"), "{reason}");
 }
 
 #[tokio::test]
 async fn a_429_waits_for_the_rate_limit_window_reset() {
     let (fake, client) = start("bc-429").await;
-    fake.server.control.push(rate_limited(1200), 1);
-    let started = Instant::now();
-    client.catalog_page(None).await.expect("after the reset");
-    assert!(
-        started.elapsed() >= Duration::from_millis(1200),
-        "{:?}",
-        started.elapsed()
-    );
+    let wait = Duration::from_millis(1200);
+    let page = client.catalog_page(None);
+    after_throttle(&fake.server.control, rate_limited(1200), wait, page)
+        .await
+        .expect("after the reset");
 }
 
 #[tokio::test]
@@ -149,9 +137,6 @@ async fn a_price_that_is_not_a_number_is_malformed_at_its_path() {
     let (fake, client) = start("bc-bad").await;
     let body = r#"{"data":[{"id":1,"name":"A","price":"cheap","variants":[]}],"meta":{}}"#;
     fake.server.control.push(Canned::json(200, body), 1);
-    let err = client.catalog_page(None).await.expect_err("malformed");
-    assert!(
-        matches!(&err, ConnectorError::Malformed { path, .. } if path == "data[0].price"),
-        "{err:?}"
-    );
+    let path = malformed_path(client.catalog_page(None).await);
+    assert_eq!(path, "data[0].price");
 }

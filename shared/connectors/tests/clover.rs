@@ -3,13 +3,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{at, env, fast};
+use common::{after_throttle, at, env, fast, malformed_path, refused};
 use rust_decimal::Decimal;
 use tillbridge_connectors::fake::Canned;
 use tillbridge_connectors::fake::clover::{FakeClover, FakeItem, Merchant, rate_limited};
-use tillbridge_connectors::{CloverClient, ConnectorError, ObjectKind, VendorApi, pull};
+use tillbridge_connectors::{CloverClient, ObjectKind, VendorApi, pull};
 use tillbridge_domain::{Currency, Secret};
 
 const MID: &str = "MERCHANT1";
@@ -22,12 +22,22 @@ fn merchant(items: Vec<FakeItem>) -> Merchant {
 }
 
 async fn start(token: &str, m: Merchant, page: usize) -> (FakeClover, CloverClient) {
+    start_as(token, token, m, page).await
+}
+
+/// A fake accepting `token` and a client presenting `presented`.
+async fn start_as(
+    token: &str,
+    presented: &str,
+    m: Merchant,
+    page: usize,
+) -> (FakeClover, CloverClient) {
     let fake = FakeClover::start(token, m).await.expect("fake starts");
     let (env, _) = env();
     let client = CloverClient::new(
         Some(&fake.server.base_url),
         MID,
-        &Secret::new(token),
+        &Secret::new(presented),
         Currency::USD,
         fast(3),
         &env,
@@ -157,40 +167,22 @@ async fn fetch_by_id_reports_missing_ids_and_stock_reads_item_stocks() {
 
 #[tokio::test]
 async fn a_bad_token_is_refused_with_clovers_message() {
-    let fake = FakeClover::start("right", merchant(generated(1)))
-        .await
-        .expect("fake");
-    let (env, _) = env();
-    let client = CloverClient::new(
-        Some(&fake.server.base_url),
-        MID,
-        &Secret::new("wrong"),
-        Currency::USD,
-        fast(3),
-        &env,
-    )
-    .expect("client");
-    match client.catalog_page(None).await {
-        Err(ConnectorError::Refused {
-            status: 401,
-            vendor_reason,
-            ..
-        }) => assert_eq!(vendor_reason, "401 Unauthorized"),
-        other => panic!("expected Refused, got {other:?}"),
-    }
+    // Clover's default page limit, as a client without `with_page_limit`.
+    let (_fake, client) = start_as("right", "wrong", merchant(generated(1)), 1000).await;
+    let reason = refused(client.catalog_page(None).await, 401);
+    assert_eq!(reason, "401 Unauthorized");
     assert_eq!(client.stats().api_calls, 1, "a refusal is not retried");
 }
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_waited_for() {
     let (fake, client) = start("tok-429", merchant(generated(1)), 100).await;
-    fake.server
-        .control
-        .push(rate_limited().header("Retry-After", "1"), 1);
-    let started = Instant::now();
-    let pulled = pull(&client, None).await.expect("after the wait");
+    let throttle = rate_limited().header("Retry-After", "1");
+    let wait = Duration::from_secs(1);
+    let pulled = after_throttle(&fake.server.control, throttle, wait, pull(&client, None))
+        .await
+        .expect("after the wait");
     assert_eq!(pulled.items.len(), 1);
-    assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(client.stats().retries, 1);
 }
 
@@ -201,8 +193,6 @@ async fn malformed_answers_name_the_json_path() {
         Canned::json(200, r#"{"elements":[{"id":"A","price":"12.50"}]}"#),
         1,
     );
-    match client.catalog_page(None).await {
-        Err(ConnectorError::Malformed { path, .. }) => assert_eq!(path, "elements[0].price"),
-        other => panic!("expected Malformed, got {other:?}"),
-    }
+    let path = malformed_path(client.catalog_page(None).await);
+    assert_eq!(path, "elements[0].price");
 }

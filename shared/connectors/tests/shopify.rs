@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
-use common::{at, env, fast};
+use common::{at, env, fast, refused};
 use rust_decimal::Decimal;
 use tillbridge_connectors::fake::shopify::{FakeShopify, Shop, product};
 use tillbridge_connectors::http::RateLimit;
-use tillbridge_connectors::{ConnectorError, HttpConfig, ShopifyClient, VendorApi, pull};
+use tillbridge_connectors::{HttpConfig, ShopifyClient, VendorApi, pull};
 use tillbridge_domain::{Currency, Secret};
 
 fn shop(products: u64) -> Shop {
@@ -35,11 +35,21 @@ fn shop(products: u64) -> Shop {
 }
 
 async fn start(token: &str, shop: Shop, config: HttpConfig) -> (FakeShopify, ShopifyClient) {
+    start_as(token, token, shop, config).await
+}
+
+/// A fake accepting `token` and a client presenting `presented`.
+async fn start_as(
+    token: &str,
+    presented: &str,
+    shop: Shop,
+    config: HttpConfig,
+) -> (FakeShopify, ShopifyClient) {
     let fake = FakeShopify::start(token, shop).await.expect("fake");
     let (env, _) = env();
     let client = ShopifyClient::new(
         &fake.server.base_url,
-        &Secret::new(token),
+        &Secret::new(presented),
         Currency::USD,
         config,
         &env,
@@ -101,21 +111,9 @@ async fn delta_and_fetch_by_id() {
 
 #[tokio::test]
 async fn a_bad_token_is_refused_with_shopifys_reason() {
-    let fake = FakeShopify::start("right", shop(1)).await.expect("fake");
-    let (env, _) = env();
-    let client = ShopifyClient::new(
-        &fake.server.base_url,
-        &Secret::new("wrong"),
-        Currency::USD,
-        fast(3),
-        &env,
-    )
-    .expect("client");
-    let err = client.catalog_page(None).await.expect_err("refused");
-    assert!(
-        matches!(&err, ConnectorError::Refused { status: 401, vendor_reason, .. } if vendor_reason.starts_with("[API] Invalid API key")),
-        "{err:?}"
-    );
+    let (_fake, client) = start_as("right", "wrong", shop(1), fast(3)).await;
+    let reason = refused(client.catalog_page(None).await, 401);
+    assert!(reason.starts_with("[API] Invalid API key"), "{reason}");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{at, env, fast};
+use common::{at, env, fast, malformed_path, refused};
 use rust_decimal::Decimal;
 use tillbridge_connectors::fake::Canned;
 use tillbridge_connectors::fake::square::{
@@ -14,13 +14,18 @@ use tillbridge_connectors::{ConnectorError, ObjectKind, SquareClient, VendorApi,
 use tillbridge_domain::{Currency, Secret};
 
 async fn start(token: &str, catalog: Catalog) -> (FakeSquare, SquareClient) {
+    start_as(token, token, catalog).await
+}
+
+/// A fake accepting `token` and a client presenting `presented`.
+async fn start_as(token: &str, presented: &str, catalog: Catalog) -> (FakeSquare, SquareClient) {
     let fake = FakeSquare::start(token, catalog)
         .await
         .expect("fake starts");
     let (env, _) = env();
     let client = SquareClient::new(
         Some(&fake.server.base_url),
-        &Secret::new(token),
+        &Secret::new(presented),
         fast(3),
         &env,
     )
@@ -220,30 +225,12 @@ async fn fetch_by_id_resolves_the_parent_and_reports_missing_ids() {
 
 #[tokio::test]
 async fn a_bad_token_is_refused_with_squares_reason() {
-    let fake = FakeSquare::start("right", Catalog::generated(1, 1, at(0)))
-        .await
-        .expect("fake");
-    let (env, _) = env();
-    let client = SquareClient::new(
-        Some(&fake.server.base_url),
-        &Secret::new("wrong"),
-        fast(3),
-        &env,
-    )
-    .expect("client");
-    match client.catalog_page(None).await {
-        Err(ConnectorError::Refused {
-            status: 401,
-            vendor_reason,
-            ..
-        }) => {
-            assert_eq!(
-                vendor_reason,
-                "UNAUTHORIZED: This request could not be authorized."
-            );
-        }
-        other => panic!("expected Refused, got {other:?}"),
-    }
+    let (_fake, client) = start_as("right", "wrong", Catalog::generated(1, 1, at(0))).await;
+    let reason = refused(client.catalog_page(None).await, 401);
+    assert_eq!(
+        reason,
+        "UNAUTHORIZED: This request could not be authorized."
+    );
     assert_eq!(client.stats().api_calls, 1, "a refusal is not retried");
 }
 
@@ -266,14 +253,11 @@ async fn malformed_answers_name_the_json_path() {
     let (fake, client) = start("tok-bad", Catalog::generated(1, 1, at(0))).await;
     let body = r#"{"objects":[{"type":"ITEM","id":"I1","item_data":{"name":"A","variations":[{"type":"ITEM_VARIATION","id":"V1","item_variation_data":{"price_money":{"amount":"12.5","currency":"USD"}}}]}}]}"#;
     fake.server.control.push(Canned::json(200, body), 1);
-    let err = client.fetch(&["I1".into()]).await.expect_err("malformed");
-    match err {
-        ConnectorError::Malformed { path, .. } => assert_eq!(
-            path,
-            "objects[0].item_data.variations[0].item_variation_data.price_money.amount"
-        ),
-        other => panic!("expected Malformed, got {other:?}"),
-    }
+    let path = malformed_path(client.fetch(&["I1".into()]).await);
+    assert_eq!(
+        path,
+        "objects[0].item_data.variations[0].item_variation_data.price_money.amount"
+    );
     fake.server.control.push(
         Canned::json(
             200,

@@ -3,13 +3,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{at, env, fast};
+use common::{after_throttle, at, env, fast, malformed_path, refused};
 use rust_decimal::Decimal;
 use tillbridge_connectors::fake::Canned;
 use tillbridge_connectors::fake::toast::{FakeMenuItem, FakeToast, Restaurant, rate_limited};
-use tillbridge_connectors::{ConnectorError, ToastClient, VendorApi, pull};
+use tillbridge_connectors::{ToastClient, VendorApi, pull};
 use tillbridge_domain::{Currency, Secret};
 
 const GUID: &str = "5f1c9b54-0000-4000-8000-000000000001";
@@ -35,12 +35,17 @@ fn restaurant() -> Restaurant {
 }
 
 async fn start(token: &str) -> (FakeToast, ToastClient) {
+    start_as(token, token).await
+}
+
+/// A fake accepting `token` and a client presenting `presented`.
+async fn start_as(token: &str, presented: &str) -> (FakeToast, ToastClient) {
     let fake = FakeToast::start(token, restaurant()).await.expect("fake");
     let (env, _) = env();
     let client = ToastClient::new(
         Some(&fake.server.base_url),
         GUID,
-        &Secret::new(token),
+        &Secret::new(presented),
         Currency::USD,
         fast(3),
         &env,
@@ -118,37 +123,20 @@ async fn fetch_by_guid_reports_missing_guids() {
 
 #[tokio::test]
 async fn a_bad_token_is_refused_with_toasts_message() {
-    let fake = FakeToast::start("right", restaurant()).await.expect("fake");
-    let (env, _) = env();
-    let client = ToastClient::new(
-        Some(&fake.server.base_url),
-        GUID,
-        &Secret::new("wrong"),
-        Currency::USD,
-        fast(3),
-        &env,
-    )
-    .expect("client");
-    match client.catalog_page(None).await {
-        Err(ConnectorError::Refused {
-            status: 401,
-            vendor_reason,
-            ..
-        }) => assert_eq!(vendor_reason, "Access token is invalid or expired"),
-        other => panic!("expected Refused, got {other:?}"),
-    }
+    let (_fake, client) = start_as("right", "wrong").await;
+    let reason = refused(client.catalog_page(None).await, 401);
+    assert_eq!(reason, "Access token is invalid or expired");
     assert_eq!(client.stats().api_calls, 1);
 }
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_waited_for() {
     let (fake, client) = start("tok-429").await;
-    fake.server
-        .control
-        .push(rate_limited().header("Retry-After", "1"), 1);
-    let started = Instant::now();
-    pull(&client, None).await.expect("after the wait");
-    assert!(started.elapsed() >= Duration::from_secs(1));
+    let throttle = rate_limited().header("Retry-After", "1");
+    let wait = Duration::from_secs(1);
+    after_throttle(&fake.server.control, throttle, wait, pull(&client, None))
+        .await
+        .expect("after the wait");
     assert_eq!(client.stats().retries, 1);
 }
 
@@ -157,10 +145,6 @@ async fn inexact_prices_are_malformed_at_their_path() {
     let (fake, client) = start("tok-bad").await;
     let body = r#"{"lastUpdated":"2025-01-01T00:00:00.000+0000","menus":[{"menuGroups":[{"name":"A","menuItems":[{"guid":"x","price":4.555,"pricingStrategy":"BASE_PRICE"}]}]}]}"#;
     fake.server.control.push(Canned::json(200, body), 1);
-    match client.catalog_page(None).await {
-        Err(ConnectorError::Malformed { path, .. }) => {
-            assert_eq!(path, "menus[0].menuGroups[0].menuItems[0].price");
-        }
-        other => panic!("expected Malformed, got {other:?}"),
-    }
+    let path = malformed_path(client.catalog_page(None).await);
+    assert_eq!(path, "menus[0].menuGroups[0].menuItems[0].price");
 }

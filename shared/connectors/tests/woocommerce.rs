@@ -4,15 +4,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{at, env, fast};
+use common::{after_throttle, at, env, fast, refused};
 use rust_decimal::Decimal;
 use tillbridge_connectors::fake::Canned;
 use tillbridge_connectors::fake::woocommerce::{
     FakeWooCommerce, Store, simple, variable, variation,
 };
-use tillbridge_connectors::{ConnectorError, ObjectKind, VendorApi, WooCommerceClient, pull};
+use tillbridge_connectors::{ObjectKind, VendorApi, WooCommerceClient, pull};
 use tillbridge_domain::{Currency, Secret};
 
 fn store() -> Store {
@@ -30,13 +30,18 @@ fn store() -> Store {
 }
 
 async fn start(key: &str) -> (FakeWooCommerce, WooCommerceClient) {
+    start_as(key, key).await
+}
+
+/// A fake accepting `key` and a client presenting `presented`.
+async fn start_as(key: &str, presented: &str) -> (FakeWooCommerce, WooCommerceClient) {
     let fake = FakeWooCommerce::start(key, "cs_secret", store())
         .await
         .expect("fake");
     let (env, _) = env();
     let client = WooCommerceClient::new(
         &fake.server.base_url,
-        key,
+        presented,
         &Secret::new("cs_secret"),
         Currency::USD,
         fast(3),
@@ -130,49 +135,30 @@ async fn fetch_by_id_reads_a_variation_with_its_parent_and_reports_missing() {
 
 #[tokio::test]
 async fn a_bad_key_is_refused_with_woocommerces_reason() {
-    let fake = FakeWooCommerce::start("ck_right", "cs_secret", store())
-        .await
-        .expect("fake");
-    let (env, _) = env();
-    let client = WooCommerceClient::new(
-        &fake.server.base_url,
-        "ck_wrong",
-        &Secret::new("cs_secret"),
-        Currency::USD,
-        fast(3),
-        &env,
-    )
-    .expect("client");
-    let err = client.catalog_page(None).await.expect_err("refused");
-    match err {
-        ConnectorError::Refused {
-            status,
-            vendor_reason,
-            ..
-        } => {
-            assert_eq!(status, 401);
-            assert_eq!(
-                vendor_reason,
-                "woocommerce_rest_authentication_error: Consumer key is invalid."
-            );
-        }
-        other => panic!("expected Refused, got {other:?}"),
-    }
+    let (_fake, client) = start_as("ck_right", "ck_wrong").await;
+    let reason = refused(client.catalog_page(None).await, 401);
+    assert_eq!(
+        reason,
+        "woocommerce_rest_authentication_error: Consumer key is invalid."
+    );
 }
 
 #[tokio::test]
 async fn a_host_429_with_retry_after_is_waited_out() {
     let (fake, client) = start("ck_429").await;
-    fake.server.control.push(
-        Canned::json(
-            429,
-            r#"{"code":"rate_limited","message":"Too many requests","data":{"status":429}}"#,
-        )
-        .header("Retry-After", "1"),
-        1,
-    );
-    let started = Instant::now();
-    client.catalog_page(None).await.expect("after the wait");
-    assert!(started.elapsed() >= Duration::from_secs(1));
+    let throttle = Canned::json(
+        429,
+        r#"{"code":"rate_limited","message":"Too many requests","data":{"status":429}}"#,
+    )
+    .header("Retry-After", "1");
+    let wait = Duration::from_secs(1);
+    after_throttle(
+        &fake.server.control,
+        throttle,
+        wait,
+        client.catalog_page(None),
+    )
+    .await
+    .expect("after the wait");
     assert_eq!(client.stats().retries, 1);
 }

@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{at, env, fast};
+use common::{after_throttle, at, env, fast, malformed_path, refused};
 use rust_decimal::Decimal;
 use tillbridge_connectors::fake::Canned;
 use tillbridge_connectors::fake::zettle::{
@@ -45,11 +45,16 @@ fn org(n: usize, page: usize) -> Organization {
 }
 
 async fn start(token: &str, o: Organization) -> (FakeZettle, ZettleClient) {
+    start_as(token, token, o).await
+}
+
+/// A fake accepting `token` and a client presenting `presented`.
+async fn start_as(token: &str, presented: &str, o: Organization) -> (FakeZettle, ZettleClient) {
     let fake = FakeZettle::start(token, o).await.expect("fake");
     let (env, _) = env();
     let client = ZettleClient::new(
         Some(&fake.server.base_url),
-        &Secret::new(token),
+        &Secret::new(presented),
         fast(3),
         &env,
     )
@@ -178,35 +183,20 @@ async fn fetch_by_product_uuid_reports_missing_ones() {
 
 #[tokio::test]
 async fn a_bad_token_is_refused_with_zettles_reason() {
-    let fake = FakeZettle::start("right", org(1, 10)).await.expect("fake");
-    let (env, _) = env();
-    let client = ZettleClient::new(
-        Some(&fake.server.base_url),
-        &Secret::new("wrong"),
-        fast(3),
-        &env,
-    )
-    .expect("client");
-    match client.catalog_page(None).await {
-        Err(ConnectorError::Refused {
-            status: 401,
-            vendor_reason,
-            ..
-        }) => assert_eq!(vendor_reason, "The access token is invalid or has expired"),
-        other => panic!("expected Refused, got {other:?}"),
-    }
+    let (_fake, client) = start_as("right", "wrong", org(1, 10)).await;
+    let reason = refused(client.catalog_page(None).await, 401);
+    assert_eq!(reason, "The access token is invalid or has expired");
     assert_eq!(client.stats().api_calls, 1);
 }
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_waited_for() {
     let (fake, client) = start("zt-429", org(1, 10)).await;
-    fake.server
-        .control
-        .push(rate_limited().header("Retry-After", "1"), 1);
-    let started = Instant::now();
-    pull(&client, None).await.expect("after the wait");
-    assert!(started.elapsed() >= Duration::from_secs(1));
+    let throttle = rate_limited().header("Retry-After", "1");
+    let wait = Duration::from_secs(1);
+    after_throttle(&fake.server.control, throttle, wait, pull(&client, None))
+        .await
+        .expect("after the wait");
     assert_eq!(client.stats().retries, 1);
 }
 
@@ -218,12 +208,8 @@ async fn malformed_answers_and_foreign_links_are_refused() {
         Canned::json(200, r#"{"products":[{"uuid":"p","updated":"2025-01-01T00:00:00Z","variants":[{"uuid":"v","price":{"amount":1.5,"currencyId":"SEK"}}]}]}"#),
         1,
     );
-    match client.catalog_page(None).await {
-        Err(ConnectorError::Malformed { path, .. }) => {
-            assert_eq!(path, "products[0].variants[0].price.amount");
-        }
-        other => panic!("expected Malformed, got {other:?}"),
-    }
+    let path = malformed_path(client.catalog_page(None).await);
+    assert_eq!(path, "products[0].variants[0].price.amount");
     let err = client
         .catalog_page(Some(
             "https://elsewhere.example/organizations/self/library?offset=1",

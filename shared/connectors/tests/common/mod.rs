@@ -1,11 +1,14 @@
 //! Helpers shared by the connector tests.
 #![allow(dead_code)]
 
+use std::fmt::Debug;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use tillbridge_connectors::fake::{Canned, Control};
 use tillbridge_connectors::http::{BreakerPolicy, RateLimit, RetryPolicy};
-use tillbridge_connectors::{Env, HttpConfig};
+use tillbridge_connectors::{ConnectorError, Env, HttpConfig};
 use tillbridge_domain::Timestamp;
 use tillbridge_ports::memory::MemoryTable;
 use tillbridge_ports::{Clock, ManualClock};
@@ -42,4 +45,39 @@ pub fn fast(max_attempts: u32) -> HttpConfig {
         timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
     }
+}
+
+/// The vendor's reason of a refusal with `status`; panics on any other outcome.
+pub fn refused<T: Debug>(result: Result<T, ConnectorError>, status: u16) -> String {
+    match result {
+        Err(ConnectorError::Refused {
+            status: s,
+            vendor_reason,
+            ..
+        }) if s == status => vendor_reason,
+        other => panic!("expected Refused ({status}), got {other:?}"),
+    }
+}
+
+/// The JSON path of a malformed answer; panics on any other outcome.
+pub fn malformed_path<T: Debug>(result: Result<T, ConnectorError>) -> String {
+    match result {
+        Err(ConnectorError::Malformed { path, .. }) => path,
+        other => panic!("expected Malformed, got {other:?}"),
+    }
+}
+
+/// Queues `throttle` for the next request, runs `call` and checks it took at least `wait`
+/// (the client waited the throttle out).
+pub async fn after_throttle<T>(
+    control: &Control,
+    throttle: Canned,
+    wait: Duration,
+    call: impl Future<Output = T>,
+) -> T {
+    control.push(throttle, 1);
+    let started = Instant::now();
+    let out = call.await;
+    assert!(started.elapsed() >= wait, "{:?}", started.elapsed());
+    out
 }
