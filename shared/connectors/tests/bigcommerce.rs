@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{after_throttle, at, env, fast, malformed_path, refused};
+use common::{after_throttle, at, env, external_ids, fast, malformed_path, refused};
 use rust_decimal::Decimal;
 use tillbridge_connectors::fake::Canned;
 use tillbridge_connectors::fake::bigcommerce::{FakeBigCommerce, Store, product, rate_limited};
@@ -104,11 +104,7 @@ async fn fetch_by_variant_id_returns_only_that_variant_and_reports_missing() {
         .fetch(&["902".into(), "7".into(), "424242".into()])
         .await
         .expect("fetch");
-    let ids: Vec<&str> = page
-        .items
-        .iter()
-        .map(|i| i.item.external_id.as_str())
-        .collect();
+    let ids = external_ids(&page.items);
     assert_eq!(ids, vec!["10007", "902"]);
     assert_eq!(page.missing, vec!["424242".to_owned()]);
     let locations = client.locations().await.expect("locations");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
-use common::{at, env, fast, refused};
+use common::{at, env, external_ids, fast, refused};
 use rust_decimal::Decimal;
 use tillbridge_connectors::fake::shopify::{FakeShopify, Shop, product};
 use tillbridge_connectors::http::RateLimit;
@@ -98,11 +98,7 @@ async fn delta_and_fetch_by_id() {
         .fetch(&["41".into(), "gid://shopify/Product/5".into(), "999".into()])
         .await
         .expect("fetch");
-    let ids: Vec<&str> = page
-        .items
-        .iter()
-        .map(|i| i.item.external_id.as_str())
-        .collect();
+    let ids = external_ids(&page.items);
     assert_eq!(ids, vec!["41", "50", "51"]);
     assert_eq!(page.items[0].item.name.as_deref(), Some("Tee 4"));
     assert_eq!(page.missing, vec!["999".to_owned()]);

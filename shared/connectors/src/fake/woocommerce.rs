@@ -150,9 +150,10 @@ fn modified(v: &Value) -> Option<Timestamp> {
     Timestamp::parse_lenient(v.get("date_modified_gmt")?.as_str()?).ok()
 }
 
-/// One page of `all` with WooCommerce's paging headers.
-fn paged(uri: &axum::http::Uri, all: &[Value], page: usize, per_page: usize) -> Response {
-    let per_page = per_page.clamp(1, 100);
+/// The page `q` asks for (default 1, 10 a page) of `all`, with WooCommerce's paging headers.
+fn paged(uri: &axum::http::Uri, all: &[Value], q: &ListQuery) -> Response {
+    let page = q.page.unwrap_or(1);
+    let per_page = q.per_page.unwrap_or(10).clamp(1, 100);
     let total_pages = all.len().div_ceil(per_page).max(1);
     let body: Vec<&Value> = all
         .iter()
@@ -207,12 +208,7 @@ async fn list(
         .filter(|p| after.is_none_or(|a| modified(p).is_some_and(|m| m > a)))
         .cloned()
         .collect();
-    paged(
-        &uri,
-        &matching,
-        q.page.unwrap_or(1),
-        q.per_page.unwrap_or(10),
-    )
+    paged(&uri, &matching, &q)
 }
 
 fn not_found() -> Response {
@@ -256,10 +252,5 @@ async fn variations(
         .filter(|v| v.get("parent_id").and_then(Value::as_u64) == Some(id))
         .cloned()
         .collect();
-    paged(
-        &uri,
-        &matching,
-        q.page.unwrap_or(1),
-        q.per_page.unwrap_or(10),
-    )
+    paged(&uri, &matching, &q)
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tillbridge_connectors::fake::{Canned, Control};
 use tillbridge_connectors::http::{BreakerPolicy, RateLimit, RetryPolicy};
-use tillbridge_connectors::{ConnectorError, Env, HttpConfig};
+use tillbridge_connectors::{ConnectorError, Env, FetchedItem, HttpConfig};
 use tillbridge_domain::Timestamp;
 use tillbridge_ports::memory::MemoryTable;
 use tillbridge_ports::{Clock, ManualClock};
@@ -80,4 +80,9 @@ pub async fn after_throttle<T>(
     let out = call.await;
     assert!(started.elapsed() >= wait, "{:?}", started.elapsed());
     out
+}
+
+/// The items' external ids, in order.
+pub fn external_ids(items: &[FetchedItem]) -> Vec<&str> {
+    items.iter().map(|i| i.item.external_id.as_str()).collect()
 }
