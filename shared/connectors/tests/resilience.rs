@@ -3,19 +3,15 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{at, env, fast};
+use common::{after_throttle, at, env, fast};
 use tillbridge_connectors::fake::square::{Catalog, FakeSquare, rate_limited, server_error};
 use tillbridge_connectors::http::{BreakerState, RateLimit};
 use tillbridge_connectors::{ConnectorError, Env, HttpConfig, SquareClient, VendorApi};
 use tillbridge_domain::Secret;
-
-async fn fake(token: &str) -> FakeSquare {
-    FakeSquare::start(token, Catalog::generated(3, 1, at(0)))
-        .await
-        .expect("fake starts")
-}
+use tillbridge_ports::ManualClock;
 
 fn client(fake: &FakeSquare, token: &str, config: HttpConfig, env: &Env) -> SquareClient {
     SquareClient::new(
@@ -27,15 +23,32 @@ fn client(fake: &FakeSquare, token: &str, config: HttpConfig, env: &Env) -> Squa
     .expect("client")
 }
 
+/// A fake Square accepting `token`, a client of it with `config`, their environment and
+/// its clock.
+async fn start(
+    token: &str,
+    config: HttpConfig,
+) -> (FakeSquare, SquareClient, Env, Arc<ManualClock>) {
+    let fake = FakeSquare::start(token, Catalog::generated(3, 1, at(0)))
+        .await
+        .expect("fake starts");
+    let (env, clock) = env();
+    let client = client(&fake, token, config, &env);
+    (fake, client, env, clock)
+}
+
+/// The breaker state of `client`'s vendor and credential.
+async fn breaker(client: &SquareClient) -> BreakerState {
+    client.http().breaker().state().await.expect("state")
+}
+
 #[tokio::test]
 async fn a_429_storm_is_retried_and_never_exceeds_the_rate_limit() {
-    let fake = fake("tok-storm").await;
-    let (env, _) = env();
     let config = HttpConfig {
         rate: RateLimit::per_second(10),
         ..fast(40)
     };
-    let client = client(&fake, "tok-storm", config, &env);
+    let (fake, client, _, _) = start("tok-storm", config).await;
     fake.server.control.push(rate_limited(), 25);
     let locations = client.locations().await.expect("retried through the storm");
     assert!(locations.len() == 2);
@@ -59,46 +72,30 @@ async fn a_429_storm_is_retried_and_never_exceeds_the_rate_limit() {
 
 #[tokio::test]
 async fn retry_after_in_seconds_is_honoured_over_a_shorter_backoff() {
-    let fake = fake("tok-ra").await;
-    let (env, _) = env();
-    let client = client(&fake, "tok-ra", fast(3), &env);
-    fake.server
-        .control
-        .push(rate_limited().header("Retry-After", "1"), 1);
-    let started = Instant::now();
-    client.locations().await.expect("after the wait");
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    let (fake, client, _, _) = start("tok-ra", fast(3)).await;
+    let throttle = rate_limited().header("Retry-After", "1");
+    let wait = Duration::from_secs(1);
+    after_throttle(&fake.server.control, throttle, wait, client.locations())
+        .await
+        .expect("after the wait");
     assert_eq!(client.stats().retries, 1);
 }
 
 #[tokio::test]
 async fn retry_after_as_an_http_date_is_honoured() {
-    let fake = fake("tok-date").await;
-    let (env, _) = env();
-    let client = client(&fake, "tok-date", fast(3), &env);
+    let (fake, client, _, _) = start("tok-date", fast(3)).await;
     let when = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
-    fake.server
-        .control
-        .push(server_error(503).header("Retry-After", when), 1);
-    let started = Instant::now();
-    client.locations().await.expect("after the wait");
+    let throttle = server_error(503).header("Retry-After", when);
     // HTTP-dates have one-second resolution: at least one full second is left.
-    assert!(
-        started.elapsed() >= Duration::from_millis(1000),
-        "{:?}",
-        started.elapsed()
-    );
+    let wait = Duration::from_millis(1000);
+    after_throttle(&fake.server.control, throttle, wait, client.locations())
+        .await
+        .expect("after the wait");
 }
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_policy_gives_up_at_once() {
-    let fake = fake("tok-long").await;
-    let (env, _) = env();
-    let client = client(&fake, "tok-long", fast(5), &env);
+    let (fake, client, _, _) = start("tok-long", fast(5)).await;
     fake.server
         .control
         .push(rate_limited().header("Retry-After", "86400"), 1);
@@ -120,9 +117,7 @@ async fn a_retry_after_beyond_the_policy_gives_up_at_once() {
 
 #[tokio::test]
 async fn persistent_5xx_ends_exhausted_with_the_last_status() {
-    let fake = fake("tok-5xx").await;
-    let (env, _) = env();
-    let client = client(&fake, "tok-5xx", fast(3), &env);
+    let (fake, client, _, _) = start("tok-5xx", fast(3)).await;
     fake.server.control.always(Some(server_error(503)));
     let err = client.locations().await.expect_err("exhausted");
     match err {
@@ -146,13 +141,11 @@ async fn persistent_5xx_ends_exhausted_with_the_last_status() {
 
 #[tokio::test]
 async fn a_slow_vendor_times_out_and_is_exhausted_without_a_status() {
-    let fake = fake("tok-slow").await;
-    let (env, _) = env();
     let config = HttpConfig {
         timeout: Duration::from_millis(150),
         ..fast(2)
     };
-    let client = client(&fake, "tok-slow", config, &env);
+    let (fake, client, _, _) = start("tok-slow", config).await;
     fake.server.control.set_delay(Duration::from_millis(600));
     let err = client.locations().await.expect_err("timed out");
     assert!(
@@ -163,9 +156,7 @@ async fn a_slow_vendor_times_out_and_is_exhausted_without_a_status() {
 
 #[tokio::test]
 async fn the_breaker_opens_after_five_failures_and_half_opens_after_sixty_seconds() {
-    let fake = fake("tok-breaker").await;
-    let (env, clock) = env();
-    let client = client(&fake, "tok-breaker", fast(1), &env);
+    let (fake, client, env, clock) = start("tok-breaker", fast(1)).await;
     fake.server.control.always(Some(server_error(500)));
     for _ in 0..5 {
         let err = client.locations().await.expect_err("500");
@@ -177,10 +168,7 @@ async fn the_breaker_opens_after_five_failures_and_half_opens_after_sixty_second
             }
         ));
     }
-    assert_eq!(
-        client.http().breaker().state().await.expect("state"),
-        BreakerState::Open { until: at(60) }
-    );
+    assert_eq!(breaker(&client).await, BreakerState::Open { until: at(60) });
     // Open: refused without a request; another container (another client on the same
     // table and credential) sees the same state.
     let other = self::client(&fake, "tok-breaker", fast(1), &env);
@@ -196,75 +184,53 @@ async fn the_breaker_opens_after_five_failures_and_half_opens_after_sixty_second
         Err(ConnectorError::CircuitOpen { .. })
     ));
     clock.advance_secs(1);
-    assert_eq!(
-        client.http().breaker().state().await.expect("state"),
-        BreakerState::HalfOpen
-    );
+    assert_eq!(breaker(&client).await, BreakerState::HalfOpen);
     // A failed trial opens it again for another 60 s.
     assert!(matches!(
         client.locations().await,
         Err(ConnectorError::Exhausted { .. })
     ));
     assert_eq!(
-        client.http().breaker().state().await.expect("state"),
+        breaker(&client).await,
         BreakerState::Open { until: at(120) }
     );
     clock.advance_secs(60);
     fake.server.control.always(None);
     client.locations().await.expect("the trial succeeds");
-    assert_eq!(
-        client.http().breaker().state().await.expect("state"),
-        BreakerState::Closed { failures: 0 }
-    );
+    assert_eq!(breaker(&client).await, BreakerState::Closed { failures: 0 });
     other.locations().await.expect("closed for everyone");
 }
 
 #[tokio::test]
 async fn refusals_and_429s_do_not_open_the_breaker() {
-    let fake = fake("tok-429").await;
-    let (env, _) = env();
-    let client = client(&fake, "tok-429", fast(1), &env);
+    let (fake, client, _, _) = start("tok-429", fast(1)).await;
     fake.server.control.push(rate_limited(), 6);
     for _ in 0..6 {
         assert!(client.locations().await.is_err());
     }
-    assert_eq!(
-        client.http().breaker().state().await.expect("state"),
-        BreakerState::Closed { failures: 0 }
-    );
+    assert_eq!(breaker(&client).await, BreakerState::Closed { failures: 0 });
     // Four 5xx, then a 429: the vendor answered, the count starts again.
     fake.server.control.push(server_error(502), 4);
     fake.server.control.push(rate_limited(), 1);
     for _ in 0..5 {
         assert!(client.locations().await.is_err());
     }
-    assert_eq!(
-        client.http().breaker().state().await.expect("state"),
-        BreakerState::Closed { failures: 0 }
-    );
+    assert_eq!(breaker(&client).await, BreakerState::Closed { failures: 0 });
 }
 
 #[tokio::test]
 async fn a_half_open_trial_answered_429_retries_and_closes_the_breaker() {
-    let fake = fake("tok-trial429").await;
-    let (env, clock) = env();
-    let client = client(&fake, "tok-trial429", fast(3), &env);
+    let (fake, client, _, clock) = start("tok-trial429", fast(3)).await;
     fake.server.control.push(server_error(500), 5);
     for _ in 0..2 {
         let _ = client.locations().await;
     }
-    assert!(matches!(
-        client.http().breaker().state().await.expect("state"),
-        BreakerState::Open { .. }
-    ));
+    assert!(matches!(breaker(&client).await, BreakerState::Open { .. }));
     clock.advance_secs(60);
     fake.server.control.push(rate_limited(), 1);
     client
         .locations()
         .await
         .expect("the trial's retry goes through");
-    assert_eq!(
-        client.http().breaker().state().await.expect("state"),
-        BreakerState::Closed { failures: 0 }
-    );
+    assert_eq!(breaker(&client).await, BreakerState::Closed { failures: 0 });
 }
