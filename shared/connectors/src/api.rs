@@ -8,6 +8,7 @@
 //! grows its own field.
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
 
 use async_trait::async_trait;
 use reqwest::Url;
@@ -189,6 +190,28 @@ pub async fn pull(api: &dyn VendorApi, since: Option<Timestamp>) -> Result<Pull>
         match page.next_cursor {
             Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
             _ => return Ok(out),
+        }
+    }
+}
+
+/// Walks a vendor's pages from the cursor `first`: `fetch` answers one page's items and the
+/// next page's cursor, `None` on the last. The items of every page, in order.
+///
+/// # Errors
+/// The first page that failed.
+pub(crate) async fn all_pages<C, T, F, Fut>(first: C, mut fetch: F) -> Result<Vec<T>>
+where
+    F: FnMut(C) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<C>)>>,
+{
+    let mut all = Vec::new();
+    let mut cursor = first;
+    loop {
+        let (page, next) = fetch(cursor).await?;
+        all.extend(page);
+        match next {
+            Some(next) => cursor = next,
+            None => return Ok(all),
         }
     }
 }

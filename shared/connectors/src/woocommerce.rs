@@ -30,8 +30,9 @@ use tillbridge_domain::{Currency, Provider, Secret, Timestamp};
 use tillbridge_webhooks::{Headers, NormalizeContext};
 
 use crate::api::{
-    CatalogPage, FetchedItem, Location, ObjectKind, StockLevel, Tombstone, VendorApi, bad_cursor,
-    decode, found, join_url, one_location, parse_base, phase_cursor, stock_levels, vendor_time,
+    CatalogPage, FetchedItem, Location, ObjectKind, StockLevel, Tombstone, VendorApi, all_pages,
+    bad_cursor, decode, found, join_url, one_location, parse_base, phase_cursor, stock_levels,
+    vendor_time,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, Response, VendorWire};
@@ -181,26 +182,33 @@ impl WooCommerceClient {
             .get("id")
             .and_then(Value::as_u64)
             .ok_or_else(|| ConnectorError::malformed(V, format!("{path}.id"), "no product id"))?;
-        let mut page = 1;
-        loop {
-            let query = [
-                ("page", page.to_string()),
-                ("per_page", PER_PAGE.to_owned()),
-            ];
-            let response = self
-                .get(&format!("/wp-json/wc/v3/products/{id}/variations"), &query)
-                .await?;
-            let variations: Vec<Value> = decode(V, &response.body)?;
-            for (j, variation) in variations.iter().enumerate() {
-                out.fetched += 1;
-                let vpath = format!("{path}.variations[{j}]");
-                out.push_dated(self.map(&vpath, &with_parent(variation, product, id))?);
+        let variations_path = format!("/wp-json/wc/v3/products/{id}/variations");
+        let items = all_pages(1, |page: u32| {
+            let variations_path = &variations_path;
+            async move {
+                let query = [
+                    ("page", page.to_string()),
+                    ("per_page", PER_PAGE.to_owned()),
+                ];
+                let response = self.get(variations_path, &query).await?;
+                let variations: Vec<Value> = decode(V, &response.body)?;
+                let items = variations
+                    .iter()
+                    .enumerate()
+                    .map(|(j, variation)| {
+                        let vpath = format!("{path}.variations[{j}]");
+                        self.map(&vpath, &with_parent(variation, product, id))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((items, (page < total_pages(&response)).then_some(page + 1)))
             }
-            if page >= total_pages(&response) {
-                return Ok(());
-            }
-            page += 1;
+        })
+        .await?;
+        for item in items {
+            out.fetched += 1;
+            out.push_dated(item);
         }
+        Ok(())
     }
 
     /// Maps one product or variation through the webhook normalizer.

@@ -46,8 +46,8 @@ use reqwest::header::{AUTHORIZATION, HeaderMap};
 use tillbridge_domain::{Provider, Secret, Timestamp};
 
 use crate::api::{
-    CatalogPage, Location, ObjectKind, StockLevel, Tombstone, VendorApi, bearer, decode, found,
-    join_url, parse_base, raw_decimal, vendor_time,
+    CatalogPage, Location, ObjectKind, StockLevel, Tombstone, VendorApi, all_pages, bearer, decode,
+    found, join_url, parse_base, raw_decimal, vendor_time,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, Response, VendorWire};
@@ -168,17 +168,16 @@ impl ZettleClient {
 
     /// Every stock record, following `Link` pages.
     async fn all_stock(&self) -> Result<Vec<StockRecord>> {
-        let mut url = join_url(V, &self.inventory, "/v3/stock", &[("limit", "500".into())])?;
-        let mut all = Vec::new();
-        loop {
+        let first = join_url(V, &self.inventory, "/v3/stock", &[("limit", "500".into())])?;
+        all_pages(first, |url| async move {
             let response = self.get_url(url).await?;
             let page: Vec<StockRecord> = decode(V, &response.body)?;
-            all.extend(page);
-            match next_link(&response) {
-                Some(next) => url = Self::same_origin(&self.inventory, &next)?,
-                None => return Ok(all),
-            }
-        }
+            let next = next_link(&response)
+                .map(|next| Self::same_origin(&self.inventory, &next))
+                .transpose()?;
+            Ok((page, next))
+        })
+        .await
     }
 
     async fn stock_map(&self, fresh: bool) -> Result<StockMap> {

@@ -35,8 +35,8 @@ use serde_json::json;
 use tillbridge_domain::{Provider, Secret, Timestamp};
 
 use crate::api::{
-    CatalogPage, Location, StockLevel, VendorApi, attach_stock, bearer, decode, join_url,
-    missing_ids, parse_base, vendor_decimal, vendor_time,
+    CatalogPage, Location, StockLevel, VendorApi, all_pages, attach_stock, bearer, decode,
+    join_url, missing_ids, parse_base, vendor_decimal, vendor_time,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, VendorWire};
@@ -306,8 +306,7 @@ impl VendorApi for SquareClient {
     async fn stock(&self, variation_ids: &[String]) -> Result<Vec<StockLevel>> {
         let mut levels = Vec::new();
         for chunk in variation_ids.chunks(BATCH_IDS) {
-            let mut cursor: Option<String> = None;
-            loop {
+            let pages = all_pages(None, |cursor: Option<String>| async move {
                 let mut body = json!({
                     "catalog_object_ids": chunk,
                     "states": ["IN_STOCK"],
@@ -316,21 +315,16 @@ impl VendorApi for SquareClient {
                 if let Some(c) = &cursor {
                     body["cursor"] = json!(c);
                 }
-                let resp: CountsResponse = self
-                    .call(
-                        Method::POST,
-                        "/v2/inventory/counts/batch-retrieve",
-                        &[],
-                        Some(body),
-                    )
-                    .await?;
+                let path = "/v2/inventory/counts/batch-retrieve";
+                let resp: CountsResponse = self.call(Method::POST, path, &[], Some(body)).await?;
+                let mut page = Vec::new();
                 for (i, c) in resp.counts.iter().enumerate() {
                     // Other states (SOLD, WASTE, IN_TRANSIT, …) are not stock on hand.
                     if c.state != "IN_STOCK" {
                         continue;
                     }
                     let path = format!("counts[{i}]");
-                    levels.push(StockLevel {
+                    page.push(StockLevel {
                         external_id: c.catalog_object_id.clone(),
                         location_id: c.location_id.clone(),
                         quantity: vendor_decimal(V, &format!("{path}.quantity"), &c.quantity)?,
@@ -341,11 +335,9 @@ impl VendorApi for SquareClient {
                             .transpose()?,
                     });
                 }
-                match resp.cursor.filter(|c| !c.is_empty()) {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
+                Ok((page, resp.cursor.filter(|c| !c.is_empty()).map(Some)))
+            });
+            levels.extend(pages.await?);
         }
         Ok(levels)
     }

@@ -19,7 +19,7 @@ use tillbridge_domain::Provider;
 
 use super::SquareClient;
 use super::write::physical_count;
-use crate::api::VendorApi;
+use crate::api::{VendorApi, all_pages};
 use crate::destination::{Outcome, PriorState, Snapshot, Undo, UndoResult};
 use crate::error::{ConnectorError, Result};
 
@@ -162,9 +162,7 @@ pub(crate) async fn read_back(
 
 /// Category name → id (live categories).
 pub(crate) async fn list_categories(c: &SquareClient) -> Result<HashMap<String, String>> {
-    let mut out = HashMap::new();
-    let mut cursor: Option<String> = None;
-    loop {
+    let named = all_pages(None, |cursor: Option<String>| async move {
         let mut query = vec![("types", "CATEGORY")];
         if let Some(cur) = &cursor {
             query.push(("cursor", cur.as_str()));
@@ -172,20 +170,25 @@ pub(crate) async fn list_categories(c: &SquareClient) -> Result<HashMap<String, 
         let answer: Value = c
             .call(Method::GET, "/v2/catalog/list", &query, None)
             .await?;
+        let mut page = Vec::new();
         for (i, o) in array(&answer, "objects")?.iter().enumerate() {
             if o["type"] != "CATEGORY" || o["is_deleted"] == true {
                 continue;
             }
             let id = text(o, &format!("objects[{i}]"), "id")?;
             if let Some(name) = o["category_data"]["name"].as_str() {
-                out.entry(name.to_owned()).or_insert_with(|| id.to_owned());
+                page.push((name.to_owned(), id.to_owned()));
             }
         }
-        match answer["cursor"].as_str().filter(|c| !c.is_empty()) {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return Ok(out),
-        }
+        let next = answer["cursor"].as_str().filter(|c| !c.is_empty());
+        Ok((page, next.map(|n| Some(n.to_owned()))))
+    })
+    .await?;
+    let mut out = HashMap::new();
+    for (name, id) in named {
+        out.entry(name).or_insert(id);
     }
+    Ok(out)
 }
 
 async fn batch_delete(c: &SquareClient, ids: &[String]) -> Result<()> {
