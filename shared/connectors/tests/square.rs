@@ -45,6 +45,15 @@ fn variation(id: &str, name: &str, price: Option<i64>, secs: i64) -> FakeVariati
     }
 }
 
+/// A catalog of `items`, listed 100 a page.
+fn paged_by_100(items: Vec<FakeItem>) -> Catalog {
+    Catalog {
+        list_page: 100,
+        items,
+        ..Catalog::default()
+    }
+}
+
 fn item(id: &str, name: &str, secs: i64, variations: Vec<FakeVariation>) -> FakeItem {
     FakeItem {
         id: id.into(),
@@ -124,25 +133,23 @@ async fn stock_sums_in_stock_over_two_locations_and_ignores_other_states() {
 
 #[tokio::test]
 async fn delta_returns_changes_after_the_watermark_with_deletions_as_tombstones() {
-    let mut catalog = Catalog {
-        list_page: 100,
-        ..Catalog::default()
-    };
-    catalog.items.push(item(
-        "I1",
-        "Latte",
-        0,
-        vec![variation("V1", "Large", Some(450), 0)],
-    ));
-    catalog.items.push(item(
-        "I2",
-        "Mocha",
-        0,
-        vec![
-            variation("V2", "Small", Some(300), 0),
-            variation("V3", "Big", Some(500), 0),
-        ],
-    ));
+    let catalog = paged_by_100(vec![
+        item(
+            "I1",
+            "Latte",
+            0,
+            vec![variation("V1", "Large", Some(450), 0)],
+        ),
+        item(
+            "I2",
+            "Mocha",
+            0,
+            vec![
+                variation("V2", "Small", Some(300), 0),
+                variation("V3", "Big", Some(500), 0),
+            ],
+        ),
+    ]);
     let (fake, client) = start("tok-delta", catalog).await;
     let full = pull(&client, None).await.expect("full");
     let watermark = full.watermark.expect("watermark");
@@ -200,16 +207,12 @@ async fn delta_returns_changes_after_the_watermark_with_deletions_as_tombstones(
 
 #[tokio::test]
 async fn fetch_by_id_resolves_the_parent_and_reports_missing_ids() {
-    let mut catalog = Catalog {
-        list_page: 100,
-        ..Catalog::default()
-    };
-    catalog.items.push(item(
+    let catalog = paged_by_100(vec![item(
         "I1",
         "Latte",
         0,
         vec![variation("V1", "Large", Some(450), 3)],
-    ));
+    )]);
     let (_fake, client) = start("tok-fetch", catalog).await;
     let page = client
         .fetch(&["V1".into(), "NOPE".into()])
