@@ -159,9 +159,15 @@ struct LibraryQuery {
     event_log_uuid: Option<String>,
 }
 
-fn link(headers: &HeaderMap, path_and_query: &str) -> Option<HeaderValue> {
-    let host = headers.get("host")?.to_str().ok()?;
-    HeaderValue::from_str(&format!("<http://{host}{path_and_query}>; rel=\"next\"")).ok()
+/// Points `response`'s `Link: <…>; rel="next"` at `path_and_query` on the host asked.
+fn link_next(response: &mut Response, headers: &HeaderMap, path_and_query: &str) {
+    let Some(host) = headers.get("host").and_then(|h| h.to_str().ok()) else {
+        return;
+    };
+    let link = format!("<http://{host}{path_and_query}>; rel=\"next\"");
+    if let Ok(v) = HeaderValue::from_str(&link) {
+        response.headers_mut().insert("link", v);
+    }
 }
 
 async fn library(
@@ -219,9 +225,7 @@ async fn library(
         if let Some(u) = &q.event_log_uuid {
             next.push_str(&format!("&eventLogUuid={u}"));
         }
-        if let Some(v) = link(&headers, &next) {
-            response.headers_mut().insert("link", v);
-        }
+        link_next(&mut response, &headers, &next);
     }
     response
 }
@@ -274,9 +278,7 @@ async fn stock(
             "/v3/stock?cursor={}&limit={limit}",
             cursor_of(offset + limit)
         );
-        if let Some(v) = link(&headers, &next) {
-            response.headers_mut().insert("link", v);
-        }
+        link_next(&mut response, &headers, &next);
     }
     response
 }

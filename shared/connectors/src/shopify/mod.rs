@@ -183,13 +183,7 @@ impl ShopifyClient {
             .await?;
         let mut out = CatalogPage::default();
         for (i, p) in data.products.nodes.iter().enumerate() {
-            let path = format!("data.products.nodes[{i}]");
-            out.fetched += 1;
-            let variants = p.variants.as_ref().map_or(&[][..], |v| v.nodes.as_slice());
-            for (j, v) in variants.iter().enumerate() {
-                out.fetched += 1;
-                out.push_dated(self.map(&format!("{path}.variants.nodes[{j}]"), &path, p, v)?);
-            }
+            self.map_product(&format!("data.products.nodes[{i}]"), p, &mut out)?;
         }
         out.next_cursor = data
             .products
@@ -197,6 +191,17 @@ impl ShopifyClient {
             .filter(|p| p.has_next_page)
             .and_then(|p| p.end_cursor);
         Ok(out)
+    }
+
+    /// Every variant of the product at `path` as a canonical item with its stock.
+    fn map_product(&self, path: &str, p: &Product, out: &mut CatalogPage) -> Result<()> {
+        out.fetched += 1;
+        let variants = p.variants.as_ref().map_or(&[][..], |v| v.nodes.as_slice());
+        for (j, v) in variants.iter().enumerate() {
+            out.fetched += 1;
+            out.push_dated(self.map(&format!("{path}.variants.nodes[{j}]"), path, p, v)?);
+        }
+        Ok(())
     }
 
     /// One variant of `product` as a canonical item with its stock.
@@ -303,13 +308,7 @@ impl VendorApi for ShopifyClient {
                 match node {
                     Some(Node::Product(p)) => {
                         found.push(legacy_id(&p.id).to_owned());
-                        out.fetched += 1;
-                        let variants = p.variants.as_ref().map_or(&[][..], |v| v.nodes.as_slice());
-                        for (j, v) in variants.iter().enumerate() {
-                            out.fetched += 1;
-                            let vpath = format!("{path}.variants.nodes[{j}]");
-                            out.push_dated(self.map(&vpath, &path, &p, v)?);
-                        }
+                        self.map_product(&path, &p, &mut out)?;
                     }
                     Some(Node::ProductVariant(v)) => {
                         found.push(legacy_id(&v.id).to_owned());
