@@ -4,9 +4,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{at, env, fast, malformed_path, refused};
+use common::{after_throttle, at, env, fast, malformed_path, refused};
 use rust_decimal::Decimal;
 use tillbridge_connectors::fake::Canned;
 use tillbridge_connectors::fake::square::{Catalog, FakeItem, FakeSquare, FakeVariation};
@@ -283,19 +283,16 @@ async fn an_object_changed_at_square_after_our_write_is_a_conflict_left_alone() 
 #[tokio::test]
 async fn a_429_is_waited_out_as_retry_after_asks() {
     let (fake, client) = start(Catalog::default(), 3).await;
-    fake.server.control.push(
-        Canned::json(429, r#"{"errors":[{"category":"RATE_LIMIT_ERROR","code":"RATE_LIMITED","detail":"Rate limited"}]}"#)
-            .header("retry-after", "1"),
-        1,
-    );
-    let started = Instant::now();
-    let report = client
-        .upsert("m4", &parents(1), &Journal::default())
+    let throttle = Canned::json(429, r#"{"errors":[{"category":"RATE_LIMIT_ERROR","code":"RATE_LIMITED","detail":"Rate limited"}]}"#)
+        .header("retry-after", "1");
+    let wait = Duration::from_secs(1);
+    let (input, journal) = (parents(1), Journal::default());
+    let upsert = client.upsert("m4", &input, &journal);
+    let report = after_throttle(&fake.server.control, throttle, wait, upsert)
         .await
         .expect("upsert");
     assert!(report.stopped.is_none());
     assert_eq!(report.outcomes[0].action, Action::Created);
-    assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(client.stats().retries, 1);
 }
 
