@@ -357,14 +357,8 @@ fn envelope(
     }
 }
 
-/// Interactive retries (CLI, `serve`): at most 5 attempts, 0.5 s doubling to 8 s, waiting for
-/// a `Retry-After` of up to a minute — a sync an operator watches ends in seconds, not in the
-/// production schedule's 15 minutes.
+/// Interactive retries (CLI, `serve`): [`HttpConfig::bounded`] — a sync an operator watches
+/// ends in seconds, not in the production schedule's 15 minutes.
 pub fn interactive_http(provider: Provider) -> HttpConfig {
-    let mut config = HttpConfig::for_vendor(provider);
-    config.retry.max_attempts = 5;
-    config.retry.base_delay = std::time::Duration::from_millis(500);
-    config.retry.max_delay = std::time::Duration::from_secs(8);
-    config.retry.max_retry_after = std::time::Duration::from_secs(60);
-    config
+    HttpConfig::bounded(provider)
 }

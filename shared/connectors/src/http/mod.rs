@@ -58,6 +58,19 @@ impl HttpConfig {
             connect_timeout: Duration::from_secs(10),
         }
     }
+
+    /// [`HttpConfig::for_vendor`] with retries bounded to seconds — at most 5 attempts, 0.5 s
+    /// doubling to 8 s, a `Retry-After` of up to a minute — for calls an operator watches or
+    /// that must end inside one Lambda invocation (the queue's redelivery spaces later
+    /// attempts out).
+    pub fn bounded(vendor: Provider) -> Self {
+        let mut config = Self::for_vendor(vendor);
+        config.retry.max_attempts = 5;
+        config.retry.base_delay = Duration::from_millis(500);
+        config.retry.max_delay = Duration::from_secs(8);
+        config.retry.max_retry_after = Duration::from_secs(60);
+        config
+    }
 }
 
 /// Where the breaker state lives and where "now" comes from: the ports a client needs.

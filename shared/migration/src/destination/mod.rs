@@ -114,16 +114,10 @@ impl Destinations for TenantDestinations {
     }
 }
 
-/// Retries bounded to seconds (at most 5 attempts, 0.5 s doubling to 8 s, a `Retry-After` of
-/// up to a minute), as the fetcher's: a write inside one Lambda invocation or watched by an
-/// operator ends in time; the queue's redelivery spaces later attempts out.
+/// Retries bounded to seconds ([`HttpConfig::bounded`]): a write inside one Lambda
+/// invocation or watched by an operator ends in time.
 pub fn bounded_http(provider: Provider) -> HttpConfig {
-    let mut config = HttpConfig::for_vendor(provider);
-    config.retry.max_attempts = 5;
-    config.retry.base_delay = std::time::Duration::from_millis(500);
-    config.retry.max_delay = std::time::Duration::from_secs(8);
-    config.retry.max_retry_after = std::time::Duration::from_secs(60);
-    config
+    HttpConfig::bounded(provider)
 }
 
 /// A connector error as the migration's: retryable stays retryable (the queue retries and
