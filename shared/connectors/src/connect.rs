@@ -55,12 +55,13 @@ pub struct ApiCredentials {
     pub api_key: Option<Secret>,
 }
 
+/// The `api` object as written. Fields this version does not use are ignored (a tenants file
+/// may carry what another tool needs); common spellings of the token are accepted.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Raw {
     #[serde(default)]
     base_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "token", alias = "api_token", alias = "accessToken")]
     access_token: Option<String>,
     #[serde(default)]
     consumer_key: Option<String>,
@@ -115,7 +116,8 @@ impl fmt::Debug for ApiCredentials {
 /// when it has one: how the fetcher and the destination writers build their clients.
 ///
 /// # Errors
-/// [`ConnectorError::Config`] when a stored field is unknown.
+/// [`ConnectorError::Config`] when a stored field does not parse (fields this version does not
+/// use are ignored).
 pub fn stored_credentials(
     provider: Provider,
     stored: &tillbridge_ports::tenants::ApiCredentials,
@@ -349,5 +351,25 @@ mod tests {
                 assert!(matches!(e, ConnectorError::Config { .. }), "{e}");
             }
         }
+    }
+
+    /// A tenants file's `api` entry may carry fields another tool needs and spell the token
+    /// its own way; neither stops a sync.
+    #[test]
+    fn extra_fields_and_token_spellings_are_accepted() {
+        let file = r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{"square":{"secret":"s",
+            "api":{"base_url":"http://127.0.0.1:9","token":"tok","location_ids":["L1"],"version":2}}}}]}"#;
+        let dir = tillbridge_ports::tenants::StaticDirectory::from_json(file)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let entry = &dir.entries[0].providers[&Provider::Square];
+        let stored = entry
+            .api_credentials()
+            .unwrap_or_else(|| panic!("credentials"));
+        assert_eq!(stored.names(), ["token", "version"]);
+        let creds =
+            stored_credentials(Provider::Square, &stored, Some("http://127.0.0.1:9".into()))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(creds.access_token, Some(Secret::new("tok")));
+        assert!(connect(Provider::Square, &creds, Currency::USD, None, &env()).is_ok());
     }
 }

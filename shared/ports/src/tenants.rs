@@ -280,9 +280,10 @@ pub struct ApiEntry {
     /// The API's base URL; None = the vendor's production URL.
     #[serde(default)]
     pub base_url: Option<String>,
-    /// Every other field: a credential, name → value.
+    /// Every other field: a credential, name → value (text or a number; other values, which
+    /// no vendor's credentials are, are ignored).
     #[serde(flatten)]
-    pub credentials: BTreeMap<String, String>,
+    pub credentials: BTreeMap<String, serde_json::Value>,
 }
 
 impl ProviderEntry {
@@ -305,17 +306,21 @@ impl ProviderEntry {
 
     /// The API credentials given, if any.
     pub fn api_credentials(&self) -> Option<ApiCredentials> {
-        self.api
-            .as_ref()
-            .filter(|a| !a.credentials.is_empty())
-            .map(|a| {
-                ApiCredentials::new(
-                    a.credentials
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Secret::new(v.as_str())))
-                        .collect(),
-                )
+        let fields: BTreeMap<String, Secret> = self
+            .api
+            .as_ref()?
+            .credentials
+            .iter()
+            .filter_map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                Some((k.clone(), Secret::new(text)))
             })
+            .collect();
+        (!fields.is_empty()).then(|| ApiCredentials::new(fields))
     }
 }
 
