@@ -789,10 +789,16 @@ async fn the_lifecycle_refuses_what_does_not_fit_and_pauses_cancels() {
     assert_eq!(list.as_array().map(Vec::len), Some(2));
 }
 
-/// Runs a whole migration of `records` (approved as suggested) and returns its id.
-async fn migrate(h: &Harness, records: &Value) -> String {
+/// Starts a migration of `records` from `source` (a re-run of `retry_of`'s held-back items
+/// when given).
+async fn start(
+    h: &Harness,
+    records: &Value,
+    source: &str,
+    retry_of: Option<&str>,
+) -> Result<migration::Migration, MigrationError> {
     let bytes = serde_json::to_vec(records).unwrap();
-    let m = migration::start(
+    migration::start(
         h.table.as_ref(),
         h.rt.blobs.as_ref(),
         h.rt.bus.as_ref(),
@@ -800,7 +806,7 @@ async fn migrate(h: &Harness, records: &Value) -> String {
             tenant: &t1(),
             currency: Currency::USD,
             country: None,
-            source_name: "square",
+            source_name: source,
             export: migration::ExportSource::Upload {
                 bytes: &bytes,
                 csv: false,
@@ -810,11 +816,15 @@ async fn migrate(h: &Harness, records: &Value) -> String {
             correlation_id: CorrelationId::parse("c").unwrap(),
             at: h.clock.now(),
             destination: None,
-            retry_of: None,
+            retry_of: retry_of.map(mid),
         },
     )
     .await
-    .unwrap();
+}
+
+/// Runs a whole migration of `records` (approved as suggested) and returns its id.
+async fn migrate(h: &Harness, records: &Value) -> String {
+    let m = start(h, records, "square", None).await.unwrap();
     h.rt.drain().await.unwrap();
     migration::approve(h.table.as_ref(), h.rt.bus.as_ref(), &m.id, "ops", at())
         .await
@@ -897,30 +907,7 @@ async fn held_back_items_are_fixed_and_re_run_alone() {
     // the held-back items alone must not take.
     let mut fixed = records("5.00");
     fixed[0]["price"] = json!("9.99");
-    let bytes = serde_json::to_vec(&fixed).unwrap();
-    let m = migration::start(
-        h.table.as_ref(),
-        h.rt.blobs.as_ref(),
-        h.rt.bus.as_ref(),
-        migration::StartRequest {
-            tenant: &t1(),
-            currency: Currency::USD,
-            country: None,
-            source_name: "square",
-            export: migration::ExportSource::Upload {
-                bytes: &bytes,
-                csv: false,
-            },
-            requested_by: "ops",
-            idempotency_key: None,
-            correlation_id: CorrelationId::parse("c").unwrap(),
-            at: h.clock.now(),
-            destination: None,
-            retry_of: Some(mid(&first)),
-        },
-    )
-    .await
-    .unwrap();
+    let m = start(&h, &fixed, "square", Some(&first)).await.unwrap();
     h.rt.drain().await.unwrap();
     migration::approve(h.table.as_ref(), h.rt.bus.as_ref(), &m.id, "ops", at())
         .await
@@ -946,27 +933,6 @@ async fn held_back_items_are_fixed_and_re_run_alone() {
     assert_eq!(price("r2").await, Some(500));
     assert_eq!(price("r1").await, Some(450), "not part of the re-run");
     // Another tenant's or source's migration cannot be re-run this way.
-    let wrong = migration::start(
-        h.table.as_ref(),
-        h.rt.blobs.as_ref(),
-        h.rt.bus.as_ref(),
-        migration::StartRequest {
-            tenant: &t1(),
-            currency: Currency::USD,
-            country: None,
-            source_name: "clover",
-            export: migration::ExportSource::Upload {
-                bytes: &bytes,
-                csv: false,
-            },
-            requested_by: "ops",
-            idempotency_key: None,
-            correlation_id: CorrelationId::parse("c").unwrap(),
-            at: h.clock.now(),
-            destination: None,
-            retry_of: Some(mid(&first)),
-        },
-    )
-    .await;
+    let wrong = start(&h, &fixed, "clover", Some(&first)).await;
     assert!(wrong.is_err());
 }
