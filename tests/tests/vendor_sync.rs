@@ -152,3 +152,53 @@ fn a_thin_square_webhook_in_serve_leads_to_fetched_items() {
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
+
+#[test]
+fn a_migration_takes_its_source_from_the_vendor_api() {
+    let (_rt, fake) = fake_square("tok", 5);
+    let dir = temp_state("migrate-api");
+    let file = dir.join("tenants.json");
+    std::fs::write(&file, tenants(&fake.server.base_url, "tok")).unwrap();
+    let out = Command::new(binary())
+        .args([
+            "migrate",
+            "--tenant",
+            "t1",
+            "--source-name",
+            "square",
+            "--source-api",
+            "square",
+            "--approve-all",
+            "--offline",
+            "--format",
+            "json",
+            "--state",
+        ])
+        .arg(dir.join("store"))
+        .arg("--tenants")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("pulled 10 items from square"), "{stderr}");
+    let m = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(m["status"], "completed", "{m}");
+    assert_eq!(m["progress"]["created"], 10, "{m}");
+    // Neither an export nor an API: a usage error.
+    let out = Command::new(binary())
+        .args([
+            "migrate",
+            "--tenant",
+            "t1",
+            "--source-name",
+            "square",
+            "--state",
+        ])
+        .arg(dir.join("store"))
+        .arg("--tenants")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -29,8 +29,12 @@ pub struct MigrateArgs {
     #[arg(long)]
     source_name: String,
     /// The export: a JSON array of records (or {"items": […], "customers": […]}) or CSV.
-    #[arg(long)]
-    export: PathBuf,
+    #[arg(long, required_unless_present = "source_api")]
+    export: Option<PathBuf>,
+    /// Instead of an export file, take everything the tenant's account at this vendor lists
+    /// now through its API (the tenants file's `api` entry), as canonical items.
+    #[arg(long, value_name = "PROVIDER", conflicts_with = "export")]
+    source_api: Option<String>,
     /// Approve the suggested mapping as is and run validation, snapshot and apply.
     #[arg(long)]
     approve_all: bool,
@@ -123,11 +127,21 @@ async fn open(common: &Common) -> Result<LocalRuntime, Failure> {
 }
 
 pub fn migrate(a: MigrateArgs) -> Outcome {
-    let export = crate::read_input(&a.export, "export")?;
-    let csv = tillbridge_migration::export::is_csv(&a.export.to_string_lossy());
+    let (file_export, csv) = match &a.export {
+        Some(path) => (
+            Some(crate::read_input(path, "export")?),
+            tillbridge_migration::export::is_csv(&path.to_string_lossy()),
+        ),
+        None => (None, false),
+    };
     crate::runtime()?.block_on(async {
         let mut rt = open(&a.common).await?;
         let tenant = TenantId::parse(&a.tenant).map_err(usage)?;
+        let export = match (file_export, a.source_api.as_deref()) {
+            (Some(bytes), _) => bytes,
+            (None, Some(p)) => export_from_api(&rt, &tenant, p).await?,
+            (None, None) => return Err(usage("give --export FILE or --source-api PROVIDER")),
+        };
         let destination = match a.destination.as_deref() {
             None => None,
             Some(p) => {
@@ -444,4 +458,41 @@ async fn print_mapping(rt: &LocalRuntime, m: &Migration) -> Outcome {
         );
     }
     Ok(())
+}
+
+/// The tenant's catalog at `provider` now, pulled through its API, as a JSON export of
+/// canonical items (the mapping suggests them one to one).
+async fn export_from_api(
+    rt: &LocalRuntime,
+    tenant: &TenantId,
+    provider: &str,
+) -> Result<Vec<u8>, Failure> {
+    let provider: Provider = provider.parse().map_err(usage)?;
+    let client = rt
+        .fetcher
+        .client(tenant, provider)
+        .await
+        .map_err(crate::sync::failure)?;
+    let pulled = tillbridge_connectors::pull(client.as_ref(), None)
+        .await
+        .map_err(|e| crate::sync::failure(e.into()))?;
+    let items: Vec<tillbridge_domain::CatalogItem> = pulled
+        .items
+        .into_iter()
+        .map(|mut f| {
+            if !f.stock_by_location.is_empty() {
+                f.item.quantity_on_hand = Some(f.stock_by_location.values().sum());
+                f.item.stock_by_location = f.stock_by_location;
+            }
+            f.item
+        })
+        .collect();
+    let stats = client.stats();
+    eprintln!(
+        "pulled {} items from {provider} ({} API calls, {} retries)",
+        items.len(),
+        stats.api_calls,
+        stats.retries
+    );
+    serde_json::to_vec(&items).map_err(usage)
 }
