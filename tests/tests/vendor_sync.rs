@@ -140,6 +140,11 @@ fn a_thin_square_webhook_in_serve_leads_to_fetched_items() {
     });
     let item = json(&s.get("/v1/tenants/t1/items/VAR000002-1").1);
     assert_eq!(item["name"], "Item 2");
+    let fetches = json(&s.get("/v1/tenants/t1/fetches").1);
+    assert_eq!(
+        fetches["requests"][0]["request"]["vendor_event"], "catalog.version.updated",
+        "{fetches}"
+    );
     assert_eq!(item["stock_by_location"]["L1"], 3);
     // The operator's sync through the API: nothing new since.
     let (status, body) = s.request("POST", "/v1/tenants/t1/sync/square", &[], b"");

@@ -538,3 +538,17 @@ async fn replayed_step(api: &Api, tenant: &TenantId, delivery: &DeliveryId, oper
         tracing::warn!(tenant = %tenant, delivery_id = %delivery, error = %e, "could not record the replay");
     }
 }
+
+/// `GET /v1/tenants/{tenant}/fetches`: what thin webhooks announced, newest request per object;
+/// a vendor with API credentials fetches these on its own, the others wait for an operator
+/// (`POST …/sync/{provider}` once credentials are set).
+pub(crate) async fn fetches(api: &Api, tenant: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match catalog::fetch_requests(api.table.as_ref(), &tenant).await {
+        Ok(list) => Response::json(200, &json!({ "requests": list })),
+        Err(e) => Response::failure(&e),
+    }
+}

@@ -231,6 +231,8 @@ pub enum RouteId {
     GetDeliveryById,
     /// Pull the tenant's catalog from a vendor's API now.
     SyncProvider,
+    /// What thin webhooks announced (fetch-needed records).
+    ListFetches,
     /// Webhook counters.
     Stats,
     /// Start a migration.
@@ -310,6 +312,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/tenants/{tenant}/rejected",
     ),
     route(RouteId::Stats, "GET", "/v1/tenants/{tenant}/stats"),
+    route(RouteId::ListFetches, "GET", "/v1/tenants/{tenant}/fetches"),
     route(
         RouteId::SyncProvider,
         "POST",
@@ -436,6 +439,7 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::GetDelivery => catalog::get_delivery(api, p(0), p(1), p(2)).await,
         RouteId::GetDeliveryById => catalog::get_delivery_by_id(api, p(0), p(1)).await,
         RouteId::SyncProvider => catalog::sync_provider(api, req, p(0), p(1)).await,
+        RouteId::ListFetches => catalog::fetches(api, p(0)).await,
         RouteId::StartMigration => migrations::start(api, req).await,
         RouteId::ListMigrations => migrations::list(api, req).await,
         RouteId::GetMigration
@@ -488,6 +492,7 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::ListRejected
         | RouteId::GetDelivery
         | RouteId::GetDeliveryById
+        | RouteId::ListFetches
         | RouteId::Stats => Some((tenant, Permission::Read)),
     }
 }

@@ -49,6 +49,17 @@ const fn doc(
 /// The documentation of every route (a test checks that each route of [`ROUTES`] has one).
 pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
     (
+        RouteId::ListFetches,
+        doc(
+            "What thin webhooks announced (Square catalog.version.updated, Clover, Toast menus, \
+             BigCommerce): the newest request per object with its vendor event and time. A \
+             vendor with API credentials fetches these on its own; the others wait here.",
+            &[],
+            None,
+            READ,
+        ),
+    ),
+    (
         RouteId::ListDeadLetters,
         doc(
             "Dead-letter queues: each one's depth and its oldest messages, by ids only (tenant, \

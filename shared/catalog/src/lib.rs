@@ -300,6 +300,24 @@ pub async fn stats(
     Ok(tillbridge_ports::table::attrs_of(table, &pk, sk).await?)
 }
 
+/// The newest "changed, fetch it" request per object (thin webhooks), oldest object first:
+/// `{request: {object_type, object_id, change, vendor_event}, occurred_at, event_id}` each.
+/// A vendor with API credentials fetches them on its own; the others wait here for an operator.
+///
+/// # Errors
+/// The table failed.
+pub async fn fetch_requests(
+    table: &dyn Table,
+    tenant: &TenantId,
+) -> Result<Vec<serde_json::Value>, CatalogError> {
+    let (pk, _) = keys::fetch(tenant, "", None);
+    Ok(tillbridge_ports::table::query_all(table, &pk, "")
+        .await?
+        .into_iter()
+        .filter_map(|i| i.attrs.get("doc").cloned())
+        .collect())
+}
+
 /// The tenant's catalog outcome counters over the hours (of receipt) from `from`'s to `to`'s,
 /// both included.
 ///
