@@ -5,9 +5,9 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::SqsMessage;
 use tillbridge_connectors::fake::square::{Catalog, FakeSquare};
 use tillbridge_domain::Timestamp;
-use tillbridge_ports::memory::{MemoryBlobStore, MemoryTable};
+use tillbridge_ports::memory::MemoryBlobStore;
 use tillbridge_ports::tenants::StaticDirectory;
-use tillbridge_ports::{Clock, ManualClock, Table};
+use tillbridge_ports::{Clock, ManualClock};
 
 use super::*;
 
@@ -19,15 +19,10 @@ fn fetcher(base_url: &str, clock: Arc<ManualClock>) -> Fetcher {
     let tenants = format!(
         r#"{{"tenants":[{{"tenant_id":"t1","currency":"USD","providers":{{"square":{{"secret":"s","notification_url":"https://x/sq","api":{{"base_url":"{base_url}","access_token":"tok"}}}},"shopify":{{"secret":"x"}}}}}},{{"tenant_id":"t2","currency":"USD","providers":{{}}}}]}}"#
     );
-    let directory = Arc::new(StaticDirectory::from_json(&tenants).unwrap());
-    let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
-    Fetcher {
-        table,
-        directory: directory.clone(),
-        secrets: directory,
+    Fetcher::in_memory(
+        Arc::new(StaticDirectory::from_json(&tenants).unwrap()),
         clock,
-        interactive: true,
-    }
+    )
 }
 
 fn notification(n: usize, at: Timestamp) -> String {

@@ -82,6 +82,13 @@ mod pagination {
         }
     }
 
+    /// A fresh in-memory table and the clock it reads, at the epoch.
+    pub(super) fn store() -> (Arc<ManualClock>, Arc<dyn Table>) {
+        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        (clock, table)
+    }
+
     /// The API over `table` with one tenant, `t1`, administered by `ops`.
     fn api_on(table: Arc<dyn Table>, clock: Arc<ManualClock>) -> Api {
         api_with(
@@ -132,8 +139,7 @@ mod pagination {
     /// An operator sets a tenant's budget through the API and reads it back with the spend.
     #[tokio::test]
     async fn budgets_are_set_and_read_through_the_api() {
-        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
-        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let (clock, table) = store();
         let api = api_on(table, clock);
         let unset = handle(&api, &call("GET", "/v1/tenants/t1/budget", b"")).await;
         assert_eq!(unset.status, 200);
@@ -167,8 +173,7 @@ mod pagination {
     async fn tenants_are_onboarded_and_rotated_through_the_api() {
         use tillbridge_domain::Secret;
 
-        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
-        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let (clock, table) = store();
         let api = api_on(table, clock);
         let body = br#"{"currency":"SEK","country":"se","time_zone":"Europe/Stockholm",
             "monthly_budget_usd":"40",
@@ -472,8 +477,7 @@ mod pagination {
     async fn dead_letters_are_listed_by_ids_and_redriven() {
         use tillbridge_ports::Queue;
 
-        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
-        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let (clock, table) = store();
         let dlq: Arc<dyn Queue> =
             Arc::new(TableQueue::new("catalog-dlq", table.clone(), clock.clone()));
         let target: Arc<dyn Queue> =
@@ -515,8 +519,7 @@ mod pagination {
     /// start, before anything is stored.
     #[tokio::test]
     async fn a_destination_without_a_writer_or_credentials_is_refused_at_the_start() {
-        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
-        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let (clock, table) = store();
         let api = api_with(
             r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{"zettle":{"secret":"z","api":{"access_token":"tok"}}}}]}"#,
             table,
@@ -540,8 +543,7 @@ mod pagination {
     /// Replaying several deliveries answers each id's outcome; an empty list is refused.
     #[tokio::test]
     async fn replay_many_answers_per_id() {
-        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
-        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let (clock, table) = store();
         let api = api_on(table, clock);
         let path = "/v1/tenants/t1/quarantine/replay";
         let r = handle(&api, &call("POST", path, br#"{"delivery_ids":["nope"]}"#)).await;
@@ -555,8 +557,7 @@ mod pagination {
     /// Following the Link header page by page yields every item once, in id order.
     #[tokio::test]
     async fn items_page_by_cursor_through_the_link_header() {
-        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
-        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let (clock, table) = store();
         for id in ["a1", "a2", "b1", "b2", "c1"] {
             tillbridge_catalog::apply_and_count(table.as_ref(), &upsert(id))
                 .await
@@ -620,20 +621,14 @@ mod pagination {
 /// Tenancy: an operator granted everything on tenant t1 gets 403 on tenant t2 for every
 /// route (the cross-tenant check of issue 12), and is served on t1.
 mod tenancy {
-    use std::sync::Arc;
 
-    use tillbridge_domain::Timestamp;
-    use tillbridge_ports::memory::MemoryTable;
-    use tillbridge_ports::{ManualClock, Table};
-
-    use super::pagination::api_with_tenants;
+    use super::pagination::{api_with_tenants, store};
     use crate::access::{Grants, Permission, set_grants};
     use crate::{ROUTES, Request, RouteId, handle};
 
     #[tokio::test]
     async fn an_operator_of_one_tenant_is_refused_on_another_on_every_route() {
-        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
-        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let (clock, table) = store();
         let api = api_with_tenants(table.clone(), clock);
         let all = vec![
             Permission::Read,

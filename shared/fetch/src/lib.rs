@@ -84,6 +84,23 @@ pub struct Fetcher {
     pub interactive: bool,
 }
 
+impl Fetcher {
+    /// A fetcher over an in-memory table, with the tenants and secrets of a tenants file
+    /// (tests, tools); interactive retries.
+    pub fn in_memory(
+        tenants: std::sync::Arc<tillbridge_ports::tenants::StaticDirectory>,
+        clock: Arc<tillbridge_ports::ManualClock>,
+    ) -> Self {
+        Self {
+            table: Arc::new(tillbridge_ports::memory::MemoryTable::new(clock.clone())),
+            directory: tenants.clone(),
+            secrets: tenants,
+            clock,
+            interactive: true,
+        }
+    }
+}
+
 fn state_key(tenant: &TenantId, provider: Provider) -> (String, String) {
     (format!("sync#{tenant}"), provider.as_str().to_owned())
 }

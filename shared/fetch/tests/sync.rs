@@ -7,9 +7,8 @@ use tillbridge_connectors::fake::square::{Catalog, FakeSquare};
 use tillbridge_domain::event::{Change, EventData, FetchRequested, SCHEMA_VERSION};
 use tillbridge_domain::{CorrelationId, Envelope, Provider, TenantId, Timestamp};
 use tillbridge_fetch::{FetchError, Fetcher};
-use tillbridge_ports::memory::MemoryTable;
+use tillbridge_ports::ManualClock;
 use tillbridge_ports::tenants::StaticDirectory;
-use tillbridge_ports::{ManualClock, Table};
 
 fn at(day: u32) -> Timestamp {
     Timestamp::parse_rfc3339(&format!("2026-03-{day:02}T10:00:00Z")).unwrap()
@@ -19,15 +18,10 @@ fn fetcher(base_url: &str, token: &str, clock: Arc<ManualClock>) -> Fetcher {
     let tenants = format!(
         r#"{{"tenants":[{{"tenant_id":"t1","currency":"USD","providers":{{"square":{{"secret":"s","notification_url":"https://x/sq","api":{{"base_url":"{base_url}","access_token":"{token}"}}}}}}}}]}}"#
     );
-    let directory = Arc::new(StaticDirectory::from_json(&tenants).unwrap());
-    let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
-    Fetcher {
-        table,
-        directory: directory.clone(),
-        secrets: directory,
+    Fetcher::in_memory(
+        Arc::new(StaticDirectory::from_json(&tenants).unwrap()),
         clock,
-        interactive: true,
-    }
+    )
 }
 
 fn t1() -> TenantId {
