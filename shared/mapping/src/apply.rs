@@ -9,7 +9,7 @@ use tillbridge_domain::money_text::{DecimalMark, MarkDecision, decide_mark};
 use tillbridge_domain::{CatalogItem, Country, Currency};
 
 use crate::convert::{Conversion, MappedField, open_price, set, text, values_at};
-use crate::multirow::{Grouping, complete_multi_row};
+use crate::multirow::{ColumnRoles, Grouping, complete_multi_row};
 
 /// The tenant's money settings a mapping is applied with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,18 +80,38 @@ pub fn apply(
 /// price.
 pub fn apply_with(records: &[Value], mapping: &[MappedField], cx: &ApplyContext) -> Applied {
     let mut out = Applied::default();
-    let excluded: HashSet<&str> = mapping
-        .iter()
-        .filter(|m| ROW_OWN.contains(&m.target.as_str()))
-        .map(|m| m.source.as_str())
-        .collect();
+    let sources = |targets: &[&str]| -> HashSet<&str> {
+        mapping
+            .iter()
+            .filter(|m| targets.contains(&m.target.as_str()))
+            .map(|m| m.source.as_str())
+            .collect()
+    };
+    let roles = ColumnRoles {
+        row_own: sources(&ROW_OWN),
+        variant: sources(&[&ROW_OWN[..], &["price_minor"]].concat()),
+        name: mapping
+            .iter()
+            .find(|m| m.target == "name")
+            .map(|m| m.source.as_str()),
+        parent: mapping
+            .iter()
+            .find(|m| m.target == "parent_id")
+            .map(|m| m.source.as_str()),
+        mapped: mapping.iter().map(|m| m.source.as_str()).collect(),
+    };
     let mut owned;
     let mut records = records;
     if records.iter().all(is_flat) {
         owned = records.to_vec();
-        out.grouping = complete_multi_row(&mut owned, &excluded);
+        out.grouping = complete_multi_row(&mut owned, &roles);
         records = &owned;
     }
+    let attachments: HashSet<usize> = out
+        .grouping
+        .as_ref()
+        .map(|g| g.attachments.iter().copied().collect())
+        .unwrap_or_default();
     if let Some(g) = &out.grouping {
         out.notes.push(grouping_note(g));
         if let Some(m) = mapping
@@ -113,6 +133,10 @@ pub fn apply_with(records: &[Value], mapping: &[MappedField], cx: &ApplyContext)
     let parent_mapped = mapping.iter().any(|m| m.target == "parent_id");
     let mut first_item_of_record: Vec<Option<usize>> = Vec::with_capacity(records.len());
     for (n, record) in records.iter().enumerate() {
+        if attachments.contains(&n) {
+            first_item_of_record.push(None);
+            continue;
+        }
         let mut parent = CatalogItem::default();
         for m in mapping.iter().filter(|m| {
             variant_prefix
@@ -156,10 +180,27 @@ fn grouping_note(g: &Grouping) -> String {
         Some(t) => format!("rows whose {} names another row's {t}", g.key),
         None => format!("consecutive rows sharing {}", g.key),
     };
+    let mut said = Vec::new();
+    if !g.inherited.is_empty() {
+        said.push(format!(
+            "their rows took {} from the product's row",
+            g.inherited.join(", ")
+        ));
+    }
+    if !g.shared.is_empty() {
+        said.push(format!("every row repeats {}", g.shared.join(", ")));
+    }
+    if !g.attachments.is_empty() {
+        said.push(format!(
+            "{} rows only add further {} to their product and are no items (each item keeps the product row's)",
+            g.attachments.len(),
+            g.listed.join(", ")
+        ));
+    }
     format!(
-        "{} products spread over several rows ({how}); their rows took {} from the product's row",
+        "{} products spread over several rows ({how}); {}",
         g.products,
-        g.inherited.join(", ")
+        said.join("; ")
     )
 }
 

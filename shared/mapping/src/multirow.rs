@@ -3,11 +3,21 @@
 //! - runs: a key column repeats over consecutive rows and product-level columns are blank on
 //!   every row after the first (Shopify's Handle with Title, Body and Vendor on the first
 //!   row only; any export built the same way);
+//! - repeats: a key column repeats over consecutive rows and the product's name and other
+//!   product columns are repeated on every row (Square's item library export: one row per
+//!   variation, `Item Name`, `Description` and `Categories` on each). Only accepted when the
+//!   column mapped to the item's name is the key or repeats with it, so rows sorted by a
+//!   category are never taken for one product;
 //! - references: a column on some rows names another row by one of its ids (WooCommerce's
 //!   `Parent` = `id:10` or the parent's SKU), and those rows leave product columns blank.
 //!
 //! The rows after the first (or the referring rows) take the blank product columns from their
 //! product's row, and each such row knows its product (for `parent_id`).
+//!
+//! Attachment rows: a row of a product that has no value in any variant column (no id, SKU,
+//! option, price, stock) is no variant; it only adds further values of product columns
+//! (Shopify's image-only rows: `Handle`, `Image Src`, `Image Position`). Those columns are
+//! lists whose first value is the product's: every variant takes the product row's value.
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,8 +35,55 @@ pub struct Grouping {
     /// For each row, its product: the row the product's fields come from, and the product's
     /// key (the repeated value, or the referenced id); None for a row of its own.
     pub product_of: Vec<Option<(usize, String)>>,
+    /// Columns every row of a product repeats (the product's name, description …).
+    pub shared: Vec<String>,
+    /// Columns attachment rows add further values of (extra images): every row of the
+    /// product took the product row's value.
+    pub listed: Vec<String>,
+    /// Rows that are no variant, only further values of their product's listed columns.
+    pub attachments: Vec<usize>,
     /// Products spread over more than one row.
     pub products: usize,
+}
+
+/// What the mapping says of the columns, for grouping.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnRoles<'a> {
+    /// Columns whose values belong to one row alone (ids, SKUs, barcodes, option values,
+    /// stock): never taken over from a product's row.
+    pub row_own: HashSet<&'a str>,
+    /// Columns a variant row has a value in (`row_own` and the price): a product's row
+    /// without any is an attachment row.
+    pub variant: HashSet<&'a str>,
+    /// The column mapped to the item's name.
+    pub name: Option<&'a str>,
+    /// The column mapped to the parent's id, if any.
+    pub parent: Option<&'a str>,
+    /// Every mapped column.
+    pub mapped: HashSet<&'a str>,
+}
+
+impl ColumnRoles<'_> {
+    /// How well `key`'s values serve as the variants' parent id: the column mapped to it;
+    /// then an unmapped column named like an id (handle, token, reference, key, slug, id);
+    /// then an unmapped column whose values have no spaces; then the name; then the rest.
+    fn key_rank<'v>(&self, key: &str, mut values: impl Iterator<Item = &'v str>) -> u8 {
+        const ID_WORDS: [&str; 7] = ["handle", "token", "reference", "ref", "key", "slug", "id"];
+        if self.parent == Some(key) {
+            4
+        } else if self.mapped.contains(key) {
+            u8::from(self.name == Some(key))
+        } else if crate::tokens::words(key)
+            .iter()
+            .any(|w| ID_WORDS.contains(&w.as_str()))
+        {
+            3
+        } else if values.all(|k| !k.contains(char::is_whitespace)) {
+            2
+        } else {
+            0
+        }
+    }
 }
 
 fn cell(record: &Value, column: &str) -> Option<String> {
@@ -61,38 +118,85 @@ struct Candidate {
     groups: Vec<(usize, Vec<usize>, String)>,
 }
 
-/// Columns that members leave blank where their product's row has a value, on at least
-/// half of the members, and seldom contradict: product-level columns.
-fn product_columns(
+/// Members of a product with no value in any variant column: attachment rows.
+fn attachments(records: &[Value], c: &Candidate, roles: &ColumnRoles) -> HashSet<usize> {
+    if roles.variant.iter().all(|col| *col == c.key) {
+        return HashSet::new();
+    }
+    c.groups
+        .iter()
+        .flat_map(|g| &g.1)
+        .copied()
+        .filter(|m| {
+            roles
+                .variant
+                .iter()
+                .filter(|col| **col != c.key)
+                .all(|col| cell(&records[*m], col).is_none())
+        })
+        .collect()
+}
+
+/// How a candidate grouping explains the columns.
+struct Explained {
+    /// Columns members leave blank where their product's row has a value, on at least half
+    /// of the members, and seldom contradict: product-level columns.
+    inherited: Vec<String>,
+    /// Columns every member repeats from its product's row; only for repeats that carry the
+    /// item's name (see the module's doc).
+    shared: Vec<String>,
+    /// The rows of a product repeat the item's name (or the key is the name).
+    repeats_name: bool,
+}
+
+fn explain(
     records: &[Value],
     c: &Candidate,
     columns: &[String],
-    excluded: &HashSet<&str>,
-) -> Vec<String> {
-    columns
-        .iter()
-        .filter(|col| {
-            *col != &c.key && c.refers_to.as_ref() != Some(*col) && !excluded.contains(col.as_str())
-        })
-        .filter(|col| {
-            let (mut blank, mut filled, mut differ) = (0usize, 0usize, 0usize);
-            for (head, members, _) in &c.groups {
-                let Some(h) = cell(&records[*head], col) else {
-                    continue;
-                };
-                for m in members {
-                    match cell(&records[*m], col) {
-                        None => blank += 1,
-                        Some(v) if v == h => filled += 1,
-                        Some(_) => differ += 1,
-                    }
+    roles: &ColumnRoles,
+    attached: &HashSet<usize>,
+) -> Explained {
+    let mut inherited = Vec::new();
+    let mut shared = Vec::new();
+    for col in columns {
+        if col == &c.key
+            || c.refers_to.as_ref() == Some(col)
+            || roles.row_own.contains(col.as_str())
+        {
+            continue;
+        }
+        let (mut blank, mut filled, mut differ) = (0usize, 0usize, 0usize);
+        for (head, members, _) in &c.groups {
+            let Some(h) = cell(&records[*head], col) else {
+                continue;
+            };
+            for m in members.iter().filter(|m| !attached.contains(m)) {
+                match cell(&records[*m], col) {
+                    None => blank += 1,
+                    Some(v) if v == h => filled += 1,
+                    Some(_) => differ += 1,
                 }
             }
-            // Blank on most members; another value on a member is rare (an extra image).
-            blank > 0 && blank >= filled + differ && differ * 4 <= blank
-        })
-        .cloned()
-        .collect()
+        }
+        // Blank on most members; another value on a member is rare (an extra image).
+        if blank > 0 && blank >= filled + differ && differ * 4 <= blank {
+            inherited.push(col.clone());
+        } else if filled > 0 && blank == 0 && differ == 0 {
+            shared.push(col.clone());
+        }
+    }
+    let repeats_name = c.refers_to.is_none()
+        && roles
+            .name
+            .is_some_and(|n| n == c.key || shared.iter().any(|s| s == n));
+    if !repeats_name {
+        shared.clear();
+    }
+    Explained {
+        inherited,
+        shared,
+        repeats_name,
+    }
 }
 
 /// Runs of a repeated key: every value in one run only, at least one run of two rows.
@@ -156,22 +260,32 @@ fn references(records: &[Value], key: &str, target: &str) -> Option<Candidate> {
 }
 
 /// Finds how rows group into products and fills each member row's blank product columns
-/// from its product's row. `excluded` columns are never taken over (what identifies a row
-/// or belongs to it alone: ids, SKUs, barcodes, stock). None when no grouping shows in the
-/// data.
-pub fn complete_multi_row(records: &mut [Value], excluded: &HashSet<&str>) -> Option<Grouping> {
+/// from its product's row (`roles.row_own` columns are never taken over). None when no
+/// grouping shows in the data.
+pub fn complete_multi_row(records: &mut [Value], roles: &ColumnRoles) -> Option<Grouping> {
     if records.len() < 2 {
         return None;
     }
     let columns = columns(records)?;
-    // The grouping that completes the most columns, then covers the most rows.
-    let mut best: Option<(Candidate, Vec<String>, (usize, usize))> = None;
+    // The grouping that explains the most columns, then covers the most rows.
+    // Ties go to the key that serves best as the variants' parent id
+    // ([`ColumnRoles::key_rank`]), then to the shortest values.
+    type Score = (usize, usize, u8, std::cmp::Reverse<usize>);
+    type Best = (Candidate, Explained, HashSet<usize>, Score);
+    let mut best: Option<Best> = None;
     let mut consider = |c: Candidate, records: &[Value]| {
-        let inherited = product_columns(records, &c, &columns, excluded);
-        let score = (inherited.len(), c.groups.iter().map(|g| g.1.len()).sum());
-        let better = best.as_ref().is_none_or(|(_, _, b)| score > *b);
-        if !inherited.is_empty() && better {
-            best = Some((c, inherited, score));
+        let attached = attachments(records, &c, roles);
+        let e = explain(records, &c, &columns, roles, &attached);
+        let keys = || c.groups.iter().map(|g| g.2.as_str());
+        let score = (
+            e.inherited.len() + e.shared.len(),
+            c.groups.iter().map(|g| g.1.len()).sum(),
+            roles.key_rank(&c.key, keys()),
+            std::cmp::Reverse(keys().map(str::len).sum()),
+        );
+        let better = best.as_ref().is_none_or(|b| score > b.3);
+        if (!e.inherited.is_empty() || e.repeats_name) && better {
+            best = Some((c, e, attached, score));
         }
     };
     for key in &columns {
@@ -184,12 +298,25 @@ pub fn complete_multi_row(records: &mut [Value], excluded: &HashSet<&str>) -> Op
             }
         }
     }
-    let (c, inherited, _) = best?;
+    let (c, e, attached, _) = best?;
+    // Columns the attachment rows add values of: lists whose first value is the product's.
+    let listed: Vec<String> = columns
+        .iter()
+        .filter(|col| {
+            *col != &c.key
+                && !roles.row_own.contains(col.as_str())
+                && attached.iter().any(|a| cell(&records[*a], col).is_some())
+        })
+        .cloned()
+        .collect();
     let mut product_of = vec![None; records.len()];
     for (head, members, key) in &c.groups {
         for m in members {
             product_of[*m] = Some((*head, key.clone()));
-            for col in &inherited {
+            if attached.contains(m) {
+                continue;
+            }
+            for col in &e.inherited {
                 if cell(&records[*m], col).is_none()
                     && let Some(v) = records[*head].get(col).cloned()
                     && let Some(o) = records[*m].as_object_mut()
@@ -197,13 +324,24 @@ pub fn complete_multi_row(records: &mut [Value], excluded: &HashSet<&str>) -> Op
                     o.insert(col.clone(), v);
                 }
             }
+            for col in &listed {
+                let v = records[*head].get(col).cloned().unwrap_or(Value::Null);
+                if let Some(o) = records[*m].as_object_mut() {
+                    o.insert(col.clone(), v);
+                }
+            }
         }
     }
+    let mut attachments: Vec<usize> = attached.into_iter().collect();
+    attachments.sort_unstable();
     Some(Grouping {
         products: c.groups.iter().filter(|g| !g.1.is_empty()).count(),
         key: c.key,
         refers_to: c.refers_to,
-        inherited,
+        inherited: e.inherited,
+        shared: e.shared,
+        listed,
+        attachments,
         product_of,
     })
 }
@@ -215,6 +353,22 @@ mod tests {
 
     use super::*;
 
+    fn roles<'a>(row_own: &[&'a str], price: &[&'a str], name: Option<&'a str>) -> ColumnRoles<'a> {
+        let variant: HashSet<&str> = row_own.iter().chain(price).copied().collect();
+        ColumnRoles {
+            row_own: row_own.iter().copied().collect(),
+            mapped: variant
+                .iter()
+                .copied()
+                .chain(name)
+                .chain(["Description"])
+                .collect(),
+            variant,
+            name,
+            parent: None,
+        }
+    }
+
     #[test]
     fn continuation_rows_take_the_product_columns() {
         let mut rows = vec![
@@ -223,7 +377,7 @@ mod tests {
             json!({"Handle": "tee", "SKU": "T-L", "Size": "L"}),
             json!({"Handle": "cap", "Title": "Cap", "Vendor": "Acme", "SKU": "C-1"}),
         ];
-        let g = complete_multi_row(&mut rows, &HashSet::from(["SKU"])).unwrap();
+        let g = complete_multi_row(&mut rows, &roles(&["SKU"], &[], Some("Title"))).unwrap();
         assert_eq!(g.key, "Handle");
         assert_eq!(g.inherited, ["Image", "Title", "Vendor"]);
         assert_eq!(rows[1]["Title"], "Tee");
@@ -242,7 +396,7 @@ mod tests {
             json!({"ID": "12", "Type": "variation", "Name": "Hoodie - Blue", "Parent": "id:10", "Price": "30"}),
             json!({"ID": "20", "Type": "simple", "SKU": "MUG", "Name": "Mug", "Categories": "Home"}),
         ];
-        let g = complete_multi_row(&mut rows, &HashSet::from(["SKU", "ID"]));
+        let g = complete_multi_row(&mut rows, &roles(&["SKU", "ID"], &["Price"], Some("Name")));
         let g = g.unwrap();
         assert_eq!(
             (g.key.as_str(), g.refers_to.as_deref()),
@@ -261,7 +415,55 @@ mod tests {
             json!({"id": "3", "name": "Bun", "category": "Food"}),
         ];
         let before = rows.clone();
-        assert_eq!(complete_multi_row(&mut rows, &HashSet::new()), None);
+        let roles = roles(&["id"], &[], Some("name"));
+        assert_eq!(complete_multi_row(&mut rows, &roles), None);
         assert_eq!(rows, before);
+    }
+
+    #[test]
+    fn rows_repeating_the_name_are_one_products_variations() {
+        let mut rows = vec![
+            json!({"Handle": "#bun", "Token": "A1", "Item Name": "Bun", "Variation Name": "Small", "Description": "Sweet", "Category": "Bakery", "Price": "2.50"}),
+            json!({"Handle": "#bun", "Token": "A2", "Item Name": "Bun", "Variation Name": "Large", "Description": "Sweet", "Category": "Bakery", "Price": "3.90"}),
+            json!({"Handle": "#bread", "Token": "B1", "Item Name": "Bread", "Variation Name": "Regular", "Description": "Fresh", "Category": "Bakery", "Price": "4.00"}),
+        ];
+        let before = rows.clone();
+        let roles = roles(&["Token", "Variation Name"], &["Price"], Some("Item Name"));
+        let g = complete_multi_row(&mut rows, &roles).unwrap();
+        assert_eq!((g.key.as_str(), g.products), ("Handle", 1));
+        assert_eq!(g.shared, ["Category", "Description", "Item Name"]);
+        assert_eq!(g.product_of[1], Some((0, "#bun".into())));
+        assert_eq!(g.product_of[2], None);
+        assert_eq!(rows, before, "nothing to fill: every row has its values");
+    }
+
+    #[test]
+    fn rows_sorted_by_category_are_no_product() {
+        // Consecutive rows share a category (and its tax rate), but not the item's name.
+        let mut rows = vec![
+            json!({"sku": "1", "name": "Latte", "category": "Coffee", "tax": "7"}),
+            json!({"sku": "2", "name": "Mocha", "category": "Coffee", "tax": "7"}),
+            json!({"sku": "3", "name": "Scone", "category": "Bakery", "tax": "19"}),
+        ];
+        let roles = roles(&["sku"], &[], Some("name"));
+        assert_eq!(complete_multi_row(&mut rows, &roles), None);
+    }
+
+    #[test]
+    fn image_only_rows_are_attachments_not_variants() {
+        let mut rows = vec![
+            json!({"Handle": "tee", "Title": "Tee", "SKU": "T-S", "Opt": "S", "Price": "19", "Image Src": "1.jpg", "Image Position": "1"}),
+            json!({"Handle": "tee", "SKU": "T-M", "Opt": "M", "Price": "19", "Image Src": "2.jpg", "Image Position": "2"}),
+            json!({"Handle": "tee", "Image Src": "3.jpg", "Image Position": "3"}),
+            json!({"Handle": "tee", "Image Src": "4.jpg", "Image Position": "4"}),
+            json!({"Handle": "cap", "Title": "Cap", "SKU": "C", "Opt": "", "Price": "9", "Image Src": "c.jpg", "Image Position": "1"}),
+        ];
+        let roles = roles(&["SKU", "Opt"], &["Price"], Some("Title"));
+        let g = complete_multi_row(&mut rows, &roles).unwrap();
+        assert_eq!(g.attachments, [2, 3]);
+        assert_eq!(g.listed, ["Image Position", "Image Src"]);
+        assert_eq!(rows[1]["Image Src"], "1.jpg", "the product's first image");
+        assert_eq!(rows[1]["Title"], "Tee");
+        assert_eq!(rows[4]["Image Src"], "c.jpg");
     }
 }

@@ -380,3 +380,168 @@ fn integer_price_columns_say_why_minor_or_major() {
         assert!(p.reason.contains("below 100"), "{}", p.reason);
     }
 }
+
+#[test]
+fn shopify_export_with_image_only_rows_keeps_every_variant_right() {
+    let a = run(
+        "shopify-images-de.csv",
+        &map(&[
+            ("Variant SKU", "external_id"),
+            ("Handle", "parent_id"),
+            ("Option1 Value", "variant_name"),
+            ("Title", "name"),
+            ("Body (HTML)", "description"),
+            ("Vendor", "vendor"),
+            ("Type", "category"),
+            ("Variant Price", "price_minor"),
+            ("Cost per item", "cost_minor"),
+            ("Variant Inventory Qty", "quantity_on_hand"),
+            ("Variant Barcode", "barcode"),
+            ("Image Src", "image_url"),
+        ]),
+        "EUR",
+        Some("DE"),
+    );
+    assert!(a.problems.is_empty(), "{:?}", a.problems);
+    let ids: Vec<&str> = a.items.iter().map(|i| i.external_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["LH-S", "LH-M", "LH-L", "KB-1"],
+        "image rows are no items"
+    );
+    let items = by_id(&a.items);
+    let front = "https://cdn.shopify.com/s/files/1/0001/products/lh-front.jpg";
+    for (id, variant, price, cost, qty) in [
+        ("LH-S", "S", 8900, 3150, "6"),
+        ("LH-M", "M", 8900, 3150, "3"),
+        ("LH-L", "L", 109_450, 3300, "0"),
+    ] {
+        let i = items[id];
+        assert_eq!(
+            (
+                i.name.as_deref(),
+                i.description.as_deref(),
+                i.vendor.as_deref(),
+                i.category.as_deref()
+            ),
+            (
+                Some("Leinenhemd"),
+                Some("<p>Aus Leinen, gewaschen</p>"),
+                Some("Nordfaden"),
+                Some("Hemden")
+            ),
+            "{id}"
+        );
+        assert_eq!(
+            i.image_url.as_deref(),
+            Some(front),
+            "{id}: the product's image"
+        );
+        assert_eq!(i.parent_id.as_deref(), Some("leinenhemd"), "{id}");
+        assert_eq!(i.variant_name.as_deref(), Some(variant), "{id}");
+        assert_eq!(
+            (i.price_minor, i.cost_minor),
+            (Some(price), Some(cost)),
+            "{id}"
+        );
+        assert_eq!(
+            i.quantity_on_hand.map(|q| q.to_string()).as_deref(),
+            Some(qty),
+            "{id}"
+        );
+    }
+    let mug = items["KB-1"];
+    assert_eq!(
+        (
+            mug.name.as_deref(),
+            mug.image_url.as_deref(),
+            mug.price_minor
+        ),
+        (
+            Some("Kaffeebecher"),
+            Some("https://cdn.shopify.com/s/files/1/0001/products/kb.jpg"),
+            Some(1490)
+        )
+    );
+    assert!(
+        a.notes
+            .iter()
+            .any(|n| n.contains("3 rows only add further")),
+        "{:?}",
+        a.notes
+    );
+}
+
+#[test]
+fn square_item_library_repeating_the_item_on_every_row_groups_its_variations() {
+    let a = run(
+        "square-item-library-2024-de.csv",
+        &map(&[
+            ("Token", "external_id"),
+            ("Item Name", "name"),
+            ("Variation Name", "variant_name"),
+            ("SKU", "sku"),
+            ("Description", "description"),
+            ("Categories", "category"),
+            ("Price", "price_minor"),
+            ("Default Unit Cost", "cost_minor"),
+            ("Current Quantity Hauptstraße", "quantity_on_hand"),
+        ]),
+        "EUR",
+        Some("DE"),
+    );
+    assert!(a.problems.is_empty(), "{:?}", a.problems);
+    assert_eq!(a.items.len(), 7);
+    let by_sku: HashMap<&str, &CatalogItem> = a
+        .items
+        .iter()
+        .filter_map(|i| Some((i.sku.as_deref()?, i)))
+        .collect();
+    let parent = |sku: &str| by_sku[sku].parent_id.as_deref();
+    // Variations of one item share its parent; an item of one variation has none.
+    assert!(parent("ZS-K").is_some_and(|p| p.contains("zimtschnecke")));
+    assert_eq!(parent("ZS-K"), parent("ZS-G"));
+    assert!(parent("KF-E").is_some_and(|p| p.contains("kaffee")));
+    assert_eq!(parent("KF-E"), parent("KF-C"));
+    assert_eq!(parent("KF-E"), parent("KF-L"));
+    assert_ne!(parent("KF-E"), parent("ZS-K"));
+    assert_eq!((parent("BR-T"), parent("SM-1")), (None, None));
+    let g = a.grouping.as_ref().map(|g| g.products);
+    assert_eq!(g, Some(2), "{:?}", a.notes);
+    for (sku, name, variant, price, cost, category) in [
+        ("ZS-K", "Zimtschnecke", "Klein", 250, Some(80), "Gebäck"),
+        ("ZS-G", "Zimtschnecke", "Groß", 390, Some(120), "Gebäck"),
+        ("KF-C", "Kaffee", "Cappuccino", 340, None, "Getränke"),
+        (
+            "SM-1",
+            "Siebträgermaschine",
+            "Regular",
+            125_000,
+            Some(89_900),
+            "Geräte",
+        ),
+    ] {
+        let i = by_sku[sku];
+        assert_eq!(
+            (
+                i.name.as_deref(),
+                i.variant_name.as_deref(),
+                i.price_minor,
+                i.cost_minor,
+                i.category.as_deref()
+            ),
+            (Some(name), Some(variant), Some(price), cost, Some(category)),
+            "{sku}"
+        );
+    }
+    assert_eq!(
+        by_sku["ZS-K"].description.as_deref(),
+        Some("Mit Zimt und Zucker, täglich frisch")
+    );
+    let bread = by_sku["BR-T"];
+    assert_eq!((bread.price_minor, bread.open_price), (None, Some(true)));
+    assert_eq!(
+        by_sku["ZS-G"].quantity_on_hand.map(|q| q.to_string()),
+        Some("4".into())
+    );
+}
