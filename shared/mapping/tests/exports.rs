@@ -545,3 +545,88 @@ fn square_item_library_repeating_the_item_on_every_row_groups_its_variations() {
         Some("4".into())
     );
 }
+
+/// The suggested mapping, approved as is (what `migrate --approve-all` applies).
+fn suggested(bytes: &[u8]) -> Vec<MappedField> {
+    suggest(&profile_csv(bytes).unwrap_or_default())
+        .into_iter()
+        .filter_map(|s| {
+            Some(MappedField {
+                source: s.source,
+                target: s.target?.to_owned(),
+                conversion: s.conversion?,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn suggested_mappings_approved_as_is_migrate_both_exports() {
+    // Shopify's product CSV has no id column: each variant's SKU is its id.
+    let a = run(
+        "shopify-images-de.csv",
+        &suggested(&fixture("shopify-images-de.csv")),
+        "EUR",
+        Some("DE"),
+    );
+    assert!(a.problems.is_empty(), "{:?}", a.problems);
+    let ids: Vec<&str> = a.items.iter().map(|i| i.external_id.as_str()).collect();
+    assert_eq!(ids, ["LH-S", "LH-M", "LH-L", "KB-1"]);
+    let l = by_id(&a.items)["LH-L"];
+    assert_eq!(
+        (
+            l.name.as_deref(),
+            l.parent_id.as_deref(),
+            l.price_minor,
+            l.vendor.as_deref()
+        ),
+        (
+            Some("Leinenhemd"),
+            Some("leinenhemd"),
+            Some(109_450),
+            Some("Nordfaden")
+        )
+    );
+    assert!(
+        a.notes
+            .iter()
+            .any(|n| n.contains("take their SKU as their id"))
+    );
+
+    let a = run(
+        "square-item-library-2024-de.csv",
+        &suggested(&fixture("square-item-library-2024-de.csv")),
+        "EUR",
+        Some("DE"),
+    );
+    assert!(a.problems.is_empty(), "{:?}", a.problems);
+    assert_eq!(a.items.len(), 7);
+    let items = by_id(&a.items);
+    let small = items["VZ2UBWL2V3MWQH7R3M4DHJ5Q"];
+    let large = items["QK7P4XZZ6TCNGB3NJTJ7R2YB"];
+    assert_eq!(small.parent_id, large.parent_id);
+    assert!(small.parent_id.is_some());
+    assert_eq!(
+        (small.price_minor, small.cost_minor, small.is_active),
+        (Some(250), Some(80), Some(true)),
+        "Archived N is an active item"
+    );
+}
+
+#[test]
+fn a_row_without_an_id_is_a_problem_not_a_silent_loss() {
+    let records = csv_records(b"sku,name,price\nA-1,Tea,2.50\n,Coffee,3.00\n").unwrap_or_default();
+    let a = apply_with(
+        &records,
+        &map(&[("sku", "external_id"), ("name", "name")]),
+        &ApplyContext {
+            currency: Currency::USD,
+            country: None,
+        },
+    );
+    assert_eq!(a.items.len(), 1);
+    assert_eq!(
+        a.problems,
+        ["record 2: no sku value, so it is no item (not migrated)"]
+    );
+}

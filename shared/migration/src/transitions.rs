@@ -153,9 +153,12 @@ pub async fn approve_with(
     }
     let mapping =
         crate::review::approved_mapping(table, &current.tenant_id, current.id.as_str()).await?;
-    if !mapping.iter().any(|f| f.target == "external_id") {
+    if !mapping
+        .iter()
+        .any(|f| f.target == "external_id" || f.target == "sku")
+    {
         return Err(MigrationError::Refused(Refusal::Conflict(
-            "no source field is mapped to external_id; override one before approving".into(),
+            "no source field is mapped to external_id (or sku, which then serves as the id); override one before approving".into(),
         )));
     }
     let mapped_fields = mapping.len() as u64;
