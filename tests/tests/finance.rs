@@ -36,6 +36,14 @@ fn usage_lines() -> Vec<String> {
 #[test]
 fn reported_usage_becomes_tables_that_agree_with_the_cli() {
     let s = Server::start(temp_state("finance"));
+    // t2's budget is small: its usage crosses every threshold (soft limit) and the hard limit.
+    let (status, body) = s.request(
+        "PUT",
+        "/v1/tenants/t2/budget",
+        &[("Content-Type", "application/json".into())],
+        br#"{"monthly_usd": "0.01", "hard_limit_usd": "0.02"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
     let lines = usage_lines();
     for line in &lines {
         let tenant = if line.contains(r#""tenant_id":"t2""#) {
@@ -66,7 +74,11 @@ fn reported_usage_becomes_tables_that_agree_with_the_cli() {
     let file = s.state.join("usage.jsonl");
     std::fs::write(&file, lines.join("\n")).unwrap_or_else(|e| panic!("{e}"));
     let budgets = s.state.join("budgets.json");
-    std::fs::write(&budgets, r#"{"t1": "5"}"#).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &budgets,
+        r#"{"t1": "5", "t2": {"monthly_usd": "0.01", "hard_limit_usd": "0.02"}}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let cli = std::process::Command::new(binary())
         .args(["costs", "table", "--period", "2026-03"])
         .arg("--usage")
@@ -155,8 +167,68 @@ fn reported_usage_becomes_tables_that_agree_with_the_cli() {
     assert_eq!(s.get("/v1/costs").0, 400);
     assert_eq!(s.get("/v1/tenants/nobody/costs?period=2026-03").0, 404);
 
+    // Budgets: the route, the file-based CLI and (below) the store-based CLI agree.
+    let budgets_cli = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(binary())
+            .args(["costs", "budgets", "--period", "2026-03"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            json(&String::from_utf8_lossy(&out.stdout)),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let listed = json(&s.get("/v1/budgets?period=2026-03").1)["budgets"].clone();
+    let t2 = listed
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["tenant_id"] == "t2"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(t2["state"], "hard_limit_reached", "{listed}");
+    assert_eq!(t2["hard_limit_usd"], "0.020000");
+    let announced: Vec<&serde_json::Value> = t2["thresholds_crossed"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    assert_eq!(announced.len(), 3, "50, 80 and 100 % announced: {t2}");
+    assert!(announced.iter().all(|t| t["event_id"].is_string()));
+    let (from_file, said) = budgets_cli(&[
+        "--usage".as_ref(),
+        file.as_os_str(),
+        "--budgets".as_ref(),
+        budgets.as_os_str(),
+    ]);
+    let strip_events = |mut v: serde_json::Value| {
+        for row in v.as_array_mut().into_iter().flatten() {
+            for t in row["thresholds_crossed"]
+                .as_array_mut()
+                .into_iter()
+                .flatten()
+            {
+                t["event_id"] = serde_json::Value::Null;
+            }
+        }
+        v
+    };
+    assert_eq!(from_file, strip_events(listed.clone()));
+    assert!(said.contains("budget: t2 2026-03"), "{said}");
+
     // The store-backed CLI table agrees too (the server holds the store; stop it first).
     let state = s.stop();
+    let (from_store, _) = budgets_cli(&[
+        "--state".as_ref(),
+        state.join("store").as_os_str(),
+        "--tenants".as_ref(),
+        state.join("tenants-under-test.json").as_os_str(),
+    ]);
+    assert_eq!(from_store, listed, "with the announcements' event ids");
     let from_store = std::process::Command::new(binary())
         .args(["costs", "table", "--period", "2026-03", "--state"])
         .arg(state.join("store"))

@@ -7,30 +7,96 @@ use serde_json::json;
 use tillbridge_costs::{PriceBook, format_fixed};
 use tillbridge_domain::event::{EventData, SCHEMA_VERSION, ThresholdCrossed, derive_event_id};
 use tillbridge_domain::{Envelope, TenantId};
-use tillbridge_ports::table::{Condition, Item, Table, TxWrite, Update, update_item};
+use tillbridge_ports::table::{Condition, Item, Table, TxWrite, Update, query_all, update_item};
 use tillbridge_ports::{EventBus, PortError};
 
 use crate::ledger::spent;
 use crate::{AccountingError, MAX_ATTEMPTS, THRESHOLDS, dec, keys};
 use tillbridge_ports::publish;
 
-/// Monthly budgets live in the table (`budgets` / `<tenant>`).
+/// A tenant's monthly AI budget, USD, exact. The budget is the soft limit: thresholds at
+/// [`crate::THRESHOLDS`] percent of it are announced (event, log line) and spending may go on;
+/// the hard limit is where the LLM tier's reservations are refused (the budget itself unless
+/// set higher).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Budget {
+    /// The monthly budget (soft limit), USD.
+    pub monthly_usd: Decimal,
+    /// Where AI calls are refused, USD; None: at the budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hard_limit_usd: Option<Decimal>,
+}
+
+impl Budget {
+    /// Where AI calls are refused.
+    pub fn hard_limit(&self) -> Decimal {
+        self.hard_limit_usd.unwrap_or(self.monthly_usd)
+    }
+}
+
+/// Sets the monthly budget (monthly budgets live in the table, `budgets` / `<tenant>`); the
+/// hard limit is the budget itself.
 pub async fn set_budget(
     table: &dyn Table,
     tenant: &TenantId,
     monthly_usd: Decimal,
 ) -> Result<(), AccountingError> {
+    set_budget_limits(
+        table,
+        tenant,
+        Budget {
+            monthly_usd,
+            hard_limit_usd: None,
+        },
+    )
+    .await
+}
+
+/// Sets the monthly budget and the hard limit.
+///
+/// # Errors
+/// [`AccountingError::Permanent`] when the hard limit is below the budget; the table failed.
+pub async fn set_budget_limits(
+    table: &dyn Table,
+    tenant: &TenantId,
+    budget: Budget,
+) -> Result<(), AccountingError> {
+    if budget
+        .hard_limit_usd
+        .is_some_and(|h| h < budget.monthly_usd)
+    {
+        return Err(AccountingError::Permanent(
+            "the hard limit is below the monthly budget".into(),
+        ));
+    }
+    let doc = json!({
+        "monthly_usd": budget.monthly_usd.to_string(),
+        "hard_limit_usd": budget.hard_limit_usd.map(|h| h.to_string()),
+    });
     table
         .put(
-            Item::with_doc(
-                keys::BUDGETS_PK,
-                tenant.as_str(),
-                &json!({ "monthly_usd": monthly_usd.to_string() }),
-            )?,
+            Item::with_doc(keys::BUDGETS_PK, tenant.as_str(), &doc)?,
             Condition::Always,
         )
         .await?;
     Ok(())
+}
+
+fn stored_budget(tenant: &str, doc: Option<&serde_json::Value>) -> Result<Budget, AccountingError> {
+    let amount = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => dec(s).map(Some),
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(_) => Err(AccountingError::Permanent(format!(
+            "the budget of {tenant} has an amount that is not a decimal string"
+        ))),
+    };
+    let monthly_usd = amount(doc.and_then(|d| d.get("monthly_usd")))?.ok_or_else(|| {
+        AccountingError::Permanent(format!("the budget of {tenant} has no monthly_usd amount"))
+    })?;
+    Ok(Budget {
+        monthly_usd,
+        hard_limit_usd: amount(doc.and_then(|d| d.get("hard_limit_usd")))?,
+    })
 }
 
 /// The tenant's monthly budget in USD, if one is set.
@@ -41,15 +107,150 @@ pub async fn budget(
     table: &dyn Table,
     tenant: &TenantId,
 ) -> Result<Option<Decimal>, AccountingError> {
-    let Some(item) = table.get(keys::BUDGETS_PK, tenant.as_str()).await? else {
+    Ok(budget_limits(table, tenant).await?.map(|b| b.monthly_usd))
+}
+
+/// The tenant's budget and hard limit, if a budget is set.
+///
+/// # Errors
+/// The table failed, or a stored amount is not a decimal.
+pub async fn budget_limits(
+    table: &dyn Table,
+    tenant: &TenantId,
+) -> Result<Option<Budget>, AccountingError> {
+    match table.get(keys::BUDGETS_PK, tenant.as_str()).await? {
+        None => Ok(None),
+        Some(item) => stored_budget(tenant.as_str(), item.attrs.get("doc")).map(Some),
+    }
+}
+
+/// Every tenant with a budget, sorted by tenant id.
+///
+/// # Errors
+/// The table failed, or a stored amount is not a decimal.
+pub async fn all_budgets(table: &dyn Table) -> Result<Vec<(String, Budget)>, AccountingError> {
+    let mut out = Vec::new();
+    for item in query_all(table, keys::BUDGETS_PK, "").await? {
+        out.push((
+            item.sk.clone(),
+            stored_budget(&item.sk, item.attrs.get("doc"))?,
+        ));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Where a tenant's month stands against its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetState {
+    /// Below the budget.
+    Within,
+    /// At or above the budget (the soft limit), below the hard limit: calls go on.
+    OverBudget,
+    /// At the hard limit: AI calls are refused (the mapping falls back to offline).
+    HardLimitReached,
+}
+
+/// One threshold of the month that was crossed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CrossedThreshold {
+    /// Percent of the budget.
+    pub percent: u32,
+    /// The `budget.threshold_crossed` event's id, once it is published.
+    pub event_id: Option<String>,
+}
+
+/// A tenant's budget in one month: limits, spend, and the thresholds announced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BudgetStatus {
+    /// The tenant.
+    pub tenant_id: String,
+    /// `YYYY-MM`.
+    pub period: String,
+    /// The monthly budget (soft limit), USD.
+    pub monthly_usd: Decimal,
+    /// Where AI calls are refused, USD.
+    pub hard_limit_usd: Decimal,
+    /// Priced AI spend of the month, USD, exact.
+    pub spent_usd: Decimal,
+    /// Reserved for calls in flight, USD.
+    pub reserved_usd: Decimal,
+    /// Spend in percent of the budget (None with a budget of 0).
+    pub used_percent: Option<Decimal>,
+    /// The thresholds crossed this month, lowest first.
+    pub thresholds_crossed: Vec<CrossedThreshold>,
+    /// Where the month stands.
+    pub state: BudgetState,
+}
+
+impl BudgetStatus {
+    /// The view the API and CLI print: amounts with 6 decimals, percent with 2.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "tenant_id": self.tenant_id,
+            "period": self.period,
+            "monthly_usd": format_fixed(self.monthly_usd, 6),
+            "hard_limit_usd": format_fixed(self.hard_limit_usd, 6),
+            "spent_usd": format_fixed(self.spent_usd, 6),
+            "reserved_usd": format_fixed(self.reserved_usd, 6),
+            "used_percent": self.used_percent.map(|p| format_fixed(p, 2)),
+            "thresholds_crossed": self.thresholds_crossed,
+            "state": self.state,
+        })
+    }
+}
+
+/// The budget status of `tenant` in `period`; None without a budget.
+///
+/// # Errors
+/// The table failed, or a stored amount is not a decimal.
+pub async fn budget_status(
+    table: &dyn Table,
+    book: &PriceBook,
+    tenant: &TenantId,
+    period: &str,
+) -> Result<Option<BudgetStatus>, AccountingError> {
+    let Some(b) = budget_limits(table, tenant).await? else {
         return Ok(None);
     };
-    match item.attrs.get("doc").map(|d| &d["monthly_usd"]) {
-        Some(serde_json::Value::String(s)) => Ok(Some(dec(s)?)),
-        _ => Err(AccountingError::Permanent(format!(
-            "the budget of {tenant} has no monthly_usd amount"
-        ))),
+    let spent_usd = spent(table, book, tenant, period).await?;
+    let (_, reserved_usd) = budget_state(table, tenant, period).await?;
+    let pk = keys::budget_pk(tenant, period);
+    let mut thresholds_crossed = Vec::new();
+    for t in THRESHOLDS {
+        if let Some(item) = table.get(&pk, &keys::threshold_sk(t)).await? {
+            let event_id = item
+                .attrs
+                .get("doc")
+                .and_then(|d| d.get("event_id"))
+                .and_then(|e| e.as_str())
+                .map(str::to_owned);
+            thresholds_crossed.push(CrossedThreshold {
+                percent: t,
+                event_id,
+            });
+        }
     }
+    let state = if spent_usd >= b.hard_limit() {
+        BudgetState::HardLimitReached
+    } else if spent_usd >= b.monthly_usd {
+        BudgetState::OverBudget
+    } else {
+        BudgetState::Within
+    };
+    Ok(Some(BudgetStatus {
+        tenant_id: tenant.to_string(),
+        period: period.to_owned(),
+        monthly_usd: b.monthly_usd,
+        hard_limit_usd: b.hard_limit(),
+        spent_usd,
+        reserved_usd,
+        used_percent: (!b.monthly_usd.is_zero())
+            .then(|| spent_usd * Decimal::ONE_HUNDRED / b.monthly_usd),
+        thresholds_crossed,
+        state,
+    }))
 }
 
 pub(crate) async fn announce_thresholds(
@@ -114,6 +315,15 @@ pub(crate) async fn announce_thresholds(
             delivery_key: None,
         };
         publish(bus, std::slice::from_ref(&event)).await?;
+        tracing::warn!(
+            tenant = %tenant,
+            period,
+            threshold_percent = t,
+            budget_usd = %format_fixed(limit, 6),
+            spent_usd = %format_fixed(spent, 6),
+            event_id = %event.event_id,
+            "AI budget threshold crossed"
+        );
         if let Some(item) = existing {
             let sent = Item::with_doc(
                 &pk,
@@ -131,12 +341,12 @@ pub(crate) async fn announce_thresholds(
 
 /// Committed and reserved USD of a tenant's month (exact decimals as strings).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct BudgetState {
+struct Committed {
     committed: String,
     reserved: String,
 }
 
-impl Default for BudgetState {
+impl Default for Committed {
     fn default() -> Self {
         Self {
             committed: "0".into(),
@@ -212,8 +422,8 @@ pub async fn reserve(
                 return Ok(Update::Done(Reserve::Granted));
             }
             let state = match current {
-                Some(i) => i.doc::<BudgetState>()?,
-                None => BudgetState::default(),
+                Some(i) => i.doc::<Committed>()?,
+                None => Committed::default(),
             };
             let (committed, reserved) = (dec(&state.committed)?, dec(&state.reserved)?);
             if committed + reserved + estimate > limit {
@@ -221,7 +431,7 @@ pub async fn reserve(
                     available: (limit - committed - reserved).max(Decimal::ZERO),
                 }));
             }
-            let next = BudgetState {
+            let next = Committed {
                 committed: committed.to_string(),
                 reserved: (reserved + estimate).to_string(),
             };
@@ -275,8 +485,8 @@ pub async fn settle(
             let Some(state_item) = current else {
                 return Err(AccountingError::Permanent("budget state missing".into()));
             };
-            let state: BudgetState = state_item.doc()?;
-            let next = BudgetState {
+            let state: Committed = state_item.doc()?;
+            let next = Committed {
                 committed: (dec(&state.committed)? + actual).to_string(),
                 reserved: (dec(&state.reserved)? - dec(&res.estimate)?)
                     .max(Decimal::ZERO)
@@ -312,7 +522,7 @@ pub async fn budget_state(
             .await?
         {
             Some(i) => {
-                let s: BudgetState = i.doc()?;
+                let s: Committed = i.doc()?;
                 (dec(&s.committed)?, dec(&s.reserved)?)
             }
             None => (Decimal::ZERO, Decimal::ZERO),

@@ -24,7 +24,10 @@ mod ledger;
 pub mod metering;
 pub mod prices;
 
-pub use budget::{Reserve, budget, budget_state, reserve, set_budget, settle};
+pub use budget::{
+    Budget, BudgetState, BudgetStatus, CrossedThreshold, Reserve, all_budgets, budget,
+    budget_limits, budget_state, budget_status, reserve, set_budget, set_budget_limits, settle,
+};
 pub use error::AccountingError;
 pub use infra::{infra_for_record, infra_usage, record_infra};
 pub use ledger::{CostLine, grouped_costs, record_usage, spent, usage_event};

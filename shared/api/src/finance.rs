@@ -160,33 +160,37 @@ pub(crate) async fn post_usage(api: &Api, req: &Request<'_>, tenant: &str) -> Re
     }
 }
 
-/// The budget view: the monthly budget, what is spent in `period`, the share used.
+/// The budget view: the budget and hard limit, what is spent and reserved in `period`, the
+/// share used, the thresholds crossed and where the month stands; `monthly_usd` null without
+/// a budget.
 async fn budget_view(api: &Api, tenant: &TenantId, period: &str) -> Response {
-    let budget = match accounting::budget(api.table.as_ref(), tenant).await {
-        Ok(b) => b,
-        Err(e) => return Response::failure(&e),
-    };
     let book = match book(api).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let spent = match accounting::spent(api.table.as_ref(), &book, tenant, period).await {
-        Ok(s) => s,
-        Err(e) => return Response::failure(&e),
-    };
-    let used = budget
-        .filter(|b| !b.is_zero())
-        .map(|b| format_fixed(spent * rust_decimal::Decimal::ONE_HUNDRED / b, 2));
-    Response::json(
-        200,
-        &json!({
-            "tenant_id": tenant,
-            "period": period,
-            "monthly_usd": budget.map(|b| format_fixed(b, 6)),
-            "spent_usd": format_fixed(spent, 6),
-            "used_percent": used,
-        }),
-    )
+    match accounting::budget_status(api.table.as_ref(), &book, tenant, period).await {
+        Ok(Some(status)) => Response::json(200, &status.to_json()),
+        Ok(None) => {
+            let spent = match accounting::spent(api.table.as_ref(), &book, tenant, period).await {
+                Ok(s) => s,
+                Err(e) => return Response::failure(&e),
+            };
+            Response::json(
+                200,
+                &json!({
+                    "tenant_id": tenant,
+                    "period": period,
+                    "monthly_usd": null,
+                    "hard_limit_usd": null,
+                    "spent_usd": format_fixed(spent, 6),
+                    "used_percent": null,
+                    "thresholds_crossed": [],
+                    "state": "no_budget",
+                }),
+            )
+        }
+        Err(e) => Response::failure(&e),
+    }
 }
 
 /// `GET /v1/tenants/{tenant}/budget?period=YYYY-MM` (default: this month).
@@ -205,15 +209,63 @@ pub(crate) async fn get_budget(api: &Api, req: &Request<'_>, tenant: &str) -> Re
     budget_view(api, &tenant, &period).await
 }
 
+/// `GET /v1/budgets?period=YYYY-MM` (default: this month): every tenant with a budget and
+/// where its month stands, for finance; tenants over budget first is the reader's sort.
+pub(crate) async fn list_budgets(api: &Api, req: &Request<'_>) -> Response {
+    let period = match req.param("period") {
+        None => accounting::period_of(api.clock.now()),
+        Some(_) => match period(req) {
+            Ok(p) => p,
+            Err(r) => return r,
+        },
+    };
+    let book = match book(api).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let budgets = match accounting::all_budgets(api.table.as_ref()).await {
+        Ok(b) => b,
+        Err(e) => return Response::failure(&e),
+    };
+    let mut rows = Vec::new();
+    for (tenant, _) in budgets {
+        let Ok(tenant) = TenantId::parse(&tenant) else {
+            continue;
+        };
+        match accounting::budget_status(api.table.as_ref(), &book, &tenant, &period).await {
+            Ok(Some(status)) => rows.push(status.to_json()),
+            Ok(None) => {}
+            Err(e) => return Response::failure(&e),
+        }
+    }
+    Response::json(200, &json!({ "period": period, "budgets": rows }))
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BudgetBody {
-    /// USD per month, as an exact decimal string or number.
+    /// USD per month, as an exact decimal string or number: the soft limit.
     monthly_usd: serde_json::Value,
+    /// USD per month where AI calls are refused (default: the budget).
+    #[serde(default)]
+    hard_limit_usd: Option<serde_json::Value>,
 }
 
-/// `PUT /v1/tenants/{tenant}/budget` with `{"monthly_usd": "25.00"}`: sets the monthly AI
-/// budget (thresholds at 50, 80, 100 % are announced against it; the LLM tier's hard limit).
+fn usd(v: &serde_json::Value) -> Option<rust_decimal::Decimal> {
+    let text = match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    tillbridge_domain::money::parse_decimal(text.trim())
+        .filter(|a| *a >= rust_decimal::Decimal::ZERO && a.scale() <= 6)
+}
+
+/// `PUT /v1/tenants/{tenant}/budget` with `{"monthly_usd": "25.00", "hard_limit_usd":
+/// "30.00"?}`: sets the monthly AI budget (thresholds at 50, 80, 100 % of it are announced,
+/// spending goes on) and the hard limit where the LLM tier's calls are refused (default: the
+/// budget). 400 when an amount is not a non-negative USD amount with at most 6 decimals or
+/// the hard limit is below the budget.
 pub(crate) async fn put_budget(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
     let tenant = match known_tenant(api, tenant).await {
         Ok(t) => t,
@@ -223,24 +275,32 @@ pub(crate) async fn put_budget(api: &Api, req: &Request<'_>, tenant: &str) -> Re
         Ok(b) => b,
         Err(e) => return Response::error(400, &format!("body: {e}")),
     };
-    let text = match &body.monthly_usd {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Number(n) => n.to_string(),
-        _ => String::new(),
+    let Some(amount) = usd(&body.monthly_usd) else {
+        return Response::error(
+            400,
+            "monthly_usd is a non-negative amount in USD with at most 6 decimal places",
+        );
     };
-    let amount = match tillbridge_domain::money::parse_decimal(text.trim()) {
-        Some(a) if a >= rust_decimal::Decimal::ZERO && a.scale() <= 6 => a,
-        _ => {
-            return Response::error(
-                400,
-                "monthly_usd is a non-negative amount in USD with at most 6 decimal places",
-            );
-        }
+    let hard = match body.hard_limit_usd.as_ref().filter(|v| !v.is_null()) {
+        None => None,
+        Some(v) => match usd(v) {
+            Some(h) if h >= amount => Some(h),
+            _ => {
+                return Response::error(
+                    400,
+                    "hard_limit_usd is an amount in USD with at most 6 decimal places, not below monthly_usd",
+                );
+            }
+        },
     };
-    if let Err(e) = accounting::set_budget(api.table.as_ref(), &tenant, amount).await {
+    let limits = accounting::Budget {
+        monthly_usd: amount,
+        hard_limit_usd: hard,
+    };
+    if let Err(e) = accounting::set_budget_limits(api.table.as_ref(), &tenant, limits).await {
         return Response::failure(&e);
     }
-    tracing::info!(tenant = %tenant, operator = %req.operator, monthly_usd = %amount, "budget set");
+    tracing::info!(tenant = %tenant, operator = %req.operator, monthly_usd = %amount, hard_limit_usd = ?hard, "budget set");
     budget_view(api, &tenant, &accounting::period_of(api.clock.now())).await
 }
 

@@ -195,6 +195,8 @@ pub enum RouteId {
     GetBudget,
     /// Set the tenant's monthly AI budget.
     PutBudget,
+    /// Every tenant's budget and where its month stands.
+    ListBudgets,
     /// Stored price overrides.
     ListPriceOverrides,
     /// Set a price override from a future date on.
@@ -276,6 +278,7 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::Health, "GET", "/healthz"),
     route(RouteId::AllCosts, "GET", "/v1/costs"),
     route(RouteId::ListTenants, "GET", "/v1/tenants"),
+    route(RouteId::ListBudgets, "GET", "/v1/budgets"),
     route(RouteId::GetTenant, "GET", "/v1/tenants/{tenant}"),
     route(RouteId::PutTenant, "PUT", "/v1/tenants/{tenant}"),
     route(RouteId::TenantCosts, "GET", "/v1/tenants/{tenant}/costs"),
@@ -419,6 +422,7 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::TenantCosts => finance::tenant_costs(api, req, p(0)).await,
         RouteId::PostUsage => finance::post_usage(api, req, p(0)).await,
         RouteId::GetBudget => finance::get_budget(api, req, p(0)).await,
+        RouteId::ListBudgets => finance::list_budgets(api, req).await,
         RouteId::PutBudget => finance::put_budget(api, req, p(0)).await,
         RouteId::ListPriceOverrides => finance::list_overrides(api).await,
         RouteId::AddPriceOverride => finance::add_override(api, req).await,
@@ -469,7 +473,9 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::MigrationReport
         | RouteId::RollbackReport
         | RouteId::MigrationAudit => None,
-        RouteId::AllCosts | RouteId::ListPriceOverrides => Some((None, Permission::Read)),
+        RouteId::AllCosts | RouteId::ListPriceOverrides | RouteId::ListBudgets => {
+            Some((None, Permission::Read))
+        }
         RouteId::GetGrants
         | RouteId::PutGrants
         | RouteId::AddPriceOverride

@@ -159,9 +159,25 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
         ),
     ),
     (
+        RouteId::ListBudgets,
+        doc(
+            "Every tenant with an AI budget: budget (soft limit) and hard limit, spent and reserved \
+             in the month, share used, thresholds crossed (50/80/100 % with their event ids) and \
+             state (within, over_budget, hard_limit_reached).",
+            &[(
+                "period",
+                false,
+                "The month, YYYY-MM (default: the current one).",
+            )],
+            None,
+            &[200, 400, 500, 503],
+        ),
+    ),
+    (
         RouteId::GetBudget,
         doc(
-            "The tenant's monthly AI budget, what is spent of it in a month and the share used.",
+            "The tenant's monthly AI budget and hard limit, what is spent and reserved of it in a \
+             month, the share used, the thresholds crossed and the state (no_budget without one).",
             &[(
                 "period",
                 false,
@@ -174,7 +190,10 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
     (
         RouteId::PutBudget,
         doc(
-            "Set the tenant's monthly AI budget: {\"monthly_usd\": \"25.00\"} (exact decimal).",
+            "Set the tenant's monthly AI budget (the soft limit: thresholds at 50/80/100 % are \
+             announced as events and log lines, calls go on) and optionally the hard limit where \
+             AI calls are refused: {\"monthly_usd\": \"25.00\", \"hard_limit_usd\": \"30.00\"} \
+             (exact decimals; the hard limit defaults to the budget and is never below it).",
             &[],
             Some("application/json"),
             &[200, 400, 404, 500, 503],

@@ -167,6 +167,94 @@ mod pagination {
         assert_eq!(other.status, 404);
     }
 
+    /// Budgets are visible: thresholds crossed with their events, the soft limit passed
+    /// without refusing, the hard limit reached, and finance's list of every budget.
+    #[tokio::test]
+    async fn budget_thresholds_and_limits_are_visible_through_the_api() {
+        let ts = |s: &str| Timestamp::parse_rfc3339(s).unwrap_or(Timestamp::UNIX_EPOCH);
+        let clock = Arc::new(ManualClock::new(ts("2026-03-20T00:00:00Z")));
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
+        let api = api_on(table, clock);
+        let put = |body: &'static [u8]| call("PUT", "/v1/tenants/t1/budget", body);
+        let below = handle(&api, &put(br#"{"monthly_usd":"3","hard_limit_usd":"2"}"#)).await;
+        assert_eq!(below.status, 400, "a hard limit below the budget");
+        let set = handle(&api, &put(br#"{"monthly_usd":"3","hard_limit_usd":"5"}"#)).await;
+        assert_eq!(set.status, 200);
+        let bus = tillbridge_ports::memory::RecordingBus::default();
+        let book = PriceBook::bundled();
+        let t1 = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+        // gpt-4o input: $2.50 per million tokens.
+        let spend = |id: &'static str| {
+            let usage: tillbridge_domain::event::UsageRecorded = serde_json::from_str(&format!(
+                r#"{{"request_id":"{id}","operation":"mapping.suggest","provider":"openai","model":"gpt-4o","input_tokens":1000000,"output_tokens":0}}"#
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+            tillbridge_accounting::usage_event(
+                &t1,
+                usage,
+                ts("2026-03-19T10:00:00Z"),
+                &CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}")),
+            )
+        };
+        async fn get(api: &Api) -> serde_json::Value {
+            let r = handle(api, &call("GET", "/v1/tenants/t1/budget", b"")).await;
+            assert_eq!(r.status, 200);
+            serde_json::from_slice(&r.body).unwrap_or_default()
+        }
+        tillbridge_accounting::record_usage(api.table.as_ref(), &bus, &book, &spend("a"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v = get(&api).await;
+        assert_eq!(
+            (&v["spent_usd"], &v["used_percent"], &v["state"]),
+            (
+                &serde_json::json!("2.500000"),
+                &serde_json::json!("83.33"),
+                &serde_json::json!("within")
+            )
+        );
+        let crossed: Vec<u64> = v["thresholds_crossed"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|t| t["percent"].as_u64()).collect())
+            .unwrap_or_default();
+        assert_eq!(crossed, [50, 80]);
+        assert!(v["thresholds_crossed"][0]["event_id"].is_string(), "{v}");
+        tillbridge_accounting::record_usage(api.table.as_ref(), &bus, &book, &spend("b"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v = get(&api).await;
+        assert_eq!(
+            (&v["spent_usd"], &v["hard_limit_usd"], &v["state"]),
+            (
+                &serde_json::json!("5.000000"),
+                &serde_json::json!("5.000000"),
+                &serde_json::json!("hard_limit_reached")
+            )
+        );
+        assert_eq!(v["thresholds_crossed"].as_array().map(Vec::len), Some(3));
+        let announced = bus
+            .published()
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.body,
+                    tillbridge_domain::event::EventData::BudgetThresholdCrossed(_)
+                )
+            })
+            .count();
+        assert_eq!(announced, 3, "each threshold announced once");
+        let all = handle(&api, &call("GET", "/v1/budgets", b"")).await;
+        let v: serde_json::Value = serde_json::from_slice(&all.body).unwrap_or_default();
+        assert_eq!(v["period"], "2026-03");
+        assert_eq!(
+            v["budgets"].as_array().map(Vec::len),
+            Some(1),
+            "t2 has none: {v}"
+        );
+        assert_eq!(v["budgets"][0]["tenant_id"], "t1");
+        assert_eq!(v["budgets"][0]["monthly_usd"], "3.000000");
+    }
+
     /// An operator onboards a tenant, reads it back without secrets, rotates its webhook
     /// secret (the old one stays accepted) and is refused bad settings.
     #[tokio::test]

@@ -4,7 +4,9 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 
-use tillbridge_costs::table::{Budgets, TableBuilder};
+use rust_decimal::Decimal;
+use tillbridge_accounting::{BudgetState, BudgetStatus, CrossedThreshold, THRESHOLDS};
+use tillbridge_costs::table::{Budgets, HardLimits, TableBuilder};
 use tillbridge_costs::{CostTable, Period, PriceBook, PriceTable, format_fixed};
 
 use crate::{Failure, Outcome, read_input};
@@ -15,6 +17,35 @@ pub enum Command {
     Table(TableArgs),
     /// Dry run of a price correction: per tenant, the total now and under the new prices.
     Reprice(RepriceArgs),
+    /// Every tenant with a budget: budget (soft limit) and hard limit, spend, share used,
+    /// thresholds crossed and state; a line on stderr for each tenant at a threshold.
+    Budgets(BudgetsArgs),
+}
+
+#[derive(clap::Args)]
+pub struct BudgetsArgs {
+    /// Usage lines (JSONL), one model call each; needs --budgets.
+    #[arg(long, required_unless_present = "state", requires = "budgets")]
+    usage: Option<PathBuf>,
+    /// Read the budgets, ledger and threshold announcements of `tillbridge serve`'s embedded
+    /// store instead.
+    #[arg(long, conflicts_with_all = ["usage", "budgets"])]
+    state: Option<PathBuf>,
+    /// Tenants file for --state (default: STATE/tenants.json, else the bundled samples).
+    #[arg(long, requires = "state")]
+    tenants: Option<PathBuf>,
+    /// The month, YYYY-MM (UTC).
+    #[arg(long)]
+    period: String,
+    /// Price map in LiteLLM's format (default: the bundled one).
+    #[arg(long)]
+    prices: Option<PathBuf>,
+    /// Budgets, {"TENANT": "MONTHLY_USD"} or {"TENANT": {"monthly_usd": "…",
+    /// "hard_limit_usd": "…"}}.
+    #[arg(long)]
+    budgets: Option<PathBuf>,
+    #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+    format: String,
 }
 
 #[derive(clap::Args)]
@@ -65,6 +96,7 @@ pub fn run(c: Command) -> Outcome {
     match c {
         Command::Table(a) => table(a),
         Command::Reprice(a) => reprice(a),
+        Command::Budgets(a) => budgets(a),
     }
 }
 
@@ -117,6 +149,135 @@ fn write_out(text: &str) -> Outcome {
         .lock()
         .write_all(text.as_bytes())
         .map_err(|e| Failure::usage(format!("cannot write output: {e}")))
+}
+
+/// The status of each budget from a usage file: the thresholds a spend has reached (no
+/// announcements are kept in a file, so no event ids).
+fn statuses_from_file(
+    usage: &PathBuf,
+    period: Period,
+    book: &PriceBook,
+    budgets: &Budgets,
+    hard: &HardLimits,
+) -> Result<Vec<BudgetStatus>, Failure> {
+    let table = build_tables(usage, period, &[book], budgets)?.remove(0);
+    let mut tenants: Vec<&String> = budgets.0.keys().collect();
+    tenants.sort();
+    Ok(tenants
+        .into_iter()
+        .map(|tenant| {
+            let monthly = budgets.0[tenant];
+            let hard = hard.0.get(tenant).copied().unwrap_or(monthly);
+            let spent = table
+                .rows
+                .iter()
+                .find(|r| &r.tenant_id == tenant)
+                .map_or(Decimal::ZERO, |r| r.cost_usd);
+            let reached = |t: u32| {
+                !monthly.is_zero() && spent * Decimal::ONE_HUNDRED >= monthly * Decimal::from(t)
+            };
+            BudgetStatus {
+                tenant_id: tenant.clone(),
+                period: period.label(),
+                monthly_usd: monthly,
+                hard_limit_usd: hard,
+                spent_usd: spent,
+                reserved_usd: Decimal::ZERO,
+                used_percent: (!monthly.is_zero()).then(|| spent * Decimal::ONE_HUNDRED / monthly),
+                thresholds_crossed: THRESHOLDS
+                    .into_iter()
+                    .filter(|t| reached(*t))
+                    .map(|percent| CrossedThreshold {
+                        percent,
+                        event_id: None,
+                    })
+                    .collect(),
+                state: if spent >= hard {
+                    BudgetState::HardLimitReached
+                } else if spent >= monthly {
+                    BudgetState::OverBudget
+                } else {
+                    BudgetState::Within
+                },
+            }
+        })
+        .collect())
+}
+
+const BUDGET_COLUMNS: [&str; 8] = [
+    "tenant_id",
+    "period",
+    "monthly_usd",
+    "hard_limit_usd",
+    "spent_usd",
+    "used_percent",
+    "thresholds_crossed",
+    "state",
+];
+
+fn budgets(a: BudgetsArgs) -> Outcome {
+    let period = Period::parse(&a.period).map_err(|e| Failure::usage(e.to_string()))?;
+    let book = price_book(a.prices.as_ref())?;
+    let statuses = match (&a.usage, &a.budgets, &a.state) {
+        (Some(usage), Some(file), _) => {
+            let text = String::from_utf8(read_input(file, "budgets file")?)
+                .map_err(|_| Failure::usage("budgets file is not UTF-8"))?;
+            let (budgets, hard) =
+                Budgets::with_hard_limits(&text).map_err(|e| Failure::usage(e.to_string()))?;
+            statuses_from_file(usage, period, &book, &budgets, &hard)?
+        }
+        (None, None, Some(state)) => {
+            crate::serve::store_budgets(state, a.tenants.as_deref(), &book, &period.label())?
+        }
+        _ => {
+            return Err(Failure::usage(
+                "give --usage FILE --budgets FILE, or --state DIR",
+            ));
+        }
+    };
+    for s in statuses.iter().filter(|s| !s.thresholds_crossed.is_empty()) {
+        let crossed: Vec<String> = s
+            .thresholds_crossed
+            .iter()
+            .map(|t| format!("{} %", t.percent))
+            .collect();
+        eprintln!(
+            "budget: {} {} spent {} USD of {} ({} % used; crossed {}; hard limit {}): {}",
+            s.tenant_id,
+            s.period,
+            format_fixed(s.spent_usd, 6),
+            format_fixed(s.monthly_usd, 6),
+            s.used_percent
+                .map_or_else(|| "-".into(), |p| format_fixed(p, 2)),
+            crossed.join(", "),
+            format_fixed(s.hard_limit_usd, 6),
+            serde_json::to_value(s.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        );
+    }
+    let rows: Vec<serde_json::Value> = statuses.iter().map(BudgetStatus::to_json).collect();
+    if a.format == "csv" {
+        let mut out = BUDGET_COLUMNS.join(",") + "\r\n";
+        for r in &rows {
+            let cell = |k: &str| match &r[k] {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|t| t["percent"].as_u64().map(|p| p.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                v => v.to_string(),
+            };
+            out.push_str(&BUDGET_COLUMNS.map(cell).join(","));
+            out.push_str("\r\n");
+        }
+        write_out(&out)
+    } else {
+        write_out(&(serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n"))
+    }
 }
 
 fn table(a: TableArgs) -> Outcome {

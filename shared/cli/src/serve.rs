@@ -237,6 +237,39 @@ pub fn store_cost_table(
     })
 }
 
+/// `tillbridge costs budgets --state DIR`: every budget in serve's embedded store, with the
+/// announcements it recorded.
+pub fn store_budgets(
+    state: &Path,
+    tenants: Option<&Path>,
+    book: &PriceBook,
+    period: &str,
+) -> Result<Vec<accounting::BudgetStatus>, Failure> {
+    let directory = load_tenants(tenants, state)?;
+    let rt = crate::runtime()?;
+    rt.block_on(async {
+        let runtime = open_runtime(state, directory).await?;
+        let fail = |e: AccountingError| Failure::usage(e.to_string());
+        let table = runtime.table.as_ref();
+        let book = accounting::prices::with_overrides(table, book)
+            .await
+            .map_err(fail)?;
+        let mut out = Vec::new();
+        for (tenant, _) in accounting::all_budgets(table).await.map_err(fail)? {
+            let Ok(tenant) = tillbridge_domain::TenantId::parse(&tenant) else {
+                continue;
+            };
+            if let Some(s) = accounting::budget_status(table, &book, &tenant, period)
+                .await
+                .map_err(fail)?
+            {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    })
+}
+
 /// The webhook route (the ingress stage) and, for everything else, the management API's one
 /// router ([`tillbridge_api::handle`]) — the same code the deployed api function runs.
 /// `operator` is who the audit records when a request names nobody (`X-Operator`).

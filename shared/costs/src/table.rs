@@ -273,28 +273,74 @@ impl Hasher for PassThrough {
 #[derive(Debug, Clone, Default)]
 pub struct Budgets(pub HashMap<String, Decimal>);
 
+/// Hard limits per tenant (where AI calls are refused), USD, exact; a tenant without one is
+/// refused at its budget.
+#[derive(Debug, Clone, Default)]
+pub struct HardLimits(pub HashMap<String, Decimal>);
+
 impl Budgets {
-    /// `{"TENANT": "MONTHLY_USD", …}`; numbers are read by their text, exactly.
+    /// `{"TENANT": "MONTHLY_USD", …}`, or per tenant `{"monthly_usd": "…", "hard_limit_usd":
+    /// "…"}`; numbers are read by their text, exactly.
     ///
     /// # Errors
     ///
     /// [`CostError::Budgets`] when the text is not such an object or an amount is not a
     /// non-negative number.
     pub fn from_json(text: &str) -> Result<Self, CostError> {
+        Ok(Self::with_hard_limits(text)?.0)
+    }
+
+    /// Budgets and hard limits from the same file as [`Budgets::from_json`].
+    ///
+    /// # Errors
+    ///
+    /// [`CostError::Budgets`] as for [`Budgets::from_json`], and when a hard limit is below
+    /// its budget.
+    pub fn with_hard_limits(text: &str) -> Result<(Self, HardLimits), CostError> {
         let map: HashMap<String, &RawValue> = serde_json::from_str(text).map_err(|e| {
             CostError::Budgets(format!("expected {{\"TENANT\": \"MONTHLY_USD\"}}: {e}"))
         })?;
-        let mut out = HashMap::new();
-        for (tenant, raw) in map {
+        let amount = |tenant: &str, raw: &RawValue| {
             let text = raw.get().trim().trim_matches('"');
-            let v = parse_decimal(text)
+            parse_decimal(text)
                 .filter(|d| !d.is_sign_negative())
                 .ok_or_else(|| {
                     CostError::Budgets(format!("{tenant}: {text} is not a non-negative amount"))
+                })
+        };
+        let (mut out, mut hard) = (HashMap::new(), HashMap::new());
+        for (tenant, raw) in map {
+            if raw.get().trim_start().starts_with('{') {
+                #[derive(serde::Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Limits<'a> {
+                    #[serde(borrow)]
+                    monthly_usd: &'a RawValue,
+                    #[serde(borrow, default)]
+                    hard_limit_usd: Option<&'a RawValue>,
+                }
+                let l: Limits<'_> = serde_json::from_str(raw.get()).map_err(|e| {
+                    CostError::Budgets(format!(
+                        "{tenant}: expected {{\"monthly_usd\", \"hard_limit_usd\"?}}: {e}"
+                    ))
                 })?;
-            out.insert(tenant, v);
+                let monthly = amount(&tenant, l.monthly_usd)?;
+                if let Some(h) = l.hard_limit_usd {
+                    let h = amount(&tenant, h)?;
+                    if h < monthly {
+                        return Err(CostError::Budgets(format!(
+                            "{tenant}: the hard limit {h} is below the budget {monthly}"
+                        )));
+                    }
+                    hard.insert(tenant.clone(), h);
+                }
+                out.insert(tenant, monthly);
+            } else {
+                let v = amount(&tenant, raw)?;
+                out.insert(tenant, v);
+            }
         }
-        Ok(Self(out))
+        Ok((Self(out), HardLimits(hard)))
     }
 }
 

@@ -327,8 +327,8 @@ impl Refine for LlmRefiner {
         fields: &[FieldProfile],
         suggestions: &mut [Suggestion],
     ) -> Vec<ModelCall> {
-        let budget_usd = match accounting::budget(self.table.as_ref(), cx.tenant).await {
-            Ok(b) => b,
+        let budget_usd = match accounting::budget_limits(self.table.as_ref(), cx.tenant).await {
+            Ok(b) => b.map(|b| b.hard_limit()),
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the AI budget; staying offline");
                 return Vec::new();
