@@ -11,7 +11,7 @@ use tillbridge_costs::{PriceBook, format_fixed};
 use tillbridge_domain::TenantId;
 use tillbridge_ports::Table;
 
-use crate::{AccountingError, CostGroup, CostLine, grouped_costs};
+use crate::{AccountingError, CostGroup, CostLine, features, grouped_costs};
 
 /// The row of usage that has no value in the grouping (a call that served no migration).
 pub const NONE_LABEL: &str = "(none)";
@@ -90,11 +90,18 @@ pub async fn tenant_costs(
         .remove("all")
         .unwrap_or_default();
     let mut rows: BTreeMap<String, GroupedRow> = BTreeMap::new();
-    for (value, line) in grouped_costs(table, book, tenant, period, group).await? {
-        let key = if group == CostGroup::Model {
-            book.canonical_name(&value)
-        } else {
-            value.clone()
+    let (read, features) = match group {
+        CostGroup::Feature => (CostGroup::Operation, Some(features::registry(table).await?)),
+        g => (g, None),
+    };
+    for (value, line) in grouped_costs(table, book, tenant, period, read).await? {
+        let key = match (&features, group) {
+            (Some(f), _) => f
+                .get(&value)
+                .cloned()
+                .unwrap_or_else(|| features::UNASSIGNED.to_owned()),
+            (None, CostGroup::Model) => book.canonical_name(&value),
+            (None, _) => value.clone(),
         };
         let row = rows.entry(key.clone()).or_insert_with(|| GroupedRow {
             key,

@@ -14,6 +14,7 @@ use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 use tillbridge_ports::{EventBus, PortError};
 
 use crate::budget::announce_thresholds;
+use crate::legacy::LEGACY_MODEL;
 use crate::{AccountingError, CostGroup, Recorded, attr, keys, period_of, safe, token_deltas};
 
 /// Records one model call: ledger entry and aggregates in one transaction (a redelivered
@@ -142,14 +143,19 @@ pub async fn grouped_costs(
         };
         let requests = attr(&i, "requests");
         let mut unpriced = attr(&i, "unpriced_requests");
-        let price = book.version_at(at).and_then(|v| book.price(v, model, at));
-        // A model with no price (any more) is counted unpriced, never costed at $0.
-        let cost = match price {
-            Some(p) if requests > unpriced => tokens.cost(&p),
-            Some(_) => Decimal::ZERO,
-            None => {
-                unpriced = requests;
-                Decimal::ZERO
+        let cost = if model == LEGACY_MODEL {
+            // Imported legacy usage: the cost as recorded, never re-priced.
+            Decimal::from(attr(&i, "fixed_cost_nanos")) / Decimal::from(1_000_000_000u64)
+        } else {
+            let price = book.version_at(at).and_then(|v| book.price(v, model, at));
+            // A model with no price (any more) is counted unpriced, never costed at $0.
+            match price {
+                Some(p) if requests > unpriced => tokens.cost(&p),
+                Some(_) => Decimal::ZERO,
+                None => {
+                    unpriced = requests;
+                    Decimal::ZERO
+                }
             }
         };
         let line = out.entry(value.to_owned()).or_default();

@@ -16,11 +16,13 @@ use tillbridge_ports::table::Item;
 
 mod budget;
 mod error;
+pub mod features;
 pub mod finance;
 mod grouped;
 mod infra;
 pub mod keys;
 mod ledger;
+pub mod legacy;
 pub mod metering;
 pub mod prices;
 
@@ -71,24 +73,29 @@ pub enum CostGroup {
     Migration,
     /// By day of the month (`01`…`31`).
     Day,
+    /// By AI feature: the operations' rows through the feature registry
+    /// ([`features::registry`]); read-time only, no aggregates are written for it.
+    Feature,
 }
 
 impl CostGroup {
-    /// Every dimension, in the order aggregates are written.
-    pub const ALL: [CostGroup; 5] = [
+    /// Every dimension.
+    pub const ALL: [CostGroup; 6] = [
         CostGroup::Total,
         CostGroup::Model,
         CostGroup::Operation,
         CostGroup::Migration,
         CostGroup::Day,
+        CostGroup::Feature,
     ];
 
     /// The dimensions a finance table can be grouped by (`group_by=`).
-    pub const REPORTED: [CostGroup; 4] = [
+    pub const REPORTED: [CostGroup; 5] = [
         CostGroup::Model,
         CostGroup::Operation,
         CostGroup::Migration,
         CostGroup::Day,
+        CostGroup::Feature,
     ];
 
     /// The name, as in keys, URLs and CSV headers.
@@ -99,6 +106,7 @@ impl CostGroup {
             CostGroup::Operation => "operation",
             CostGroup::Migration => "migration",
             CostGroup::Day => "day",
+            CostGroup::Feature => "feature",
         }
     }
 

@@ -553,3 +553,126 @@ async fn a_tenant_with_only_infrastructure_cost_has_a_row() {
     assert_eq!(row.cost_usd, Decimal::ZERO);
     assert!(row.infra_cost_usd.is_some_and(|c| c > Decimal::ZERO));
 }
+
+/// The seed's consolidation: a generated 100,000-row legacy log imports with rows in = rows
+/// recorded and equal totals, keeps each recorded cost as it was, counts once on a re-import,
+/// and shows in the month's tables (by operation and by feature) beside priced usage.
+#[tokio::test]
+async fn a_legacy_log_of_100000_rows_round_trips_with_the_count_check() {
+    use crate::legacy::{ServiceTarget, import_legacy, read_legacy};
+    let (t, bus, book) = (table(), RecordingBus::default(), book());
+    let services = ["catalog-mapper", "copywriter", "support-bot"];
+    let mut csv = String::from("log_id,created_at,service_name,user,total_tokens,cost,model\n");
+    let mut expected = Decimal::ZERO;
+    for i in 0..100_000u64 {
+        // Costs with up to 9 decimals, as a legacy system computed them.
+        let cost = Decimal::new(i64::try_from(i * 7919 % 5_000_003).unwrap_or(0), 9);
+        expected += cost;
+        csv.push_str(&format!(
+            "L{i},2026-03-{:02}T{:02}:00:00Z,{},user{}@example.com,{},{},{}\n",
+            1 + i % 28,
+            i % 24,
+            services[(i % 3) as usize],
+            i % 50,
+            100 + i % 900,
+            cost,
+            if i % 2 == 0 { "gpt-4o" } else { "" }
+        ));
+    }
+    let (rows, errors) = read_legacy(csv.as_bytes()).unwrap_or_default();
+    assert_eq!((rows.len(), errors.len()), (100_000, 0));
+    let mapping: crate::legacy::ServiceMapping = services
+        .iter()
+        .map(|s| {
+            let target = ServiceTarget {
+                operation: format!("legacy.{s}"),
+                feature: (*s != "support-bot").then(|| "catalog-content".to_owned()),
+            };
+            ((*s).to_owned(), target)
+        })
+        .collect();
+    let report = import_legacy(&t, &book, &rows, errors, &mapping, Some(&tenant()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.check_passed, "{report:?}");
+    assert_eq!((report.rows_in, report.recorded), (100_000, 100_000));
+    assert_eq!(report.legacy_total_usd, report.recorded_total_usd);
+    assert_eq!(
+        report.legacy_total_usd,
+        tillbridge_costs::format_fixed(expected, 6)
+    );
+    // Every even row names gpt-4o; costs far below its price are flagged, not changed.
+    assert!(report.price_differences_total > 0);
+
+    // Priced usage of the same month sits beside it.
+    let corr = CorrelationId::parse("c").unwrap_or_else(|e| panic!("{e}"));
+    let e = usage_event(
+        &tenant(),
+        usage(1, "gpt-4o", "mapping.suggest", None),
+        at(3),
+        &corr,
+    );
+    let _ = record_usage(&t, &bus, &book, &e).await;
+    let priced = TokenCounts {
+        input: 1007,
+        cached_input: 3,
+        cache_write: 1,
+        output: 101,
+    }
+    .cost(
+        &book
+            .price(0, "gpt-4o", at(3))
+            .unwrap_or_else(|| panic!("price")),
+    );
+    let total = spent(&t, &book, &tenant(), "2026-03")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(total, expected + priced, "legacy costs are never re-priced");
+    let by_feature = finance::tenant_costs(&t, &book, &tenant(), "2026-03", CostGroup::Feature)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let keys: Vec<&str> = by_feature.rows.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["(unassigned)", "catalog-content", "mapping-suggestions"],
+        "support-bot has no feature"
+    );
+    assert_eq!(
+        by_feature.total.unpriced_requests, 0,
+        "legacy rows are not unpriced"
+    );
+    check_groupings_add_up(&t).await;
+
+    // A re-import counts nothing twice.
+    let (rows, errors) = read_legacy(csv.as_bytes()).unwrap_or_default();
+    let again = import_legacy(&t, &book, &rows, errors, &mapping, Some(&tenant()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.check_passed, "{again:?}");
+    assert_eq!((again.recorded, again.already_recorded), (0, 100_000));
+    let total_again = spent(&t, &book, &tenant(), "2026-03")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(total_again, total);
+}
+
+#[tokio::test]
+async fn a_legacy_service_the_mapping_does_not_name_imports_nothing() {
+    use crate::legacy::{import_legacy, read_legacy};
+    let t = table();
+    let csv = "id,created_at,service,total_tokens,cost\n1,2026-03-02T10:00:00Z,mystery,10,0.01\n";
+    let (rows, errors) = read_legacy(csv.as_bytes()).unwrap_or_default();
+    let report = import_legacy(
+        &t,
+        &book(),
+        &rows,
+        errors,
+        &Default::default(),
+        Some(&tenant()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.unmapped_services, ["mystery"]);
+    assert!(!report.check_passed);
+    assert_eq!(report.recorded, 0);
+}

@@ -55,7 +55,7 @@ pub(crate) async fn all_costs(api: &Api, req: &Request<'_>) -> Response {
     }
 }
 
-/// `GET /v1/tenants/{tenant}/costs?period=…&group_by=model|operation|migration|day`: rows
+/// `GET /v1/tenants/{tenant}/costs?period=…&group_by=model|operation|migration|day|feature`: rows
 /// that add up to `totals` (usage without a migration is the `(none)` row; models by their
 /// canonical name with the recorded names in `raw_models`); CSV ends with a `(total)` row.
 pub(crate) async fn tenant_costs(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
@@ -69,7 +69,12 @@ pub(crate) async fn tenant_costs(api: &Api, req: &Request<'_>, tenant: &str) -> 
     };
     let group = match CostGroup::parse(req.param("group_by").unwrap_or("model")) {
         Some(g) if CostGroup::REPORTED.contains(&g) => g,
-        _ => return Response::error(400, "group_by is one of model, operation, migration, day"),
+        _ => {
+            return Response::error(
+                400,
+                "group_by is one of model, operation, migration, day, feature",
+            );
+        }
     };
     let book = match book(api).await {
         Ok(b) => b,
@@ -348,4 +353,108 @@ pub(crate) async fn add_override(api: &Api, req: &Request<'_>) -> Response {
         Ok(Err(refused)) => Response::error(400, &refused.to_string()),
         Err(e) => Response::failure(&e),
     }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportBody {
+    /// Service name → operation and feature.
+    services: tillbridge_accounting::legacy::ServiceMapping,
+    /// The legacy log's text: CSV with a header row, or JSON lines.
+    log: String,
+}
+
+/// `POST /v1/tenants/{tenant}/costs/import` with `{"services": {"SERVICE": {"operation",
+/// "feature"?}}, "log": "<CSV or JSON lines>"}`: consolidates a legacy usage log into the
+/// tenant's ledger (rows naming another tenant are rejected). 200 with the import report
+/// when the check passed, 422 with it when it did not (unmapped services, rejected rows,
+/// totals that differ); 400 for a body that is not such an object.
+pub(crate) async fn import_legacy(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
+    let tenant = match known_tenant(api, tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let body: ImportBody = match serde_json::from_slice(req.body) {
+        Ok(b) => b,
+        Err(e) => return Response::error(400, &format!("body: {e}")),
+    };
+    let (mut rows, mut errors) =
+        match tillbridge_accounting::legacy::read_legacy(body.log.as_bytes()) {
+            Ok(r) => r,
+            Err(e) => return Response::error(400, &format!("log: {e}")),
+        };
+    rows.retain(|r| match &r.tenant {
+        Some(t) if t != tenant.as_str() => {
+            errors.push(tillbridge_accounting::legacy::RowError {
+                row: r.row,
+                reason: format!("the row names tenant {t}, not {tenant}"),
+            });
+            false
+        }
+        _ => true,
+    });
+    let book = match book(api).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match tillbridge_accounting::legacy::import_legacy(
+        api.table.as_ref(),
+        &book,
+        &rows,
+        errors,
+        &body.services,
+        Some(&tenant),
+    )
+    .await
+    {
+        Ok(report) => {
+            tracing::info!(
+                tenant = %tenant,
+                operator = %req.operator,
+                rows_in = report.rows_in,
+                recorded = report.recorded,
+                already_recorded = report.already_recorded,
+                check_passed = report.check_passed,
+                "legacy usage imported"
+            );
+            let status = if report.check_passed { 200 } else { 422 };
+            Response::json(status, &serde_json::to_value(&report).unwrap_or_default())
+        }
+        Err(e) => Response::failure(&e),
+    }
+}
+
+/// `GET /v1/features`: the AI feature registry, operation → feature (built-in entries and
+/// the operators').
+pub(crate) async fn list_features(api: &Api) -> Response {
+    match tillbridge_accounting::features::registry(api.table.as_ref()).await {
+        Ok(r) => Response::json(200, &json!({ "features": r })),
+        Err(e) => Response::failure(&e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeatureBody {
+    feature: String,
+}
+
+/// `PUT /v1/features/{operation}` with `{"feature": "…"}`: files an operation's cost under an
+/// AI feature (`group_by=feature`). 400 for an empty or over-long name.
+pub(crate) async fn put_feature(api: &Api, req: &Request<'_>, operation: &str) -> Response {
+    let body: FeatureBody = match serde_json::from_slice(req.body) {
+        Ok(b) => b,
+        Err(e) => return Response::error(400, &format!("body: {e}")),
+    };
+    let name = body.feature.trim();
+    if name.is_empty() || name.len() > 100 || operation.len() > 200 {
+        return Response::error(400, "feature is 1–100 characters; operation at most 200");
+    }
+    if let Err(e) =
+        tillbridge_accounting::features::set_feature(api.table.as_ref(), operation, name).await
+    {
+        return Response::failure(&e);
+    }
+    tracing::info!(operator = %req.operator, operation, feature = name, "feature registered");
+    list_features(api).await
 }

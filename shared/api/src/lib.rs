@@ -197,6 +197,12 @@ pub enum RouteId {
     PutBudget,
     /// Every tenant's budget and where its month stands.
     ListBudgets,
+    /// Consolidate a legacy usage log into a tenant's ledger.
+    ImportLegacyUsage,
+    /// The AI feature registry.
+    ListFeatures,
+    /// File an operation under an AI feature.
+    PutFeature,
     /// Stored price overrides.
     ListPriceOverrides,
     /// Set a price override from a future date on.
@@ -279,6 +285,13 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::AllCosts, "GET", "/v1/costs"),
     route(RouteId::ListTenants, "GET", "/v1/tenants"),
     route(RouteId::ListBudgets, "GET", "/v1/budgets"),
+    route(RouteId::ListFeatures, "GET", "/v1/features"),
+    route(RouteId::PutFeature, "PUT", "/v1/features/{operation}"),
+    route(
+        RouteId::ImportLegacyUsage,
+        "POST",
+        "/v1/tenants/{tenant}/costs/import",
+    ),
     route(RouteId::GetTenant, "GET", "/v1/tenants/{tenant}"),
     route(RouteId::PutTenant, "PUT", "/v1/tenants/{tenant}"),
     route(RouteId::TenantCosts, "GET", "/v1/tenants/{tenant}/costs"),
@@ -423,6 +436,9 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::PostUsage => finance::post_usage(api, req, p(0)).await,
         RouteId::GetBudget => finance::get_budget(api, req, p(0)).await,
         RouteId::ListBudgets => finance::list_budgets(api, req).await,
+        RouteId::ListFeatures => finance::list_features(api).await,
+        RouteId::PutFeature => finance::put_feature(api, req, p(0)).await,
+        RouteId::ImportLegacyUsage => finance::import_legacy(api, req, p(0)).await,
         RouteId::PutBudget => finance::put_budget(api, req, p(0)).await,
         RouteId::ListPriceOverrides => finance::list_overrides(api).await,
         RouteId::AddPriceOverride => finance::add_override(api, req).await,
@@ -473,16 +489,20 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::MigrationReport
         | RouteId::RollbackReport
         | RouteId::MigrationAudit => None,
-        RouteId::AllCosts | RouteId::ListPriceOverrides | RouteId::ListBudgets => {
-            Some((None, Permission::Read))
-        }
+        RouteId::AllCosts
+        | RouteId::ListPriceOverrides
+        | RouteId::ListBudgets
+        | RouteId::ListFeatures => Some((None, Permission::Read)),
         RouteId::GetGrants
         | RouteId::PutGrants
         | RouteId::AddPriceOverride
+        | RouteId::PutFeature
         | RouteId::ListDeadLetters
         | RouteId::RedriveDeadLetters => Some((None, Permission::Admin)),
         RouteId::PostUsage => Some((tenant, Permission::Ai)),
-        RouteId::PutBudget | RouteId::PutTenant => Some((tenant, Permission::Admin)),
+        RouteId::PutBudget | RouteId::PutTenant | RouteId::ImportLegacyUsage => {
+            Some((tenant, Permission::Admin))
+        }
         RouteId::ReplayQuarantined | RouteId::ReplayManyQuarantined | RouteId::SyncProvider => {
             Some((tenant, Permission::Write))
         }

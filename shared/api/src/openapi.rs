@@ -141,7 +141,7 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
                 (
                     "group_by",
                     false,
-                    "model (default), operation, migration or day.",
+                    "model (default), operation, migration, day or feature (operations through the feature registry).",
                 ),
             ],
             None,
@@ -156,6 +156,40 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
             &[],
             Some("application/json"),
             &[202, 400, 404, 500, 503],
+        ),
+    ),
+    (
+        RouteId::ListFeatures,
+        doc(
+            "The AI feature registry: operation → feature (built-in entries and the operators'); \
+             tenant costs group_by=feature reads through it, unregistered operations are \
+             (unassigned).",
+            &[],
+            None,
+            &[200, 500, 503],
+        ),
+    ),
+    (
+        RouteId::PutFeature,
+        doc(
+            "File an operation's AI cost under a feature: {\"feature\": \"catalog-content\"}.",
+            &[],
+            Some("application/json"),
+            &[200, 400, 500, 503],
+        ),
+    ),
+    (
+        RouteId::ImportLegacyUsage,
+        doc(
+            "Consolidate a legacy usage log (CSV or JSON lines: total tokens, a computed cost, a \
+             service, a user) into the tenant's ledger: {\"services\": {\"SERVICE\": \
+             {\"operation\": \"…\", \"feature\": \"…\"}}, \"log\": \"…\"}. Costs are kept as \
+             recorded (rows our prices cannot explain are flagged), users only as pseudonyms, a \
+             re-import counts once; the report ends with the check rows in = rows recorded and \
+             equal totals (200 passed, 422 not).",
+            &[],
+            Some("application/json"),
+            &[200, 400, 404, 422, 500, 503],
         ),
     ),
     (

@@ -255,6 +255,94 @@ mod pagination {
         assert_eq!(v["budgets"][0]["monthly_usd"], "3.000000");
     }
 
+    /// A legacy log imported over HTTP lands once, keeps its costs, and shows by feature.
+    #[tokio::test]
+    async fn a_legacy_log_imports_through_the_api_and_reads_by_feature() {
+        let (clock, table) = store();
+        let api = api_on(table, clock);
+        let log = "id,created_at,service,user,total_tokens,cost\n\
+                   1,2026-03-02T10:00:00Z,mapper,ana@example.com,1000,0.25\n\
+                   2,2026-03-03T10:00:00Z,writer,bo@example.com,2000,0.125\n\
+                   3,2026-03-03T11:00:00Z,writer,,3000,0.5\n";
+        let body = serde_json::json!({
+            "services": {
+                "mapper": {"operation": "legacy.mapper", "feature": "mapping-suggestions"},
+                "writer": {"operation": "legacy.writer"}
+            },
+            "log": log,
+        })
+        .to_string();
+        fn post(b: &[u8]) -> Request<'_> {
+            call("POST", "/v1/tenants/t1/costs/import", b)
+        }
+        let r = handle(&api, &post(body.as_bytes())).await;
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        assert_eq!(r.status, 200, "{v}");
+        assert_eq!(
+            (&v["recorded"], &v["check_passed"]),
+            (&3.into(), &true.into())
+        );
+        assert_eq!(v["legacy_total_usd"], "0.875000");
+        let again = handle(&api, &post(body.as_bytes())).await;
+        let v: serde_json::Value = serde_json::from_slice(&again.body).unwrap_or_default();
+        assert_eq!(
+            (&v["recorded"], &v["already_recorded"]),
+            (&0.into(), &3.into())
+        );
+        let unmapped = serde_json::json!({"services": {}, "log": log}).to_string();
+        assert_eq!(handle(&api, &post(unmapped.as_bytes())).await.status, 422);
+        assert_eq!(handle(&api, &post(b"{\"log\": 1}")).await.status, 400);
+
+        let r = handle(
+            &api,
+            &call(
+                "PUT",
+                "/v1/features/legacy.writer",
+                br#"{"feature":"copy"}"#,
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        let r = handle(
+            &api,
+            &Request {
+                query: &[
+                    ("period".into(), "2026-03".into()),
+                    ("group_by".into(), "feature".into()),
+                ],
+                ..call("GET", "/v1/tenants/t1/costs", b"")
+            },
+        )
+        .await;
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        let rows: Vec<(String, String)> = v["rows"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| {
+                        (
+                            r["feature"]
+                                .as_str()
+                                .or(r["key"].as_str())
+                                .unwrap_or("")
+                                .to_owned(),
+                            r["cost_usd"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            rows,
+            [
+                ("copy".to_owned(), "0.625000".to_owned()),
+                ("mapping-suggestions".to_owned(), "0.250000".to_owned())
+            ],
+            "{v}"
+        );
+        assert_eq!(v["totals"]["cost_usd"], "0.875000");
+    }
+
     /// An operator onboards a tenant, reads it back without secrets, rotates its webhook
     /// secret (the old one stays accepted) and is refused bad settings.
     #[tokio::test]

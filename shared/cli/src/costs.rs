@@ -20,6 +20,32 @@ pub enum Command {
     /// Every tenant with a budget: budget (soft limit) and hard limit, spend, share used,
     /// thresholds crossed and state; a line on stderr for each tenant at a threshold.
     Budgets(BudgetsArgs),
+    /// Consolidate a legacy usage log (CSV or JSON lines: total tokens, a computed cost, a
+    /// service, a user) into serve's embedded store: costs kept as recorded, services mapped
+    /// to operations and features, idempotent, ending with the count and total check.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// The legacy log: CSV with a header row, or JSON lines.
+    #[arg(long)]
+    log: PathBuf,
+    /// Service mapping, {"SERVICE": {"operation": "…", "feature": "…"}}.
+    #[arg(long)]
+    services: PathBuf,
+    /// The tenant of rows that name none.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// State directory of `tillbridge serve`'s embedded store.
+    #[arg(long, default_value = ".tillbridge/state")]
+    state: PathBuf,
+    /// Tenants file (default: STATE/tenants.json, else the bundled samples).
+    #[arg(long)]
+    tenants: Option<PathBuf>,
+    /// Price map in LiteLLM's format for the price comparison (default: the bundled one).
+    #[arg(long)]
+    prices: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -97,6 +123,7 @@ pub fn run(c: Command) -> Outcome {
         Command::Table(a) => table(a),
         Command::Reprice(a) => reprice(a),
         Command::Budgets(a) => budgets(a),
+        Command::Import(a) => import(a),
     }
 }
 
@@ -277,6 +304,64 @@ fn budgets(a: BudgetsArgs) -> Outcome {
         write_out(&out)
     } else {
         write_out(&(serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n"))
+    }
+}
+
+/// Exit 0 when the check passed; 1 when it did not (the report says why); 2 for unusable
+/// input.
+fn import(a: ImportArgs) -> Outcome {
+    let book = price_book(a.prices.as_ref())?;
+    let services: tillbridge_accounting::legacy::ServiceMapping =
+        serde_json::from_slice(&read_input(&a.services, "service mapping")?).map_err(|e| {
+            Failure::usage(format!(
+                "service mapping: expected {{\"SERVICE\": {{\"operation\": \"…\", \"feature\": \"…\"}}}}: {e}"
+            ))
+        })?;
+    let (rows, errors) =
+        tillbridge_accounting::legacy::read_legacy(&read_input(&a.log, "legacy log")?)
+            .map_err(Failure::usage)?;
+    let tenant = a
+        .tenant
+        .as_deref()
+        .map(tillbridge_domain::TenantId::parse)
+        .transpose()
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let report = crate::serve::store_import_legacy(
+        &a.state,
+        a.tenants.as_deref(),
+        &book,
+        &rows,
+        errors,
+        &services,
+        tenant.as_ref(),
+    )?;
+    write_out(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"))?;
+    if !report.unmapped_services.is_empty() {
+        return Err(Failure::usage(format!(
+            "services the mapping does not name (nothing imported): {}",
+            report.unmapped_services.join(", ")
+        )));
+    }
+    eprintln!(
+        "legacy import: {} rows in, {} recorded, {} already recorded, {} rejected; legacy total {} USD, recorded {} USD: check {}",
+        report.rows_in,
+        report.recorded,
+        report.already_recorded,
+        report.rejected.len(),
+        report.legacy_total_usd,
+        report.recorded_total_usd,
+        if report.check_passed {
+            "passed"
+        } else {
+            "FAILED"
+        }
+    );
+    if report.check_passed {
+        Ok(())
+    } else {
+        Err(Failure::rejected(
+            "the legacy import's check failed (see the report)",
+        ))
     }
 }
 

@@ -270,6 +270,33 @@ pub fn store_budgets(
     })
 }
 
+/// `tillbridge costs import`: a legacy usage log into serve's embedded store.
+pub fn store_import_legacy(
+    state: &Path,
+    tenants: Option<&Path>,
+    book: &PriceBook,
+    rows: &[accounting::legacy::LegacyRow],
+    errors: Vec<accounting::legacy::RowError>,
+    services: &accounting::legacy::ServiceMapping,
+    tenant: Option<&tillbridge_domain::TenantId>,
+) -> Result<accounting::legacy::ImportReport, Failure> {
+    let directory = load_tenants(tenants, state)?;
+    let rt = crate::runtime()?;
+    rt.block_on(async {
+        let runtime = open_runtime(state, directory).await?;
+        accounting::legacy::import_legacy(
+            runtime.table.as_ref(),
+            book,
+            rows,
+            errors,
+            services,
+            tenant,
+        )
+        .await
+        .map_err(|e| Failure::usage(e.to_string()))
+    })
+}
+
 /// The webhook route (the ingress stage) and, for everything else, the management API's one
 /// router ([`tillbridge_api::handle`]) — the same code the deployed api function runs.
 /// `operator` is who the audit records when a request names nobody (`X-Operator`).
