@@ -77,6 +77,10 @@ async fn process(
         )
         .await?;
         info!(tenant = %envelope.tenant_id, correlation_id = %envelope.correlation_id, items = report.summary.items, errors = report.summary.errors, "migration batch validated");
+    } else if matches!(envelope.body, EventData::PrivacyRequested(_)) {
+        // A vendor's compliance webhook: erase, or export for the merchant.
+        tillbridge_migration::privacy::handle(deps.table.as_ref(), deps.blobs.as_ref(), envelope)
+            .await?;
     } else {
         // The catalog logs and counts each outcome.
         catalog::apply_and_count(deps.table.as_ref(), envelope).await?;

@@ -77,6 +77,7 @@ pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, 
             Ok(ApplyOutcome::Recorded)
         }
         EventData::WebhookQuarantined(_)
+        | EventData::PrivacyRequested(_)
         | EventData::AiUsageRecorded(_)
         | EventData::BudgetThresholdCrossed(_)
         | EventData::MigrationValidationRequested(_)

@@ -118,6 +118,8 @@ event_types! {
     OrderUpserted(OrderUpserted) = "pos.order.upserted",
     /// A thin webhook said something changed; a fetcher must read it from the vendor API.
     FetchRequested(FetchRequested) = "pos.fetch.requested",
+    /// A data subject's request arrived from a vendor (Shopify's mandatory customers/redact, customers/data_request, shop/redact): erase or export what tillbridge holds of them.
+    PrivacyRequested(PrivacyRequest) = "pos.privacy.requested",
     /// A delivery was forged or could not be understood; kept with the reason.
     WebhookQuarantined(WebhookQuarantined) = "webhook.quarantined",
     /// One model call, token classes additive (input excludes cached and cache-write tokens); occurred_at is the call time.
@@ -302,6 +304,42 @@ pub struct FetchRequested {
     pub change: Change,
     /// The vendor's event name, for the operator.
     pub vendor_event: String,
+}
+
+/// A data subject's request (GDPR erasure or access) from a vendor's compliance webhook.
+/// Carries the identifiers needed to find the person's data; the event is never logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyRequest {
+    /// What is asked.
+    pub kind: PrivacyKind,
+    /// The vendor's id of the request, when it has one (Shopify `data_request.id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The vendor's customer id (not for `shop_redact`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// The customer's email address, when the vendor gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The customer's phone number, when the vendor gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Orders the vendor names (`orders_to_redact`, `orders_requested`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub order_ids: Vec<String>,
+}
+
+/// The kinds of data subject requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrivacyKind {
+    /// Erase one customer's data (Shopify `customers/redact`).
+    CustomerErase,
+    /// Export one customer's data for the merchant to hand over (`customers/data_request`).
+    CustomerExport,
+    /// Erase every customer's data of the shop (`shop/redact`, 48 h after uninstall).
+    ShopErase,
 }
 
 /// The `vendor_event` of a [`FetchRequested`] an operator asked for (`POST

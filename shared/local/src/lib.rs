@@ -281,6 +281,20 @@ impl LocalRuntime {
                     .map(|_| ())
                     .map_err(Into::into)
                 }
+                Ok(event)
+                    if matches!(
+                        event.body,
+                        tillbridge_domain::event::EventData::PrivacyRequested(_)
+                    ) =>
+                {
+                    tillbridge_migration::privacy::handle(
+                        self.table.as_ref(),
+                        self.blobs.as_ref(),
+                        &event,
+                    )
+                    .await
+                    .map_err(Into::into)
+                }
                 Ok(event) => catalog::apply_and_count(self.table.as_ref(), &event)
                     .await
                     .map(|_| ())

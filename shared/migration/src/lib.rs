@@ -40,6 +40,8 @@ pub mod keys;
 pub mod prepare;
 /// The report's per-item view: names, findings, what an apply would do (a preview).
 pub mod preview;
+/// Data subject requests: export or erase one customer's data (GDPR), or every customer's.
+pub mod privacy;
 /// Review of mapping suggestions: decisions, overrides and their audit trail.
 pub mod review;
 /// rolling_back: the journal undone and the catalog verified against the snapshot.

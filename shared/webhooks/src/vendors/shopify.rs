@@ -13,7 +13,7 @@ use serde_json::Value;
 use tillbridge_domain::CatalogItem;
 use tillbridge_domain::event::{
     Change, EventData, FetchRequested, InventoryAdjusted, ItemDeleted, ItemUpserted, OrderLine,
-    OrderUpserted, VariantListing,
+    OrderUpserted, PrivacyKind, PrivacyRequest, VariantListing,
 };
 
 use crate::Headers;
@@ -76,6 +76,70 @@ pub(crate) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
 
 // ---- normalizer ----
 
+/// Shopify's mandatory compliance webhooks (shopify.dev "Privacy law compliance"):
+/// `customers/redact` `{"shop_id", "shop_domain", "customer": {"id", "email", "phone"},
+/// "orders_to_redact": [ids]}`, `customers/data_request` (the same with `orders_requested`
+/// and `data_request: {"id"}`) and `shop/redact` `{"shop_id", "shop_domain"}`.
+fn privacy(
+    ctx: &NormalizeContext<'_>,
+    json: &Value,
+    topic: &str,
+) -> Result<Normalized, NormalizeError> {
+    let kind = match topic {
+        "customers/redact" => PrivacyKind::CustomerErase,
+        "customers/data_request" => PrivacyKind::CustomerExport,
+        _ => PrivacyKind::ShopErase,
+    };
+    let customer = json.get("customer").unwrap_or(&Value::Null);
+    let customer_id = text(customer, "id");
+    let (email, phone) = (text(customer, "email"), text(customer, "phone"));
+    if kind != PrivacyKind::ShopErase && customer_id.is_none() && email.is_none() && phone.is_none()
+    {
+        return Err(malformed(format!(
+            "{topic} names no customer (id, email or phone)"
+        )));
+    }
+    let orders_key = if kind == PrivacyKind::CustomerExport {
+        "orders_requested"
+    } else {
+        "orders_to_redact"
+    };
+    let order_ids = json
+        .get(orders_key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| match o {
+                    Value::Number(n) => Some(n.to_string()),
+                    Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let request_id = json.get("data_request").and_then(|d| text(d, "id"));
+    let entity_id = customer_id
+        .clone()
+        .or_else(|| text(json, "shop_id"))
+        .unwrap_or_else(|| "shop".to_owned());
+    Ok(Normalized::handled(
+        topic,
+        vec![NormalizedEvent {
+            data: EventData::PrivacyRequested(PrivacyRequest {
+                kind,
+                request_id,
+                customer_id,
+                email,
+                phone,
+                order_ids,
+            }),
+            entity_id,
+            occurred_at: ctx.received_at,
+            dedupe_key: None,
+        }],
+    ))
+}
+
 pub(crate) fn normalize(
     ctx: &NormalizeContext<'_>,
     json: &Value,
@@ -130,6 +194,7 @@ pub(crate) fn normalize(
             ))
         }
         t if t.starts_with("orders/") => orders(ctx, json, t),
+        "customers/redact" | "customers/data_request" | "shop/redact" => privacy(ctx, json, &topic),
         t if t.starts_with("inventory_items/") => {
             let id = required_id(json, "id", "inventory item")?;
             let change = match t {
