@@ -152,3 +152,56 @@ async fn pacing_by_query_cost_is_never_throttled() {
     );
     assert_eq!(fake.server.control.requests(), 3);
 }
+
+/// A product with 120 variants: 20 come with the product, the other 100 in two pages of
+/// `product(id:) { variants(first: 50, after:) }`; all arrive, in order, with stock, from the
+/// listing and from fetch by id alike.
+#[tokio::test]
+async fn a_product_with_120_variants_arrives_whole() {
+    let mut s = shop(2);
+    let variants: Vec<(u64, String)> = (0..120).map(|v| (9000 + v, format!("V{v}"))).collect();
+    let rows: Vec<(u64, &str, &str, i64, i64)> = variants
+        .iter()
+        .map(|(id, title)| (*id, title.as_str(), "5.00", 1, 2))
+        .collect();
+    s.products.insert(1, product(77, "Many", &rows, at(0)));
+    let (fake, client) = start("shp-many", s, fast(3)).await;
+    let pulled = pull(&client, None).await.expect("pull");
+    let many: Vec<&str> = external_ids(&pulled.items)
+        .into_iter()
+        .filter(|id| id.starts_with('9'))
+        .collect();
+    let expected: Vec<String> = (9000..9120).map(|v| v.to_string()).collect();
+    assert_eq!(many, expected);
+    assert_eq!(
+        pulled.items.len(),
+        124,
+        "two small products of two variants each"
+    );
+    assert!(
+        pulled
+            .items
+            .iter()
+            .filter(|i| i.item.parent_id.as_deref() == Some("77"))
+            .all(|i| i.item.quantity_on_hand == Some(Decimal::from(3))),
+        "stock comes with every variant page"
+    );
+    let lines: Vec<String> = fake
+        .server
+        .control
+        .log()
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "one products page and two variant pages: {lines:?}"
+    );
+    let fetched = client
+        .fetch(&["gid://shopify/Product/77".into()])
+        .await
+        .expect("fetch");
+    assert_eq!(fetched.items.len(), 120);
+    assert_eq!(fetched.fetched, 121);
+}

@@ -1,5 +1,7 @@
 //! A fake Shopify Admin GraphQL endpoint: `products` with cursors and the `updated_at:>`
-//! search filter, `nodes(ids:)`, `locations`, `X-Shopify-Access-Token` auth, and the cost
+//! search filter, `nodes(ids:)`, `product(id:) { variants(first:, after:) }`, `locations`,
+//! each product's `variants` connection paged as the query's `variants(first: N)` asks (the
+//! rest behind `pageInfo { hasNextPage endCursor }`), `X-Shopify-Access-Token` auth, and the cost
 //! bucket: every answer carries `extensions.cost.throttleStatus`, and a query over the
 //! bucket's current level is answered `200` with a `THROTTLED` error (see
 //! [`crate::shopify`] for the sources). The fake matches queries by the root field they
@@ -168,17 +170,73 @@ async fn graphql(State(s): State<Shared>, Json(q): Json<GraphQl>) -> Json<Value>
         }));
     }
     inner.available -= requested;
+    let first = variants_first(&q.query);
     let data = if q.query.contains("products(") {
-        products(&inner.shop, &q.variables)
+        products(&inner.shop, &q.variables, first)
     } else if q.query.contains("nodes(") {
-        nodes(&inner.shop, &q.variables)
+        nodes(&inner.shop, &q.variables, first)
+    } else if q.query.contains("product(id:") {
+        product_variants(&inner.shop, &q.variables)
     } else {
         json!({"locations": {"nodes": [{"id": "gid://shopify/Location/1", "name": "Shop"}, {"id": "gid://shopify/Location/2", "name": "Warehouse"}]}})
     };
     Json(json!({"data": data, "extensions": cost(&inner, requested, Some(requested))}))
 }
 
-fn products(shop: &Shop, vars: &Value) -> Value {
+/// The `N` of the query's literal `variants(first: N`; 250 (Shopify's page maximum) when
+/// the query has none.
+fn variants_first(query: &str) -> usize {
+    query
+        .split("variants(first: ")
+        .nth(1)
+        .and_then(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .unwrap_or(250)
+        .clamp(1, 250)
+}
+
+/// `connection` (`{pageInfo, nodes}`) cut to `first` nodes after the cursor `after`.
+fn page_of(connection: &Value, first: usize, after: Option<&str>) -> Option<Value> {
+    let all = connection["nodes"].as_array()?;
+    let offset = offset_of(after)?;
+    let more = offset + first < all.len();
+    let nodes: Vec<&Value> = all.iter().skip(offset).take(first).collect();
+    Some(json!({
+        "pageInfo": {"hasNextPage": more, "endCursor": more.then(|| cursor_of(offset + first))},
+        "nodes": nodes,
+    }))
+}
+
+/// `product` with only the first page of its variants.
+fn with_first_variants(product: &Value, first: usize) -> Value {
+    let mut p = product.clone();
+    if let Some(page) = page_of(&product["variants"], first, None) {
+        p["variants"] = page;
+    }
+    p
+}
+
+/// `product(id:) { variants(first:, after:) }`; `product: null` for an unknown id.
+fn product_variants(shop: &Shop, vars: &Value) -> Value {
+    let first = vars["first"]
+        .as_u64()
+        .and_then(|f| usize::try_from(f).ok())
+        .unwrap_or(50)
+        .clamp(1, 250);
+    let found = shop.products.iter().find(|p| {
+        p["id"]
+            .as_str()
+            .is_some_and(|id| Some(id) == vars["id"].as_str())
+    });
+    match found.and_then(|p| page_of(&p["variants"], first, vars["after"].as_str())) {
+        Some(page) => json!({"product": {"variants": page}}),
+        None => json!({"product": null}),
+    }
+}
+
+fn products(shop: &Shop, vars: &Value, variants_first: usize) -> Value {
     let since = vars["query"]
         .as_str()
         .and_then(|q| {
@@ -205,7 +263,12 @@ fn products(shop: &Shop, vars: &Value) -> Value {
         .unwrap_or(10)
         .clamp(1, 250);
     let offset = offset_of(vars["after"].as_str()).unwrap_or(0);
-    let page: Vec<&&Value> = matching.iter().skip(offset).take(first).collect();
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(first)
+        .map(|p| with_first_variants(p, variants_first))
+        .collect();
     let more = offset + first < matching.len();
     json!({"products": {
         "pageInfo": {"hasNextPage": more, "endCursor": more.then(|| cursor_of(offset + first))},
@@ -213,7 +276,7 @@ fn products(shop: &Shop, vars: &Value) -> Value {
     }})
 }
 
-fn nodes(shop: &Shop, vars: &Value) -> Value {
+fn nodes(shop: &Shop, vars: &Value, variants_first: usize) -> Value {
     let ids: Vec<&str> = vars["ids"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -223,7 +286,7 @@ fn nodes(shop: &Shop, vars: &Value) -> Value {
         .map(|id| {
             for p in &shop.products {
                 if p["id"].as_str() == Some(id) {
-                    let mut p = p.clone();
+                    let mut p = with_first_variants(p, variants_first);
                     p["__typename"] = "Product".into();
                     return p;
                 }

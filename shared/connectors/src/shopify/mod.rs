@@ -6,6 +6,9 @@
 //! - Catalog: `products(first, after, query)` with `pageInfo { hasNextPage endCursor }`;
 //!   delta: `query: "updated_at:>'<RFC 3339>'"`
 //!   (<https://shopify.dev/docs/api/usage/search-syntax>).
+//! - Variants: the first 20 come with their product; the rest of a product's variants are
+//!   paged through `product(id:) { variants(first:, after:) }` until `hasNextPage` is false
+//!   ([`wire::variants_query`]).
 //! - By id: `nodes(ids:)` on `Product` and `ProductVariant` (numeric REST ids are tried as
 //!   both).
 //! - Stock: each variant's `inventoryItem.inventoryLevels` with the `available` quantity per
@@ -42,7 +45,9 @@ use crate::api::{
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, RateLimit, Request, VendorWire};
-use wire::{Answer, LocationsData, Node, NodesData, Product, ProductsData, Variant, legacy_id};
+use wire::{
+    Answer, LocationsData, Node, NodesData, Product, ProductsData, Variant, VariantsData, legacy_id,
+};
 
 const V: Provider = Provider::Shopify;
 /// The Admin API version this client speaks (Shopify supports each quarterly version for at
@@ -182,8 +187,9 @@ impl ShopifyClient {
             .query(&wire::products_query(), variables, wire::PAGE_COST)
             .await?;
         let mut out = CatalogPage::default();
-        for (i, p) in data.products.nodes.iter().enumerate() {
-            self.map_product(&format!("data.products.nodes[{i}]"), p, &mut out)?;
+        for (i, mut p) in data.products.nodes.into_iter().enumerate() {
+            self.rest_of_variants(&mut p).await?;
+            self.map_product(&format!("data.products.nodes[{i}]"), &p, &mut out)?;
         }
         out.next_cursor = data
             .products
@@ -193,7 +199,37 @@ impl ShopifyClient {
         Ok(out)
     }
 
-    /// Every variant of the product at `path` as a canonical item with its stock.
+    /// Reads the variants of `p` beyond the page that came with it, following `endCursor`,
+    /// and appends them to `p.variants.nodes`. A product deleted meanwhile keeps what was
+    /// read.
+    ///
+    /// # Errors
+    /// As [`VendorApi`]; a page that says `hasNextPage` without an `endCursor` is
+    /// [`ConnectorError::Malformed`].
+    async fn rest_of_variants(&self, p: &mut Product) -> Result<()> {
+        let Some(variants) = p.variants.as_mut() else {
+            return Ok(());
+        };
+        let mut page_info = variants.page_info.take();
+        while let Some(info) = page_info.filter(|i| i.has_next_page) {
+            let after = info.end_cursor.ok_or_else(|| {
+                ConnectorError::malformed(V, "variants.pageInfo.endCursor", "missing")
+            })?;
+            let vars = json!({"id": p.id, "first": wire::VARIANTS_PER_PAGE, "after": after});
+            let data: VariantsData = self
+                .query(&wire::variants_query(), vars, wire::VARIANTS_PAGE_COST)
+                .await?;
+            let Some(product) = data.product else {
+                break;
+            };
+            page_info = product.variants.page_info;
+            variants.nodes.extend(product.variants.nodes);
+        }
+        Ok(())
+    }
+
+    /// Every variant of the product at `path` as a canonical item with its stock (variant
+    /// paths count across variant pages).
     fn map_product(&self, path: &str, p: &Product, out: &mut CatalogPage) -> Result<()> {
         out.fetched += 1;
         let variants = p.variants.as_ref().map_or(&[][..], |v| v.nodes.as_slice());
@@ -306,8 +342,9 @@ impl VendorApi for ShopifyClient {
             for (i, node) in data.nodes.into_iter().enumerate() {
                 let path = format!("data.nodes[{i}]");
                 match node {
-                    Some(Node::Product(p)) => {
+                    Some(Node::Product(mut p)) => {
                         found.push(legacy_id(&p.id).to_owned());
+                        self.rest_of_variants(&mut p).await?;
                         self.map_product(&path, &p, &mut out)?;
                     }
                     Some(Node::ProductVariant(v)) => {

@@ -5,7 +5,11 @@
 //!
 //! Page sizes keep a query's requested cost under Shopify's single-query maximum of 1,000
 //! points (<https://shopify.dev/docs/api/usage/limits#graphql-admin-api-rate-limits>):
-//! 5 products × 20 variants × 5 inventory levels.
+//! 5 products × 20 variants × 5 inventory levels. A product with more variants than the
+//! listing's first page (`variants.pageInfo.hasNextPage`) has the rest read through
+//! [`variants_query`], [`VARIANTS_PER_PAGE`] at a time, following `endCursor` (the `Product`
+//! object's `variants(first:, after:)` connection,
+//! <https://shopify.dev/docs/api/admin-graphql/latest/objects/Product#connection-variants>).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,11 +19,14 @@ const VARIANT_FIELDS: &str = "id title sku barcode price createdAt updatedAt \
      inventoryItem { id inventoryLevels(first: 5) { nodes { location { id } \
      quantities(names: [\"available\"]) { name quantity } } } }";
 
-/// The fields read of a product (its variants included).
+/// Variants listed with each product (the first page of its `variants` connection).
+pub const VARIANTS_WITH_PRODUCT: u32 = 20;
+
+/// The fields read of a product (the first page of its variants included).
 fn product_fields() -> String {
     format!(
         "id title descriptionHtml productType vendor status createdAt updatedAt \
-         variants(first: 20) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {VARIANT_FIELDS} }} }}"
+         variants(first: {VARIANTS_WITH_PRODUCT}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {VARIANT_FIELDS} }} }}"
     )
 }
 
@@ -41,6 +48,35 @@ pub fn nodes_query() -> String {
          ... on ProductVariant {{ {VARIANT_FIELDS} product {{ id title descriptionHtml productType vendor status createdAt updatedAt }} }} }} }}",
         product_fields()
     )
+}
+
+/// One page of a product's variants after `$after`: `data.product.variants`, or
+/// `data.product = null` when the product no longer exists.
+pub fn variants_query() -> String {
+    format!(
+        "query Variants($id: ID!, $first: Int!, $after: String) {{ product(id: $id) {{ \
+         variants(first: $first, after: $after) {{ pageInfo {{ hasNextPage endCursor }} \
+         nodes {{ {VARIANT_FIELDS} }} }} }} }}"
+    )
+}
+
+/// Variants per page of [`variants_query`].
+pub const VARIANTS_PER_PAGE: u32 = 50;
+/// The requested cost of a [`variants_query`] page: 1 + 50 × (3 + 5 × 2) ≈ 651, rounded up.
+pub const VARIANTS_PAGE_COST: u32 = 700;
+
+/// `data` of [`variants_query`].
+#[derive(Debug, Deserialize)]
+pub struct VariantsData {
+    /// The product; `None` when it was deleted meanwhile.
+    pub product: Option<ProductVariants>,
+}
+
+/// A product's `variants` connection alone.
+#[derive(Debug, Deserialize)]
+pub struct ProductVariants {
+    /// One page of variants.
+    pub variants: Connection<Variant>,
 }
 
 /// The shop's locations.
