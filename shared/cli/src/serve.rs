@@ -118,7 +118,8 @@ pub fn load_tenants(file: Option<&Path>, state: &Path) -> Result<Arc<StaticDirec
 }
 
 /// The local runtime on the embedded store in `state`, with the tenants file applied: the
-/// tenants it names get its settings, secrets and budgets (at every start); tenants created
+/// tenants it names get its settings, secrets and budgets (at every start; API credentials
+/// whose OAuth token was renewed from exactly the file's are kept, being newer); tenants created
 /// through the API (`PUT /v1/tenants/{tenant}`) keep theirs, secrets in `STATE/secrets.json`.
 ///
 /// # Errors
@@ -146,6 +147,15 @@ pub async fn open_runtime(
                     .map_err(|e| Failure::usage(e.to_string()))?;
             }
             if let Some(c) = p.api_credentials() {
+                let stored = store
+                    .secrets
+                    .api_credentials(&entry.tenant_id, *provider)
+                    .await
+                    .map_err(|e| Failure::usage(e.to_string()))?;
+                // A token renewed from exactly these credentials is newer than the file's.
+                if stored.is_some_and(|s| tillbridge_connectors::oauth::keeps_refreshed(&s, &c)) {
+                    continue;
+                }
                 store
                     .secrets
                     .put_api_credentials(&entry.tenant_id, *provider, &c)

@@ -4,7 +4,10 @@
 //! Zettle, Toast, BigCommerce with `store_hash`); WooCommerce and Shopify are per-shop URLs.
 //!
 //! Credential names per vendor:
-//! - Square: `access_token`.
+//! - Square: `access_token` (a personal access token, never renewed); for an OAuth token
+//!   also `client_id`, `refresh_token`, `client_secret` (code flow; absent for PKCE) and
+//!   `expires_at` (RFC 3339, as ObtainToken answered): then the token is renewed through
+//!   ObtainToken before it expires or after a `401` ([`crate::oauth`]).
 //! - WooCommerce: `base_url`, `consumer_key`, `consumer_secret`.
 //! - BigCommerce: `access_token` and `store_hash` (or `base_url`).
 //! - Shopify: `base_url` (the shop), `access_token`.
@@ -13,19 +16,26 @@
 //! - Toast: `restaurant_guid` (sent as `Toast-Restaurant-External-ID`), `access_token` (from
 //!   Toast's authentication API; not refreshed here); `base_url` defaults to
 //!   `https://ws-api.toasttab.com`.
-//! - Zettle: `access_token` (OAuth bearer); `client_id` and `api_key` (the assertion grant's
-//!   inputs) are accepted and kept for a later token refresh, not used yet. `base_url`, when
-//!   given, replaces both `https://products.izettle.com` and `https://inventory.izettle.com`.
+//! - Zettle: `client_id` and `api_key` (the assertion grant's inputs): a token is minted and
+//!   renewed from them ([`crate::oauth`]), `access_token` and `expires_at`, when given, are
+//!   used until then; or only `access_token` (OAuth bearer, not renewed). `base_url`, when
+//!   given, replaces `https://products.izettle.com`, `https://inventory.izettle.com` and
+//!   `https://oauth.zettle.com`.
+//!
+//! Renewed tokens are written back through the [`CredentialStore`] given to [`connect`] /
+//! [`connect_destination`] (the SecretStore port), so other processes use them.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Deserialize;
-use tillbridge_domain::{Currency, Provider, Secret};
+use tillbridge_domain::{Currency, Provider, Secret, Timestamp};
 
 use crate::api::VendorApi;
 use crate::destination::Destination;
 use crate::error::{ConnectorError, Result};
 use crate::http::{Env, HttpConfig};
+use crate::oauth::{CredentialStore, Grant, SQUARE_MARGIN, TokenSource, ZETTLE_MARGIN};
 use crate::{
     BigCommerceClient, CloverClient, ShopifyClient, SquareClient, ToastClient, WooCommerceClient,
     ZettleClient,
@@ -49,10 +59,16 @@ pub struct ApiCredentials {
     pub merchant_id: Option<String>,
     /// Toast restaurant GUID.
     pub restaurant_guid: Option<String>,
-    /// Zettle app client id (assertion grant; not used yet).
+    /// OAuth client (application) id: Square's refresh grant, Zettle's assertion grant.
     pub client_id: Option<String>,
-    /// Zettle API key (assertion grant; not used yet).
+    /// Zettle API key (the assertion grant's JWT).
     pub api_key: Option<Secret>,
+    /// Square application secret (code-flow refresh).
+    pub client_secret: Option<Secret>,
+    /// Square OAuth refresh token.
+    pub refresh_token: Option<Secret>,
+    /// When `access_token` expires (RFC 3339), when known.
+    pub expires_at: Option<String>,
 }
 
 /// The `api` object as written. Fields this version does not use are ignored (a tenants file
@@ -77,6 +93,12 @@ struct Raw {
     client_id: Option<String>,
     #[serde(default)]
     api_key: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_at: Option<String>,
 }
 
 impl From<Raw> for ApiCredentials {
@@ -91,6 +113,9 @@ impl From<Raw> for ApiCredentials {
             restaurant_guid: r.restaurant_guid,
             client_id: r.client_id,
             api_key: r.api_key.map(Secret::new),
+            client_secret: r.client_secret.map(Secret::new),
+            refresh_token: r.refresh_token.map(Secret::new),
+            expires_at: r.expires_at,
         }
     }
 }
@@ -107,6 +132,9 @@ impl fmt::Debug for ApiCredentials {
             .field("restaurant_guid", &self.restaurant_guid)
             .field("client_id", &self.client_id)
             .field("api_key", &self.api_key)
+            .field("client_secret", &self.client_secret)
+            .field("refresh_token", &self.refresh_token)
+            .field("expires_at", &self.expires_at)
             .finish()
     }
 }
@@ -138,7 +166,7 @@ pub fn stored_credentials(
 }
 
 /// The writer of `provider` for these credentials (shared/design/CLI.md "Destination"):
-/// Square so far.
+/// Square so far. Renewed OAuth tokens are written to `store` when given.
 ///
 /// # Errors
 /// [`ConnectorError::Config`] when a credential is missing or invalid, or the vendor takes
@@ -148,10 +176,19 @@ pub fn connect_destination(
     credentials: &ApiCredentials,
     config: Option<HttpConfig>,
     env: &Env,
+    store: Option<CredentialStore>,
 ) -> Result<Box<dyn Destination>> {
     let config = config.unwrap_or_else(|| HttpConfig::for_vendor(provider));
     match provider {
         Provider::Square => {
+            if let Some(tokens) = token_source(provider, credentials, &config, env, store)? {
+                return Ok(Box::new(SquareClient::with_token_source(
+                    credentials.base_url.as_deref(),
+                    tokens,
+                    config,
+                    env,
+                )?));
+            }
             let token = credentials
                 .access_token
                 .as_ref()
@@ -171,7 +208,8 @@ pub fn connect_destination(
 }
 
 /// The client of `provider` for these credentials, with the vendor's documented limits
-/// ([`HttpConfig::for_vendor`]) unless `config` says otherwise. `currency` is the tenant's:
+/// ([`HttpConfig::for_vendor`]) unless `config` says otherwise. Renewed OAuth tokens are
+/// written to `store` when given. `currency` is the tenant's:
 /// the currency of vendors whose amounts carry none (WooCommerce, BigCommerce, Shopify,
 /// Clover, Toast).
 ///
@@ -184,8 +222,18 @@ pub fn connect(
     currency: Currency,
     config: Option<HttpConfig>,
     env: &Env,
+    store: Option<CredentialStore>,
 ) -> Result<Box<dyn VendorApi>> {
     let config = config.unwrap_or_else(|| HttpConfig::for_vendor(provider));
+    if let Some(tokens) = token_source(provider, credentials, &config, env, store)? {
+        let base = credentials.base_url.as_deref();
+        return Ok(match provider {
+            Provider::Zettle => {
+                Box::new(ZettleClient::with_token_source(base, tokens, config, env)?)
+            }
+            _ => Box::new(SquareClient::with_token_source(base, tokens, config, env)?),
+        });
+    }
     let missing = |what: &str| ConnectorError::config(provider, format!("api.{what} is required"));
     let token = || {
         credentials
@@ -278,6 +326,63 @@ pub fn connect(
     })
 }
 
+/// The token source of credentials whose tokens are renewed here: Square with `client_id`
+/// and `refresh_token`, Zettle with `client_id` and `api_key`; `None` for the rest.
+///
+/// # Errors
+/// [`ConnectorError::Config`] for an `expires_at` that is not a timestamp or a bad URL.
+fn token_source(
+    provider: Provider,
+    credentials: &ApiCredentials,
+    config: &HttpConfig,
+    env: &Env,
+    store: Option<CredentialStore>,
+) -> Result<Option<Arc<TokenSource>>> {
+    let base = credentials.base_url.as_deref();
+    let (grant, token_url, margin) = match (provider, &credentials.client_id) {
+        (Provider::Square, Some(client_id)) => match &credentials.refresh_token {
+            Some(refresh_token) => (
+                Grant::SquareRefresh {
+                    client_id: client_id.clone(),
+                    client_secret: credentials.client_secret.clone(),
+                    refresh_token: refresh_token.clone(),
+                },
+                SquareClient::token_url(base)?,
+                SQUARE_MARGIN,
+            ),
+            None => return Ok(None),
+        },
+        (Provider::Zettle, Some(client_id)) => match &credentials.api_key {
+            Some(api_key) => (
+                Grant::ZettleAssertion {
+                    client_id: client_id.clone(),
+                    assertion: api_key.clone(),
+                },
+                ZettleClient::token_url(base)?,
+                ZETTLE_MARGIN,
+            ),
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    let expires_at = credentials
+        .expires_at
+        .as_deref()
+        .map(Timestamp::parse_lenient)
+        .transpose()
+        .map_err(|e| ConnectorError::config(provider, format!("api.expires_at: {e}")))?;
+    Ok(Some(Arc::new(TokenSource::new(
+        token_url,
+        grant,
+        credentials.access_token.clone(),
+        expires_at,
+        margin,
+        env.clock.clone(),
+        store,
+        config.timeout,
+    )?)))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -319,7 +424,7 @@ mod tests {
         let creds: ApiCredentials =
             serde_json::from_str(r#"{"access_token": "t", "merchant_id": "MID1"}"#)
                 .expect("parses");
-        let client = connect(Provider::Clover, &creds, Currency::USD, None, &env());
+        let client = connect(Provider::Clover, &creds, Currency::USD, None, &env(), None);
         assert_eq!(client.map(|c| c.provider()).ok(), Some(Provider::Clover));
     }
 
@@ -328,7 +433,7 @@ mod tests {
         let creds: ApiCredentials =
             serde_json::from_str(r#"{"access_token": "t", "restaurant_guid": "r-1"}"#)
                 .expect("parses");
-        let client = connect(Provider::Toast, &creds, Currency::USD, None, &env());
+        let client = connect(Provider::Toast, &creds, Currency::USD, None, &env(), None);
         assert_eq!(client.map(|c| c.provider()).ok(), Some(Provider::Toast));
     }
 
@@ -346,7 +451,7 @@ mod tests {
             (Provider::Toast, false),
             (Provider::Zettle, true),
         ] {
-            let client = connect(provider, &creds, Currency::USD, None, &env);
+            let client = connect(provider, &creds, Currency::USD, None, &env, None);
             assert_eq!(client.is_ok(), ok, "{provider}");
             if let Ok(c) = client {
                 assert_eq!(c.provider(), provider);
@@ -373,6 +478,6 @@ mod tests {
             stored_credentials(Provider::Square, &stored, Some("http://127.0.0.1:9".into()))
                 .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(creds.access_token, Some(Secret::new("tok")));
-        assert!(connect(Provider::Square, &creds, Currency::USD, None, &env()).is_ok());
+        assert!(connect(Provider::Square, &creds, Currency::USD, None, &env(), None).is_ok());
     }
 }

@@ -11,7 +11,7 @@
 //! ```text
 //! let env = Env { table, clock };                       // breaker state + "now"
 //! let creds: ApiCredentials = serde_json::from_value(tenant_provider_entry["api"])?;
-//! let api = connect(Provider::Square, &creds, Currency::USD, None, &env)?;
+//! let api = connect(Provider::Square, &creds, Currency::USD, None, &env, None)?;
 //! let everything = pull(&*api, None).await?;             // full: every page, with stock
 //! let changes = pull(&*api, everything.watermark).await?; // delta since the watermark
 //! let fetched = api.fetch(&["VARIATION_ID".into()]).await?; // fetch-on-notify
@@ -37,6 +37,7 @@ pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod http;
+pub mod oauth;
 pub mod shopify;
 pub mod square;
 pub mod toast;
@@ -55,6 +56,7 @@ pub use destination::{
 };
 pub use error::{ConnectorError, Result};
 pub use http::{CallStats, Env, HttpConfig};
+pub use oauth::{CredentialStore, Grant, TokenSource};
 pub use shopify::ShopifyClient;
 pub use square::SquareClient;
 pub use toast::ToastClient;

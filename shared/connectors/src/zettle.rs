@@ -28,17 +28,19 @@
 //!   variantUuid, balance, updated}]`, paginated by `Link` headers; each `STORE` inventory is
 //!   one location (<https://developer.zettle.com/docs/api/inventory/user-guides/manage-inventory-balances/fetch-inventory-balance>).
 //!   Variants without a balance record are untracked (no stock figure).
-//! - Auth `Authorization: Bearer <access token>` (OAuth; the assertion grant that mints it is
-//!   not run here). Error bodies are not documented publicly: the reason is read from
-//!   `developerMessage`, `error_description`, `message` or `error`, whichever is present.
+//! - Auth `Authorization: Bearer <access token>` (OAuth). With `client_id` and `api_key`
+//!   the token is minted and renewed through the assertion grant ([`crate::oauth`]). Error
+//!   bodies are not documented publicly: the reason is read from `developerMessage`,
+//!   `error_description`, `message` or `error`, whichever is present.
 //! - Limits: Inventory v3 allows about 4 requests/s (soft,
 //!   <https://developer.zettle.com/docs/api/inventory/overview>); the Product Library
 //!   publishes none, so 4/s applies to both.
 //!
-//! `base_url`, when given, replaces both hosts (tests and fakes serve both paths).
+//! `base_url`, when given, replaces both hosts and the OAuth host (tests and fakes serve
+//! every path).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use async_trait::async_trait;
 use reqwest::Url;
@@ -51,6 +53,7 @@ use crate::api::{
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, Response, VendorWire};
+use crate::oauth::TokenSource;
 
 pub mod wire;
 
@@ -131,14 +134,47 @@ impl ZettleClient {
         config: HttpConfig,
         env: &Env,
     ) -> Result<Self> {
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, bearer(V, access_token)?);
+        let http = HttpLayer::new(WIRE, access_token.expose(), config, env)?;
+        let mut client = Self::build(base_url, http, access_token.expose())?;
+        client
+            .headers
+            .insert(AUTHORIZATION, bearer(V, access_token)?);
+        Ok(client)
+    }
+
+    /// A client whose access token comes from `tokens` (the assertion grant with the
+    /// merchant's API key, renewed as [`crate::oauth`] says).
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] for a bad URL.
+    pub fn with_token_source(
+        base_url: Option<&str>,
+        tokens: Arc<TokenSource>,
+        config: HttpConfig,
+        env: &Env,
+    ) -> Result<Self> {
+        let identity = tokens.identity().to_vec();
+        let http = HttpLayer::new(WIRE, &identity, config, env)?.with_auth(tokens);
+        Self::build(base_url, http, &identity)
+    }
+
+    /// The assertion grant's URL: `{base_url}/token` when `base_url` is given (tests,
+    /// fakes), else `https://oauth.zettle.com/token`.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] for a bad URL.
+    pub fn token_url(base_url: Option<&str>) -> Result<String> {
+        let base = parse_base(V, base_url.unwrap_or(crate::oauth::ZETTLE_OAUTH_URL))?;
+        join_url(V, &base, "/token", &[])
+    }
+
+    fn build(base_url: Option<&str>, http: HttpLayer, identity: &[u8]) -> Result<Self> {
         Ok(Self {
-            http: HttpLayer::new(WIRE, access_token.expose(), config, env)?,
+            http,
             products: parse_base(V, base_url.unwrap_or(PRODUCTS_URL))?,
             inventory: parse_base(V, base_url.unwrap_or(INVENTORY_URL))?,
-            headers,
-            fingerprint: crate::http::fingerprint(access_token.expose()),
+            headers: HeaderMap::new(),
+            fingerprint: crate::http::fingerprint(identity),
             stock_cache: Mutex::default(),
         })
     }

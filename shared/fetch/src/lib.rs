@@ -135,7 +135,9 @@ impl Fetcher {
         Ok(())
     }
 
-    /// The tenant's client for `provider`, or why there is none.
+    /// The tenant's client for `provider`, or why there is none. OAuth tokens the client
+    /// renews (Square, Zettle: `tillbridge_connectors::oauth`) are written back to
+    /// [`Fetcher::secrets`].
     ///
     /// # Errors
     /// [`FetchError::UnknownTenant`], [`FetchError::NoApi`], a bad credential
@@ -174,6 +176,12 @@ impl Fetcher {
             config.currency,
             self.interactive.then(|| interactive_http(provider)),
             &env,
+            // Renewed OAuth tokens go back to the secret store for every other process.
+            Some(tillbridge_connectors::CredentialStore {
+                secrets: self.secrets.clone(),
+                tenant: tenant.clone(),
+                provider,
+            }),
         )?)
     }
 

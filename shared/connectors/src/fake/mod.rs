@@ -8,6 +8,7 @@
 
 pub mod bigcommerce;
 pub mod clover;
+pub mod oauth;
 pub mod shopify;
 pub mod square;
 pub mod square_write;
@@ -57,6 +58,8 @@ pub struct Control {
     log: Mutex<Vec<Logged>>,
     /// Answer every request with this, forever (a persistent outage), when set.
     always: Mutex<Option<Canned>>,
+    /// Paths answered without the auth check (token endpoints authenticate by their body).
+    exempt: Mutex<Vec<String>>,
 }
 
 /// Locks a fake's shared state (a handler that panicked leaves it usable).
@@ -76,6 +79,17 @@ impl Control {
     /// Answers every request with `answer` from now on (`None` ends the outage).
     pub fn always(&self, answer: Option<Canned>) {
         *lock(&self.always) = answer;
+    }
+
+    /// Answers requests to `path` without the auth check (a token endpoint, which
+    /// authenticates the client by its body).
+    pub fn exempt(&self, path: &str) {
+        lock(&self.exempt).push(path.to_owned());
+    }
+
+    /// Requests so far whose line (`POST /oauth2/token`) is `line`.
+    pub fn count(&self, line: &str) -> usize {
+        lock(&self.log).iter().filter(|l| l.line == line).count()
     }
 
     /// Delays every answer by `delay` (slow vendor).
@@ -181,9 +195,15 @@ async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Respons
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    let exempt = lock(&gate.control.exempt)
+        .iter()
+        .any(|p| p == request.uri().path());
     let response = if let Some(canned) = gate.control.next_canned() {
         canned.into_response()
-    } else if let Some(refusal) = (gate.auth)(request.headers(), request.uri().query()) {
+    } else if let Some(refusal) = (!exempt)
+        .then(|| (gate.auth)(request.headers(), request.uri().query()))
+        .flatten()
+    {
         refusal.into_response()
     } else {
         next.run(request).await.into_response()

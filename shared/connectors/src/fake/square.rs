@@ -1,6 +1,10 @@
 //! A fake Square: Catalog list/search/batch-retrieve, inventory counts batch-retrieve and
 //! locations, with Square's bearer auth, opaque cursors, `latest_time` and error bodies
-//! `{"errors": [{"category", "code", "detail"}]}` (see [`crate::square`] for the sources).
+//! `{"errors": [{"category", "code", "detail"}]}` (see [`crate::square`] for the sources);
+//! and OAuth: `POST /oauth2/token` (ObtainToken, `grant_type = refresh_token`) for the app
+//! registered with [`FakeSquare::oauth_app`], tokens that can be expired
+//! ([`FakeSquare::tokens`]) and then answer `401 ACCESS_TOKEN_EXPIRED` (see
+//! [`crate::oauth`]).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -11,7 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tillbridge_domain::Timestamp;
 
-use super::{Canned, Running, bearer_auth, cursor_of, lock, offset_of, serve};
+use super::oauth::{TokenBook, TokenState};
+use super::{Canned, Running, cursor_of, lock, offset_of, serve};
 use crate::square::wire::{
     CatalogObject, CategoryData, IdRef, ItemData, Money, SquareError, VariationData,
 };
@@ -237,6 +242,18 @@ pub fn unauthorized() -> Canned {
     )
 }
 
+/// `401 ACCESS_TOKEN_EXPIRED`, as Square answers an OAuth token past its `expires_at`.
+pub fn access_token_expired() -> Canned {
+    Canned::json(
+        401,
+        error_body(
+            "AUTHENTICATION_ERROR",
+            "ACCESS_TOKEN_EXPIRED",
+            "The provided OAuth access token has expired.",
+        ),
+    )
+}
+
 /// `403 INSUFFICIENT_SCOPES`, as Square answers a token without the permission.
 pub fn insufficient_scopes() -> Canned {
     Canned::json(
@@ -272,12 +289,30 @@ pub fn server_error(status: u16) -> Canned {
 
 pub(crate) type Shared = Arc<Mutex<Catalog>>;
 
+/// The OAuth application the fake knows (ObtainToken checks the request against it).
+#[derive(Debug, Clone)]
+pub struct OAuthApp {
+    /// The application id.
+    pub client_id: String,
+    /// The application secret; `None`: a PKCE client, whose refresh tokens rotate.
+    pub client_secret: Option<String>,
+    /// The seller's current refresh token.
+    pub refresh_token: String,
+}
+
+#[derive(Clone, Default)]
+struct OAuthState {
+    app: Arc<Mutex<Option<OAuthApp>>>,
+    tokens: Arc<TokenBook>,
+}
+
 /// A running fake Square.
 pub struct FakeSquare {
     /// The server (base URL, control).
     pub server: Running,
     pub(crate) catalog: Shared,
     pub(crate) writes: super::square_write::SharedWrites,
+    oauth: OAuthState,
 }
 
 impl FakeSquare {
@@ -294,14 +329,46 @@ impl FakeSquare {
             .route("/v2/inventory/counts/batch-retrieve", post(counts))
             .route("/v2/locations", get(locations))
             .with_state(catalog.clone());
+        let oauth = OAuthState {
+            app: Arc::default(),
+            tokens: Arc::new(TokenBook::with(token)),
+        };
+        let router = router.merge(
+            Router::new()
+                .route("/oauth2/token", post(obtain_token))
+                .with_state(oauth.clone()),
+        );
         let writes = super::square_write::SharedWrites::default();
         let router = router.merge(super::square_write::router(catalog.clone(), writes.clone()));
-        let server = serve(router, bearer_auth(token, unauthorized)).await?;
+        let book = oauth.tokens.clone();
+        let auth: super::AuthCheck = Arc::new(move |headers, _| match book.check(headers) {
+            TokenState::Valid => None,
+            TokenState::Expired => Some(access_token_expired()),
+            TokenState::Unknown => Some(unauthorized()),
+        });
+        let server = serve(router, auth).await?;
+        server.control.exempt("/oauth2/token");
         Ok(Self {
             server,
             catalog,
             writes,
+            oauth,
         })
+    }
+
+    /// Registers the OAuth application ObtainToken accepts.
+    pub fn oauth_app(&self, app: OAuthApp) {
+        *lock(&self.oauth.app) = Some(app);
+    }
+
+    /// The registered application (its refresh token as rotated so far).
+    pub fn oauth(&self) -> Option<OAuthApp> {
+        lock(&self.oauth.app).clone()
+    }
+
+    /// The access tokens the fake accepts (expire them with [`TokenBook::expire_all`]).
+    pub fn tokens(&self) -> &TokenBook {
+        &self.oauth.tokens
     }
 
     /// The catalog, to change between calls.
@@ -518,4 +585,84 @@ async fn locations(State(c): State<Shared>) -> Json<Value> {
         .map(|(id, name)| json!({"id": id, "name": name, "status": "ACTIVE"}))
         .collect();
     Json(json!({ "locations": locations }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TokenBody {
+    client_id: String,
+    client_secret: Option<String>,
+    grant_type: String,
+    refresh_token: Option<String>,
+}
+
+fn refusal(
+    status: u16,
+    category: &str,
+    code: &str,
+    detail: &str,
+) -> (axum::http::StatusCode, Json<Value>) {
+    let body: Value =
+        serde_json::from_str(&error_body(category, code, detail)).unwrap_or(Value::Null);
+    (
+        axum::http::StatusCode::from_u16(status)
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+        Json(body),
+    )
+}
+
+/// ObtainToken with `grant_type = refresh_token`: the code flow (with `client_secret`) gets
+/// the same refresh token back, the PKCE flow a new one.
+async fn obtain_token(State(s): State<OAuthState>, Json(b): Json<TokenBody>) -> Answer {
+    if b.grant_type != "refresh_token" {
+        return Err(refusal(
+            400,
+            "INVALID_REQUEST_ERROR",
+            "INVALID_VALUE",
+            "Invalid grant_type; this fake serves refresh_token only",
+        ));
+    }
+    let mut app = lock(&s.app);
+    let Some(app) = app.as_mut().filter(|a| a.client_id == b.client_id) else {
+        return Err(refusal(
+            401,
+            "AUTHENTICATION_ERROR",
+            "UNAUTHORIZED",
+            "Not Authorized",
+        ));
+    };
+    if app.client_secret.is_some() && app.client_secret != b.client_secret {
+        return Err(refusal(
+            401,
+            "AUTHENTICATION_ERROR",
+            "UNAUTHORIZED",
+            "Invalid client_secret",
+        ));
+    }
+    if b.refresh_token.as_deref() != Some(app.refresh_token.as_str()) {
+        return Err(refusal(
+            401,
+            "AUTHENTICATION_ERROR",
+            "UNAUTHORIZED",
+            "Invalid refresh token",
+        ));
+    }
+    let access = s.tokens.issue("EAAAoauth");
+    if app.client_secret.is_none() {
+        app.refresh_token = format!("rt-{access}");
+    }
+    let expires_at = Timestamp::from_unix_nanos(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+    )
+    .plus_seconds(30 * 24 * 3600);
+    Ok(Json(json!({
+        "access_token": access,
+        "token_type": "bearer",
+        "expires_at": expires_at.to_rfc3339(),
+        "merchant_id": "MLFAKE0001",
+        "refresh_token": app.refresh_token,
+        "short_lived": false,
+    })))
 }

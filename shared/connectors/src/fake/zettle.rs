@@ -1,20 +1,25 @@
 //! A fake Zettle: the Product Library's `/organizations/self/library` (with `limit`,
 //! `offset`, `eventLogUuid`, `Link` pages, `untilEventLogUuid` as time-based UUIDs and
 //! `deletedProducts`), product by UUID, and Inventory v3 `/v3/stock` with `Link` pages, behind
-//! bearer auth (see [`crate::zettle`] for the sources).
+//! bearer auth (see [`crate::zettle`] for the sources); and the OAuth service's assertion
+//! grant `POST /token` for the API key registered with [`FakeZettle::api_key`], with tokens
+//! that can be expired ([`FakeZettle::tokens`]) and then answer `401` with
+//! `WWW-Authenticate: Bearer error="invalid_request", error_description="ACCESS_TOKEN_EXPIRED"`
+//! (see [`crate::oauth`]).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tillbridge_domain::Timestamp;
 
-use super::{Canned, Running, bearer_auth, cursor_of, lock, offset_of, serve};
+use super::oauth::{TokenBook, TokenState};
+use super::{Canned, Running, cursor_of, lock, offset_of, serve};
 use crate::zettle::uuid_v1_time;
 
 /// A variant.
@@ -77,6 +82,20 @@ pub fn unauthorized() -> Canned {
     )
 }
 
+/// `401` for an expired token: the `WWW-Authenticate` header Zettle documents
+/// (<https://github.com/iZettle/api-documentation/blob/master/authorization.md>).
+pub fn access_token_expired() -> Canned {
+    Canned::json(
+        401,
+        json!({"error": "invalid_request", "error_description": "ACCESS_TOKEN_EXPIRED"})
+            .to_string(),
+    )
+    .header(
+        "www-authenticate",
+        "Bearer error=\"invalid_request\", error_description=\"ACCESS_TOKEN_EXPIRED\"",
+    )
+}
+
 /// `429`.
 pub fn rate_limited() -> Canned {
     Canned::json(
@@ -88,11 +107,21 @@ pub fn rate_limited() -> Canned {
 
 type Shared = Arc<Mutex<Organization>>;
 
-/// A running fake Zettle (both hosts on one server).
+/// The API key the assertion grant accepts: (client id, API key).
+type ApiKey = Arc<Mutex<Option<(String, String)>>>;
+
+#[derive(Clone)]
+struct OAuthState {
+    key: ApiKey,
+    tokens: Arc<TokenBook>,
+}
+
+/// A running fake Zettle (the products, inventory and OAuth hosts on one server).
 pub struct FakeZettle {
     /// The server (base URL, control).
     pub server: Running,
     org: Shared,
+    oauth: OAuthState,
 }
 
 impl FakeZettle {
@@ -107,11 +136,38 @@ impl FakeZettle {
             .route("/organizations/self/products/{uuid}", get(product))
             .route("/v3/stock", get(stock))
             .with_state(shared.clone());
-        let server = serve(router, bearer_auth(token, unauthorized)).await?;
+        let oauth = OAuthState {
+            key: Arc::default(),
+            tokens: Arc::new(TokenBook::with(token)),
+        };
+        let router = router.merge(
+            Router::new()
+                .route("/token", post(assertion_grant))
+                .with_state(oauth.clone()),
+        );
+        let book = oauth.tokens.clone();
+        let auth: super::AuthCheck = Arc::new(move |headers, _| match book.check(headers) {
+            TokenState::Valid => None,
+            TokenState::Expired => Some(access_token_expired()),
+            TokenState::Unknown => Some(unauthorized()),
+        });
+        let server = serve(router, auth).await?;
+        server.control.exempt("/token");
         Ok(Self {
             server,
             org: shared,
+            oauth,
         })
+    }
+
+    /// Registers the API key (and the `client_id` it names) the assertion grant accepts.
+    pub fn api_key(&self, client_id: &str, api_key: &str) {
+        *lock(&self.oauth.key) = Some((client_id.to_owned(), api_key.to_owned()));
+    }
+
+    /// The access tokens the fake accepts (expire them with [`TokenBook::expire_all`]).
+    pub fn tokens(&self) -> &TokenBook {
+        &self.oauth.tokens
     }
 
     /// The organization's data, to change between calls.
@@ -281,4 +337,39 @@ async fn stock(
         link_next(&mut response, &headers, &next);
     }
     response
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AssertionForm {
+    grant_type: String,
+    client_id: String,
+    assertion: String,
+}
+
+fn oauth_error(error: &str, description: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
+
+/// The assertion grant: `{"access_token", "expires_in": 7200}`, no refresh token; RFC 6749
+/// §5.2 errors (`400 {"error": "invalid_grant", …}`).
+async fn assertion_grant(
+    State(s): State<OAuthState>,
+    axum::Form(f): axum::Form<AssertionForm>,
+) -> Response {
+    if f.grant_type != crate::oauth::JWT_BEARER {
+        return oauth_error("unsupported_grant_type", "grant type not supported");
+    }
+    let accepted = lock(&s.key)
+        .as_ref()
+        .is_some_and(|(id, key)| *id == f.client_id && *key == f.assertion);
+    if !accepted {
+        return oauth_error("invalid_grant", "invalid assertion");
+    }
+    let token = s.tokens.issue("zettle-at");
+    Json(json!({"access_token": token, "expires_in": 7200})).into_response()
 }

@@ -7,8 +7,12 @@
 //! timeouts and connection errors → retried after full-jitter backoff or the vendor's
 //! `Retry-After` (whichever is longer, [`wait`]) until [`RetryPolicy::max_attempts`], then
 //! [`ConnectorError::Exhausted`]. Counters of calls and retries are kept per client.
-//! Credentials travel only in headers built by the vendor client; nothing here logs a
-//! header or a URL query.
+//! Credentials travel only in headers built by the vendor client, or, for a client whose
+//! tokens expire ([`HttpLayer::with_auth`]), in the `Authorization: Bearer` header set here
+//! on every attempt from its [`TokenSource`]: a token known to be expiring is renewed before
+//! the attempt, and a `401` is answered by one renewal and one more attempt of the same call
+//! (a second `401` is [`ConnectorError::Refused`]). Nothing here logs a header or a URL
+//! query.
 
 pub mod breaker;
 pub mod limits;
@@ -30,6 +34,7 @@ pub use limits::{RateLimit, fingerprint};
 pub use wait::{RetryPolicy, retry_after};
 
 use crate::error::{ConnectorError, Result};
+use crate::oauth::TokenSource;
 
 /// Everything a client's HTTP layer is configured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +173,7 @@ pub struct HttpLayer {
     retry: RetryPolicy,
     api_calls: Arc<AtomicU64>,
     retries: Arc<AtomicU64>,
+    auth: Option<Arc<TokenSource>>,
 }
 
 /// One attempt's outcome that calls for another attempt.
@@ -208,13 +214,30 @@ impl HttpLayer {
             retry: config.retry,
             api_calls: Arc::default(),
             retries: Arc::default(),
+            auth: None,
         })
     }
 
-    /// Calls and retries so far.
+    /// This layer sending `Authorization: Bearer <token>` from `auth` on every attempt,
+    /// renewing the token as the module docs say. Build the layer with
+    /// [`TokenSource::identity`] as its credential so the limiter and the breaker outlive
+    /// renewals.
+    #[must_use]
+    pub fn with_auth(mut self, auth: Arc<TokenSource>) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The token source, for a client whose tokens are renewed.
+    pub fn auth(&self) -> Option<&Arc<TokenSource>> {
+        self.auth.as_ref()
+    }
+
+    /// Calls and retries so far; calls to a token endpoint count as calls.
     pub fn stats(&self) -> CallStats {
+        let token_calls = self.auth.as_ref().map_or(0, |a| a.requests());
         CallStats {
-            api_calls: self.api_calls.load(Ordering::Relaxed),
+            api_calls: self.api_calls.load(Ordering::Relaxed) + token_calls,
             retries: self.retries.load(Ordering::Relaxed),
         }
     }
@@ -234,7 +257,12 @@ impl HttpLayer {
         let vendor = self.wire.vendor;
         let mut schedule = self.retry.schedule();
         let mut attempts: u32 = 0;
+        let mut renewed = false;
         loop {
+            let token = match &self.auth {
+                Some(auth) => Some(auth.bearer().await?),
+                None => None,
+            };
             let admission = self.breaker.admit().await?;
             let cells =
                 NonZeroU32::new(request.cost.clamp(1, self.burst.get())).unwrap_or(NonZeroU32::MIN);
@@ -247,10 +275,21 @@ impl HttpLayer {
             }
             attempts += 1;
             self.api_calls.fetch_add(1, Ordering::Relaxed);
-            let retry = match self.attempt(request).await {
+            let retry = match self.attempt(request, token.as_ref()).await {
                 Ok(Ok(response)) => {
                     self.breaker.success(admission).await?;
                     return Ok(response);
+                }
+                Ok(Err(ConnectorError::Refused { status: 401, .. }))
+                    if !renewed && self.auth.is_some() =>
+                {
+                    // An expired or revoked token: one renewal, one more attempt.
+                    self.breaker.success(admission).await?;
+                    renewed = true;
+                    if let Some(auth) = &self.auth {
+                        auth.refresh(token.as_ref()).await?;
+                    }
+                    continue;
                 }
                 Ok(Err(permanent)) => {
                     // A 4xx is an answer from a vendor that is up.
@@ -293,12 +332,25 @@ impl HttpLayer {
     }
 
     /// One HTTP exchange: `Ok(Ok)` done, `Ok(Err)` permanent failure, `Err` retry.
-    async fn attempt(&self, request: &Request) -> std::result::Result<Result<Response>, Retryable> {
+    async fn attempt(
+        &self,
+        request: &Request,
+        token: Option<&tillbridge_domain::Secret>,
+    ) -> std::result::Result<Result<Response>, Retryable> {
         let vendor = self.wire.vendor;
+        let mut headers = request.headers.clone();
+        if let Some(token) = token {
+            match crate::api::bearer(vendor, token) {
+                Ok(value) => {
+                    headers.insert(reqwest::header::AUTHORIZATION, value);
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+        }
         let mut builder = self
             .client
             .request(request.method.clone(), &request.url)
-            .headers(request.headers.clone());
+            .headers(headers);
         if let Some(body) = &request.body {
             builder = builder
                 .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -16,7 +16,8 @@
 //!   (<https://developer.squareup.com/reference/square/inventory-api/batch-retrieve-inventory-counts>).
 //! - Locations: `GET /v2/locations`.
 //!
-//! Headers: `Authorization: Bearer <access token>`, `Square-Version: <date>`
+//! Headers: `Authorization: Bearer <access token>` (an OAuth token is renewed through
+//! ObtainToken, [`crate::oauth`]), `Square-Version: <date>`
 //! (<https://developer.squareup.com/docs/build-basics/versioning-overview>). Errors:
 //! `{"errors": [{"category", "code", "detail"}]}`.
 
@@ -26,7 +27,7 @@ pub mod wire;
 mod write;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
@@ -40,6 +41,7 @@ use crate::api::{
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, VendorWire};
+use crate::oauth::TokenSource;
 use map::Mapped;
 use wire::{CountsResponse, LocationsResponse, ObjectsResponse};
 
@@ -67,7 +69,8 @@ pub struct SquareClient {
 }
 
 impl SquareClient {
-    /// A client of `base_url` (default [`PRODUCTION_URL`]) with the merchant's access token.
+    /// A client of `base_url` (default [`PRODUCTION_URL`]) with the merchant's access token
+    /// (a personal access token, or an OAuth token that is not renewed here).
     ///
     /// # Errors
     /// [`ConnectorError::Config`] for a bad URL or a token that is not header-safe.
@@ -77,12 +80,44 @@ impl SquareClient {
         config: HttpConfig,
         env: &Env,
     ) -> Result<Self> {
+        let http = HttpLayer::new(WIRE, access_token.expose(), config, env)?;
+        let mut client = Self::build(base_url, http)?;
+        client
+            .headers
+            .insert(AUTHORIZATION, bearer(V, access_token)?);
+        Ok(client)
+    }
+
+    /// A client of `base_url` whose OAuth access token comes from `tokens` and is renewed
+    /// through ObtainToken as [`crate::oauth`] says.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] for a bad URL.
+    pub fn with_token_source(
+        base_url: Option<&str>,
+        tokens: Arc<TokenSource>,
+        config: HttpConfig,
+        env: &Env,
+    ) -> Result<Self> {
+        let http = HttpLayer::new(WIRE, tokens.identity(), config, env)?.with_auth(tokens);
+        Self::build(base_url, http)
+    }
+
+    /// ObtainToken's URL on `base_url` (default [`PRODUCTION_URL`]): `{base}/oauth2/token`.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] for a bad URL.
+    pub fn token_url(base_url: Option<&str>) -> Result<String> {
+        let base = parse_base(V, base_url.unwrap_or(PRODUCTION_URL))?;
+        join_url(V, &base, "/oauth2/token", &[])
+    }
+
+    fn build(base_url: Option<&str>, http: HttpLayer) -> Result<Self> {
         let base = parse_base(V, base_url.unwrap_or(PRODUCTION_URL))?;
         let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, bearer(V, access_token)?);
         headers.insert("square-version", HeaderValue::from_static(SQUARE_VERSION));
         Ok(Self {
-            http: HttpLayer::new(WIRE, access_token.expose(), config, env)?,
+            http,
             base,
             headers,
             categories: Mutex::default(),

@@ -109,6 +109,11 @@ impl Destinations for TenantDestinations {
             &credentials,
             self.http.map(|f| f(provider)),
             &env,
+            Some(tillbridge_connectors::CredentialStore {
+                secrets: self.secrets.clone(),
+                tenant: tenant.clone(),
+                provider,
+            }),
         )
         .map_err(vendor)
     }
