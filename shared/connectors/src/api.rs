@@ -80,6 +80,10 @@ pub struct CatalogPage {
     /// The watermark to pass as `since` next time (Square's `latest_time`; otherwise the
     /// newest modification time seen).
     pub watermark: Option<Timestamp>,
+    /// The vendor's own resume position for a delta from [`CatalogPage::watermark`], when the
+    /// vendor has one besides times (Zettle: the library's `untilEventLogUuid`). Stored with
+    /// the watermark and handed back through [`VendorApi::resume`] by a later process.
+    pub position: Option<String>,
 }
 
 impl CatalogPage {
@@ -156,6 +160,14 @@ pub trait VendorApi: Send + Sync {
     /// # Errors
     /// See the trait docs.
     async fn locations(&self) -> Result<Vec<Location>>;
+
+    /// Hands back a resume position an earlier pull returned with `watermark`
+    /// ([`Pull::position`], kept by the caller beside its watermark): a delta from
+    /// `watermark` or later then starts from it. Vendors whose deltas are by time alone
+    /// ignore it (the default).
+    fn resume(&self, watermark: Timestamp, position: &str) {
+        let _ = (watermark, position);
+    }
 }
 
 /// Everything a full or delta pull returned.
@@ -169,6 +181,10 @@ pub struct Pull {
     pub fetched: u64,
     /// The watermark for the next delta.
     pub watermark: Option<Timestamp>,
+    /// The vendor's resume position at [`Pull::watermark`] (the last page's
+    /// [`CatalogPage::position`]), to keep beside the watermark and hand back through
+    /// [`VendorApi::resume`].
+    pub position: Option<String>,
 }
 
 /// Pulls every page: the full catalog (`since` = `None`) or the changes after `since`.
@@ -187,6 +203,9 @@ pub async fn pull(api: &dyn VendorApi, since: Option<Timestamp>) -> Result<Pull>
         out.tombstones.extend(page.tombstones);
         out.fetched += page.fetched;
         out.watermark = out.watermark.max(page.watermark);
+        if page.position.is_some() {
+            out.position = page.position;
+        }
         match page.next_cursor {
             Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
             _ => return Ok(out),

@@ -11,12 +11,15 @@
 //!   `GET /organizations/self/products/v2` lists the same products without pages or
 //!   deletions, so the library is used instead (its ETags cannot be kept between syncs).
 //! - Delta: the trait's watermark is a time, the library's is an event UUID. Each answer's
-//!   `untilEventLogUuid` is remembered in this process against the watermark returned
-//!   (the time inside the version-1 UUID, else the newest product `updated`); a delta from a
-//!   remembered watermark asks for `eventLogUuid` and gets deletions as product tombstones
-//!   stamped with that event's time. A delta from an unknown watermark (a new process)
-//!   walks the library and keeps products `updated` after it: deletions are then not seen
-//!   until the next full sync, which removes what Zettle no longer lists.
+//!   `untilEventLogUuid` is the page's [`CatalogPage::position`], remembered by the client
+//!   against the watermark returned (the time inside the version-1 UUID, else the newest
+//!   product `updated`) and stored by the caller beside its watermark (the fetcher's sync
+//!   state), which hands it to a later client through [`VendorApi::resume`]. A delta from a
+//!   watermark at or after a remembered one asks for `eventLogUuid` (the newest remembered
+//!   at or before it: a superset, applied idempotently) and gets deletions as product
+//!   tombstones stamped with that event's time. A delta with no position at or before its
+//!   watermark walks the library and keeps products `updated` after it: deletions are then
+//!   not seen until the next full sync, which removes what Zettle no longer lists.
 //! - By id: `GET /organizations/self/products/{productUuid}` (a variant UUID is not an
 //!   addressable object: it comes back as missing).
 //! - Products hold 1–99 variants; each variant is one canonical item (`parent_id` = product
@@ -40,7 +43,7 @@
 //! every path).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use reqwest::Url;
@@ -70,10 +73,7 @@ const LIMIT: &str = "500";
 /// Zettle's error bodies, as the HTTP layer reads them.
 pub const WIRE: VendorWire = VendorWire::plain(V, wire::reason);
 
-/// Remembered `untilEventLogUuid`s per credential fingerprint, by watermark (unix nanos).
-type EventLogs = Mutex<HashMap<String, BTreeMap<i64, String>>>;
-static EVENT_LOGS: LazyLock<EventLogs> = LazyLock::new(EventLogs::default);
-/// Event UUIDs remembered per credential.
+/// Event UUIDs remembered per client.
 const REMEMBERED: usize = 32;
 
 /// Per-variant stock: `{variant: {inventory: balance}}`.
@@ -85,7 +85,8 @@ pub struct ZettleClient {
     products: Url,
     inventory: Url,
     headers: HeaderMap,
-    fingerprint: String,
+    /// `untilEventLogUuid`s by the watermark (unix nanos) they were returned with.
+    event_logs: Mutex<BTreeMap<i64, String>>,
     /// Stock read at the start of a pull, for its later pages.
     stock_cache: Mutex<Option<StockMap>>,
 }
@@ -135,7 +136,7 @@ impl ZettleClient {
         env: &Env,
     ) -> Result<Self> {
         let http = HttpLayer::new(WIRE, access_token.expose(), config, env)?;
-        let mut client = Self::build(base_url, http, access_token.expose())?;
+        let mut client = Self::build(base_url, http)?;
         client
             .headers
             .insert(AUTHORIZATION, bearer(V, access_token)?);
@@ -153,9 +154,8 @@ impl ZettleClient {
         config: HttpConfig,
         env: &Env,
     ) -> Result<Self> {
-        let identity = tokens.identity().to_vec();
-        let http = HttpLayer::new(WIRE, &identity, config, env)?.with_auth(tokens);
-        Self::build(base_url, http, &identity)
+        let http = HttpLayer::new(WIRE, tokens.identity(), config, env)?.with_auth(tokens);
+        Self::build(base_url, http)
     }
 
     /// The assertion grant's URL: `{base_url}/token` when `base_url` is given (tests,
@@ -168,13 +168,13 @@ impl ZettleClient {
         join_url(V, &base, "/token", &[])
     }
 
-    fn build(base_url: Option<&str>, http: HttpLayer, identity: &[u8]) -> Result<Self> {
+    fn build(base_url: Option<&str>, http: HttpLayer) -> Result<Self> {
         Ok(Self {
             http,
             products: parse_base(V, base_url.unwrap_or(PRODUCTS_URL))?,
             inventory: parse_base(V, base_url.unwrap_or(INVENTORY_URL))?,
             headers: HeaderMap::new(),
-            fingerprint: crate::http::fingerprint(identity),
+            event_logs: Mutex::default(),
             stock_cache: Mutex::default(),
         })
     }
@@ -241,23 +241,24 @@ impl ZettleClient {
     }
 
     fn remember(&self, watermark: Timestamp, until: &str) {
-        let mut logs = EVENT_LOGS
+        let mut mine = self
+            .event_logs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mine = logs.entry(self.fingerprint.clone()).or_default();
         mine.insert(watermark.unix_nanos(), until.to_owned());
         while mine.len() > REMEMBERED {
             mine.pop_first();
         }
     }
 
-    fn remembered(&self, watermark: Timestamp) -> Option<String> {
-        EVENT_LOGS
+    /// The newest event UUID remembered at or before `since`.
+    fn remembered(&self, since: Timestamp) -> Option<String> {
+        self.event_logs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&self.fingerprint)?
-            .get(&watermark.unix_nanos())
-            .cloned()
+            .range(..=since.unix_nanos())
+            .next_back()
+            .map(|(_, uuid)| uuid.clone())
     }
 
     /// One library page: the first (`cursor` = `None`) or a `Link` URL.
@@ -306,6 +307,7 @@ impl ZettleClient {
         out.watermark = until_time.or(out.watermark).max(since);
         if let (Some(w), Some(until)) = (out.watermark, &library.until_event_log_uuid) {
             self.remember(w, until);
+            out.position = Some(until.clone());
         }
         out.next_cursor = next_link(&response);
         Ok(out)
@@ -391,6 +393,17 @@ impl VendorApi for ZettleClient {
             }
         }
         Ok(levels)
+    }
+
+    /// Remembers `position` (an `untilEventLogUuid`) at `watermark`; one that is not a
+    /// UUID is ignored (a full walk of the library is always correct).
+    fn resume(&self, watermark: Timestamp, position: &str) {
+        let uuid_like = !position.is_empty()
+            && position.len() <= 64
+            && position.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        if uuid_like {
+            self.remember(watermark, position);
+        }
     }
 
     async fn locations(&self) -> Result<Vec<Location>> {

@@ -221,3 +221,39 @@ async fn malformed_answers_and_foreign_links_are_refused() {
         "{err:?}"
     );
 }
+
+/// A new client (another process) handed the position a pull returned resumes the event log
+/// from it and sees deletions; without it, a delta walks the library and cannot.
+#[tokio::test]
+async fn a_new_client_resumes_from_a_handed_back_position_and_sees_deletions() {
+    let (fake, client) = start("zt-resume", org(3, 10)).await;
+    let full = pull(&client, None).await.expect("full");
+    let position = full
+        .position
+        .clone()
+        .expect("the library's untilEventLogUuid");
+    let watermark = full.watermark.expect("watermark");
+    assert_eq!(uuid_v1_time(&position), Some(watermark));
+    fake.org().products[2].deleted_at = Some(at(30));
+    let (env, _) = env();
+    let fresh = ZettleClient::new(
+        Some(&fake.server.base_url),
+        &Secret::new("zt-resume"),
+        fast(3),
+        &env,
+    )
+    .expect("client");
+    let cold = pull(&fresh, Some(watermark)).await.expect("cold delta");
+    assert!(cold.tombstones.is_empty(), "no position: deletions unseen");
+    fresh.resume(watermark, "not-a-uuid; ignored");
+    fresh.resume(watermark, &position);
+    let warm = pull(&fresh, Some(watermark)).await.expect("resumed delta");
+    assert_eq!(
+        external_ids_of(&warm.tombstones),
+        vec!["00000000-0000-1000-8000-000000000002"]
+    );
+}
+
+fn external_ids_of(tombstones: &[tillbridge_connectors::Tombstone]) -> Vec<&str> {
+    tombstones.iter().map(|t| t.external_id.as_str()).collect()
+}

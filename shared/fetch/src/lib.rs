@@ -6,7 +6,8 @@
 //! lead here through [`Fetcher::on_notify`], coalesced per tenant and vendor.
 //!
 //! Table (partition → sort key): `sync#<tenant>` → `<provider>`: the [`SyncState`]
-//! (watermark, when the last sync started and finished, its report).
+//! (watermark, the vendor's own resume position at it where it has one — Zettle's event log
+//! UUID —, when the last sync started and finished, its report).
 
 #![warn(missing_docs)]
 
@@ -61,12 +62,28 @@ pub struct SyncState {
     /// Changes after this were not pulled yet (the vendor's `latest_time`, or the newest
     /// modification time seen).
     pub watermark: Option<Timestamp>,
+    /// The vendor's resume position returned with a watermark (Zettle's
+    /// `untilEventLogUuid`), handed to the next sync's client so a delta in another process
+    /// or container starts from it (and sees deletions). Absent for vendors whose deltas are
+    /// by time alone, and in states written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<SyncPosition>,
     /// When the last sync started: notifications received before it are covered by it.
     pub started_at: Option<Timestamp>,
     /// When it finished.
     pub finished_at: Option<Timestamp>,
     /// What it did.
     pub last_report: Option<SyncReport>,
+}
+
+/// A vendor's resume position and the watermark it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncPosition {
+    /// The watermark the position was returned with: a delta from this time or later may
+    /// start from it.
+    pub at: Timestamp,
+    /// The vendor's opaque position (Zettle: an event log UUID).
+    pub value: String,
 }
 
 /// Pulls from vendors and applies to the catalog. Built once per process.
@@ -203,6 +220,11 @@ impl Fetcher {
         let mut state = self.state(tenant, provider).await?;
         state.started_at = Some(started);
         self.save_state(tenant, provider, &state).await?;
+        if let (Some(since), Some(p)) = (since, &state.position)
+            && p.at <= since
+        {
+            api.resume(p.at, &p.value);
+        }
         let pulled = pull(api.as_ref(), since).await;
         let stats = api.stats();
         let pulled = pulled?;
@@ -286,6 +308,9 @@ impl Fetcher {
             {
                 report.deleted += 1;
             }
+        }
+        if let (Some(at), Some(value)) = (pulled.watermark, pulled.position.clone()) {
+            state.position = Some(SyncPosition { at, value });
         }
         state.watermark = pulled.watermark.or(Some(started)).max(state.watermark);
         state.finished_at = Some(self.clock.now());

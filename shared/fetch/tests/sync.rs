@@ -175,3 +175,77 @@ async fn bad_credentials_are_refused_with_the_vendors_reason_and_no_api_is_not_a
         .unwrap_err();
     assert!(matches!(unknown, FetchError::UnknownTenant(_)));
 }
+
+/// Zettle's delta position (the library's `untilEventLogUuid`) is stored in the sync state
+/// beside the watermark: a delta run by another process (a new fetcher and client on the
+/// same table) resumes from it and sees a product deleted since, which a walk of the
+/// library by update time cannot.
+#[tokio::test]
+async fn a_zettle_delta_in_another_process_resumes_from_the_stored_event_log_position() {
+    use tillbridge_connectors::fake::zettle::{FakeProduct, FakeVariant, FakeZettle, Organization};
+    let products = (0..3)
+        .map(|i| FakeProduct {
+            uuid: format!("00000000-0000-1000-8000-{i:012}"),
+            name: format!("Product {i}"),
+            updated: at(1),
+            deleted_at: None,
+            variants: vec![FakeVariant {
+                uuid: format!("00000000-0000-1000-9000-{i:012}"),
+                name: "One".into(),
+                price: Some(500),
+                stock: Vec::new(),
+            }],
+        })
+        .collect();
+    let fake = FakeZettle::start(
+        "ztok",
+        Organization {
+            products,
+            currency: "USD".into(),
+            page: 10,
+        },
+    )
+    .await
+    .unwrap();
+    let tenants = format!(
+        r#"{{"tenants":[{{"tenant_id":"t1","currency":"USD","providers":{{"zettle":{{"secret":"s","api":{{"base_url":"{}","access_token":"ztok"}}}}}}}}]}}"#,
+        fake.server.base_url
+    );
+    let dir = Arc::new(StaticDirectory::from_json(&tenants).unwrap());
+    let clock = Arc::new(ManualClock::new(at(2)));
+    let first = Fetcher::in_memory(dir.clone(), clock.clone());
+    let full = first.sync(&t1(), Provider::Zettle, None).await.unwrap();
+    assert_eq!(full.created, 3, "{full:?}");
+    let state = first.state(&t1(), Provider::Zettle).await.unwrap();
+    let position = state
+        .position
+        .clone()
+        .expect("the event log position is stored");
+    assert_eq!(Some(position.at), state.watermark);
+
+    fake.org().products[1].deleted_at = Some(at(3));
+    clock.advance_secs(86_400);
+    let second = Fetcher {
+        table: first.table.clone(),
+        directory: dir.clone(),
+        secrets: dir,
+        clock,
+        interactive: true,
+    };
+    let delta = second
+        .sync(&t1(), Provider::Zettle, state.watermark)
+        .await
+        .unwrap();
+    assert_eq!(delta.deleted, 1, "{delta:?}");
+    let gone = tillbridge_catalog::get_item_in(
+        second.table.as_ref(),
+        &t1(),
+        "zettle",
+        "00000000-0000-1000-9000-000000000001",
+    )
+    .await
+    .unwrap();
+    assert!(gone.is_none());
+    let after = second.state(&t1(), Provider::Zettle).await.unwrap();
+    assert_ne!(after.position, Some(position), "the position moved on");
+}

@@ -226,6 +226,7 @@ impl SquareClient {
             missing: Vec::new(),
             next_cursor: resp.cursor.filter(|c| !c.is_empty()),
             watermark: None,
+            position: None,
         })
     }
 
