@@ -8,11 +8,15 @@
 //!   `modifiedTime` filters, <https://docs.clover.com/docs/api-usage-rate-limits>). It is
 //!   inclusive: an item changed at exactly the watermark comes back again, harmless because
 //!   the newest version wins, and never missed.
-//! - Deletions: a second listing with `filter=deleted=true` as well. NOT CONFIRMED in Clover's
-//!   public docs: only items whose own `deleted` field is `true` become tombstones (stamped
-//!   with their `modifiedTime`), and a `400` for the filter ends the delta without tombstones
-//!   (the next full sync removes what the merchant deleted). Item deletions also arrive as
-//!   webhooks.
+//! - Deletions: a second listing with `filter=deleted=true` as well. STILL NOT CONFIRMED:
+//!   searched Clover's public docs (items guide
+//!   <https://docs.clover.com/docs/managing-items-item-groups>, inventory FAQ
+//!   <https://docs.clover.com/dev/docs/inventory-faqs>, the items changelogs of April 2021
+//!   and June 2023) — they document `modifiedTime`, `itemStock.quantity`, `offset`/`limit`
+//!   filters on `/items`, none for deleted items. So the listing stays defensive: only items
+//!   whose own `deleted` field is `true` become tombstones (stamped with their
+//!   `modifiedTime`), and a `400` for the filter ends the delta without tombstones (the next
+//!   full sync removes what the merchant deleted). Item deletions also arrive as webhooks.
 //! - By id: `GET /v3/merchants/{mId}/items/{itemId}?expand=…`; stock by id:
 //!   `GET /v3/merchants/{mId}/item_stocks/{itemId}` → `{"item", "quantity", "stockCount"}`
 //!   (`quantity` is decimal; `stockCount` is deprecated and rounded,

@@ -122,7 +122,16 @@ pub struct MenuItem {
     /// Major units; `null` when it depends on context.
     #[serde(default)]
     pub price: Option<Box<RawValue>>,
-    /// `BASE_PRICE`, `MENU_SPECIFIC_PRICE`, `TIME_SPECIFIC_PRICE`, `SIZE_PRICE`, `OPEN_PRICE`.
+    /// The menus API's `pricingStrategy`: `BASE_PRICE`, `MENU_SPECIFIC_PRICE`,
+    /// `TIME_SPECIFIC_PRICE`, `SIZE_PRICE`, `OPEN_PRICE`; the menus v2 OpenAPI enum also
+    /// lists `SEQUENCE_PRICE`, `SIZE_SEQUENCE_PRICE` and `GROUP_PRICE` (modifier-group
+    /// strategies) and `NONE`. Checked against Toast's guide "Using PricingRules and
+    /// PricingStrategy to calculate prices"
+    /// (<https://doc.toasttab.com/doc/devguide/apiUsingPricingRulesAndPricingStrategyToCalculatePrices_V2.html>):
+    /// only Base Price and Menu Specific Price items carry their resolved `price`;
+    /// time-specific and size prices are computed from `pricingRules`
+    /// (<https://doc.toasttab.com/openapi/menus/tag/Data-definitions/schema/PricingRules>),
+    /// so every other value is read as "no own price".
     #[serde(default)]
     pub pricing_strategy: Option<String>,
     /// SKU.
