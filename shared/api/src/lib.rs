@@ -14,6 +14,7 @@ pub mod dead_letters;
 mod finance;
 pub mod migrations;
 pub mod openapi;
+mod privacy;
 mod tenants;
 
 use std::sync::{Arc, LazyLock};
@@ -197,6 +198,12 @@ pub enum RouteId {
     PutBudget,
     /// Every tenant's budget and where its month stands.
     ListBudgets,
+    /// Erase one customer's data, or every customer's.
+    PrivacyErase,
+    /// Export one customer's data.
+    PrivacyExport,
+    /// The erasures carried out.
+    PrivacyErasures,
     /// Consolidate a legacy usage log into a tenant's ledger.
     ImportLegacyUsage,
     /// The AI feature registry.
@@ -286,6 +293,21 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::ListTenants, "GET", "/v1/tenants"),
     route(RouteId::ListBudgets, "GET", "/v1/budgets"),
     route(RouteId::ListFeatures, "GET", "/v1/features"),
+    route(
+        RouteId::PrivacyErase,
+        "POST",
+        "/v1/tenants/{tenant}/privacy/erase",
+    ),
+    route(
+        RouteId::PrivacyExport,
+        "POST",
+        "/v1/tenants/{tenant}/privacy/export",
+    ),
+    route(
+        RouteId::PrivacyErasures,
+        "GET",
+        "/v1/tenants/{tenant}/privacy/erasures",
+    ),
     route(RouteId::PutFeature, "PUT", "/v1/features/{operation}"),
     route(
         RouteId::ImportLegacyUsage,
@@ -437,6 +459,9 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::GetBudget => finance::get_budget(api, req, p(0)).await,
         RouteId::ListBudgets => finance::list_budgets(api, req).await,
         RouteId::ListFeatures => finance::list_features(api).await,
+        RouteId::PrivacyErase => privacy::erase(api, req, p(0)).await,
+        RouteId::PrivacyExport => privacy::export(api, req, p(0)).await,
+        RouteId::PrivacyErasures => privacy::erasures(api, p(0)).await,
         RouteId::PutFeature => finance::put_feature(api, req, p(0)).await,
         RouteId::ImportLegacyUsage => finance::import_legacy(api, req, p(0)).await,
         RouteId::PutBudget => finance::put_budget(api, req, p(0)).await,
@@ -500,15 +525,18 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::ListDeadLetters
         | RouteId::RedriveDeadLetters => Some((None, Permission::Admin)),
         RouteId::PostUsage => Some((tenant, Permission::Ai)),
-        RouteId::PutBudget | RouteId::PutTenant | RouteId::ImportLegacyUsage => {
-            Some((tenant, Permission::Admin))
-        }
+        RouteId::PutBudget
+        | RouteId::PutTenant
+        | RouteId::ImportLegacyUsage
+        | RouteId::PrivacyErase
+        | RouteId::PrivacyExport => Some((tenant, Permission::Admin)),
         RouteId::ReplayQuarantined | RouteId::ReplayManyQuarantined | RouteId::SyncProvider => {
             Some((tenant, Permission::Write))
         }
         RouteId::TenantCosts
         | RouteId::GetTenant
         | RouteId::GetBudget
+        | RouteId::PrivacyErasures
         | RouteId::ListItems
         | RouteId::GetItem
         | RouteId::Xref

@@ -159,6 +159,41 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
         ),
     ),
     (
+        RouteId::PrivacyErase,
+        doc(
+            "Erase one customer's data (GDPR art. 17): {\"customer_id\"?, \"email\"?, \"phone\"?} \
+             — or every customer's: {\"all_customers\": true}. Migrated customer records and \
+             their migration journal entries are deleted; blobs under the tenant's prefixes \
+             (exports, prepared customers, webhook bodies, reports) lose the person's lines and \
+             objects, other mentions become [erased]. Answers the report: counts, blob keys and a \
+             pseudonym, never the identifiers.",
+            &[],
+            Some("application/json"),
+            &[200, 400, 404, 500, 503],
+        ),
+    ),
+    (
+        RouteId::PrivacyExport,
+        doc(
+            "Export what tillbridge holds of one customer (GDPR art. 15): {\"customer_id\"?, \
+             \"email\"?, \"phone\"?} → their customer records, the migrations whose journal \
+             holds a prior record, and the blobs that mention them.",
+            &[],
+            Some("application/json"),
+            &[200, 400, 404, 500, 503],
+        ),
+    ),
+    (
+        RouteId::PrivacyErasures,
+        doc(
+            "The erasures carried out for the tenant, oldest first: pseudonym, who asked, when, \
+             counts (Shopify's customers/redact and shop/redact webhooks included).",
+            &[],
+            None,
+            &[200, 404, 500, 503],
+        ),
+    ),
+    (
         RouteId::ListFeatures,
         doc(
             "The AI feature registry: operation → feature (built-in entries and the operators'); \

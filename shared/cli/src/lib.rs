@@ -9,6 +9,7 @@ mod migrate;
 mod migrate_demo;
 mod migrate_output;
 mod normalize;
+mod privacy;
 pub mod serve;
 mod suggest;
 mod sync;
@@ -94,6 +95,9 @@ enum Command {
     Rollback(migrate::RollbackArgs),
     /// Pull a tenant's catalog from a vendor's API and apply it (full, or --since).
     Sync(sync::Args),
+    /// Data subject requests: erase or export one customer's data (GDPR).
+    #[command(subcommand)]
+    Privacy(privacy::Command),
 }
 
 /// Entry point of the binary.
@@ -131,6 +135,7 @@ pub fn main() -> ExitCode {
         Command::Migration(c) => migrate::migration(c),
         Command::Rollback(a) => migrate::rollback(a),
         Command::Sync(a) => sync::run(a),
+        Command::Privacy(c) => privacy::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -59,5 +59,28 @@ impl Embedded {
     }
 }
 
+/// Rewrites `<root>/state.redb` so that the space of deleted and replaced items is given
+/// back and no longer holds their bytes (redb is copy-on-write: a deleted item's old pages
+/// stay in the file until reused). Run after an erasure, with no other process on the state
+/// directory. Returns false when there was nothing to compact.
+///
+/// # Errors
+/// [`PortError::Permanent`] when the file cannot be opened (another process holds it) or
+/// compacted.
+pub fn compact(root: &Path) -> Result<bool> {
+    let path = root.join("state.redb");
+    let mut db = redb::Database::open(&path)
+        .map_err(|e| PortError::Permanent(format!("cannot open {}: {e}", path.display())))?;
+    let mut any = false;
+    // Each pass moves pages toward the start; repeat until nothing moves.
+    while db
+        .compact()
+        .map_err(|e| PortError::Permanent(format!("cannot compact {}: {e}", path.display())))?
+    {
+        any = true;
+    }
+    Ok(any)
+}
+
 #[cfg(test)]
 mod tests;
