@@ -45,8 +45,8 @@ pub enum ApplyOutcome {
 }
 
 /// The namespace of an event's items: its vendor (`tillbridge` for events without one).
-pub fn namespace(event: &Envelope) -> &'static str {
-    event.provider.map_or("tillbridge", |p| p.as_str())
+pub fn namespace(event: &Envelope) -> &str {
+    event.provider.as_ref().map_or("tillbridge", |p| p.as_str())
 }
 
 /// Applies one canonical event to the tenant's catalog.
@@ -257,7 +257,7 @@ async fn log_outcome(table: &dyn Table, event: &Envelope, outcome: ApplyOutcome)
         (ApplyOutcome::Applied, EventData::CatalogItemDeleted(_)) => "tombstoned",
         _ => outcome.as_str(),
     };
-    let provider = event.provider.map(|p| p.as_str()).unwrap_or("-");
+    let provider = event.provider.as_ref().map_or("-", |p| p.as_str());
     let vendor_delivery_id = event.delivery_key.as_deref().unwrap_or("-");
     if outcome != ApplyOutcome::Stale {
         tracing::info!(

@@ -144,27 +144,150 @@ impl From<&DeliveryId> for CorrelationId {
     }
 }
 
-/// Declares the providers ONCE: each line gives the variant and its name (lower case; how
-/// it appears in URLs, configuration and events). [`Provider`], [`Provider::ALL`] and
-/// [`Provider::as_str`] come from this list, and parsing, `Display`, serde and the JSON
-/// Schema go through them.
+/// The name of a declarative vendor profile (`treez`, `acme-pos`): 1 to 32 of `a-z`, `0-9`
+/// and `-`, and never a built-in provider's name. Stored inline (no heap), so [`Provider`]
+/// stays `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProfileName {
+    len: u8,
+    bytes: [u8; ProfileName::MAX],
+}
+
+impl ProfileName {
+    /// The longest name, in bytes.
+    pub const MAX: usize = 32;
+
+    /// The name, if it is well formed and not a built-in provider's name.
+    ///
+    /// # Errors
+    /// [`DomainError::Invalid`] when it is empty, longer than 32 bytes, has a character
+    /// outside `a-z`, `0-9`, `-`, or is a built-in provider's name (`square`, …).
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        if s.is_empty() || s.len() > Self::MAX {
+            return Err(DomainError::invalid(
+                "profile name",
+                format!("must be 1 to {} characters", Self::MAX),
+            ));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(DomainError::invalid(
+                "profile name",
+                "only a-z, 0-9 and '-' are allowed",
+            ));
+        }
+        if Provider::BUILT_IN.iter().any(|p| p.as_str() == s) {
+            return Err(DomainError::invalid(
+                "profile name",
+                format!("{s} is a built-in provider"),
+            ));
+        }
+        let mut bytes = [0u8; Self::MAX];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Ok(Self {
+            len: s.len() as u8,
+            bytes,
+        })
+    }
+
+    /// The name's text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (checked by `parse`).
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for ProfileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProfileName({:?})", self.as_str())
+    }
+}
+
+impl fmt::Display for ProfileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProfileName {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for ProfileName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ProfileName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for ProfileName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProfileName".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": ProfileName::MAX,
+            "pattern": "^[a-z0-9-]+$"
+        })
+    }
+}
+
+/// Declares the built-in providers ONCE: each line gives the variant and its name (lower
+/// case; how it appears in URLs, configuration and events). [`Provider`],
+/// [`Provider::BUILT_IN`] and [`Provider::as_str`] come from this list, and parsing,
+/// `Display`, serde and the JSON Schema go through them.
 macro_rules! providers {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, )*) => {
-        /// The webhook schemes and POS vendors tillbridge understands.
+        /// The webhook schemes and POS vendors tillbridge understands: the built-in ones (Rust
+        /// code) and, as [`Provider::Profile`], every vendor described by a declarative
+        /// profile (tillbridge-profiles).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Provider {
             $( $(#[$doc])* #[doc = concat!("`", $name, "`")] $variant, )*
+            /// A vendor described by a declarative profile, named by the profile (the name is
+            /// the URL segment, the config key and the events' `provider`, as for built-ins).
+            Profile(ProfileName),
         }
 
         impl Provider {
-            /// Every provider, in declaration order.
-            pub const ALL: [Provider; [$(Provider::$variant),*].len()] =
+            /// Every built-in provider, in declaration order.
+            pub const BUILT_IN: [Provider; [$(Provider::$variant),*].len()] =
                 [$(Provider::$variant),*];
 
-            /// The provider's name, e.g. `standard-webhooks`.
-            pub fn as_str(self) -> &'static str {
+            /// Every built-in provider ([`Provider::BUILT_IN`]; profiles are open-ended).
+            pub const ALL: [Provider; [$(Provider::$variant),*].len()] = Provider::BUILT_IN;
+
+            /// The provider's name, e.g. `standard-webhooks`, or the profile's name.
+            pub fn as_str(&self) -> &str {
                 match self {
                     $( Provider::$variant => $name, )*
+                    Provider::Profile(name) => name.as_str(),
+                }
+            }
+
+            /// The built-in provider's name; None for a profile vendor.
+            pub fn builtin_name(self) -> Option<&'static str> {
+                match self {
+                    $( Provider::$variant => Some($name), )*
+                    Provider::Profile(_) => None,
                 }
             }
         }
@@ -184,6 +307,16 @@ providers! {
     StandardWebhooks = "standard-webhooks",
 }
 
+impl Provider {
+    /// The profile's name when this is a profile vendor.
+    pub fn profile(self) -> Option<ProfileName> {
+        match self {
+            Provider::Profile(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -192,15 +325,24 @@ impl fmt::Display for Provider {
 
 impl FromStr for Provider {
     type Err = DomainError;
+    /// A built-in provider's name (any case), else a profile name (lower-cased first).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Provider::ALL
+        if let Some(p) = Provider::BUILT_IN
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+        {
+            return Ok(p);
+        }
+        ProfileName::parse(&s.to_ascii_lowercase())
+            .map(Provider::Profile)
+            .map_err(|_| {
+                let known: Vec<&str> = Provider::BUILT_IN.iter().map(|p| p.as_str()).collect();
                 DomainError::invalid(
                     "provider",
-                    format!("unknown provider (known: {})", known.join(", ")),
+                    format!(
+                        "unknown provider (built in: {}; a profile vendor's name is 1 to 32 of a-z, 0-9, '-')",
+                        known.join(", ")
+                    ),
                 )
             })
     }
@@ -222,8 +364,19 @@ impl schemars::JsonSchema for Provider {
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
-        schemars::json_schema!({ "enum": names })
+        let names: Vec<&str> = Provider::BUILT_IN.iter().map(|p| p.as_str()).collect();
+        schemars::json_schema!({
+            "anyOf": [
+                { "enum": names },
+                {
+                    "description": "a vendor profile's name",
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": ProfileName::MAX,
+                    "pattern": "^[a-z0-9-]+$"
+                }
+            ]
+        })
     }
 }
 
@@ -267,6 +420,27 @@ mod tests {
             assert_eq!(p.as_str().parse::<Provider>().ok(), Some(p));
             assert_eq!(p.as_str().to_uppercase().parse::<Provider>().ok(), Some(p));
         }
-        assert!("paypal".parse::<Provider>().is_err());
+        let paypal = "PayPal".parse::<Provider>().ok();
+        assert_eq!(paypal.map(|p| p.to_string()), Some("paypal".to_owned()));
+        assert!(matches!(paypal, Some(Provider::Profile(_))));
+        for bad in ["pay pal", "pay_pal", "", "é", &"x".repeat(33)] {
+            assert!(bad.parse::<Provider>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn profile_names_are_small_copy_values() {
+        let n = ProfileName::parse("treez").ok();
+        assert_eq!(n.map(|n| n.to_string()), Some("treez".to_owned()));
+        assert!(ProfileName::parse(&"a".repeat(32)).is_ok());
+        assert!(ProfileName::parse("Treez").is_err());
+        assert!(ProfileName::parse("shopify").is_err());
+        let p: Provider = serde_json::from_str("\"acme-pos\"").unwrap_or(Provider::Square);
+        assert_eq!(
+            serde_json::to_string(&p).ok().as_deref(),
+            Some("\"acme-pos\"")
+        );
+        let copy = p;
+        assert_eq!(copy, p);
     }
 }

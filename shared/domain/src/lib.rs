@@ -19,7 +19,7 @@ pub mod time;
 
 pub use error::{Classify, DomainError, ErrorKind};
 pub use event::{Envelope, EventData, EventType};
-pub use ids::{CorrelationId, DeliveryId, EventId, MigrationId, Provider, TenantId};
+pub use ids::{CorrelationId, DeliveryId, EventId, MigrationId, ProfileName, Provider, TenantId};
 pub use item::{CanonicalField, CatalogItem};
 pub use locale::{Country, TimeZone};
 pub use money::Currency;

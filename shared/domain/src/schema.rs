@@ -47,7 +47,18 @@ pub fn event_schema(t: EventType) -> Value {
             "type": { "const": t.as_str() },
             "schema_version": { "const": SCHEMA_VERSION },
             "tenant_id": generator.subschema_for::<TenantId>(),
-            "provider": { "enum": providers },
+            "provider": {
+                "anyOf": [
+                    { "enum": providers },
+                    {
+                        "description": "a vendor profile's name (tillbridge-profiles)",
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": crate::ProfileName::MAX,
+                        "pattern": "^[a-z0-9-]+$"
+                    }
+                ]
+            },
             "entity_id": { "type": "string" },
             "occurred_at": timestamp.clone(),
             "received_at": timestamp,

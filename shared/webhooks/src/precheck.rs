@@ -45,7 +45,8 @@ pub enum Handshake {
 /// # Errors
 ///
 /// [`VerifyError::MissingHeader`] or [`VerifyError::MalformedHeader`] for an unsigned or
-/// garbled request, [`VerifyError::OutsideTolerance`] for a stale or future timestamp. A
+/// garbled request, [`VerifyError::OutsideTolerance`] for a stale or future timestamp,
+/// [`VerifyError::ProfileVendor`] for a profile vendor (its profile prechecks it). A
 /// request with a well-formed but wrong signature passes here and fails [`crate::verify`].
 pub fn precheck(
     provider: Provider,
@@ -54,6 +55,9 @@ pub fn precheck(
     now_unix: i64,
     tolerance_secs: i64,
 ) -> Result<Precheck, PrecheckError> {
+    if let Some(name) = provider.profile() {
+        return Err(VerifyError::ProfileVendor(name.to_string()));
+    }
     (vendors::vendor(provider).precheck)(headers, body, now_unix, tolerance_secs)
 }
 

@@ -107,6 +107,10 @@ pub enum VerifyError {
     /// secret that is not `whsec_` + base64); the field says what is wrong.
     #[error("secret is unusable: {0}")]
     BadSecret(&'static str),
+    /// Configuration: the provider is a profile vendor ([`Provider::Profile`]), whose scheme
+    /// is in its profile: tillbridge-profiles checks it, these built-in dispatchers cannot.
+    #[error("{0} is a profile vendor: its profile verifies it")]
+    ProfileVendor(String),
 }
 
 impl VerifyError {
@@ -114,7 +118,10 @@ impl VerifyError {
     pub fn is_configuration(&self) -> bool {
         matches!(
             self,
-            VerifyError::MissingUrl(_) | VerifyError::NoSecret | VerifyError::BadSecret(_)
+            VerifyError::MissingUrl(_)
+                | VerifyError::NoSecret
+                | VerifyError::BadSecret(_)
+                | VerifyError::ProfileVendor(_)
         )
     }
 }
@@ -138,6 +145,9 @@ pub fn verify(
 ) -> Result<Verified, VerifyError> {
     if secrets.is_empty() {
         return Err(VerifyError::NoSecret);
+    }
+    if let Some(name) = provider.profile() {
+        return Err(VerifyError::ProfileVendor(name.to_string()));
     }
     (vendors::vendor(provider).verify)(headers, body, secrets, opts)
 }

@@ -63,8 +63,25 @@ pub(crate) fn vendor(provider: Provider) -> &'static Vendor {
         Provider::BigCommerce => &bigcommerce::VENDOR,
         Provider::Stripe => &stripe::VENDOR,
         Provider::StandardWebhooks => &standard_webhooks::VENDOR,
+        // A profile vendor's scheme is in its profile (tillbridge-profiles); the public
+        // dispatchers refuse it before they get here, and this entry refuses it again.
+        Provider::Profile(_) => &PROFILE,
     }
 }
+
+/// The entry of every profile vendor: nothing here can judge it without its profile.
+const PROFILE: Vendor = Vendor {
+    verify: |_, _, _, _| Err(VerifyError::ProfileVendor("profile vendor".into())),
+    precheck: |_, _, _, _| Err(VerifyError::ProfileVendor("profile vendor".into())),
+    delivery_id: no_delivery_id,
+    normalize: Some(|_, _| {
+        Err(crate::normalize::malformed(
+            "a profile vendor is normalized by its profile (tillbridge-profiles)",
+        ))
+    }),
+    #[cfg(feature = "signing")]
+    sign: |_, _, _| Err(VerifyError::ProfileVendor("profile vendor".into())),
+};
 
 /// One vendor's share of every dispatcher, with uniform signatures: each dispatcher passes
 /// everything any vendor needs, and a vendor ignores what its scheme does not use.
