@@ -95,18 +95,47 @@ impl Ingress {
             return IngressResponse::error(413, format!("body exceeds {limit} bytes"));
         }
         let now = self.clock.now();
-        match precheck(
-            provider,
-            &req.headers,
-            req.body,
-            now.unix_seconds(),
-            tenant.tolerance_secs(provider),
-        ) {
-            Ok(Precheck::Signed) => {}
-            Ok(Precheck::Handshake(h)) => return self.handshake(&tenant_id, provider, h).await,
-            Err(e) => {
+        // A profile vendor: its profile (the table's newest version, else the built-in file)
+        // holds its scheme.
+        let profile = match provider.profile() {
+            None => None,
+            Some(name) => {
+                match tillbridge_profiles::store::resolve(self.table.as_ref(), name).await {
+                    Ok(Some(p)) => Some(p),
+                    Ok(None) => return IngressResponse::error(404, "unknown provider"),
+                    Err(e) => {
+                        warn!(tenant = %tenant_id, provider = %provider, error = %e, "profile lookup failed");
+                        return IngressResponse::error(503, "temporarily unavailable, retry");
+                    }
+                }
+            }
+        };
+        if let Some(p) = &profile {
+            let tolerance = crate::profile_tolerance(&tenant, provider, p);
+            if let Err(e) = tillbridge_profiles::precheck(
+                p,
+                &req.headers,
+                req.body,
+                now.unix_seconds(),
+                tolerance,
+            ) {
                 info!(tenant = %tenant_id, provider = %provider, reason = %e, "rejected at ingress");
                 return IngressResponse::error(401, e.to_string());
+            }
+        } else {
+            match precheck(
+                provider,
+                &req.headers,
+                req.body,
+                now.unix_seconds(),
+                tenant.tolerance_secs(provider),
+            ) {
+                Ok(Precheck::Signed) => {}
+                Ok(Precheck::Handshake(h)) => return self.handshake(&tenant_id, provider, h).await,
+                Err(e) => {
+                    info!(tenant = %tenant_id, provider = %provider, reason = %e, "rejected at ingress");
+                    return IngressResponse::error(401, e.to_string());
+                }
             }
         }
 
@@ -136,7 +165,7 @@ impl Ingress {
             provider,
             received_at: now,
             correlation_id: correlation_id.clone(),
-            headers: forwarded_headers(provider, &req.headers),
+            headers: forwarded_headers(provider, profile.as_ref(), &req.headers),
             body,
         };
         let text = match serde_json::to_string(&message) {
@@ -202,10 +231,27 @@ impl Ingress {
     }
 }
 
-fn forwarded_headers(provider: Provider, headers: &Headers) -> Headers {
+fn forwarded_headers(
+    provider: Provider,
+    profile: Option<&tillbridge_profiles::Profile>,
+    headers: &Headers,
+) -> Headers {
     let mut out = Headers::new();
+    // A profile's token (the secret itself) travels on as its SHA-256 only.
+    let token_header = profile.and_then(|p| match &p.doc().webhooks.as_ref()?.signature {
+        tillbridge_profiles::model::Signature::Token(t) => Some(t.header.to_ascii_lowercase()),
+        _ => None,
+    });
+    if let Some((name, digest)) =
+        profile.and_then(|p| tillbridge_profiles::forwarded_token(p, headers))
+    {
+        out.insert(&name, digest);
+    }
     for (name, value) in headers.iter() {
-        if DROPPED_HEADERS.contains(&name) {
+        if DROPPED_HEADERS.contains(&name)
+            || token_header.as_deref() == Some(name)
+            || name == tillbridge_profiles::PROFILE_TOKEN_DIGEST_HEADER
+        {
             continue;
         }
         if provider == Provider::Clover && name == "x-clover-auth" {

@@ -18,6 +18,21 @@ pub use error::SyncError;
 use tillbridge_domain::TenantId;
 use tillbridge_ports::Table;
 
+/// The timestamp tolerance of a profile vendor: the tenant's explicit setting, else the
+/// profile's documented one, else the default (seconds).
+pub(crate) fn profile_tolerance(
+    tenant: &tillbridge_ports::TenantConfig,
+    provider: tillbridge_domain::Provider,
+    profile: &tillbridge_profiles::Profile,
+) -> i64 {
+    tenant
+        .providers
+        .get(&provider)
+        .and_then(|c| c.tolerance_secs)
+        .or(profile.tolerance_secs())
+        .unwrap_or(tillbridge_domain::secret::DEFAULT_TOLERANCE_SECS)
+}
+
 /// A tenant's webhook counters (`published`, `duplicates`, `quarantined`, `unhandled`), empty
 /// before the first delivery.
 ///

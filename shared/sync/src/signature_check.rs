@@ -127,6 +127,26 @@ impl SignatureCheck {
                 )
                 .await;
         };
+        // A profile vendor: its profile holds the scheme, the event meanings and the mapping.
+        let profile = match d.provider.profile() {
+            None => None,
+            Some(name) => {
+                match tillbridge_profiles::store::resolve(self.table.as_ref(), name).await {
+                    Ok(Some(p)) => Some(p),
+                    Ok(None) => {
+                        return self
+                            .quarantine(d, body, format!("no vendor profile named {name}"))
+                            .await;
+                    }
+                    Err(tillbridge_profiles::store::StoreError::Port(e)) => return Err(e.into()),
+                    Err(e) => {
+                        return self
+                            .quarantine(d, body, format!("vendor profile unusable: {e}"))
+                            .await;
+                    }
+                }
+            }
+        };
         let url = tenant
             .providers
             .get(&d.provider)
@@ -137,13 +157,32 @@ impl SignatureCheck {
             now_unix: d.received_at.unix_seconds(),
             tolerance_secs: tenant.tolerance_secs(d.provider),
         };
-        if let Err(e) = verify(d.provider, &d.headers, body, &secrets.all(), &opts) {
+        let verified = match &profile {
+            Some(p) => tillbridge_profiles::verify(
+                p,
+                &d.headers,
+                body,
+                &secrets.all(),
+                opts.url,
+                opts.now_unix,
+                crate::profile_tolerance(&tenant, d.provider, p),
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+            None => verify(d.provider, &d.headers, body, &secrets.all(), &opts)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(e) = verified {
             return self
                 .quarantine(d, body, format!("signature rejected: {e}"))
                 .await;
         }
 
-        let key = identity::delivery_key(d.provider, &d.headers, body);
+        let key = match &profile {
+            Some(p) => tillbridge_profiles::delivery_key(p, &d.headers, body),
+            None => identity::delivery_key(d.provider, &d.headers, body),
+        };
         let Some(claim) = self.claim(d, &key).await? else {
             self.step(d, "duplicate", json!({ "vendor_delivery_key": key }))
                 .await;
@@ -155,7 +194,11 @@ impl SignatureCheck {
             headers: &d.headers,
             received_at: d.received_at,
         };
-        let normalized = match normalize(d.provider, &ctx, body) {
+        let normalized = match &profile {
+            Some(p) => tillbridge_profiles::normalize(p, &ctx, body),
+            None => normalize(d.provider, &ctx, body),
+        };
+        let normalized = match normalized {
             Ok(n) => n,
             Err(e) => {
                 let outcome = self
