@@ -10,6 +10,7 @@ mod migrate_demo;
 mod migrate_output;
 mod normalize;
 mod privacy;
+mod profile;
 pub mod serve;
 mod suggest;
 mod sync;
@@ -98,6 +99,9 @@ enum Command {
     /// Data subject requests: erase or export one customer's data (GDPR).
     #[command(subcommand)]
     Privacy(privacy::Command),
+    /// Declarative vendor profiles: check one on sample payloads, print the schema.
+    #[command(subcommand)]
+    Profile(profile::Command),
 }
 
 /// Entry point of the binary.
@@ -136,6 +140,7 @@ pub fn main() -> ExitCode {
         Command::Rollback(a) => migrate::rollback(a),
         Command::Sync(a) => sync::run(a),
         Command::Privacy(c) => privacy::run(c),
+        Command::Profile(c) => profile::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -648,3 +648,59 @@ fn suggest_uses_a_configured_model_unless_offline() {
         stderr(&online)
     );
 }
+
+#[test]
+fn profile_check_validates_and_prints_the_canonical_events_of_samples() {
+    let dir = root().join("samples/profiles");
+    let o = bin()
+        .args(["profile", "check"])
+        .arg(dir.join("acme-pos.json"))
+        .arg("--sample")
+        .arg(dir.join("acme-pos-item-updated.json"))
+        .output()
+        .expect("runs");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let variants: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|e| e["data"]["item"]["name"] == "Flat white")
+        .collect();
+    assert_eq!(variants.len(), 2, "{lines:#?}");
+    assert_eq!(variants[0]["type"], "pos.catalog.item.upserted");
+    assert_eq!(variants[0]["provider"], "acme-pos");
+    assert_eq!(variants[0]["data"]["item"]["price_minor"], 320);
+    assert_eq!(variants[1]["data"]["item"]["variant_name"], "Large");
+
+    // A bad profile: exit 2, one error line naming the problem's path.
+    let bad = temp(
+        "bad-profile.json",
+        br#"{"name":"acme-pos","version":1,"title":"A","sources":["s"],"mapping":{"fields":[{"source":"id","target":"ident"}]}}"#,
+    );
+    let o = bin()
+        .args(["profile", "check"])
+        .arg(&bad)
+        .output()
+        .expect("runs");
+    assert_eq!(code(&o), 2);
+    assert_one_error_line(&o);
+    assert!(
+        stderr(&o).contains("mapping.fields[0].target"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Every shipped profile checks.
+    let vendors = root().join("shared/profiles/vendors");
+    for entry in std::fs::read_dir(vendors).expect("vendors") {
+        let path = entry.expect("entry").path();
+        let o = bin()
+            .args(["profile", "check"])
+            .arg(&path)
+            .output()
+            .expect("runs");
+        assert_eq!(code(&o), 0, "{}: {}", path.display(), stderr(&o));
+    }
+}
