@@ -484,7 +484,7 @@ pub async fn handle(
     };
     let by = format!(
         "{} compliance webhook",
-        event.provider.map_or("vendor", |p| p.as_str())
+        event.provider.as_ref().map_or("vendor", |p| p.as_str())
     );
     match r.kind {
         PrivacyKind::CustomerErase => {
