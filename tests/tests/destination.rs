@@ -1,6 +1,6 @@
-//! `tillbridge migrate --destination square` → `migration report` → `rollback` against a fake
-//! Square speaking Square's wire format (shared/connectors' fake, served in this process):
-//! shared/design/CLI.md "Destination".
+//! `tillbridge migrate --destination square|woocommerce` → `migration report` → `rollback`
+//! against a fake Square and a fake WooCommerce speaking their vendors' wire formats
+//! (shared/connectors' fakes, served in this process): shared/design/CLI.md "Destination".
 
 #![allow(clippy::unwrap_used)]
 
@@ -130,6 +130,99 @@ fn migrate_to_square_report_then_roll_back_there_leaving_a_merchant_edit_alone()
     assert_eq!(code, 0);
     assert!(
         out.contains("at square: 3 deleted, 0 restored, 1 kept (changed there since), 0 failed; verified: yes"),
+        "{out}"
+    );
+}
+
+fn fake_woocommerce() -> (
+    tokio::runtime::Runtime,
+    tillbridge_connectors::fake::woocommerce::FakeWooCommerce,
+) {
+    use tillbridge_connectors::fake::woocommerce::{FakeWooCommerce, Store, simple};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let at = tillbridge_domain::Timestamp::from_unix_seconds(1_735_689_600).unwrap();
+    let store = Store {
+        products: vec![simple(7, "Merchant's own mug", "3.00", Some(4), at)],
+        variations: Vec::new(),
+    };
+    let fake = rt
+        .block_on(FakeWooCommerce::start("ck_e2e", "cs_e2e", store))
+        .unwrap();
+    (rt, fake)
+}
+
+/// The whole round trip at WooCommerce: `migrate --destination woocommerce` → the store holds
+/// the items (exact prices, one category made) → `rollback` → the
+/// store is exactly as before, verified.
+#[test]
+fn migrate_to_woocommerce_then_roll_back_leaves_the_store_as_it_was() {
+    let (_rt, fake) = fake_woocommerce();
+    let before = fake.store().products.clone();
+    let dir = temp_state("destination-woo");
+    let tenants = dir.join("tenants.json");
+    std::fs::write(
+        &tenants,
+        format!(
+            r#"{{"tenants":[{{"tenant_id":"t1","currency":"USD","providers":{{"woocommerce":{{"secret":"wc-secret","api":{{"base_url":"{}","consumer_key":"ck_e2e","consumer_secret":"cs_e2e"}}}}}}}}]}}"#,
+            fake.server.base_url
+        ),
+    )
+    .unwrap();
+    let export = dir.join("export.json");
+    let records: Vec<serde_json::Value> = (1..=4)
+        .map(|i| serde_json::json!({"id": format!("p{i}"), "name": format!("Item {i}"), "sku": format!("SKU-{i}"), "category": "Tea", "price": format!("2.{i:02}")}))
+        .collect();
+    std::fs::write(&export, serde_json::to_vec(&records).unwrap()).unwrap();
+    let state = dir.join("store");
+    let export_arg = export.to_string_lossy().into_owned();
+    let migrate = [
+        "migrate",
+        "--tenant",
+        "t1",
+        "--source-name",
+        "legacy",
+        "--export",
+        &export_arg,
+        "--approve-all",
+        "--offline",
+        "--destination",
+        "woocommerce",
+    ];
+    let (code, out, err) = run(&state, &tenants, &migrate);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let m = json(&out);
+    assert_eq!(m["status"], "completed", "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    {
+        let s = fake.store();
+        assert_eq!(s.products.len(), 5, "{:?}", s.products);
+        let item2 = s.products.iter().find(|p| p["name"] == "Item 2").unwrap();
+        assert_eq!(item2["regular_price"], "2.02");
+        assert_eq!(item2["sku"], "SKU-2");
+        assert_eq!(item2["categories"][0]["name"], "Tea");
+    }
+    assert_eq!(fake.writes().categories.len(), 1);
+
+    let (code, out, err) = run(&state, &tenants, &["migration", "report", &id]);
+    assert_eq!(code, 0, "{err}");
+    let report = json(&out);
+    for e in report["items"].as_array().unwrap() {
+        assert_eq!(e["destination"]["provider"], "woocommerce", "{e}");
+        assert_eq!(e["destination"]["action"], "created", "{e}");
+    }
+
+    let (code, out, err) = run(&state, &tenants, &["rollback", "--migration", &id]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(json(&out)["status"], "rolled_back", "{out}");
+    assert_eq!(fake.store().products, before, "the store is as it was");
+    let (code, out, _) = run_as(&state, &tenants, &["migration", "show", &id], "text");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("at woocommerce: 4 deleted, 0 restored, 0 kept (changed there since), 0 failed; verified: yes"),
         "{out}"
     );
 }

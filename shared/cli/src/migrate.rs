@@ -45,8 +45,9 @@ pub struct MigrateArgs {
     /// Never call a model for mapping suggestions.
     #[arg(long)]
     offline: bool,
-    /// Also write the approved items to the tenant's account at this vendor (square),
-    /// through its API (the tenants file's `api` entry); `rollback` undoes them there.
+    /// Also write the approved items to the tenant's account at this vendor (square,
+    /// bigcommerce, woocommerce), through its API (the tenants file's `api` entry);
+    /// `rollback` undoes them there.
     #[arg(long)]
     destination: Option<String>,
     /// Take from this (fixed) export only the items that migration ID held back, and their

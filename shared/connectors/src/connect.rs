@@ -166,7 +166,13 @@ pub fn stored_credentials(
 }
 
 /// The writer of `provider` for these credentials (shared/design/CLI.md "Destination"):
-/// Square so far. Renewed OAuth tokens are written to `store` when given.
+/// Square ([`SquareClient`]), BigCommerce ([`BigCommerceClient`]: Catalog API v3 products,
+/// variants, categories, storefront redirects) and WooCommerce ([`WooCommerceClient`]: REST
+/// API v3 product and variation batches). Credentials as for [`connect`]. `currency` is the
+/// tenant's, the store currency of vendors whose amounts carry none (BigCommerce,
+/// WooCommerce): an item priced in another currency is not written there (its outcome says
+/// so). Shopify, Clover, Toast and Zettle take no writes yet. Renewed OAuth tokens (Square)
+/// are written to `store` when given.
 ///
 /// # Errors
 /// [`ConnectorError::Config`] when a credential is missing or invalid, or the vendor takes
@@ -174,37 +180,99 @@ pub fn stored_credentials(
 pub fn connect_destination(
     provider: Provider,
     credentials: &ApiCredentials,
+    currency: Currency,
     config: Option<HttpConfig>,
     env: &Env,
     store: Option<CredentialStore>,
 ) -> Result<Box<dyn Destination>> {
-    let config = config.unwrap_or_else(|| HttpConfig::for_vendor(provider));
     match provider {
-        Provider::Square => {
-            if let Some(tokens) = token_source(provider, credentials, &config, env, store)? {
-                return Ok(Box::new(SquareClient::with_token_source(
-                    credentials.base_url.as_deref(),
-                    tokens,
-                    config,
-                    env,
-                )?));
-            }
-            let token = credentials
-                .access_token
-                .as_ref()
-                .ok_or_else(|| ConnectorError::config(provider, "api.access_token is required"))?;
-            Ok(Box::new(SquareClient::new(
-                credentials.base_url.as_deref(),
-                token,
-                config,
-                env,
-            )?))
+        Provider::Square | Provider::BigCommerce | Provider::WooCommerce => {}
+        _ => {
+            return Err(ConnectorError::config(
+                provider,
+                "no destination writer for this vendor yet",
+            ));
         }
-        _ => Err(ConnectorError::config(
-            provider,
-            "no destination writer for this vendor yet",
-        )),
     }
+    let config = config.unwrap_or_else(|| HttpConfig::for_vendor(provider));
+    let missing = |what: &str| ConnectorError::config(provider, format!("api.{what} is required"));
+    let token = || {
+        credentials
+            .access_token
+            .as_ref()
+            .ok_or_else(|| missing("access_token"))
+    };
+    if provider == Provider::Square
+        && let Some(tokens) = token_source(provider, credentials, &config, env, store)?
+    {
+        return Ok(Box::new(SquareClient::with_token_source(
+            credentials.base_url.as_deref(),
+            tokens,
+            config,
+            env,
+        )?));
+    }
+    Ok(match provider {
+        Provider::BigCommerce => Box::new(bigcommerce_client(credentials, currency, config, env)?),
+        Provider::WooCommerce => Box::new(woocommerce_client(credentials, currency, config, env)?),
+        _ => Box::new(SquareClient::new(
+            credentials.base_url.as_deref(),
+            token()?,
+            config,
+            env,
+        )?),
+    })
+}
+
+fn bigcommerce_client(
+    credentials: &ApiCredentials,
+    currency: Currency,
+    config: HttpConfig,
+    env: &Env,
+) -> Result<BigCommerceClient> {
+    let p = Provider::BigCommerce;
+    let base = match (&credentials.base_url, &credentials.store_hash) {
+        (Some(url), _) => url.clone(),
+        (None, Some(hash)) => format!("{}/stores/{hash}", crate::bigcommerce::API_HOST),
+        (None, None) => {
+            return Err(ConnectorError::config(
+                p,
+                "api.base_url or api.store_hash is required",
+            ));
+        }
+    };
+    let token = credentials
+        .access_token
+        .as_ref()
+        .ok_or_else(|| ConnectorError::config(p, "api.access_token is required"))?;
+    BigCommerceClient::new(&base, token, currency, config, env)
+}
+
+fn woocommerce_client(
+    credentials: &ApiCredentials,
+    currency: Currency,
+    config: HttpConfig,
+    env: &Env,
+) -> Result<WooCommerceClient> {
+    let p = Provider::WooCommerce;
+    let missing = |what: &str| ConnectorError::config(p, format!("api.{what} is required"));
+    WooCommerceClient::new(
+        credentials
+            .base_url
+            .as_deref()
+            .ok_or_else(|| missing("base_url"))?,
+        credentials
+            .consumer_key
+            .as_deref()
+            .ok_or_else(|| missing("consumer_key"))?,
+        credentials
+            .consumer_secret
+            .as_ref()
+            .ok_or_else(|| missing("consumer_secret"))?,
+        currency,
+        config,
+        env,
+    )
 }
 
 /// The client of `provider` for these credentials, with the vendor's documented limits
@@ -254,34 +322,8 @@ pub fn connect(
             config,
             env,
         )?),
-        Provider::WooCommerce => Box::new(WooCommerceClient::new(
-            base()?,
-            credentials
-                .consumer_key
-                .as_deref()
-                .ok_or_else(|| missing("consumer_key"))?,
-            credentials
-                .consumer_secret
-                .as_ref()
-                .ok_or_else(|| missing("consumer_secret"))?,
-            currency,
-            config,
-            env,
-        )?),
-        Provider::BigCommerce => {
-            let base = match (&credentials.base_url, &credentials.store_hash) {
-                (Some(url), _) => url.clone(),
-                (None, Some(hash)) => format!("{}/stores/{hash}", crate::bigcommerce::API_HOST),
-                (None, None) => return Err(missing("base_url or api.store_hash")),
-            };
-            Box::new(BigCommerceClient::new(
-                &base,
-                token()?,
-                currency,
-                config,
-                env,
-            )?)
-        }
+        Provider::WooCommerce => Box::new(woocommerce_client(credentials, currency, config, env)?),
+        Provider::BigCommerce => Box::new(bigcommerce_client(credentials, currency, config, env)?),
         Provider::Shopify => Box::new(ShopifyClient::new(
             base()?,
             token()?,
@@ -459,6 +501,40 @@ mod tests {
                 assert!(matches!(e, ConnectorError::Config { .. }), "{e}");
             }
         }
+    }
+
+    #[test]
+    fn square_bigcommerce_and_woocommerce_take_writes() {
+        let creds: ApiCredentials = serde_json::from_str(
+            r#"{"base_url": "http://127.0.0.1:9", "access_token": "t", "consumer_key": "ck", "consumer_secret": "cs"}"#,
+        )
+        .expect("parses");
+        let env = env();
+        for (provider, ok) in [
+            (Provider::Square, true),
+            (Provider::BigCommerce, true),
+            (Provider::WooCommerce, true),
+            (Provider::Shopify, false),
+            (Provider::Zettle, false),
+        ] {
+            let dest = connect_destination(provider, &creds, Currency::USD, None, &env, None);
+            assert_eq!(
+                dest.as_ref().map(|d| d.provider()).ok(),
+                ok.then_some(provider)
+            );
+        }
+        let no_secret: ApiCredentials =
+            serde_json::from_str(r#"{"base_url": "http://x", "consumer_key": "ck"}"#)
+                .expect("parses");
+        let err = connect_destination(
+            Provider::WooCommerce,
+            &no_secret,
+            Currency::USD,
+            None,
+            &env,
+            None,
+        );
+        assert!(matches!(err, Err(ConnectorError::Config { .. })));
     }
 
     /// A tenants file's `api` entry may carry fields another tool needs and spell the token

@@ -19,9 +19,10 @@
 //! ```
 //!
 //! The write side ([`destination`]): a migration written into the merchant's new system
-//! through [`Destination`] (Square so far, [`connect_destination`]), idempotent and
-//! resumable, with prior states so [`rollback`] can delete what it created and restore what
-//! it changed, verified by reading back; objects changed at the vendor since are conflicts.
+//! through [`Destination`] (Square, BigCommerce, WooCommerce: [`connect_destination`]),
+//! idempotent and resumable, with prior states so [`rollback`] can delete what it created
+//! and restore what it changed, verified by reading back; objects changed at the vendor
+//! since are conflicts.
 //!
 //! Pure library: no AWS types. With the `fake` feature, [`fake`] serves in-process fake
 //! vendor servers (tests, the demo).

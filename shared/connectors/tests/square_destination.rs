@@ -60,6 +60,7 @@ fn parent(i: usize) -> Parent {
         source_id: format!("P{i}"),
         variations,
         existing_id: None,
+        redirect_from: Vec::new(),
     }
 }
 

@@ -23,7 +23,10 @@
 //! ids, so a write re-sent after a lost answer — by the HTTP layer's retries or by a later
 //! re-run with the same parents in the same order — is the same request and the vendor
 //! answers it once. A re-run that finds the objects as it would write them writes nothing
-//! ([`Action::Unchanged`]).
+//! ([`Action::Unchanged`]). Vendors without idempotency keys (BigCommerce, WooCommerce)
+//! refuse duplicate SKUs instead: their writers look a product up by SKU before creating
+//! it, and after a duplicate-SKU refusal that follows a lost answer find the object the
+//! lost request made.
 //!
 //! Conflicts: the journal keeps the vendor's version of every object after our write
 //! ([`Outcome::versions`]); undo compares it with the vendor's current version and leaves an
@@ -40,6 +43,8 @@ use tillbridge_domain::{CatalogItem, Provider};
 use crate::error::{ConnectorError, Result};
 use crate::http::CallStats;
 
+pub(crate) mod shape;
+
 /// One product to write, with its variations.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Parent {
@@ -53,6 +58,10 @@ pub struct Parent {
     /// A vendor object to update instead of creating one (a match the caller made, e.g. by
     /// SKU). Ignored when the journal already maps `source_id`.
     pub existing_id: Option<String>,
+    /// Storefront paths the product had in the old shop (`/products/blue-mug`): writers of
+    /// e-commerce targets that keep redirects (BigCommerce) make each a redirect to the new
+    /// product, recorded in [`Outcome::redirects`] and removed by rollback. Others ignore it.
+    pub redirect_from: Vec<String>,
 }
 
 /// What a write did to one product.
@@ -79,9 +88,12 @@ pub struct Snapshot {
     /// The vendor's id of the product.
     pub object_id: String,
     /// The vendor's version of the product and of each of its variations, by vendor id
-    /// (Square `version`; vendors without versions: `updated_at`).
+    /// (Square `version`; WooCommerce `date_modified_gmt`; BigCommerce the product's
+    /// `date_modified` and, variants having none, a digest of each variant's JSON without
+    /// its stock).
     pub versions: BTreeMap<String, String>,
-    /// The vendor's own JSON of the product, verbatim (restorable as it was).
+    /// The vendor's own JSON of the product, verbatim (restorable as it was); WooCommerce,
+    /// whose variations are objects of their own: `{"product": …, "variations": […]}`.
     pub body: serde_json::Value,
     /// In-stock quantity per variation (vendor id) and location.
     pub stock: BTreeMap<String, BTreeMap<String, Decimal>>,
@@ -120,6 +132,10 @@ pub struct Outcome {
     /// was lost: rollback must look at it.
     #[serde(default)]
     pub sent: bool,
+    /// Storefront redirects this migration made to the product: the vendor's redirect id →
+    /// the old path (BigCommerce). Rollback deletes them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub redirects: BTreeMap<String, String>,
 }
 
 /// The source → vendor id map and prior states of one migration at one destination.
@@ -158,6 +174,7 @@ impl Journal {
                 versions: BTreeMap::new(),
                 prior: None,
                 sent: false,
+                redirects: BTreeMap::new(),
             });
         if entry.prior.is_none() {
             if let PriorState::Existed { snapshot } = &prior {
@@ -177,11 +194,20 @@ impl Journal {
 fn merge(before: Outcome, mut now: Outcome) -> Outcome {
     let created_before = before.action == Action::Created
         || matches!(before.prior, Some(PriorState::Absent)) && before.object_id.is_some();
-    // The earliest prior state is the one to restore; ours since is not.
-    if before.prior.is_some() {
+    // The earliest prior state is the one to restore; ours since is not. A placeholder
+    // ("absent" from `prior_states`, which knows only mapped objects) gives way to the
+    // object a writer found and changed before anything of ours was sent (a match by SKU).
+    let placeholder = matches!(before.prior, Some(PriorState::Absent))
+        && before.object_id.is_none()
+        && !before.sent;
+    let found = matches!(now.prior, Some(PriorState::Existed { .. }));
+    if before.prior.is_some() && !(placeholder && found) {
         now.prior = before.prior;
     }
     now.sent |= before.sent;
+    for (id, path) in before.redirects {
+        now.redirects.entry(id).or_insert(path);
+    }
     match &now.action {
         Action::Failed { .. } => {
             // Keep what is known at the vendor; the failure is this run's news.
@@ -362,7 +388,7 @@ pub async fn rollback(
             (Action::Created, _, _) | (_, Some(PriorState::Absent), Some(_)) => {
                 created.push(o.clone());
             }
-            (_, Some(PriorState::Existed { .. }), Some(_)) if o.sent => {
+            (_, Some(PriorState::Existed { .. }), Some(_)) if o.sent || !o.redirects.is_empty() => {
                 changed.push(o.clone());
             }
             _ => out.push(nothing(o)),
@@ -393,6 +419,13 @@ pub fn idempotency_key(migration: &str, purpose: &str, content: &[u8]) -> String
     }
     let digest = hex::encode(h.finalize());
     format!("tb-{}", &digest[..40])
+}
+
+/// A failed action with `reason`.
+pub(crate) fn failed(reason: &str) -> Action {
+    Action::Failed {
+        reason: reason.to_owned(),
+    }
 }
 
 /// Now, as RFC 3339 (`occurred_at` of stock counts).
@@ -426,6 +459,7 @@ mod tests {
             versions: BTreeMap::new(),
             prior,
             sent: true,
+            redirects: BTreeMap::new(),
         }
     }
 
@@ -437,6 +471,31 @@ mod tests {
         let e = &j.entries["P1"];
         assert_eq!(e.action, Action::Created);
         assert_eq!(e.prior, Some(PriorState::Absent));
+    }
+
+    #[test]
+    fn an_absent_placeholder_gives_way_to_an_object_found_by_sku() {
+        let mut j = Journal::default();
+        j.record_prior("P1", PriorState::Absent);
+        let snapshot = Box::new(Snapshot {
+            object_id: "X".into(),
+            versions: BTreeMap::new(),
+            body: serde_json::Value::Null,
+            stock: BTreeMap::new(),
+        });
+        j.record(outcome(
+            Action::Updated,
+            Some(PriorState::Existed { snapshot }),
+        ));
+        assert!(matches!(
+            j.entries["P1"].prior,
+            Some(PriorState::Existed { .. })
+        ));
+        j.record(outcome(Action::Unchanged, Some(PriorState::Absent)));
+        assert!(matches!(
+            j.entries["P1"].prior,
+            Some(PriorState::Existed { .. })
+        ));
     }
 
     #[test]

@@ -65,13 +65,14 @@ pub fn rate_limited(reset_ms: u64) -> Canned {
         .header("X-Rate-Limit-Requests-Quota", "150")
 }
 
-type Shared = Arc<Mutex<Store>>;
+pub(crate) type Shared = Arc<Mutex<Store>>;
 
 /// A running fake BigCommerce store.
 pub struct FakeBigCommerce {
     /// The server (base URL, control).
     pub server: Running,
     store: Shared,
+    pub(crate) writes: super::bigcommerce_write::SharedWrites,
 }
 
 impl FakeBigCommerce {
@@ -81,17 +82,26 @@ impl FakeBigCommerce {
     /// The port could not be bound.
     pub async fn start(token: &str, store: Store) -> std::io::Result<Self> {
         let store: Shared = Arc::new(Mutex::new(store));
+        let writes = super::bigcommerce_write::SharedWrites::default();
         let router = Router::new()
             .route("/v3/catalog/products", get(products))
             .route("/v3/catalog/variants", get(variants))
             .route("/v3/inventory/locations", get(locations))
-            .with_state(store.clone());
+            .with_state(store.clone())
+            .merge(super::bigcommerce_write::router(
+                store.clone(),
+                writes.clone(),
+            ));
         let refusal = || {
             Canned::json(401, json!({"status": 401, "title": "Invalid credentials. Please check the X-Auth-Token header.", "type": "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes", "errors": {}}).to_string())
         };
         let auth = require_headers(vec![("x-auth-token", token.to_owned())], refusal);
         let server = serve(router, auth).await?;
-        Ok(Self { server, store })
+        Ok(Self {
+            server,
+            store,
+            writes,
+        })
     }
 
     /// The store, to change between calls.
@@ -118,6 +128,7 @@ async fn products(State(s): State<Shared>, Query(q): Query<HashMap<String, Strin
         None => None,
     };
     let wanted = ids(&q);
+    let name = q.get("name");
     let with_variants = q
         .get("include")
         .is_some_and(|i| i.split(',').any(|i| i == "variants"));
@@ -129,6 +140,7 @@ async fn products(State(s): State<Shared>, Query(q): Query<HashMap<String, Strin
                 .as_ref()
                 .is_none_or(|w| p["id"].as_u64().is_some_and(|id| w.contains(&id)))
         })
+        .filter(|p| name.is_none_or(|n| p["name"].as_str() == Some(n.as_str())))
         .filter(|p| {
             min.is_none_or(|m| {
                 p["date_modified"]
@@ -182,12 +194,18 @@ async fn variants(
     Query(q): Query<HashMap<String, String>>,
 ) -> Json<Value> {
     let store = lock(&s);
-    let wanted = ids(&q).unwrap_or_default();
+    let wanted = ids(&q);
+    let sku = q.get("sku");
     let data: Vec<Value> = store
         .products
         .iter()
         .flat_map(|p| p["variants"].as_array().cloned().unwrap_or_default())
-        .filter(|v| v["id"].as_u64().is_some_and(|id| wanted.contains(&id)))
+        .filter(|v| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| v["id"].as_u64().is_some_and(|id| w.contains(&id)))
+        })
+        .filter(|v| sku.is_none_or(|s| v["sku"].as_str() == Some(s.as_str())))
         .collect();
     let count = data.len();
     Json(

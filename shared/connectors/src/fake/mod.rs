@@ -7,6 +7,7 @@
 //! requests with their arrival instants (to check pacing).
 
 pub mod bigcommerce;
+pub mod bigcommerce_write;
 pub mod clover;
 pub mod oauth;
 pub mod shopify;
@@ -14,6 +15,7 @@ pub mod square;
 pub mod square_write;
 pub mod toast;
 pub mod woocommerce;
+pub mod woocommerce_write;
 pub mod zettle;
 
 use std::collections::VecDeque;

@@ -90,6 +90,7 @@ pub struct FakeWooCommerce {
     /// The server (base URL, control).
     pub server: Running,
     store: Arc<Mutex<Store>>,
+    pub(crate) writes: super::woocommerce_write::SharedWrites,
 }
 
 impl FakeWooCommerce {
@@ -99,13 +100,18 @@ impl FakeWooCommerce {
     /// The port could not be bound.
     pub async fn start(key: &str, secret: &str, store: Store) -> std::io::Result<Self> {
         let store = Arc::new(Mutex::new(store));
+        let writes = super::woocommerce_write::SharedWrites::default();
         let router = Router::new()
             .route("/wp-json/wc/v3/products", get(list))
             .route("/wp-json/wc/v3/products/{id}", get(one))
             .route("/wp-json/wc/v3/products/{id}/variations", get(variations))
             .with_state(Shared {
                 store: store.clone(),
-            });
+            })
+            .merge(super::woocommerce_write::router(
+                store.clone(),
+                writes.clone(),
+            ));
         let expected = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"))
@@ -124,7 +130,11 @@ impl FakeWooCommerce {
             }),
         )
         .await?;
-        Ok(Self { server, store })
+        Ok(Self {
+            server,
+            store,
+            writes,
+        })
     }
 
     /// The store, to change between calls.
@@ -144,6 +154,8 @@ struct ListQuery {
     per_page: Option<usize>,
     modified_after: Option<String>,
     include_status: Option<String>,
+    sku: Option<String>,
+    include: Option<String>,
 }
 
 fn modified(v: &Value) -> Option<Timestamp> {
@@ -206,6 +218,17 @@ async fn list(
         .iter()
         .filter(|p| (p.get("status").and_then(Value::as_str) == Some("trash")) == trash)
         .filter(|p| after.is_none_or(|a| modified(p).is_some_and(|m| m > a)))
+        .filter(|p| {
+            q.sku
+                .as_ref()
+                .is_none_or(|s| p.get("sku").and_then(Value::as_str) == Some(s.as_str()))
+        })
+        .filter(|p| {
+            q.include.as_ref().is_none_or(|ids| {
+                let id = p.get("id").and_then(Value::as_u64).unwrap_or(0).to_string();
+                ids.split(',').any(|i| i.trim() == id)
+            })
+        })
         .cloned()
         .collect();
     paged(&uri, &matching, &q)
@@ -250,6 +273,11 @@ async fn variations(
         .variations
         .iter()
         .filter(|v| v.get("parent_id").and_then(Value::as_u64) == Some(id))
+        .filter(|v| {
+            q.sku
+                .as_ref()
+                .is_none_or(|s| v.get("sku").and_then(Value::as_str) == Some(s.as_str()))
+        })
         .cloned()
         .collect();
     paged(&uri, &matching, &q)

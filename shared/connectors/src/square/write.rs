@@ -142,6 +142,7 @@ fn outcome(p: Plan<'_>) -> Outcome {
         versions: p.versions,
         prior: p.prior,
         sent: p.sent,
+        redirects: BTreeMap::new(),
     }
 }
 

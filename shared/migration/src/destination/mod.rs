@@ -107,6 +107,7 @@ impl Destinations for TenantDestinations {
         tillbridge_connectors::connect_destination(
             provider,
             &credentials,
+            config.currency,
             self.http.map(|f| f(provider)),
             &env,
             Some(tillbridge_connectors::CredentialStore {
@@ -197,6 +198,7 @@ pub fn group(items: &[CatalogItem]) -> Vec<Parent> {
                 source_id: key.to_owned(),
                 variations,
                 existing_id: None,
+                redirect_from: Vec::new(),
             })
         })
         .collect()

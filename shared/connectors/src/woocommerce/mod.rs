@@ -12,18 +12,24 @@
 //! - Auth over HTTPS: HTTP Basic with the consumer key and secret.
 //! - Errors: `{"code": "woocommerce_rest_…", "message": "…", "data": {"status": 401}}`.
 //!
+//! The write side (a migration's destination, [`crate::Destination`]) is in `write` and
+//! `undo`.
+//!
 //! The product and variation objects are exactly the payloads of WooCommerce's
 //! `product.*` webhooks, so they are mapped by the webhook normalizer
 //! ([`tillbridge_webhooks::normalize`]); this module adds what only the API knows: the
 //! parent's name and categories on each variation, and the variation's attributes as its
 //! `variant_name`. WooCommerce has no locations: stock is one level at location `default`.
 
+mod undo;
+mod write;
+
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::{Method, Url};
 use serde_json::Value;
 use tillbridge_domain::event::EventData;
 use tillbridge_domain::{Currency, Provider, Secret, Timestamp};
@@ -82,7 +88,7 @@ fn parse_cursor(cursor: Option<&str>) -> Result<(Phase, u32)> {
 }
 
 /// `X-WP-TotalPages` (absent: one page).
-fn total_pages(response: &Response) -> u32 {
+pub(crate) fn total_pages(response: &Response) -> u32 {
     response
         .headers
         .get("x-wp-totalpages")
@@ -125,6 +131,24 @@ impl WooCommerceClient {
     /// The shared HTTP layer (stats, breaker).
     pub fn http(&self) -> &HttpLayer {
         &self.http
+    }
+
+    /// One call with a JSON body.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Response> {
+        let request = Request {
+            method,
+            url: join_url(V, &self.base, path, query)?,
+            headers: self.headers.clone(),
+            body: body.map(|b| b.to_string().into_bytes()),
+            cost: 1,
+        };
+        self.http.send(&request).await
     }
 
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Response> {

@@ -18,16 +18,22 @@
 //!   (<https://developer.bigcommerce.com/docs/start/best-practices/api-rate-limits>).
 //! - Errors: `{"status", "title", "type", "errors"}`.
 //!
+//! The write side (a migration's destination, [`crate::Destination`]) is in `write` and
+//! `undo`.
+//!
 //! Deleted products vanish from the API (no tombstones from a listing); deletions arrive as
 //! `store/product/deleted` webhooks. Stock: the catalog's `inventory_level`, at location
 //! `default` (multi-location levels of the Inventory API are not read yet).
+
+mod undo;
+mod write;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::Url;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
+use reqwest::{Method, Url};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Number, Value};
@@ -206,6 +212,24 @@ impl BigCommerceClient {
     ) -> Result<T> {
         let request = Request::get(join_url(V, &self.base, path, query)?, &self.headers);
         decode(V, &self.http.send(&request).await?.body)
+    }
+
+    /// One call with a JSON body; the answer's body (empty for `204`).
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Vec<u8>> {
+        let request = Request {
+            method,
+            url: join_url(V, &self.base, path, query)?,
+            headers: self.headers.clone(),
+            body: body.map(|b| b.to_string().into_bytes()),
+            cost: 1,
+        };
+        Ok(self.http.send(&request).await?.body)
     }
 
     async fn products(&self, filter: Option<(&str, String)>, page: u32) -> Result<CatalogPage> {
