@@ -96,6 +96,26 @@ pub(crate) async fn put(api: &Api, req: &Request<'_>, tenant: &str) -> Response 
         Ok(b) => b,
         Err(message) => return Response::error(400, &message),
     };
+    // A vendor without code must have a profile (built in, or added by an operator).
+    for provider in body.providers.keys() {
+        if let Provider::Profile(name) = provider {
+            match tillbridge_profiles::store::resolve(api.table.as_ref(), *name).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Response::error(
+                        400,
+                        &format!(
+                            "unknown provider {provider}: neither a built-in vendor nor a vendor profile (PUT one first)"
+                        ),
+                    );
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "profile lookup failed");
+                    return Response::error(503, "temporarily unavailable; retry");
+                }
+            }
+        }
+    }
     let existed = match api.directory.tenant(&id).await {
         Ok(t) => t.is_some(),
         Err(e) => return Response::failure(&e),

@@ -79,6 +79,12 @@ impl Destinations for TenantDestinations {
         tenant: &TenantId,
         provider: Provider,
     ) -> Result<Box<dyn Destination>, MigrationError> {
+        if let Provider::Profile(_) = provider {
+            return Err(MigrationError::Permanent(format!(
+                "unknown destination {provider}: a vendor described by a profile has no writer \
+                 (writers: square, bigcommerce, woocommerce)"
+            )));
+        }
         let config = self
             .directory
             .tenant(tenant)
