@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use tillbridge_costs::infra::{AwsPrices, InfraUsage};
+use tillbridge_costs::infra::InfraUsage;
 use tillbridge_costs::table::{Budgets, CostRow};
 use tillbridge_costs::usage::TokenCounts;
 use tillbridge_costs::{CostTable, Period, PriceBook};
@@ -68,7 +68,7 @@ pub async fn cost_table(
             cost_usd: line.cost,
             unpriced_requests: line.unpriced_requests,
             budget_usd: budget,
-            infra_cost_usd: Some(infra_usage.cost(&AwsPrices::us_east_1())),
+            infra_cost_usd: Some(infra_usage.cost(&crate::reconcile::configured_prices().prices)),
         });
     }
     Ok(CostTable {

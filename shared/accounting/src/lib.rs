@@ -25,6 +25,7 @@ mod ledger;
 pub mod legacy;
 pub mod metering;
 pub mod prices;
+pub mod reconcile;
 
 pub use budget::{
     Budget, BudgetState, BudgetStatus, CrossedThreshold, Reserve, all_budgets, budget,

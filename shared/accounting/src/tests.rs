@@ -676,3 +676,63 @@ async fn a_legacy_service_the_mapping_does_not_name_imports_nothing() {
     assert!(!report.check_passed);
     assert_eq!(report.recorded, 0);
 }
+
+/// The meters of every tenant, priced per service, set beside a bill: what the meters
+/// explain and what they do not.
+#[tokio::test]
+async fn a_cost_and_usage_report_is_reconciled_per_service_against_the_meters() {
+    use crate::reconcile::{metered_by_service, read_cur, reconcile};
+    use tillbridge_costs::infra::{AwsPrices, InfraUsage};
+    let t = table();
+    let t2 = TenantId::parse("t2").unwrap_or_else(|e| panic!("{e}"));
+    for (tenant, n) in [(tenant(), 600_000u64), (t2.clone(), 400_000)] {
+        let usage = InfraUsage {
+            lambda_requests: n,
+            lambda_mb_ms: 128 * 10 * n,
+            http_api_requests: n,
+            dynamodb_wru: 2 * n,
+            ..InfraUsage::default()
+        };
+        record_infra(&t, &tenant, at(5), "webhook-ingress", &usage)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let metered = metered_by_service(&t, &[tenant(), t2], "2026-03", &AwsPrices::us_east_1())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // 1 M requests: Lambda 0.20 + 1250 GB-s = 0.216667; HTTP API 1.00; DynamoDB 2 M WRU 1.25.
+    let cur = "lineItem/UsageStartDate,lineItem/ProductCode,lineItem/LineItemType,lineItem/UnblendedCost\n\
+               2026-03-03T00:00:00Z,AWSLambda,Usage,0.2200000\n\
+               2026-03-03T00:00:00Z,AmazonApiGateway,Usage,1.0000000\n\
+               2026-03-03T00:00:00Z,AmazonDynamoDB,Usage,1.2500000\n\
+               2026-03-03T00:00:00Z,AmazonCloudWatch,Usage,0.5000000\n";
+    let r = reconcile(
+        "2026-03",
+        &metered,
+        &read_cur(cur.as_bytes(), "2026-03").unwrap_or_default(),
+    );
+    let line = |s: &str| {
+        r.services
+            .iter()
+            .find(|l| l.service == s)
+            .map(|l| (l.metered_usd.clone(), l.difference_usd.clone()))
+    };
+    assert_eq!(
+        line("AWSLambda"),
+        Some((Some("0.216667".into()), "0.003333".into()))
+    );
+    assert_eq!(
+        line("AmazonApiGateway"),
+        Some((Some("1.000000".into()), "0.000000".into()))
+    );
+    assert_eq!(
+        line("AmazonDynamoDB"),
+        Some((Some("1.250000".into()), "0.000000".into()))
+    );
+    assert_eq!(
+        line("AmazonCloudWatch"),
+        Some((None, "0.500000".into())),
+        "not metered"
+    );
+    assert_eq!(r.total_difference_usd, "0.503333");
+}

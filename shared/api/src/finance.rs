@@ -458,3 +458,35 @@ pub(crate) async fn put_feature(api: &Api, req: &Request<'_>, operation: &str) -
     tracing::info!(operator = %req.operator, operation, feature = name, "feature registered");
     list_features(api).await
 }
+
+/// `POST /v1/costs/reconcile?period=YYYY-MM` with an AWS Cost and Usage Report export (CSV)
+/// as the body: the bill per service beside every tenant's metered infrastructure cost, the
+/// difference and the services not metered; CSV with `Accept: text/csv`. 400 for a body that
+/// is not a CUR export.
+pub(crate) async fn reconcile(api: &Api, req: &Request<'_>) -> Response {
+    use tillbridge_accounting::reconcile as r;
+    let period = match period(req) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let cur = match r::read_cur(req.body, &period) {
+        Ok(c) => c,
+        Err(e) => return Response::error(400, &e),
+    };
+    let tenants = match api.directory.tenant_ids().await {
+        Ok(t) => t,
+        Err(e) => return Response::failure(&e),
+    };
+    let prices = r::configured_prices();
+    let metered =
+        match r::metered_by_service(api.table.as_ref(), &tenants, &period, &prices.prices).await {
+            Ok(m) => m,
+            Err(e) => return Response::failure(&e),
+        };
+    let mut report = r::reconcile(&period, &metered, &cur);
+    report.priced_with = Some(prices.clone());
+    if req.wants_csv() {
+        return Response::csv(report.to_csv(), &format!("reconciliation-{period}"));
+    }
+    Response::json(200, &serde_json::to_value(&report).unwrap_or_default())
+}

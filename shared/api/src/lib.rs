@@ -198,6 +198,8 @@ pub enum RouteId {
     PutBudget,
     /// Every tenant's budget and where its month stands.
     ListBudgets,
+    /// A Cost and Usage Report set beside the metered infrastructure cost.
+    ReconcileCosts,
     /// Erase one customer's data, or every customer's.
     PrivacyErase,
     /// Export one customer's data.
@@ -292,6 +294,7 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::AllCosts, "GET", "/v1/costs"),
     route(RouteId::ListTenants, "GET", "/v1/tenants"),
     route(RouteId::ListBudgets, "GET", "/v1/budgets"),
+    route(RouteId::ReconcileCosts, "POST", "/v1/costs/reconcile"),
     route(RouteId::ListFeatures, "GET", "/v1/features"),
     route(
         RouteId::PrivacyErase,
@@ -458,6 +461,7 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::PostUsage => finance::post_usage(api, req, p(0)).await,
         RouteId::GetBudget => finance::get_budget(api, req, p(0)).await,
         RouteId::ListBudgets => finance::list_budgets(api, req).await,
+        RouteId::ReconcileCosts => finance::reconcile(api, req).await,
         RouteId::ListFeatures => finance::list_features(api).await,
         RouteId::PrivacyErase => privacy::erase(api, req, p(0)).await,
         RouteId::PrivacyExport => privacy::export(api, req, p(0)).await,
@@ -517,7 +521,8 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         RouteId::AllCosts
         | RouteId::ListPriceOverrides
         | RouteId::ListBudgets
-        | RouteId::ListFeatures => Some((None, Permission::Read)),
+        | RouteId::ListFeatures
+        | RouteId::ReconcileCosts => Some((None, Permission::Read)),
         RouteId::GetGrants
         | RouteId::PutGrants
         | RouteId::AddPriceOverride

@@ -159,6 +159,19 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
         ),
     ),
     (
+        RouteId::ReconcileCosts,
+        doc(
+            "Reconcile the month against AWS's bill: the body is a Cost and Usage Report export \
+             (CSV, legacy or CUR 2.0 columns); the answer sets its usage cost per service beside \
+             every tenant's metered infrastructure cost, with the difference, the services not \
+             metered, tax/credits apart, and the region the meters were priced for (JSON, or CSV \
+             with Accept: text/csv).",
+            &[("period", true, "The month, YYYY-MM.")],
+            Some("text/csv"),
+            &[200, 400, 500, 503],
+        ),
+    ),
+    (
         RouteId::PrivacyErase,
         doc(
             "Erase one customer's data (GDPR art. 17): {\"customer_id\"?, \"email\"?, \"phone\"?} \

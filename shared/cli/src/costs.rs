@@ -24,6 +24,34 @@ pub enum Command {
     /// service, a user) into serve's embedded store: costs kept as recorded, services mapped
     /// to operations and features, idempotent, ending with the count and total check.
     Import(ImportArgs),
+    /// Set an AWS Cost and Usage Report export (CSV) beside the metered infrastructure cost
+    /// of every tenant in serve's embedded store: the difference per service.
+    Reconcile(ReconcileArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ReconcileArgs {
+    /// The CUR export (CSV; legacy or CUR 2.0 column names).
+    #[arg(long)]
+    cur: PathBuf,
+    /// The month, YYYY-MM (UTC).
+    #[arg(long)]
+    period: String,
+    /// State directory of `tillbridge serve`'s embedded store.
+    #[arg(long, default_value = ".tillbridge/state")]
+    state: PathBuf,
+    /// Tenants file (default: STATE/tenants.json, else the bundled samples).
+    #[arg(long)]
+    tenants: Option<PathBuf>,
+    /// AWS Price List offer file(s) (JSON, one offer or an array) for the region; default:
+    /// the bundled us-east-1 extract.
+    #[arg(long)]
+    aws_prices: Option<PathBuf>,
+    /// The region the stack runs in.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+    format: String,
 }
 
 #[derive(clap::Args)]
@@ -124,6 +152,7 @@ pub fn run(c: Command) -> Outcome {
         Command::Reprice(a) => reprice(a),
         Command::Budgets(a) => budgets(a),
         Command::Import(a) => import(a),
+        Command::Reconcile(a) => reconcile(a),
     }
 }
 
@@ -362,6 +391,40 @@ fn import(a: ImportArgs) -> Outcome {
         Err(Failure::rejected(
             "the legacy import's check failed (see the report)",
         ))
+    }
+}
+
+fn reconcile(a: ReconcileArgs) -> Outcome {
+    use tillbridge_accounting::reconcile as r;
+    let period = Period::parse(&a.period).map_err(|e| Failure::usage(e.to_string()))?;
+    let cur =
+        r::read_cur(&read_input(&a.cur, "CUR export")?, &period.label()).map_err(Failure::usage)?;
+    let list = match &a.aws_prices {
+        Some(p) => Some(
+            String::from_utf8(read_input(p, "AWS price list")?)
+                .map_err(|_| Failure::usage("AWS price list is not UTF-8"))?,
+        ),
+        None => None,
+    };
+    let prices = r::infra_prices(list.as_deref(), &a.region);
+    if let Some(note) = &prices.note {
+        if a.aws_prices.is_some() {
+            return Err(Failure::usage(note.clone()));
+        }
+        eprintln!("note: {note}");
+    }
+    let metered = crate::serve::store_metered_by_service(
+        &a.state,
+        a.tenants.as_deref(),
+        &period.label(),
+        &prices.prices,
+    )?;
+    let mut report = r::reconcile(&period.label(), &metered, &cur);
+    report.priced_with = Some(prices);
+    if a.format == "csv" {
+        write_out(&report.to_csv())
+    } else {
+        write_out(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"))
     }
 }
 

@@ -280,6 +280,28 @@ pub fn store_budgets(
     })
 }
 
+/// `tillbridge costs reconcile`: every tenant's metered infrastructure cost per service.
+pub fn store_metered_by_service(
+    state: &Path,
+    tenants: Option<&Path>,
+    period: &str,
+    prices: &tillbridge_costs::infra::AwsPrices,
+) -> Result<std::collections::BTreeMap<&'static str, rust_decimal::Decimal>, Failure> {
+    let directory = load_tenants(tenants, state)?;
+    let rt = crate::runtime()?;
+    rt.block_on(async {
+        let runtime = open_runtime(state, directory).await?;
+        let ids = runtime
+            .directory
+            .tenant_ids()
+            .await
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        accounting::reconcile::metered_by_service(runtime.table.as_ref(), &ids, period, prices)
+            .await
+            .map_err(|e| Failure::usage(e.to_string()))
+    })
+}
+
 /// `tillbridge costs import`: a legacy usage log into serve's embedded store.
 pub fn store_import_legacy(
     state: &Path,

@@ -8,6 +8,7 @@
 
 pub mod infra;
 pub mod price;
+pub mod price_list;
 pub mod rounding;
 pub mod table;
 pub mod usage;
@@ -50,4 +51,7 @@ pub enum CostError {
     /// A period is not `YYYY-MM` (years 1970–2200).
     #[error("period: {0}")]
     Period(String),
+    /// An AWS Price List offer file is unreadable or lacks a metered price for the region.
+    #[error("{0}")]
+    Prices(String),
 }
