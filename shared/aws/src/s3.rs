@@ -63,6 +63,54 @@ impl BlobStore for S3Blobs {
         }
     }
 
+    async fn erase_history(&self, key: &str) -> Result<u64> {
+        if !valid_key(key) {
+            return Err(PortError::Permanent(format!("invalid blob key {key:?}")));
+        }
+        let mut old: Vec<String> = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let out = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await
+                .map_err(|e| classify("S3 ListObjectVersions", e))?;
+            old.extend(
+                out.versions()
+                    .iter()
+                    .filter(|v| v.key() == Some(key) && v.is_latest() != Some(true))
+                    .filter_map(|v| v.version_id().map(str::to_owned)),
+            );
+            old.extend(
+                out.delete_markers()
+                    .iter()
+                    .filter(|m| m.key() == Some(key) && m.is_latest() != Some(true))
+                    .filter_map(|m| m.version_id().map(str::to_owned)),
+            );
+            if out.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = out.next_key_marker().map(str::to_owned);
+            version_marker = out.next_version_id_marker().map(str::to_owned);
+        }
+        for version in &old {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .version_id(version)
+                .send()
+                .await
+                .map_err(|e| classify("S3 DeleteObject (version)", e))?;
+        }
+        Ok(old.len() as u64)
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let mut keys = Vec::new();
         let mut token = None;

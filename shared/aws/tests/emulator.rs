@@ -181,6 +181,65 @@ async fn sqs_queue_delivers_at_least_once_and_redrives_to_the_dlq() {
     ));
 }
 
+/// After an erasure rewrites an object in the versioned bucket, no older version is left.
+#[tokio::test]
+async fn s3_erase_history_leaves_only_the_current_version() {
+    let cfg = config().await;
+    let client = s3_client(&cfg);
+    let bucket = unique("versions");
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    client
+        .put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let b = S3Blobs::new(client.clone(), bucket.clone());
+    for body in [&b"ana@example.com"[..], b"v2 ana@example.com", b"[erased]"] {
+        b.put("exports/t1/x.json", body)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    b.put("exports/t1/x.json.other", b"keep")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(b.erase_history("exports/t1/x.json").await.ok(), Some(2));
+    let versions = client
+        .list_object_versions()
+        .bucket(&bucket)
+        .prefix("exports/t1/x.json")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let keys: Vec<(&str, Option<bool>)> = versions
+        .versions()
+        .iter()
+        .map(|v| (v.key().unwrap_or(""), v.is_latest()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("exports/t1/x.json", Some(true)),
+            ("exports/t1/x.json.other", Some(true))
+        ]
+    );
+    assert_eq!(
+        b.get("exports/t1/x.json").await.ok().flatten().as_deref(),
+        Some(&b"[erased]"[..])
+    );
+    assert_eq!(b.erase_history("exports/t1/x.json").await.ok(), Some(0));
+}
+
 #[tokio::test]
 async fn s3_blobs_put_get_list() {
     let cfg = config().await;

@@ -401,13 +401,13 @@ pub async fn erase(
             let customers_file = key.ends_with("/customers.jsonl");
             if everyone && customers_file && !bytes.is_empty() {
                 blobs.put(&key, b"").await?;
-                report.blobs_rewritten.push(key);
+            } else if !needles.is_empty() && contains_any(&bytes, &needles) {
+                blobs.put(&key, &scrub_blob(&key, &bytes, &needles)).await?;
+            } else {
                 continue;
             }
-            if needles.is_empty() || !contains_any(&bytes, &needles) {
-                continue;
-            }
-            blobs.put(&key, &scrub_blob(&key, &bytes, &needles)).await?;
+            // The old content must not live on as a noncurrent version (S3 versioning).
+            blobs.erase_history(&key).await?;
             report.blobs_rewritten.push(key);
         }
     }

@@ -16,6 +16,14 @@ pub trait BlobStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Keys starting with `prefix`, ascending.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Deletes every earlier version of `key`, keeping the current one: after an erasure
+    /// rewrote an object, its old content must not survive as a noncurrent version (S3
+    /// versioning). Returns how many versions were deleted; stores that keep no history
+    /// have nothing to delete.
+    async fn erase_history(&self, key: &str) -> Result<u64> {
+        let _ = key;
+        Ok(0)
+    }
 }
 
 /// Keys are path-like (`raw/t1/2026/…`); this keeps them safe for every backend.
