@@ -219,3 +219,65 @@ fn inbound_receives_outlast_the_idempotency_lock() {
         "{receives} receives {visibility} s apart do not outlast the {lock} s lock"
     );
 }
+
+/// The bucket's lifecycle rules keep each prefix exactly as long as the retention report
+/// (built from the code's constants) says.
+#[test]
+fn the_bucket_lifecycle_matches_the_retention_report() {
+    let t = template();
+    let raw_default: i64 = t
+        .split("RawRetentionDays:")
+        .nth(1)
+        .and_then(|b| b.split("Default:").nth(1))
+        .and_then(|d| d.split_whitespace().next())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("RawRetentionDays has no default"));
+    let mut rules: Vec<(String, i64)> = Vec::new();
+    for block in t.split("- Id: ").skip(1) {
+        let Some(prefix) = block
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Prefix: "))
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let Some(days) = block
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("ExpirationInDays: "))
+        else {
+            continue;
+        };
+        let days = if days.contains("RawRetentionDays") {
+            raw_default
+        } else {
+            days.parse().unwrap_or_else(|_| panic!("{prefix}: {days}"))
+        };
+        rules.push((prefix, days));
+    }
+    let policies = tillbridge_api::retention::policies();
+    for (prefix, days) in &rules {
+        let p = policies
+            .iter()
+            .find(|p| {
+                p.location
+                    .split(", ")
+                    .any(|l| l.trim_end_matches("<tenant>/") == prefix.as_str() || l == prefix)
+            })
+            .unwrap_or_else(|| panic!("no retention entry for the lifecycle rule {prefix}"));
+        assert_eq!(p.days, Some(*days), "{prefix}: {}", p.data);
+    }
+    for needed in [
+        "raw/",
+        "quarantine/",
+        "exports/",
+        "snapshots/",
+        "migrations/",
+        "reports/",
+        "privacy/",
+    ] {
+        assert!(
+            rules.iter().any(|(p, _)| p == needed),
+            "no lifecycle rule for {needed}"
+        );
+    }
+}

@@ -15,6 +15,7 @@ mod finance;
 pub mod migrations;
 pub mod openapi;
 mod privacy;
+pub mod retention;
 mod tenants;
 
 use std::sync::{Arc, LazyLock};
@@ -200,6 +201,8 @@ pub enum RouteId {
     ListBudgets,
     /// A Cost and Usage Report set beside the metered infrastructure cost.
     ReconcileCosts,
+    /// What is kept, where, how long.
+    Retention,
     /// Erase one customer's data, or every customer's.
     PrivacyErase,
     /// Export one customer's data.
@@ -295,6 +298,7 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::ListTenants, "GET", "/v1/tenants"),
     route(RouteId::ListBudgets, "GET", "/v1/budgets"),
     route(RouteId::ReconcileCosts, "POST", "/v1/costs/reconcile"),
+    route(RouteId::Retention, "GET", "/v1/retention"),
     route(RouteId::ListFeatures, "GET", "/v1/features"),
     route(
         RouteId::PrivacyErase,
@@ -462,6 +466,10 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::GetBudget => finance::get_budget(api, req, p(0)).await,
         RouteId::ListBudgets => finance::list_budgets(api, req).await,
         RouteId::ReconcileCosts => finance::reconcile(api, req).await,
+        RouteId::Retention => Response::json(
+            200,
+            &serde_json::json!({ "retention": retention::policies() }),
+        ),
         RouteId::ListFeatures => finance::list_features(api).await,
         RouteId::PrivacyErase => privacy::erase(api, req, p(0)).await,
         RouteId::PrivacyExport => privacy::export(api, req, p(0)).await,
@@ -522,7 +530,8 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::ListPriceOverrides
         | RouteId::ListBudgets
         | RouteId::ListFeatures
-        | RouteId::ReconcileCosts => Some((None, Permission::Read)),
+        | RouteId::ReconcileCosts
+        | RouteId::Retention => Some((None, Permission::Read)),
         RouteId::GetGrants
         | RouteId::PutGrants
         | RouteId::AddPriceOverride

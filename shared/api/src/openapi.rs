@@ -159,6 +159,17 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
         ),
     ),
     (
+        RouteId::Retention,
+        doc(
+            "The retention report: each class of stored data, where it is, how many days it is \
+             kept, what enforces it (table TTL, S3 lifecycle, kept) and whether it can hold \
+             personal data.",
+            &[],
+            None,
+            &[200, 500, 503],
+        ),
+    ),
+    (
         RouteId::ReconcileCosts,
         doc(
             "Reconcile the month against AWS's bill: the body is a Cost and Usage Report export \

@@ -16,6 +16,8 @@ pub enum Command {
     Export(SubjectArgs),
     /// The erasures carried out for a tenant (pseudonymous), as JSON.
     Erasures(TenantArgs),
+    /// What is kept, where, how long and what enforces it, as JSON.
+    Retention,
 }
 
 #[derive(clap::Args)]
@@ -72,7 +74,11 @@ fn print(v: &impl serde::Serialize) -> Outcome {
 }
 
 pub fn run(c: Command) -> Outcome {
+    if let Command::Retention = c {
+        return print(&tillbridge_api::retention::policies());
+    }
     let t = match &c {
+        Command::Retention => return Ok(()),
         Command::Erase(a) => &a.subject.tenant,
         Command::Export(a) => &a.tenant,
         Command::Erasures(a) => a,
@@ -129,6 +135,7 @@ pub fn run(c: Command) -> Outcome {
                 print(&privacy::erasures(table, &tenant).await.map_err(fail)?)?;
                 Ok(false)
             }
+            Command::Retention => Ok(false),
         }
     })?;
     if erased {
