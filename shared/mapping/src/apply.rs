@@ -138,7 +138,6 @@ pub fn apply_with(records: &[Value], mapping: &[MappedField], cx: &ApplyContext)
         .map(|m| m.source.as_str());
     let id_mapped = id_source.is_some();
     let flat = records.iter().all(is_flat);
-    let mut sku_as_id = 0usize;
     for (n, record) in records.iter().enumerate() {
         if attachments.contains(&n) {
             first_item_of_record.push(None);
@@ -159,19 +158,11 @@ pub fn apply_with(records: &[Value], mapping: &[MappedField], cx: &ApplyContext)
             Some(prefix) => variants_of(record, n, prefix, mapping, &parent, &columns, &mut out),
             None => Vec::new(),
         };
-        if parent.external_id.is_empty()
-            && !id_mapped
-            && let Some(sku) = parent.sku.clone()
-        {
-            // No column is the record's id (Shopify's product CSV has none): the SKU is.
-            parent.external_id = sku;
-            sku_as_id += 1;
-        }
-        if parent.external_id.is_empty() && variants.is_empty() && flat {
+        if parent.external_id.is_empty() && id_mapped && variants.is_empty() && flat {
             out.problems.push(format!(
                 "record {}: no {} value, so it is no item (not migrated)",
                 n + 1,
-                id_source.unwrap_or("external_id or sku")
+                id_source.unwrap_or("external_id")
             ));
         }
         first_item_of_record.push((!parent.external_id.is_empty()).then_some(out.items.len()));
@@ -180,11 +171,6 @@ pub fn apply_with(records: &[Value], mapping: &[MappedField], cx: &ApplyContext)
         }
         out.items
             .extend(variants.into_iter().filter(|v| !v.external_id.is_empty()));
-    }
-    if sku_as_id > 0 {
-        out.notes.push(format!(
-            "no column is mapped to external_id: {sku_as_id} items take their SKU as their id"
-        ));
     }
     if let Some(g) = &out.grouping
         && !parent_mapped

@@ -561,38 +561,7 @@ fn suggested(bytes: &[u8]) -> Vec<MappedField> {
 }
 
 #[test]
-fn suggested_mappings_approved_as_is_migrate_both_exports() {
-    // Shopify's product CSV has no id column: each variant's SKU is its id.
-    let a = run(
-        "shopify-images-de.csv",
-        &suggested(&fixture("shopify-images-de.csv")),
-        "EUR",
-        Some("DE"),
-    );
-    assert!(a.problems.is_empty(), "{:?}", a.problems);
-    let ids: Vec<&str> = a.items.iter().map(|i| i.external_id.as_str()).collect();
-    assert_eq!(ids, ["LH-S", "LH-M", "LH-L", "KB-1"]);
-    let l = by_id(&a.items)["LH-L"];
-    assert_eq!(
-        (
-            l.name.as_deref(),
-            l.parent_id.as_deref(),
-            l.price_minor,
-            l.vendor.as_deref()
-        ),
-        (
-            Some("Leinenhemd"),
-            Some("leinenhemd"),
-            Some(109_450),
-            Some("Nordfaden")
-        )
-    );
-    assert!(
-        a.notes
-            .iter()
-            .any(|n| n.contains("take their SKU as their id"))
-    );
-
+fn suggested_mappings_approved_as_is_migrate_the_square_export() {
     let a = run(
         "square-item-library-2024-de.csv",
         &suggested(&fixture("square-item-library-2024-de.csv")),

@@ -153,12 +153,9 @@ pub async fn approve_with(
     }
     let mapping =
         crate::review::approved_mapping(table, &current.tenant_id, current.id.as_str()).await?;
-    if !mapping
-        .iter()
-        .any(|f| f.target == "external_id" || f.target == "sku")
-    {
+    if !mapping.iter().any(|f| f.target == "external_id") {
         return Err(MigrationError::Refused(Refusal::Conflict(
-            "no source field is mapped to external_id (or sku, which then serves as the id); override one before approving".into(),
+            "no source field is mapped to external_id; override one before approving (an export without an id column: its SKU column, e.g. Shopify's Variant SKU)".into(),
         )));
     }
     let mapped_fields = mapping.len() as u64;
