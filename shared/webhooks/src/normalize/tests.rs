@@ -505,3 +505,64 @@ fn arb_json() -> impl Strategy<Value = serde_json::Value> {
         ]
     })
 }
+
+/// Shopify's mandatory compliance topics (payloads as in shopify.dev "Privacy law
+/// compliance") become privacy requests; a redact naming no customer is malformed.
+#[test]
+fn shopify_compliance_topics_become_privacy_requests() {
+    use tillbridge_domain::event::{PrivacyKind, PrivacyRequest};
+    let request = |topic: &str, body: &[u8]| -> Result<PrivacyRequest, NormalizeError> {
+        let n = run(
+            Provider::Shopify,
+            &[("X-Shopify-Topic", topic)],
+            body,
+            "USD",
+        )?;
+        match n.events.first().map(|e| &e.data) {
+            Some(EventData::PrivacyRequested(r)) if !n.unhandled => Ok(r.clone()),
+            other => panic!("{topic}: {other:?}"),
+        }
+    };
+    let data = request(
+        "customers/data_request",
+        br#"{"shop_id": 954889, "shop_domain": "s.myshopify.com", "orders_requested": [299938, 280263], "customer": {"id": 191167, "email": "john@example.com", "phone": "555-625-1199"}, "data_request": {"id": 9999}}"#,
+    )
+    .expect("normalizes");
+    assert_eq!(
+        (
+            data.kind,
+            data.request_id.as_deref(),
+            data.customer_id.as_deref()
+        ),
+        (PrivacyKind::CustomerExport, Some("9999"), Some("191167"))
+    );
+    assert_eq!(data.order_ids, ["299938", "280263"]);
+    assert_eq!(data.phone.as_deref(), Some("555-625-1199"));
+    let redact = request(
+        "customers/redact",
+        br#"{"shop_id": 954889, "shop_domain": "s.myshopify.com", "customer": {"id": 191167, "email": "john@example.com", "phone": null}, "orders_to_redact": [299938]}"#,
+    )
+    .expect("normalizes");
+    assert_eq!(
+        (redact.kind, redact.phone),
+        (PrivacyKind::CustomerErase, None)
+    );
+    let shop = request(
+        "shop/redact",
+        br#"{"shop_id": 954889, "shop_domain": "s.myshopify.com"}"#,
+    )
+    .expect("normalizes");
+    assert_eq!(
+        (shop.kind, shop.customer_id),
+        (PrivacyKind::ShopErase, None)
+    );
+    assert!(
+        run(
+            Provider::Shopify,
+            &[("X-Shopify-Topic", "customers/redact")],
+            br#"{"shop_id": 954889, "customer": {}}"#,
+            "USD"
+        )
+        .is_err()
+    );
+}
