@@ -168,10 +168,11 @@ pub fn stored_credentials(
 /// The writer of `provider` for these credentials (shared/design/CLI.md "Destination"):
 /// Square ([`SquareClient`]), BigCommerce ([`BigCommerceClient`]: Catalog API v3 products,
 /// variants, categories, storefront redirects) and WooCommerce ([`WooCommerceClient`]: REST
-/// API v3 product and variation batches). Credentials as for [`connect`]. `currency` is the
+/// API v3 product and variation batches) and Shopify ([`ShopifyClient`]: Admin GraphQL
+/// `productSet`, `inventorySetQuantities`, URL redirects). Credentials as for [`connect`]. `currency` is the
 /// tenant's, the store currency of vendors whose amounts carry none (BigCommerce,
-/// WooCommerce): an item priced in another currency is not written there (its outcome says
-/// so). Shopify, Clover, Toast and Zettle take no writes yet. Renewed OAuth tokens (Square)
+/// WooCommerce, Shopify): an item priced in another currency is not written there (its outcome says
+/// so). Clover, Toast and Zettle take no writes yet. Renewed OAuth tokens (Square)
 /// are written to `store` when given.
 ///
 /// # Errors
@@ -186,7 +187,7 @@ pub fn connect_destination(
     store: Option<CredentialStore>,
 ) -> Result<Box<dyn Destination>> {
     match provider {
-        Provider::Square | Provider::BigCommerce | Provider::WooCommerce => {}
+        Provider::Square | Provider::BigCommerce | Provider::WooCommerce | Provider::Shopify => {}
         _ => {
             return Err(ConnectorError::config(
                 provider,
@@ -215,6 +216,13 @@ pub fn connect_destination(
     Ok(match provider {
         Provider::BigCommerce => Box::new(bigcommerce_client(credentials, currency, config, env)?),
         Provider::WooCommerce => Box::new(woocommerce_client(credentials, currency, config, env)?),
+        Provider::Shopify => {
+            let base = credentials
+                .base_url
+                .as_deref()
+                .ok_or_else(|| missing("base_url"))?;
+            Box::new(ShopifyClient::new(base, token()?, currency, config, env)?)
+        }
         _ => Box::new(SquareClient::new(
             credentials.base_url.as_deref(),
             token()?,
@@ -504,7 +512,7 @@ mod tests {
     }
 
     #[test]
-    fn square_bigcommerce_and_woocommerce_take_writes() {
+    fn square_bigcommerce_woocommerce_and_shopify_take_writes() {
         let creds: ApiCredentials = serde_json::from_str(
             r#"{"base_url": "http://127.0.0.1:9", "access_token": "t", "consumer_key": "ck", "consumer_secret": "cs"}"#,
         )
@@ -514,7 +522,7 @@ mod tests {
             (Provider::Square, true),
             (Provider::BigCommerce, true),
             (Provider::WooCommerce, true),
-            (Provider::Shopify, false),
+            (Provider::Shopify, true),
             (Provider::Zettle, false),
         ] {
             let dest = connect_destination(provider, &creds, Currency::USD, None, &env, None);

@@ -59,7 +59,7 @@ pub struct Parent {
     /// SKU). Ignored when the journal already maps `source_id`.
     pub existing_id: Option<String>,
     /// Storefront paths the product had in the old shop (`/products/blue-mug`): writers of
-    /// e-commerce targets that keep redirects (BigCommerce) make each a redirect to the new
+    /// e-commerce targets that keep redirects (BigCommerce, Shopify) make each a redirect to the new
     /// product, recorded in [`Outcome::redirects`] and removed by rollback. Others ignore it.
     pub redirect_from: Vec<String>,
 }
@@ -133,7 +133,8 @@ pub struct Outcome {
     #[serde(default)]
     pub sent: bool,
     /// Storefront redirects this migration made to the product: the vendor's redirect id →
-    /// the old path (BigCommerce). Rollback deletes them.
+    /// the old path (BigCommerce; Shopify: the numeric tail of the `UrlRedirect` gid).
+    /// Rollback deletes them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub redirects: BTreeMap<String, String>,
 }

@@ -11,6 +11,7 @@ pub mod bigcommerce_write;
 pub mod clover;
 pub mod oauth;
 pub mod shopify;
+pub mod shopify_write;
 pub mod square;
 pub mod square_write;
 pub mod toast;

@@ -17,6 +17,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tillbridge_domain::Timestamp;
 
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::shopify_write::{self, Writes};
 use super::{Canned, Running, cursor_of, lock, offset_of, require_headers, serve};
 use crate::shopify::API_VERSION;
 
@@ -75,6 +79,7 @@ pub fn product(
 
 struct Inner {
     shop: Shop,
+    writes: Writes,
     available: f64,
     at: Instant,
 }
@@ -113,6 +118,7 @@ impl FakeShopify {
         let inner: Shared = Arc::new(Mutex::new(Inner {
             available: shop.maximum_available,
             shop,
+            writes: Writes::default(),
             at: Instant::now(),
         }));
         let router = Router::new()
@@ -136,6 +142,16 @@ impl FakeShopify {
     pub fn shop(&self) -> ShopGuard<'_> {
         ShopGuard(lock(&self.inner))
     }
+
+    pub(super) fn with_writes<T>(&self, f: impl FnOnce(&mut Writes) -> T) -> T {
+        f(&mut lock(&self.inner).writes)
+    }
+
+    pub(super) fn with_shop<T>(&self, f: impl FnOnce(&mut Shop, &mut Writes) -> T) -> T {
+        let mut inner = lock(&self.inner);
+        let inner = &mut *inner;
+        f(&mut inner.shop, &mut inner.writes)
+    }
 }
 
 #[derive(Deserialize)]
@@ -152,7 +168,7 @@ fn cost(inner: &Inner, requested: f64, actual: Option<f64>) -> Value {
     }})
 }
 
-async fn graphql(State(s): State<Shared>, Json(q): Json<GraphQl>) -> Json<Value> {
+async fn graphql(State(s): State<Shared>, Json(q): Json<GraphQl>) -> Response {
     let mut inner = lock(&s);
     let now = Instant::now();
     let restored = now.duration_since(inner.at).as_secs_f64() * inner.shop.restore_rate;
@@ -160,6 +176,8 @@ async fn graphql(State(s): State<Shared>, Json(q): Json<GraphQl>) -> Json<Value>
     inner.at = now;
     let requested = if q.query.contains("locations(") {
         2.0
+    } else if q.query.trim_start().starts_with("mutation") {
+        10.0
     } else {
         inner.shop.query_cost
     };
@@ -167,11 +185,33 @@ async fn graphql(State(s): State<Shared>, Json(q): Json<GraphQl>) -> Json<Value>
         return Json(json!({
             "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
             "extensions": cost(&inner, requested, None),
-        }));
+        }))
+        .into_response();
     }
     inner.available -= requested;
+    let gateway = || {
+        (
+            StatusCode::BAD_GATEWAY,
+            Json(json!({"errors": "Bad Gateway"})),
+        )
+            .into_response()
+    };
+    if inner.writes.lose == usize::MAX && inner.writes.down > 0 {
+        inner.writes.down -= 1;
+        if inner.writes.down == 0 {
+            inner.writes.lose = 0;
+        }
+        return gateway();
+    }
+    let mutation = q.query.trim_start().starts_with("mutation");
     let first = variants_first(&q.query);
-    let data = if q.query.contains("products(") {
+    let written = {
+        let inner = &mut *inner;
+        shopify_write::handle(&mut inner.shop, &mut inner.writes, &q.query, &q.variables)
+    };
+    let data = if let Some(data) = written {
+        data
+    } else if q.query.contains("products(") {
         products(&inner.shop, &q.variables, first)
     } else if q.query.contains("nodes(") {
         nodes(&inner.shop, &q.variables, first)
@@ -180,7 +220,16 @@ async fn graphql(State(s): State<Shared>, Json(q): Json<GraphQl>) -> Json<Value>
     } else {
         json!({"locations": {"nodes": [{"id": "gid://shopify/Location/1", "name": "Shop"}, {"id": "gid://shopify/Location/2", "name": "Warehouse"}]}})
     };
+    if mutation && inner.writes.lose > 0 && inner.writes.lose != usize::MAX {
+        inner.writes.lose -= 1;
+        if inner.writes.lose == 0 && inner.writes.down > 0 {
+            // The connection stays down for the next requests.
+            inner.writes.lose = usize::MAX;
+        }
+        return gateway();
+    }
     Json(json!({"data": data, "extensions": cost(&inner, requested, Some(requested))}))
+        .into_response()
 }
 
 /// The `N` of the query's literal `variants(first: N`; 250 (Shopify's page maximum) when

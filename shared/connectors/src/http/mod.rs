@@ -254,6 +254,21 @@ impl HttpLayer {
     /// [`ConnectorError::Rejected`], [`ConnectorError::Exhausted`],
     /// [`ConnectorError::CircuitOpen`], [`ConnectorError::Store`].
     pub async fn send(&self, request: &Request) -> Result<Response> {
+        self.send_with(request, true).await
+    }
+
+    /// Sends a request that must not be replayed once the vendor may have executed it (a
+    /// create without idempotency key): retried only when the vendor answered that it did
+    /// not run it (`429`, a throttled answer); a `5xx`, a timeout or a dropped connection is
+    /// [`ConnectorError::Exhausted`] at once, and the caller finds out whether it landed.
+    ///
+    /// # Errors
+    /// As [`HttpLayer::send`].
+    pub async fn send_once(&self, request: &Request) -> Result<Response> {
+        self.send_with(request, false).await
+    }
+
+    async fn send_with(&self, request: &Request, replay: bool) -> Result<Response> {
         let vendor = self.wire.vendor;
         let mut schedule = self.retry.schedule();
         let mut attempts: u32 = 0;
@@ -311,6 +326,9 @@ impl HttpLayer {
                 last_status: retry.status,
                 last_reason: retry.reason.clone(),
             };
+            if retry.unwell && !replay {
+                return Err(exhausted());
+            }
             let Some(ceiling) = schedule.next() else {
                 return Err(exhausted());
             };

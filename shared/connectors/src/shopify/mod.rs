@@ -27,6 +27,7 @@
 //! listings; deletions arrive as `products/delete` webhooks.
 
 pub mod wire;
+mod write;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -140,6 +141,18 @@ impl ShopifyClient {
         variables: Value,
         cost: u32,
     ) -> Result<T> {
+        self.graphql(query, variables, cost, true).await
+    }
+
+    /// One GraphQL request; `replay: false` sends it with [`HttpLayer::send_once`] (a create
+    /// that must not be repeated once it may have run).
+    async fn graphql<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        variables: Value,
+        cost: u32,
+        replay: bool,
+    ) -> Result<T> {
         let body = json!({ "query": query, "variables": variables });
         let request = Request {
             method: Method::POST,
@@ -148,7 +161,11 @@ impl ShopifyClient {
             body: Some(body.to_string().into_bytes()),
             cost,
         };
-        let response = self.http.send(&request).await?;
+        let response = if replay {
+            self.http.send(&request).await?
+        } else {
+            self.http.send_once(&request).await?
+        };
         let answer: Answer<T> = decode(V, &response.body)?;
         if let Some(data) = answer.data {
             return Ok(data);
