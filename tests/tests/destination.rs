@@ -1,5 +1,5 @@
-//! `tillbridge migrate --destination square|woocommerce` → `migration report` → `rollback`
-//! against a fake Square and a fake WooCommerce speaking their vendors' wire formats
+//! `tillbridge migrate --destination square|woocommerce|shopify` → `migration report` → `rollback`
+//! against fake Square, WooCommerce and Shopify servers speaking their vendors' wire formats
 //! (shared/connectors' fakes, served in this process): shared/design/CLI.md "Destination".
 
 #![allow(clippy::unwrap_used)]
@@ -223,6 +223,103 @@ fn migrate_to_woocommerce_then_roll_back_leaves_the_store_as_it_was() {
     assert_eq!(code, 0);
     assert!(
         out.contains("at woocommerce: 4 deleted, 0 restored, 0 kept (changed there since), 0 failed; verified: yes"),
+        "{out}"
+    );
+}
+
+fn fake_shopify() -> (
+    tokio::runtime::Runtime,
+    tillbridge_connectors::fake::shopify::FakeShopify,
+) {
+    use tillbridge_connectors::fake::shopify::{FakeShopify, Shop, product};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let at = tillbridge_domain::Timestamp::from_unix_seconds(1_735_689_600).unwrap();
+    let shop = Shop {
+        products: vec![product(
+            1,
+            "Merchant's own mug",
+            &[(11, "Default Title", "3.00", 4, 0)],
+            at,
+        )],
+        maximum_available: 1_000_000.0,
+        restore_rate: 1_000_000.0,
+        ..Shop::default()
+    };
+    let fake = rt.block_on(FakeShopify::start("shpat_e2e", shop)).unwrap();
+    (rt, fake)
+}
+
+/// The whole round trip at Shopify: `migrate --destination shopify` → the shop holds the
+/// products (exact decimal prices, SKUs, product type) → `rollback` → the shop is exactly as
+/// before, verified.
+#[test]
+fn migrate_to_shopify_then_roll_back_leaves_the_shop_as_it_was() {
+    let (_rt, fake) = fake_shopify();
+    let before = fake.shop().products.clone();
+    let dir = temp_state("destination-shopify");
+    let tenants = dir.join("tenants.json");
+    std::fs::write(
+        &tenants,
+        format!(
+            r#"{{"tenants":[{{"tenant_id":"t1","currency":"USD","providers":{{"shopify":{{"secret":"shp-secret","api":{{"base_url":"{}","access_token":"shpat_e2e"}}}}}}}}]}}"#,
+            fake.server.base_url
+        ),
+    )
+    .unwrap();
+    let export = dir.join("export.json");
+    let records: Vec<serde_json::Value> = (1..=4)
+        .map(|i| serde_json::json!({"id": format!("p{i}"), "name": format!("Item {i}"), "sku": format!("SKU-{i}"), "category": "Tea", "price": format!("2.{i:02}")}))
+        .collect();
+    std::fs::write(&export, serde_json::to_vec(&records).unwrap()).unwrap();
+    let state = dir.join("store");
+    let export_arg = export.to_string_lossy().into_owned();
+    let migrate = [
+        "migrate",
+        "--tenant",
+        "t1",
+        "--source-name",
+        "legacy",
+        "--export",
+        &export_arg,
+        "--approve-all",
+        "--offline",
+        "--destination",
+        "shopify",
+    ];
+    let (code, out, err) = run(&state, &tenants, &migrate);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let m = json(&out);
+    assert_eq!(m["status"], "completed", "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    {
+        let s = fake.shop();
+        assert_eq!(s.products.len(), 5, "{:?}", s.products);
+        let item2 = s.products.iter().find(|p| p["title"] == "Item 2").unwrap();
+        assert_eq!(item2["variants"]["nodes"][0]["price"], "2.02");
+        assert_eq!(item2["variants"]["nodes"][0]["sku"], "SKU-2");
+        assert_eq!(item2["productType"], "Tea");
+    }
+
+    let (code, out, err) = run(&state, &tenants, &["migration", "report", &id]);
+    assert_eq!(code, 0, "{err}");
+    let report = json(&out);
+    for e in report["items"].as_array().unwrap() {
+        assert_eq!(e["destination"]["provider"], "shopify", "{e}");
+        assert_eq!(e["destination"]["action"], "created", "{e}");
+    }
+
+    let (code, out, err) = run(&state, &tenants, &["rollback", "--migration", &id]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(json(&out)["status"], "rolled_back", "{out}");
+    assert_eq!(fake.shop().products, before, "the shop is as it was");
+    let (code, out, _) = run_as(&state, &tenants, &["migration", "show", &id], "text");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("at shopify: 4 deleted, 0 restored, 0 kept (changed there since), 0 failed; verified: yes"),
         "{out}"
     );
 }
