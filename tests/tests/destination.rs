@@ -323,3 +323,72 @@ fn migrate_to_shopify_then_roll_back_leaves_the_shop_as_it_was() {
         "{out}"
     );
 }
+
+/// SEO: a Shopify CSV's handles are the old pages: migrated into BigCommerce they become
+/// storefront redirects (`/products/<handle>`) to the new products, and rollback removes them
+/// with the products.
+#[test]
+fn a_shopify_csv_migrated_to_bigcommerce_redirects_the_old_handles_until_rolled_back() {
+    use tillbridge_connectors::fake::bigcommerce::{FakeBigCommerce, Store};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = rt
+        .block_on(FakeBigCommerce::start("bc_e2e", Store::default()))
+        .unwrap();
+    let dir = temp_state("destination-seo");
+    let tenants = dir.join("tenants.json");
+    std::fs::write(
+        &tenants,
+        format!(
+            r#"{{"tenants":[{{"tenant_id":"t1","currency":"USD","providers":{{"bigcommerce":{{"secret":"bc-secret","api":{{"base_url":"{}","access_token":"bc_e2e"}}}}}}}}]}}"#,
+            fake.server.base_url
+        ),
+    )
+    .unwrap();
+    let export = dir.join("products_export.csv");
+    std::fs::write(
+        &export,
+        "Handle,Title,Body (HTML),Vendor,Type,Option1 Name,Option1 Value,Variant SKU,Variant Price,Variant Inventory Qty\n\
+         classic-tee,Classic Tee,<p>Soft cotton tee</p>,Acme,Shirts,Size,S,TEE-S,19.00,10\n\
+         classic-tee,,,,,,M,TEE-M,19.00,7\n\
+         blue-mug,Blue Mug,<p>Mug</p>,Acme,Mugs,Title,Default Title,MUG-1,8.50,4\n",
+    )
+    .unwrap();
+    let state = dir.join("store");
+    let export_arg = export.to_string_lossy().into_owned();
+    let migrate = [
+        "migrate",
+        "--tenant",
+        "t1",
+        "--source-name",
+        "old-shopify",
+        "--export",
+        &export_arg,
+        "--approve-all",
+        "--offline",
+        "--destination",
+        "bigcommerce",
+    ];
+    let (code, out, err) = run(&state, &tenants, &migrate);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let m = json(&out);
+    assert_eq!(m["status"], "completed", "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    let mut paths: Vec<String> = fake
+        .writes()
+        .redirects
+        .iter()
+        .filter_map(|r| r["from_path"].as_str().map(str::to_owned))
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["/products/blue-mug", "/products/classic-tee"]);
+    assert_eq!(fake.store().products.len(), 2);
+
+    let (code, out, err) = run(&state, &tenants, &["rollback", "--migration", &id]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(fake.writes().redirects.is_empty(), "the redirects are gone");
+    assert!(fake.store().products.is_empty());
+}

@@ -105,6 +105,11 @@ canonical_item! {
     /// Primary image URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     image_url: Option<String> => ImageUrl,
+    /// The product's page in the shop it comes from: a full URL
+    /// (`https://shop.example/products/blue-mug`), a path (`/blue-mug/`) or a handle / slug
+    /// (`blue-mug`). A migration into an e-commerce destination redirects it to the new page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    product_url: Option<String> => ProductUrl,
     /// Brand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     brand: Option<String> => Brand,

@@ -155,6 +155,14 @@ pub fn integer_units(p: &FieldProfile) -> Option<(Conversion, String)> {
     })
 }
 
+/// Whether `h` looks like a Shopify product handle: lowercase letters, digits, `-`, `_`
+/// (Square's `Handle` column, `#bun`, does not).
+fn shopify_handle(h: &str) -> bool {
+    !h.is_empty()
+        && h.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
 /// One approved line of a mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappedField {
@@ -249,10 +257,21 @@ pub(crate) fn set(
         CanonicalField::Category => item.category = item.category.take().or(t),
         CanonicalField::Barcode => item.barcode = item.barcode.take().or(t),
         CanonicalField::ImageUrl => item.image_url = item.image_url.take().or(t),
+        CanonicalField::ProductUrl => item.product_url = item.product_url.take().or(t),
         CanonicalField::Brand => item.brand = item.brand.take().or(t),
         CanonicalField::Vendor => item.vendor = item.vendor.take().or(t),
         CanonicalField::VariantName => item.variant_name = item.variant_name.take().or(t),
-        CanonicalField::ParentId => item.parent_id = item.parent_id.take().or(t),
+        CanonicalField::ParentId => {
+            // Shopify's product CSV `Handle` is the product's URL handle as well as the key
+            // of its variant rows (help.shopify.com/en/manual/products/import-export/using-csv):
+            // it is the old page a migration into an e-commerce destination redirects.
+            if f.source.eq_ignore_ascii_case("handle")
+                && let Some(h) = t.as_deref().filter(|h| shopify_handle(h))
+            {
+                item.product_url = item.product_url.take().or_else(|| Some(h.to_owned()));
+            }
+            item.parent_id = item.parent_id.take().or(t);
+        }
         CanonicalField::UnitOfMeasure => item.unit_of_measure = item.unit_of_measure.take().or(t),
         CanonicalField::Currency => {
             if let Some(c) = t {

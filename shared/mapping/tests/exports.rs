@@ -130,6 +130,11 @@ fn case_06_shopify_variant_rows_take_the_product_fields() {
             "{id}"
         );
         assert_eq!(i.parent_id.as_deref(), Some("classic-tee"), "{id}");
+        assert_eq!(
+            i.product_url.as_deref(),
+            Some("classic-tee"),
+            "{id}: Shopify's handle is the old page"
+        );
         assert_eq!(i.variant_name.as_deref(), Some(variant), "{id}");
         assert_eq!(i.price_minor, Some(price), "{id}");
     }

@@ -33,6 +33,7 @@ pub(super) fn rules(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
         .or_else(|| stock(f))
         .or_else(|| status(f))
         .or_else(|| images(f, all))
+        .or_else(|| storefront(f))
         .or_else(|| brand_vendor(f))
         .or_else(|| tax(f, all))
         .or_else(|| modifiers(f))
@@ -313,6 +314,18 @@ fn images(f: &Field<'_>, all: &[FieldProfile]) -> Option<Rule> {
             },
             "an image or its id",
         );
+    }
+    None
+}
+
+/// The product's storefront page: a permalink, slug or product URL (WooCommerce
+/// `permalink` / `slug`, BigCommerce `custom_url.url`), redirected by a migration into an
+/// e-commerce destination.
+fn storefront(f: &Field<'_>) -> Option<Rule> {
+    if f.leaf_is(&["permalink", "slug", "producturl", "storefronturl", "seourl"])
+        || (f.parent_has(&["custom"]) && f.leaf_is(&["url"]))
+    {
+        return hit(F::ProductUrl, 0.9, "the product's page in the old shop");
     }
     None
 }

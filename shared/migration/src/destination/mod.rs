@@ -197,17 +197,48 @@ pub fn group(items: &[CatalogItem]) -> Vec<Parent> {
                     first.description = row.description.clone().or(first.description.take());
                     first.category = row.category.clone().or(first.category.take());
                     first.is_active = row.is_active.or(first.is_active);
+                    first.product_url = row.product_url.clone().or(first.product_url.take());
                 }
                 (None, _) => {}
             }
+            let mut redirect_from: Vec<String> = variations
+                .iter()
+                .filter_map(|v| v.product_url.as_deref().and_then(storefront_path))
+                .collect();
+            redirect_from.dedup();
             Some(Parent {
                 source_id: key.to_owned(),
                 variations,
                 existing_id: None,
-                redirect_from: Vec::new(),
+                redirect_from,
             })
         })
         .collect()
+}
+
+/// The storefront path of a product's old page (its canonical `product_url`), as the
+/// destination's redirects take it: a full URL's path (`https://shop.example/p/mug?x=1` →
+/// `/p/mug`), a path as it is (`/blue-mug/`, BigCommerce `custom_url.url`), and a bare
+/// handle or slug as Shopify formats product pages (`blue-mug` → `/products/blue-mug`;
+/// WooCommerce exports carry the full `permalink`). `None` for an empty value, a bare host,
+/// or text with whitespace or control characters (not a path).
+pub fn storefront_path(url: &str) -> Option<String> {
+    let url = url.trim();
+    if url.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let path = if let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    {
+        let path = &rest[rest.find('/')?..];
+        path.split(['?', '#']).next().unwrap_or(path)
+    } else if url.starts_with('/') {
+        url
+    } else {
+        return Some(format!("/products/{}", url.trim_matches('/')));
+    };
+    (path.len() > 1).then(|| path.to_owned())
 }
 
 /// The migration's destination journal as stored.
@@ -349,5 +380,25 @@ mod tests {
         assert_eq!(vars, ["P-s", "P-l"]);
         assert_eq!(p.variations[0].name.as_deref(), Some("Latte"));
         assert_eq!(parents[2].variations.len(), 1);
+    }
+
+    #[test]
+    fn old_product_pages_become_redirect_paths() {
+        let mut row = item("P", None, "Mug");
+        row.product_url = Some("blue-mug".into());
+        let mut var = item("P-1", Some("P"), "Mug");
+        var.product_url = Some("https://old.example/products/blue-mug?variant=1".into());
+        let mut woo = item("W", None, "Cup");
+        woo.product_url = Some("https://shop.example/product/cup/".into());
+        let mut bc = item("B", None, "Bowl");
+        bc.product_url = Some("/bowl/".into());
+        let parents = group(&[row, var, woo, bc, item("N", None, "No page")]);
+        assert_eq!(parents[0].redirect_from, ["/products/blue-mug"]);
+        assert_eq!(parents[1].redirect_from, ["/product/cup/"]);
+        assert_eq!(parents[2].redirect_from, ["/bowl/"]);
+        assert!(parents[3].redirect_from.is_empty());
+        for bad in ["", "https://old.example", "a b", "/"] {
+            assert_eq!(storefront_path(bad), None, "{bad}");
+        }
     }
 }
