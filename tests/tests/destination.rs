@@ -294,6 +294,11 @@ fn migrate_to_shopify_then_roll_back_leaves_the_shop_as_it_was() {
     assert_eq!(code, 0, "{out}\n{err}");
     let m = json(&out);
     assert_eq!(m["status"], "completed", "{m}");
+    assert_eq!(
+        m["progress"]["destination"],
+        serde_json::json!({"written": 4, "unchanged": 0, "failed": 0, "redirects": 0}),
+        "{m}"
+    );
     let id = m["id"].as_str().unwrap().to_owned();
     {
         let s = fake.shop();
@@ -385,6 +390,10 @@ fn a_shopify_csv_migrated_to_bigcommerce_redirects_the_old_handles_until_rolled_
         .collect();
     paths.sort();
     assert_eq!(paths, ["/products/blue-mug", "/products/classic-tee"]);
+    assert_eq!(m["progress"]["destination"]["redirects"], 2, "{m}");
+    let (code, out, _) = run(&state, &tenants, &["migration", "show", &id]);
+    assert_eq!(code, 0);
+    assert_eq!(json(&out)["progress"]["destination"]["written"], 2, "{out}");
     assert_eq!(fake.store().products.len(), 2);
 
     let (code, out, err) = run(&state, &tenants, &["rollback", "--migration", &id]);

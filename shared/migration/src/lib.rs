@@ -54,7 +54,9 @@ pub mod suggest;
 pub mod validation;
 
 pub use error::{MigrationError, Refusal};
-pub use record::{Migration, Progress, Status, Transition, ValidationSummary, list, load};
+pub use record::{
+    DestinationProgress, Migration, Progress, Status, Transition, ValidationSummary, list, load,
+};
 pub use stage::{handle, handle_with, suggest};
 pub use start::{ExportSource, StartRequest, start};
 pub use transitions::{

@@ -80,6 +80,23 @@ pub struct Progress {
     pub removed: u64,
     /// Records a rollback left alone because someone changed them after the apply.
     pub conflicts: u64,
+    /// The write into the destination (`--destination`), products so far; zero without one.
+    #[serde(default)]
+    pub destination: DestinationProgress,
+}
+
+/// Products written into the destination so far, counted from its journal after every call
+/// (a resumed write recounts, never double counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationProgress {
+    /// Created or updated there.
+    pub written: u64,
+    /// Already as they would be written: nothing sent.
+    pub unchanged: u64,
+    /// Not written (the vendor refused, a conflict, or a run stopped before them).
+    pub failed: u64,
+    /// Redirects from old storefront paths made there.
+    pub redirects: u64,
 }
 
 /// One status change, for the audit report.

@@ -383,6 +383,39 @@ mod tests {
     }
 
     #[test]
+    fn destination_counts_come_from_the_journal_and_skip_untried_placeholders() {
+        use tillbridge_connectors::{Action, Outcome, PriorState};
+        let mut j = Journal::default();
+        j.record_prior("untried", PriorState::Absent);
+        let o = |id: &str, action: Action, redirects: usize| Outcome {
+            source_id: id.into(),
+            object_id: Some(format!("x-{id}")),
+            variation_ids: std::collections::BTreeMap::new(),
+            action,
+            versions: std::collections::BTreeMap::new(),
+            prior: Some(PriorState::Absent),
+            sent: true,
+            redirects: (0..redirects)
+                .map(|i| (i.to_string(), format!("/p{i}")))
+                .collect(),
+        };
+        j.record(o("a", Action::Created, 2));
+        j.record(o("b", Action::Unchanged, 0));
+        j.record(o(
+            "c",
+            Action::Failed {
+                reason: "refused".into(),
+            },
+            0,
+        ));
+        let c = write::counts(&j);
+        assert_eq!(
+            (c.written, c.unchanged, c.failed, c.redirects),
+            (1, 1, 1, 2)
+        );
+    }
+
+    #[test]
     fn old_product_pages_become_redirect_paths() {
         let mut row = item("P", None, "Mug");
         row.product_url = Some("blue-mug".into());

@@ -1,14 +1,14 @@
 //! Writing the prepared items to the destination, and the preview of that write.
 
 use serde_json::{Value, json};
-use tillbridge_connectors::{Journal, prior_states};
+use tillbridge_connectors::{Action, Journal, prior_states};
 use tillbridge_ports::{BlobStore, Table};
 
 use super::{
     Destinations, PARENTS_PER_CALL, by_source, expiry, group, load_journal, match_existing, open,
     parse_lines, prepared_items, report, save, vendor,
 };
-use crate::{Migration, MigrationError};
+use crate::{DestinationProgress, Migration, MigrationError};
 
 /// Writes the migration's prepared items to its destination (nothing without one), a call
 /// of [`PARENTS_PER_CALL`] products at a time: the prior states persisted before each call,
@@ -56,6 +56,12 @@ pub(crate) async fn write(
             journal.record(o);
         }
         save(table, m, &journal, &sources, expires).await?;
+        let counts = counts(&journal);
+        crate::transitions::update(table, &m.id, |r| {
+            r.progress.destination = counts;
+            Ok(())
+        })
+        .await?;
         if let Some(e) = written.stopped {
             tracing::warn!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, error = %e, "destination write stopped");
             return Err(vendor(e));
@@ -64,6 +70,23 @@ pub(crate) async fn write(
     let stats = dest.stats();
     tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, provider = provider.as_str(), products = parents.len(), api_calls = stats.api_calls, retries = stats.retries, "destination written");
     Ok(true)
+}
+
+/// The destination counters of `journal` (see [`DestinationProgress`]); placeholders of
+/// products not tried yet count nowhere.
+pub(crate) fn counts(journal: &Journal) -> DestinationProgress {
+    let mut c = DestinationProgress::default();
+    for o in journal.entries.values() {
+        match &o.action {
+            Action::Created | Action::Updated => c.written += 1,
+            Action::Unchanged => c.unchanged += 1,
+            // `record_prior`'s placeholder: not tried yet.
+            Action::Failed { reason } if !o.sent && reason == "not written yet" => {}
+            Action::Failed { .. } => c.failed += 1,
+        }
+        c.redirects += o.redirects.len() as u64;
+    }
+    c
 }
 
 /// What the write would do at the destination for the prepared `lines` (JSONL), without
