@@ -484,3 +484,43 @@ async fn throttled_mutations_wait_for_the_bucket_and_a_bad_token_is_refused() {
 fn client_with(fake: &FakeShopify, token: &str) -> ShopifyClient {
     client(fake, token, 2)
 }
+
+/// Measurement (run with `--ignored --nocapture`): 1,000 two-variant products into the fake
+/// Shopify, a re-run, and the rollback: wall time and API calls.
+#[tokio::test]
+#[ignore = "measurement"]
+async fn measure_a_thousand_products_and_their_rollback() {
+    let (fake, client) = start(roomy(), 3).await;
+    let input = parents(1000);
+    let t = std::time::Instant::now();
+    let report = client
+        .upsert("m-measure", &input, &Journal::default())
+        .await
+        .expect("upsert");
+    assert!(report.stopped.is_none());
+    let write = (t.elapsed(), client.stats());
+    let mut journal = Journal::default();
+    record(&mut journal, report.outcomes);
+    let t = std::time::Instant::now();
+    let again = client
+        .upsert("m-measure", &input, &journal)
+        .await
+        .expect("re-run");
+    assert!(again.outcomes.iter().all(|o| o.action == Action::Created));
+    let rerun = t.elapsed();
+    let t = std::time::Instant::now();
+    let undone = rollback(&client, "m-measure", &journal)
+        .await
+        .expect("rollback");
+    assert!(undone.iter().all(|u| u.verified));
+    assert!(fake.shop().products.is_empty());
+    println!(
+        "write: {:?} ({} calls, {} retries); re-run: {:?}; rollback: {:?}; total calls {}",
+        write.0,
+        write.1.api_calls,
+        write.1.retries,
+        rerun,
+        t.elapsed(),
+        client.stats().api_calls
+    );
+}

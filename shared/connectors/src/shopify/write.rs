@@ -523,7 +523,8 @@ impl Destination for ShopifyClient {
                 Err(e) => Err(e),
             };
             if let Err(e) = step {
-                if !matches!(p.action, Action::Failed { .. }) && p.sent {
+                // The run stopped at this product: whatever was planned for it did not finish.
+                if !matches!(p.action, Action::Failed { .. }) {
                     p.fail(&e.to_string());
                 }
                 report.outcomes.push(outcome(p));
