@@ -524,3 +524,37 @@ async fn measure_a_thousand_products_and_their_rollback() {
         client.stats().api_calls
     );
 }
+
+#[tokio::test]
+async fn a_product_with_more_variants_than_read_is_not_updated() {
+    use tillbridge_connectors::fake::shopify::product;
+    let mut shop = roomy();
+    let variants: Vec<(u64, String)> = (1..=101).map(|v| (v, format!("V{v}"))).collect();
+    let rows: Vec<(u64, &str, &str, i64, i64)> = variants
+        .iter()
+        .map(|(v, t)| (*v, t.as_str(), "1.00", 1, 0))
+        .collect();
+    let at = tillbridge_domain::Timestamp::from_unix_seconds(1_735_689_600).expect("time");
+    shop.products.push(product(1, "Big", &rows, at));
+    let (fake, client) = start(shop, 3).await;
+    let report = client
+        .upsert(
+            "m8",
+            &[plain("B", "Big renamed", "SKU-1", 200, 1)],
+            &Journal::default(),
+        )
+        .await
+        .expect("upsert");
+    assert!(
+        matches!(&report.outcomes[0].action, Action::Failed { reason } if reason.contains("more than 100 variants")),
+        "{:?}",
+        report.outcomes
+    );
+    assert_eq!(fake.writes_applied(), 0);
+    assert_eq!(
+        fake.shop().products[0]["variants"]["nodes"]
+            .as_array()
+            .map(Vec::len),
+        Some(101)
+    );
+}

@@ -44,6 +44,9 @@
 //! idempotent and retried as usual. Shopify's search index lags writes by seconds: a lookup
 //! right after a lost answer can miss the product; a re-run finds it.
 //!
+//! Limits: a product with more than 100 variants at Shopify is neither updated nor restored
+//! (its outcome says so): `productSet` would delete the variants beyond the ones read.
+//!
 //! Conflicts: a product this migration wrote whose `updatedAt` moved since (the merchant
 //! edited it) is not overwritten by a re-run (`conflict:`) and is left alone by rollback.
 //!
@@ -80,7 +83,7 @@ const OPTION: &str = "Option";
 
 /// The fields read and returned of a product.
 const PRODUCT: &str = "id title handle descriptionHtml productType status updatedAt \
-     variants(first: 100) { nodes { id title sku barcode price updatedAt \
+     variants(first: 100) { pageInfo { hasNextPage } nodes { id title sku barcode price updatedAt \
      selectedOptions { name value } inventoryItem { id inventoryLevels(first: 5) { nodes { \
      location { id } quantities(names: [\"available\"]) { name quantity } } } } } }";
 
@@ -112,6 +115,16 @@ const REDIRECT_FIND: &str = "query UrlRedirects($query: String!) { urlRedirects(
 const REDIRECT_DELETE: &str = "mutation UrlRedirectDelete($id: ID!) { urlRedirectDelete(id: $id) { \
      deletedUrlRedirectId userErrors { field message } } }";
 const REDIRECT_READ: &str = "query RedirectsById($ids: [ID!]!) { nodes(ids: $ids) { __typename ... on UrlRedirect { id } } }";
+
+/// Why a product with more variants than one read returns is not updated: `productSet`
+/// deletes the variants an update leaves out, and those were not read.
+const TOO_MANY: &str =
+    "more than 100 variants at Shopify: not updated (productSet would delete the unread ones)";
+
+/// Whether the product JSON says more variants follow the ones read.
+fn more_variants(p: &Value) -> bool {
+    p["variants"]["pageInfo"]["hasNextPage"].as_bool() == Some(true)
+}
 
 /// The messages of a payload's `userErrors`, joined; `None` when there are none.
 fn user_errors(payload: &Value) -> Option<String> {
@@ -740,6 +753,10 @@ impl ShopifyClient {
         match want(parent, self) {
             Ok(w) => {
                 if let Some(s) = &p.current {
+                    if more_variants(&s.body) {
+                        p.fail(TOO_MANY);
+                        return p;
+                    }
                     p.var_ids = variant_ids(&w, &s.body, p.known_ids.as_ref());
                     // Edited at Shopify since this migration wrote it: not ours to overwrite.
                     let wrote = entry.filter(|e| {
@@ -1054,6 +1071,10 @@ impl ShopifyClient {
         let Some(current) = now.get(id) else {
             return Ok(undo(o, UndoResult::Nothing, true));
         };
+        if more_variants(&current.body) {
+            let reason = TOO_MANY.to_owned();
+            return Ok(undo(o, UndoResult::Failed { reason }, false));
+        }
         let mut did = !o.redirects.is_empty();
         let clean = self.delete_redirects(o).await?;
         if !restored(&prior.body, &current.body) {
