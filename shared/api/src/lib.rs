@@ -15,6 +15,7 @@ mod finance;
 pub mod migrations;
 pub mod openapi;
 mod privacy;
+mod profiles;
 pub mod retention;
 mod tenants;
 
@@ -273,6 +274,12 @@ pub enum RouteId {
     RollbackReport,
     /// The audit report.
     MigrationAudit,
+    /// Every vendor profile, built in and stored, with versions.
+    ListProfiles,
+    /// One vendor profile as the webhook path uses it (or a given version).
+    GetProfile,
+    /// Store a new version of a vendor profile (effective at once).
+    PutProfile,
 }
 
 /// One entry of the route table.
@@ -404,6 +411,9 @@ pub const ROUTES: &[Route] = &[
         "/v1/migrations/{id}/rollback-report",
     ),
     route(RouteId::MigrationAudit, "GET", "/v1/migrations/{id}/audit"),
+    route(RouteId::ListProfiles, "GET", "/v1/profiles"),
+    route(RouteId::GetProfile, "GET", "/v1/profiles/{name}"),
+    route(RouteId::PutProfile, "PUT", "/v1/profiles/{name}"),
 ];
 
 /// The path parameters a pattern bound, in order.
@@ -499,6 +509,9 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::ListFetches => catalog::fetches(api, p(0)).await,
         RouteId::StartMigration => migrations::start(api, req).await,
         RouteId::ListMigrations => migrations::list(api, req).await,
+        RouteId::ListProfiles => profiles::list(api).await,
+        RouteId::GetProfile => profiles::get(api, req, p(0)).await,
+        RouteId::PutProfile => profiles::put(api, req, p(0)).await,
         RouteId::GetMigration
         | RouteId::GetMappings
         | RouteId::PutMappings
@@ -531,11 +544,14 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::ListBudgets
         | RouteId::ListFeatures
         | RouteId::ReconcileCosts
-        | RouteId::Retention => Some((None, Permission::Read)),
+        | RouteId::Retention
+        | RouteId::ListProfiles
+        | RouteId::GetProfile => Some((None, Permission::Read)),
         RouteId::GetGrants
         | RouteId::PutGrants
         | RouteId::AddPriceOverride
         | RouteId::PutFeature
+        | RouteId::PutProfile
         | RouteId::ListDeadLetters
         | RouteId::RedriveDeadLetters => Some((None, Permission::Admin)),
         RouteId::PostUsage => Some((tenant, Permission::Ai)),

@@ -579,6 +579,37 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
         RouteId::MigrationAudit,
         doc("The audit report.", &[], None, READ),
     ),
+    (
+        RouteId::ListProfiles,
+        doc(
+            "Every vendor profile, built in and stored: name, served version, title, source \
+             (table or builtin), builtin_version and stored_versions.",
+            &[],
+            None,
+            &[200, 500, 503],
+        ),
+    ),
+    (
+        RouteId::GetProfile,
+        doc(
+            "The vendor profile the webhook path uses (the newest stored version, else the \
+             built-in file), or the given version: {name, version, source, profile}.",
+            &[("version", false, "A stored (or the built-in) version.")],
+            None,
+            &[200, 400, 404, 500, 503],
+        ),
+    ),
+    (
+        RouteId::PutProfile,
+        doc(
+            "Store a new version of a vendor profile (the body is the profile JSON); the next \
+             webhook of that vendor uses it. 201; 400 with every problem and its JSON path \
+             (`problems`); 409 when `version` is not higher than the stored one. Admins.",
+            &[],
+            Some("application/json"),
+            &[201, 400, 409, 500, 503],
+        ),
+    ),
 ];
 
 /// The documentation of a route.

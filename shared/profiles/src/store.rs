@@ -56,6 +56,29 @@ pub async fn latest(table: &dyn Table, name: ProfileName) -> Result<Option<Profi
         .map_err(|e| StoreError::Corrupt(item.sk.clone(), e.to_string()))
 }
 
+/// Stored version `version` of `name` (None: not stored).
+///
+/// # Errors
+/// The table failed, or the stored row is unreadable.
+pub async fn version(
+    table: &dyn Table,
+    name: ProfileName,
+    version: u32,
+) -> Result<Option<Profile>, StoreError> {
+    let Some(item) = table.get(PK, &sk(name, version)).await? else {
+        return Ok(None);
+    };
+    let text = item
+        .attrs
+        .get("doc")
+        .cloned()
+        .unwrap_or(Value::Null)
+        .to_string();
+    Profile::parse(&text)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(item.sk.clone(), e.to_string()))
+}
+
 /// Every stored version number of `name`, ascending.
 ///
 /// # Errors
@@ -126,30 +149,40 @@ pub async fn resolve(table: &dyn Table, name: ProfileName) -> Result<Option<Prof
 }
 
 /// Every profile name known: built in and stored, with where the served version comes from
-/// (`{"name", "version", "title", "source": "table"|"builtin"}`), sorted by name.
+/// (`{"name", "version", "title", "source": "table"|"builtin", "builtin_version",
+/// "stored_versions"}`; `builtin_version` is null for an operator-only vendor and
+/// `stored_versions` lists the table's versions ascending), sorted by name.
 ///
 /// # Errors
 /// The table failed.
 pub async fn list(table: &dyn Table) -> Result<Vec<Value>, StoreError> {
-    let mut out = std::collections::BTreeMap::new();
+    let mut out: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
     for (_, text) in crate::BUILTIN_FILES {
         if let Ok(p) = Profile::parse(text) {
             out.insert(
                 p.name().to_string(),
-                json!({"name": p.name(), "version": p.doc().version, "title": p.doc().title, "source": "builtin"}),
+                json!({"name": p.name(), "version": p.doc().version, "title": p.doc().title,
+                       "source": "builtin", "builtin_version": p.doc().version,
+                       "stored_versions": []}),
             );
         }
     }
+    // Rows come in sort-key order: a name's versions ascending, so the last one wins.
     for item in query_all(table, PK, "").await? {
         let doc = item.attrs.get("doc").cloned().unwrap_or(Value::Null);
         if let (Some(name), Some(version)) = (
             doc.get("name").and_then(Value::as_str),
             doc.get("version").and_then(Value::as_u64),
         ) {
-            out.insert(
-                name.to_owned(),
-                json!({"name": name, "version": version, "title": doc.get("title"), "source": "table"}),
+            let entry = out.entry(name.to_owned()).or_insert_with(
+                || json!({"name": name, "builtin_version": null, "stored_versions": []}),
             );
+            entry["version"] = json!(version);
+            entry["title"] = doc.get("title").cloned().unwrap_or(Value::Null);
+            entry["source"] = json!("table");
+            if let Some(v) = entry["stored_versions"].as_array_mut() {
+                v.push(json!(version));
+            }
         }
     }
     Ok(out.into_values().collect())
