@@ -18,6 +18,34 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the JSON Schema of profile files.
     Schema,
+    /// Turn an approved migration's mapping into a vendor profile's `mapping` section; with
+    /// a base profile (`--base FILE`, else the vendor's stored or built-in profile) print the
+    /// whole profile as its next version, and with `--store` make it the vendor's live
+    /// normalizer.
+    FromMigration(FromMigrationArgs),
+}
+
+#[derive(clap::Args)]
+pub struct FromMigrationArgs {
+    /// The migration (approved: its reviewed mapping is what is exported).
+    id: String,
+    /// The vendor profile's name (`acme-pos`).
+    #[arg(long)]
+    name: String,
+    /// The profile whose webhook and API sections the mapping joins; default the vendor's
+    /// newest stored profile, else its built-in one; without either only the `mapping`
+    /// section is printed.
+    #[arg(long)]
+    base: Option<PathBuf>,
+    /// Store the result as the vendor's next profile version (needs a base).
+    #[arg(long)]
+    store: bool,
+    /// State directory (table file and blobs).
+    #[arg(long, default_value = ".tillbridge/state")]
+    state: PathBuf,
+    /// Tenants file; default STATE/tenants.json, else the bundled samples.
+    #[arg(long)]
+    tenants: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -48,7 +76,101 @@ pub fn run(c: Command) -> Outcome {
             Ok(())
         }
         Command::Check(a) => check(a),
+        Command::FromMigration(a) => from_migration(a),
     }
+}
+
+fn from_migration(a: FromMigrationArgs) -> Outcome {
+    use tillbridge_domain::ProfileName;
+    use tillbridge_profiles::store;
+    let name = ProfileName::parse(&a.name).map_err(|e| Failure::usage(format!("--name: {e}")))?;
+    let base = match &a.base {
+        Some(f) => {
+            let text = String::from_utf8(read_input(f, "base profile")?)
+                .map_err(|_| Failure::usage(format!("{}: not UTF-8", f.display())))?;
+            Some(
+                Profile::parse(&text)
+                    .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?,
+            )
+        }
+        None => None,
+    };
+    crate::runtime()?.block_on(async {
+        let directory = crate::serve::load_tenants(a.tenants.as_deref(), &a.state)?;
+        let rt = crate::serve::open_runtime(&a.state, directory).await?;
+        let table = rt.table.as_ref();
+        let m = crate::migrate::load(&rt, &a.id).await?;
+        if m.approved_by.is_none() {
+            return Err(Failure::rejected(format!(
+                "migration {} is {} and its mapping is not approved yet (tillbridge migration approve {})",
+                m.id,
+                m.status.as_str(),
+                m.id
+            )));
+        }
+        let fields = tillbridge_migration::review::approved_mapping(table, &m.tenant_id, m.id.as_str())
+            .await
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        let origin = format!(
+            "migration {} ({} of tenant {}), approved by {}",
+            m.id,
+            m.source_name,
+            m.tenant_id,
+            m.approved_by.as_deref().unwrap_or_default()
+        );
+        let section = tillbridge_profiles::mapping_section(&fields, &origin);
+        let stored = store::versions(table, name)
+            .await
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        let base = match base {
+            Some(b) => Some(b),
+            None => store::resolve(table, name)
+                .await
+                .map_err(|e| Failure::usage(e.to_string()))?,
+        };
+        let Some(base) = base else {
+            if a.store {
+                return Err(Failure::usage(format!(
+                    "{name} has no stored or built-in profile: give --base FILE to store one"
+                )));
+            }
+            let text = serde_json::to_string_pretty(&section)
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            println!("{text}");
+            eprintln!("mapping of migration {} ({} lines)", m.id, section.fields.len());
+            return Ok(());
+        };
+        let newest = stored.last().copied().unwrap_or(0).max(base.doc().version);
+        let version = newest.saturating_add(1);
+        let profile = tillbridge_profiles::with_mapping(base.doc(), section, version)
+            .map_err(|e| Failure::rejected(format!("the migration's mapping does not make a valid profile: {e}")))?;
+        if profile.name() != name {
+            return Err(Failure::usage(format!(
+                "the base profile is {}, not {name}",
+                profile.name()
+            )));
+        }
+        if a.store {
+            store::put(table, name, &profile, rt.clock.now())
+                .await
+                .map_err(|e| Failure::rejected(e.to_string()))?;
+            eprintln!(
+                "profile {name} v{version} stored: its mapping is migration {}'s ({} lines)",
+                m.id,
+                profile.mapping().len()
+            );
+        } else {
+            eprintln!(
+                "profile {name} v{version} (not stored; --store makes it live) with migration {}'s mapping ({} lines)",
+                m.id,
+                profile.mapping().len()
+            );
+        }
+        let text = serde_json::to_string_pretty(&profile.to_json())
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        println!("{text}");
+        Ok(())
+    })
 }
 
 fn check(a: CheckArgs) -> Outcome {

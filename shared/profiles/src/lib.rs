@@ -259,6 +259,40 @@ impl Profile {
     }
 }
 
+/// A profile's `mapping` section from an approved migration mapping (shared/migration's
+/// `review::approved_mapping`): the same `{source, target, conversion}` lines, in order,
+/// with `origin` naming where they came from.
+pub fn mapping_section(fields: &[MappedField], origin: &str) -> model::Mapping {
+    model::Mapping {
+        origin: Some(origin.to_owned()),
+        fields: fields
+            .iter()
+            .map(|f| model::Field {
+                source: f.source.clone(),
+                target: f.target.clone(),
+                conversion: f.conversion,
+            })
+            .collect(),
+    }
+}
+
+/// `base` with its mapping replaced by `mapping` and its version set to `version`, checked.
+/// This is how a reviewed migration mapping becomes a vendor's live normalizer.
+///
+/// # Errors
+/// [`ProfileError`] listing every problem of the result (e.g. the mapping maps nothing to
+/// `external_id`).
+pub fn with_mapping(
+    base: &ProfileDoc,
+    mapping: model::Mapping,
+    version: u32,
+) -> Result<Profile, ProfileError> {
+    let mut doc = base.clone();
+    doc.mapping = mapping;
+    doc.version = version;
+    Profile::from_doc(doc)
+}
+
 /// The JSON Schema (draft 2020-12) of a profile file, generated from [`ProfileDoc`];
 /// `shared/profiles/schema/profile.schema.json` is this, checked in.
 pub fn json_schema() -> serde_json::Value {

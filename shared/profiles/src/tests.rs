@@ -373,3 +373,33 @@ fn vendors_without_documented_signing_are_refused_and_still_normalize_for_checks
         assert_eq!(items(&n), vec![expected], "{vendor}");
     }
 }
+
+#[test]
+fn a_migration_mapping_replaces_the_mapping_section_and_bumps_the_version() {
+    let base = shipped("treez");
+    let fields = vec![
+        tillbridge_mapping::MappedField {
+            source: "sku_code".into(),
+            target: "external_id".into(),
+            conversion: tillbridge_mapping::Conversion::AsIs,
+        },
+        tillbridge_mapping::MappedField {
+            source: "retail".into(),
+            target: "price_minor".into(),
+            conversion: tillbridge_mapping::Conversion::MajorToMinor,
+        },
+    ];
+    let section = mapping_section(&fields, "migration m1");
+    let p =
+        with_mapping(base.doc(), section, base.doc().version + 1).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.doc().version, base.doc().version + 1);
+    assert_eq!(p.mapping(), &fields[..]);
+    assert_eq!(p.doc().webhooks, base.doc().webhooks);
+    assert_eq!(p.doc().mapping.origin.as_deref(), Some("migration m1"));
+    // A migration that mapped nothing to external_id cannot become a normalizer.
+    let bad = mapping_section(&fields[1..], "migration m2");
+    let e = with_mapping(base.doc(), bad, 9)
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    assert!(e.problems.iter().any(|p| p.contains("external_id")), "{e}");
+}
