@@ -69,6 +69,10 @@ pub struct ApiCredentials {
     pub refresh_token: Option<Secret>,
     /// When `access_token` expires (RFC 3339), when known.
     pub expires_at: Option<String>,
+    /// A user name (profile vendors with `basic` or `oauth_password` auth).
+    pub username: Option<String>,
+    /// A password (profile vendors with `basic` or `oauth_password` auth).
+    pub password: Option<Secret>,
 }
 
 /// The `api` object as written. Fields this version does not use are ignored (a tenants file
@@ -99,6 +103,10 @@ struct Raw {
     refresh_token: Option<String>,
     #[serde(default)]
     expires_at: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
 }
 
 impl From<Raw> for ApiCredentials {
@@ -116,6 +124,8 @@ impl From<Raw> for ApiCredentials {
             client_secret: r.client_secret.map(Secret::new),
             refresh_token: r.refresh_token.map(Secret::new),
             expires_at: r.expires_at,
+            username: r.username,
+            password: r.password.map(Secret::new),
         }
     }
 }
@@ -135,6 +145,8 @@ impl fmt::Debug for ApiCredentials {
             .field("client_secret", &self.client_secret)
             .field("refresh_token", &self.refresh_token)
             .field("expires_at", &self.expires_at)
+            .field("username", &self.username.as_ref().map(|_| "***"))
+            .field("password", &self.password)
             .finish()
     }
 }

@@ -39,6 +39,7 @@ pub mod error;
 pub mod fake;
 pub mod http;
 pub mod oauth;
+pub mod profile;
 pub mod shopify;
 pub mod square;
 pub mod toast;
@@ -58,6 +59,7 @@ pub use destination::{
 pub use error::{ConnectorError, Result};
 pub use http::{CallStats, Env, HttpConfig};
 pub use oauth::{CredentialStore, Grant, TokenSource};
+pub use profile::ProfileClient;
 pub use shopify::ShopifyClient;
 pub use square::SquareClient;
 pub use toast::ToastClient;

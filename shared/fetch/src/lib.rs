@@ -187,6 +187,25 @@ impl Fetcher {
             table: self.table.clone(),
             clock: self.clock.clone(),
         };
+        if let Provider::Profile(name) = provider {
+            // A vendor without code: its profile (the newest stored version, else the
+            // built-in file) says how to call its API.
+            let profile = tillbridge_profiles::store::resolve(self.table.as_ref(), name)
+                .await
+                .map_err(|e| {
+                    tillbridge_connectors::ConnectorError::config(provider, format!("profile: {e}"))
+                })?
+                .ok_or_else(|| {
+                    tillbridge_connectors::ConnectorError::config(provider, "no such profile")
+                })?;
+            return Ok(Box::new(tillbridge_connectors::ProfileClient::new(
+                profile,
+                &credentials,
+                config.currency,
+                self.interactive.then(|| interactive_http(provider)),
+                &env,
+            )?));
+        }
         Ok(tillbridge_connectors::connect(
             provider,
             &credentials,

@@ -21,7 +21,7 @@ mod verify;
 use std::fmt;
 
 pub use model::ProfileDoc;
-pub use normalize::normalize;
+pub use normalize::{items, normalize};
 pub use verify::{
     CheckError, PROFILE_TOKEN_DIGEST_HEADER, delivery_key, forwarded_token, precheck, sign_hmac,
     verify,
@@ -223,8 +223,16 @@ impl Profile {
                 p.push("api.base_url: not an http(s) URL".into());
             }
             ptr(&mut p, "api.list.records", &api.list.records);
-            if let model::Pagination::Cursor { next, .. } = &api.pagination {
-                ptr(&mut p, "api.pagination.next", next);
+            match &api.pagination {
+                model::Pagination::Cursor { next, .. } => ptr(&mut p, "api.pagination.next", next),
+                model::Pagination::Page { size: 0, .. }
+                | model::Pagination::Offset { size: 0, .. } => {
+                    p.push("api.pagination.size: at least 1".into())
+                }
+                _ => {}
+            }
+            if let Some(g) = &api.get {
+                ptr(&mut p, "api.get.records", &g.records);
             }
         }
         p

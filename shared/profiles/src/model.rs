@@ -488,6 +488,15 @@ pub enum Pagination {
         /// The page size.
         size: u32,
     },
+    /// An offset into the list; a page shorter than `size` (or empty) is the last.
+    Offset {
+        /// The offset parameter (`offset`, `skip`).
+        param: String,
+        /// The page size parameter (`limit`).
+        size_param: String,
+        /// The page size.
+        size: u32,
+    },
     /// RFC 8288 `Link: <…>; rel="next"` headers.
     LinkHeader,
 }

@@ -278,6 +278,45 @@ fn exact_money(
     ctx: &NormalizeContext<'_>,
     records: &[Value],
 ) -> Result<(), NormalizeError> {
+    money_exact(profile, ctx.currency, records).map_err(malformed)
+}
+
+/// Records pulled from the vendor's API as canonical items, through the profile's mapping
+/// (the same `apply` as webhooks and migrations): per record, the items, or why the record was
+/// refused (an amount with more precision than the currency, a value that did not convert).
+/// A refused record never sinks the others. Items without a time keep none; amounts carry
+/// `currency`.
+pub fn items(
+    profile: &Profile,
+    currency: tillbridge_domain::Currency,
+    records: &[Value],
+) -> Vec<Result<Vec<tillbridge_domain::CatalogItem>, String>> {
+    records
+        .iter()
+        .map(|r| {
+            let one = std::slice::from_ref(r);
+            money_exact(profile, currency, one)?;
+            let (mut items, problems) = tillbridge_mapping::apply(one, profile.mapping(), currency);
+            if !problems.is_empty() {
+                return Err(format!("mapping: {}", problems.join("; ")));
+            }
+            for item in &mut items {
+                if item.currency.is_none()
+                    && (item.price_minor.is_some() || item.cost_minor.is_some())
+                {
+                    item.currency = Some(currency);
+                }
+            }
+            Ok(items)
+        })
+        .collect()
+}
+
+fn money_exact(
+    profile: &Profile,
+    currency: tillbridge_domain::Currency,
+    records: &[Value],
+) -> Result<(), String> {
     use tillbridge_mapping::Conversion;
     for line in profile
         .mapping()
@@ -291,12 +330,8 @@ fn exact_money(
                     Value::Number(x) => x.to_string(),
                     _ => continue,
                 };
-                ctx.currency.to_minor(&text).map_err(|e| {
-                    malformed(format!(
-                        "mapping: record {}: {} {text:?}: {e}",
-                        n + 1,
-                        line.source
-                    ))
+                currency.to_minor(&text).map_err(|e| {
+                    format!("mapping: record {}: {} {text:?}: {e}", n + 1, line.source)
                 })?;
             }
         }

@@ -403,3 +403,47 @@ fn a_migration_mapping_replaces_the_mapping_section_and_bumps_the_version() {
         .unwrap_or_else(|| panic!("accepted"));
     assert!(e.problems.iter().any(|p| p.contains("external_id")), "{e}");
 }
+
+#[test]
+fn pulled_records_become_items_one_refused_record_never_sinks_the_others() {
+    let p = Profile::parse(
+        &json!({"name":"pull-pos","version":1,"title":"Pull POS","sources":["docs"],
+        "mapping":{"fields":[{"source":"id","target":"external_id"},
+            {"source":"price","target":"price_minor","conversion":"major_to_minor"}]}})
+        .to_string(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let usd = Currency::parse("USD").unwrap_or_else(|e| panic!("{e}"));
+    let out = super::items(
+        &p,
+        usd,
+        &[
+            json!({"id":"a","price":"1.10"}),
+            json!({"id":"b","price":"1.105"}),
+        ],
+    );
+    let first = out[0].as_ref().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first[0].price_minor, Some(110));
+    assert_eq!(first[0].currency, Some(usd));
+    assert!(
+        out[1].is_err(),
+        "a third decimal in USD is refused, not rounded"
+    );
+}
+
+#[test]
+fn offset_and_page_sizes_must_be_positive() {
+    let doc = json!({"name":"pull-pos","version":1,"title":"Pull POS","sources":["docs"],
+        "api":{"base_url":"https://x.example","auth":{"type":"bearer"},"list":{"path":"/p"},
+            "pagination":{"type":"offset","param":"offset","size_param":"limit","size":0}},
+        "mapping":{"fields":[{"source":"id","target":"external_id"}]}});
+    let e = Profile::parse(&doc.to_string())
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    assert!(
+        e.problems
+            .iter()
+            .any(|p| p.starts_with("api.pagination.size")),
+        "{e}"
+    );
+}
