@@ -590,3 +590,35 @@ impl VendorApi for ProfileClient {
         Ok(Vec::new())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_link_is_found_among_several() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static(
+                r#"<https://v.example/p?page=1>; rel="prev", <https://v.example/p?page=3>; rel="next""#,
+            ),
+        );
+        assert_eq!(next_link(&h).as_deref(), Some("https://v.example/p?page=3"));
+        h.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static(r#"<https://v.example/p?page=1>; rel="prev""#),
+        );
+        assert_eq!(next_link(&h), None);
+        assert_eq!(next_link(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn form_and_path_values_are_escaped() {
+        assert_eq!(
+            url_form(&[("client_secret", "a b&c=d".to_owned())]),
+            "client_secret=a%20b%26c%3Dd"
+        );
+        assert_eq!(url_escape("x/../y"), "x%2F..%2Fy");
+    }
+}
