@@ -356,10 +356,12 @@ fn a_shopify_csv_migrated_to_bigcommerce_redirects_the_old_handles_until_rolled_
     let export = dir.join("products_export.csv");
     std::fs::write(
         &export,
-        "Handle,Title,Body (HTML),Vendor,Type,Option1 Name,Option1 Value,Variant SKU,Variant Price,Variant Inventory Qty\n\
-         classic-tee,Classic Tee,<p>Soft cotton tee</p>,Acme,Shirts,Size,S,TEE-S,19.00,10\n\
-         classic-tee,,,,,,M,TEE-M,19.00,7\n\
-         blue-mug,Blue Mug,<p>Mug</p>,Acme,Mugs,Title,Default Title,MUG-1,8.50,4\n",
+        // A Shopify product export with its variant ids (as Matrixify and the Admin API
+        // exports carry them; the plain CSV has none and waits for a reviewer).
+        "Handle,Title,Body (HTML),Vendor,Type,Option1 Name,Option1 Value,Variant ID,Variant SKU,Variant Price,Variant Inventory Qty\n\
+         classic-tee,Classic Tee,<p>Soft cotton tee</p>,Acme,Shirts,Size,S,40011,TEE-S,19.00,10\n\
+         classic-tee,,,,,,M,40012,TEE-M,19.00,7\n\
+         blue-mug,Blue Mug,<p>Mug</p>,Acme,Mugs,Title,Default Title,40021,MUG-1,8.50,4\n",
     )
     .unwrap();
     let state = dir.join("store");
