@@ -639,3 +639,63 @@ fn a_delivery_tells_its_story_and_stats_count_over_a_window() {
         400
     );
 }
+
+/// One sample of `/metrics` (Prometheus text), 0 when the series is absent.
+fn sample(text: &str, series: &str) -> i64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn metrics_count_the_webhooks_posted_by_outcome_without_tenants() {
+    let s = Server::start(temp_state("metrics"));
+    let body = product(7, 77, "2.00", "2026-03-01T10:00:00Z");
+    let other = product(8, 88, "3.00", "2026-03-01T10:00:00Z");
+    for (id, body, secret) in [
+        ("m1", &body, "shp-secret"),
+        ("m2", &other, "shp-secret"),
+        ("m1", &body, "shp-secret"),
+        ("m3", &body, "wrong-secret"),
+    ] {
+        assert_eq!(post_shopify(&s.addr, "t1", id, body, secret).0, 202);
+    }
+    // Unknown tenant: rejected at ingress, counted without the tenant.
+    assert_eq!(
+        post_shopify(&s.addr, "nobody", "m4", &body, "shp-secret").0,
+        404
+    );
+    let d = |outcome: &str| {
+        format!("tillbridge_deliveries_total{{outcome=\"{outcome}\",provider=\"shopify\"}}")
+    };
+    s.eventually("every delivery checked", WAIT, |s| {
+        let text = s.get("/metrics").1;
+        sample(&text, &d("published"))
+            + sample(&text, &d("duplicate"))
+            + sample(&text, &d("quarantined"))
+            == 4
+    });
+    let (status, text) = s.get("/metrics");
+    assert_eq!(status, 200);
+    assert_eq!(sample(&text, &d("accepted")), 4, "{text}");
+    assert_eq!(sample(&text, &d("rejected")), 1, "{text}");
+    assert_eq!(sample(&text, &d("published")), 2, "{text}");
+    assert_eq!(sample(&text, &d("duplicate")), 1, "{text}");
+    assert_eq!(sample(&text, &d("quarantined")), 1, "{text}");
+    assert_eq!(
+        sample(&text, "tillbridge_quarantined_total{provider=\"shopify\"}"),
+        1
+    );
+    s.eventually("both items applied", WAIT, |s| {
+        sample(
+            &s.get("/metrics").1,
+            "tillbridge_apply_outcomes_total{outcome=\"applied\",provider=\"shopify\"}",
+        ) == 2
+    });
+    assert!(text.contains("# TYPE tillbridge_deliveries_total counter"));
+    assert!(!text.contains("t1") && !text.contains("nobody"), "{text}");
+    // The same counters the stats route keeps per tenant.
+    let stats = json(&s.get("/v1/tenants/t1/stats").1);
+    assert_eq!(stats["published"], 2);
+    assert_eq!(stats["quarantined"], 1);
+}

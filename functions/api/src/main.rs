@@ -46,7 +46,9 @@ async fn main() -> Result<(), Error> {
     };
     let api = &api;
     lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, Error>(api::handle(api, req).await)
+        let response = api::handle(api, req).await;
+        tillbridge_ports::metrics::global().flush_emf("api");
+        Ok::<_, Error>(response)
     }))
     .await
 }

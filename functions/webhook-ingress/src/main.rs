@@ -37,7 +37,9 @@ async fn main() -> Result<(), Error> {
     );
     let (ingress, metering) = (&ingress, &metering);
     lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, Error>(webhook_ingress::handle(ingress, Some(metering), req).await)
+        let response = webhook_ingress::handle(ingress, Some(metering), req).await;
+        tillbridge_ports::metrics::global().flush_emf("webhook-ingress");
+        Ok::<_, Error>(response)
     }))
     .await
 }

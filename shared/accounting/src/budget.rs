@@ -268,6 +268,15 @@ pub(crate) async fn announce_thresholds(
         return Ok(());
     }
     let spent = spent(table, book, tenant, period).await?;
+    let used = (spent * Decimal::ONE_HUNDRED / limit).round();
+    tillbridge_ports::metrics::record(
+        "BudgetUsedPercent",
+        tillbridge_ports::metrics::Unit::Percent,
+        tillbridge_ports::metrics::Kind::Gauge,
+        &[],
+        Some(tenant.as_str()),
+        i64::try_from(used).unwrap_or(i64::MAX),
+    );
     for t in THRESHOLDS {
         if spent * Decimal::ONE_HUNDRED < limit * Decimal::from(t) {
             continue;
@@ -315,6 +324,7 @@ pub(crate) async fn announce_thresholds(
             delivery_key: None,
         };
         publish(bus, std::slice::from_ref(&event)).await?;
+        tillbridge_ports::metrics::count("BudgetThresholdsCrossed", &[], Some(tenant.as_str()), 1);
         tracing::warn!(
             tenant = %tenant,
             period,

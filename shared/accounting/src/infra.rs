@@ -27,9 +27,17 @@ pub async fn record_infra(
         ("s3_put", i(usage.s3_put)),
         ("s3_get", i(usage.s3_get)),
     ];
-    table
-        .add(&keys::infra_pk(tenant, &period_of(at)), function, &deltas)
-        .await?;
+    // Sharded (by function and time: metering has no delivery id) so one busy tenant's
+    // month does not concentrate every record's write on one partition.
+    let shard_key = format!("{function}{}", at.unix_nanos());
+    tillbridge_ports::table::add_sharded(
+        table,
+        &keys::infra_pk(tenant, &period_of(at)),
+        function,
+        &shard_key,
+        &deltas,
+    )
+    .await?;
     Ok(())
 }
 
@@ -40,7 +48,11 @@ pub async fn infra_usage(
     period: &str,
 ) -> Result<InfraUsage, AccountingError> {
     let mut total = InfraUsage::default();
-    for item in query_all(table, &keys::infra_pk(tenant, period), "").await? {
+    let mut items = Vec::new();
+    for pk in tillbridge_ports::table::all_shards(&keys::infra_pk(tenant, period)) {
+        items.extend(query_all(table, &pk, "").await?);
+    }
+    for item in items {
         total.add(&InfraUsage {
             lambda_requests: attr(&item, "lambda_requests"),
             lambda_mb_ms: attr(&item, "lambda_mb_ms"),

@@ -77,6 +77,7 @@ pub async fn record_usage(
         Err(PortError::ConditionFailed) => return Ok(Recorded::Duplicate),
         Err(e) => return Err(e.into()),
     }
+    usage_metrics(tenant, &model, &tokens, cost);
     announce_thresholds(table, bus, book, tenant, &period, event).await?;
     Ok(Recorded::New)
 }
@@ -202,5 +203,36 @@ pub fn usage_event(
         received_at: at,
         correlation_id: correlation.clone(),
         delivery_key: None,
+    }
+}
+
+/// `AiTokens` and `AiCostMicroUsd` (exact cost rounded to the micro-dollar) by model; the
+/// tenant is a property. An unpriced model counts tokens only.
+fn usage_metrics(
+    tenant: &TenantId,
+    model: &str,
+    tokens: &TokenCounts,
+    cost: Option<rust_decimal::Decimal>,
+) {
+    use tillbridge_ports::metrics::{Kind, Unit, record};
+    let total = tokens
+        .input
+        .saturating_add(tokens.cached_input)
+        .saturating_add(tokens.cache_write)
+        .saturating_add(tokens.output);
+    let dims = [("model", model)];
+    let t = Some(tenant.as_str());
+    record(
+        "AiTokens",
+        Unit::None,
+        Kind::Counter,
+        &dims,
+        t,
+        i64::try_from(total).unwrap_or(i64::MAX),
+    );
+    if let Some(c) = cost {
+        let micro = (c * rust_decimal::Decimal::from(1_000_000)).round();
+        let micro = i64::try_from(micro).unwrap_or(i64::MAX);
+        record("AiCostMicroUsd", Unit::None, Kind::Counter, &dims, t, micro);
     }
 }

@@ -113,6 +113,7 @@ pub(crate) async fn redrive(api: &Api, req: &Request<'_>, queue: &str) -> Respon
                 return Response::failure(&e);
             }
             moved += 1;
+            tillbridge_ports::metrics::count("DlqRedriven", &[("queue", &q.name)], None, 1);
         }
     }
     let left = q.dlq.depth().await.unwrap_or_default();

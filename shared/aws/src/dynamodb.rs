@@ -181,44 +181,17 @@ impl Table for DynamoTable {
     }
 
     async fn add(&self, pk: &str, sk: &str, deltas: &[(&str, i64)]) -> Result<Vec<i64>> {
-        let mut expr = String::from("ADD #version :one");
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(pk, sk)))
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::AllNew);
-        for (i, (name, delta)) in deltas.iter().enumerate() {
-            if RESERVED.contains(name) {
-                return Err(PortError::Permanent(format!(
-                    "attribute name {name} is reserved"
-                )));
-            }
-            expr.push_str(&format!(", #a{i} :d{i}"));
-            req = req
-                .expression_attribute_names(format!("#a{i}"), *name)
-                .expression_attribute_values(
-                    format!(":d{i}"),
-                    AttributeValue::N(delta.to_string()),
-                );
-        }
-        let out = req
-            .update_expression(expr)
-            .send()
-            .await
-            .map_err(|e| classify("DynamoDB UpdateItem", e))?;
-        let attrs = out.attributes().cloned().unwrap_or_default();
-        deltas
-            .iter()
-            .map(|(name, _)| match attrs.get(*name) {
-                Some(AttributeValue::N(n)) => n
-                    .parse()
-                    .map_err(|_| PortError::Permanent(format!("{name} is not an integer"))),
-                _ => Err(PortError::Permanent(format!("{name} missing after ADD"))),
-            })
-            .collect()
+        self.add_with(pk, sk, deltas, None).await
+    }
+
+    async fn add_expiring(
+        &self,
+        pk: &str,
+        sk: &str,
+        deltas: &[(&str, i64)],
+        expires_at: i64,
+    ) -> Result<Vec<i64>> {
+        self.add_with(pk, sk, deltas, Some(expires_at)).await
     }
 
     async fn query(
@@ -458,5 +431,61 @@ fn from_attr(a: &AttributeValue) -> Value {
                 .collect(),
         ),
         _ => Value::Null,
+    }
+}
+
+impl DynamoTable {
+    /// UpdateItem ADD of the deltas (and the version), with SET of the expiry when given.
+    async fn add_with(
+        &self,
+        pk: &str,
+        sk: &str,
+        deltas: &[(&str, i64)],
+        expires_at: Option<i64>,
+    ) -> Result<Vec<i64>> {
+        let mut expr = String::from("ADD #version :one");
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew);
+        for (i, (name, delta)) in deltas.iter().enumerate() {
+            if RESERVED.contains(name) {
+                return Err(PortError::Permanent(format!(
+                    "attribute name {name} is reserved"
+                )));
+            }
+            expr.push_str(&format!(", #a{i} :d{i}"));
+            req = req
+                .expression_attribute_names(format!("#a{i}"), *name)
+                .expression_attribute_values(
+                    format!(":d{i}"),
+                    AttributeValue::N(delta.to_string()),
+                );
+        }
+        if let Some(t) = expires_at {
+            expr.push_str(" SET #exp = :exp");
+            req = req
+                .expression_attribute_names("#exp", "expires_at")
+                .expression_attribute_values(":exp", AttributeValue::N(t.to_string()));
+        }
+        let out = req
+            .update_expression(expr)
+            .send()
+            .await
+            .map_err(|e| classify("DynamoDB UpdateItem", e))?;
+        let attrs = out.attributes().cloned().unwrap_or_default();
+        deltas
+            .iter()
+            .map(|(name, _)| match attrs.get(*name) {
+                Some(AttributeValue::N(n)) => n
+                    .parse()
+                    .map_err(|_| PortError::Permanent(format!("{name} is not an integer"))),
+                _ => Err(PortError::Permanent(format!("{name} missing after ADD"))),
+            })
+            .collect()
     }
 }

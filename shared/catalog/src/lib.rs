@@ -194,18 +194,33 @@ pub async fn apply_and_count(
     {
         xref::index(table, &event.tenant_id, namespace(event), &u.item).await?;
     }
+    tillbridge_ports::metrics::count(
+        "ApplyOutcomes",
+        &[
+            (
+                "provider",
+                event.provider.as_ref().map_or("none", |p| p.as_str()),
+            ),
+            ("outcome", outcome.as_str()),
+        ],
+        Some(event.tenant_id.as_str()),
+        1,
+    );
     let (pk, sk) = keys::stats(&event.tenant_id);
     let per_provider = event.provider.map(|p| format!("{p}.{}", outcome.as_str()));
     let mut deltas = vec![(outcome.as_str(), 1)];
     if let Some(name) = &per_provider {
         deltas.push((name.as_str(), 1));
     }
-    table.add(&pk, sk, &deltas).await?;
+    // Sharded by the event: one busy tenant's counters spread over several partitions.
+    let shard_key = event.event_id.to_string();
+    tillbridge_ports::table::add_sharded(table, &pk, sk, &shard_key, &deltas).await?;
     tillbridge_ports::table::add_hourly(
         table,
         &keys::stats_hourly_pk(&event.tenant_id),
         "catalog",
         event.received_at,
+        &shard_key,
         &deltas,
     )
     .await?;
@@ -298,7 +313,7 @@ pub async fn stats(
     tenant: &TenantId,
 ) -> Result<serde_json::Map<String, serde_json::Value>, CatalogError> {
     let (pk, sk) = keys::stats(tenant);
-    Ok(tillbridge_ports::table::attrs_of(table, &pk, sk).await?)
+    Ok(tillbridge_ports::table::sum_sharded(table, &pk, sk).await?)
 }
 
 /// The newest "changed, fetch it" request per object (thin webhooks), oldest object first:
@@ -409,14 +424,7 @@ mod tests {
             apply_and_count(&table, &older).await.ok(),
             Some(ApplyOutcome::Stale)
         );
-        let (pk, sk) = keys::stats(&newer.tenant_id);
-        let stats = table
-            .get(&pk, sk)
-            .await
-            .ok()
-            .flatten()
-            .map(|i| i.attrs)
-            .unwrap_or_default();
+        let stats = stats(&table, &newer.tenant_id).await.unwrap_or_default();
         assert_eq!(stats["applied"], 1);
         assert_eq!(stats["stale"], 1);
         assert_eq!(stats["shopify.applied"], 1);

@@ -410,12 +410,12 @@ async fn play(rt: &LocalRuntime, state: &std::path::Path) -> Outcome {
 }
 
 async fn summarize(rt: &LocalRuntime, tenant: &TenantId) -> Result<(), Box<dyn std::error::Error>> {
-    let stats = rt
-        .table
-        .get(&format!("stats#{tenant}"), "webhooks")
-        .await?
-        .map(|i| i.attrs)
-        .unwrap_or_default();
+    let stats = tillbridge_ports::table::sum_sharded(
+        rt.table.as_ref(),
+        &format!("stats#{tenant}"),
+        "webhooks",
+    )
+    .await?;
     let n = |k: &str| stats.get(k).and_then(Value::as_i64).unwrap_or(0);
     println!("\nTenant {tenant}");
     println!(
@@ -425,12 +425,12 @@ async fn summarize(rt: &LocalRuntime, tenant: &TenantId) -> Result<(), Box<dyn s
         n("quarantined"),
         n("unhandled")
     );
-    let applied = rt
-        .table
-        .get(&format!("stats#{tenant}"), "catalog")
-        .await?
-        .map(|i| i.attrs)
-        .unwrap_or_default();
+    let applied = tillbridge_ports::table::sum_sharded(
+        rt.table.as_ref(),
+        &format!("stats#{tenant}"),
+        "catalog",
+    )
+    .await?;
     let a = |k: &str| applied.get(k).and_then(Value::as_i64).unwrap_or(0);
     println!(
         "  canonical events: {} applied, {} stale (older than the catalog) ignored, {} repeated, {} rejected by validation, {} recorded for a fetch",

@@ -361,6 +361,7 @@ pub fn router(rt: Arc<LocalRuntime>, operator: &str) -> Router {
     });
     Router::new()
         .route(tillbridge_api::WEBHOOK_ROUTE.1, post(webhook))
+        .route("/metrics", axum::routing::get(metrics))
         .with_state(rt)
         .fallback(
             move |method: axum::http::Method,
@@ -371,6 +372,19 @@ pub fn router(rt: Arc<LocalRuntime>, operator: &str) -> Router {
             },
         )
         .layer(DefaultBodyLimit::max(MAX_HTTP_BODY))
+}
+
+/// `GET /metrics`: the process's counters (the same the Lambdas publish as EMF) in
+/// Prometheus' text format; no tenant label.
+async fn metrics() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        tillbridge_ports::metrics::global().prometheus(),
+    )
+        .into_response()
 }
 
 fn reply(status: u16, body: serde_json::Value) -> Response {

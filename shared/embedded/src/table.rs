@@ -146,6 +146,22 @@ impl Table for EmbeddedTable {
         })
     }
 
+    async fn add_expiring(
+        &self,
+        pk: &str,
+        sk: &str,
+        deltas: &[(&str, i64)],
+        expires_at: i64,
+    ) -> Result<Vec<i64>> {
+        self.update(pk, sk, |live| {
+            let mut item = live.unwrap_or_else(|| Item::new(pk, sk, Map::new()));
+            let values = apply_deltas(&mut item.attrs, deltas)?;
+            item.version += 1;
+            item.expires_at = Some(expires_at);
+            Ok((Some(item), values))
+        })
+    }
+
     async fn query(
         &self,
         pk: &str,

@@ -59,7 +59,15 @@ where
             m.record(handled.tenant.as_ref(), started, false).await;
         }
     }
+    flush_metrics(metering.map_or("tillbridge", |m| m.function));
     response
+}
+
+/// Prints the metrics recorded during this invocation as CloudWatch EMF lines on stdout
+/// (one JSON line per group of dimension values and tenant); `service` is the function.
+/// Call once at the end of every invocation.
+pub fn flush_metrics(service: &str) {
+    tillbridge_ports::metrics::global().flush_emf(service);
 }
 
 /// "Hand over now": true once less than `margin` is left before the invocation's deadline

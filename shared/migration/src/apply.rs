@@ -169,6 +169,8 @@ pub async fn apply(
             }
             return finish(table, bus, id, at).await;
         }
+        // Heartbeat of an apply that has items left: with no items applied it is stalled.
+        tillbridge_ports::metrics::count("MigrationApplySteps", &[], Some(m.tenant_id.as_str()), 1);
         if stop() {
             // Out of time: a fresh invocation goes on from the checkpoint.
             return publish(
@@ -214,6 +216,12 @@ pub async fn apply(
         // batch is planned again from what is stored now.
         commit_batch(table, writes, &mut attempts, "applying").await?;
         if attempts == 0 {
+            tillbridge_ports::metrics::count(
+                "MigrationItemsApplied",
+                &[],
+                Some(m.tenant_id.as_str()),
+                i64::try_from(batch.len()).unwrap_or(i64::MAX),
+            );
             // Committed: link the items to their twins at other vendors. (An apply interrupted
             // right here leaves these unlinked until their next change; the catalog is right.)
             for item in &written_items {
@@ -534,6 +542,32 @@ async fn finish(
         return Ok(());
     };
     let p = &m.progress;
+    // From the approval that started the apply (else the record's creation) to completion.
+    let began = m
+        .history
+        .iter()
+        .rev()
+        .find(|t| t.status == Status::Applying)
+        .map_or(m.created_at, |t| t.at);
+    let ms = (at.unix_nanos() - began.unix_nanos()).max(0) / 1_000_000;
+    let tenant = Some(m.tenant_id.as_str());
+    use tillbridge_ports::metrics::{Kind, Unit, record};
+    record(
+        "MigrationDurationMs",
+        Unit::Milliseconds,
+        Kind::Counter,
+        &[],
+        tenant,
+        ms,
+    );
+    record(
+        "MigrationsCompleted",
+        Unit::Count,
+        Kind::Counter,
+        &[("outcome", "applied")],
+        tenant,
+        1,
+    );
     tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, created = p.created, changed = p.changed, unchanged = p.unchanged, skipped = p.skipped, "migration applied");
     let e = event(
         &m,

@@ -124,6 +124,25 @@ pub async fn table_contract(table: Arc<dyn Table>, clock: Arc<ManualClock>) {
             .is_ok(),
         "expired counts as absent"
     );
+    // An expiring counter: adds like add, then ages out.
+    let now = clock.now_secs();
+    assert_eq!(
+        t.add_expiring("p", "hourly", &[("n", 2)], now + 10)
+            .await
+            .unwrap(),
+        vec![2]
+    );
+    assert_eq!(
+        t.add_expiring("p", "hourly", &[("n", 3)], now + 10)
+            .await
+            .unwrap(),
+        vec![5]
+    );
+    let item = t.get("p", "hourly").await.unwrap().unwrap();
+    assert_eq!(item.attrs["n"], 5);
+    assert_eq!(item.expires_at, Some(now + 10));
+    clock.advance_secs(11);
+    assert_eq!(t.get("p", "hourly").await.unwrap(), None);
 }
 
 /// All-or-nothing transactions. `table` must be empty.

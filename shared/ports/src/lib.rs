@@ -14,6 +14,7 @@ pub mod conformance;
 pub mod error;
 pub mod memory;
 pub mod meter;
+pub mod metrics;
 pub mod queue;
 pub mod table;
 pub mod tenants;

@@ -105,6 +105,29 @@ impl Table for MemoryTable {
         Ok(values)
     }
 
+    async fn add_expiring(
+        &self,
+        pk: &str,
+        sk: &str,
+        deltas: &[(&str, i64)],
+        expires_at: i64,
+    ) -> Result<Vec<i64>> {
+        self.faults.next()?;
+        let now = self.now();
+        let mut items = lock(&self.items);
+        let key = (pk.to_owned(), sk.to_owned());
+        let mut item = items
+            .get(&key)
+            .filter(|i| !i.is_expired(now))
+            .cloned()
+            .unwrap_or_else(|| Item::new(pk, sk, serde_json::Map::new()));
+        let values = apply_deltas(&mut item.attrs, deltas)?;
+        item.version += 1;
+        item.expires_at = Some(expires_at);
+        items.insert(key, item);
+        Ok(values)
+    }
+
     async fn query(
         &self,
         pk: &str,

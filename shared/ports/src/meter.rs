@@ -122,6 +122,17 @@ impl Table for MeteredTable {
         self.inner.add(pk, sk, deltas).await
     }
 
+    async fn add_expiring(
+        &self,
+        pk: &str,
+        sk: &str,
+        deltas: &[(&str, i64)],
+        expires_at: i64,
+    ) -> Result<Vec<i64>> {
+        Meter::add(&self.meter.wru, 1);
+        self.inner.add_expiring(pk, sk, deltas, expires_at).await
+    }
+
     async fn query(
         &self,
         pk: &str,

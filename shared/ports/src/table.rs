@@ -189,6 +189,19 @@ pub trait Table: Send + Sync {
     /// needed, atomically; returns the new values.
     async fn add(&self, pk: &str, sk: &str, deltas: &[(&str, i64)]) -> Result<Vec<i64>>;
 
+    /// [`Table::add`] that also sets the item's expiry (Unix seconds, DynamoDB TTL): counters
+    /// that age out. A backend without TTL may ignore the expiry (the default).
+    async fn add_expiring(
+        &self,
+        pk: &str,
+        sk: &str,
+        deltas: &[(&str, i64)],
+        expires_at: i64,
+    ) -> Result<Vec<i64>> {
+        let _ = expires_at;
+        self.add(pk, sk, deltas).await
+    }
+
     /// Live items of a partition whose sort key starts with `prefix`, ascending, at most
     /// `limit`, after `start_after` when given.
     async fn query(
@@ -237,8 +250,77 @@ pub fn hour_of(at: tillbridge_domain::Timestamp) -> String {
         .to_owned()
 }
 
+/// Write shards of a hot counter partition: one tenant's counters written on every delivery
+/// are spread over this many partitions (a DynamoDB partition takes about 1,000 writes/s).
+pub const COUNTER_SHARDS: u32 = 8;
+
+/// Hourly counters expire this long after their last write (DynamoDB TTL).
+pub const HOURLY_TTL_SECS: i64 = 90 * 24 * 3600;
+
+/// The shard a write keyed by `key` (a delivery id, an event id) goes to: FNV-1a, stable
+/// across processes and releases.
+pub fn shard_of(key: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in key.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % COUNTER_SHARDS
+}
+
+/// Partition of one shard of `pk`: `<pk>#shard<n>`.
+pub fn shard_pk(pk: &str, shard: u32) -> String {
+    format!("{pk}#shard{shard}")
+}
+
+/// Every partition a sharded counter may live in: the unsharded one first (written before
+/// sharding; still read), then each shard.
+pub fn all_shards(pk: &str) -> Vec<String> {
+    std::iter::once(pk.to_owned())
+        .chain((0..COUNTER_SHARDS).map(|n| shard_pk(pk, n)))
+        .collect()
+}
+
+/// Adds `deltas` to counter item (`pk`'s shard chosen by `shard_key`, `sk`).
+///
+/// # Errors
+/// The table failed.
+pub async fn add_sharded(
+    table: &dyn Table,
+    pk: &str,
+    sk: &str,
+    shard_key: &str,
+    deltas: &[(&str, i64)],
+) -> Result<()> {
+    table
+        .add(&shard_pk(pk, shard_of(shard_key)), sk, deltas)
+        .await?;
+    Ok(())
+}
+
+/// A counter item written with [`add_sharded`] (and any unsharded one before it): the sum of
+/// its numeric attributes over every shard, empty when none exists.
+///
+/// # Errors
+/// The table failed.
+pub async fn sum_sharded(table: &dyn Table, pk: &str, sk: &str) -> Result<Map<String, Value>> {
+    let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for p in all_shards(pk) {
+        if let Some(item) = table.get(&p, sk).await? {
+            for (name, v) in &item.attrs {
+                if let Some(n) = v.as_i64() {
+                    *sums.entry(name.clone()).or_default() += n;
+                }
+            }
+        }
+    }
+    Ok(sums.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+}
+
 /// Adds `deltas` to the counters of `kind` in `at`'s hour bucket of partition `pk` (sort key
-/// `<YYYY-MM-DDTHH>#<kind>`): counters a window of hours can be summed over.
+/// `<YYYY-MM-DDTHH>#<kind>`): counters a window of hours can be summed over. The partition is
+/// sharded by `shard_key` (see [`add_sharded`]); the bucket expires [`HOURLY_TTL_SECS`] after
+/// its hour.
 ///
 /// # Errors
 /// The table failed.
@@ -247,10 +329,16 @@ pub async fn add_hourly(
     pk: &str,
     kind: &str,
     at: tillbridge_domain::Timestamp,
+    shard_key: &str,
     deltas: &[(&str, i64)],
 ) -> Result<()> {
     table
-        .add(pk, &format!("{}#{kind}", hour_of(at)), deltas)
+        .add_expiring(
+            &shard_pk(pk, shard_of(shard_key)),
+            &format!("{}#{kind}", hour_of(at)),
+            deltas,
+            at.unix_seconds() + HOURLY_TTL_SECS,
+        )
         .await?;
     Ok(())
 }
@@ -270,18 +358,32 @@ pub async fn sum_hourly(
     let (first, last) = (hour_of(from), hour_of(to));
     let suffix = format!("#{kind}");
     let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for pk in all_shards(pk) {
+        sum_hours(table, &pk, &first, &last, &suffix, &mut sums).await?;
+    }
+    Ok(sums.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+}
+
+async fn sum_hours(
+    table: &dyn Table,
+    pk: &str,
+    first: &str,
+    last: &str,
+    suffix: &str,
+    sums: &mut std::collections::BTreeMap<String, i64>,
+) -> Result<()> {
     // Sort keys `<hour>#<kind>` sort after the bare hour, so starting after it includes it.
-    let mut after = Some(first);
+    let mut after = Some(first.to_owned());
     'pages: loop {
         let page = table.query(pk, "", after.as_deref(), 500).await?;
         for item in &page.items {
             let Some(hour) = item.sk.get(..13) else {
                 continue;
             };
-            if hour > last.as_str() {
+            if hour > last {
                 break 'pages;
             }
-            if !item.sk.ends_with(&suffix) {
+            if !item.sk.ends_with(suffix) {
                 continue;
             }
             for (name, v) in &item.attrs {
@@ -295,7 +397,7 @@ pub async fn sum_hourly(
             None => break,
         }
     }
-    Ok(sums.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+    Ok(())
 }
 
 /// What [`update_item`] does with the item it read.
@@ -400,5 +502,99 @@ pub fn check(condition: Condition, live: Option<&Item>) -> Result<()> {
         Ok(())
     } else {
         Err(crate::PortError::ConditionFailed)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod sharding_tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::memory::MemoryTable;
+    use std::sync::Arc;
+    use tillbridge_domain::Timestamp;
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn sharded_counters_sum_to_what_one_item_would_hold() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T10:00:00Z")));
+        let t = MemoryTable::new(clock.clone());
+        // Written before sharding: still counted.
+        t.add("stats#t", "webhooks", &[("published", 5)])
+            .await
+            .unwrap();
+        let mut shards = std::collections::BTreeSet::new();
+        for i in 0..1_000 {
+            let key = format!("delivery-{i}");
+            shards.insert(shard_of(&key));
+            add_sharded(
+                &t,
+                "stats#t",
+                "webhooks",
+                &key,
+                &[("published", 1), ("x.y", 2)],
+            )
+            .await
+            .unwrap();
+        }
+        assert_eq!(
+            shards.len(),
+            COUNTER_SHARDS as usize,
+            "every shard takes writes"
+        );
+        let sums = sum_sharded(&t, "stats#t", "webhooks").await.unwrap();
+        assert_eq!(sums["published"], 1_005);
+        assert_eq!(sums["x.y"], 2_000);
+        assert!(
+            sum_sharded(&t, "stats#u", "webhooks")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Stable: the same key always lands on the same shard.
+        assert_eq!(shard_of("delivery-7"), shard_of("delivery-7"));
+    }
+
+    #[tokio::test]
+    async fn hourly_counters_sum_over_shards_and_expire_after_90_days() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T10:00:00Z")));
+        let t = MemoryTable::new(clock.clone());
+        let ten = at("2026-03-01T10:15:00Z");
+        let eleven = at("2026-03-01T11:59:00Z");
+        // A bucket from before sharding, in the unsharded partition.
+        t.add("h#t", "2026-03-01T10#webhooks", &[("published", 3)])
+            .await
+            .unwrap();
+        for i in 0..100 {
+            let when = if i % 2 == 0 { ten } else { eleven };
+            add_hourly(
+                &t,
+                "h#t",
+                "webhooks",
+                when,
+                &format!("d{i}"),
+                &[("published", 1)],
+            )
+            .await
+            .unwrap();
+        }
+        add_hourly(&t, "h#t", "catalog", ten, "d0", &[("applied", 1)])
+            .await
+            .unwrap();
+        let both = sum_hourly(&t, "h#t", "webhooks", ten, eleven)
+            .await
+            .unwrap();
+        assert_eq!(both["published"], 103);
+        let first = sum_hourly(&t, "h#t", "webhooks", ten, ten).await.unwrap();
+        assert_eq!(first["published"], 53);
+        // 90 days after the hour the sharded buckets are gone (the old one had no TTL).
+        clock.advance_secs(HOURLY_TTL_SECS + 2 * 3600);
+        let later = sum_hourly(&t, "h#t", "webhooks", ten, eleven)
+            .await
+            .unwrap();
+        assert_eq!(later["published"], 3);
     }
 }

@@ -73,6 +73,32 @@ impl Ingress {
     /// Answers one webhook request; every outcome is a response (never an error): the delivery
     /// is durably enqueued before a 202.
     pub async fn handle(&self, req: IngressRequest<'_>) -> IngressResponse {
+        let provider = req.provider.parse::<Provider>().ok();
+        let tenant = req.tenant;
+        let r = self.answer(req).await;
+        let outcome = match r.status {
+            202 => "accepted",
+            200 => "handshake",
+            500.. => "failed",
+            _ => "rejected",
+        };
+        tillbridge_ports::metrics::count(
+            "Deliveries",
+            &[
+                (
+                    "provider",
+                    provider.as_ref().map_or("unknown", Provider::as_str),
+                ),
+                ("outcome", outcome),
+            ],
+            // A tenant that is not known stays out of the metrics.
+            (r.status == 202).then_some(tenant),
+            1,
+        );
+        r
+    }
+
+    async fn answer(&self, req: IngressRequest<'_>) -> IngressResponse {
         let Ok(provider) = req.provider.parse::<Provider>() else {
             return IngressResponse::error(404, "unknown provider");
         };

@@ -43,7 +43,7 @@ pub async fn stats(
     tenant: &TenantId,
 ) -> Result<serde_json::Map<String, serde_json::Value>, SyncError> {
     let (pk, sk) = keys::stats(tenant);
-    Ok(tillbridge_ports::table::attrs_of(table, &pk, sk).await?)
+    Ok(tillbridge_ports::table::sum_sharded(table, &pk, sk).await?)
 }
 
 /// A tenant's webhook counters over the hours from `from`'s to `to`'s (both included), and

@@ -89,15 +89,36 @@ impl SignatureCheck {
             CheckOutcome::Quarantined { .. } => "quarantined",
             CheckOutcome::Unhandled { .. } => "unhandled",
         };
+        tillbridge_ports::metrics::count(
+            "Deliveries",
+            &[
+                ("provider", d.provider.as_str()),
+                ("outcome", counter.trim_end_matches('s')),
+            ],
+            Some(d.tenant_id.as_str()),
+            1,
+        );
+        if counter == "quarantined" {
+            tillbridge_ports::metrics::count(
+                "Quarantined",
+                &[("provider", d.provider.as_str())],
+                Some(d.tenant_id.as_str()),
+                1,
+            );
+        }
         let (pk, sk) = keys::stats(&d.tenant_id);
         let per_provider = format!("{}.{counter}", d.provider);
         let deltas = [(counter, 1), (per_provider.as_str(), 1)];
-        self.table.add(&pk, sk, &deltas).await?;
+        // Sharded by the delivery: a busy tenant's counters spread over several partitions.
+        let shard_key = d.delivery_id.as_str();
+        tillbridge_ports::table::add_sharded(self.table.as_ref(), &pk, sk, shard_key, &deltas)
+            .await?;
         tillbridge_ports::table::add_hourly(
             self.table.as_ref(),
             &keys::stats_hourly_pk(&d.tenant_id),
             "webhooks",
             self.clock.now(),
+            shard_key,
             &deltas,
         )
         .await?;

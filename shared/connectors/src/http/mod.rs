@@ -290,6 +290,12 @@ impl HttpLayer {
             }
             attempts += 1;
             self.api_calls.fetch_add(1, Ordering::Relaxed);
+            tillbridge_ports::metrics::count(
+                "FetchCalls",
+                &[("provider", vendor.as_str())],
+                None,
+                1,
+            );
             let retry = match self.attempt(request, token.as_ref()).await {
                 Ok(Ok(response)) => {
                     self.breaker.success(admission).await?;
@@ -313,6 +319,14 @@ impl HttpLayer {
                 }
                 Err(retry) => retry,
             };
+            if !retry.unwell {
+                tillbridge_ports::metrics::count(
+                    "FetchThrottles",
+                    &[("provider", vendor.as_str())],
+                    None,
+                    1,
+                );
+            }
             if retry.unwell {
                 self.breaker.failure().await?;
             } else {
