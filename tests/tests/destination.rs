@@ -162,40 +162,11 @@ fn fake_woocommerce() -> (
 fn migrate_to_woocommerce_then_roll_back_leaves_the_store_as_it_was() {
     let (_rt, fake) = fake_woocommerce();
     let before = fake.store().products.clone();
-    let dir = temp_state("destination-woo");
-    let tenants = dir.join("tenants.json");
-    std::fs::write(
-        &tenants,
-        format!(
-            r#"{{"tenants":[{{"tenant_id":"t1","currency":"USD","providers":{{"woocommerce":{{"secret":"wc-secret","api":{{"base_url":"{}","consumer_key":"ck_e2e","consumer_secret":"cs_e2e"}}}}}}}}]}}"#,
-            fake.server.base_url
-        ),
-    )
-    .unwrap();
-    let export = dir.join("export.json");
-    let records: Vec<serde_json::Value> = (1..=4)
-        .map(|i| serde_json::json!({"id": format!("p{i}"), "name": format!("Item {i}"), "sku": format!("SKU-{i}"), "category": "Tea", "price": format!("2.{i:02}")}))
-        .collect();
-    std::fs::write(&export, serde_json::to_vec(&records).unwrap()).unwrap();
-    let state = dir.join("store");
-    let export_arg = export.to_string_lossy().into_owned();
-    let migrate = [
-        "migrate",
-        "--tenant",
-        "t1",
-        "--source-name",
-        "legacy",
-        "--export",
-        &export_arg,
-        "--approve-all",
-        "--offline",
-        "--destination",
+    let (state, tenants, m) = migrate_four_items(
+        "destination-woo",
         "woocommerce",
-    ];
-    let (code, out, err) = run(&state, &tenants, &migrate);
-    assert_eq!(code, 0, "{out}\n{err}");
-    let m = json(&out);
-    assert_eq!(m["status"], "completed", "{m}");
+        &r#"{"secret":"wc-secret","api":{"base_url":"BASE","consumer_key":"ck_e2e","consumer_secret":"cs_e2e"}}"#.replace("BASE", &fake.server.base_url),
+    );
     let id = m["id"].as_str().unwrap().to_owned();
     {
         let s = fake.store();
@@ -260,40 +231,12 @@ fn fake_shopify() -> (
 fn migrate_to_shopify_then_roll_back_leaves_the_shop_as_it_was() {
     let (_rt, fake) = fake_shopify();
     let before = fake.shop().products.clone();
-    let dir = temp_state("destination-shopify");
-    let tenants = dir.join("tenants.json");
-    std::fs::write(
-        &tenants,
-        format!(
-            r#"{{"tenants":[{{"tenant_id":"t1","currency":"USD","providers":{{"shopify":{{"secret":"shp-secret","api":{{"base_url":"{}","access_token":"shpat_e2e"}}}}}}}}]}}"#,
-            fake.server.base_url
-        ),
-    )
-    .unwrap();
-    let export = dir.join("export.json");
-    let records: Vec<serde_json::Value> = (1..=4)
-        .map(|i| serde_json::json!({"id": format!("p{i}"), "name": format!("Item {i}"), "sku": format!("SKU-{i}"), "category": "Tea", "price": format!("2.{i:02}")}))
-        .collect();
-    std::fs::write(&export, serde_json::to_vec(&records).unwrap()).unwrap();
-    let state = dir.join("store");
-    let export_arg = export.to_string_lossy().into_owned();
-    let migrate = [
-        "migrate",
-        "--tenant",
-        "t1",
-        "--source-name",
-        "legacy",
-        "--export",
-        &export_arg,
-        "--approve-all",
-        "--offline",
-        "--destination",
+    let (state, tenants, m) = migrate_four_items(
+        "destination-shopify",
         "shopify",
-    ];
-    let (code, out, err) = run(&state, &tenants, &migrate);
-    assert_eq!(code, 0, "{out}\n{err}");
-    let m = json(&out);
-    assert_eq!(m["status"], "completed", "{m}");
+        &r#"{"secret":"shp-secret","api":{"base_url":"BASE","access_token":"shpat_e2e"}}"#
+            .replace("BASE", &fake.server.base_url),
+    );
     assert_eq!(
         m["progress"]["destination"],
         serde_json::json!({"written": 4, "unchanged": 0, "failed": 0, "redirects": 0}),
@@ -402,4 +345,48 @@ fn a_shopify_csv_migrated_to_bigcommerce_redirects_the_old_handles_until_rolled_
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(fake.writes().redirects.is_empty(), "the redirects are gone");
     assert!(fake.store().products.is_empty());
+}
+
+/// Migrates four tea items from a JSON export into `provider` (the tenants file's entry
+/// `entry`) with `--approve-all --offline`; the state, the tenants file and the completed
+/// migration record.
+fn migrate_four_items(
+    name: &str,
+    provider: &str,
+    entry: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, serde_json::Value) {
+    let dir = temp_state(name);
+    let tenants = dir.join("tenants.json");
+    std::fs::write(
+        &tenants,
+        format!(
+            r#"{{"tenants":[{{"tenant_id":"t1","currency":"USD","providers":{{"{provider}":{entry}}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    let export = dir.join("export.json");
+    let records: Vec<serde_json::Value> = (1..=4)
+        .map(|i| serde_json::json!({"id": format!("p{i}"), "name": format!("Item {i}"), "sku": format!("SKU-{i}"), "category": "Tea", "price": format!("2.{i:02}")}))
+        .collect();
+    std::fs::write(&export, serde_json::to_vec(&records).unwrap()).unwrap();
+    let state = dir.join("store");
+    let export_arg = export.to_string_lossy().into_owned();
+    let migrate = [
+        "migrate",
+        "--tenant",
+        "t1",
+        "--source-name",
+        "legacy",
+        "--export",
+        &export_arg,
+        "--approve-all",
+        "--offline",
+        "--destination",
+        provider,
+    ];
+    let (code, out, err) = run(&state, &tenants, &migrate);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let m = json(&out);
+    assert_eq!(m["status"], "completed", "{m}");
+    (state, tenants, m)
 }
