@@ -25,5 +25,5 @@ pub mod webhook;
 pub use calendar::BusinessCalendar;
 pub use routing::{Channel, ChannelSettings, Route, TenantSettings, route};
 pub use severity::{Delivery, Level, Severity, severity};
-pub use template::{Language, Message, Template, render, template_for};
+pub use template::{Language, Message, Template, render, render_envelope, template_for};
 pub use webhook::{SignedHeaders, retry_delay, sign};

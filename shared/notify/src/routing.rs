@@ -14,7 +14,7 @@ use tillbridge_domain::{Envelope, EventType, Timestamp};
 
 use crate::calendar::BusinessCalendar;
 use crate::severity::{Level, Severity, severity_in};
-use crate::template::{Language, NOTIFIABLE, Template, template_for};
+use crate::template::{Language, Message, NOTIFIABLE, Template, render_envelope, template_for};
 
 /// A tenant's notification settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +151,13 @@ pub struct Route<'a> {
     pub severity: Severity,
 }
 
+impl Route<'_> {
+    /// The message of this route for `event` (the one it was routed from).
+    pub fn message(&self, settings: &TenantSettings, event: &Envelope) -> Option<Message> {
+        render_envelope(event, &settings.tenant_name, self.language)
+    }
+}
+
 /// The notifications of `event` under `settings`, decided at `now`.
 pub fn route<'a>(settings: &'a TenantSettings, event: &Envelope, now: Timestamp) -> Vec<Route<'a>> {
     route_in(&BusinessCalendar::sweden(), settings, event, now)
@@ -248,6 +255,12 @@ mod tests {
         assert_eq!(r[1].language, Language::Sv);
         assert_eq!(r[1].template, Template::Quarantine);
         assert_eq!(r[1].severity.delivery, Delivery::Immediate);
+        let mut quarantined = envelope(sample(EventType::WebhookQuarantined));
+        quarantined.provider = Some(tillbridge_domain::Provider::Shopify);
+        let en = r[0].message(&s, &quarantined).expect("message");
+        let sv = r[1].message(&s, &quarantined).expect("message");
+        assert!(en.body.contains("from shopify"), "{}", en.body);
+        assert!(sv.subject.contains("karantän"), "{}", sv.subject);
 
         // Progress (info): the webhook only, email wants warnings and up.
         let r = route(

@@ -121,6 +121,20 @@ pub fn base_level(data: &EventData) -> Option<Level> {
     template_for(data).map(|(_, l)| l)
 }
 
+/// [`render`] from an envelope (its data and vendor).
+pub fn render_envelope(
+    event: &tillbridge_domain::Envelope,
+    tenant_name: &str,
+    lang: Language,
+) -> Option<Message> {
+    render(
+        &event.body,
+        tenant_name,
+        event.provider.as_ref().map(|p| p.as_str()),
+        lang,
+    )
+}
+
 fn yes_no(lang: Language, b: bool) -> &'static str {
     match (lang, b) {
         (Language::En, true) => "yes",
