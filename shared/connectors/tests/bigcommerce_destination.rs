@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{after_throttle, at, env, fast, refused};
+use common::{after_throttle, at, env, fast, record_all, refused, sized_product};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tillbridge_connectors::fake::bigcommerce::{FakeBigCommerce, Store, product, rate_limited};
@@ -41,32 +41,7 @@ fn client(fake: &FakeBigCommerce, token: &str, attempts: u32) -> BigCommerceClie
 
 /// Product `P{i}` with two sizes, priced, in a category, stocked at two locations.
 fn parent(i: usize) -> Parent {
-    let variations = (0..2)
-        .map(|v| CatalogItem {
-            external_id: format!("S{i}-{v}"),
-            parent_id: Some(format!("P{i}")),
-            name: Some(format!("Product {i}")),
-            variant_name: Some(format!("Size {v}")),
-            sku: Some(format!("SKU-{i}-{v}")),
-            barcode: Some("012345678905".into()),
-            price_minor: Some(1000 + i64::try_from(i).unwrap_or(0)),
-            currency: Some(Currency::USD),
-            category: Some(format!("Cat {}", i % 3)),
-            description: Some("Imported".into()),
-            is_active: Some(true),
-            stock_by_location: BTreeMap::from([
-                ("L1".to_owned(), Decimal::from(2)),
-                ("L2".to_owned(), Decimal::from(3)),
-            ]),
-            ..CatalogItem::default()
-        })
-        .collect();
-    Parent {
-        source_id: format!("P{i}"),
-        variations,
-        existing_id: None,
-        redirect_from: Vec::new(),
-    }
+    sized_product(i, 2)
 }
 
 /// A plain product (one variation, no variant name) with SKU `sku`.
@@ -89,12 +64,6 @@ fn plain(source: &str, name: &str, sku: &str, price: i64, stock: i64) -> Parent 
 
 fn parents(n: usize) -> Vec<Parent> {
     (0..n).map(parent).collect()
-}
-
-fn record(journal: &mut Journal, outcomes: Vec<tillbridge_connectors::Outcome>) {
-    for o in outcomes {
-        journal.record(o);
-    }
 }
 
 /// A store holding the merchant's own mug (product 1, base variant 11, SKU `MUG`, $3.00,
@@ -137,7 +106,7 @@ async fn creates_every_product_then_a_rerun_writes_nothing() {
     }
     assert_eq!(report.outcomes[0].variation_ids.len(), 2);
     assert_eq!(report.outcomes[25].variation_ids.len(), 1);
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     assert_eq!(fake.store().products.len(), 26);
     assert_eq!(fake.writes().categories.len(), 3);
 
@@ -233,14 +202,14 @@ async fn an_interrupted_run_resumes_without_duplicates_and_rollback_deletes_all(
     assert!(first.outcomes[0].sent);
     assert_eq!(fake.writes_applied(), before + 1);
     assert_eq!(fake.store().products.len(), 1, "the first create landed");
-    record(&mut journal, first.outcomes);
+    record_all(&mut journal, first.outcomes);
 
     let resumed = client.upsert("m2", &input, &journal).await.expect("resume");
     assert!(resumed.stopped.is_none(), "{:?}", resumed.stopped);
     for o in &resumed.outcomes {
         assert_eq!(o.action, Action::Created, "{o:?}");
     }
-    record(&mut journal, resumed.outcomes);
+    record_all(&mut journal, resumed.outcomes);
     assert_eq!(fake.store().products.len(), 25, "no duplicates");
 
     let undone = rollback(&client, "m2", &journal).await.expect("rollback");
@@ -268,7 +237,7 @@ async fn the_merchants_product_found_by_sku_is_updated_then_restored_by_rollback
     }
     let report = client.upsert("m3", &input, &journal).await.expect("upsert");
     assert!(report.stopped.is_none(), "{:?}", report.stopped);
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let m = &journal.entries["M"];
     assert_eq!(m.action, Action::Updated, "{m:?}");
     assert_eq!(m.object_id.as_deref(), Some("1"));
@@ -313,7 +282,7 @@ async fn redirects_point_old_paths_at_the_new_products_and_rollback_removes_them
         .await
         .expect("upsert");
     let mut journal = Journal::default();
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let p0 = journal
         .object_id("P0")
         .expect("P0")
@@ -339,7 +308,7 @@ async fn redirects_point_old_paths_at_the_new_products_and_rollback_removes_them
         writes,
         "redirects are not made twice"
     );
-    record(&mut journal, again.outcomes);
+    record_all(&mut journal, again.outcomes);
     assert_eq!(journal.entries["P0"].redirects.len(), 2, "kept across runs");
 
     let undone = rollback(&client, "m4", &journal).await.expect("rollback");
@@ -361,7 +330,7 @@ async fn a_product_changed_at_bigcommerce_after_our_write_is_a_conflict_left_alo
         .await
         .expect("upsert");
     let mut journal = Journal::default();
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let edited: u64 = journal
         .object_id("P1")
         .expect("P1")
@@ -489,7 +458,7 @@ async fn a_thousand_products_take_a_lookup_and_a_create_each() {
     // 1 category listing + 3 category creates, then per product a SKU lookup and a create.
     assert_eq!(client.stats().api_calls, 4 + 2 * 1000);
     let mut journal = Journal::default();
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let started = std::time::Instant::now();
     let undone = rollback(&client, "m11", &journal).await.expect("rollback");
     assert!(undone.iter().all(|u| u.verified));

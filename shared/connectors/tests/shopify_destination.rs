@@ -6,13 +6,13 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{env, fast, refused};
+use common::{env, fast, record_all, refused, sized_product};
 use rust_decimal::Decimal;
 use serde_json::json;
 use tillbridge_connectors::fake::shopify::{FakeShopify, Shop};
 use tillbridge_connectors::{
-    Action, ConnectorError, Destination, Journal, Outcome, Parent, PriorState, ShopifyClient,
-    UndoResult, prior_states, rollback,
+    Action, ConnectorError, Destination, Journal, Parent, PriorState, ShopifyClient, UndoResult,
+    prior_states, rollback,
 };
 use tillbridge_domain::{CatalogItem, Currency, Secret};
 
@@ -44,44 +44,18 @@ fn client(fake: &FakeShopify, token: &str, attempts: u32) -> ShopifyClient {
     .expect("client")
 }
 
-/// Product `P{i}` with two sizes, priced, typed, stocked.
+/// Product `P{i}` with two sizes, a mug with an HTML description, stocked at two locations.
 fn parent(i: usize) -> Parent {
-    let variations = (0..2)
-        .map(|v| CatalogItem {
-            external_id: format!("S{i}-{v}"),
-            parent_id: Some(format!("P{i}")),
-            name: Some(format!("Product {i}")),
-            variant_name: Some(format!("Size {v}")),
-            sku: Some(format!("SKU-{i}-{v}")),
-            barcode: Some("012345678905".into()),
-            price_minor: Some(1000 + i64::try_from(i).unwrap_or(0)),
-            currency: Some(Currency::USD),
-            category: Some("Mugs".into()),
-            description: Some("<p>Imported</p>".into()),
-            is_active: Some(true),
-            stock_by_location: BTreeMap::from([
-                ("L1".to_owned(), Decimal::from(2)),
-                ("L2".to_owned(), Decimal::from(3)),
-            ]),
-            ..CatalogItem::default()
-        })
-        .collect();
-    Parent {
-        source_id: format!("P{i}"),
-        variations,
-        existing_id: None,
-        redirect_from: Vec::new(),
+    let mut p = sized_product(i, 2);
+    for v in &mut p.variations {
+        v.category = Some("Mugs".into());
+        v.description = Some("<p>Imported</p>".into());
     }
+    p
 }
 
 fn parents(n: usize) -> Vec<Parent> {
     (0..n).map(parent).collect()
-}
-
-fn record(journal: &mut Journal, outcomes: Vec<Outcome>) {
-    for o in outcomes {
-        journal.record(o);
-    }
 }
 
 fn titles(fake: &FakeShopify) -> Vec<String> {
@@ -145,7 +119,7 @@ async fn creates_every_product_then_a_rerun_writes_nothing() {
     }
     assert_eq!(report.outcomes[0].variation_ids.len(), 2);
     let mut journal = Journal::default();
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let id = journal.object_id("P1").expect("mapped").to_owned();
     let back = client
         .read_back(std::slice::from_ref(&id))
@@ -244,11 +218,11 @@ async fn an_interrupted_run_resumes_without_duplicates_and_rollback_deletes_all(
         fake.shop().products.len() <= 1,
         "at most the first create landed"
     );
-    record(&mut journal, first.outcomes);
+    record_all(&mut journal, first.outcomes);
 
     let resumed = client.upsert("m2", &input, &journal).await.expect("resume");
     assert!(resumed.stopped.is_none(), "{:?}", resumed.stopped);
-    record(&mut journal, resumed.outcomes);
+    record_all(&mut journal, resumed.outcomes);
     for o in journal.entries.values() {
         assert_eq!(o.action, Action::Created, "{o:?}");
     }
@@ -279,7 +253,7 @@ async fn the_merchants_product_found_by_sku_is_updated_then_restored_with_its_st
     }
     let report = client.upsert("m3", &input, &journal).await.expect("upsert");
     assert!(report.stopped.is_none(), "{:?}", report.stopped);
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let m = &journal.entries["M"];
     assert_eq!(m.action, Action::Updated, "{m:?}");
     assert_eq!(m.object_id.as_deref(), Some("1"));
@@ -334,7 +308,7 @@ async fn redirects_point_old_paths_at_the_new_products_and_rollback_removes_them
         .await
         .expect("upsert");
     let mut journal = Journal::default();
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let redirects = fake.redirects();
     assert_eq!(redirects.len(), 3);
     let r = redirects
@@ -352,7 +326,7 @@ async fn redirects_point_old_paths_at_the_new_products_and_rollback_removes_them
         writes,
         "redirects are not made twice"
     );
-    record(&mut journal, again.outcomes);
+    record_all(&mut journal, again.outcomes);
     assert_eq!(journal.entries["P0"].redirects.len(), 2, "kept across runs");
 
     // A redirect made by a create whose answer was lost is adopted, not duplicated.
@@ -391,7 +365,7 @@ async fn a_product_edited_at_shopify_after_our_write_is_a_conflict_left_alone() 
         .await
         .expect("upsert");
     let mut journal = Journal::default();
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let edited = format!(
         "gid://shopify/Product/{}",
         journal.object_id("P1").expect("P1")
@@ -500,7 +474,7 @@ async fn measure_a_thousand_products_and_their_rollback() {
     assert!(report.stopped.is_none());
     let write = (t.elapsed(), client.stats());
     let mut journal = Journal::default();
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let t = std::time::Instant::now();
     let again = client
         .upsert("m-measure", &input, &journal)

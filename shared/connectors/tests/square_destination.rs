@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{after_throttle, at, env, fast, malformed_path, refused};
+use common::{after_throttle, at, env, fast, malformed_path, refused, sized_product};
 use rust_decimal::Decimal;
 use tillbridge_connectors::fake::Canned;
 use tillbridge_connectors::fake::square::{Catalog, FakeItem, FakeSquare, FakeVariation};
@@ -14,7 +14,7 @@ use tillbridge_connectors::{
     Action, ConnectorError, Destination, Journal, Parent, PriorState, SquareClient, UndoResult,
     prior_states, rollback,
 };
-use tillbridge_domain::{CatalogItem, Currency, Secret};
+use tillbridge_domain::Secret;
 
 const TOKEN: &str = "tok-dest";
 
@@ -37,31 +37,13 @@ fn client(fake: &FakeSquare, token: &str, attempts: u32) -> SquareClient {
     .expect("client")
 }
 
-/// Product `P{i}` with two variations, priced, in a category, stocked at L1.
+/// Product `P{i}` with two sizes, 2.5 in stock at L1.
 fn parent(i: usize) -> Parent {
-    let variations = (0..2)
-        .map(|v| CatalogItem {
-            external_id: format!("S{i}-{v}"),
-            parent_id: Some(format!("P{i}")),
-            name: Some(format!("Product {i}")),
-            variant_name: Some(format!("Size {v}")),
-            sku: Some(format!("SKU-{i}-{v}")),
-            barcode: Some("012345678905".into()),
-            price_minor: Some(1000 + i64::try_from(i).unwrap_or(0)),
-            currency: Some(Currency::USD),
-            category: Some(format!("Cat {}", i % 3)),
-            description: Some("Imported".into()),
-            is_active: Some(true),
-            stock_by_location: BTreeMap::from([("L1".to_owned(), Decimal::new(25, 1))]),
-            ..CatalogItem::default()
-        })
-        .collect();
-    Parent {
-        source_id: format!("P{i}"),
-        variations,
-        existing_id: None,
-        redirect_from: Vec::new(),
+    let mut p = sized_product(i, 2);
+    for v in &mut p.variations {
+        v.stock_by_location = BTreeMap::from([("L1".to_owned(), Decimal::new(25, 1))]);
     }
+    p
 }
 
 fn parents(n: usize) -> Vec<Parent> {

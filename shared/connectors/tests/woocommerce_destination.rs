@@ -7,13 +7,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{after_throttle, at, env, fast, refused};
+use common::{after_throttle, at, env, fast, record_all, refused, sized_product};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tillbridge_connectors::fake::Canned;
 use tillbridge_connectors::fake::woocommerce::{FakeWooCommerce, Store, simple};
 use tillbridge_connectors::{
-    Action, ConnectorError, Destination, Journal, Outcome, Parent, PriorState, UndoResult,
+    Action, ConnectorError, Destination, Journal, Parent, PriorState, UndoResult,
     WooCommerceClient, prior_states, rollback,
 };
 use tillbridge_domain::{CatalogItem, Currency, Secret};
@@ -42,44 +42,18 @@ fn client(fake: &FakeWooCommerce, secret: &str, attempts: u32) -> WooCommerceCli
     .expect("client")
 }
 
-/// Product `P{i}`: two sizes (a variable product), except every fourth, a simple one.
+/// Product `P{i}`: two sizes (a variable product), except every fourth, a simple one; no
+/// barcodes.
 fn parent(i: usize) -> Parent {
-    let sizes = if i % 4 == 3 { 1 } else { 2 };
-    let variations = (0..sizes)
-        .map(|v| CatalogItem {
-            external_id: format!("S{i}-{v}"),
-            parent_id: Some(format!("P{i}")),
-            name: Some(format!("Product {i}")),
-            variant_name: (sizes > 1).then(|| format!("Size {v}")),
-            sku: Some(format!("SKU-{i}-{v}")),
-            price_minor: Some(1000 + i64::try_from(i).unwrap_or(0)),
-            currency: Some(Currency::USD),
-            category: Some(format!("Cat {}", i % 3)),
-            description: Some("Imported".into()),
-            is_active: Some(true),
-            stock_by_location: BTreeMap::from([
-                ("L1".to_owned(), Decimal::from(2)),
-                ("L2".to_owned(), Decimal::from(3)),
-            ]),
-            ..CatalogItem::default()
-        })
-        .collect();
-    Parent {
-        source_id: format!("P{i}"),
-        variations,
-        existing_id: None,
-        redirect_from: Vec::new(),
+    let mut p = sized_product(i, if i % 4 == 3 { 1 } else { 2 });
+    for v in &mut p.variations {
+        v.barcode = None;
     }
+    p
 }
 
 fn parents(n: usize) -> Vec<Parent> {
     (0..n).map(parent).collect()
-}
-
-fn record(journal: &mut Journal, outcomes: Vec<Outcome>) {
-    for o in outcomes {
-        journal.record(o);
-    }
 }
 
 fn with_categories(fake: &FakeWooCommerce) {
@@ -135,7 +109,7 @@ async fn creates_every_product_then_a_rerun_writes_nothing() {
     assert_eq!(report.outcomes[0].variation_ids.len(), 2);
     assert_eq!(report.outcomes[3].variation_ids.len(), 1);
     let mut journal = Journal::default();
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     assert_eq!(
         counts(&fake),
         (120, 180),
@@ -244,14 +218,14 @@ async fn an_interrupted_run_resumes_without_duplicates_and_rollback_deletes_all(
         (100, 0),
         "the products landed, no variations yet"
     );
-    record(&mut journal, first.outcomes);
+    record_all(&mut journal, first.outcomes);
 
     let resumed = client.upsert("m3", &input, &journal).await.expect("resume");
     assert!(resumed.stopped.is_none(), "{:?}", resumed.stopped);
     for o in &resumed.outcomes {
         assert_eq!(o.action, Action::Created, "{o:?}");
     }
-    record(&mut journal, resumed.outcomes);
+    record_all(&mut journal, resumed.outcomes);
     assert_eq!(counts(&fake), (120, 180), "no duplicates");
 
     let undone = rollback(&client, "m3", &journal).await.expect("rollback");
@@ -281,7 +255,7 @@ async fn the_merchants_product_found_by_sku_is_updated_then_restored_by_rollback
     }
     let report = client.upsert("m4", &input, &journal).await.expect("upsert");
     assert!(report.stopped.is_none(), "{:?}", report.stopped);
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let m = &journal.entries["M"];
     assert_eq!(m.action, Action::Updated, "{m:?}");
     assert_eq!(m.object_id.as_deref(), Some("7"));
@@ -322,7 +296,7 @@ async fn a_product_changed_in_wp_admin_after_our_write_is_a_conflict_left_alone(
         .await
         .expect("upsert");
     let mut journal = Journal::default();
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let edited: u64 = journal
         .object_id("P1")
         .expect("P1")
@@ -439,7 +413,7 @@ async fn a_thousand_products_take_one_batch_per_hundred_plus_lookups_and_variati
     // 750 variation batches (one per variable product), 10 version read-backs.
     assert_eq!(client.stats().api_calls, 2 + 1000 + 10 + 750 + 10);
     let mut journal = Journal::default();
-    record(&mut journal, report.outcomes);
+    record_all(&mut journal, report.outcomes);
     let started = std::time::Instant::now();
     let undone = rollback(&client, "m10", &journal).await.expect("rollback");
     assert!(undone.iter().all(|u| u.verified));

@@ -86,3 +86,50 @@ pub async fn after_throttle<T>(
 pub fn external_ids(items: &[FetchedItem]) -> Vec<&str> {
     items.iter().map(|i| i.item.external_id.as_str()).collect()
 }
+
+/// Product `P{i}` for the destination writers' tests: `sizes` variations `S{i}-{v}` (named
+/// `Size {v}` when there is more than one), SKU `SKU-{i}-{v}`, a barcode, 10.00 USD plus `i`
+/// cents, category `Cat {i % 3}`, described and active, 2 in stock at L1 and 3 at L2.
+pub fn sized_product(i: usize, sizes: usize) -> tillbridge_connectors::Parent {
+    use std::collections::BTreeMap;
+
+    use rust_decimal::Decimal;
+    use tillbridge_domain::{CatalogItem, Currency};
+
+    let variations = (0..sizes)
+        .map(|v| CatalogItem {
+            external_id: format!("S{i}-{v}"),
+            parent_id: Some(format!("P{i}")),
+            name: Some(format!("Product {i}")),
+            variant_name: (sizes > 1).then(|| format!("Size {v}")),
+            sku: Some(format!("SKU-{i}-{v}")),
+            barcode: Some("012345678905".into()),
+            price_minor: Some(1000 + i64::try_from(i).unwrap_or(0)),
+            currency: Some(Currency::USD),
+            category: Some(format!("Cat {}", i % 3)),
+            description: Some("Imported".into()),
+            is_active: Some(true),
+            stock_by_location: BTreeMap::from([
+                ("L1".to_owned(), Decimal::from(2)),
+                ("L2".to_owned(), Decimal::from(3)),
+            ]),
+            ..CatalogItem::default()
+        })
+        .collect();
+    tillbridge_connectors::Parent {
+        source_id: format!("P{i}"),
+        variations,
+        existing_id: None,
+        redirect_from: Vec::new(),
+    }
+}
+
+/// Records every outcome in the journal, as a migration does after each call.
+pub fn record_all(
+    journal: &mut tillbridge_connectors::Journal,
+    outcomes: Vec<tillbridge_connectors::Outcome>,
+) {
+    for o in outcomes {
+        journal.record(o);
+    }
+}
