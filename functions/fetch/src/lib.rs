@@ -7,7 +7,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde::Deserialize;
 use tillbridge_accounting::metering::Metering;
 use tillbridge_domain::event::{
-    Change, EventData, FetchRequested, SCHEMA_VERSION, derive_event_id,
+    Change, CutoverRequested, EventData, FetchRequested, SCHEMA_VERSION, derive_event_id,
 };
 use tillbridge_domain::{CorrelationId, Envelope, Provider, TenantId};
 use tillbridge_fetch::{FetchError, Fetcher, SyncReport};
@@ -30,21 +30,27 @@ pub enum Invocation {
     Queue(SqsEvent),
 }
 
-/// Thin notifications: each pulls the tenant's changes (once per burst).
+/// Thin notifications: each pulls the tenant's changes (once per burst). A pull that changed
+/// the catalog of a tenant whose migration is in its cutover raises
+/// `migration.cutover.requested` on `bus`, so the changes flow on to the destination.
 pub async fn handle(
     fetcher: &Fetcher,
     blobs: &dyn BlobStore,
+    bus: &dyn EventBus,
     metering: Option<&Metering>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
     for_each_record(event, metering, |body| async move {
         match read_bus_message(&body, blobs).await {
             Ok(envelope) => {
-                let result = fetcher.on_notify(&envelope).await.map(|report| {
-                    if let Some(r) = report {
+                let result = match fetcher.on_notify(&envelope).await {
+                    Ok(Some(r)) => {
                         log_report(&r, "fetched on notification");
+                        request_cutover(fetcher, bus, &envelope, &r).await
                     }
-                });
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                };
                 Handled {
                     tenant: Some(envelope.tenant_id),
                     result,
@@ -57,6 +63,46 @@ pub async fn handle(
         }
     })
     .await
+}
+
+/// `migration.cutover.requested` when the pull changed a watched namespace (a cutover).
+async fn request_cutover(
+    fetcher: &Fetcher,
+    bus: &dyn EventBus,
+    notification: &Envelope,
+    r: &SyncReport,
+) -> Result<(), FetchError> {
+    if r.created + r.changed + r.deleted == 0 {
+        return Ok(());
+    }
+    let Some(provider) = notification.provider else {
+        return Ok(());
+    };
+    let namespace = provider.as_str().to_owned();
+    let watched = tillbridge_catalog::watch::watcher(
+        fetcher.table.as_ref(),
+        &notification.tenant_id,
+        &namespace,
+    )
+    .await?;
+    if watched.is_none() {
+        return Ok(());
+    }
+    let now = fetcher.clock.now();
+    let event = Envelope {
+        event_id: derive_event_id(&format!("cutover/{}", notification.event_id), 0),
+        entity_id: namespace.clone(),
+        body: EventData::MigrationCutoverRequested(CutoverRequested { namespace }),
+        schema_version: SCHEMA_VERSION,
+        tenant_id: notification.tenant_id.clone(),
+        provider: None,
+        occurred_at: now,
+        received_at: now,
+        correlation_id: notification.correlation_id.clone(),
+        delivery_key: None,
+    };
+    tillbridge_ports::publish(bus, &[event]).await?;
+    Ok(())
 }
 
 /// The schedule: one `pos.fetch.requested` per tenant and vendor with API credentials, so

@@ -39,7 +39,7 @@ async fn main() -> Result<(), Error> {
         move |event: LambdaEvent<fetch::Invocation>| async move {
             match event.payload {
                 fetch::Invocation::Queue(sqs) => Ok::<_, Error>(serde_json::to_value(
-                    fetch::handle(fetcher, blobs, Some(metering), sqs).await,
+                    fetch::handle(fetcher, blobs, bus, Some(metering), sqs).await,
                 )?),
                 fetch::Invocation::Schedule { action } if action == "scheduled-sync" => {
                     let queued = fetch::scheduled(fetcher, bus).await?;

@@ -69,7 +69,8 @@ async fn notifications_from_sqs_and_the_schedule_pull_and_apply() {
         record("c", "not json".into()),
     ];
     let blobs = MemoryBlobStore::default();
-    let r = handle(&f, &blobs, None, event).await;
+    let bus = tillbridge_ports::memory::RecordingBus::default();
+    let r = handle(&f, &blobs, &bus, None, event).await;
     let failed: Vec<&str> = r
         .batch_item_failures
         .iter()

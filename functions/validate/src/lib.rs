@@ -58,7 +58,7 @@ async fn process(
         envelope.body,
         EventData::MigrationMappingApproved(_) | EventData::MigrationApplyRequested(_)
     ) {
-        return migration::handle_with(
+        migration::handle_with(
             deps.table.as_ref(),
             deps.blobs.as_ref(),
             deps.bus.as_ref(),
@@ -66,7 +66,21 @@ async fn process(
             envelope,
             stop,
         )
-        .await;
+        .await?;
+        // A migration that completed lets the changes that waited for it flow.
+        flow_cutover(deps, envelope).await;
+        return Ok(());
+    }
+    if matches!(envelope.body, EventData::MigrationCutoverRequested(_)) {
+        // A vendor pull changed a catalog in cutover: failures stay marked, so retry the event.
+        return migration::destination::flow(
+            deps.table.as_ref(),
+            deps.destinations.as_deref(),
+            &envelope.tenant_id,
+            envelope.received_at,
+        )
+        .await
+        .map(|_| ());
     }
     if matches!(envelope.body, EventData::MigrationValidationRequested(_)) {
         let report = batch_validation::validate_batch(
@@ -83,9 +97,29 @@ async fn process(
             .await?;
     } else {
         // The catalog logs and counts each outcome.
-        catalog::apply_and_count(deps.table.as_ref(), envelope).await?;
+        if catalog::apply_and_count(deps.table.as_ref(), envelope).await?
+            == catalog::ApplyOutcome::Applied
+        {
+            flow_cutover(deps, envelope).await;
+        }
     }
     Ok(())
+}
+
+/// Flows a tenant's cutover (source changes on to a migration's destination) after a change;
+/// a failure is logged and leaves the changes marked for the next flow (the catalog event
+/// itself is applied and acknowledged).
+async fn flow_cutover(deps: &Deps, envelope: &Envelope) {
+    if let Err(e) = migration::destination::flow(
+        deps.table.as_ref(),
+        deps.destinations.as_deref(),
+        &envelope.tenant_id,
+        envelope.received_at,
+    )
+    .await
+    {
+        tracing::warn!(tenant = %envelope.tenant_id, correlation_id = %envelope.correlation_id, error = %e, "cutover flow failed; the changes stay marked");
+    }
 }
 
 #[cfg(test)]

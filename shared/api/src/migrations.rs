@@ -7,7 +7,7 @@
 //! GET  /v1/migrations/{id}                 status, progress, validation summary
 //! GET  /v1/migrations/{id}/mappings        the suggestions and decisions
 //! PUT  /v1/migrations/{id}/mappings        overrides (audited)
-//! POST /v1/migrations/{id}/approve|pause|resume|cancel|rollback
+//! POST /v1/migrations/{id}/approve|pause|resume|cancel|rollback|switch
 //!                                          (approve {"preview": true}: stop after validation;
 //!                                          approving a previewed migration applies it)
 //! GET  /v1/migrations/{id}/report          the validation report
@@ -27,7 +27,7 @@ use crate::access::Permission;
 use crate::{Api, Request, Response, RouteId, authorize};
 
 /// The operator actions on one migration: `POST /v1/migrations/{id}/{action}`.
-pub const ACTIONS: [&str; 5] = ["approve", "pause", "resume", "cancel", "rollback"];
+pub const ACTIONS: [&str; 6] = ["approve", "pause", "resume", "cancel", "rollback", "switch"];
 
 fn reply(status: u16, v: &Value) -> Response {
     Response::json(status, v)
@@ -417,6 +417,17 @@ async fn act(api: &Api, m: &Migration, action: &str, req: &Request<'_>) -> Respo
         "pause" => migration::pause(t, id, &by, at).await,
         "resume" => migration::resume(t, b, id, &by, at).await,
         "cancel" => migration::cancel(t, b, id, &by, at).await,
+        "switch" => {
+            // A last flow of what is pending, through the tenant's destination credentials.
+            let dests = migration::destination::TenantDestinations {
+                table: api.table.clone(),
+                clock: api.clock.clone(),
+                directory: api.directory.clone(),
+                secrets: api.secrets.clone(),
+                http: Some(migration::destination::bounded_http),
+            };
+            migration::destination::switch(t, Some(&dests), id, at).await
+        }
         _ => migration::request_rollback(t, b, id, &by, at).await,
     };
     match result {
@@ -427,6 +438,19 @@ async fn act(api: &Api, m: &Migration, action: &str, req: &Request<'_>) -> Respo
 
 /// The validation report as a CSV download (`?format=csv` or `Accept: text/csv`).
 async fn report_csv(api: &Api, m: &Migration) -> Response {
+    if m.destination.is_some() {
+        // With the write's outcome per item: the results file of the destination.
+        return match migration::destination::report_json(api.table.as_ref(), api.blobs.as_ref(), m)
+            .await
+        {
+            Ok(Some(v)) => Response::csv(
+                migration::preview::report_csv(&v),
+                &format!("report-{}", m.id),
+            ),
+            Ok(None) => error(404, "not written yet"),
+            Err(e) => internal(&e),
+        };
+    }
     match api.blobs.get(&migration::prepare::report_key(m)).await {
         Ok(Some(body)) => match serde_json::from_slice::<serde_json::Value>(&body) {
             Ok(report) => Response::csv(

@@ -553,7 +553,9 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
     (
         RouteId::MigrationAction,
         doc(
-            "approve, pause, resume, cancel or rollback (audited with the operator).",
+            "approve, pause, resume, cancel, rollback or switch (audited with the operator). switch: \
+             the merchant moved to the destination; the cutover's pending source changes flow a \
+             last time, then no more flow (409 without an active cutover).",
             &[],
             None,
             ACT,
@@ -565,7 +567,9 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
             "The validation report (JSON); with ?format=csv or Accept: text/csv a CSV download, \
              one row per item and finding (name, variant, SKU, action, rule, severity, message, \
              fix). With a destination, every item carries `destination` {provider, object_id, \
-             action}.",
+             action}, `cutover` lists what flowed since the apply, and the CSV is the per-item \
+             results file (destination, destination_id, destination_action, \
+             destination_reason).",
             &[FORMAT],
             None,
             READ,

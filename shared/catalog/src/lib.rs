@@ -19,6 +19,7 @@ mod error;
 pub mod keys;
 mod read;
 pub mod record;
+pub mod watch;
 mod write;
 pub mod xref;
 
@@ -87,6 +88,7 @@ pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, 
         | EventData::MigrationMappingApproved(_)
         | EventData::MigrationApplyRequested(_)
         | EventData::MigrationApplied(_)
+        | EventData::MigrationCutoverRequested(_)
         | EventData::MigrationRollbackRequested(_)
         | EventData::MigrationRolledBack(_) => Ok(ApplyOutcome::Recorded),
     }
@@ -193,6 +195,10 @@ pub async fn apply_and_count(
         (&event.body, outcome)
     {
         xref::index(table, &event.tenant_id, namespace(event), &u.item).await?;
+    }
+    if outcome == ApplyOutcome::Applied {
+        // A watched namespace (a migration's cutover) learns what changed.
+        watch::note(table, event).await?;
     }
     tillbridge_ports::metrics::count(
         "ApplyOutcomes",

@@ -66,8 +66,10 @@ pub struct Common {
     /// Tenants file; default STATE/tenants.json, else the bundled samples.
     #[arg(long)]
     tenants: Option<PathBuf>,
-    /// Output on stdout: a summary for people, or the migration record as JSON.
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    /// Output on stdout: a summary for people, or the migration record as JSON (`migration
+    /// report`: the report as JSON, or `csv`: one row per item and finding, with the
+    /// destination's id and outcome per item when the migration has a destination).
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "csv"])]
     format: String,
     /// Who is acting (recorded in the audit report).
     #[arg(long, default_value = "cli")]
@@ -103,6 +105,20 @@ pub enum MigrationCommand {
     },
     /// The audit report (JSON): approvals, overrides, AI calls, counts, rollback.
     Audit {
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The cutover of a migration with a destination: flows the source changes waiting now,
+    /// then prints what flowed (JSON).
+    Cutover {
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The merchant switched to the destination: a last flow of pending source changes, then
+    /// the cutover ends (nothing flows after).
+    Switch {
         id: String,
         #[command(flatten)]
         common: Common,
@@ -258,7 +274,7 @@ pub fn migration(c: MigrationCommand) -> Outcome {
             MigrationCommand::Report { id, common } => {
                 let rt = open(&common).await?;
                 let m = load(&rt, &id).await?;
-                if m.destination.is_none() {
+                if m.destination.is_none() && common.format != "csv" {
                     let key = tillbridge_migration::prepare::report_key(&m);
                     return print_blob(&rt, &key).await;
                 }
@@ -268,8 +284,49 @@ pub fn migration(c: MigrationCommand) -> Outcome {
                         .await
                         .map_err(usage)?
                         .ok_or_else(|| Failure::usage("the report is not written yet"))?;
+                if common.format == "csv" {
+                    print!("{}", migration::preview::report_csv(&report));
+                } else {
+                    println!("{}", serde_json::to_string_pretty(&report).map_err(usage)?);
+                }
+                Ok(())
+            }
+            MigrationCommand::Cutover { id, common } => {
+                let rt = open(&common).await?;
+                let m = load(&rt, &id).await?;
+                let flowed = migration::destination::flow(
+                    rt.table.as_ref(),
+                    Some(rt.destinations.as_ref()),
+                    &m.tenant_id,
+                    rt.clock.now(),
+                )
+                .await
+                .map_err(|e| Failure::usage(format!("cutover flow: {e}")))?;
+                let m = load(&rt, &id).await?;
+                let report = migration::destination::cutover_report(rt.table.as_ref(), &m)
+                    .await
+                    .map_err(usage)?
+                    .ok_or_else(|| {
+                        Failure::usage(
+                            "this migration has no cutover (no destination, or not applied yet)",
+                        )
+                    })?;
+                eprintln!("flowed {flowed} product(s) now");
                 println!("{}", serde_json::to_string_pretty(&report).map_err(usage)?);
                 Ok(())
+            }
+            MigrationCommand::Switch { id, common } => {
+                let rt = open(&common).await?;
+                let mid = migration_id(&id)?;
+                let m = migration::destination::switch(
+                    rt.table.as_ref(),
+                    Some(rt.destinations.as_ref()),
+                    &mid,
+                    rt.clock.now(),
+                )
+                .await
+                .map_err(refused)?;
+                output(&rt, &m, &common.format).await
             }
             MigrationCommand::Audit { id, common } => {
                 let rt = open(&common).await?;

@@ -140,6 +140,8 @@ event_types! {
     MigrationApplyRequested(ApplyRequested) = "migration.apply.requested",
     /// A migration was applied to the tenant's catalog after a snapshot of it.
     MigrationApplied(MigrationApplied) = "migration.applied",
+    /// A vendor pull changed the catalog of a tenant whose migration is in its cutover: the changes wait to flow to the migration's destination.
+    MigrationCutoverRequested(CutoverRequested) = "migration.cutover.requested",
     /// An operator asked to undo a migration.
     MigrationRollbackRequested(RollbackRequested) = "migration.rollback.requested",
     /// A migration was undone and the result verified against the snapshot; conflicts = items changed by others since, kept.
@@ -511,6 +513,17 @@ pub struct ApplyRequested {
     pub migration_id: String,
     /// The index of the first prepared item still to apply.
     pub from: u64,
+}
+
+/// Source changes of a tenant in a migration's cutover wait to flow to the destination
+/// (raised by the vendor fetcher after a pull changed the catalog; webhook changes flow from
+/// the catalog consumer directly).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CutoverRequested {
+    /// The catalog namespace (vendor) whose items changed.
+    #[schemars(length(min = 1))]
+    pub namespace: String,
 }
 
 /// A migration was applied to the tenant's catalog (after a snapshot of it).

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tillbridge_domain::Envelope;
 use tillbridge_domain::event::EventData;
+use tillbridge_domain::{Envelope, TenantId};
 use tillbridge_ports::bus::{LocalBus, Rule, read_bus_message};
 use tillbridge_ports::tenants::Tenants;
 use tillbridge_ports::{
@@ -79,6 +79,12 @@ pub struct LocalRuntime {
     pub check: SignatureCheck,
     /// How long a received message stays invisible (a crashed worker's messages return after it).
     pub visibility: Duration,
+    /// Tenants whose catalog changed (or whose migration moved on) since their cutovers last
+    /// flowed to their destinations: flowed on the migration lane, never on the webhook path.
+    pub cutover_due: std::sync::Mutex<std::collections::BTreeSet<TenantId>>,
+    /// Tenants whose last cutover flow failed, and when to try again (a vendor that is down
+    /// is not called on every step).
+    pub cutover_retry: std::sync::Mutex<std::collections::BTreeMap<TenantId, std::time::Instant>>,
 }
 
 /// A dead-letter queue's name, the queue itself and the work queue it feeds back.
@@ -150,6 +156,7 @@ impl LocalRuntime {
                             "migration.mapping.approved".into(),
                             "migration.apply.requested".into(),
                             "migration.rollback.requested".into(),
+                            "migration.cutover.requested".into(),
                         ],
                         target: migrations_queue.clone(),
                     },
@@ -222,6 +229,8 @@ impl LocalRuntime {
             ingress,
             check,
             visibility: VISIBILITY,
+            cutover_due: std::sync::Mutex::default(),
+            cutover_retry: std::sync::Mutex::default(),
         }
     }
 
@@ -295,10 +304,14 @@ impl LocalRuntime {
                     .await
                     .map_err(Into::into)
                 }
-                Ok(event) => catalog::apply_and_count(self.table.as_ref(), &event)
-                    .await
-                    .map(|_| ())
-                    .map_err(Into::into),
+                Ok(event) => match catalog::apply_and_count(self.table.as_ref(), &event).await {
+                    Ok(catalog::ApplyOutcome::Applied) => {
+                        self.cutover_due(&event.tenant_id);
+                        Ok(())
+                    }
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e.into()),
+                },
                 Err(e) => Err(e.into()),
             };
             settle(self.catalog_queue.as_ref(), &m, result, &mut report).await?;
@@ -330,12 +343,13 @@ impl LocalRuntime {
         let mut report = StepReport::default();
         for m in self.fetch_queue.receive(BATCH, self.visibility).await? {
             let result = match read_bus_message(&m.body, self.blobs.as_ref()).await {
-                Ok(event) => self
-                    .fetcher
-                    .on_notify(&event)
-                    .await
-                    .map(|_| ())
-                    .map_err(Into::into),
+                Ok(event) => {
+                    let r = self.fetcher.on_notify(&event).await;
+                    if r.is_ok() {
+                        self.cutover_due(&event.tenant_id);
+                    }
+                    r.map(|_| ()).map_err(Into::into)
+                }
                 Err(e) => Err(e.into()),
             };
             settle(self.fetch_queue.as_ref(), &m, result, &mut report).await?;
@@ -357,12 +371,66 @@ impl LocalRuntime {
             .await?
         {
             let result = match read_bus_message(&m.body, self.blobs.as_ref()).await {
-                Ok(event) => self.migration_step(&event, stop).await,
+                Ok(event) => {
+                    let r = self.migration_step(&event, stop).await;
+                    // A migration that completed lets the changes that waited flow.
+                    self.cutover_due(&event.tenant_id);
+                    r
+                }
                 Err(e) => Err(e.into()),
             };
             settle(self.migrations_queue.as_ref(), &m, result, &mut report).await?;
         }
+        self.flow_cutovers().await;
         Ok(report)
+    }
+
+    fn cutover_due(&self, tenant: &TenantId) {
+        if let Ok(mut due) = self.cutover_due.lock() {
+            due.insert(tenant.clone());
+        }
+    }
+
+    /// Flows the cutovers of the tenants due (shared/design/CLI.md "Destination"); a tenant
+    /// whose flow failed stays due and is tried again on the next step.
+    pub async fn flow_cutovers(&self) -> u64 {
+        let now = std::time::Instant::now();
+        let mut due = match self.cutover_due.lock() {
+            Ok(mut due) => std::mem::take(&mut *due),
+            Err(_) => return 0,
+        };
+        if let Ok(mut retry) = self.cutover_retry.lock() {
+            retry.retain(|tenant, at| {
+                if *at <= now {
+                    due.insert(tenant.clone());
+                    false
+                } else {
+                    // Backing off: stays out of this flow (and keeps its retry time).
+                    due.remove(tenant);
+                    true
+                }
+            });
+        }
+        let mut flowed = 0;
+        for tenant in due {
+            match tillbridge_migration::destination::flow(
+                self.table.as_ref(),
+                Some(self.destinations.as_ref()),
+                &tenant,
+                self.clock.now(),
+            )
+            .await
+            {
+                Ok(n) => flowed += n,
+                Err(e) => {
+                    warn!(tenant = %tenant, error = %e, "cutover flow failed; retrying in {} s", CUTOVER_RETRY.as_secs());
+                    if let Ok(mut retry) = self.cutover_retry.lock() {
+                        retry.insert(tenant, now + CUTOVER_RETRY);
+                    }
+                }
+            }
+        }
+        flowed
     }
 
     async fn migration_step(
@@ -370,6 +438,11 @@ impl LocalRuntime {
         event: &Envelope,
         stop: &(dyn Fn() -> bool + Sync),
     ) -> Result<(), LocalError> {
+        if let EventData::MigrationCutoverRequested(_) = &event.body {
+            // Flowed after this batch (see flow_cutovers), on this lane.
+            self.cutover_due(&event.tenant_id);
+            return Ok(());
+        }
         if let EventData::MigrationRequested(_) = &event.body {
             return tillbridge_migration::suggest(
                 self.table.as_ref(),
@@ -464,6 +537,9 @@ where
             }
         })
 }
+
+/// How long a tenant whose cutover flow failed waits before the next try.
+pub const CUTOVER_RETRY: Duration = Duration::from_secs(5);
 
 /// How long one migration step works before it hands over to its own continuation.
 pub const MIGRATION_SLICE: Duration = Duration::from_secs(1);

@@ -131,6 +131,8 @@ pub async fn apply(
     if m.status != Status::Applying || m.paused {
         return Ok(());
     }
+    // From the apply on, source changes are watched for the destination (the cutover).
+    m = crate::destination::begin_cutover(table, &m, at).await?;
     if m.snapshot.is_none() {
         let manifest = snapshot::take(table, blobs, &m, at).await?;
         m = match update(table, id, |m| {

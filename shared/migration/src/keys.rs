@@ -5,7 +5,8 @@
 //!   changed (kind `item` or `customer`), for the undo; `conflict#<kind>#<id>`: records the
 //!   rollback left alone because they changed after the apply; `dest#<source id>`: the
 //!   destination journal (one [`tillbridge_connectors::Outcome`] per source product, prior
-//!   state included); `dest_undo`: what a rollback did at the destination.
+//!   state included); `dest_undo`: what a rollback did at the destination; `cutover#<source
+//!   product id>`: what the cutover last flowed of one product (a [`crate::destination::FlowLine`]).
 //! - `migration#<tenant>` → `<migration id>#validation`: a batch validation's summary.
 //! - `migrations#<tenant>` → `<id>`: index of a tenant's migrations.
 //! - `idmap#<tenant>#<source>` → `<source id>`: source id → catalog id.
@@ -121,6 +122,14 @@ pub fn snapshot_blobs(tenant: &TenantId, id: &MigrationId) -> (String, String) {
 
 /// Sort-key prefix of the destination journal.
 pub const DEST_PREFIX: &str = "dest#";
+
+/// Sort-key prefix of the cutover's flow lines.
+pub const CUTOVER_PREFIX: &str = "cutover#";
+
+/// Sort key of what the cutover last flowed of one source product.
+pub fn cutover_sk(product_id: &str) -> String {
+    format!("{CUTOVER_PREFIX}{product_id}")
+}
 
 /// Sort key of the destination journal entry of one source product.
 pub fn dest_sk(source_id: &str) -> String {

@@ -164,9 +164,15 @@ pub fn item_entries(
 /// preview without findings gets one row), with the item's name, variant, SKU, what the apply
 /// does with it, the rule, severity, message and fix. Read from the stored report's `items`
 /// (and `held_back_items`); the csv crate quotes what needs quoting.
+///
+/// A migration with a destination (the report has `destination`) is also the per-item results
+/// file of the write there: four more columns, `destination` (the vendor),
+/// `destination_id` (the object id there), `destination_action` (`created`, `updated`,
+/// `unchanged`, `failed`) and `destination_reason`.
 pub fn report_csv(report: &serde_json::Value) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let header = [
+    let with_destination = report.get("destination").is_some_and(|d| d.is_object());
+    let mut header = vec![
         "external_id",
         "name",
         "variant_name",
@@ -177,7 +183,15 @@ pub fn report_csv(report: &serde_json::Value) -> String {
         "message",
         "fix",
     ];
-    let _ = w.write_record(header);
+    if with_destination {
+        header.extend([
+            "destination",
+            "destination_id",
+            "destination_action",
+            "destination_reason",
+        ]);
+    }
+    let _ = w.write_record(&header);
     let text =
         |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
     let mut seen = std::collections::HashSet::new();
@@ -204,18 +218,28 @@ pub fn report_csv(report: &serde_json::Value) -> String {
                 text(item, "sku"),
                 action,
             ];
+            let dest: Vec<String> = if with_destination {
+                let d = item.get("destination").cloned().unwrap_or_default();
+                ["provider", "object_id", "action", "reason"]
+                    .map(|k| text(&d, k))
+                    .to_vec()
+            } else {
+                Vec::new()
+            };
             let findings = item.get("findings").and_then(|f| f.as_array());
             match findings.filter(|f| !f.is_empty()) {
                 Some(fs) => {
                     for f in fs {
                         let mut row: Vec<String> = base.to_vec();
                         row.extend(["rule", "severity", "message", "fix"].map(|k| text(f, k)));
+                        row.extend(dest.iter().cloned());
                         let _ = w.write_record(&row);
                     }
                 }
                 None => {
                     let mut row: Vec<String> = base.to_vec();
                     row.extend(std::iter::repeat_n(String::new(), 4));
+                    row.extend(dest.iter().cloned());
                     let _ = w.write_record(&row);
                 }
             }
@@ -255,5 +279,39 @@ mod csv_tests {
             ("a2", "created", "")
         );
         assert_eq!((&rows[3][0], &rows[3][5]), ("a3", "completeness.category"));
+    }
+
+    #[test]
+    fn a_report_with_a_destination_is_the_results_file_of_the_write() {
+        let report = serde_json::json!({
+            "destination": {"provider": "square", "created": 1, "failed": 1},
+            "items": [
+                {"external_id": "v1", "name": "Mug", "action": "created",
+                 "destination": {"provider": "square", "object_id": "SQ-1", "action": "created"}},
+                {"external_id": "v2", "name": "Cup", "action": "created",
+                 "findings": [{"rule": "barcode.check_digit", "severity": "warning", "message": "m"}],
+                 "destination": {"provider": "square", "object_id": null, "action": "failed",
+                                 "reason": "conflict: version moved"}}
+            ]
+        });
+        let text = report_csv(&report);
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let header = r.headers().cloned().unwrap_or_default();
+        assert_eq!(
+            header.iter().skip(9).collect::<Vec<_>>(),
+            [
+                "destination",
+                "destination_id",
+                "destination_action",
+                "destination_reason"
+            ]
+        );
+        let rows: Vec<csv::StringRecord> = r.records().filter_map(Result::ok).collect();
+        assert_eq!(rows.len(), 2, "{text}");
+        assert_eq!((&rows[0][10], &rows[0][11]), ("SQ-1", "created"));
+        assert_eq!(
+            (&rows[1][5], &rows[1][11], &rows[1][12]),
+            ("barcode.check_digit", "failed", "conflict: version moved")
+        );
     }
 }

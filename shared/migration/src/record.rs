@@ -175,6 +175,10 @@ pub struct Migration {
     /// "Destination"): the tenant's account there, through its API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<Provider>,
+    /// With a destination: source changes flowing to it until the merchant switches
+    /// (begins with the apply, ends at the switch or the rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cutover: Option<crate::destination::Cutover>,
     /// A re-run of the items an earlier migration held back (after the export was fixed):
     /// only those items (and their parents) are taken from this export; customers are not.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -121,6 +121,17 @@ pub async fn rollback(
         if m.status != Status::RollingBack {
             return Ok(());
         }
+        if m.cutover.as_ref().is_some_and(|c| c.active()) {
+            // Nothing flows to the destination while (and after) it is undone.
+            crate::destination::end_cutover(
+                table,
+                &m,
+                crate::destination::CutoverEnd::RolledBack,
+                at,
+            )
+            .await?;
+            continue;
+        }
         let page = table
             .query(
                 &journal_pk,

@@ -142,6 +142,7 @@ pub async fn start(
         error: None,
         customers: None,
         destination: req.destination,
+        cutover: None,
         retry_of: req.retry_of.clone(),
         history: Vec::new(),
     };

@@ -112,6 +112,7 @@ pub fn template_for(data: &EventData) -> Option<(Template, Level)> {
         | E::OrderUpserted(_)
         | E::FetchRequested(_)
         | E::PrivacyRequested(_)
+        | E::MigrationCutoverRequested(_)
         | E::AiUsageRecorded(_) => return None,
     })
 }

@@ -37,7 +37,8 @@ impl Server {
         Self::start_with_tenants(state, TENANTS, args, envs)
     }
 
-    /// With a tenants file of its own.
+    /// With a tenants file of its own. Debugging: `E2E_STDERR=1` shows the server's logs,
+    /// `E2E_LOG` sets their filter (default `warn`).
     pub fn start_with_tenants(
         state: PathBuf,
         tenants_json: &str,
@@ -62,9 +63,16 @@ impl Server {
             .arg(&tenants)
             .args(args)
             .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("E2E_LOG").unwrap_or("warn".into()),
+            )
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var_os("E2E_STDERR").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .unwrap();
         let mut line = String::new();

@@ -16,6 +16,7 @@
 //! tenants' `api` entries (SecretStore API credentials, the tenant's `api_base_url`), as the
 //! fetcher builds its clients.
 
+mod cutover;
 mod report;
 mod undo;
 mod write;
@@ -34,6 +35,10 @@ use tillbridge_ports::{BlobStore, Clock, SecretStore, TenantDirectory};
 use crate::keys::{self, state_pk};
 use crate::{Migration, MigrationError, ROLLBACK_WINDOW_SECS};
 
+pub use cutover::{
+    Cutover, CutoverEnd, FlowCounts, FlowLine, flow, flow_lines, report as cutover_report, switch,
+};
+pub(crate) use cutover::{begin as begin_cutover, end as end_cutover};
 pub use report::{item_destinations, report_json};
 pub(crate) use undo::undo;
 pub use undo::{DestinationUndo, UndoLine};

@@ -70,8 +70,8 @@ pub async fn item_destinations(
 }
 
 /// The migration report (the validation report, JSON) with, for a migration with a
-/// destination, every item under `items` carrying its `destination` and the counts under
-/// `destination`. `Ok(None)`: the report is not written yet.
+/// destination, every item under `items` carrying its `destination`, the counts under
+/// `destination` and what flowed during the cutover under `cutover`. `Ok(None)`: the report is not written yet.
 ///
 /// # Errors
 /// The stores failed, or the stored report does not parse.
@@ -135,5 +135,8 @@ pub async fn report_json(
         summary[a] = json!(counts.get(a).copied().unwrap_or(0));
     }
     report["destination"] = summary;
+    if let Some(c) = super::cutover_report(table, m).await? {
+        report["cutover"] = c;
+    }
     Ok(Some(report))
 }

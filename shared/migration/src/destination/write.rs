@@ -1,7 +1,7 @@
 //! Writing the prepared items to the destination, and the preview of that write.
 
 use serde_json::{Value, json};
-use tillbridge_connectors::{Action, Journal, prior_states};
+use tillbridge_connectors::{Action, ConnectorError, Destination, Journal, Parent, prior_states};
 use tillbridge_ports::{BlobStore, Table};
 
 use super::{
@@ -12,8 +12,10 @@ use crate::{DestinationProgress, Migration, MigrationError};
 
 /// Writes the migration's prepared items to its destination (nothing without one), a call
 /// of [`PARENTS_PER_CALL`] products at a time: the prior states persisted before each call,
-/// its outcomes after it. `Ok(false)`: `stop` said time is up before the end (a fresh
-/// invocation goes on; products already written come back unchanged).
+/// its outcomes after it. Calls whose products all have an outcome are skipped, so a fresh
+/// invocation or a re-run goes on where the last stopped, and each invocation makes at
+/// least one call. `Ok(false)`: `stop` said time is up before the end (a fresh invocation
+/// goes on).
 ///
 /// # Errors
 /// A vendor failure that stopped the run ([`MigrationError::Retryable`] when a retry may
@@ -34,35 +36,27 @@ pub(crate) async fn write(
     let mut journal = load_journal(table, &m.id).await?;
     match_existing(table, m, provider, &mut parents, &journal).await?;
     let expires = expiry(m);
-    let migration = m.id.as_str();
+    // Calls whose products all have an outcome (a run before this one, or an invocation
+    // that handed over) are done: go on after them, so every invocation gets further.
+    let done = |chunk: &[Parent], journal: &Journal| {
+        chunk.iter().all(|p| {
+            journal
+                .entries
+                .get(&p.source_id)
+                .is_some_and(|o| !matches!(o.action, Action::Failed { .. }))
+        })
+    };
+    let mut wrote_one = false;
     for chunk in parents.chunks(PARENTS_PER_CALL) {
-        if stop() {
+        if done(chunk, &journal) {
+            continue;
+        }
+        // At least one call per invocation, however slow the vendor.
+        if wrote_one && stop() {
             return Ok(false);
         }
-        let sources: Vec<&str> = chunk.iter().map(|p| p.source_id.as_str()).collect();
-        // Before writing: the state to restore, so a crash after the write still leaves it.
-        let priors = prior_states(&*dest, chunk, &journal)
-            .await
-            .map_err(vendor)?;
-        for (source, prior) in priors {
-            journal.record_prior(&source, prior);
-        }
-        save(table, m, &journal, &sources, expires).await?;
-        let written = dest
-            .upsert(migration, chunk, &journal)
-            .await
-            .map_err(vendor)?;
-        for o in written.outcomes {
-            journal.record(o);
-        }
-        save(table, m, &journal, &sources, expires).await?;
-        let counts = counts(&journal);
-        crate::transitions::update(table, &m.id, |r| {
-            r.progress.destination = counts;
-            Ok(())
-        })
-        .await?;
-        if let Some(e) = written.stopped {
+        wrote_one = true;
+        if let Some(e) = write_chunk(table, &*dest, m, chunk, &mut journal, expires).await? {
             tracing::warn!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, error = %e, "destination write stopped");
             return Err(vendor(e));
         }
@@ -70,6 +64,44 @@ pub(crate) async fn write(
     let stats = dest.stats();
     tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, provider = provider.as_str(), products = parents.len(), api_calls = stats.api_calls, retries = stats.retries, "destination written");
     Ok(true)
+}
+
+/// Writes one call's products: their prior states persisted before the write, the outcomes
+/// after it, the progress counters updated. `Ok(Some(e))`: the vendor stopped the call part
+/// way (what was written is recorded; a later run resumes).
+///
+/// # Errors
+/// Reading the prior states failed (nothing written), or the stores failed.
+pub(crate) async fn write_chunk(
+    table: &dyn Table,
+    dest: &dyn Destination,
+    m: &Migration,
+    chunk: &[Parent],
+    journal: &mut Journal,
+    expires: i64,
+) -> Result<Option<ConnectorError>, MigrationError> {
+    let sources: Vec<&str> = chunk.iter().map(|p| p.source_id.as_str()).collect();
+    // Before writing: the state to restore, so a crash after the write still leaves it.
+    let priors = prior_states(dest, chunk, journal).await.map_err(vendor)?;
+    for (source, prior) in priors {
+        journal.record_prior(&source, prior);
+    }
+    save(table, m, journal, &sources, expires).await?;
+    let written = dest
+        .upsert(m.id.as_str(), chunk, journal)
+        .await
+        .map_err(vendor)?;
+    for o in written.outcomes {
+        journal.record(o);
+    }
+    save(table, m, journal, &sources, expires).await?;
+    let counts = counts(journal);
+    crate::transitions::update(table, &m.id, |r| {
+        r.progress.destination = counts;
+        Ok(())
+    })
+    .await?;
+    Ok(written.stopped)
 }
 
 /// The destination counters of `journal` (see [`DestinationProgress`]); placeholders of
