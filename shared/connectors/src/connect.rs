@@ -73,6 +73,8 @@ pub struct ApiCredentials {
     pub username: Option<String>,
     /// A password (profile vendors with `basic` or `oauth_password` auth).
     pub password: Option<Secret>,
+    /// The OAuth token endpoint, replacing the profile's `token_url` (sandboxes, fakes).
+    pub token_url: Option<String>,
 }
 
 /// The `api` object as written. Fields this version does not use are ignored (a tenants file
@@ -107,6 +109,8 @@ struct Raw {
     username: Option<String>,
     #[serde(default)]
     password: Option<String>,
+    #[serde(default)]
+    token_url: Option<String>,
 }
 
 impl From<Raw> for ApiCredentials {
@@ -126,6 +130,7 @@ impl From<Raw> for ApiCredentials {
             expires_at: r.expires_at,
             username: r.username,
             password: r.password.map(Secret::new),
+            token_url: r.token_url,
         }
     }
 }
@@ -147,6 +152,7 @@ impl fmt::Debug for ApiCredentials {
             .field("expires_at", &self.expires_at)
             .field("username", &self.username.as_ref().map(|_| "***"))
             .field("password", &self.password)
+            .field("token_url", &self.token_url)
             .finish()
     }
 }

@@ -77,6 +77,18 @@ pub enum Grant {
         /// The API key (a JWT).
         assertion: Secret,
     },
+    /// An RFC 6749 form grant at a profile vendor's token endpoint (issue 16): client
+    /// credentials (§4.4) or the resource owner password grant (§4.3), form-encoded, answered
+    /// `{"access_token", "expires_in"}` (seconds; absent: valid until refused).
+    Form {
+        /// The profile vendor.
+        vendor: Provider,
+        /// The client id (sent as `client_id`).
+        client_id: String,
+        /// The grant's other form fields: `grant_type`, `client_secret`, `scope`, `username`,
+        /// `password`.
+        fields: Vec<(&'static str, Secret)>,
+    },
 }
 
 impl fmt::Debug for Grant {
@@ -90,6 +102,13 @@ impl fmt::Debug for Grant {
                 .debug_struct("ZettleAssertion")
                 .field("client_id", client_id)
                 .finish_non_exhaustive(),
+            Self::Form {
+                vendor, client_id, ..
+            } => f
+                .debug_struct("Form")
+                .field("vendor", vendor)
+                .field("client_id", client_id)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -99,6 +118,7 @@ impl Grant {
         match self {
             Self::SquareRefresh { .. } => Provider::Square,
             Self::ZettleAssertion { .. } => Provider::Zettle,
+            Self::Form { vendor, .. } => *vendor,
         }
     }
 
@@ -122,6 +142,17 @@ impl Grant {
                 id.extend_from_slice(client_id.as_bytes());
                 id.push(b':');
                 id.extend_from_slice(assertion.expose());
+            }
+            Self::Form {
+                client_id, fields, ..
+            } => {
+                id.extend_from_slice(client_id.as_bytes());
+                for (name, value) in fields {
+                    id.push(b':');
+                    id.extend_from_slice(name.as_bytes());
+                    id.push(b'=');
+                    id.extend_from_slice(value.expose());
+                }
             }
         }
         id
@@ -470,6 +501,13 @@ impl TokenSource {
                 ("client_id", client_id.clone()),
                 ("assertion", text(assertion)),
             ]),
+            Grant::Form {
+                client_id, fields, ..
+            } => {
+                let mut form = vec![("client_id", client_id.clone())];
+                form.extend(fields.iter().map(|(k, v)| (*k, text(v))));
+                builder.form(&form)
+            }
         };
         self.requests.fetch_add(1, Ordering::Relaxed);
         let exhausted = |status: Option<u16>, reason: String| ConnectorError::Exhausted {
@@ -521,7 +559,7 @@ impl TokenSource {
                     refresh_token: t.refresh_token.map(Secret::new),
                 })
             }
-            Grant::ZettleAssertion { .. } => {
+            Grant::ZettleAssertion { .. } | Grant::Form { .. } => {
                 let t: ZettleToken = crate::api::decode(vendor, &body)?;
                 Ok(Minted {
                     access: Secret::new(t.access_token),

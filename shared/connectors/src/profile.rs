@@ -11,24 +11,38 @@
 //!
 //! Credentials (tenant `api`): `access_token` for `bearer` and `api_key_header`; `username` and
 //! `password` for `basic`; `client_id` and `client_secret` for `oauth_client_credentials`
-//! (plus `username`/`password` for `oauth_password`): the token is obtained once per client
-//! and renewed after a `401` once.
+//! (plus `username`/`password` for `oauth_password`): the token comes from the token endpoint
+//! (the tenant's `api.token_url` replaces the profile's; a `/path` is on the base URL) through
+//! the shared [`TokenSource`] — reused until `expires_in` runs out (renewed a minute early),
+//! renewed after a `401` once, single-flight.
+//!
+//! Delta pulls (`api.changes`): a pull after the first sends the watermark (the newest
+//! `updated_at` seen, kept in the sync state) in the profile's "updated since" parameter, on
+//! every page; records with the profile's delete marker become deletions (on every pull).
 
-use std::sync::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde_json::Value;
 use tillbridge_domain::{Currency, Provider, Secret, Timestamp};
+use tillbridge_ports::Clock;
 use tillbridge_profiles::Profile;
 use tillbridge_profiles::model::{Auth, Endpoint, Pagination};
 
-use crate::api::{CatalogPage, FetchedItem, Location, StockLevel, VendorApi};
+use crate::api::{
+    CatalogPage, FetchedItem, Location, ObjectKind, StockLevel, Tombstone, VendorApi,
+};
 use crate::connect::ApiCredentials;
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Env, HttpConfig, HttpLayer, RateLimit, Request, VendorWire};
+use crate::oauth::{Grant, TokenSource};
+
+/// A profile vendor's OAuth token is renewed this long before it expires.
+pub const PROFILE_TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
 /// A profile vendor's API.
 pub struct ProfileClient {
@@ -37,14 +51,8 @@ pub struct ProfileClient {
     provider: Provider,
     base: Url,
     headers: HeaderMap,
-    oauth: Option<OAuth>,
-    token: Mutex<Option<Secret>>,
     currency: Currency,
-}
-
-struct OAuth {
-    token_url: String,
-    form: Vec<(&'static str, String)>,
+    clock: Arc<dyn Clock>,
 }
 
 fn text(s: &Secret) -> String {
@@ -116,8 +124,18 @@ impl ProfileClient {
             v.set_sensitive(true);
             Ok(v)
         };
-        let mut oauth = None;
-        let credential: Vec<u8>;
+        let token_url = |profile_url: &str| -> Result<String> {
+            let text = credentials.token_url.as_deref().unwrap_or(profile_url);
+            let url = if text.starts_with('/') {
+                Url::parse(&format!("{}{text}", base.as_str().trim_end_matches('/')))
+            } else {
+                Url::parse(text)
+            };
+            url.map(|u| u.to_string())
+                .map_err(|e| cfg(&format!("api.auth.token_url: {e}")))
+        };
+        let mut grant = None;
+        let mut credential: Vec<u8> = Vec::new();
         match &api.auth {
             Auth::Bearer => {
                 let t = credentials
@@ -150,7 +168,10 @@ impl ProfileClient {
                 headers.insert(AUTHORIZATION, secret_header(format!("Basic {encoded}"))?);
                 credential = format!("{user}:{pass}").into_bytes();
             }
-            Auth::OauthClientCredentials { token_url, scope } => {
+            Auth::OauthClientCredentials {
+                token_url: url,
+                scope,
+            } => {
                 let id = credentials
                     .client_id
                     .clone()
@@ -159,57 +180,61 @@ impl ProfileClient {
                     .client_secret
                     .as_ref()
                     .ok_or_else(|| missing("client_secret"))?;
-                let mut form = vec![
-                    ("grant_type", "client_credentials".to_owned()),
-                    ("client_id", id.clone()),
-                    ("client_secret", text(secret)),
+                let mut fields = vec![
+                    ("grant_type", Secret::new("client_credentials")),
+                    ("client_secret", secret.clone()),
                 ];
                 if let Some(s) = scope {
-                    form.push(("scope", s.clone()));
+                    fields.push(("scope", Secret::new(s.as_str())));
                 }
-                oauth = Some(OAuth {
-                    token_url: token_url.clone(),
-                    form,
-                });
-                credential = id.into_bytes();
+                grant = Some((
+                    token_url(url)?,
+                    Grant::Form {
+                        vendor: provider,
+                        client_id: id,
+                        fields,
+                    },
+                ));
             }
-            Auth::OauthPassword { token_url } => {
+            Auth::OauthPassword { token_url: url } => {
                 let id = credentials
                     .client_id
                     .clone()
                     .ok_or_else(|| missing("client_id"))?;
-                let form = vec![
-                    ("grant_type", "password".to_owned()),
-                    ("client_id", id.clone()),
+                let fields = vec![
+                    ("grant_type", Secret::new("password")),
                     (
                         "client_secret",
                         credentials
                             .client_secret
-                            .as_ref()
-                            .map(text)
-                            .unwrap_or_default(),
+                            .clone()
+                            .unwrap_or_else(|| Secret::new("")),
                     ),
                     (
                         "username",
-                        credentials
-                            .username
-                            .clone()
-                            .ok_or_else(|| missing("username"))?,
+                        Secret::new(
+                            credentials
+                                .username
+                                .clone()
+                                .ok_or_else(|| missing("username"))?,
+                        ),
                     ),
                     (
                         "password",
                         credentials
                             .password
-                            .as_ref()
-                            .map(text)
+                            .clone()
                             .ok_or_else(|| missing("password"))?,
                     ),
                 ];
-                oauth = Some(OAuth {
-                    token_url: token_url.clone(),
-                    form,
-                });
-                credential = id.into_bytes();
+                grant = Some((
+                    token_url(url)?,
+                    Grant::Form {
+                        vendor: provider,
+                        client_id: id,
+                        fields,
+                    },
+                ));
             }
         }
         let config = config.unwrap_or_else(|| {
@@ -223,21 +248,42 @@ impl ProfileClient {
             }
             c
         });
-        let http = HttpLayer::new(
+        let timeout = config.timeout;
+        let source = grant
+            .map(|(url, grant)| {
+                TokenSource::new(
+                    url,
+                    grant,
+                    None,
+                    None,
+                    PROFILE_TOKEN_MARGIN,
+                    env.clock.clone(),
+                    None,
+                    timeout,
+                )
+            })
+            .transpose()?
+            .map(Arc::new);
+        if let Some(s) = &source {
+            credential = s.identity().to_vec();
+        }
+        let mut http = HttpLayer::new(
             VendorWire::plain(provider, reason),
             &credential,
             config,
             env,
         )?;
+        if let Some(s) = source {
+            http = http.with_auth(s);
+        }
         Ok(Self {
             http,
             profile,
             provider,
             base,
             headers,
-            oauth,
-            token: Mutex::new(None),
             currency,
+            clock: env.clock.clone(),
         })
     }
 
@@ -267,90 +313,19 @@ impl ProfileClient {
         Ok(url)
     }
 
-    async fn token(&self, renew: bool) -> Result<Option<Secret>> {
-        let Some(oauth) = &self.oauth else {
-            return Ok(None);
-        };
-        if !renew
-            && let Ok(guard) = self.token.lock()
-            && let Some(t) = guard.as_ref()
-        {
-            return Ok(Some(t.clone()));
-        }
-        let body = url_form(&oauth.form);
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
-        headers.insert(
-            reqwest::header::ACCEPT,
-            HeaderValue::from_static("application/json"),
-        );
-        let resp = self
-            .http
-            .send(&Request {
-                method: Method::POST,
-                url: oauth.token_url.clone(),
-                headers,
-                body: Some(body.into_bytes()),
-                cost: 1,
-            })
-            .await?;
-        let v: Value = serde_json::from_slice(&resp.body).map_err(|e| {
-            ConnectorError::malformed(self.provider, "token response", e.to_string())
-        })?;
-        let token = v
-            .get("access_token")
-            .and_then(Value::as_str)
-            .map(|s| Secret::new(s.as_bytes().to_vec()))
-            .ok_or_else(|| {
-                ConnectorError::malformed(
-                    self.provider,
-                    "/access_token",
-                    "absent from the token response",
-                )
-            })?;
-        if let Ok(mut guard) = self.token.lock() {
-            *guard = Some(token.clone());
-        }
-        Ok(Some(token))
-    }
-
-    /// Sends a request to the vendor's API with the profile's auth (an OAuth token renewed
-    /// once after a 401).
+    /// Sends a request to the vendor's API with the profile's auth (an OAuth token comes from
+    /// the layer's token source, renewed once after a 401).
     async fn call(&self, method: &str, url: &Url) -> Result<crate::http::Response> {
         let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
             .map_err(|_| ConnectorError::config(self.provider, "endpoint method"))?;
-        let mut renew = false;
-        loop {
-            let mut headers = self.headers.clone();
-            if let Some(t) = self.token(renew).await? {
-                let mut v =
-                    HeaderValue::from_str(&format!("Bearer {}", text(&t))).map_err(|_| {
-                        ConnectorError::malformed(
-                            self.provider,
-                            "/access_token",
-                            "not a header value",
-                        )
-                    })?;
-                v.set_sensitive(true);
-                headers.insert(AUTHORIZATION, v);
-            }
-            let request = Request {
-                method: method.clone(),
-                url: url.to_string(),
-                headers,
-                body: (method == Method::POST).then(|| b"{}".to_vec()),
-                cost: 1,
-            };
-            match self.http.send(&request).await {
-                Err(ConnectorError::Refused { .. }) if self.oauth.is_some() && !renew => {
-                    renew = true;
-                }
-                other => return other,
-            }
-        }
+        let request = Request {
+            body: (method == Method::POST).then(|| b"{}".to_vec()),
+            method,
+            url: url.to_string(),
+            headers: self.headers.clone(),
+            cost: 1,
+        };
+        self.http.send(&request).await
     }
 
     fn records(&self, body: &[u8], pointer: &str, what: &str) -> Result<Vec<Value>> {
@@ -363,93 +338,27 @@ impl ProfileClient {
         })
     }
 
-    fn page_of(&self, records: &[Value]) -> CatalogPage {
-        let mut page = CatalogPage {
-            fetched: records.len() as u64,
-            ..CatalogPage::default()
-        };
-        let mut refused = 0usize;
-        for result in tillbridge_profiles::items(&self.profile, self.currency, records) {
-            match result {
-                Ok(items) => {
-                    for item in items {
-                        let stock = item.stock_by_location.clone();
-                        page.push_dated(FetchedItem {
-                            item,
-                            stock_by_location: stock,
-                            inventory_item_id: None,
-                        });
-                    }
-                }
-                Err(_) => refused += 1,
-            }
-        }
-        if refused > 0 {
-            // Counts only: a record's values may be customer-facing text.
-            tracing::warn!(vendor = %self.provider, refused, "records the profile's mapping refused");
-        }
-        page
-    }
-}
-
-fn url_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn url_form(pairs: &[(&str, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", url_escape(k), url_escape(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The `rel="next"` target of RFC 8288 `Link` headers.
-fn next_link(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(reqwest::header::LINK)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|part| {
-            let (target, params) = part.split_once(';')?;
-            let is_next = params.split(';').any(|p| {
-                let p = p.trim().to_ascii_lowercase();
-                p == "rel=\"next\"" || p == "rel=next"
-            });
-            is_next.then(|| {
-                target
-                    .trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_owned()
-            })
-        })
-}
-
-#[async_trait]
-impl VendorApi for ProfileClient {
-    fn provider(&self) -> Provider {
-        self.provider
-    }
-
-    fn stats(&self) -> CallStats {
-        self.http.stats()
-    }
-
-    async fn catalog_page(&self, cursor: Option<&str>) -> Result<CatalogPage> {
+    /// One page of the list from `cursor`; `since` asks for the changes after it when the
+    /// profile says how (`api.changes`).
+    async fn list_page(
+        &self,
+        cursor: Option<&str>,
+        since: Option<Timestamp>,
+    ) -> Result<CatalogPage> {
         let api = self.api()?;
         let malformed_cursor =
             || ConnectorError::malformed(self.provider, "cursor", "not a page position");
         let mut url = self.url(&api.list, None)?;
+        if let (Some(since), Some(changes)) = (since, &api.changes) {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in &changes.query {
+                q.append_pair(k, v);
+            }
+            q.append_pair(
+                &changes.param,
+                &tillbridge_profiles::since_value(changes.format, since),
+            );
+        }
         let mut following = None;
         match &api.pagination {
             Pagination::None => {}
@@ -543,11 +452,112 @@ impl VendorApi for ProfileClient {
         Ok(page)
     }
 
-    /// The generic API has no documented delta: the whole list is read and only records
-    /// changed strictly after `since` (by their mapped `updated_at`; records without one
-    /// always) are returned.
+    fn page_of(&self, records: &[Value]) -> CatalogPage {
+        let mut page = CatalogPage {
+            fetched: records.len() as u64,
+            ..CatalogPage::default()
+        };
+        let mut refused = 0usize;
+        let marker = self
+            .profile
+            .doc()
+            .api
+            .as_ref()
+            .and_then(|a| a.changes.as_ref())
+            .and_then(|c| c.deleted.as_ref());
+        let mut live = Vec::with_capacity(records.len());
+        for record in records {
+            match marker.map(|m| tillbridge_profiles::deleted(m, record)) {
+                Some(Ok(Some(gone))) => {
+                    page.watermark = page.watermark.max(gone.at);
+                    page.tombstones.push(Tombstone {
+                        external_id: gone.id,
+                        kind: ObjectKind::Variation,
+                        deleted_at: gone.at.unwrap_or_else(|| self.clock.now()),
+                    });
+                }
+                Some(Err(_)) => refused += 1,
+                Some(Ok(None)) | None => live.push(record.clone()),
+            }
+        }
+        for result in tillbridge_profiles::items(&self.profile, self.currency, &live) {
+            match result {
+                Ok(items) => {
+                    for item in items {
+                        let stock = item.stock_by_location.clone();
+                        page.push_dated(FetchedItem {
+                            item,
+                            stock_by_location: stock,
+                            inventory_item_id: None,
+                        });
+                    }
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        if refused > 0 {
+            // Counts only: a record's values may be customer-facing text.
+            tracing::warn!(vendor = %self.provider, refused, "records the profile's mapping refused");
+        }
+        page
+    }
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The `rel="next"` target of RFC 8288 `Link` headers.
+fn next_link(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|part| {
+            let (target, params) = part.split_once(';')?;
+            let is_next = params.split(';').any(|p| {
+                let p = p.trim().to_ascii_lowercase();
+                p == "rel=\"next\"" || p == "rel=next"
+            });
+            is_next.then(|| {
+                target
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            })
+        })
+}
+
+#[async_trait]
+impl VendorApi for ProfileClient {
+    fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    fn stats(&self) -> CallStats {
+        self.http.stats()
+    }
+
+    async fn catalog_page(&self, cursor: Option<&str>) -> Result<CatalogPage> {
+        self.list_page(cursor, None).await
+    }
+
+    /// With `api.changes`, the list asked for what changed since `since` (on every page, the
+    /// last page's records included); without, the whole list with only the records changed
+    /// strictly after `since` kept (by their mapped `updated_at`; records without one always).
+    /// Deletions the delete marker finds are kept either way.
     async fn changes_page(&self, since: Timestamp, cursor: Option<&str>) -> Result<CatalogPage> {
-        let mut page = self.catalog_page(cursor).await?;
+        let mut page = self.list_page(cursor, Some(since)).await?;
         page.items
             .retain(|f| f.item.updated_at.is_none_or(|t| t > since));
         Ok(page)
@@ -614,11 +624,8 @@ mod tests {
     }
 
     #[test]
-    fn form_and_path_values_are_escaped() {
-        assert_eq!(
-            url_form(&[("client_secret", "a b&c=d".to_owned())]),
-            "client_secret=a%20b%26c%3Dd"
-        );
+    fn path_values_are_escaped() {
+        assert_eq!(url_escape("a b&c=d"), "a%20b%26c%3Dd");
         assert_eq!(url_escape("x/../y"), "x%2F..%2Fy");
     }
 }

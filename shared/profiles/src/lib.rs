@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+mod changes;
 pub mod model;
 mod normalize;
 mod pointer;
@@ -20,6 +21,7 @@ mod verify;
 
 use std::fmt;
 
+pub use changes::{Deleted, deleted, since_value};
 pub use model::ProfileDoc;
 pub use normalize::{items, normalize};
 pub use verify::{
@@ -233,6 +235,18 @@ impl Profile {
             }
             if let Some(g) = &api.get {
                 ptr(&mut p, "api.get.records", &g.records);
+            }
+            if let Some(c) = &api.changes {
+                if c.param.trim().is_empty() {
+                    p.push("api.changes.param: empty".into());
+                }
+                if let Some(d) = &c.deleted {
+                    ptr(&mut p, "api.changes.deleted.pointer", &d.pointer);
+                    ptr(&mut p, "api.changes.deleted.id", &d.id);
+                    if let Some(at) = &d.at {
+                        ptr(&mut p, "api.changes.deleted.at", at);
+                    }
+                }
             }
         }
         p

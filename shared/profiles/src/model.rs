@@ -398,6 +398,65 @@ pub struct Api {
     /// The vendor's documented rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// Delta pulls: how the list is asked for only what changed since the last pull. Absent:
+    /// every pull reads the whole list (a delta keeps only records changed after the
+    /// watermark, by their mapped `updated_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+}
+
+/// How the list endpoint answers only the records changed since a time (the watermark: the
+/// newest `updated_at` of the last pull, kept in the sync state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Changes {
+    /// The "updated since" query parameter (`updated_at_min`, `fromLastModifiedDateUTC`),
+    /// sent with the watermark on every page of a delta pull, never on a full pull.
+    pub param: String,
+    /// How the watermark is written in it.
+    #[serde(default)]
+    pub format: SinceFormat,
+    /// Fixed query parameters sent only with a delta (Magento's filter `field` and
+    /// `condition_type` beside the `value` that `param` names).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+    /// How a record the vendor lists as deleted is recognised; such records become deletes
+    /// (on full and delta pulls), never items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<DeleteMarker>,
+}
+
+/// How a watermark is written in the "updated since" parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SinceFormat {
+    /// RFC 3339 in UTC (`2025-01-01T12:00:00Z`, fractions when the watermark has them).
+    #[default]
+    Rfc3339,
+    /// `YYYY-MM-DD HH:MM:SS` in UTC, whole seconds (SQL-style vendors such as Magento).
+    DateTime,
+    /// Unix seconds.
+    UnixSeconds,
+    /// Unix milliseconds.
+    UnixMillis,
+}
+
+/// A delete marker in listed records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMarker {
+    /// JSON pointer to the marker in each record (`/deleted_at`, `/is_deleted`).
+    pub pointer: String,
+    /// The record is deleted when the marker equals this value; absent: when the marker is
+    /// present and not `null`, `false` or `""` (a `deleted_at` time, a `true` flag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<serde_json::Value>,
+    /// JSON pointer to the deleted record's id (`/id`).
+    pub id: String,
+    /// JSON pointer to the time of the deletion (`/deleted_at`, `/updated_at`); absent or
+    /// unreadable: the marker itself when it is a time, else the time of the pull.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// Request authentication. Credentials come from the tenant's `api` settings (never from

@@ -29,7 +29,7 @@ fn matches(pattern: &str, event: &str) -> bool {
 }
 
 /// A time from JSON: RFC 3339 (lenient) text, or epoch seconds / millis.
-fn time_of(v: &Value) -> Option<Timestamp> {
+pub(crate) fn time_of(v: &Value) -> Option<Timestamp> {
     match v {
         Value::String(s) => Timestamp::parse_lenient(s.trim()).ok(),
         Value::Number(n) => n.as_i64().and_then(Timestamp::from_epoch_guess),

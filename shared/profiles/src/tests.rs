@@ -447,3 +447,40 @@ fn offset_and_page_sizes_must_be_positive() {
         "{e}"
     );
 }
+
+#[test]
+fn bad_delta_settings_are_refused_with_their_path() {
+    let doc = json!({"name":"pull-pos","version":1,"title":"Pull POS","sources":["docs"],
+        "api":{"base_url":"https://x.example","auth":{"type":"bearer"},"list":{"path":"/p"},
+            "pagination":{"type":"none"},
+            "changes":{"param":" ","deleted":{"pointer":"deleted_at","id":"/id","at":"when"}}},
+        "mapping":{"fields":[{"source":"id","target":"external_id"}]}});
+    let e = Profile::parse(&doc.to_string())
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    let all = e.problems.join("\n");
+    for expected in [
+        "api.changes.param: empty",
+        "api.changes.deleted.pointer: \"deleted_at\" is not a JSON pointer",
+        "api.changes.deleted.at: \"when\" is not a JSON pointer",
+    ] {
+        assert!(all.contains(expected), "missing {expected:?} in\n{all}");
+    }
+    let mut typo = doc.clone();
+    typo["api"]["changes"] = json!({"param": "since", "fromat": "unix_seconds"});
+    let e = Profile::parse(&typo.to_string())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        e.contains("api.changes") && e.contains("unknown field `fromat`"),
+        "{e}"
+    );
+    let mut format = doc;
+    format["api"]["changes"] = json!({"param": "since", "format": "iso"});
+    let e = Profile::parse(&format.to_string())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("api.changes.format"), "{e}");
+}

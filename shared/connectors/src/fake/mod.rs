@@ -10,6 +10,7 @@ pub mod bigcommerce;
 pub mod bigcommerce_write;
 pub mod clover;
 pub mod oauth;
+pub mod profile;
 pub mod shopify;
 pub mod shopify_write;
 pub mod square;
