@@ -470,11 +470,31 @@ impl ProfileClient {
             match marker.map(|m| tillbridge_profiles::deleted(m, record)) {
                 Some(Ok(Some(gone))) => {
                     page.watermark = page.watermark.max(gone.at);
-                    page.tombstones.push(Tombstone {
-                        external_id: gone.id,
-                        kind: ObjectKind::Variation,
-                        deleted_at: gone.at.unwrap_or_else(|| self.clock.now()),
-                    });
+                    let deleted_at = gone.at.unwrap_or_else(|| self.clock.now());
+                    // The items the mapping makes of the record (a product's variants, when
+                    // the deleted record still lists them); else the record's id.
+                    let mapped: Vec<String> = tillbridge_profiles::items(
+                        &self.profile,
+                        self.currency,
+                        std::slice::from_ref(record),
+                    )
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|i| i.external_id)
+                    .filter(|id| !id.is_empty())
+                    .collect();
+                    let ids = if mapped.is_empty() {
+                        vec![gone.id]
+                    } else {
+                        mapped
+                    };
+                    page.tombstones
+                        .extend(ids.into_iter().map(|external_id| Tombstone {
+                            external_id,
+                            kind: ObjectKind::Variation,
+                            deleted_at,
+                        }));
                 }
                 Some(Err(_)) => refused += 1,
                 Some(Ok(None)) | None => live.push(record.clone()),
@@ -604,6 +624,65 @@ impl VendorApi for ProfileClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A deleted product that still lists its variants deletes the variants (the catalog's
+    /// items); one reduced to its id and marker deletes that id.
+    #[test]
+    fn deleted_records_delete_the_items_their_mapping_makes_else_their_id() {
+        let profile = Profile::parse(
+            &serde_json::json!({
+                "name": "var-pos", "version": 1, "title": "Var POS", "sources": ["docs"],
+                "api": {"base_url": "http://127.0.0.1:9", "auth": {"type": "bearer"},
+                    "list": {"path": "/items", "records": "/items"},
+                    "pagination": {"type": "none"},
+                    "changes": {"param": "since",
+                        "deleted": {"pointer": "/deleted_at", "id": "/id"}}},
+                "mapping": {"fields": [
+                    {"source": "variants[].id", "target": "external_id"},
+                    {"source": "name", "target": "name"}]}
+            })
+            .to_string(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let clock = std::sync::Arc::new(tillbridge_ports::ManualClock::new(Timestamp::UNIX_EPOCH));
+        let env = Env {
+            table: std::sync::Arc::new(tillbridge_ports::memory::MemoryTable::new(clock.clone())),
+            clock,
+        };
+        let client = ProfileClient::new(
+            profile,
+            &ApiCredentials {
+                access_token: Some(Secret::new("t")),
+                ..ApiCredentials::default()
+            },
+            Currency::USD,
+            None,
+            &env,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let page = client.page_of(&[
+            serde_json::json!({"id": "p1", "name": "Tee", "deleted_at": "2026-01-02T00:00:00Z",
+                "variants": [{"id": "p1-s"}, {"id": "p1-m"}]}),
+            serde_json::json!({"id": "p2", "deleted_at": "2026-01-03T00:00:00Z"}),
+            serde_json::json!({"id": "p3", "name": "Cap", "variants": [{"id": "p3-x"}]}),
+        ]);
+        let gone: Vec<&str> = page
+            .tombstones
+            .iter()
+            .map(|t| t.external_id.as_str())
+            .collect();
+        assert_eq!(gone, ["p1-s", "p1-m", "p2"]);
+        let live: Vec<&str> = page
+            .items
+            .iter()
+            .map(|f| f.item.external_id.as_str())
+            .collect();
+        assert_eq!(live, ["p3-x"]);
+        assert_eq!(
+            page.watermark,
+            Timestamp::parse_rfc3339("2026-01-03T00:00:00Z").ok()
+        );
+    }
 
     #[test]
     fn the_next_link_is_found_among_several() {

@@ -451,7 +451,9 @@ pub struct DeleteMarker {
     /// present and not `null`, `false` or `""` (a `deleted_at` time, a `true` flag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub equals: Option<serde_json::Value>,
-    /// JSON pointer to the deleted record's id (`/id`).
+    /// JSON pointer to the deleted record's id (`/id`): the item deleted when the mapping
+    /// makes no items of the record (a deleted product that still lists its variants deletes
+    /// those variants; a deleted parent takes its variants with it in the catalog).
     pub id: String,
     /// JSON pointer to the time of the deletion (`/deleted_at`, `/updated_at`); absent or
     /// unreadable: the marker itself when it is a time, else the time of the pull.
