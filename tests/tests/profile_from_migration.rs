@@ -134,8 +134,65 @@ fn a_reviewed_migration_mapping_becomes_the_vendors_live_normalizer() {
     );
     assert_eq!(profile["webhooks"]["events"][0]["records"], "/product");
 
+    // A second migration of the same export, not approved.
+    let (code, out, err) = cli(
+        &[
+            "migrate",
+            "--tenant",
+            "t1",
+            "--source-name",
+            "kiosk-pos",
+            "--export",
+            &export_arg,
+            "--offline",
+            "--format",
+            "json",
+        ],
+        &state,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let unapproved = json(&out)["id"].as_str().unwrap().to_owned();
+
     // The vendor's next webhook, a record shaped like the export, lands through that mapping.
     let server = Server::start_with_tenants(state.clone(), TENANTS, &[], &[]);
+
+    // Over HTTP, the same export as the CLI's: the approved mapping, and with ?name= the
+    // vendor's next profile (v3 now that v2 is stored) with it.
+    let (status, text) = server.get(&format!(
+        "/v1/migrations/{id}/profile-mapping?name=kiosk-pos"
+    ));
+    assert_eq!(status, 200, "{text}");
+    let exported = json(&text);
+    assert_eq!(exported["migration"], id.as_str());
+    assert_eq!(exported["mapping"], profile["mapping"], "{text}");
+    assert_eq!(exported["version"], 3, "{text}");
+    assert_eq!(exported["profile"]["version"], 3, "{text}");
+    assert_eq!(exported["profile"]["mapping"], profile["mapping"]);
+    assert_eq!(exported["profile"]["webhooks"], profile["webhooks"]);
+    let (status, text) = server.get(&format!("/v1/migrations/{id}/profile-mapping"));
+    assert_eq!(status, 200, "{text}");
+    let section_only = json(&text);
+    assert_eq!(section_only["mapping"], profile["mapping"], "{text}");
+    assert!(section_only["profile"].is_null(), "{text}");
+    let (status, text) = server.get(&format!(
+        "/v1/migrations/{id}/profile-mapping?name=no-such-vendor"
+    ));
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        json(&text)["profile"].is_null(),
+        "no profile to join: {text}"
+    );
+    let (status, text) = server.get(&format!(
+        "/v1/migrations/{unapproved}/profile-mapping?name=kiosk-pos"
+    ));
+    assert_eq!(status, 409, "{text}");
+    assert!(text.contains("not approved"), "{text}");
+    let (status, text) = server.get(&format!(
+        "/v1/migrations/{id}/profile-mapping?name=Bad_Name"
+    ));
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(server.get("/v1/migrations/mig-none/profile-mapping").0, 404);
+
     let body = br#"{"type":"product.changed","product":{"id":"k-9","name":"Iced matcha","sku":"IM-1","price":"5.25","category":"Tea","updated_at":"2026-01-02T09:00:00Z"}}"#;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

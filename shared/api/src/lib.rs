@@ -274,6 +274,8 @@ pub enum RouteId {
     RollbackReport,
     /// The audit report.
     MigrationAudit,
+    /// The approved mapping as a vendor profile's mapping (and the vendor's next profile).
+    MigrationProfileMapping,
     /// Every vendor profile, built in and stored, with versions.
     ListProfiles,
     /// One vendor profile as the webhook path uses it (or a given version).
@@ -411,6 +413,11 @@ pub const ROUTES: &[Route] = &[
         "/v1/migrations/{id}/rollback-report",
     ),
     route(RouteId::MigrationAudit, "GET", "/v1/migrations/{id}/audit"),
+    route(
+        RouteId::MigrationProfileMapping,
+        "GET",
+        "/v1/migrations/{id}/profile-mapping",
+    ),
     route(RouteId::ListProfiles, "GET", "/v1/profiles"),
     route(RouteId::GetProfile, "GET", "/v1/profiles/{name}"),
     route(RouteId::PutProfile, "PUT", "/v1/profiles/{name}"),
@@ -518,7 +525,8 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         | RouteId::MigrationAction
         | RouteId::MigrationReport
         | RouteId::RollbackReport
-        | RouteId::MigrationAudit => migrations::one(api, req, route.id, p(0), p(1)).await,
+        | RouteId::MigrationAudit
+        | RouteId::MigrationProfileMapping => migrations::one(api, req, route.id, p(0), p(1)).await,
     }
 }
 
@@ -538,7 +546,8 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::MigrationAction
         | RouteId::MigrationReport
         | RouteId::RollbackReport
-        | RouteId::MigrationAudit => None,
+        | RouteId::MigrationAudit
+        | RouteId::MigrationProfileMapping => None,
         RouteId::AllCosts
         | RouteId::ListPriceOverrides
         | RouteId::ListBudgets

@@ -13,6 +13,9 @@
 //! GET  /v1/migrations/{id}/report          the validation report
 //! GET  /v1/migrations/{id}/rollback-report
 //! GET  /v1/migrations/{id}/audit           the audit report
+//! GET  /v1/migrations/{id}/profile-mapping[?name=P]
+//!                                          the approved mapping as a vendor profile's
+//!                                          (shared with `tillbridge profile from-migration`)
 //! ```
 
 use serde::Deserialize;
@@ -191,6 +194,7 @@ pub(crate) async fn one(
         }
         RouteId::MigrationReport => blob(api, Some(migration::prepare::report_key(&m))).await,
         RouteId::RollbackReport => blob(api, m.rollback_report_key.clone()).await,
+        RouteId::MigrationProfileMapping => profile_mapping(api, &m, req).await,
         RouteId::MigrationAudit => {
             match migration::audit::report(api.table.as_ref(), api.blobs.as_ref(), &m).await {
                 Ok(v) => reply(200, &v),
@@ -198,6 +202,50 @@ pub(crate) async fn one(
             }
         }
         _ => reply(200, &m.view()),
+    }
+}
+
+/// `GET /v1/migrations/{id}/profile-mapping[?name=P]`: the approved mapping as a profile's
+/// `mapping` section, and with `name` the vendor's next profile with it — the same code path
+/// as `tillbridge profile from-migration` (`tillbridge_migration::profile`).
+async fn profile_mapping(api: &Api, m: &Migration, req: &Request<'_>) -> Response {
+    use tillbridge_migration::profile::{ProfileMappingError, profile_mapping};
+    let name = match req.param("name") {
+        None => None,
+        Some(n) => match tillbridge_domain::ProfileName::parse(n) {
+            Ok(n) => Some(n),
+            Err(e) => return error(400, &format!("name: {e}")),
+        },
+    };
+    let made = profile_mapping(api.table.as_ref(), m, name, None).await;
+    match made {
+        Ok(made) => reply(
+            200,
+            &json!({
+                "migration": m.id.as_str(),
+                "mapping": made.section,
+                "name": name,
+                "version": made.profile.as_ref().map(|p| p.doc().version),
+                "profile": made.profile.as_ref().map(tillbridge_profiles::Profile::to_json),
+            }),
+        ),
+        Err(e @ ProfileMappingError::NotApproved { .. }) => error(409, &e.to_string()),
+        Err(ProfileMappingError::Invalid(p)) => reply(
+            400,
+            &json!({
+                "error": "the migration's mapping does not make a valid profile",
+                "problems": p.problems,
+            }),
+        ),
+        Err(e @ ProfileMappingError::OtherVendor { .. }) => error(400, &e.to_string()),
+        Err(ProfileMappingError::Migration(e)) => internal(&e),
+        Err(ProfileMappingError::Store(e)) => {
+            tracing::error!(error = %e, "profile store failed");
+            match e {
+                tillbridge_profiles::store::StoreError::Port(p) => Response::failure(&p),
+                _ => error(500, "internal error"),
+            }
+        }
     }
 }
 

@@ -584,6 +584,19 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
         doc("The audit report.", &[], None, READ),
     ),
     (
+        RouteId::MigrationProfileMapping,
+        doc(
+            "The approved mapping as a vendor profile (what `tillbridge profile              from-migration` prints): {migration, mapping} — the profile's `mapping` section,              `origin` naming the migration and its approver — and with ?name= the vendor's              next profile version with it ({name, version, profile}; null when the vendor has              no stored or built-in profile). 409 until the mapping is approved; 400 with every              problem when the mapping does not make a valid profile. Store it with PUT              /v1/profiles/{name}.",
+            &[(
+                "name",
+                false,
+                "The vendor profile whose webhook and API sections the mapping joins.",
+            )],
+            None,
+            &[200, 400, 404, 409, 500, 503],
+        ),
+    ),
+    (
         RouteId::ListProfiles,
         doc(
             "Every vendor profile, built in and stored: name, served version, title, source \

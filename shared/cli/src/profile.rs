@@ -100,56 +100,28 @@ fn from_migration(a: FromMigrationArgs) -> Outcome {
         let rt = crate::serve::open_runtime(&a.state, directory).await?;
         let table = rt.table.as_ref();
         let m = crate::migrate::load(&rt, &a.id).await?;
-        if m.approved_by.is_none() {
-            return Err(Failure::rejected(format!(
-                "migration {} is {} and its mapping is not approved yet (tillbridge migration approve {})",
-                m.id,
-                m.status.as_str(),
-                m.id
-            )));
-        }
-        let fields = tillbridge_migration::review::approved_mapping(table, &m.tenant_id, m.id.as_str())
+        use tillbridge_migration::profile::{ProfileMappingError, profile_mapping};
+        let made = profile_mapping(table, &m, Some(name), base)
             .await
-            .map_err(|e| Failure::usage(e.to_string()))?;
-        let origin = format!(
-            "migration {} ({} of tenant {}), approved by {}",
-            m.id,
-            m.source_name,
-            m.tenant_id,
-            m.approved_by.as_deref().unwrap_or_default()
-        );
-        let section = tillbridge_profiles::mapping_section(&fields, &origin);
-        let stored = store::versions(table, name)
-            .await
-            .map_err(|e| Failure::usage(e.to_string()))?;
-        let base = match base {
-            Some(b) => Some(b),
-            None => store::resolve(table, name)
-                .await
-                .map_err(|e| Failure::usage(e.to_string()))?,
-        };
-        let Some(base) = base else {
+            .map_err(|e| match e {
+                ProfileMappingError::NotApproved { .. } | ProfileMappingError::Invalid(_) => {
+                    Failure::rejected(e.to_string())
+                }
+                _ => Failure::usage(e.to_string()),
+            })?;
+        let Some(profile) = made.profile else {
             if a.store {
                 return Err(Failure::usage(format!(
                     "{name} has no stored or built-in profile: give --base FILE to store one"
                 )));
             }
-            let text = serde_json::to_string_pretty(&section)
+            let text = serde_json::to_string_pretty(&made.section)
                 .map_err(|e| Failure::usage(e.to_string()))?;
             println!("{text}");
-            eprintln!("mapping of migration {} ({} lines)", m.id, section.fields.len());
+            eprintln!("mapping of migration {} ({} lines)", m.id, made.section.fields.len());
             return Ok(());
         };
-        let newest = stored.last().copied().unwrap_or(0).max(base.doc().version);
-        let version = newest.saturating_add(1);
-        let profile = tillbridge_profiles::with_mapping(base.doc(), section, version)
-            .map_err(|e| Failure::rejected(format!("the migration's mapping does not make a valid profile: {e}")))?;
-        if profile.name() != name {
-            return Err(Failure::usage(format!(
-                "the base profile is {}, not {name}",
-                profile.name()
-            )));
-        }
+        let version = profile.doc().version;
         if a.store {
             store::put(table, name, &profile, rt.clock.now())
                 .await

@@ -42,6 +42,9 @@ pub mod prepare;
 pub mod preview;
 /// Data subject requests: export or erase one customer's data (GDPR), or every customer's.
 pub mod privacy;
+/// An approved migration's mapping as a vendor profile (`tillbridge profile from-migration`,
+/// `GET /v1/migrations/{id}/profile-mapping`).
+pub mod profile;
 /// Review of mapping suggestions: decisions, overrides and their audit trail.
 pub mod review;
 /// rolling_back: the journal undone and the catalog verified against the snapshot.
