@@ -28,7 +28,9 @@ pub struct Args {
     /// default STATE/tenants.json, else the bundled samples.
     #[arg(long)]
     tenants: Option<PathBuf>,
-    /// Only what changed after this instant (RFC 3339); default: everything.
+    /// Only what changed after this instant (RFC 3339), or `last`: after the watermark the
+    /// last sync of this tenant and vendor stored (everything before the first); default:
+    /// everything.
     #[arg(long)]
     since: Option<String>,
 }
@@ -40,7 +42,9 @@ pub fn run(a: Args) -> Outcome {
         .parse()
         .map_err(|_| Failure::usage(format!("unknown provider {:?}", a.provider)))?;
     let tenant = TenantId::parse(&a.tenant).map_err(|e| Failure::usage(e.to_string()))?;
+    let last = a.since.as_deref() == Some("last");
     let since = match a.since.as_deref() {
+        Some(_) if last => None,
         Some(s) => {
             Some(Timestamp::parse_rfc3339(s).map_err(|e| Failure::usage(format!("--since: {e}")))?)
         }
@@ -55,6 +59,15 @@ pub fn run(a: Args) -> Outcome {
             secrets: rt.secrets.clone(),
             clock: Arc::clone(&rt.clock),
             interactive: true,
+        };
+        let since = if last {
+            fetcher
+                .state(&tenant, provider)
+                .await
+                .map_err(failure)?
+                .watermark
+        } else {
+            since
         };
         match fetcher.sync(&tenant, provider, since).await {
             Ok(report) => {
