@@ -389,7 +389,8 @@ async fn a_profile_vendor_is_pulled_by_the_fetch_function_into_dynamodb_then_by_
     };
 
     // The schedule's message for the tenant's vendor (it has API credentials), as SQS
-    // delivers it to the fetch function.
+    // delivers it to the fetch function. (This test's one rule sends every pos.* event to one
+    // queue; the template routes pos.fetch.requested to the fetch function's own queue.)
     let queued = must(fetch::scheduled(&fetcher, cloud.check.bus.as_ref()).await);
     assert_eq!(queued, 1);
     let (event, receipts) = as_sqs_event(&cloud.catalog_queue, 1).await;

@@ -18,7 +18,7 @@ pub struct Args {
     /// The tenant.
     #[arg(long)]
     tenant: String,
-    /// The vendor (square, woocommerce, bigcommerce, shopify).
+    /// The vendor (square, woocommerce, bigcommerce, shopify, …, or a profile vendor's name).
     #[arg(long)]
     provider: String,
     /// State directory (table file and blobs).
