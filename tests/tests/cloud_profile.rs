@@ -395,7 +395,14 @@ async fn a_profile_vendor_is_pulled_by_the_fetch_function_into_dynamodb_then_by_
     assert_eq!(queued, 1);
     let (event, receipts) = as_sqs_event(&cloud.catalog_queue, 1).await;
     assert_eq!(event.records.len(), 1);
-    let response = fetch::handle(&fetcher, cloud.check.blobs.as_ref(), None, event).await;
+    let response = fetch::handle(
+        &fetcher,
+        cloud.check.blobs.as_ref(),
+        cloud.check.bus.as_ref(),
+        None,
+        event,
+    )
+    .await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
