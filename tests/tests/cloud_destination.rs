@@ -1,0 +1,428 @@
+//! A migration into the merchant's new system through the deployed functions' handlers on
+//! the AWS emulator (issue 15): the api function starts it (`destination: square`),
+//! mapping-suggest suggests, the api approves, validate validates, applies and writes to the
+//! fake Square (credentials in Secrets Manager), a Shopify change arriving during the cutover
+//! flows there, the api switches, and the rollback function undoes it at Square and verifies
+//! by reading back. Events travel EventBridge → SQS as the template routes them; DynamoDB, S3,
+//! SQS, EventBridge and Secrets Manager are moto's. The fake Square (shared/connectors' fake)
+//! stands in for Square's API.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use lambda_http::{Body, Request, RequestExt, http};
+use tillbridge_aws::moto::{Moto, provision};
+use tillbridge_aws::{
+    DynamoTable, EventBridgeBus, S3Blobs, SecretsManagerStore, SqsQueue, emulator_config, s3_client,
+};
+use tillbridge_connectors::fake::square::{Catalog, FakeSquare};
+use tillbridge_domain::event::{EventData, ItemUpserted, SCHEMA_VERSION, derive_event_id};
+use tillbridge_domain::{
+    CatalogItem, CorrelationId, Currency, Envelope, Provider, Secret, TenantId,
+};
+use tillbridge_migration::destination::TenantDestinations;
+use tillbridge_ports::tenants::{ApiCredentials, ProviderConfig, TableDirectory, TenantConfig};
+use tillbridge_ports::{BlobStore, EventBus, Queue, SecretStore, SystemClock, Table};
+
+const OPERATOR: &str = "arn:aws:iam::123456789012:user/ana";
+
+fn unique(name: &str) -> String {
+    format!(
+        "{name}-{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    )
+}
+
+struct Cloud {
+    api: api::Api,
+    table: Arc<dyn Table>,
+    blobs: Arc<dyn BlobStore>,
+    bus: Arc<dyn EventBus>,
+    dests: Arc<TenantDestinations>,
+    mapping: SqsQueue,
+    migration: SqsQueue,
+    rollback: SqsQueue,
+    catalog: SqsQueue,
+}
+
+/// The queues and rules of the template's migration path (MappingRule, MigrationRule,
+/// RollbackRule, ValidateRule), the tenant with Square's API pointed at the fake.
+async fn provision(square_url: &str) -> Cloud {
+    let moto = Moto::shared().unwrap();
+    let cfg = emulator_config(&moto.endpoint).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&cfg);
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    let eb = aws_sdk_eventbridge::Client::new(&cfg);
+    let sm = aws_sdk_secretsmanager::Client::new(&cfg);
+    let s3 = s3_client(&cfg);
+    let table_name = unique("tillbridge");
+    provision::table(&ddb, &table_name).await.unwrap();
+    let bucket = unique("tillbridge");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let bus_name = unique("bus");
+    eb.create_event_bus().name(&bus_name).send().await.unwrap();
+    let mut queues = BTreeMap::new();
+    for (name, pattern) in [
+        ("mapping", r#"["migration.requested"]"#),
+        (
+            "migration",
+            r#"["migration.mapping.approved","migration.apply.requested","migration.cutover.requested"]"#,
+        ),
+        ("rollback", r#"["migration.rollback.requested"]"#),
+        ("catalog", r#"[{"prefix":"pos."}]"#),
+    ] {
+        let url = provision::queue(&sqs, &unique(name)).await.unwrap();
+        let rule = unique(name);
+        eb.put_rule()
+            .name(&rule)
+            .event_bus_name(&bus_name)
+            .event_pattern(format!(
+                r#"{{"source":["tillbridge"],"detail-type":{pattern}}}"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id(name)
+            .arn(provision::queue_arn(&sqs, &url).await.unwrap())
+            .build()
+            .unwrap();
+        eb.put_targets()
+            .rule(&rule)
+            .event_bus_name(&bus_name)
+            .targets(target)
+            .send()
+            .await
+            .unwrap();
+        queues.insert(name, SqsQueue::new(sqs.clone(), url));
+    }
+    let clock = Arc::new(SystemClock);
+    let table: Arc<dyn Table> = Arc::new(DynamoTable::new(ddb, table_name, clock.clone()));
+    let directory = Arc::new(TableDirectory::new(table.clone(), Duration::from_secs(0)));
+    let secrets = Arc::new(SecretsManagerStore::new(sm, format!("{}/", unique("tb"))));
+    let blobs: Arc<dyn BlobStore> = Arc::new(S3Blobs::new(s3, bucket));
+    let bus: Arc<dyn EventBus> = Arc::new(EventBridgeBus::new(eb, bus_name));
+
+    let tenant = TenantId::parse("t1").unwrap();
+    let square = ProviderConfig {
+        api_base_url: Some(square_url.to_owned()),
+        ..ProviderConfig::default()
+    };
+    let shopify = ProviderConfig::default();
+    directory
+        .put(&TenantConfig {
+            providers: [(Provider::Square, square), (Provider::Shopify, shopify)]
+                .into_iter()
+                .collect(),
+            ..TenantConfig::new(tenant.clone(), Currency::USD)
+        })
+        .await
+        .unwrap();
+    secrets
+        .put_api_credentials(
+            &tenant,
+            Provider::Square,
+            &ApiCredentials::new(BTreeMap::from([(
+                "access_token".to_owned(),
+                Secret::new("tok"),
+            )])),
+        )
+        .await
+        .unwrap();
+    let dests = Arc::new(TenantDestinations {
+        table: table.clone(),
+        clock: clock.clone(),
+        directory: directory.clone(),
+        secrets: secrets.clone(),
+        http: Some(tillbridge_migration::destination::bounded_http),
+    });
+    let mut take = |n: &str| queues.remove(n).unwrap();
+    let (mapping, migration, rollback, catalog) = (
+        take("mapping"),
+        take("migration"),
+        take("rollback"),
+        take("catalog"),
+    );
+    let api = api::Api {
+        directory,
+        secrets,
+        table: table.clone(),
+        prices: std::sync::LazyLock::new(Box::new(|| {
+            Arc::new(tillbridge_costs::PriceBook::bundled())
+        })),
+        blobs: blobs.clone(),
+        bus: bus.clone(),
+        inbound: Arc::new(tillbridge_ports::TableQueue::new(
+            "inbound",
+            table.clone(),
+            clock.clone(),
+        )),
+        clock,
+        syncs: None,
+        dead_letters: Vec::new(),
+        admins: vec![OPERATOR.to_owned()],
+    };
+    Cloud {
+        api,
+        table,
+        blobs,
+        bus,
+        dests,
+        mapping,
+        migration,
+        rollback,
+        catalog,
+    }
+}
+
+/// A request as API Gateway passes it on after IAM authorization of the operator.
+fn request(method: &str, uri: &str, body: Vec<u8>) -> Request {
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerIamDescription,
+        ApiGatewayV2httpRequestContext,
+    };
+    let mut iam = ApiGatewayRequestAuthorizerIamDescription::default();
+    iam.user_arn = Some(OPERATOR.to_owned());
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    authorizer.iam = Some(iam);
+    let mut ctx = ApiGatewayV2httpRequestContext::default();
+    ctx.authorizer = Some(authorizer);
+    http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::Binary(body))
+        .unwrap()
+        .with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(ctx))
+}
+
+async fn call(cloud: &Cloud, method: &str, uri: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let r = api::handle(&cloud.api, request(method, uri, body)).await;
+    let status = r.status().as_u16();
+    let v = serde_json::from_slice(r.body().as_ref()).unwrap_or_default();
+    (status, v)
+}
+
+/// Up to 10 messages of `q` as the SQS event Lambda hands the function; deletes them after
+/// (the partial batch response must be empty: asserted by the caller's handler result).
+async fn batch(q: &SqsQueue) -> (SqsEvent, Vec<String>) {
+    let mut e = SqsEvent::default();
+    let mut receipts = Vec::new();
+    for m in q.receive(10, Duration::from_secs(30)).await.unwrap() {
+        let mut r = SqsMessage::default();
+        r.message_id = Some(m.id.clone());
+        r.receipt_handle = Some(m.receipt.clone());
+        r.body = Some(m.body.clone());
+        receipts.push(m.receipt);
+        e.records.push(r);
+    }
+    (e, receipts)
+}
+
+/// Runs the functions' handlers on their queues until `done` or 60 s.
+async fn pump(cloud: &Cloud, what: &str, done: impl Fn(&serde_json::Value) -> bool, id: &str) {
+    let mapping = mapping_suggest::Deps {
+        table: cloud.table.clone(),
+        blobs: cloud.blobs.clone(),
+        bus: cloud.bus.clone(),
+        refiner: None,
+    };
+    let validate = validate::Deps {
+        table: cloud.table.clone(),
+        blobs: cloud.blobs.clone(),
+        bus: cloud.bus.clone(),
+        destinations: Some(cloud.dests.clone()),
+    };
+    let rollback = rollback::Deps {
+        table: cloud.table.clone(),
+        blobs: cloud.blobs.clone(),
+        bus: cloud.bus.clone(),
+        destinations: Some(cloud.dests.clone()),
+    };
+    for _ in 0..300 {
+        let (status, m) = call(cloud, "GET", &format!("/v1/migrations/{id}"), Vec::new()).await;
+        assert_eq!(status, 200, "{m}");
+        if done(&m) {
+            return;
+        }
+        let (e, receipts) = batch(&cloud.mapping).await;
+        if !e.records.is_empty() {
+            let r = mapping_suggest::handle(&mapping, None, e).await;
+            assert!(r.batch_item_failures.is_empty());
+            for rc in receipts {
+                cloud.mapping.delete(&rc).await.unwrap();
+            }
+        }
+        for q in [&cloud.migration, &cloud.catalog] {
+            let (e, receipts) = batch(q).await;
+            if !e.records.is_empty() {
+                let r = validate::handle(&validate, None, e, &|| false).await;
+                assert!(r.batch_item_failures.is_empty());
+                for rc in receipts {
+                    q.delete(&rc).await.unwrap();
+                }
+            }
+        }
+        let (e, receipts) = batch(&cloud.rollback).await;
+        if !e.records.is_empty() {
+            let r = rollback::handle(&rollback, None, e, &|| false).await;
+            assert!(r.batch_item_failures.is_empty());
+            for rc in receipts {
+                cloud.rollback.delete(&rc).await.unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn live_at_square(fake: &FakeSquare) -> Vec<String> {
+    let mut names: Vec<String> = fake
+        .catalog()
+        .items
+        .iter()
+        .filter(|i| !i.deleted)
+        .map(|i| i.name.clone())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A Shopify product update as the signature-check stage publishes it (normalized).
+fn shopify_update(product: &str, variant: &str, name: &str, price: i64) -> Envelope {
+    let mut item = CatalogItem::new(variant);
+    item.parent_id = Some(product.into());
+    item.name = Some(name.into());
+    item.sku = Some(format!("SH-{variant}"));
+    item.price_minor = Some(price);
+    item.currency = Some(Currency::USD);
+    let now = tillbridge_ports::Clock::now(&SystemClock);
+    Envelope {
+        event_id: derive_event_id(&format!("shopify/{variant}/{price}"), 0),
+        body: EventData::CatalogItemUpserted(Box::new(ItemUpserted {
+            item,
+            inventory_item_id: None,
+            parent_variants: None,
+        })),
+        schema_version: SCHEMA_VERSION,
+        tenant_id: TenantId::parse("t1").unwrap(),
+        provider: Some(Provider::Shopify),
+        entity_id: variant.into(),
+        occurred_at: now,
+        received_at: now,
+        correlation_id: CorrelationId::parse("cutover-test").unwrap(),
+        delivery_key: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_lands_at_square_through_the_functions_and_rolls_back_there() {
+    let fake = FakeSquare::start(
+        "tok",
+        Catalog {
+            locations: vec![("L1".into(), "Main".into())],
+            list_page: 100,
+            ..Catalog::default()
+        },
+    )
+    .await
+    .unwrap();
+    let cloud = provision(&fake.server.base_url).await;
+
+    let records: Vec<serde_json::Value> = (1..=3)
+        .map(|i| serde_json::json!({"id": format!("m{i}"), "name": format!("Tea {i}"), "sku": format!("TEA-{i}"), "price": format!("3.{i:02}")}))
+        .collect();
+    let body = serde_json::json!({"tenant_id": "t1", "source_name": "shopify", "export": records, "destination": "square"});
+    let (status, m) = call(
+        &cloud,
+        "POST",
+        "/v1/migrations",
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    pump(
+        &cloud,
+        "suggestions",
+        |m| m["status"] == "mapping_review",
+        &id,
+    )
+    .await;
+    let (status, m) = call(
+        &cloud,
+        "POST",
+        &format!("/v1/migrations/{id}/approve"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 202, "{m}");
+    pump(
+        &cloud,
+        "the apply and the write",
+        |m| m["status"] == "completed",
+        &id,
+    )
+    .await;
+    assert_eq!(live_at_square(&fake), ["Tea 1", "Tea 2", "Tea 3"]);
+    let (_, m) = call(&cloud, "GET", &format!("/v1/migrations/{id}"), Vec::new()).await;
+    assert_eq!(m["progress"]["destination"]["written"], 3, "{m}");
+
+    // The cutover: a Shopify change on the bus reaches Square through validate.
+    tillbridge_ports::publish(
+        cloud.bus.as_ref(),
+        &[shopify_update("7", "71", "Chai", 450)],
+    )
+    .await
+    .unwrap();
+    pump(
+        &cloud,
+        "the change flowed",
+        |m| m["cutover"]["flowed"]["created"] == 1,
+        &id,
+    )
+    .await;
+    assert_eq!(live_at_square(&fake), ["Chai", "Tea 1", "Tea 2", "Tea 3"]);
+
+    let (status, m) = call(
+        &cloud,
+        "POST",
+        &format!("/v1/migrations/{id}/switch"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 202, "{m}");
+    assert_eq!(m["cutover"]["ended_by"], "switched", "{m}");
+
+    let (status, m) = call(
+        &cloud,
+        "POST",
+        &format!("/v1/migrations/{id}/rollback"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 202, "{m}");
+    pump(
+        &cloud,
+        "the rollback",
+        |m| m["status"] == "rolled_back",
+        &id,
+    )
+    .await;
+    assert_eq!(live_at_square(&fake), Vec::<String>::new());
+    let (status, report) = call(
+        &cloud,
+        "GET",
+        &format!("/v1/migrations/{id}/rollback-report"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["verified"], true, "{report}");
+    assert_eq!(report["destination"]["deleted"], 4, "{report}");
+    assert_eq!(report["destination"]["verified"], true, "{report}");
+}
