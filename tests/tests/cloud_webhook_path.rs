@@ -276,3 +276,183 @@ async fn a_signed_webhook_lands_in_the_catalog_and_a_forged_one_in_quarantine() 
         "raw body kept in S3"
     );
 }
+
+/// A signed Shopify `products/update` of product `n` as API Gateway hands it to
+/// webhook-ingress (the sample event with its body, signature and webhook id replaced).
+fn shopify_webhook(n: u64) -> lambda_http::Request {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let body = format!(
+        r#"{{"id":{n},"title":"Tea {n}","status":"active","updated_at":"2026-03-01T10:00:00Z","variants":[{{"id":{},"title":"Default Title","price":"4.50","sku":"TEA-{n}","updated_at":"2026-03-01T10:00:00Z"}}]}}"#,
+        n * 10 + 1
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"demo-shopify-client-secret")
+        .unwrap_or_else(|e| panic!("{e}"));
+    mac.update(body.as_bytes());
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../events/lambda/apigw-webhook-shopify.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    event["body"] = serde_json::json!(b64.encode(&body));
+    event["headers"]["x-shopify-hmac-sha256"] =
+        serde_json::json!(b64.encode(mac.finalize().into_bytes()));
+    event["headers"]["x-shopify-webhook-id"] = serde_json::json!(format!("cost-{n}"));
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// AWS requests and dollars per million webhooks (issue 17, README "Load model"): signed
+/// webhooks through the three functions of the webhook path with every adapter wrapped in the
+/// metering decorators the functions run with; the per-tenant infrastructure usage they file
+/// (DynamoDB, SQS, EventBridge, S3, Lambda and HTTP API requests) priced at the bundled
+/// us-east-1 list prices, against the floor any design pays (one HTTP API request, one Lambda
+/// invocation, one DynamoDB write). Lambda duration is left out: on the emulator it measures
+/// moto, not the function. Prints the table; run with `--nocapture` to read it.
+#[tokio::test]
+async fn what_a_million_webhooks_cost_at_list_prices() {
+    use tillbridge_accounting::metering::Metering;
+    use tillbridge_ports::meter::{Meter, MeteredBlobs, MeteredBus, MeteredQueue, MeteredTable};
+    const N: u64 = 40;
+    let cloud = provision().await;
+    let raw: Arc<dyn tillbridge_ports::Table> = cloud.table.clone();
+    let metering = |function: &'static str, meter: &Arc<Meter>| Metering {
+        meter: meter.clone(),
+        table: raw.clone(),
+        clock: Arc::new(SystemClock),
+        function,
+        memory_mb: 128,
+    };
+    let table = |meter: &Arc<Meter>| -> Arc<dyn tillbridge_ports::Table> {
+        Arc::new(MeteredTable {
+            inner: raw.clone(),
+            meter: meter.clone(),
+        })
+    };
+    let blobs = |meter: &Arc<Meter>| -> Arc<dyn tillbridge_ports::BlobStore> {
+        Arc::new(MeteredBlobs {
+            inner: cloud.check.blobs.clone(),
+            meter: meter.clone(),
+        })
+    };
+    let (m_in, m_check, m_validate) = (
+        Arc::new(Meter::default()),
+        Arc::new(Meter::default()),
+        Arc::new(Meter::default()),
+    );
+    let ingress = Ingress {
+        directory: cloud.ingress.directory.clone(),
+        queue: Arc::new(MeteredQueue {
+            inner: cloud.ingress.queue.clone(),
+            meter: m_in.clone(),
+        }),
+        blobs: blobs(&m_in),
+        table: table(&m_in),
+        clock: cloud.ingress.clock.clone(),
+    };
+    let check = SignatureCheck {
+        directory: cloud.check.directory.clone(),
+        secrets: cloud.check.secrets.clone(),
+        blobs: blobs(&m_check),
+        table: table(&m_check),
+        bus: Arc::new(MeteredBus {
+            inner: cloud.check.bus.clone(),
+            meter: m_check.clone(),
+        }),
+        clock: cloud.check.clock.clone(),
+    };
+    let validate = validate::Deps {
+        table: table(&m_validate),
+        blobs: blobs(&m_validate),
+        bus: cloud.check.bus.clone(),
+        destinations: None,
+    };
+    let (in_metering, check_metering, validate_metering) = (
+        metering("webhook-ingress", &m_in),
+        metering("signature-check", &m_check),
+        metering("validate", &m_validate),
+    );
+
+    for n in 1..=N {
+        let r = webhook_ingress::handle(&ingress, Some(&in_metering), shopify_webhook(n)).await;
+        assert_eq!(r.status(), 202);
+    }
+    let mut checked = 0;
+    while checked < N as usize {
+        let (event, receipts) = as_sqs_event(&cloud.inbound, 10).await;
+        assert!(!event.records.is_empty(), "inbound drained early");
+        checked += event.records.len();
+        let r = signature_check::handle(&check, Some(&check_metering), event).await;
+        assert!(r.batch_item_failures.is_empty());
+        for rc in receipts {
+            cloud
+                .inbound
+                .delete(&rc)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let mut applied = 0;
+    while applied < N as usize {
+        let (event, receipts) = as_sqs_event(&cloud.catalog_queue, 10).await;
+        assert!(!event.records.is_empty(), "catalog queue drained early");
+        applied += event.records.len();
+        let r = validate::handle(&validate, Some(&validate_metering), event, &|| false).await;
+        assert!(r.batch_item_failures.is_empty());
+        for rc in receipts {
+            cloud
+                .catalog_queue
+                .delete(&rc)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let tenant = TenantId::parse("demo-cafe").unwrap_or_else(|e| panic!("{e}"));
+    let live = catalog::list_items(raw.as_ref(), &tenant)
+        .await
+        .unwrap_or_default();
+    assert_eq!(live.len() as u64, N, "every webhook's item in DynamoDB");
+
+    let period = tillbridge_accounting::period_of(tillbridge_ports::Clock::now(&SystemClock));
+    let mut usage = tillbridge_accounting::infra_usage(raw.as_ref(), &tenant, &period)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    usage.lambda_mb_ms = 0;
+    // Every webhook was metered: one HTTP API request and one record in each function.
+    assert_eq!(usage.http_api_requests, N);
+    assert_eq!(usage.lambda_requests, 3 * N);
+    assert!(usage.dynamodb_wru >= N, "{usage:?}");
+    let prices = tillbridge_costs::infra::AwsPrices::us_east_1();
+    let per_million = |u: &tillbridge_costs::infra::InfraUsage| {
+        u.cost(&prices) * rust_decimal::Decimal::from(1_000_000) / rust_decimal::Decimal::from(N)
+    };
+    let floor = tillbridge_costs::infra::InfraUsage {
+        http_api_requests: N,
+        lambda_requests: N,
+        dynamodb_wru: N,
+        ..Default::default()
+    };
+    let (measured, least) = (per_million(&usage), per_million(&floor));
+    println!(
+        "per webhook: {:.1} DynamoDB WRU, {:.1} RRU, {:.1} SQS requests, {:.1} EventBridge events, \
+         {:.1} S3 PUT, {:.1} S3 GET, {} Lambda records, 1 HTTP API request",
+        usage.dynamodb_wru as f64 / N as f64,
+        usage.dynamodb_rru as f64 / N as f64,
+        usage.sqs_requests as f64 / N as f64,
+        usage.eventbridge_events as f64 / N as f64,
+        usage.s3_put as f64 / N as f64,
+        usage.s3_get as f64 / N as f64,
+        usage.lambda_requests / N,
+    );
+    println!(
+        "per million webhooks at us-east-1 list prices (requests, no Lambda duration): \
+         ${} measured vs ${} floor ({:.1}x)",
+        measured.round_dp(2),
+        least.round_dp(2),
+        (measured / least).round_dp(1)
+    );
+    assert!(measured > least);
+}
