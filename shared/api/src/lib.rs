@@ -13,6 +13,7 @@ mod catalog;
 pub mod dead_letters;
 mod finance;
 pub mod migrations;
+mod notifications;
 pub mod openapi;
 mod privacy;
 mod profiles;
@@ -282,6 +283,10 @@ pub enum RouteId {
     GetProfile,
     /// Store a new version of a vendor profile (effective at once).
     PutProfile,
+    /// The tenant's notification settings and failed deliveries.
+    GetNotifications,
+    /// Replace the tenant's notification settings (webhook secrets to the secret store).
+    PutNotifications,
 }
 
 /// One entry of the route table.
@@ -336,6 +341,16 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::PostUsage, "POST", "/v1/tenants/{tenant}/usage"),
     route(RouteId::GetBudget, "GET", "/v1/tenants/{tenant}/budget"),
     route(RouteId::PutBudget, "PUT", "/v1/tenants/{tenant}/budget"),
+    route(
+        RouteId::GetNotifications,
+        "GET",
+        "/v1/tenants/{tenant}/notifications",
+    ),
+    route(
+        RouteId::PutNotifications,
+        "PUT",
+        "/v1/tenants/{tenant}/notifications",
+    ),
     route(RouteId::ListItems, "GET", "/v1/tenants/{tenant}/items"),
     route(RouteId::GetItem, "GET", "/v1/tenants/{tenant}/items/{id}"),
     route(RouteId::Xref, "GET", "/v1/tenants/{tenant}/xref"),
@@ -519,6 +534,8 @@ pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
         RouteId::ListProfiles => profiles::list(api).await,
         RouteId::GetProfile => profiles::get(api, req, p(0)).await,
         RouteId::PutProfile => profiles::put(api, req, p(0)).await,
+        RouteId::GetNotifications => notifications::get(api, p(0)).await,
+        RouteId::PutNotifications => notifications::put(api, req, p(0)).await,
         RouteId::GetMigration
         | RouteId::GetMappings
         | RouteId::PutMappings
@@ -566,6 +583,7 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         RouteId::PostUsage => Some((tenant, Permission::Ai)),
         RouteId::PutBudget
         | RouteId::PutTenant
+        | RouteId::PutNotifications
         | RouteId::ImportLegacyUsage
         | RouteId::PrivacyErase
         | RouteId::PrivacyExport => Some((tenant, Permission::Admin)),
@@ -574,6 +592,7 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         }
         RouteId::TenantCosts
         | RouteId::GetTenant
+        | RouteId::GetNotifications
         | RouteId::GetBudget
         | RouteId::PrivacyErasures
         | RouteId::ListItems

@@ -293,6 +293,34 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
         ),
     ),
     (
+        RouteId::GetNotifications,
+        doc(
+            "The tenant's notification settings (channels, event patterns, least levels, \
+             language, time zone; webhook secrets are never shown) and its latest deliveries \
+             given up after every retry (failed_deliveries: id, channel kind, event type, \
+             attempts, last status or error).",
+            &[],
+            None,
+            &[200, 404, 500, 503],
+        ),
+    ),
+    (
+        RouteId::PutNotifications,
+        doc(
+            "Replace the tenant's notification settings: {\"tenant_name\", \"language\": \"en\"|\"sv\", \
+             \"time_zone\"?, \"channels\": [{\"channel\": {\"kind\": \"webhook\", \"url\", \
+             \"secret_name\", \"secret\"?: \"whsec_…\"} | {\"kind\": \"email\", \"to\": [...]} | \
+             {\"kind\": \"chat\", \"url\"} | {\"kind\": \"customers\"}, \"events\": [\"migration.*\", ...], \
+             \"min_level\"?: \"info\"|\"warning\"|\"critical\", \"language\"?}]}. A webhook's \
+             secret goes to the secret store (never stored in the table or shown); one must be \
+             sent or already stored. The customers channel mails customer-facing events to the \
+             customers whose consent a migration recorded.",
+            &[],
+            Some("application/json"),
+            &[200, 400, 404, 500, 503],
+        ),
+    ),
+    (
         RouteId::GetDeliveryById,
         doc(
             "A delivery's story by our delivery id (the 202's delivery_id): state, provider, \

@@ -11,12 +11,18 @@ mod eventbridge;
 pub mod moto;
 mod s3;
 mod secrets;
+#[cfg(feature = "ses")]
+mod ses;
 mod sqs;
 
+#[cfg(feature = "ses")]
+pub use aws_sdk_sesv2;
 pub use dynamodb::DynamoTable;
 pub use eventbridge::EventBridgeBus;
 pub use s3::S3Blobs;
 pub use secrets::SecretsManagerStore;
+#[cfg(feature = "ses")]
+pub use ses::SesMailer;
 pub use sqs::SqsQueue;
 
 pub use aws_config::SdkConfig;

@@ -42,6 +42,11 @@ impl SecretsManagerStore {
         format!("{}{tenant}/{provider}/api", self.prefix)
     }
 
+    /// The name of the signing secret of one of a tenant's outbound notification webhooks.
+    pub fn notification_secret_name(&self, tenant: &TenantId, name: &str) -> String {
+        format!("{}{tenant}/notify/{name}", self.prefix)
+    }
+
     /// Stores `value` as the secret's new AWSCURRENT (Secrets Manager moves the old one to
     /// AWSPREVIOUS), creating the secret on first use.
     async fn put_value(&self, name: &str, value: &str) -> Result<()> {
@@ -176,5 +181,21 @@ impl SecretStore for SecretsManagerStore {
             &credentials.to_json(),
         )
         .await
+    }
+
+    async fn notification_secret(&self, tenant: &TenantId, name: &str) -> Result<Option<Secret>> {
+        self.stage(&self.notification_secret_name(tenant, name), "AWSCURRENT")
+            .await
+    }
+
+    async fn put_notification_secret(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        secret: &Secret,
+    ) -> Result<()> {
+        let value = String::from_utf8_lossy(secret.expose()).into_owned();
+        self.put_value(&self.notification_secret_name(tenant, name), &value)
+            .await
     }
 }

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod blobs;
+mod outbox;
 mod secrets;
 mod table;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use blobs::FsBlobStore;
+pub use outbox::OutboxMailer;
 pub use secrets::FileSecretStore;
 pub use table::EmbeddedTable;
 use tillbridge_ports::{Clock, PortError, Result};
@@ -28,6 +30,8 @@ pub struct Embedded {
     pub blobs: Arc<FsBlobStore>,
     /// Vendor secrets in `<root>/secrets.json` (owner-only).
     pub secrets: Arc<FileSecretStore>,
+    /// Notification emails as files in `<root>/outbox/`.
+    pub outbox: Arc<OutboxMailer>,
 }
 
 impl Embedded {
@@ -50,11 +54,13 @@ impl Embedded {
         let table = Arc::new(EmbeddedTable::open(&root.join("state.redb"), clock)?);
         let blobs = Arc::new(FsBlobStore::open(&root.join("blobs"))?);
         let secrets = Arc::new(FileSecretStore::open(&root.join("secrets.json"))?);
+        let outbox = Arc::new(OutboxMailer::open(&root.join("outbox"))?);
         Ok(Self {
             root: root.to_owned(),
             table,
             blobs,
             secrets,
+            outbox,
         })
     }
 }

@@ -29,6 +29,9 @@ struct File {
     /// `<tenant>/<provider>` → API credentials by name.
     #[serde(default)]
     api: BTreeMap<String, BTreeMap<String, String>>,
+    /// `<tenant>/<name>` → signing secret of an outbound notification webhook.
+    #[serde(default)]
+    notify: BTreeMap<String, String>,
 }
 
 /// The embedded [`SecretStore`]: one private JSON file beside the table.
@@ -185,6 +188,25 @@ impl SecretStore for FileSecretStore {
             .collect();
         self.change(|f| {
             f.api.insert(key(tenant, provider), map);
+        })
+    }
+
+    async fn notification_secret(&self, tenant: &TenantId, name: &str) -> Result<Option<Secret>> {
+        self.read(|f| {
+            f.notify
+                .get(&format!("{tenant}/{name}"))
+                .map(|s| Secret::new(s.as_str()))
+        })
+    }
+
+    async fn put_notification_secret(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        secret: &Secret,
+    ) -> Result<()> {
+        self.change(|f| {
+            f.notify.insert(format!("{tenant}/{name}"), text(secret));
         })
     }
 }

@@ -177,6 +177,17 @@ impl BusinessCalendar {
         Self { tz }
     }
 
+    /// The Swedish calendar (holidays, opening hours) kept in another IANA zone, for a
+    /// tenant whose staff work elsewhere.
+    ///
+    /// # Errors
+    /// The zone is not in the bundled tz database.
+    pub fn in_zone(name: &str) -> Result<Self, String> {
+        TimeZone::get(name)
+            .map(|tz| Self { tz })
+            .map_err(|_| format!("unknown time zone {name:?}"))
+    }
+
     /// The local date-time of an instant.
     pub fn local(&self, at: Timestamp) -> jiff::Zoned {
         to_jiff(at).to_zoned(self.tz.clone())

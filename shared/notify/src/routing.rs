@@ -14,7 +14,10 @@ use tillbridge_domain::{Envelope, EventType, Timestamp};
 
 use crate::calendar::BusinessCalendar;
 use crate::severity::{Level, Severity, severity_in};
-use crate::template::{Language, Message, NOTIFIABLE, Template, render_envelope, template_for};
+use crate::template::{
+    CUSTOMER_FACING, Language, Message, NOTIFIABLE, Template, render_customer, render_envelope,
+    template_for,
+};
 
 /// A tenant's notification settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +28,10 @@ pub struct TenantSettings {
     /// The default language of the channels.
     #[serde(default)]
     pub language: Language,
+    /// The IANA zone of the business calendar (default Europe/Stockholm): business hours
+    /// and Swedish holidays are counted in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     /// Where notifications go.
     #[serde(default)]
     pub channels: Vec<ChannelSettings>,
@@ -72,6 +79,23 @@ pub enum Channel {
         /// HTTPS URL.
         url: String,
     },
+    /// Email to the tenant's own customers, one each: only customers whose consent a
+    /// migration recorded, and only for customer-facing events
+    /// ([`crate::template::CUSTOMER_FACING`]).
+    Customers,
+}
+
+impl Channel {
+    /// `webhook`, `email`, `chat` or `customers`: what logs may say about a channel (its
+    /// URL can be a credential and its addresses are personal data).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Channel::Webhook { .. } => "webhook",
+            Channel::Email { .. } => "email",
+            Channel::Chat { .. } => "chat",
+            Channel::Customers => "customers",
+        }
+    }
 }
 
 /// A settings mistake.
@@ -85,6 +109,9 @@ pub enum SettingsError {
         /// The pattern.
         pattern: String,
     },
+    /// The time zone is not a known IANA zone.
+    #[error("unknown time zone {0:?}")]
+    UnknownTimeZone(String),
     /// An endpoint is not HTTPS or a channel has no recipients.
     #[error("channel {channel}: {reason}")]
     BadEndpoint {
@@ -112,9 +139,18 @@ impl TenantSettings {
 
     /// Every pattern matches some notification and every endpoint is usable.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        if let Some(zone) = &self.time_zone
+            && BusinessCalendar::in_zone(zone).is_err()
+        {
+            return Err(SettingsError::UnknownTimeZone(zone.clone()));
+        }
         for (i, c) in self.channels.iter().enumerate() {
+            let events: &[EventType] = match c.channel {
+                Channel::Customers => &CUSTOMER_FACING,
+                _ => &NOTIFIABLE,
+            };
             for p in &c.events {
-                if !NOTIFIABLE.iter().any(|k| matches(p, *k)) {
+                if !events.iter().any(|k| matches(p, *k)) {
                     return Err(SettingsError::UnknownEvents {
                         channel: i,
                         pattern: p.clone(),
@@ -131,10 +167,27 @@ impl TenantSettings {
                 Channel::Email { to } if to.is_empty() || to.iter().any(|a| !a.contains('@')) => {
                     return Err(bad("email needs recipient addresses"));
                 }
+                Channel::Webhook { secret_name, .. }
+                    if secret_name.is_empty()
+                        || secret_name.len() > 64
+                        || !secret_name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+                {
+                    return Err(bad("secret_name is 1 to 64 letters, digits, '-' or '_'"));
+                }
                 _ => {}
             }
         }
         Ok(())
+    }
+
+    /// The tenant's business calendar (Swedish, in its time zone).
+    pub fn calendar(&self) -> BusinessCalendar {
+        self.time_zone
+            .as_deref()
+            .and_then(|z| BusinessCalendar::in_zone(z).ok())
+            .unwrap_or_else(BusinessCalendar::sweden)
     }
 }
 
@@ -154,13 +207,18 @@ pub struct Route<'a> {
 impl Route<'_> {
     /// The message of this route for `event` (the one it was routed from).
     pub fn message(&self, settings: &TenantSettings, event: &Envelope) -> Option<Message> {
-        render_envelope(event, &settings.tenant_name, self.language)
+        match self.channel {
+            Channel::Customers => {
+                render_customer(&event.body, &settings.tenant_name, self.language)
+            }
+            _ => render_envelope(event, &settings.tenant_name, self.language),
+        }
     }
 }
 
 /// The notifications of `event` under `settings`, decided at `now`.
 pub fn route<'a>(settings: &'a TenantSettings, event: &Envelope, now: Timestamp) -> Vec<Route<'a>> {
-    route_in(&BusinessCalendar::sweden(), settings, event, now)
+    route_in(&settings.calendar(), settings, event, now)
 }
 
 /// [`route`] on a given calendar.
@@ -179,6 +237,7 @@ pub fn route_in<'a>(
         .channels
         .iter()
         .filter(|c| c.events.iter().any(|p| matches(p, kind)))
+        .filter(|c| c.channel != Channel::Customers || CUSTOMER_FACING.contains(&kind))
         .filter(|c| severity.level == Level::Critical || severity.level >= c.min_level)
         .map(|c| Route {
             channel: &c.channel,
@@ -202,7 +261,7 @@ mod tests {
         "language": "sv",
         "channels": [
             {"channel": {"kind": "webhook", "url": "https://hooks.example.com/tb",
-                         "secret_name": "tenant/kaffebaren/notify"},
+                         "secret_name": "kaffebaren-notify"},
              "language": "en", "events": ["*"]},
             {"channel": {"kind": "email", "to": ["ops@kaffebaren.example"]},
              "events": ["migration.*", "budget.threshold.crossed"], "min_level": "warning"},
@@ -321,6 +380,58 @@ mod tests {
             cache_write_tokens: 0,
         });
         assert!(route(&s, &envelope(usage), Timestamp::UNIX_EPOCH).is_empty());
+    }
+
+    #[test]
+    fn customers_get_only_customer_facing_events_and_zones_move_the_hours() {
+        let mut s = TenantSettings::from_json(SETTINGS).expect("valid settings");
+        s.channels.push(ChannelSettings {
+            channel: Channel::Customers,
+            language: None,
+            events: vec!["migration.*".into()],
+            min_level: Level::Info,
+        });
+        // migration.* names operator events too; only migration.applied is validated.
+        assert!(s.validate().is_ok());
+        let thursday_noon = ts("2026-06-18T10:00:00Z");
+        let applied = envelope(sample(EventType::MigrationApplied));
+        let r = route(&s, &applied, thursday_noon);
+        let customers: Vec<_> = r
+            .iter()
+            .filter(|x| *x.channel == Channel::Customers)
+            .collect();
+        assert_eq!(customers.len(), 1);
+        let m = customers[0].message(&s, &applied).expect("message");
+        assert!(m.subject.contains("har bytt system"), "{}", m.subject);
+        assert!(!m.body.contains("migrering"), "{}", m.body);
+        let requested = envelope(sample(EventType::MigrationRequested));
+        assert!(
+            route(&s, &requested, thursday_noon)
+                .iter()
+                .all(|x| *x.channel != Channel::Customers)
+        );
+        let only_operator = SETTINGS.replace(
+            r#"{"channel": {"kind": "chat""#,
+            r#"{"channel": {"kind": "customers"}, "events": ["migration.requested"]},
+            {"channel": {"kind": "chat""#,
+        );
+        assert!(TenantSettings::from_json(&only_operator).is_err());
+
+        // 10:00 UTC is inside Stockholm's hours but 03:00 in Los Angeles: batched there.
+        let mut la = TenantSettings::from_json(SETTINGS).expect("valid");
+        la.time_zone = Some("America/Los_Angeles".into());
+        assert!(la.validate().is_ok());
+        let q = envelope(sample(EventType::WebhookQuarantined));
+        assert_eq!(
+            route(&s, &q, thursday_noon)[0].severity.delivery,
+            Delivery::Immediate
+        );
+        assert!(matches!(
+            route(&la, &q, thursday_noon)[0].severity.delivery,
+            Delivery::Batched { .. }
+        ));
+        la.time_zone = Some("Mars/Olympus".into());
+        assert!(la.validate().is_err());
     }
 
     #[test]

@@ -122,6 +122,35 @@ pub fn base_level(data: &EventData) -> Option<Level> {
     template_for(data).map(|(_, l)| l)
 }
 
+/// The events with a message for the tenant's own customers (see [`render_customer`]).
+pub const CUSTOMER_FACING: [EventType; 1] = [EventType::MigrationApplied];
+
+/// The message to one of the tenant's customers (sent only to customers whose consent the
+/// migration recorded), or None when the event has none. No counts, ids or vendor names:
+/// a customer needs to know that their account moved and under which consent.
+pub fn render_customer(data: &EventData, tenant_name: &str, lang: Language) -> Option<Message> {
+    let t = tenant_name;
+    match (data, lang) {
+        (EventData::MigrationApplied(_), Language::En) => Some(Message {
+            subject: format!("{t} has moved to a new system"),
+            body: format!(
+                "{t} has moved its shop to a new point-of-sale system. Your customer account \
+                 came along, as you agreed when you gave your consent; nothing else changes \
+                 for you. You can withdraw your consent at any time by replying to {t}."
+            ),
+        }),
+        (EventData::MigrationApplied(_), Language::Sv) => Some(Message {
+            subject: format!("{t} har bytt system"),
+            body: format!(
+                "{t} har flyttat sin butik till ett nytt kassasystem. Ditt kundkonto följde \
+                 med, som du godkände när du gav ditt samtycke; inget annat ändras för dig. \
+                 Du kan när som helst återkalla ditt samtycke genom att svara {t}."
+            ),
+        }),
+        _ => None,
+    }
+}
+
 /// [`render`] from an envelope (its data and vendor).
 pub fn render_envelope(
     event: &tillbridge_domain::Envelope,

@@ -274,5 +274,60 @@ impl crate::EventBus for RecordingBus {
     }
 }
 
+/// The in-memory [`crate::Poster`]: records every post and answers the scripted statuses
+/// in order (then 200), or an injected fault.
+#[derive(Default)]
+pub struct MemoryPoster {
+    posts: Mutex<Vec<crate::OutboundPost>>,
+    statuses: Mutex<VecDeque<u16>>,
+    /// Errors the next calls return instead of running (unreachable endpoints).
+    pub faults: Faults,
+}
+
+impl MemoryPoster {
+    /// Every post so far, in order.
+    pub fn posts(&self) -> Vec<crate::OutboundPost> {
+        lock(&self.posts).clone()
+    }
+
+    /// The next posts are answered with these statuses, in order.
+    pub fn answer(&self, statuses: &[u16]) {
+        lock(&self.statuses).extend(statuses.iter().copied());
+    }
+}
+
+#[async_trait]
+impl crate::Poster for MemoryPoster {
+    async fn post(&self, post: &crate::OutboundPost) -> Result<u16> {
+        lock(&self.posts).push(post.clone());
+        self.faults.next()?;
+        Ok(lock(&self.statuses).pop_front().unwrap_or(200))
+    }
+}
+
+/// The in-memory [`crate::Mailer`]: keeps what was sent (with fault injection).
+#[derive(Default)]
+pub struct MemoryMailer {
+    sent: Mutex<Vec<crate::Email>>,
+    /// Errors the next calls return instead of running.
+    pub faults: Faults,
+}
+
+impl MemoryMailer {
+    /// Every email sent so far, in order.
+    pub fn sent(&self) -> Vec<crate::Email> {
+        lock(&self.sent).clone()
+    }
+}
+
+#[async_trait]
+impl crate::Mailer for MemoryMailer {
+    async fn send(&self, email: &crate::Email) -> Result<()> {
+        self.faults.next()?;
+        lock(&self.sent).push(email.clone());
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -199,6 +199,18 @@ pub trait SecretStore: Send + Sync {
         provider: Provider,
         credentials: &ApiCredentials,
     ) -> Result<()>;
+
+    /// The signing secret of one of the tenant's outbound notification webhooks (`name`
+    /// is scoped to the tenant), or None.
+    async fn notification_secret(&self, tenant: &TenantId, name: &str) -> Result<Option<Secret>>;
+
+    /// Stores the signing secret of an outbound notification webhook.
+    async fn put_notification_secret(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        secret: &Secret,
+    ) -> Result<()>;
 }
 
 /// The next webhook secrets when `secret` is stored over `old`: unchanged when it is already
@@ -373,6 +385,7 @@ struct Directory {
     tenants: HashMap<TenantId, TenantConfig>,
     secrets: HashMap<(TenantId, Provider), WebhookSecrets>,
     api: HashMap<(TenantId, Provider), ApiCredentials>,
+    notify: HashMap<(TenantId, String), Secret>,
 }
 
 /// Tenants and secrets held in memory: the in-memory implementation of both ports, and
@@ -517,6 +530,22 @@ impl SecretStore for StaticDirectory {
         self.write(|d| {
             d.api
                 .insert((tenant.clone(), provider), credentials.clone());
+        })
+    }
+
+    async fn notification_secret(&self, tenant: &TenantId, name: &str) -> Result<Option<Secret>> {
+        self.read(|d| d.notify.get(&(tenant.clone(), name.to_owned())).cloned())
+    }
+
+    async fn put_notification_secret(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        secret: &Secret,
+    ) -> Result<()> {
+        self.write(|d| {
+            d.notify
+                .insert((tenant.clone(), name.to_owned()), secret.clone());
         })
     }
 }

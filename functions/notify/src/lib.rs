@@ -1,0 +1,58 @@
+//! notify: notifications that get sent.
+//! - an SQS batch (the bus's notifiable events: migration lifecycle, budget thresholds,
+//!   quarantines) is routed per tenant settings: signed webhooks, chat posts and SES email
+//!   go out now, what severity defers is held for the next business opening; each record
+//!   that fails (a table or store outage) is reported as a batch item failure and only it is
+//!   retried (a redelivered event sends nothing twice);
+//! - the EventBridge schedule (`Scheduled Event`) flushes the held notifications that are
+//!   due as one digest per tenant and channel, and makes the retries that are due.
+
+use aws_lambda_events::sqs::SqsEvent;
+use serde_json::Value;
+use tillbridge_accounting::metering::Metering;
+use tillbridge_lambda::{Handled, for_each_record};
+use tillbridge_notifications::Notifier;
+use tillbridge_ports::PortError;
+use tillbridge_ports::bus::read_bus_message;
+
+/// Whether the invocation is the schedule rule's (rather than an SQS batch).
+pub fn is_schedule(payload: &Value) -> bool {
+    payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+}
+
+/// Handles one invocation: an SQS batch (answered with its batch item failures) or the
+/// schedule (answered with what the flush did).
+///
+/// # Errors
+/// A payload that is neither, or a flush that could not read the table (the next scheduled
+/// run picks up what is left).
+pub async fn handle(
+    notifier: &Notifier,
+    metering: Option<&Metering>,
+    payload: Value,
+) -> Result<Value, String> {
+    if is_schedule(&payload) {
+        let report = notifier.flush().await.map_err(|e| e.to_string())?;
+        tillbridge_lambda::flush_metrics("notify");
+        return serde_json::to_value(report).map_err(|e| e.to_string());
+    }
+    let event: SqsEvent = serde_json::from_value(payload)
+        .map_err(|e| format!("neither an SQS batch nor the schedule: {e}"))?;
+    let response = for_each_record(event, metering, |body| async move {
+        match read_bus_message(&body, notifier.blobs.as_ref()).await {
+            Ok(envelope) => Handled {
+                tenant: Some(envelope.tenant_id.clone()),
+                result: notifier.on_event(&envelope).await.map(|_| ()),
+            },
+            Err(e) => Handled::<PortError> {
+                tenant: None,
+                result: Err(e),
+            },
+        }
+    })
+    .await;
+    serde_json::to_value(response).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests;
