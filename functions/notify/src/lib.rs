@@ -4,7 +4,7 @@
 //!   go out now, what severity defers is held for the next business opening; each record
 //!   that fails (a table or store outage) is reported as a batch item failure and only it is
 //!   retried (a redelivered event sends nothing twice);
-//! - the EventBridge schedule (`Scheduled Event`) flushes the held notifications that are
+//! - the EventBridge schedule (input `{"action": "flush-notifications"}`) flushes the held notifications that are
 //!   due as one digest per tenant and channel, and makes the retries that are due.
 
 use aws_lambda_events::sqs::SqsEvent;
@@ -15,9 +15,14 @@ use tillbridge_notifications::Notifier;
 use tillbridge_ports::PortError;
 use tillbridge_ports::bus::read_bus_message;
 
-/// Whether the invocation is the schedule rule's (rather than an SQS batch).
+/// The schedule rule's input (infra/template.yaml).
+pub const FLUSH_ACTION: &str = "flush-notifications";
+
+/// Whether the invocation is the schedule rule's (its input, or a plain scheduled event)
+/// rather than an SQS batch.
 pub fn is_schedule(payload: &Value) -> bool {
-    payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+    payload.get("action").and_then(Value::as_str) == Some(FLUSH_ACTION)
+        || payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
 }
 
 /// Handles one invocation: an SQS batch (answered with its batch item failures) or the

@@ -123,8 +123,7 @@ async fn the_schedule_flushes_what_was_held() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out["batchItemFailures"], json!([]));
     assert!(poster.posts().is_empty() && mailer.sent().is_empty());
-    let schedule = json!({"version": "0", "detail-type": "Scheduled Event",
-                          "source": "aws.events", "detail": {}});
+    let schedule = json!({"action": "flush-notifications"});
     let early = handle(&n, None, schedule.clone())
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -164,6 +164,8 @@ pub async fn open_runtime(
             }
         }
     }
+    let poster = tillbridge_notifications::http::HttpPoster::new()
+        .map_err(|e| Failure::usage(e.to_string()))?;
     let runtime = LocalRuntime::new(
         store.table,
         store.blobs,
@@ -172,7 +174,9 @@ pub async fn open_runtime(
             secrets: store.secrets,
         },
         clock,
-    );
+    )
+    // Notifications: webhooks and chat over HTTP, email to STATE/outbox/.
+    .with_notifications(Arc::new(poster), store.outbox);
     load_budgets(&runtime, &file).await?;
     Ok(runtime)
 }

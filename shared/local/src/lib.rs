@@ -63,6 +63,13 @@ pub struct LocalRuntime {
     pub fetch_queue: Arc<dyn Queue>,
     /// Fetches that kept failing.
     pub fetch_dlq: Arc<dyn Queue>,
+    /// Notifiable events (migration lifecycle, budget thresholds, quarantines).
+    pub notify_queue: Arc<dyn Queue>,
+    /// Notifiable events that kept failing.
+    pub notify_dlq: Arc<dyn Queue>,
+    /// Sends notifications (None: notifiable events are taken off the queue unsent, as
+    /// when nothing is subscribed).
+    pub notifier: Option<Arc<tillbridge_notifications::Notifier>>,
     /// Pulls from vendors' APIs (thin notifications, operator syncs).
     pub fetcher: Arc<tillbridge_fetch::Fetcher>,
     /// Writers of migrations' destinations (the tenants' `api` entries, interactive retries).
@@ -136,6 +143,11 @@ impl LocalRuntime {
             TableQueue::new("fetch", table.clone(), clock.clone())
                 .with_dead_letter(fetch_dlq.clone(), MAX_RECEIVES),
         );
+        let notify_dlq = queue("notify-dlq");
+        let notify_queue: Arc<dyn Queue> = Arc::new(
+            TableQueue::new("notify", table.clone(), clock.clone())
+                .with_dead_letter(notify_dlq.clone(), MAX_RECEIVES),
+        );
         let bus: Arc<dyn EventBus> = Arc::new(
             LocalBus::new(
                 vec![
@@ -159,6 +171,15 @@ impl LocalRuntime {
                             "migration.cutover.requested".into(),
                         ],
                         target: migrations_queue.clone(),
+                    },
+                    Rule {
+                        name: "notify".into(),
+                        detail_types:
+                            tillbridge_notifications::tillbridge_notify::template::NOTIFIABLE
+                                .iter()
+                                .map(|k| k.as_str().to_owned())
+                                .collect(),
+                        target: notify_queue.clone(),
                     },
                     Rule {
                         name: "cost-accounting".into(),
@@ -221,6 +242,9 @@ impl LocalRuntime {
             migrations_dlq,
             fetch_queue,
             fetch_dlq,
+            notify_queue,
+            notify_dlq,
+            notifier: None,
             fetcher,
             destinations,
             refiner: None,
@@ -234,6 +258,45 @@ impl LocalRuntime {
         }
     }
 
+    /// Sends notifications through `poster` (webhooks, chat) and `mailer` (email), on this
+    /// runtime's table, blobs, secrets and clock.
+    pub fn with_notifications(
+        mut self,
+        poster: Arc<dyn tillbridge_ports::Poster>,
+        mailer: Arc<dyn tillbridge_ports::Mailer>,
+    ) -> Self {
+        self.notifier = Some(Arc::new(tillbridge_notifications::Notifier {
+            table: self.table.clone(),
+            blobs: self.blobs.clone(),
+            secrets: self.secrets.clone(),
+            poster,
+            mailer,
+            clock: self.clock.clone(),
+        }));
+        self
+    }
+
+    /// One batch of notifiable events, then the flush of what is due (held digests,
+    /// retries), as the notify function and its schedule do.
+    pub async fn step_notifications(&self) -> Result<StepReport, LocalError> {
+        let mut report = StepReport::default();
+        for m in self.notify_queue.receive(BATCH, self.visibility).await? {
+            let result = match &self.notifier {
+                None => Ok(()),
+                Some(n) => match read_bus_message(&m.body, self.blobs.as_ref()).await {
+                    Ok(event) => n.on_event(&event).await.map(|_| ()).map_err(Into::into),
+                    Err(e) => Err(e.into()),
+                },
+            };
+            settle(self.notify_queue.as_ref(), &m, result, &mut report).await?;
+        }
+        if let Some(n) = &self.notifier {
+            let flushed = n.flush().await?;
+            report.processed += flushed.sent + flushed.failed;
+        }
+        Ok(report)
+    }
+
     /// Every dead-letter queue with the queue its messages came from, by name.
     pub fn dead_letters(&self) -> Vec<DeadLetterPair> {
         [
@@ -242,6 +305,7 @@ impl LocalRuntime {
             ("costs", &self.costs_dlq, &self.costs_queue),
             ("migrations", &self.migrations_dlq, &self.migrations_queue),
             ("fetch", &self.fetch_dlq, &self.fetch_queue),
+            ("notify", &self.notify_dlq, &self.notify_queue),
         ]
         .into_iter()
         .map(|(n, d, t)| (n.to_owned(), d.clone(), t.clone()))
@@ -260,7 +324,8 @@ impl LocalRuntime {
         Ok(report)
     }
 
-    /// One batch from the short-work queues: inbound deliveries, catalog events, usage.
+    /// One batch from the short-work queues: inbound deliveries, catalog events, usage,
+    /// notifications (and the flush of held ones that are due).
     pub async fn step_deliveries(&self) -> Result<StepReport, LocalError> {
         let mut report = StepReport::default();
         for m in self.inbound.receive(BATCH, self.visibility).await? {
@@ -334,6 +399,9 @@ impl LocalRuntime {
             };
             settle(self.costs_queue.as_ref(), &m, result, &mut report).await?;
         }
+        let notified = self.step_notifications().await?;
+        report.processed += notified.processed;
+        report.failed += notified.failed;
         Ok(report)
     }
 
