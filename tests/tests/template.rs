@@ -122,7 +122,7 @@ fn consumers_report_partial_failures_and_queues_redrive() {
         .iter()
         .map(|q| q.matches("RedrivePolicy:").count())
         .sum::<usize>();
-    assert_eq!(work_queues, 7);
+    assert_eq!(work_queues, 8);
     for block in queues
         .iter()
         .flat_map(|q| q.split("RedrivePolicy:").skip(1))

@@ -136,6 +136,105 @@ mod pagination {
         }
     }
 
+    /// Notification settings: the webhook secret goes to the secret store and nowhere else;
+    /// bad settings and unsignable webhooks are refused.
+    #[tokio::test]
+    async fn notification_settings_keep_webhook_secrets_out_of_the_table() {
+        let (clock, table) = store();
+        let api = api_on(table.clone(), clock);
+        const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let body = serde_json::json!({
+            "tenant_name": "Kaffebaren AB",
+            "language": "sv",
+            "time_zone": "Europe/Stockholm",
+            "channels": [
+                {"channel": {"kind": "webhook", "url": "https://hooks.example.com/tb",
+                             "secret_name": "ops", "secret": SECRET}, "events": ["*"]},
+                {"channel": {"kind": "email", "to": ["ops@kaffebaren.example"]},
+                 "events": ["migration.*"], "min_level": "warning"},
+                {"channel": {"kind": "customers"}, "events": ["migration.applied"]}
+            ]
+        })
+        .to_string();
+        let empty = handle(&api, &call("GET", "/v1/tenants/t1/notifications", b"")).await;
+        assert_eq!(empty.status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&empty.body).unwrap_or_default();
+        assert!(v["settings"].is_null(), "{v}");
+        let put = handle(
+            &api,
+            &call("PUT", "/v1/tenants/t1/notifications", body.as_bytes()),
+        )
+        .await;
+        assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+        let got = handle(&api, &call("GET", "/v1/tenants/t1/notifications", b"")).await;
+        let v: serde_json::Value = serde_json::from_slice(&got.body).unwrap_or_default();
+        assert_eq!(
+            v["settings"]["channels"][0]["channel"]["secret_name"],
+            "ops"
+        );
+        assert_eq!(v["settings"]["channels"].as_array().map(Vec::len), Some(3));
+        assert_eq!(v["failed_deliveries"], serde_json::json!([]));
+        // The secret is in the secret store, and in neither the response nor the table.
+        let t1 = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+        let stored = api.secrets.notification_secret(&t1, "ops").await;
+        assert_eq!(
+            stored.ok().flatten().map(|s| s.expose().to_vec()),
+            Some(SECRET.as_bytes().to_vec())
+        );
+        assert!(!String::from_utf8_lossy(&got.body).contains("whsec_"));
+        assert!(!String::from_utf8_lossy(&put.body).contains("whsec_"));
+        let items = tillbridge_ports::table::query_all(table.as_ref(), "notify#t1", "")
+            .await
+            .unwrap_or_default();
+        assert_eq!(items.len(), 1);
+        assert!(!format!("{:?}", items[0].attrs).contains("whsec_"));
+
+        // Sending the settings again without the secret keeps the stored one.
+        let again = body
+            .replace(&format!(", \"secret\": \"{SECRET}\""), "")
+            .replace(&format!(",\"secret\":\"{SECRET}\""), "");
+        assert!(!again.contains("whsec_"));
+        let put = handle(
+            &api,
+            &call("PUT", "/v1/tenants/t1/notifications", again.as_bytes()),
+        )
+        .await;
+        assert_eq!(put.status, 200);
+
+        for (bad, why) in [
+            (again.replace("\"ops\"", "\"other\""), "no secret is stored"),
+            (again.replace("https://hooks", "http://hooks"), "https://"),
+            (
+                again.replace("Europe/Stockholm", "Mars/Olympus"),
+                "time zone",
+            ),
+            (
+                again.replace("migration.applied", "migration.requested"),
+                "matches no",
+            ),
+            (body.replace(SECRET, "not-a-secret"), "whsec_"),
+            (
+                again.replace("\"min_level\"", "\"severity\""),
+                "unknown field",
+            ),
+        ] {
+            let r = handle(
+                &api,
+                &call("PUT", "/v1/tenants/t1/notifications", bad.as_bytes()),
+            )
+            .await;
+            let text = String::from_utf8_lossy(&r.body).to_string();
+            assert_eq!(r.status, 400, "{bad}: {text}");
+            assert!(text.contains(why), "{why}: {text}");
+        }
+        let unknown = handle(
+            &api,
+            &call("PUT", "/v1/tenants/nope/notifications", again.as_bytes()),
+        )
+        .await;
+        assert_eq!(unknown.status, 404);
+    }
+
     /// An operator sets a tenant's budget through the API and reads it back with the spend.
     #[tokio::test]
     async fn budgets_are_set_and_read_through_the_api() {
