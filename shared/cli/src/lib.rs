@@ -9,6 +9,7 @@ mod migrate;
 mod migrate_demo;
 mod migrate_output;
 mod normalize;
+mod notifications;
 mod privacy;
 mod profile;
 pub mod serve;
@@ -102,6 +103,9 @@ enum Command {
     /// Declarative vendor profiles: check one on sample payloads, print the schema.
     #[command(subcommand)]
     Profile(profile::Command),
+    /// A tenant's notification settings (what serve sends by): set from JSON, show.
+    #[command(subcommand)]
+    Notifications(notifications::Command),
 }
 
 /// Entry point of the binary.
@@ -141,6 +145,7 @@ pub fn main() -> ExitCode {
         Command::Sync(a) => sync::run(a),
         Command::Privacy(c) => privacy::run(c),
         Command::Profile(c) => profile::run(c),
+        Command::Notifications(c) => notifications::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

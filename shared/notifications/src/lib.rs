@@ -109,6 +109,99 @@ pub async fn save_settings(
     table.put(item, Condition::Always).await.map(|_| ())
 }
 
+/// Why settings could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The body is not valid settings (answer 400 with it).
+    #[error("{0}")]
+    Invalid(String),
+    /// The table or the secret store failed.
+    #[error(transparent)]
+    Store(#[from] PortError),
+}
+
+/// Takes the `secret` of each webhook channel out of a settings body: (secret name, secret).
+fn take_secrets(body: &mut Value) -> std::result::Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let Some(channels) = body.get_mut("channels").and_then(Value::as_array_mut) else {
+        return Ok(out);
+    };
+    for (i, c) in channels.iter_mut().enumerate() {
+        let Some(channel) = c.get_mut("channel").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let Some(secret) = channel.remove("secret") else {
+            continue;
+        };
+        // The signer must be able to use it.
+        let Some(secret) = secret
+            .as_str()
+            .filter(|s| s.starts_with("whsec_") && sign(&[s], "msg_check", 0, b"").is_ok())
+        else {
+            return Err(format!(
+                "channel {i}: a webhook secret is whsec_ followed by base64"
+            ));
+        };
+        let name = channel
+            .get("secret_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        out.push((name, secret.to_owned()));
+    }
+    Ok(out)
+}
+
+/// Validates and stores a tenant's settings from a JSON body (the API's PUT, the CLI's
+/// `notifications set`): each webhook's `secret`, when given, goes to the secret store and
+/// is dropped from what the table keeps; a webhook whose secret is neither given nor
+/// stored is refused. `local` also accepts plain-HTTP loopback endpoints.
+///
+/// # Errors
+/// [`SettingsError::Invalid`] for a body that is not valid settings;
+/// [`SettingsError::Store`] when the table or the secret store fails.
+pub async fn put_settings(
+    table: &dyn Table,
+    secrets: &dyn SecretStore,
+    tenant: &TenantId,
+    body: &[u8],
+    local: bool,
+) -> std::result::Result<TenantSettings, SettingsError> {
+    let mut body: Value =
+        serde_json::from_slice(body).map_err(|e| SettingsError::Invalid(format!("body: {e}")))?;
+    let given = take_secrets(&mut body).map_err(SettingsError::Invalid)?;
+    let settings: TenantSettings =
+        serde_json::from_value(body).map_err(|e| SettingsError::Invalid(format!("body: {e}")))?;
+    settings
+        .validate_with(local)
+        .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+    for (i, c) in settings.channels.iter().enumerate() {
+        if let Channel::Webhook { secret_name, .. } = &c.channel
+            && !given.iter().any(|(n, _)| n == secret_name)
+            && secrets
+                .notification_secret(tenant, secret_name)
+                .await?
+                .is_none()
+        {
+            return Err(SettingsError::Invalid(format!(
+                "channel {i}: no secret is stored as {secret_name:?}; send it as \"secret\""
+            )));
+        }
+    }
+    for (name, secret) in &given {
+        secrets
+            .put_notification_secret(
+                tenant,
+                name,
+                &tillbridge_domain::Secret::new(secret.as_str()),
+            )
+            .await?;
+    }
+    save_settings(table, tenant, &settings).await?;
+    info!(tenant = %tenant, channels = settings.channels.len(), secrets = given.len(), "notification settings set");
+    Ok(settings)
+}
+
 /// A delivery given up: after every attempt, or for a reason no retry fixes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {

@@ -122,6 +122,16 @@ pub enum SettingsError {
     },
 }
 
+/// `http://127.0.0.1[:port]/…` or `http://localhost[:port]/…`.
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    matches!(name, "127.0.0.1" | "localhost" | "[::1]")
+}
+
 fn matches(pattern: &str, kind: EventType) -> bool {
     match pattern.strip_suffix('*') {
         Some(prefix) => kind.as_str().starts_with(prefix),
@@ -139,6 +149,13 @@ impl TenantSettings {
 
     /// Every pattern matches some notification and every endpoint is usable.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.validate_with(false)
+    }
+
+    /// [`TenantSettings::validate`], also accepting plain-HTTP endpoints on the loopback
+    /// interface (`http://127.0.0.1…`, `http://localhost…`) when `local` (a receiver on
+    /// a developer's machine; the cloud never accepts them).
+    pub fn validate_with(&self, local: bool) -> Result<(), SettingsError> {
         if let Some(zone) = &self.time_zone
             && BusinessCalendar::in_zone(zone).is_err()
         {
@@ -160,7 +177,7 @@ impl TenantSettings {
             let bad = |reason| SettingsError::BadEndpoint { channel: i, reason };
             match &c.channel {
                 Channel::Webhook { url, .. } | Channel::Chat { url }
-                    if !url.starts_with("https://") =>
+                    if !(url.starts_with("https://") || (local && is_loopback_http(url))) =>
                 {
                     return Err(bad("the URL must be https://"));
                 }
@@ -444,6 +461,13 @@ mod tests {
         );
         let http = SETTINGS.replace("https://chat", "http://chat");
         assert!(TenantSettings::from_json(&http).is_err());
+        let local = SETTINGS.replace("https://chat.example.com", "http://127.0.0.1:8099");
+        let local: TenantSettings = serde_json::from_str(&local).expect("parses");
+        assert!(local.validate().is_err());
+        assert!(local.validate_with(true).is_ok());
+        let sneaky = SETTINGS.replace("https://chat.example.com", "http://127.0.0.1.evil.example");
+        let sneaky: TenantSettings = serde_json::from_str(&sneaky).expect("parses");
+        assert!(sneaky.validate_with(true).is_err());
         let unknown = SETTINGS.replace("\"min_level\"", "\"severity\"");
         assert!(TenantSettings::from_json(&unknown).is_err());
         let s = TenantSettings::from_json(SETTINGS).expect("valid");
