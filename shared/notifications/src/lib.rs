@@ -120,6 +120,15 @@ pub enum SettingsError {
     Store(#[from] PortError),
 }
 
+impl tillbridge_domain::Classify for SettingsError {
+    fn kind(&self) -> tillbridge_domain::ErrorKind {
+        match self {
+            SettingsError::Invalid(_) => tillbridge_domain::ErrorKind::Permanent,
+            SettingsError::Store(e) => e.kind(),
+        }
+    }
+}
+
 /// Takes the `secret` of each webhook channel out of a settings body: (secret name, secret).
 fn take_secrets(body: &mut Value) -> std::result::Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
