@@ -281,3 +281,27 @@ fn the_bucket_lifecycle_matches_the_retention_report() {
         );
     }
 }
+
+/// The notify rule takes exactly the events the notify crate has templates for (and the
+/// local runtime's notify rule is built from the same list).
+#[test]
+fn the_notify_rule_routes_every_notifiable_event_and_nothing_else() {
+    let t = template();
+    let start = t
+        .find("  NotifyRule:\n")
+        .unwrap_or_else(|| panic!("no NotifyRule"));
+    let rule = &t[start..];
+    let rule = &rule[..rule.find("      Targets:").unwrap_or(rule.len())];
+    let listed: Vec<&str> = rule
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .collect();
+    let mut expected: Vec<&str> = tillbridge_notify::template::NOTIFIABLE
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    let mut got = listed.clone();
+    expected.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, expected);
+}

@@ -49,6 +49,9 @@ pub use tillbridge_notify;
 pub const DUE_PK: &str = "notify#due";
 /// How long a `done#` marker keeps a redelivered event from being sent again.
 const DONE_TTL_SECS: i64 = 14 * 86_400;
+/// Due items one flush takes at most (a Monday morning's backlog is worked through by
+/// consecutive runs, well within the function's timeout each).
+pub const MAX_FLUSH: usize = 1_000;
 /// How long a dead letter stays listed.
 const FAILED_TTL_SECS: i64 = 90 * 86_400;
 
@@ -640,7 +643,7 @@ impl Notifier {
         'pages: loop {
             let page = self.table.query(DUE_PK, "", after.as_deref(), 100).await?;
             for item in page.items {
-                if due_of(&item.sk).is_none_or(|d| d > now) {
+                if due.len() >= MAX_FLUSH || due_of(&item.sk).is_none_or(|d| d > now) {
                     break 'pages;
                 }
                 due.push(item);

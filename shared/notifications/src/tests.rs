@@ -472,3 +472,39 @@ async fn email_failures_retry_and_permanent_ones_are_dead_letters() {
     assert_eq!(dead[0].channel, "email");
     assert_eq!(dead[0].attempts, 1);
 }
+
+#[tokio::test]
+async fn a_large_backlog_is_flushed_by_consecutive_runs() {
+    let f = fixture("2026-06-13T03:00:00Z").await; // Saturday night: held
+    for i in 0..600 {
+        let r = f
+            .notifier
+            .on_event(&mapping_suggested(&format!("m{i}")))
+            .await
+            .expect("routed");
+        assert_eq!(r.held, 2);
+    }
+    f.clock.advance_secs(5 * 3600);
+    let table = f.notifier.table.as_ref();
+    let left = || async { query_all(table, DUE_PK, "").await.expect("read").len() };
+    assert_eq!(left().await, 1_200);
+    f.notifier.flush().await.expect("flush");
+    assert_eq!(left().await, 1_200 - MAX_FLUSH);
+    f.notifier.flush().await.expect("flush");
+    assert_eq!(left().await, 0);
+    // Every notification went out, in digests (two channels, at most two runs each).
+    let notified: usize = f
+        .poster
+        .posts()
+        .iter()
+        .map(|p| {
+            json_of(p)["data"]["notifications"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(notified, 600);
+    assert!(f.poster.posts().len() <= 2);
+    assert!(f.mailer.sent().len() <= 2);
+}
