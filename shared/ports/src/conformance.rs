@@ -276,7 +276,7 @@ pub async fn queue_contract(table: Arc<dyn Table>, clock: Arc<ManualClock>) {
 
 /// `store` must hold no secrets for tenant `conformance`: rotation keeps the replaced secret
 /// as `previous`, storing the current one again changes nothing, tenants and providers are
-/// kept apart, API credentials round-trip by name.
+/// kept apart, API credentials round-trip by name, notification secrets by tenant and name.
 pub async fn secret_store_contract(store: &dyn crate::SecretStore) {
     use std::collections::BTreeMap;
 
@@ -329,4 +329,39 @@ pub async fn secret_store_contract(store: &dyn crate::SecretStore) {
     store.put_api_credentials(&t, sq, &replaced).await.unwrap();
     assert_eq!(store.api_credentials(&t, sq).await.unwrap(), Some(replaced));
     assert_eq!(store.api_credentials(&other, sq).await.unwrap(), None);
+
+    // Notification webhook secrets: by name within the tenant, replaced on put.
+    assert_eq!(store.notification_secret(&t, "ops").await.unwrap(), None);
+    let one = Secret::new("whsec_b25lLW9uZS1vbmUtb25l");
+    store
+        .put_notification_secret(&t, "ops", &one)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.notification_secret(&t, "ops").await.unwrap(),
+        Some(one)
+    );
+    let two = Secret::new("whsec_dHdvLXR3by10d28tdHdv");
+    store
+        .put_notification_secret(&t, "ops", &two)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.notification_secret(&t, "ops").await.unwrap(),
+        Some(two)
+    );
+    assert_eq!(store.notification_secret(&t, "other").await.unwrap(), None);
+    assert_eq!(
+        store.notification_secret(&other, "ops").await.unwrap(),
+        None
+    );
+    // Apart from the vendor secrets.
+    assert_eq!(
+        store
+            .webhook_secrets(&t, sq)
+            .await
+            .unwrap()
+            .map(|s| s.current),
+        Some(Secret::new("two"))
+    );
 }
