@@ -50,8 +50,9 @@ struct Cloud {
 }
 
 /// The queues and rules of the template's migration path (MappingRule, MigrationRule,
-/// RollbackRule, ValidateRule), the tenant with Square's API pointed at the fake.
-async fn provision(square_url: &str) -> Cloud {
+/// RollbackRule, ValidateRule), the tenant with `dest`'s API pointed at the fake at `url`
+/// with `credentials` in Secrets Manager (and a Shopify webhook source).
+async fn provision(dest: Provider, url: &str, credentials: &[(&str, &str)]) -> Cloud {
     let moto = Moto::shared().unwrap();
     let cfg = emulator_config(&moto.endpoint).await;
     let ddb = aws_sdk_dynamodb::Client::new(&cfg);
@@ -108,16 +109,16 @@ async fn provision(square_url: &str) -> Cloud {
     let bus: Arc<dyn EventBus> = Arc::new(EventBridgeBus::new(eb, bus_name));
 
     let tenant = TenantId::parse("t1").unwrap();
-    let square = ProviderConfig {
-        api_base_url: Some(square_url.to_owned()),
+    let target = ProviderConfig {
+        api_base_url: Some(url.to_owned()),
         ..ProviderConfig::default()
     };
-    let shopify = ProviderConfig::default();
+    let mut providers: BTreeMap<Provider, ProviderConfig> =
+        [(Provider::Shopify, ProviderConfig::default())].into();
+    providers.insert(dest, target);
     directory
         .put(&TenantConfig {
-            providers: [(Provider::Square, square), (Provider::Shopify, shopify)]
-                .into_iter()
-                .collect(),
+            providers: providers.into_iter().collect(),
             ..TenantConfig::new(tenant.clone(), Currency::USD)
         })
         .await
@@ -125,11 +126,13 @@ async fn provision(square_url: &str) -> Cloud {
     secrets
         .put_api_credentials(
             &tenant,
-            Provider::Square,
-            &ApiCredentials::new(BTreeMap::from([(
-                "access_token".to_owned(),
-                Secret::new("tok"),
-            )])),
+            dest,
+            &ApiCredentials::new(
+                credentials
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), Secret::new(*v)))
+                    .collect(),
+            ),
         )
         .await
         .unwrap();
@@ -319,6 +322,69 @@ fn shopify_update(product: &str, variant: &str, name: &str, price: i64) -> Envel
     }
 }
 
+/// Starts a migration of three teas from `source` into `dest` through the api function,
+/// approves it after mapping-suggest and runs it to completion; returns its id.
+async fn migrate(cloud: &Cloud, source: &str, dest: &str) -> String {
+    let records: Vec<serde_json::Value> = (1..=3)
+        .map(|i| serde_json::json!({"id": format!("m{i}"), "name": format!("Tea {i}"), "sku": format!("TEA-{i}"), "category": "Tea", "price": format!("3.{i:02}")}))
+        .collect();
+    let body = serde_json::json!({"tenant_id": "t1", "source_name": source, "export": records, "destination": dest});
+    let (status, m) = call(
+        cloud,
+        "POST",
+        "/v1/migrations",
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    pump(
+        cloud,
+        "suggestions",
+        |m| m["status"] == "mapping_review",
+        &id,
+    )
+    .await;
+    let (status, m) = call(
+        cloud,
+        "POST",
+        &format!("/v1/migrations/{id}/approve"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 202, "{m}");
+    pump(
+        cloud,
+        "the apply and the write",
+        |m| m["status"] == "completed",
+        &id,
+    )
+    .await;
+    id
+}
+
+/// Rolls `id` back through the api and rollback functions; returns the rollback report.
+async fn roll_back(cloud: &Cloud, id: &str) -> serde_json::Value {
+    let (status, m) = call(
+        cloud,
+        "POST",
+        &format!("/v1/migrations/{id}/rollback"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 202, "{m}");
+    pump(cloud, "the rollback", |m| m["status"] == "rolled_back", id).await;
+    let (status, report) = call(
+        cloud,
+        "GET",
+        &format!("/v1/migrations/{id}/rollback-report"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    report
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migration_lands_at_square_through_the_functions_and_rolls_back_there() {
     let fake = FakeSquare::start(
@@ -331,7 +397,12 @@ async fn a_migration_lands_at_square_through_the_functions_and_rolls_back_there(
     )
     .await
     .unwrap();
-    let cloud = provision(&fake.server.base_url).await;
+    let cloud = provision(
+        Provider::Square,
+        &fake.server.base_url,
+        &[("access_token", "tok")],
+    )
+    .await;
 
     let records: Vec<serde_json::Value> = (1..=3)
         .map(|i| serde_json::json!({"id": format!("m{i}"), "name": format!("Tea {i}"), "sku": format!("TEA-{i}"), "price": format!("3.{i:02}")}))
@@ -425,4 +496,98 @@ async fn a_migration_lands_at_square_through_the_functions_and_rolls_back_there(
     assert_eq!(report["verified"], true, "{report}");
     assert_eq!(report["destination"]["deleted"], 4, "{report}");
     assert_eq!(report["destination"]["verified"], true, "{report}");
+}
+
+/// The other writers the same way through the functions: WooCommerce, Shopify and BigCommerce
+/// (each fake speaking its vendor's wire format, holding one product of the merchant's own);
+/// after the rollback each is exactly as before, verified by reading back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn woocommerce_shopify_and_bigcommerce_round_trip_through_the_functions() {
+    use tillbridge_connectors::fake::{bigcommerce, shopify, woocommerce};
+    let at = tillbridge_domain::Timestamp::from_unix_seconds(1_735_689_600).unwrap();
+    let woo = woocommerce::FakeWooCommerce::start(
+        "ck_e2e",
+        "cs_e2e",
+        woocommerce::Store {
+            products: vec![woocommerce::simple(
+                7,
+                "Merchant's own mug",
+                "3.00",
+                Some(4),
+                at,
+            )],
+            variations: Vec::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let shop = shopify::FakeShopify::start(
+        "shpat_e2e",
+        shopify::Shop {
+            products: vec![shopify::product(
+                1,
+                "Merchant's own mug",
+                &[(11, "Default Title", "3.00", 4, 0)],
+                at,
+            )],
+            maximum_available: 1_000_000.0,
+            restore_rate: 1_000_000.0,
+            ..shopify::Shop::default()
+        },
+    )
+    .await
+    .unwrap();
+    let big = bigcommerce::FakeBigCommerce::start(
+        "bc_e2e",
+        bigcommerce::Store {
+            products: vec![bigcommerce::product(
+                5,
+                "Merchant's own mug",
+                "3.00",
+                &[],
+                at,
+            )],
+        },
+    )
+    .await
+    .unwrap();
+    type Products<'a> = Box<dyn Fn() -> Vec<serde_json::Value> + 'a>;
+    let targets: [(Provider, &str, Vec<(&str, &str)>, Products); 3] = [
+        (
+            Provider::WooCommerce,
+            woo.server.base_url.as_str(),
+            vec![("consumer_key", "ck_e2e"), ("consumer_secret", "cs_e2e")],
+            Box::new(|| woo.store().products.clone()),
+        ),
+        (
+            Provider::Shopify,
+            shop.server.base_url.as_str(),
+            vec![("access_token", "shpat_e2e")],
+            Box::new(|| shop.shop().products.clone()),
+        ),
+        (
+            Provider::BigCommerce,
+            big.server.base_url.as_str(),
+            vec![("access_token", "bc_e2e")],
+            Box::new(|| big.store().products.clone()),
+        ),
+    ];
+    for (provider, url, credentials, products) in targets {
+        let before = products();
+        let cloud = provision(provider, url, &credentials).await;
+        let id = migrate(&cloud, "legacy", provider.as_str()).await;
+        assert_eq!(
+            products().len(),
+            before.len() + 3,
+            "{provider}: {:?}",
+            products()
+        );
+        let report = roll_back(&cloud, &id).await;
+        assert_eq!(report["destination"]["deleted"], 3, "{provider}: {report}");
+        assert_eq!(
+            report["destination"]["verified"], true,
+            "{provider}: {report}"
+        );
+        assert_eq!(products(), before, "{provider}: as it was");
+    }
 }
