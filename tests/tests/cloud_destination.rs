@@ -552,7 +552,8 @@ async fn woocommerce_shopify_and_bigcommerce_round_trip_through_the_functions() 
     .await
     .unwrap();
     type Products<'a> = Box<dyn Fn() -> Vec<serde_json::Value> + 'a>;
-    let targets: [(Provider, &str, Vec<(&str, &str)>, Products); 3] = [
+    type Target<'a> = (Provider, &'a str, Vec<(&'a str, &'a str)>, Products<'a>);
+    let targets: [Target; 3] = [
         (
             Provider::WooCommerce,
             woo.server.base_url.as_str(),
