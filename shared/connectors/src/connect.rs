@@ -190,8 +190,10 @@ pub fn stored_credentials(
 /// `productSet`, `inventorySetQuantities`, URL redirects). Credentials as for [`connect`]. `currency` is the
 /// tenant's, the store currency of vendors whose amounts carry none (BigCommerce,
 /// WooCommerce, Shopify): an item priced in another currency is not written there (its outcome says
-/// so). Clover, Toast and Zettle take no writes yet. Renewed OAuth tokens (Square)
-/// are written to `store` when given.
+/// so). Zettle ([`ZettleClient`]: Product Library products with client-chosen UUIDs,
+/// `If-Match` updates, Inventory v3 movements) with an access token or the assertion grant's
+/// `client_id` + `api_key`. Clover and Toast take no writes yet. Renewed OAuth tokens
+/// (Square) are written to `store` when given.
 ///
 /// # Errors
 /// [`ConnectorError::Config`] when a credential is missing or invalid, or the vendor takes
@@ -205,7 +207,11 @@ pub fn connect_destination(
     store: Option<CredentialStore>,
 ) -> Result<Box<dyn Destination>> {
     match provider {
-        Provider::Square | Provider::BigCommerce | Provider::WooCommerce | Provider::Shopify => {}
+        Provider::Square
+        | Provider::BigCommerce
+        | Provider::WooCommerce
+        | Provider::Shopify
+        | Provider::Zettle => {}
         _ => {
             return Err(ConnectorError::config(
                 provider,
@@ -221,15 +227,15 @@ pub fn connect_destination(
             .as_ref()
             .ok_or_else(|| missing("access_token"))
     };
-    if provider == Provider::Square
+    if matches!(provider, Provider::Square | Provider::Zettle)
         && let Some(tokens) = token_source(provider, credentials, &config, env, store)?
     {
-        return Ok(Box::new(SquareClient::with_token_source(
-            credentials.base_url.as_deref(),
-            tokens,
-            config,
-            env,
-        )?));
+        let base = credentials.base_url.as_deref();
+        return Ok(if provider == Provider::Zettle {
+            Box::new(ZettleClient::with_token_source(base, tokens, config, env)?)
+        } else {
+            Box::new(SquareClient::with_token_source(base, tokens, config, env)?)
+        });
     }
     Ok(match provider {
         Provider::BigCommerce => Box::new(bigcommerce_client(credentials, currency, config, env)?),
@@ -241,6 +247,12 @@ pub fn connect_destination(
                 .ok_or_else(|| missing("base_url"))?;
             Box::new(ShopifyClient::new(base, token()?, currency, config, env)?)
         }
+        Provider::Zettle => Box::new(ZettleClient::new(
+            credentials.base_url.as_deref(),
+            token()?,
+            config,
+            env,
+        )?),
         _ => Box::new(SquareClient::new(
             credentials.base_url.as_deref(),
             token()?,
@@ -530,7 +542,7 @@ mod tests {
     }
 
     #[test]
-    fn square_bigcommerce_woocommerce_and_shopify_take_writes() {
+    fn square_bigcommerce_woocommerce_shopify_and_zettle_take_writes() {
         let creds: ApiCredentials = serde_json::from_str(
             r#"{"base_url": "http://127.0.0.1:9", "access_token": "t", "consumer_key": "ck", "consumer_secret": "cs"}"#,
         )
@@ -541,7 +553,8 @@ mod tests {
             (Provider::BigCommerce, true),
             (Provider::WooCommerce, true),
             (Provider::Shopify, true),
-            (Provider::Zettle, false),
+            (Provider::Zettle, true),
+            (Provider::Toast, false),
         ] {
             let dest = connect_destination(provider, &creds, Currency::USD, None, &env, None);
             assert_eq!(

@@ -19,7 +19,7 @@
 //! ```
 //!
 //! The write side ([`destination`]): a migration written into the merchant's new system
-//! through [`Destination`] (Square, BigCommerce, WooCommerce, Shopify: [`connect_destination`]),
+//! through [`Destination`] (Square, BigCommerce, WooCommerce, Shopify, Zettle: [`connect_destination`]),
 //! idempotent and resumable, with prior states so [`rollback`] can delete what it created
 //! and restore what it changed, verified by reading back; objects changed at the vendor
 //! since are conflicts.

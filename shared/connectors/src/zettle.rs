@@ -59,6 +59,7 @@ use crate::http::{CallStats, Env, HttpConfig, HttpLayer, Request, Response, Vend
 use crate::oauth::TokenSource;
 
 pub mod wire;
+pub mod write;
 
 use wire::{Library, Product, StockRecord};
 

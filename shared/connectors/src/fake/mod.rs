@@ -19,6 +19,7 @@ pub mod toast;
 pub mod woocommerce;
 pub mod woocommerce_write;
 pub mod zettle;
+pub mod zettle_write;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -107,6 +107,13 @@ pub fn rate_limited() -> Canned {
 
 type Shared = Arc<Mutex<Organization>>;
 
+/// The organization's data and what was written through the API.
+#[derive(Clone)]
+pub(crate) struct Both {
+    pub(crate) org: Shared,
+    pub(crate) writes: Arc<Mutex<super::zettle_write::Writes>>,
+}
+
 /// The API key the assertion grant accepts: (client id, API key).
 type ApiKey = Arc<Mutex<Option<(String, String)>>>;
 
@@ -121,6 +128,7 @@ pub struct FakeZettle {
     /// The server (base URL, control).
     pub server: Running,
     org: Shared,
+    pub(crate) state: Both,
     oauth: OAuthState,
 }
 
@@ -130,12 +138,38 @@ impl FakeZettle {
     /// # Errors
     /// The port could not be bound.
     pub async fn start(token: &str, org: Organization) -> std::io::Result<Self> {
+        use super::zettle_write as w;
         let shared: Shared = Arc::new(Mutex::new(org));
+        let state = Both {
+            org: shared.clone(),
+            writes: Arc::new(Mutex::new(w::Writes::new())),
+        };
         let router = Router::new()
             .route("/organizations/self/library", get(library))
-            .route("/organizations/self/products/{uuid}", get(product))
-            .route("/v3/stock", get(stock))
-            .with_state(shared.clone());
+            .with_state(shared.clone())
+            .merge(
+                Router::new()
+                    .route(
+                        "/organizations/self/products",
+                        post(w::create_product).delete(w::delete_products),
+                    )
+                    .route(
+                        "/organizations/self/products/{uuid}",
+                        get(product).delete(w::delete_product),
+                    )
+                    .route(
+                        "/organizations/self/products/v2/{uuid}",
+                        put(w::update_product),
+                    )
+                    .route(
+                        "/organizations/self/categories/v2",
+                        get(w::categories).post(w::create_categories),
+                    )
+                    .route("/v3/inventories", get(w::inventories))
+                    .route("/v3/movements", post(w::movements))
+                    .route("/v3/stock", get(stock))
+                    .with_state(state.clone()),
+            );
         let oauth = OAuthState {
             key: Arc::default(),
             tokens: Arc::new(TokenBook::with(token)),
@@ -156,6 +190,7 @@ impl FakeZettle {
         Ok(Self {
             server,
             org: shared,
+            state,
             oauth,
         })
     }
@@ -286,8 +321,11 @@ async fn library(
     response
 }
 
-async fn product(State(s): State<Shared>, Path(uuid): Path<String>) -> Response {
-    let org = lock(&s);
+async fn product(State(both): State<Both>, Path(uuid): Path<String>) -> Response {
+    if let Some(p) = super::zettle_write::written_product(&both, &uuid) {
+        return Json(p).into_response();
+    }
+    let org = lock(&both.org);
     match org.products.iter().find(|p| p.uuid == uuid && p.deleted_at.is_none()) {
         Some(p) => Json(product_json(p, &org.currency)).into_response(),
         None => (
@@ -305,11 +343,12 @@ struct StockQuery {
 }
 
 async fn stock(
-    State(s): State<Shared>,
+    State(both): State<Both>,
     headers: HeaderMap,
     Query(q): Query<StockQuery>,
 ) -> Response {
-    let org = lock(&s);
+    let written = super::zettle_write::stock_records(&both);
+    let org = lock(&both.org);
     let Some(offset) = offset_of(q.cursor.as_deref()) else {
         return bad("Invalid cursor");
     };
@@ -326,6 +365,7 @@ async fn stock(
                    "variantUuid": v.uuid, "balance": balance, "lowStockLevel": 0,
                    "lowStockAlert": false, "updated": p.updated.to_rfc3339(), "checksum": "1"})
         })
+        .chain(written)
         .collect();
     let page: Vec<&Value> = records.iter().skip(offset).take(limit).collect();
     let mut response = Json(json!(page)).into_response();

@@ -138,12 +138,37 @@ pub struct StockRecord {
     pub balance: Box<RawValue>,
 }
 
-/// The reason in a Zettle error body.
+/// The reason in a Zettle error body: `developerMessage` (else the OAuth `error_description`,
+/// `message` or `error`), then `errorType` and each of `violations` as `propertyName:
+/// developerMessage` (`ErrorResponse` / `ConstraintViolation` of the Product Library API).
 pub fn reason(body: &[u8]) -> Option<String> {
-    crate::api::first_text(
+    let first = crate::api::first_text(
         body,
         &["developerMessage", "error_description", "message", "error"],
-    )
+    )?;
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Some(first);
+    };
+    let mut out = first;
+    if let Some(kind) = v["errorType"].as_str().filter(|k| !k.is_empty()) {
+        out = format!("{kind}: {out}");
+    }
+    let violations: Vec<String> = v["violations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| {
+            Some(format!(
+                "{}: {}",
+                x["propertyName"].as_str()?,
+                x["developerMessage"].as_str().unwrap_or_default()
+            ))
+        })
+        .collect();
+    if !violations.is_empty() {
+        out = format!("{out} ({})", violations.join("; "));
+    }
+    Some(out)
 }
 
 fn money(path: &str, m: &Money) -> Result<(i64, Currency)> {
