@@ -142,11 +142,14 @@ struct Inventories {
 /// Per variant uuid, per inventory: the balance.
 type Balances = HashMap<String, BTreeMap<String, Decimal>>;
 
-/// What one run knows before planning: categories, inventories, balances.
+/// What one run knows before planning: categories, inventories, and balances once a
+/// product that exists already needs them (new products have none: a run of creates does
+/// not read the organization's whole stock list every call).
 struct Context {
     categories: HashMap<String, String>,
     inventories: Inventories,
-    balances: Balances,
+    stocked: bool,
+    balances: Option<Balances>,
 }
 
 /// One product's plan.
@@ -180,10 +183,10 @@ impl Destination for ZettleClient {
         parents: &[Parent],
         journal: &Journal,
     ) -> Result<WriteReport> {
-        let cx = self.context(parents, true).await?;
+        let mut cx = self.context(parents, true).await?;
         let mut report = WriteReport::default();
         for parent in parents {
-            let plan = self.plan(migration, parent, journal, &cx).await?;
+            let plan = self.plan(migration, parent, journal, &mut cx).await?;
             let mut outcome = plan_outcome(&plan);
             if let Err(e) = self.write(migration, plan, &mut outcome).await {
                 outcome.action = failed(&e.to_string());
@@ -202,10 +205,10 @@ impl Destination for ZettleClient {
         parents: &[Parent],
         journal: &Journal,
     ) -> Result<Vec<Outcome>> {
-        let cx = self.context(parents, false).await?;
+        let mut cx = self.context(parents, false).await?;
         let mut out = Vec::with_capacity(parents.len());
         for parent in parents {
-            let plan = self.plan(migration, parent, journal, &cx).await?;
+            let plan = self.plan(migration, parent, journal, &mut cx).await?;
             out.push(plan_outcome(&plan));
         }
         Ok(out)
@@ -687,15 +690,16 @@ impl ZettleClient {
             .iter()
             .flat_map(|p| &p.variations)
             .any(|v| !v.stock_by_location.is_empty() || v.quantity_on_hand.is_some());
-        let (inventories, balances) = if stocked {
-            (self.inventories().await?, self.stock_map(true).await?)
+        let inventories = if stocked {
+            self.inventories().await?
         } else {
-            (Inventories::default(), Balances::new())
+            Inventories::default()
         };
         Ok(Context {
             categories,
             inventories,
-            balances,
+            stocked,
+            balances: None,
         })
     }
 
@@ -704,7 +708,7 @@ impl ZettleClient {
         migration: &str,
         parent: &Parent,
         journal: &Journal,
-        cx: &Context,
+        cx: &mut Context,
     ) -> Result<Plan> {
         let entry = journal.entries.get(&parent.source_id);
         let derived = product_uuid(migration, &parent.source_id);
@@ -714,6 +718,11 @@ impl ZettleClient {
             .or_else(|| parent.existing_id.clone())
             .unwrap_or_else(|| derived.clone());
         let current = self.product_json(&uuid).await?;
+        if current.is_some() && cx.stocked && cx.balances.is_none() {
+            cx.balances = Some(self.stock_map(true).await?);
+        }
+        let none = Balances::new();
+        let balances = cx.balances.as_ref().unwrap_or(&none);
         // A product with our derived UUID can only be this migration's.
         let ours = uuid == derived
             || entry.is_some_and(|e| {
@@ -734,7 +743,7 @@ impl ZettleClient {
             action: Action::Unchanged,
         };
         if let (Some(c), false) = (&current, ours) {
-            let stock = parent_stock(c, &cx.balances);
+            let stock = parent_stock(c, balances);
             plan.prior = Some(PriorState::Existed {
                 snapshot: Box::new(Snapshot {
                     object_id: uuid.clone(),
@@ -767,7 +776,7 @@ impl ZettleClient {
                     return Ok(plan);
                 }
             };
-            match movements(&uuid, u, cx.balances.get(u), &target, &cx.inventories) {
+            match movements(&uuid, u, balances.get(u), &target, &cx.inventories) {
                 Ok(m) => plan.movements.extend(m),
                 Err(reason) => {
                     plan.action = failed(&reason);
