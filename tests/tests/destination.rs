@@ -1,5 +1,6 @@
-//! `tillbridge migrate --destination square|woocommerce|shopify` → `migration report` → `rollback`
-//! against fake Square, WooCommerce and Shopify servers speaking their vendors' wire formats
+//! `tillbridge migrate --destination square|woocommerce|shopify|zettle` → `migration report` →
+//! `rollback` against fake Square, WooCommerce, Shopify and Zettle servers speaking their
+//! vendors' wire formats
 //! (shared/connectors' fakes, served in this process): shared/design/CLI.md "Destination".
 
 #![allow(clippy::unwrap_used)]
@@ -268,6 +269,87 @@ fn migrate_to_shopify_then_roll_back_leaves_the_shop_as_it_was() {
     assert_eq!(code, 0);
     assert!(
         out.contains("at shopify: 4 deleted, 0 restored, 0 kept (changed there since), 0 failed; verified: yes"),
+        "{out}"
+    );
+}
+
+fn fake_zettle() -> (
+    tokio::runtime::Runtime,
+    tillbridge_connectors::fake::zettle::FakeZettle,
+) {
+    use tillbridge_connectors::fake::zettle::{FakeZettle, Organization};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let org = Organization {
+        products: Vec::new(),
+        currency: "USD".into(),
+        page: 100,
+    };
+    let fake = rt.block_on(FakeZettle::start("zt_e2e", org)).unwrap();
+    fake.put_product(
+        serde_json::json!({"uuid": "0a0a0a0a-0000-1000-8000-00000000a001", "name": "Merchant's own mug",
+            "variants": [{"uuid": "0a0a0a0a-0000-1000-8000-00000000b001", "name": "", "sku": "MUG-1",
+                          "price": {"amount": 300, "currencyId": "USD"}}]}),
+        &[("0a0a0a0a-0000-1000-8000-00000000b001", 4)],
+    );
+    (rt, fake)
+}
+
+/// The whole round trip at Zettle: `migrate --destination zettle` → the library holds the
+/// products (prices in minor units, SKUs, the category made) → `rollback` → the library is
+/// exactly as before (the merchant's mug and its stock untouched), verified.
+#[test]
+fn migrate_to_zettle_then_roll_back_leaves_the_library_as_it_was() {
+    let (_rt, fake) = fake_zettle();
+    let library = |fake: &tillbridge_connectors::fake::zettle::FakeZettle| {
+        let w = fake.writes();
+        (w.products.clone(), w.balances.clone())
+    };
+    let before = library(&fake);
+    let (state, tenants, m) = migrate_four_items(
+        "destination-zettle",
+        "zettle",
+        &r#"{"secret":"zt-secret","api":{"base_url":"BASE","access_token":"zt_e2e"}}"#
+            .replace("BASE", &fake.server.base_url),
+    );
+    assert_eq!(
+        m["progress"]["destination"],
+        serde_json::json!({"written": 4, "unchanged": 0, "failed": 0, "redirects": 0}),
+        "{m}"
+    );
+    let id = m["id"].as_str().unwrap().to_owned();
+    {
+        let w = fake.writes();
+        assert_eq!(w.products.len(), 5, "{:?}", w.products);
+        let item2 = w.products.values().find(|p| p["name"] == "Item 2").unwrap();
+        assert_eq!(
+            item2["variants"][0]["price"],
+            serde_json::json!({"amount": 202, "currencyId": "USD"})
+        );
+        assert_eq!(item2["variants"][0]["sku"], "SKU-2");
+        assert_eq!(item2["category"]["name"], "Tea");
+        assert_eq!(w.categories.len(), 1);
+    }
+
+    let (code, out, err) = run(&state, &tenants, &["migration", "report", &id]);
+    assert_eq!(code, 0, "{err}");
+    let report = json(&out);
+    for e in report["items"].as_array().unwrap() {
+        assert_eq!(e["destination"]["provider"], "zettle", "{e}");
+        assert_eq!(e["destination"]["action"], "created", "{e}");
+    }
+
+    let (code, out, err) = run(&state, &tenants, &["rollback", "--migration", &id]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(json(&out)["status"], "rolled_back", "{out}");
+    assert_eq!(library(&fake), before, "the library is as it was");
+    let (code, out, _) = run_as(&state, &tenants, &["migration", "show", &id], "text");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("at zettle: 4 deleted, 0 restored, 0 kept (changed there since), 0 failed; verified: yes"),
         "{out}"
     );
 }

@@ -87,7 +87,7 @@ impl Destinations for TenantDestinations {
         if let Provider::Profile(_) = provider {
             return Err(MigrationError::Permanent(format!(
                 "unknown destination {provider}: a vendor described by a profile has no writer \
-                 (writers: square, bigcommerce, woocommerce)"
+                 (writers: square, bigcommerce, woocommerce, shopify, zettle)"
             )));
         }
         let config = self
