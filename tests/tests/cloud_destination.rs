@@ -498,12 +498,12 @@ async fn a_migration_lands_at_square_through_the_functions_and_rolls_back_there(
     assert_eq!(report["destination"]["verified"], true, "{report}");
 }
 
-/// The other writers the same way through the functions: WooCommerce, Shopify and BigCommerce
+/// The other writers the same way through the functions: WooCommerce, Shopify, BigCommerce and Zettle
 /// (each fake speaking its vendor's wire format, holding one product of the merchant's own);
 /// after the rollback each is exactly as before, verified by reading back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn woocommerce_shopify_and_bigcommerce_round_trip_through_the_functions() {
-    use tillbridge_connectors::fake::{bigcommerce, shopify, woocommerce};
+async fn woocommerce_shopify_bigcommerce_and_zettle_round_trip_through_the_functions() {
+    use tillbridge_connectors::fake::{bigcommerce, shopify, woocommerce, zettle};
     let at = tillbridge_domain::Timestamp::from_unix_seconds(1_735_689_600).unwrap();
     let woo = woocommerce::FakeWooCommerce::start(
         "ck_e2e",
@@ -551,9 +551,25 @@ async fn woocommerce_shopify_and_bigcommerce_round_trip_through_the_functions() 
     )
     .await
     .unwrap();
+    let zet = zettle::FakeZettle::start(
+        "zt_e2e",
+        zettle::Organization {
+            products: Vec::new(),
+            currency: "USD".into(),
+            page: 100,
+        },
+    )
+    .await
+    .unwrap();
+    zet.put_product(
+        serde_json::json!({"uuid": "0a0a0a0a-0000-1000-8000-00000000a001", "name": "Merchant's own mug",
+            "variants": [{"uuid": "0a0a0a0a-0000-1000-8000-00000000b001", "name": "", "sku": "MUG-1",
+                          "price": {"amount": 300, "currencyId": "USD"}}]}),
+        &[("0a0a0a0a-0000-1000-8000-00000000b001", 4)],
+    );
     type Products<'a> = Box<dyn Fn() -> Vec<serde_json::Value> + 'a>;
     type Target<'a> = (Provider, &'a str, Vec<(&'a str, &'a str)>, Products<'a>);
-    let targets: [Target; 3] = [
+    let targets: [Target; 4] = [
         (
             Provider::WooCommerce,
             woo.server.base_url.as_str(),
@@ -571,6 +587,18 @@ async fn woocommerce_shopify_and_bigcommerce_round_trip_through_the_functions() 
             big.server.base_url.as_str(),
             vec![("access_token", "bc_e2e")],
             Box::new(|| big.store().products.clone()),
+        ),
+        (
+            Provider::Zettle,
+            zet.server.base_url.as_str(),
+            vec![("access_token", "zt_e2e")],
+            // The library and every variant's balance.
+            Box::new(|| {
+                let w = zet.writes();
+                let mut out: Vec<serde_json::Value> = w.products.values().cloned().collect();
+                out.push(serde_json::to_value(&w.balances).unwrap_or_default());
+                out
+            }),
         ),
     ];
     for (provider, url, credentials, products) in targets {
