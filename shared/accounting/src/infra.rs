@@ -15,18 +15,15 @@ pub async fn record_infra(
     function: &str,
     usage: &InfraUsage,
 ) -> Result<(), AccountingError> {
-    let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let deltas = [
-        ("lambda_requests", i(usage.lambda_requests)),
-        ("lambda_mb_ms", i(usage.lambda_mb_ms)),
-        ("http_api_requests", i(usage.http_api_requests)),
-        ("sqs_requests", i(usage.sqs_requests)),
-        ("eventbridge_events", i(usage.eventbridge_events)),
-        ("dynamodb_wru", i(usage.dynamodb_wru)),
-        ("dynamodb_rru", i(usage.dynamodb_rru)),
-        ("s3_put", i(usage.s3_put)),
-        ("s3_get", i(usage.s3_get)),
-    ];
+    let deltas: Vec<(&str, i64)> = usage
+        .counters()
+        .iter()
+        .filter(|(_, v)| *v > 0)
+        .map(|(k, v)| (*k, i64::try_from(*v).unwrap_or(i64::MAX)))
+        .collect();
+    if deltas.is_empty() {
+        return Ok(());
+    }
     // Sharded (by function and time: metering has no delivery id) so one busy tenant's
     // month does not concentrate every record's write on one partition.
     let shard_key = format!("{function}{}", at.unix_nanos());
@@ -53,17 +50,7 @@ pub async fn infra_usage(
         items.extend(query_all(table, &pk, "").await?);
     }
     for item in items {
-        total.add(&InfraUsage {
-            lambda_requests: attr(&item, "lambda_requests"),
-            lambda_mb_ms: attr(&item, "lambda_mb_ms"),
-            http_api_requests: attr(&item, "http_api_requests"),
-            sqs_requests: attr(&item, "sqs_requests"),
-            eventbridge_events: attr(&item, "eventbridge_events"),
-            dynamodb_wru: attr(&item, "dynamodb_wru"),
-            dynamodb_rru: attr(&item, "dynamodb_rru"),
-            s3_put: attr(&item, "s3_put"),
-            s3_get: attr(&item, "s3_get"),
-        });
+        total.add(&InfraUsage::from_counters(|name| attr(&item, name)));
     }
     Ok(total)
 }
@@ -89,5 +76,8 @@ pub fn infra_for_record(
         dynamodb_rru: units.dynamodb_rru,
         s3_put: units.s3_put,
         s3_get: units.s3_get,
+        secrets_api_calls: units.secrets_api_calls,
+        kms_requests: units.kms_requests,
+        ..InfraUsage::default()
     }
 }

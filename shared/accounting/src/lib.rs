@@ -15,6 +15,7 @@ use tillbridge_domain::Timestamp;
 use tillbridge_ports::table::Item;
 
 mod budget;
+pub mod census;
 mod error;
 pub mod features;
 pub mod finance;
@@ -23,6 +24,7 @@ mod infra;
 pub mod keys;
 mod ledger;
 pub mod legacy;
+pub mod logs;
 pub mod metering;
 pub mod prices;
 pub mod reconcile;

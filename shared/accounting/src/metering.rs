@@ -51,18 +51,54 @@ impl Metering {
     /// `tenant`. Metering never fails the record it measures: errors are logged.
     pub async fn record(&self, tenant: Option<&TenantId>, started: Instant, http: bool) {
         let units = self.meter.take();
-        let Some(tenant) = tenant else { return };
-        let usage = accounting::infra_for_record(units, started.elapsed(), self.memory_mb, http);
-        if let Err(e) = accounting::record_infra(
-            self.table.as_ref(),
-            tenant,
-            self.clock.now(),
-            self.function,
-            &usage,
-        )
-        .await
+        let now = self.clock.now();
+        let mut logs = tillbridge_ports::meter::take_log_bytes();
+        if let Some(tenant) = tenant {
+            let mut usage =
+                accounting::infra_for_record(units, started.elapsed(), self.memory_mb, http);
+            usage.xray_traces = u64::from(xray_sampled());
+            if let Some(i) = logs.iter().position(|(t, _)| t == tenant.as_str()) {
+                usage.log_bytes = logs.swap_remove(i).1;
+            }
+            self.file(tenant, now, &usage).await;
+        }
+        // Log lines about other tenants (a batch's earlier records, background work).
+        for (t, bytes) in logs {
+            if let Ok(t) = TenantId::parse(&t) {
+                let usage = tillbridge_costs::infra::InfraUsage {
+                    log_bytes: bytes,
+                    ..Default::default()
+                };
+                self.file(&t, now, &usage).await;
+            }
+        }
+    }
+
+    async fn file(
+        &self,
+        tenant: &TenantId,
+        now: tillbridge_domain::Timestamp,
+        usage: &tillbridge_costs::infra::InfraUsage,
+    ) {
+        if let Err(e) =
+            accounting::record_infra(self.table.as_ref(), tenant, now, self.function, usage).await
         {
             warn!(tenant = %tenant, function = self.function, error = %e, "could not record infrastructure usage");
         }
     }
+}
+
+/// Whether this invocation's trace is recorded by X-Ray: the template enables active tracing
+/// (`Tracing: Active`), and Lambda passes the sampling decision in `_X_AMZN_TRACE_ID`
+/// (`Root=…;Parent=…;Sampled=1`). The default sampling rule records the first request each
+/// second and 5 % of the others; one trace is counted per record handled in a sampled
+/// invocation (an upper bound for SQS batches, whose records share the invocation's trace).
+/// Outside Lambda (no variable) nothing is traced.
+pub fn xray_sampled() -> bool {
+    std::env::var("_X_AMZN_TRACE_ID").is_ok_and(|h| sampled(&h))
+}
+
+/// `Sampled=1` in an X-Ray trace header.
+pub fn sampled(header: &str) -> bool {
+    header.split(';').any(|p| p.trim() == "Sampled=1")
 }

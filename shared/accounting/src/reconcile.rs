@@ -5,7 +5,7 @@
 //! `line_item_line_item_type`) is summed per service for the month and set beside the sum of
 //! every tenant's metered cost of that service. Only usage lines count (`Usage`,
 //! `DiscountedUsage`, `SavingsPlanCoveredUsage`); tax, credits, refunds and fees are reported
-//! apart. Services the bill has and tillbridge does not meter (CloudWatch, KMS, …) are listed
+//! apart. Services the bill has and tillbridge does not meter (CloudTrail, SNS, …) are listed
 //! as unmetered, so the difference is explained, never hidden.
 
 use std::collections::BTreeMap;
@@ -99,37 +99,14 @@ pub async fn metered_by_service(
     Ok(out)
 }
 
-/// Services tillbridge meters, by the bill's product code.
-pub const METERED: [&str; 6] = [
-    "AWSLambda",
-    "AmazonApiGateway",
-    "AWSQueueService",
-    "AWSEvents",
-    "AmazonDynamoDB",
-    "AmazonS3",
-];
+/// Services tillbridge meters, by the bill's product code: compute and requests (Lambda,
+/// HTTP API, SQS, EventBridge, DynamoDB, S3), storage (DynamoDB, S3: the storage census),
+/// log ingestion (CloudWatch), Secrets Manager, KMS and X-Ray.
+pub const METERED: [&str; 10] = tillbridge_costs::infra::SERVICES;
 
 /// Metered cost per product code at `p`, exact.
 pub fn cost_by_service(u: &InfraUsage, p: &AwsPrices) -> BTreeMap<&'static str, Decimal> {
-    let n = Decimal::from;
-    BTreeMap::from([
-        (
-            "AWSLambda",
-            n(u.lambda_mb_ms) * p.lambda_gb_second / Decimal::from(1_024_000)
-                + n(u.lambda_requests) * p.lambda_request,
-        ),
-        (
-            "AmazonApiGateway",
-            n(u.http_api_requests) * p.http_api_request,
-        ),
-        ("AWSQueueService", n(u.sqs_requests) * p.sqs_request),
-        ("AWSEvents", n(u.eventbridge_events) * p.eventbridge_event),
-        (
-            "AmazonDynamoDB",
-            n(u.dynamodb_wru) * p.dynamodb_wru + n(u.dynamodb_rru) * p.dynamodb_rru,
-        ),
-        ("AmazonS3", n(u.s3_put) * p.s3_put + n(u.s3_get) * p.s3_get),
-    ])
+    u.cost_by_service(p)
 }
 
 /// The bill of one month, summed.
@@ -309,7 +286,7 @@ mod tests {
     const CUR: &str = "identity/LineItemId,lineItem/UsageStartDate,lineItem/ProductCode,lineItem/LineItemType,lineItem/UnblendedCost\n\
         a,2026-03-01T00:00:00Z,AWSLambda,Usage,1.25\n\
         b,2026-03-02T00:00:00Z,AWSLambda,Usage,0.75\n\
-        c,2026-03-02T00:00:00Z,AmazonCloudWatch,Usage,0.40\n\
+        c,2026-03-02T00:00:00Z,AmazonSNS,Usage,0.40\n\
         d,2026-03-31T00:00:00Z,AmazonDynamoDB,Usage,0.10\n\
         e,2026-03-31T00:00:00Z,AWSLambda,Tax,0.20\n\
         f,2026-04-01T00:00:00Z,AWSLambda,Usage,9.00\n";
@@ -332,7 +309,7 @@ mod tests {
             ),
             ("2.000000", "0.200000", Some("10.00"))
         );
-        let watch = r.services.iter().find(|s| s.service == "AmazonCloudWatch");
+        let watch = r.services.iter().find(|s| s.service == "AmazonSNS");
         assert_eq!(
             watch.and_then(|s| s.metered_usd.clone()),
             None,
@@ -361,13 +338,16 @@ mod tests {
 
     #[test]
     fn an_unpriced_region_falls_back_with_a_note() {
-        let p = infra_prices(None, "eu-north-1");
+        let p = infra_prices(None, "ap-south-2");
         assert_eq!(
             (p.region.as_str(), p.prices),
             ("us-east-1", AwsPrices::us_east_1())
         );
-        assert!(p.note.is_some_and(|n| n.contains("eu-north-1")));
+        assert!(p.note.is_some_and(|n| n.contains("ap-south-2")));
         assert_eq!(infra_prices(None, "us-east-1").note, None);
+        // Stockholm (the Swedish deployment) is in the bundled extract: its own prices.
+        let se = infra_prices(None, "eu-north-1");
+        assert_eq!((se.region.as_str(), se.note), ("eu-north-1", None));
     }
 
     #[test]

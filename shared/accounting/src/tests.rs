@@ -705,7 +705,7 @@ async fn a_cost_and_usage_report_is_reconciled_per_service_against_the_meters() 
                2026-03-03T00:00:00Z,AWSLambda,Usage,0.2200000\n\
                2026-03-03T00:00:00Z,AmazonApiGateway,Usage,1.0000000\n\
                2026-03-03T00:00:00Z,AmazonDynamoDB,Usage,1.2500000\n\
-               2026-03-03T00:00:00Z,AmazonCloudWatch,Usage,0.5000000\n";
+               2026-03-03T00:00:00Z,AmazonSNS,Usage,0.5000000\n";
     let r = reconcile(
         "2026-03",
         &metered,
@@ -730,9 +730,104 @@ async fn a_cost_and_usage_report_is_reconciled_per_service_against_the_meters() 
         Some((Some("1.250000".into()), "0.000000".into()))
     );
     assert_eq!(
-        line("AmazonCloudWatch"),
+        line("AmazonSNS"),
         Some((None, "0.500000".into())),
         "not metered"
     );
+    // Log ingestion, secrets, KMS and X-Ray are metered now: named with what they metered.
+    assert_eq!(
+        line("AmazonCloudWatch"),
+        Some((Some("0.000000".into()), "0.000000".into()))
+    );
     assert_eq!(r.total_difference_usd, "0.503333");
+}
+
+/// The storage census: the tenant's items (sized by the metering rule), blobs under its
+/// prefixes and secrets, filed as byte-hours since the last census; priced as GB-months.
+#[tokio::test]
+async fn the_storage_census_files_byte_hours_since_the_last_one() {
+    use crate::census::{FIRST_INTERVAL_SECS, census};
+    use tillbridge_costs::infra::{AwsPrices, GB, HOURS_PER_MONTH};
+    use tillbridge_ports::BlobStore;
+    use tillbridge_ports::memory::MemoryBlobStore;
+    use tillbridge_ports::table::{Condition, Item};
+    let t = table();
+    let blobs = MemoryBlobStore::default();
+    let secrets = tillbridge_ports::tenants::StaticDirectory::from_json(
+        r#"{"tenants": [{"tenant_id": "t1", "currency": "USD", "providers": {"shopify": {"secret": "s"}}}]}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let item = Item::new("catalog#t1", "item#1", serde_json::Map::new());
+    let item_size = tillbridge_ports::meter::item_bytes(&item) as u64;
+    t.put(item, Condition::Always)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Another tenant's item and blob are not t1's.
+    t.put(
+        Item::new("catalog#t10", "item#1", serde_json::Map::new()),
+        Condition::Always,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    for (key, len) in [
+        ("exports/t1/a.csv", 1000usize),
+        ("snapshots/t1/m1/catalog.jsonl.gz", 24),
+        ("exports/t10/b.csv", 5000),
+    ] {
+        blobs
+            .put(key, &vec![b'x'; len])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let first = census(&t, &blobs, &secrets, &tenant(), at(2))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (
+            first.stored.blobs,
+            first.stored.blob_bytes,
+            first.stored.table_items,
+            first.stored.table_bytes,
+            first.stored.secrets
+        ),
+        (2, 1024, 1, item_size, 1)
+    );
+    assert_eq!(first.interval_secs, FIRST_INTERVAL_SECS);
+    assert_eq!(first.s3_byte_hours, 1024 * 24);
+    assert_eq!(first.secret_hours, 24);
+    // Three days later: 72 hours of what is stored then (the census partition itself and
+    // the filed counters are the tenant's items too, so the table grew).
+    let second = census(&t, &blobs, &secrets, &tenant(), at(5))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(second.interval_secs, 3 * 86_400);
+    assert_eq!(second.s3_byte_hours, 1024 * 72);
+    assert_eq!(second.secret_hours, 72);
+    let usage = infra_usage(&t, &tenant(), "2026-03")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(usage.s3_byte_hours, 1024 * 96);
+    assert_eq!(usage.secret_hours, 96);
+    assert_eq!(
+        usage.dynamodb_byte_hours,
+        first.dynamodb_byte_hours + second.dynamodb_byte_hours
+    );
+    // Priced: 96 secret-hours of $0.40 per 730 h, 98,304 byte-hours of $0.023 per GB-month.
+    let by = usage.cost_by_service(&AwsPrices::us_east_1());
+    let expect_s3 = Decimal::from(1024 * 96) * Decimal::new(23, 3)
+        / (Decimal::from(GB) * Decimal::from(HOURS_PER_MONTH));
+    assert_eq!(by["AmazonS3"], expect_s3);
+    assert_eq!(
+        tillbridge_costs::format_fixed(by["AWSSecretsManager"], 6),
+        "0.052603"
+    );
+    // The infrastructure row of the cost table includes the storage.
+    let row = finance::cost_table(&t, &[tenant()], &book(), "2026-03", &Budgets::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        row.rows[0]
+            .infra_cost_usd
+            .is_some_and(|c| c >= by["AWSSecretsManager"])
+    );
 }

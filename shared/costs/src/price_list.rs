@@ -8,7 +8,8 @@
 //! is found by service code and usage type (without its region prefix, e.g. `USE1-`); for a
 //! tiered price the first tier (`beginRange` 0) is taken — per-tenant usage lives there. The
 //! bundled file (`prices/aws-price-list.json`) is an extract of those offer files for
-//! us-east-1 with exactly the dimensions below, list prices as of 2026-01.
+//! us-east-1 and eu-north-1 (Stockholm) with exactly the dimensions below, list prices as of
+//! 2026-01 (regenerate it with `prices/extract.py`).
 
 use std::collections::BTreeMap;
 
@@ -19,12 +20,16 @@ use serde_json::Value;
 use crate::CostError;
 use crate::infra::AwsPrices;
 
-/// The bundled extract of the AWS Price List (us-east-1).
+/// The bundled extract of the AWS Price List (us-east-1 and eu-north-1).
 pub const BUNDLED: &str = include_str!("../prices/aws-price-list.json");
 
 /// Where each metered price is in the price list: service code, usage type without the
-/// region prefix, and the field it sets.
-const DIMENSIONS: [(&str, &str, &str); 9] = [
+/// region prefix, and the field it sets. Sources (list prices, 2026-01): the AWS pricing
+/// pages of each service (aws.amazon.com/<service>/pricing/: lambda, api-gateway, sqs,
+/// eventbridge, dynamodb (on-demand; Standard table class storage), s3 (Standard),
+/// cloudwatch (Logs: Standard ingestion), secrets-manager, kms, xray) and the usage types
+/// of the Price List API (`aws pricing get-products --service-code <code>`).
+const DIMENSIONS: [(&str, &str, &str); 16] = [
     ("AWSLambda", "Lambda-GB-Second-ARM", "lambda_gb_second"),
     ("AWSLambda", "Request-ARM", "lambda_request"),
     (
@@ -38,6 +43,36 @@ const DIMENSIONS: [(&str, &str, &str); 9] = [
     ("AmazonDynamoDB", "ReadRequestUnits", "dynamodb_rru"),
     ("AmazonS3", "Requests-Tier1", "s3_put"),
     ("AmazonS3", "Requests-Tier2", "s3_get"),
+    // $0.25 per GB-month in us-east-1 (DynamoDB Standard table class, after the free 25 GB
+    // per account, which is not applied per tenant).
+    (
+        "AmazonDynamoDB",
+        "TimedStorage-ByteHrs",
+        "dynamodb_storage_gb_month",
+    ),
+    // $0.023 per GB-month in us-east-1 (S3 Standard, first 50 TB).
+    ("AmazonS3", "TimedStorage-ByteHrs", "s3_storage_gb_month"),
+    // $0.50 per GB ingested in us-east-1 (CloudWatch Logs, Standard log class).
+    (
+        "AmazonCloudWatch",
+        "DataProcessing-Bytes",
+        "logs_ingested_gb",
+    ),
+    // $0.40 per secret per month, prorated by the hour; $0.05 per 10,000 API calls.
+    (
+        "AWSSecretsManager",
+        "AWSSecretsManager-Secrets",
+        "secret_month",
+    ),
+    (
+        "AWSSecretsManager",
+        "AWSSecretsManager-APIRequest",
+        "secrets_api_request",
+    ),
+    // $0.03 per 10,000 symmetric requests (usage type `<region>-KMS-Requests`).
+    ("awskms", "KMS-Requests", "kms_request"),
+    // $5.00 per million traces recorded.
+    ("AWSXRay", "XRay-TracesStored", "xray_trace"),
 ];
 
 #[derive(Deserialize)]
@@ -75,8 +110,14 @@ struct Dimension {
 }
 
 /// The usage type without its region prefix (`USE1-Request-ARM` → `Request-ARM`; us-east-1
-/// usage types sometimes carry none).
-fn bare(usagetype: &str) -> &str {
+/// usage types sometimes carry none; KMS prefixes the region code, `us-east-1-KMS-Requests`).
+fn bare<'u>(usagetype: &'u str, region: &str) -> &'u str {
+    if let Some(rest) = usagetype
+        .strip_prefix(region)
+        .and_then(|r| r.strip_prefix('-'))
+    {
+        return rest;
+    }
     match usagetype.split_once('-') {
         Some((prefix, rest))
             if prefix.len() >= 3
@@ -121,7 +162,7 @@ pub fn aws_prices(json: &str, region: &str) -> Result<AwsPrices, CostError> {
             };
             let Some((_, _, field)) = DIMENSIONS
                 .iter()
-                .find(|(s, u, _)| s == service && *u == bare(usage))
+                .find(|(s, u, _)| s == service && *u == bare(usage, region))
             else {
                 continue;
             };
@@ -162,6 +203,13 @@ pub fn aws_prices(json: &str, region: &str) -> Result<AwsPrices, CostError> {
         dynamodb_rru: get("dynamodb_rru")?,
         s3_put: get("s3_put")?,
         s3_get: get("s3_get")?,
+        dynamodb_storage_gb_month: get("dynamodb_storage_gb_month")?,
+        s3_storage_gb_month: get("s3_storage_gb_month")?,
+        logs_ingested_gb: get("logs_ingested_gb")?,
+        secret_month: get("secret_month")?,
+        secrets_api_request: get("secrets_api_request")?,
+        kms_request: get("kms_request")?,
+        xray_trace: get("xray_trace")?,
     })
 }
 
@@ -192,26 +240,57 @@ mod tests {
     fn the_bundled_extract_gives_the_documented_us_east_1_prices() {
         let p = aws_prices(BUNDLED, "us-east-1").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p, AwsPrices::us_east_1());
-        assert_eq!(regions(BUNDLED), ["us-east-1"]);
+        assert_eq!(regions(BUNDLED), ["eu-north-1", "us-east-1"]);
+    }
+
+    #[test]
+    fn the_bundled_extract_prices_stockholm() {
+        let p = aws_prices(BUNDLED, "eu-north-1").unwrap_or_else(|e| panic!("{e}"));
+        let us = AwsPrices::us_east_1();
+        // Same list prices as us-east-1 for Lambda, SQS, EventBridge, Secrets Manager, KMS
+        // and X-Ray; the others are Stockholm's own.
+        assert_eq!(
+            (
+                p.lambda_gb_second,
+                p.secret_month,
+                p.kms_request,
+                p.xray_trace
+            ),
+            (
+                us.lambda_gb_second,
+                us.secret_month,
+                us.kms_request,
+                us.xray_trace
+            )
+        );
+        assert_ne!(p, us);
     }
 
     #[test]
     fn a_region_the_list_does_not_price_is_named() {
-        let e = aws_prices(BUNDLED, "eu-north-1")
+        let e = aws_prices(BUNDLED, "ap-south-2")
             .err()
             .map(|e| e.to_string());
         assert!(
             e.as_deref()
-                .is_some_and(|e| e.contains("eu-north-1") && e.contains("AWSLambda")),
+                .is_some_and(|e| e.contains("ap-south-2") && e.contains("AWSLambda")),
             "{e:?}"
         );
     }
 
     #[test]
     fn the_first_tier_and_the_bare_usage_type_are_read() {
-        assert_eq!(bare("USE1-Request-ARM"), "Request-ARM");
-        assert_eq!(bare("EUN1-Requests-Tier1"), "Requests-Tier1");
-        assert_eq!(bare("Requests-Tier1"), "Requests-Tier1");
+        assert_eq!(bare("USE1-Request-ARM", "us-east-1"), "Request-ARM");
+        assert_eq!(bare("EUN1-Requests-Tier1", "eu-north-1"), "Requests-Tier1");
+        assert_eq!(bare("Requests-Tier1", "us-east-1"), "Requests-Tier1");
+        assert_eq!(
+            bare("eu-north-1-KMS-Requests", "eu-north-1"),
+            "KMS-Requests"
+        );
+        assert_eq!(
+            bare("AWSSecretsManager-Secrets", "us-east-1"),
+            "AWSSecretsManager-Secrets"
+        );
         let offer = r#"{"products": {"S1": {"attributes": {"servicecode": "AWSLambda", "regionCode": "eu-north-1", "usagetype": "EUN1-Request-ARM"}}},
           "terms": {"OnDemand": {"S1": {"S1.T": {"priceDimensions": {
             "S1.T.B": {"beginRange": "1000000", "pricePerUnit": {"USD": "0.0000001"}},

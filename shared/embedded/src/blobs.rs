@@ -92,4 +92,17 @@ impl BlobStore for FsBlobStore {
         out.sort();
         Ok(out)
     }
+
+    async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        for key in self.list(prefix).await? {
+            match fs::metadata(self.path(&key)?) {
+                Ok(m) => out.push((key, m.len())),
+                // Deleted between the listing and now: not stored.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
+        Ok(out)
+    }
 }

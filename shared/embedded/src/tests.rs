@@ -115,3 +115,11 @@ async fn file_secret_store_meets_the_contract_and_survives_reopening() {
         "no secret in the table file"
     );
 }
+
+#[tokio::test]
+async fn file_blob_store_lists_sizes() {
+    let dir = temp_dir("blob-sizes");
+    let e = Embedded::open(&dir, clock()).unwrap_or_else(|err| panic!("{err}"));
+    conformance::blob_sizes_contract(e.blobs.as_ref()).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -16,6 +16,9 @@ pub trait BlobStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Keys starting with `prefix`, ascending.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Keys starting with `prefix` with each object's size in bytes, ascending (the storage
+    /// census: S3 bills the bytes stored). Current objects only.
+    async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>>;
     /// Deletes every earlier version of `key`, keeping the current one: after an erasure
     /// rewrote an object, its old content must not survive as a noncurrent version (S3
     /// versioning). Returns how many versions were deleted; stores that keep no history

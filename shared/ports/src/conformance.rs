@@ -365,3 +365,31 @@ pub async fn secret_store_contract(store: &dyn crate::SecretStore) {
         Some(Secret::new("two"))
     );
 }
+
+/// The blob store lists keys with their sizes (the storage census): only under the prefix,
+/// ascending, an overwrite's new size.
+pub async fn blob_sizes_contract(store: &dyn crate::BlobStore) {
+    for (key, len) in [
+        ("census/t1/b", 3usize),
+        ("census/t1/a", 10),
+        ("census/t10/c", 7),
+    ] {
+        store
+            .put(key, &vec![1u8; len])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    store
+        .put("census/t1/a", &[1u8; 5])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sized = store
+        .list_sized("census/t1/")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        sized,
+        [("census/t1/a".to_owned(), 5), ("census/t1/b".to_owned(), 3)]
+    );
+    assert_eq!(store.list_sized("census/none/").await.ok(), Some(vec![]));
+}

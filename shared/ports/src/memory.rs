@@ -248,6 +248,15 @@ impl BlobStore for MemoryBlobStore {
             .cloned()
             .collect())
     }
+
+    async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        self.faults.next()?;
+        Ok(lock(&self.objects)
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.len() as u64))
+            .collect())
+    }
 }
 
 /// The in-memory event bus: keeps what was published, in order (with fault injection).

@@ -3,7 +3,8 @@
 //!
 //! Units follow AWS billing: DynamoDB on-demand read/write request units (strongly
 //! consistent read = 1 RRU per 4 KB, write = 1 WRU per 1 KB, transactional ×2), SQS and
-//! EventBridge requests per 64 KB chunk, S3 requests.
+//! EventBridge requests per 64 KB chunk, S3 requests, Secrets Manager API calls and the KMS
+//! requests they cause; log bytes per tenant ([`add_log_bytes`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,11 +12,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tillbridge_domain::Envelope;
+use tillbridge_domain::Secret;
+use tillbridge_domain::{Envelope, Provider, TenantId};
 
 use crate::bus::EventBus;
 use crate::queue::{Message, Queue};
 use crate::table::{Condition, Item, Page, Table, TxWrite};
+use crate::tenants::{ApiCredentials, SecretStore, WebhookSecrets};
 use crate::{BlobStore, Result};
 
 /// Billable units of AWS services, as counted by the decorators.
@@ -33,6 +36,12 @@ pub struct InfraUnits {
     pub s3_put: u64,
     /// S3 GET requests.
     pub s3_get: u64,
+    /// Secrets Manager API calls.
+    #[serde(default)]
+    pub secrets_api_calls: u64,
+    /// KMS requests the secret calls caused (customer-managed key only).
+    #[serde(default)]
+    pub kms_requests: u64,
 }
 
 impl InfraUnits {
@@ -47,6 +56,8 @@ impl InfraUnits {
             ("eventbridge_events", i(self.eventbridge_events)),
             ("s3_put", i(self.s3_put)),
             ("s3_get", i(self.s3_get)),
+            ("secrets_api_calls", i(self.secrets_api_calls)),
+            ("kms_requests", i(self.kms_requests)),
         ]
     }
 }
@@ -60,6 +71,8 @@ pub struct Meter {
     events: AtomicU64,
     put: AtomicU64,
     get: AtomicU64,
+    secrets: AtomicU64,
+    kms: AtomicU64,
 }
 
 fn units(bytes: usize, unit: usize) -> u64 {
@@ -76,6 +89,8 @@ impl Meter {
             eventbridge_events: self.events.swap(0, Ordering::Relaxed),
             s3_put: self.put.swap(0, Ordering::Relaxed),
             s3_get: self.get.swap(0, Ordering::Relaxed),
+            secrets_api_calls: self.secrets.swap(0, Ordering::Relaxed),
+            kms_requests: self.kms.swap(0, Ordering::Relaxed),
         }
     }
 
@@ -84,7 +99,9 @@ impl Meter {
     }
 }
 
-fn item_bytes(i: &Item) -> usize {
+/// The size DynamoDB bills an item by, as the meter estimates it: key, sort key, the
+/// attributes as JSON, and 24 bytes of overhead. The storage census uses the same rule.
+pub fn item_bytes(i: &Item) -> usize {
     i.pk.len() + i.sk.len() + serde_json::to_vec(&i.attrs).map_or(0, |v| v.len()) + 24
 }
 
@@ -183,6 +200,108 @@ impl BlobStore for MeteredBlobs {
         Meter::add(&self.meter.put, 1);
         self.inner.list(prefix).await
     }
+
+    async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        Meter::add(&self.meter.put, 1);
+        self.inner.list_sized(prefix).await
+    }
+}
+
+/// A [`SecretStore`] that counts Secrets Manager API calls, and the KMS requests they cause,
+/// into `meter`.
+///
+/// Calls per port method (what [`SecretStore`]'s Secrets Manager adapter sends):
+/// `webhook_secrets` 2 GetSecretValue (AWSCURRENT and AWSPREVIOUS), `rotate_webhook_secret`
+/// 2 (GetSecretValue, PutSecretValue), `api_credentials` 1, `put_api_credentials` 1. The
+/// adapter caches webhook secrets for five minutes, so reads are an upper bound.
+///
+/// KMS: Secrets Manager decrypts a secret's data key with one KMS Decrypt per
+/// GetSecretValue and generates one with GenerateDataKey per PutSecretValue. Those requests
+/// are billed to the account only for a customer-managed key; with the AWS-managed
+/// `aws/secretsmanager` key (the template's secrets: no `KmsKeyId`) they are not counted.
+/// `customer_managed_key` says which applies (`TILLBRIDGE_SECRETS_KMS_KEY` set).
+pub struct MeteredSecrets {
+    /// The store the calls go to.
+    pub inner: Arc<dyn SecretStore>,
+    /// Where the calls are counted.
+    pub meter: Arc<Meter>,
+    /// The secrets are encrypted with a customer-managed KMS key.
+    pub customer_managed_key: bool,
+}
+
+impl MeteredSecrets {
+    fn count(&self, calls: u64) {
+        Meter::add(&self.meter.secrets, calls);
+        if self.customer_managed_key {
+            Meter::add(&self.meter.kms, calls);
+        }
+    }
+}
+
+#[async_trait]
+impl SecretStore for MeteredSecrets {
+    async fn webhook_secrets(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<WebhookSecrets>> {
+        self.count(2);
+        self.inner.webhook_secrets(tenant, provider).await
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        secret: &Secret,
+    ) -> Result<()> {
+        self.count(2);
+        self.inner
+            .rotate_webhook_secret(tenant, provider, secret)
+            .await
+    }
+
+    async fn api_credentials(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<ApiCredentials>> {
+        self.count(1);
+        self.inner.api_credentials(tenant, provider).await
+    }
+
+    async fn put_api_credentials(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        credentials: &ApiCredentials,
+    ) -> Result<()> {
+        self.count(1);
+        self.inner
+            .put_api_credentials(tenant, provider, credentials)
+            .await
+    }
+}
+
+/// Bytes of log lines per tenant, counted by the log setup's tenant layer and taken by
+/// whoever files infrastructure usage ([`take_log_bytes`]). Process-wide: log lines are.
+static LOG_BYTES: std::sync::Mutex<std::collections::BTreeMap<String, u64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Adds `bytes` of formatted log output to `tenant`.
+pub fn add_log_bytes(tenant: &str, bytes: u64) {
+    if let Ok(mut m) = LOG_BYTES.lock() {
+        let v = m.entry(tenant.to_owned()).or_default();
+        *v = v.saturating_add(bytes);
+    }
+}
+
+/// Every tenant's log bytes since the last call, resetting them.
+pub fn take_log_bytes() -> Vec<(String, u64)> {
+    LOG_BYTES
+        .lock()
+        .map(|mut m| std::mem::take(&mut *m).into_iter().collect())
+        .unwrap_or_default()
 }
 
 /// A [`Queue`] that counts SQS requests into `meter`.

@@ -53,3 +53,8 @@ async fn blob_keys_are_checked() {
 async fn static_directory_meets_the_secret_store_contract() {
     conformance::secret_store_contract(&crate::tenants::StaticDirectory::default()).await;
 }
+
+#[tokio::test]
+async fn memory_blob_store_lists_sizes() {
+    conformance::blob_sizes_contract(&MemoryBlobStore::default()).await;
+}
