@@ -8,7 +8,7 @@ use tillbridge_ports::tenants::TableDirectory;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    tillbridge_accounting::logs::init_lambda();
     let c = Container::load().await?;
     let sqs = aws_sdk_sqs::Client::new(&c.config);
     let dead_letters = dead_letter_queues(

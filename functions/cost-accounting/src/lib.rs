@@ -10,6 +10,46 @@ use tillbridge_ports::bus::read_bus_message;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 use tracing::info;
 
+/// What invoked the function: an SQS batch of usage events, or the daily schedule.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Invocation {
+    /// `{"action": "storage-census"}` from EventBridge Scheduler (first: an SQS event's
+    /// fields all have defaults, so it would match any object).
+    Schedule {
+        /// Always `storage-census`.
+        action: String,
+    },
+    /// Usage events.
+    Queue(SqsEvent),
+}
+
+/// The storage census of every tenant (items, blobs, secrets → byte-hours since the last
+/// census, filed as infrastructure usage). A tenant whose census fails is logged and the
+/// others go on; the count of tenants done is returned.
+pub async fn storage_census(
+    table: &dyn Table,
+    blobs: &dyn BlobStore,
+    secrets: &dyn tillbridge_ports::SecretStore,
+    directory: &dyn tillbridge_ports::TenantDirectory,
+    at: tillbridge_domain::Timestamp,
+) -> Result<usize, accounting::AccountingError> {
+    let tenants = directory.tenant_ids().await?;
+    let mut done = 0;
+    for r in accounting::census::census_all(table, blobs, secrets, &tenants, at).await {
+        match r {
+            Ok(line) => {
+                done += 1;
+                info!(tenant = %line.tenant_id, table_bytes = line.stored.table_bytes, blob_bytes = line.stored.blob_bytes, secrets = line.stored.secrets, interval_secs = line.interval_secs, "storage census");
+            }
+            Err((tenant, e)) => {
+                tracing::warn!(tenant = %tenant, error = %e, "storage census failed");
+            }
+        }
+    }
+    Ok(done)
+}
+
 pub async fn handle(
     table: &dyn Table,
     bus: &dyn EventBus,
@@ -48,6 +88,38 @@ mod tests {
     use tillbridge_ports::memory::MemoryTable;
 
     use super::*;
+
+    #[tokio::test]
+    async fn the_schedule_runs_the_storage_census_of_every_tenant() {
+        use tillbridge_ports::BlobStore;
+        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+        let table = Arc::new(MemoryTable::new(clock));
+        let blobs = tillbridge_ports::memory::MemoryBlobStore::default();
+        blobs
+            .put("exports/t1/a.csv", &[0u8; 2048])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tillbridge_ports::tenants::StaticDirectory::from_json(
+            r#"{"tenants": [{"tenant_id": "t1", "currency": "USD", "providers": {}}]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let at = Timestamp::parse_rfc3339("2026-03-02T00:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);
+        let done = storage_census(table.as_ref(), &blobs, &dir, &dir, at)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(done, 1);
+        let tenant = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+        let usage = accounting::infra_usage(table.as_ref(), &tenant, "2026-03")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(usage.s3_byte_hours, 2048 * 24);
+        let schedule: Invocation = serde_json::from_str(r#"{"action": "storage-census"}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(schedule, Invocation::Schedule { action } if action == "storage-census"));
+        let queue: Invocation =
+            serde_json::from_str(r#"{"Records": []}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(queue, Invocation::Queue(_)));
+    }
 
     #[tokio::test]
     async fn usage_events_are_priced_once_and_garbage_fails() {

@@ -3,13 +3,13 @@ use std::time::Duration;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use tillbridge_accounting::metering::Metering;
-use tillbridge_aws::{Container, SecretsManagerStore, required_env};
+use tillbridge_aws::Container;
 use tillbridge_fetch::Fetcher;
 use tillbridge_ports::tenants::TableDirectory;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    tillbridge_accounting::logs::init_lambda();
     let c = Container::load().await?;
     let fetcher = Fetcher {
         table: c.table.clone(),
@@ -17,10 +17,7 @@ async fn main() -> Result<(), Error> {
             c.table.clone(),
             Duration::from_secs(60),
         )),
-        secrets: Arc::new(SecretsManagerStore::new(
-            aws_sdk_secretsmanager::Client::new(&c.config),
-            required_env("SECRET_PREFIX")?,
-        )),
+        secrets: c.secrets()?,
         clock: c.clock.clone(),
         // Bounded retries inside one invocation (seconds); SQS redelivery (5 receives,
         // visibility six times the timeout) spaces the later attempts out.

@@ -11,7 +11,7 @@ use tillbridge_migration::suggest::Refine;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    tillbridge_accounting::logs::init_lambda();
     let c = Container::load().await?;
     let bus: Arc<dyn tillbridge_ports::EventBus> = c.bus()?;
     let refiner = llm_refiner(&c, bus.clone()).await?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tillbridge_accounting::metering::Metering;
 
-use tillbridge_aws::{Container, SecretsManagerStore, required_env};
+use tillbridge_aws::Container;
 use tillbridge_migration::destination::{TenantDestinations, bounded_http};
 use tillbridge_ports::tenants::TableDirectory;
 
@@ -14,7 +14,7 @@ const HAND_OVER: std::time::Duration = std::time::Duration::from_secs(15);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    tillbridge_accounting::logs::init_lambda();
     let c = Container::load().await?;
     let deps = Deps {
         table: c.table.clone(),
@@ -28,10 +28,7 @@ async fn main() -> Result<(), Error> {
                 c.table.clone(),
                 Duration::from_secs(60),
             )),
-            secrets: Arc::new(SecretsManagerStore::new(
-                aws_sdk_secretsmanager::Client::new(&c.config),
-                required_env("SECRET_PREFIX")?,
-            )),
+            secrets: c.secrets()?,
             http: Some(bounded_http),
         })),
     };

@@ -4,13 +4,13 @@ use std::time::Duration;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use tillbridge_accounting::metering::Metering;
-use tillbridge_aws::{Container, SecretsManagerStore, required_env};
+use tillbridge_aws::Container;
 use tillbridge_ports::tenants::TableDirectory;
 use tillbridge_sync::signature_check::SignatureCheck;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    tillbridge_accounting::logs::init_lambda();
     // Built once per container; only the clients this function uses, every port metered.
     let c = Container::load().await?;
     let check = SignatureCheck {
@@ -18,10 +18,7 @@ async fn main() -> Result<(), Error> {
             c.table.clone(),
             Duration::from_secs(60),
         )),
-        secrets: Arc::new(SecretsManagerStore::new(
-            aws_sdk_secretsmanager::Client::new(&c.config),
-            required_env("SECRET_PREFIX")?,
-        )),
+        secrets: c.secrets()?,
         blobs: c.blobs()?,
         table: c.table.clone(),
         bus: c.bus()?,

@@ -10,7 +10,7 @@ use tillbridge_sync::ingress::Ingress;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    tillbridge_accounting::logs::init_lambda();
     // Built once per container; only the clients this function uses, every port metered.
     let c = Container::load().await?;
     let ingress = Ingress {

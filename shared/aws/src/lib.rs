@@ -190,6 +190,25 @@ impl Container {
         }))
     }
 
+    /// The tenants' secrets in Secrets Manager (`SECRET_PREFIX`), metered: API calls, and
+    /// the KMS requests they cause when `TILLBRIDGE_SECRETS_KMS_KEY` names a customer-managed
+    /// key (the template's secrets use the AWS-managed `aws/secretsmanager` key: none).
+    pub fn secrets(
+        &self,
+    ) -> Result<std::sync::Arc<tillbridge_ports::meter::MeteredSecrets>, String> {
+        Ok(std::sync::Arc::new(
+            tillbridge_ports::meter::MeteredSecrets {
+                inner: std::sync::Arc::new(SecretsManagerStore::new(
+                    aws_sdk_secretsmanager::Client::new(&self.config),
+                    required_env("SECRET_PREFIX")?,
+                )),
+                meter: self.meter.clone(),
+                customer_managed_key: std::env::var("TILLBRIDGE_SECRETS_KMS_KEY")
+                    .is_ok_and(|k| !k.is_empty()),
+            },
+        ))
+    }
+
     /// The stack's bucket (`BUCKET_NAME`), metered.
     pub fn blobs(&self) -> Result<std::sync::Arc<tillbridge_ports::meter::MeteredBlobs>, String> {
         Ok(std::sync::Arc::new(tillbridge_ports::meter::MeteredBlobs {

@@ -137,4 +137,34 @@ impl BlobStore for S3Blobs {
         keys.sort();
         Ok(keys)
     }
+
+    async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("S3 ListObjectsV2", e))?;
+            keys.extend(out.contents().iter().filter_map(|o| {
+                o.key().map(|k| {
+                    (
+                        k.to_owned(),
+                        o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                    )
+                })
+            }));
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
 }

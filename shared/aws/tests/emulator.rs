@@ -205,6 +205,7 @@ async fn s3_erase_history_leaves_only_the_current_version() {
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     let b = S3Blobs::new(client.clone(), bucket.clone());
+    conformance::blob_sizes_contract(&b).await;
     for body in [&b"ana@example.com"[..], b"v2 ana@example.com", b"[erased]"] {
         b.put("exports/t1/x.json", body)
             .await

@@ -27,6 +27,22 @@ pub enum Command {
     /// Set an AWS Cost and Usage Report export (CSV) beside the metered infrastructure cost
     /// of every tenant in serve's embedded store: the difference per service.
     Reconcile(ReconcileArgs),
+    /// Storage census of every tenant in serve's embedded store: items, blobs and secrets
+    /// stored now, filed as byte-hours (secret-hours) since the tenant's last census; run it
+    /// daily (the cloud runs it on a schedule) so the month adds up to GB-months.
+    Census(CensusArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CensusArgs {
+    /// State directory of `tillbridge serve`'s embedded store.
+    #[arg(long, default_value = ".tillbridge/state")]
+    state: PathBuf,
+    /// Tenants file (default: STATE/tenants.json, else the bundled samples).
+    #[arg(long)]
+    tenants: Option<PathBuf>,
+    #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+    format: String,
 }
 
 #[derive(clap::Args)]
@@ -153,6 +169,7 @@ pub fn run(c: Command) -> Outcome {
         Command::Budgets(a) => budgets(a),
         Command::Import(a) => import(a),
         Command::Reconcile(a) => reconcile(a),
+        Command::Census(a) => census(a),
     }
 }
 
@@ -392,6 +409,38 @@ fn import(a: ImportArgs) -> Outcome {
             "the legacy import's check failed (see the report)",
         ))
     }
+}
+
+fn census(a: CensusArgs) -> Outcome {
+    let lines = crate::serve::store_census(&a.state, a.tenants.as_deref())?;
+    if a.format == "csv" {
+        write_out(&census_csv(&lines))
+    } else {
+        write_out(&(serde_json::to_string_pretty(&lines).unwrap_or_default() + "\n"))
+    }
+}
+
+/// The census as CSV: one row per tenant, GB-months of the interval at 6 places.
+pub fn census_csv(lines: &[tillbridge_accounting::census::CensusLine]) -> String {
+    let mut out = String::from(
+        "tenant_id,table_items,table_bytes,blobs,blob_bytes,secrets,interval_secs,dynamodb_byte_hours,s3_byte_hours,secret_hours\r\n",
+    );
+    for l in lines {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\r\n",
+            tillbridge_costs::table::csv_text(&l.tenant_id),
+            l.stored.table_items,
+            l.stored.table_bytes,
+            l.stored.blobs,
+            l.stored.blob_bytes,
+            l.stored.secrets,
+            l.interval_secs,
+            l.dynamodb_byte_hours,
+            l.s3_byte_hours,
+            l.secret_hours
+        ));
+    }
+    out
 }
 
 fn reconcile(a: ReconcileArgs) -> Outcome {

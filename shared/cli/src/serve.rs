@@ -82,12 +82,15 @@ pub fn run(a: Args) -> Outcome {
         info!(addr = %local, state = %a.state.display(), "serving");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let workers = tokio::spawn(runtime.clone().run_workers(stop_rx));
-        axum::serve(listener, router(runtime, &a.operator))
+        let logs = tokio::spawn(file_log_bytes(runtime.clone()));
+        axum::serve(listener, router(runtime.clone(), &a.operator))
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| Failure::usage(format!("server failed: {e}")))?;
         let _ = stop_tx.send(true);
         let _ = workers.await;
+        logs.abort();
+        file_log_bytes_once(&runtime).await;
         info!("stopped");
         Ok(())
     })
@@ -306,6 +309,39 @@ pub fn store_metered_by_service(
     })
 }
 
+/// `tillbridge costs census`: the storage census of every tenant of serve's embedded store.
+pub fn store_census(
+    state: &Path,
+    tenants: Option<&Path>,
+) -> Result<Vec<accounting::census::CensusLine>, Failure> {
+    let directory = load_tenants(tenants, state)?;
+    let rt = crate::runtime()?;
+    rt.block_on(async {
+        let runtime = open_runtime(state, directory).await?;
+        let ids = runtime
+            .directory
+            .tenant_ids()
+            .await
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        let mut out = Vec::new();
+        for r in accounting::census::census_all(
+            runtime.table.as_ref(),
+            runtime.blobs.as_ref(),
+            runtime.secrets.as_ref(),
+            &ids,
+            runtime.clock.now(),
+        )
+        .await
+        {
+            match r {
+                Ok(line) => out.push(line),
+                Err((tenant, e)) => eprintln!("census of {tenant} failed: {e}"),
+            }
+        }
+        Ok(out)
+    })
+}
+
 /// `tillbridge costs import`: a legacy usage log into serve's embedded store.
 pub fn store_import_legacy(
     state: &Path,
@@ -507,21 +543,55 @@ async fn shutdown_signal() {
 }
 
 /// JSON (default) or text logs on stderr; level from RUST_LOG (default info); text has colour
-/// only when stderr is a terminal.
+/// only when stderr is a terminal. The bytes of lines carrying a tenant are counted for it
+/// (log ingestion, [`accounting::logs`]).
 pub fn init_logging(format: &str) {
+    use accounting::logs::{CountingWriter, TenantLogLayer};
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour codes only for a person at a terminal, never into files or log collectors.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        .with_writer(CountingWriter(std::io::stderr));
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(TenantLogLayer);
     let _ = if format == "json" {
-        builder.json().flatten_event(true).try_init()
+        registry.with(fmt.json().flatten_event(true)).try_init()
     } else {
-        builder.try_init()
+        registry.with(fmt).try_init()
     };
+}
+
+/// Files the log bytes counted per tenant every minute (function `serve`).
+async fn file_log_bytes(runtime: Arc<LocalRuntime>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        file_log_bytes_once(&runtime).await;
+    }
+}
+
+async fn file_log_bytes_once(runtime: &LocalRuntime) {
+    let now = runtime.clock.now();
+    for (tenant, bytes) in tillbridge_ports::meter::take_log_bytes() {
+        let Ok(tenant) = tillbridge_domain::TenantId::parse(&tenant) else {
+            continue;
+        };
+        let usage = tillbridge_costs::infra::InfraUsage {
+            log_bytes: bytes,
+            ..Default::default()
+        };
+        if let Err(e) =
+            accounting::record_infra(runtime.table.as_ref(), &tenant, now, "serve", &usage).await
+        {
+            // No tenant field: this line is the platform's, not counted.
+            tracing::warn!(error = %e, "could not record log bytes");
+        }
+    }
 }
 
 /// `POST /v1/tenants/{tenant}/sync/{provider}` inside `serve`: the runtime's fetcher, now.
