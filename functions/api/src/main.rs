@@ -48,6 +48,13 @@ async fn main() -> Result<(), Error> {
     lambda_http::run(service_fn(move |req| async move {
         let response = api::handle(api, req).await;
         tillbridge_ports::metrics::global().flush_emf("api");
+        // The api function has no per-record metering: its tenants' log lines are filed here.
+        tillbridge_accounting::logs::file_log_bytes(
+            api.table.as_ref(),
+            tillbridge_ports::Clock::now(api.clock.as_ref()),
+            "api",
+        )
+        .await;
         Ok::<_, Error>(response)
     }))
     .await

@@ -82,6 +82,58 @@ impl<W: Write> Write for Counted<W> {
     }
 }
 
+/// Files the log bytes counted per tenant since the last call (function `function`), for
+/// code paths without per-record metering (the api function, serve). Never fails: errors are
+/// logged without a tenant field (the platform's line, not counted).
+pub async fn file_log_bytes(
+    table: &dyn tillbridge_ports::Table,
+    at: tillbridge_domain::Timestamp,
+    function: &str,
+) {
+    for (tenant, bytes) in tillbridge_ports::meter::take_log_bytes() {
+        let Ok(tenant) = tillbridge_domain::TenantId::parse(&tenant) else {
+            continue;
+        };
+        let usage = tillbridge_costs::infra::InfraUsage {
+            log_bytes: bytes,
+            ..Default::default()
+        };
+        if let Err(e) = crate::record_infra(table, &tenant, at, function, &usage).await {
+            tracing::warn!(function, error = %e, "could not record log bytes");
+        }
+    }
+}
+
+/// The Lambda functions' log setup (in place of `lambda_runtime`'s default subscriber, with
+/// the same environment): level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default info),
+/// JSON when `AWS_LAMBDA_LOG_FORMAT` is `JSON` (the template's `LoggingConfig`), no ANSI, no
+/// timestamp (CloudWatch adds one), to stdout — with the tenant byte counting.
+pub fn init_lambda() {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_owned());
+    let filter =
+        EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .without_time()
+        .with_writer(CountingWriter(std::io::stdout));
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(TenantLogLayer);
+    let _ = if json {
+        registry
+            .with(fmt.json().flatten_event(true).with_current_span(false))
+            .try_init()
+    } else {
+        registry.with(fmt).try_init()
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};

@@ -831,3 +831,46 @@ async fn the_storage_census_files_byte_hours_since_the_last_one() {
             .is_some_and(|c| c >= by["AWSSecretsManager"])
     );
 }
+
+/// X-Ray: a trace is recorded when Lambda's trace header says the invocation was sampled.
+#[test]
+fn the_trace_header_says_whether_xray_records_the_invocation() {
+    use crate::metering::sampled;
+    assert!(sampled(
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    ));
+    assert!(!sampled(
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
+    ));
+    assert!(!sampled(""));
+}
+
+/// The Secrets Manager decorator counts API calls, and KMS requests only for a
+/// customer-managed key.
+#[tokio::test]
+async fn secret_calls_and_their_kms_requests_are_metered() {
+    use std::sync::Arc;
+    use tillbridge_domain::Provider;
+    use tillbridge_ports::meter::{Meter, MeteredSecrets};
+    use tillbridge_ports::tenants::SecretStore;
+    let dir: Arc<dyn SecretStore> = Arc::new(
+        tillbridge_ports::tenants::StaticDirectory::from_json(
+            r#"{"tenants": [{"tenant_id": "t1", "currency": "USD", "providers": {"shopify": {"secret": "s"}}}]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    for (cmk, kms) in [(false, 0), (true, 3)] {
+        let meter = Arc::new(Meter::default());
+        let s = MeteredSecrets {
+            inner: dir.clone(),
+            meter: meter.clone(),
+            customer_managed_key: cmk,
+        };
+        let _ = s.webhook_secrets(&tenant(), Provider::Shopify).await;
+        let _ = s.api_credentials(&tenant(), Provider::Shopify).await;
+        let units = meter.take();
+        assert_eq!((units.secrets_api_calls, units.kms_requests), (3, kms));
+        let usage = crate::infra_for_record(units, std::time::Duration::from_millis(1), 128, false);
+        assert_eq!((usage.secrets_api_calls, usage.kms_requests), (3, kms));
+    }
+}

@@ -576,22 +576,7 @@ async fn file_log_bytes(runtime: Arc<LocalRuntime>) {
 }
 
 async fn file_log_bytes_once(runtime: &LocalRuntime) {
-    let now = runtime.clock.now();
-    for (tenant, bytes) in tillbridge_ports::meter::take_log_bytes() {
-        let Ok(tenant) = tillbridge_domain::TenantId::parse(&tenant) else {
-            continue;
-        };
-        let usage = tillbridge_costs::infra::InfraUsage {
-            log_bytes: bytes,
-            ..Default::default()
-        };
-        if let Err(e) =
-            accounting::record_infra(runtime.table.as_ref(), &tenant, now, "serve", &usage).await
-        {
-            // No tenant field: this line is the platform's, not counted.
-            tracing::warn!(error = %e, "could not record log bytes");
-        }
-    }
+    accounting::logs::file_log_bytes(runtime.table.as_ref(), runtime.clock.now(), "serve").await;
 }
 
 /// `POST /v1/tenants/{tenant}/sync/{provider}` inside `serve`: the runtime's fetcher, now.
