@@ -704,3 +704,80 @@ fn profile_check_validates_and_prints_the_canonical_events_of_samples() {
         assert_eq!(code(&o), 0, "{}: {}", path.display(), stderr(&o));
     }
 }
+
+#[test]
+fn costs_census_files_storage_that_the_cost_table_prices() {
+    let state = std::env::temp_dir().join(format!("tillbridge-census-{}", uuid::Uuid::now_v7()));
+    let out = bin()
+        .args(["demo", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = bin()
+        .args(["costs", "census", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let cafe = lines
+        .as_array()
+        .and_then(|a| a.iter().find(|l| l["tenant_id"] == "demo-cafe"))
+        .cloned()
+        .unwrap_or_default();
+    let stored = &cafe["stored"];
+    assert!(stored["blobs"].as_u64() > Some(0), "{cafe}");
+    assert!(stored["table_items"].as_u64() > Some(0), "{cafe}");
+    assert_eq!(
+        cafe["interval_secs"], 86_400,
+        "a first census counts one day"
+    );
+    assert_eq!(
+        cafe["s3_byte_hours"].as_u64(),
+        stored["blob_bytes"].as_u64().map(|b| b * 24)
+    );
+    // The month of the census has the storage in its infrastructure cost, totals adding up.
+    let month = cafe_period();
+    let out = bin()
+        .args([
+            "costs", "table", "--format", "csv", "--totals", "--period", &month,
+        ])
+        .arg("--state")
+        .arg(&state)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let csv = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        csv.lines()
+            .next()
+            .is_some_and(|h| h.ends_with(",infra_cost_usd")),
+        "{csv}"
+    );
+    let infra: Vec<rust_decimal::Decimal> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.rsplit(',').next())
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let (total, rows) = infra.split_last().unwrap_or_else(|| panic!("{csv}"));
+    assert!(*total > rust_decimal::Decimal::ZERO, "{csv}");
+    assert_eq!(
+        rows.iter().copied().sum::<rust_decimal::Decimal>(),
+        *total,
+        "{csv}"
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+/// The current month (the census files under the month it runs in), `YYYY-MM` UTC.
+fn cafe_period() -> String {
+    use tillbridge_ports::Clock as _;
+    tillbridge_ports::SystemClock
+        .now()
+        .to_string()
+        .chars()
+        .take(7)
+        .collect()
+}
