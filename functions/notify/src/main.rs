@@ -9,7 +9,8 @@ use tillbridge_notifications::http::HttpPoster;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    // JSON logs; the bytes of lines naming a tenant are filed with its usage.
+    tillbridge_accounting::logs::init_lambda();
     let c = Container::load().await?;
     let notifier = Notifier {
         table: c.table.clone(),

@@ -42,7 +42,15 @@ pub fn infra_prices(price_list: Option<&str>, region: &str) -> InfraPrices {
         Ok(prices) => InfraPrices {
             prices,
             region: region.to_owned(),
-            note: None,
+            // The bundled extract's other regions were transcribed, not fetched: say so
+            // wherever a cost is shown with them (shared/costs/prices/extract.py).
+            note: (price_list.is_none() && region != "us-east-1").then(|| {
+                format!(
+                    "the bundled {region} prices were transcribed, not fetched from the AWS \
+                     Price List: verify them before invoicing (set TILLBRIDGE_AWS_PRICE_LIST to \
+                     the offer files)"
+                )
+            }),
         },
         Err(e) => InfraPrices {
             prices: price_list::aws_prices(text, "us-east-1")
@@ -345,9 +353,13 @@ mod tests {
         );
         assert!(p.note.is_some_and(|n| n.contains("ap-south-2")));
         assert_eq!(infra_prices(None, "us-east-1").note, None);
-        // Stockholm (the Swedish deployment) is in the bundled extract: its own prices.
+        // Stockholm (the Swedish deployment) is in the bundled extract: its own prices, with
+        // the warning that they were transcribed; offer files given priced the same carry none.
         let se = infra_prices(None, "eu-north-1");
-        assert_eq!((se.region.as_str(), se.note), ("eu-north-1", None));
+        assert_eq!(se.region, "eu-north-1");
+        assert!(se.note.is_some_and(|n| n.contains("transcribed")));
+        let given = infra_prices(Some(tillbridge_costs::price_list::BUNDLED), "eu-north-1");
+        assert_eq!((given.region.as_str(), given.note), ("eu-north-1", None));
     }
 
     #[test]

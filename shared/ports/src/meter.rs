@@ -281,6 +281,23 @@ impl SecretStore for MeteredSecrets {
             .put_api_credentials(tenant, provider, credentials)
             .await
     }
+
+    async fn notification_secret(&self, tenant: &TenantId, name: &str) -> Result<Option<Secret>> {
+        self.count(1);
+        self.inner.notification_secret(tenant, name).await
+    }
+
+    async fn put_notification_secret(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        secret: &Secret,
+    ) -> Result<()> {
+        self.count(1);
+        self.inner
+            .put_notification_secret(tenant, name, secret)
+            .await
+    }
 }
 
 /// Bytes of log lines per tenant, counted by the log setup's tenant layer and taken by
