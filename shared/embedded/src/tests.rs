@@ -123,3 +123,109 @@ async fn file_blob_store_lists_sizes() {
     conformance::blob_sizes_contract(e.blobs.as_ref()).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_all_land_and_races_have_one_winner() {
+    use tillbridge_ports::PortError;
+    use tillbridge_ports::table::query_all;
+
+    let dir = temp_dir("group");
+    let e = Embedded::open(&dir, clock()).unwrap_or_else(|err| panic!("{err}"));
+    let table = e.table.clone();
+    let ok = |r: std::result::Result<Result<(), PortError>, tokio::task::JoinError>| {
+        r.unwrap_or_else(|err| panic!("{err}"))
+            .unwrap_or_else(|err| panic!("{err}"));
+    };
+
+    // 100 tasks × 20 puts of distinct keys, and 100 tasks adding to one counter.
+    let mut tasks = Vec::new();
+    for task in 0..100 {
+        let t = table.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..20 {
+                t.put(
+                    Item::new("g", format!("{task:03}-{i:02}"), serde_json::Map::new()),
+                    Condition::IfAbsent,
+                )
+                .await?;
+            }
+            t.add("c", "n", &[("hits", 1)]).await.map(|_| ())
+        }));
+    }
+    for t in tasks {
+        ok(t.await);
+    }
+    let items = query_all(table.as_ref(), "g", "")
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(items.len(), 2000);
+    assert!(items.iter().all(|i| i.version == 1));
+    let hits = table.get("c", "n").await.ok().flatten();
+    assert_eq!(
+        hits.and_then(|i| i.attrs.get("hits").and_then(serde_json::Value::as_i64)),
+        Some(100)
+    );
+
+    // Races: 16 tasks put the same absent key, then all update it from the version they
+    // read; each round has exactly one winner of each.
+    for round in 0..20 {
+        let sk = format!("r{round}");
+        let racers: Vec<_> = (0..16)
+            .map(|_| {
+                let (t, sk) = (table.clone(), sk.clone());
+                tokio::spawn(async move {
+                    t.put(
+                        Item::new("race", sk, serde_json::Map::new()),
+                        Condition::IfAbsent,
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for r in racers {
+            match r.await.unwrap_or_else(|err| panic!("{err}")) {
+                Ok(v) => {
+                    assert_eq!(v, 1);
+                    won += 1;
+                }
+                Err(PortError::ConditionFailed) => {}
+                Err(err) => panic!("{err}"),
+            }
+        }
+        assert_eq!(won, 1, "one IfAbsent winner in round {round}");
+        let racers: Vec<_> = (0..16)
+            .map(|k| {
+                let (t, sk) = (table.clone(), sk.clone());
+                tokio::spawn(async move {
+                    let mut attrs = serde_json::Map::new();
+                    attrs.insert("by".into(), serde_json::Value::from(k));
+                    t.put(Item::new("race", sk, attrs), Condition::IfVersion(1))
+                        .await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for r in racers {
+            match r.await.unwrap_or_else(|err| panic!("{err}")) {
+                Ok(v) => {
+                    assert_eq!(v, 2);
+                    won += 1;
+                }
+                Err(PortError::ConditionFailed) => {}
+                Err(err) => panic!("{err}"),
+            }
+        }
+        assert_eq!(won, 1, "one IfVersion winner in round {round}");
+    }
+
+    // Everything acknowledged is durable: it is there after reopening.
+    drop(table);
+    drop(e);
+    let e = Embedded::open(&dir, clock()).unwrap_or_else(|err| panic!("{err}"));
+    let again = query_all(e.table.as_ref(), "g", "")
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(again.len(), 2000);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -29,6 +29,9 @@ pub const MAX_RECEIVES: u32 = 5;
 /// Default time a received message stays invisible before it is redelivered.
 pub const VISIBILITY: Duration = Duration::from_secs(30);
 const BATCH: usize = 10;
+/// Messages of a short-work queue (deliveries, catalog events, usage) received and worked
+/// together in one step.
+pub const DELIVERY_BATCH: usize = 128;
 
 /// Every stage in one process: the queues, their DLQs and the bus rules built on one table
 /// (embedded or DynamoDB), with workers that drain them — the same code the Lambda functions run.
@@ -325,84 +328,123 @@ impl LocalRuntime {
     }
 
     /// One batch from the short-work queues: inbound deliveries, catalog events, usage,
-    /// notifications (and the flush of held ones that are due).
+    /// notifications (and the flush of held ones that are due). The messages of a batch are
+    /// worked concurrently, so their table writes share commits (the embedded store
+    /// group-commits); each is settled on its own.
     pub async fn step_deliveries(&self) -> Result<StepReport, LocalError> {
-        let mut report = StepReport::default();
-        for m in self.inbound.receive(BATCH, self.visibility).await? {
-            let result = self
-                .check
-                .handle(&m.body)
-                .await
-                .map(|_| ())
-                .map_err(Into::into);
-            settle(self.inbound.as_ref(), &m, result, &mut report).await?;
-        }
-        for m in self.catalog_queue.receive(BATCH, self.visibility).await? {
-            let result = match read_bus_message(&m.body, self.blobs.as_ref()).await {
-                Ok(event)
-                    if matches!(
-                        event.body,
-                        tillbridge_domain::event::EventData::MigrationValidationRequested(_)
-                    ) =>
-                {
-                    tillbridge_migration::validation::validate_batch(
-                        self.table.as_ref(),
-                        self.blobs.as_ref(),
-                        self.bus.as_ref(),
-                        &event,
-                    )
+        let mut report = self
+            .work(self.inbound.as_ref(), |body| async move {
+                self.check
+                    .handle(&body)
                     .await
                     .map(|_| ())
                     .map_err(Into::into)
-                }
-                Ok(event)
-                    if matches!(
-                        event.body,
-                        tillbridge_domain::event::EventData::PrivacyRequested(_)
-                    ) =>
-                {
-                    tillbridge_migration::privacy::handle(
-                        self.table.as_ref(),
-                        self.blobs.as_ref(),
-                        &event,
-                    )
-                    .await
-                    .map_err(Into::into)
-                }
-                Ok(event) => match catalog::apply_and_count(self.table.as_ref(), &event).await {
-                    Ok(catalog::ApplyOutcome::Applied) => {
-                        self.cutover_due(&event.tenant_id);
-                        Ok(())
-                    }
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(e.into()),
-                },
-                Err(e) => Err(e.into()),
-            };
-            settle(self.catalog_queue.as_ref(), &m, result, &mut report).await?;
-        }
-        for m in self.costs_queue.receive(BATCH, self.visibility).await? {
-            let result = match read_bus_message(&m.body, self.blobs.as_ref()).await {
-                Ok(event) => match self.prices.book().await {
-                    Ok(book) => accounting::record_usage(
-                        self.table.as_ref(),
-                        self.bus.as_ref(),
-                        &book,
-                        &event,
-                    )
-                    .await
-                    .map(|_| ())
-                    .map_err(Into::into),
-                    Err(e) => Err(e.into()),
-                },
-                Err(e) => Err(e.into()),
-            };
-            settle(self.costs_queue.as_ref(), &m, result, &mut report).await?;
+            })
+            .await?;
+        let catalog = self
+            .work(self.catalog_queue.as_ref(), |body| async move {
+                self.catalog_message(&body).await
+            })
+            .await?;
+        let costs = self
+            .work(self.costs_queue.as_ref(), |body| async move {
+                self.costs_message(&body).await
+            })
+            .await?;
+        for r in [catalog, costs] {
+            report.processed += r.processed;
+            report.failed += r.failed;
         }
         let notified = self.step_notifications().await?;
         report.processed += notified.processed;
         report.failed += notified.failed;
         Ok(report)
+    }
+
+    /// Receives up to [`DELIVERY_BATCH`] messages of `queue`, works them concurrently with
+    /// `handle` and settles each (deleted when done, released with a backoff when failed).
+    async fn work<F, Fut>(&self, queue: &dyn Queue, handle: F) -> Result<StepReport, LocalError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<(), LocalError>>,
+    {
+        let messages = queue.receive(DELIVERY_BATCH, self.visibility).await?;
+        let settled = futures_util::future::join_all(messages.iter().map(|m| {
+            let handled = handle(m.body.clone());
+            async move { settle(queue, m, handled.await).await }
+        }))
+        .await;
+        let mut report = StepReport::default();
+        for s in settled {
+            if s? {
+                report.processed += 1;
+            } else {
+                report.failed += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// One catalog-queue message: a migration batch to validate, a privacy request, or a
+    /// catalog event to apply.
+    async fn catalog_message(&self, body: &str) -> Result<(), LocalError> {
+        match read_bus_message(body, self.blobs.as_ref()).await {
+            Ok(event)
+                if matches!(
+                    event.body,
+                    tillbridge_domain::event::EventData::MigrationValidationRequested(_)
+                ) =>
+            {
+                tillbridge_migration::validation::validate_batch(
+                    self.table.as_ref(),
+                    self.blobs.as_ref(),
+                    self.bus.as_ref(),
+                    &event,
+                )
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
+            }
+            Ok(event)
+                if matches!(
+                    event.body,
+                    tillbridge_domain::event::EventData::PrivacyRequested(_)
+                ) =>
+            {
+                tillbridge_migration::privacy::handle(
+                    self.table.as_ref(),
+                    self.blobs.as_ref(),
+                    &event,
+                )
+                .await
+                .map_err(Into::into)
+            }
+            Ok(event) => match catalog::apply_and_count(self.table.as_ref(), &event).await {
+                Ok(catalog::ApplyOutcome::Applied) => {
+                    self.cutover_due(&event.tenant_id);
+                    Ok(())
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One usage message: priced and recorded.
+    async fn costs_message(&self, body: &str) -> Result<(), LocalError> {
+        match read_bus_message(body, self.blobs.as_ref()).await {
+            Ok(event) => match self.prices.book().await {
+                Ok(book) => {
+                    accounting::record_usage(self.table.as_ref(), self.bus.as_ref(), &book, &event)
+                        .await
+                        .map(|_| ())
+                        .map_err(Into::into)
+                }
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// One batch of thin notifications: each pulls the tenant's changes from the vendor's API
@@ -420,7 +462,11 @@ impl LocalRuntime {
                 }
                 Err(e) => Err(e.into()),
             };
-            settle(self.fetch_queue.as_ref(), &m, result, &mut report).await?;
+            if settle(self.fetch_queue.as_ref(), &m, result).await? {
+                report.processed += 1;
+            } else {
+                report.failed += 1;
+            }
         }
         Ok(report)
     }
@@ -447,7 +493,11 @@ impl LocalRuntime {
                 }
                 Err(e) => Err(e.into()),
             };
-            settle(self.migrations_queue.as_ref(), &m, result, &mut report).await?;
+            if settle(self.migrations_queue.as_ref(), &m, result).await? {
+                report.processed += 1;
+            } else {
+                report.failed += 1;
+            }
         }
         self.flow_cutovers().await;
         Ok(report)
@@ -638,24 +688,23 @@ where
     }
 }
 
-/// Acknowledges a processed message, or makes it visible again after a backoff.
+/// Acknowledges a processed message (true), or makes it visible again after a backoff
+/// (false).
 async fn settle(
     queue: &dyn Queue,
     m: &tillbridge_ports::Message,
     result: Result<(), LocalError>,
-    report: &mut StepReport,
-) -> Result<(), LocalError> {
+) -> Result<bool, LocalError> {
     match result {
         Ok(()) => {
             queue.delete(&m.receipt).await?;
-            report.processed += 1;
+            Ok(true)
         }
         Err(e) => {
             warn!(queue = queue.name(), message_id = %m.id, receive_count = m.receive_count, error = %e, "message failed; will retry");
             let backoff = Duration::from_millis(200 * 2_u64.pow(m.receive_count.min(6)));
             queue.release(&m.receipt, backoff).await?;
-            report.failed += 1;
+            Ok(false)
         }
     }
-    Ok(())
 }

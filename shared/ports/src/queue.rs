@@ -143,8 +143,12 @@ impl Queue for TableQueue {
         let mut after: Option<String> = None;
         while out.len() < max {
             let page = self.table.query(&pk, "m#", after.as_deref(), 200).await?;
+            // Claims of one page go out together (a group-committing table makes them one
+            // write); each is conditional on the version read, so a message another
+            // consumer took first is skipped.
+            let mut claims = Vec::new();
             for item in page.items {
-                if out.len() >= max {
+                if out.len() + claims.len() >= max {
                     break;
                 }
                 if int(&item.attrs, "visible_at") > now {
@@ -185,14 +189,17 @@ impl Queue for TableQueue {
                     attrs,
                     ..item.clone()
                 };
-                match self
-                    .table
-                    .put(next, Condition::IfVersion(item.version))
-                    .await
-                {
+                let table = &self.table;
+                claims.push(async move {
+                    let claimed = table.put(next, Condition::IfVersion(item.version)).await;
+                    (item.sk, body, count, claimed)
+                });
+            }
+            for (sk, body, count, claimed) in futures_util::future::join_all(claims).await {
+                match claimed {
                     Ok(version) => out.push(Message {
-                        id: item.sk.trim_start_matches("m#").to_owned(),
-                        receipt: format!("{}|{version}", item.sk),
+                        id: sk.trim_start_matches("m#").to_owned(),
+                        receipt: format!("{sk}|{version}"),
                         body,
                         receive_count: count,
                     }),
