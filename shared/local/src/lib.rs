@@ -332,26 +332,8 @@ impl LocalRuntime {
     /// worked concurrently, so their table writes share commits (the embedded store
     /// group-commits); each is settled on its own.
     pub async fn step_deliveries(&self) -> Result<StepReport, LocalError> {
-        let mut report = self
-            .work(self.inbound.as_ref(), |body| async move {
-                self.check
-                    .handle(&body)
-                    .await
-                    .map(|_| ())
-                    .map_err(Into::into)
-            })
-            .await?;
-        let catalog = self
-            .work(self.catalog_queue.as_ref(), |body| async move {
-                self.catalog_message(&body).await
-            })
-            .await?;
-        let costs = self
-            .work(self.costs_queue.as_ref(), |body| async move {
-                self.costs_message(&body).await
-            })
-            .await?;
-        for r in [catalog, costs] {
+        let mut report = self.step_inbound().await?;
+        for r in [self.step_catalog().await?, self.step_costs().await?] {
             report.processed += r.processed;
             report.failed += r.failed;
         }
@@ -359,6 +341,34 @@ impl LocalRuntime {
         report.processed += notified.processed;
         report.failed += notified.failed;
         Ok(report)
+    }
+
+    /// One batch of the inbound queue through the signature check.
+    pub async fn step_inbound(&self) -> Result<StepReport, LocalError> {
+        self.work(self.inbound.as_ref(), |body| async move {
+            self.check
+                .handle(&body)
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
+        })
+        .await
+    }
+
+    /// One batch of the catalog queue: events applied, migration batches validated.
+    pub async fn step_catalog(&self) -> Result<StepReport, LocalError> {
+        self.work(self.catalog_queue.as_ref(), |body| async move {
+            self.catalog_message(&body).await
+        })
+        .await
+    }
+
+    /// One batch of the costs queue: usage priced and recorded.
+    pub async fn step_costs(&self) -> Result<StepReport, LocalError> {
+        self.work(self.costs_queue.as_ref(), |body| async move {
+            self.costs_message(&body).await
+        })
+        .await
     }
 
     /// Receives up to [`DELIVERY_BATCH`] messages of `queue`, works them concurrently with
@@ -619,7 +629,13 @@ impl LocalRuntime {
         let fetches = own_thread("fetches", shutdown.clone(), move |stop| async move {
             poll(stop, || lane.step_fetches()).await
         });
-        poll(shutdown, || self.step_deliveries()).await;
+        // The three short-work lanes poll side by side, so a signature check and a catalog
+        // apply share the store's commits instead of taking turns.
+        tokio::join!(
+            poll(shutdown.clone(), || self.step_inbound()),
+            poll(shutdown.clone(), || self.step_catalog()),
+            poll(shutdown, || self.step_costs()),
+        );
         if let Ok(handle) = fetches {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }

@@ -198,11 +198,10 @@ impl Ingress {
             Ok(t) => t,
             Err(e) => return IngressResponse::error(500, format!("internal: {e}")),
         };
-        if let Err(e) = self.queue.send(&text).await {
-            warn!(tenant = %tenant_id, delivery_id = %delivery_id, correlation_id = %correlation_id, error = %e, "enqueue failed");
-            return IngressResponse::error(503, "temporarily unavailable, retry");
-        }
-        // The story starts at receipt; best effort: the delivery is safe in the queue already.
+        // The story starts at receipt; written alongside the enqueue so both share one commit
+        // of a group-committing store. Best effort: only the enqueue decides the answer (a
+        // refused enqueue may leave a lone `received` step; the vendor's retry is a new
+        // delivery).
         let step = crate::trail::record(
             self.table.as_ref(),
             &tenant_id,
@@ -211,7 +210,12 @@ impl Ingress {
             "received",
             json!({ "provider": provider, "bytes": req.body.len(), "correlation_id": correlation_id }),
         );
-        if let Err(e) = step.await {
+        let (sent, step) = tokio::join!(self.queue.send(&text), step);
+        if let Err(e) = sent {
+            warn!(tenant = %tenant_id, delivery_id = %delivery_id, correlation_id = %correlation_id, error = %e, "enqueue failed");
+            return IngressResponse::error(503, "temporarily unavailable, retry");
+        }
+        if let Err(e) = step {
             warn!(tenant = %tenant_id, delivery_id = %delivery_id, error = %e, "could not record the delivery's receipt");
         }
         info!(tenant = %tenant_id, provider = %provider, delivery_id = %delivery_id, correlation_id = %correlation_id, bytes = req.body.len(), "accepted");
