@@ -31,7 +31,7 @@ pub const VISIBILITY: Duration = Duration::from_secs(30);
 const BATCH: usize = 10;
 /// Messages of a short-work queue (deliveries, catalog events, usage) received and worked
 /// together in one step.
-pub const DELIVERY_BATCH: usize = 128;
+pub const DELIVERY_BATCH: usize = 512;
 
 /// Every stage in one process: the queues, their DLQs and the bus rules built on one table
 /// (embedded or DynamoDB), with workers that drain them — the same code the Lambda functions run.
