@@ -1,7 +1,8 @@
 //! The embedded store: the local default runtime's state, in one directory.
 //!
 //! `state.redb` holds every table partition (redb: ACID, copy-on-write, fsync on commit, so
-//! a committed write survives `kill -9`); `blobs/` holds objects as files written by
+//! a committed write survives `kill -9`; concurrent writes are group-committed — one
+//! transaction and one fsync for all that are queued, each answered after that commit); `blobs/` holds objects as files written by
 //! rename; `secrets.json` holds vendor secrets (owner-only). Queues and the bus are the port crate's table-backed ones on top of this table.
 
 #![warn(missing_docs)]
