@@ -291,7 +291,11 @@ impl LocalRuntime {
                     Err(e) => Err(e.into()),
                 },
             };
-            settle(self.notify_queue.as_ref(), &m, result, &mut report).await?;
+            if settle(self.notify_queue.as_ref(), &m, result).await? {
+                report.processed += 1;
+            } else {
+                report.failed += 1;
+            }
         }
         if let Some(n) = &self.notifier {
             let flushed = n.flush().await?;
