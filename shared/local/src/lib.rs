@@ -633,12 +633,14 @@ impl LocalRuntime {
         let fetches = own_thread("fetches", shutdown.clone(), move |stop| async move {
             poll(stop, || lane.step_fetches()).await
         });
-        // The three short-work lanes poll side by side, so a signature check and a catalog
-        // apply share the store's commits instead of taking turns.
+        // The short-work lanes poll side by side, so a signature check and a catalog apply
+        // share the store's commits instead of taking turns; notifications (and the flush of
+        // held ones and retries that are due) have a lane of their own.
         tokio::join!(
             poll(shutdown.clone(), || self.step_inbound()),
             poll(shutdown.clone(), || self.step_catalog()),
-            poll(shutdown, || self.step_costs()),
+            poll(shutdown.clone(), || self.step_costs()),
+            poll(shutdown, || self.step_notifications()),
         );
         if let Ok(handle) = fetches {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
