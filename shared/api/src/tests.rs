@@ -796,12 +796,12 @@ mod pagination {
     async fn a_destination_without_a_writer_or_credentials_is_refused_at_the_start() {
         let (clock, table) = store();
         let api = api_with(
-            r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{"zettle":{"secret":"z","api":{"access_token":"tok"}}}}]}"#,
+            r#"{"tenants":[{"tenant_id":"t1","currency":"USD","providers":{"clover":{"secret":"c","api":{"access_token":"tok"}}}}]}"#,
             table,
             clock,
         );
         for (dest, why) in [
-            ("zettle", "writer"),
+            ("clover", "writer"),
             ("square", "credentials"),
             ("pos9", "unknown"),
         ] {
