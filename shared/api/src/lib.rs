@@ -10,6 +10,7 @@
 
 pub mod access;
 mod catalog;
+pub mod console;
 pub mod dead_letters;
 mod finance;
 pub mod migrations;
@@ -474,8 +475,17 @@ pub fn resolve<'p>(method: &str, path: &'p str) -> Result<(Route, Vec<&'p str>),
     Err(if path_known { 405 } else { 404 })
 }
 
-/// Answers one request; every outcome is a response.
+/// Answers one request; every outcome is a response. Paths under `/console` are the
+/// console's pages ([`console`]), which call the JSON routes below for everything they show.
 pub async fn handle(api: &Api, req: &Request<'_>) -> Response {
+    if req.path == console::PREFIX || req.path.starts_with("/console/") {
+        return console::route(api, req).await;
+    }
+    api_route(api, req).await
+}
+
+/// Answers one request of the JSON API (the route table).
+pub(crate) async fn api_route(api: &Api, req: &Request<'_>) -> Response {
     let (route, params) = match resolve(req.method, req.path) {
         Ok(found) => found,
         Err(405) => return Response::error(405, "method not allowed"),

@@ -1017,3 +1017,81 @@ mod tenancy {
         assert_eq!((listed.status, ids), (200, vec!["t1"]));
     }
 }
+
+/// The console answers through the same router: same authorization, escaped values.
+mod console_pages {
+    use super::pagination::{api_with_tenants, store};
+    use crate::{Request, handle};
+
+    fn get<'a>(path: &'a str, operator: &'a str, query: &'a [(String, String)]) -> Request<'a> {
+        Request {
+            method: "GET",
+            path,
+            query,
+            headers: &[],
+            operator,
+            body: b"",
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_are_html_behind_the_same_authorization() {
+        let (clock, table) = store();
+        let api = api_with_tenants(table, clock);
+        let r = handle(&api, &get("/console/", "ops", &[])).await;
+        assert_eq!(r.status, 200);
+        assert!(r.content_type.starts_with("text/html"));
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(body.contains("/console/tenants/t1") && body.contains("/console/tenants/t2"));
+        // Somebody without grants sees no tenant and cannot open one.
+        let r = handle(&api, &get("/console/", "nobody", &[])).await;
+        assert!(!String::from_utf8_lossy(&r.body).contains("/console/tenants/t1"));
+        let r = handle(&api, &get("/console/tenants/t1", "nobody", &[])).await;
+        assert_eq!(r.status, 403);
+        let r = handle(&api, &get("/console/costs", "nobody", &[])).await;
+        assert_eq!(r.status, 403);
+        let r = handle(&api, &get("/console/static/console.css", "nobody", &[])).await;
+        assert_eq!(r.status, 200);
+        let r = handle(&api, &get("/console/nope/../x", "ops", &[])).await;
+        assert_eq!(r.status, 404);
+    }
+
+    #[tokio::test]
+    async fn a_hostile_notice_is_escaped() {
+        let (clock, table) = store();
+        let api = api_with_tenants(table, clock);
+        let body = serde_json::json!({
+            "tenant_id": "t1",
+            "source_name": "lightspeed",
+            "export": "Item ID,<img src=x onerror=alert(2)>\nA1,x\n",
+        })
+        .to_string();
+        let r = handle(
+            &api,
+            &Request {
+                method: "POST",
+                path: "/v1/migrations",
+                query: &[],
+                headers: &[],
+                operator: "ops",
+                body: body.as_bytes(),
+            },
+        )
+        .await;
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        let m: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        let id = m["id"].as_str().unwrap_or_default().to_owned();
+        let path = format!("/console/migrations/{id}");
+        let hostile = [("msg".to_owned(), "<script>alert(1)</script>".to_owned())];
+        for page in [path.as_str(), "/console/tenants/t1/migrations"] {
+            let r = handle(&api, &get(page, "ops", &hostile)).await;
+            let html = String::from_utf8_lossy(&r.body);
+            assert_eq!(r.status, 200, "{html}");
+            assert!(!html.contains("<script>alert") && !html.contains("<img src=x"));
+            assert!(
+                html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{html}"
+            );
+        }
+    }
+}
