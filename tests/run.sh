@@ -10,6 +10,20 @@ if ! command -v moto_server >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
 
+# The console's browser tests (tests/tests/console.rs) drive Debian's Chromium over the
+# DevTools protocol.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (headless browser for the console tests)"
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends chromium
+  else
+    echo "no apt-get: install Chromium yourself; the browser tests skip without it" >&2
+  fi
+fi
+# With Chromium here, a browser test that cannot drive it fails instead of skipping.
+if command -v chromium >/dev/null 2>&1; then export TILLBRIDGE_REQUIRE_BROWSER=1; fi
+
 # The SAM template must pass SAM's own transform, and lint clean before (with the serverless
 # rules) and after it: cfn-lint alone no longer runs the transform.
 if ! command -v cfn-lint >/dev/null 2>&1 || ! python3 -c 'import cfn_lint_serverless, samtranslator' 2>/dev/null; then

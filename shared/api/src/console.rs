@@ -722,9 +722,17 @@ Show only low confidence</label> <button type=\"submit\" class=\"secondary\">Fil
         for f in &fields {
             let _ = write!(out, "<option>{}</option>", esc(s(f, "source")));
         }
-        out.push_str("</select></div><div class=\"field\"><label for=\"ov-target\">Target field (empty: do not migrate)</label>\
-<input id=\"ov-target\" name=\"target\"></div><div class=\"field\"><label for=\"ov-conversion\">Conversion</label>\
-<select id=\"ov-conversion\" name=\"conversion\"><option value=\"\">(as suggested)</option>");
+        out.push_str(
+            "</select></div><div class=\"field\"><label for=\"ov-target\">Target field</label>\
+<select id=\"ov-target\" name=\"target\"><option value=\"\">(do not migrate)</option>",
+        );
+        for t in tillbridge_domain::item::CANONICAL_FIELDS {
+            let _ = write!(out, "<option>{}</option>", esc(t));
+        }
+        out.push_str(
+            "</select></div><div class=\"field\"><label for=\"ov-conversion\">Conversion</label>\
+<select id=\"ov-conversion\" name=\"conversion\"><option value=\"\">(as suggested)</option>",
+        );
         for c in CONVERSIONS {
             let _ = write!(out, "<option>{c}</option>");
         }

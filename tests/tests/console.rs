@@ -1,0 +1,457 @@
+//! The console in a real headless browser: Debian's Chromium driven over the DevTools
+//! protocol (headless_chrome) against `tillbridge serve`. An operator reviews, previews,
+//! approves, watches and rolls back a CSV migration; replays a delivery from quarantine; a
+//! finance reviewer reads a month's costs whose totals equal `GET /v1/costs`'s. Screenshots of
+//! every page go to target/console-screenshots/.
+//!
+//! Chromium: `apt-get install chromium` (tests/run.sh installs it when missing); the browser
+//! tests say so and skip when it is absent (`TILLBRIDGE_REQUIRE_BROWSER=1` makes that a
+//! failure). The hostile-string test needs no browser.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
+use headless_chrome::{Browser, LaunchOptions, Tab};
+use support::{Server, post_shopify, product, temp_state};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// A headless Chromium at `width`×`height`, or None (skip) when Chromium is not installed.
+fn browser(width: u32, height: u32) -> Option<Browser> {
+    let Some(path) = chromium() else {
+        assert!(
+            std::env::var_os("TILLBRIDGE_REQUIRE_BROWSER").is_none(),
+            "Chromium is required (apt-get install chromium)"
+        );
+        eprintln!("SKIPPED: no Chromium (apt-get install chromium)");
+        return None;
+    };
+    let options = LaunchOptions::default_builder()
+        .path(Some(path))
+        .headless(true)
+        // Containers run tests as root, where Chromium's sandbox cannot start.
+        .sandbox(false)
+        .window_size(Some((width, height)))
+        .idle_browser_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    Some(Browser::new(options).unwrap())
+}
+
+fn shots_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
+    let dir = target.join("console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn shot(tab: &Tab, name: &str) {
+    let png = tab
+        .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
+        .unwrap();
+    std::fs::write(shots_dir().join(format!("{name}.png")), png).unwrap();
+}
+
+fn open(tab: &Arc<Tab>, s: &Server, path: &str) {
+    tab.navigate_to(&format!("http://{}{path}", s.addr))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+}
+
+/// Clicks what `selector` finds and waits for the next page (a new document: the marker set
+/// on this one is gone, and it has loaded).
+fn click(tab: &Arc<Tab>, selector: &str) {
+    eval(tab, "window.__before_click = true; true");
+    tab.wait_for_element(selector)
+        .unwrap_or_else(|e| panic!("{selector}: {e}"))
+        .click()
+        .unwrap();
+    let start = Instant::now();
+    while start.elapsed() < WAIT {
+        let loaded = eval(
+            tab,
+            "window.__before_click === undefined && document.readyState === 'complete'",
+        );
+        if loaded == serde_json::json!(true) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no new page after clicking {selector}");
+}
+
+fn eval(tab: &Tab, js: &str) -> serde_json::Value {
+    tab.evaluate(js, false)
+        .ok()
+        .and_then(|r| r.value)
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn page_text(tab: &Tab) -> String {
+    eval(tab, "document.body ? document.body.innerText : ''")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits until the page shows `status`: first by the page's own polling (it reloads when a
+/// busy migration settles), then by reloading. Returns whether the page got there alone.
+fn wait_status(tab: &Arc<Tab>, status: &str) -> bool {
+    let start = Instant::now();
+    let current = |tab: &Tab| {
+        eval(
+            tab,
+            "(document.querySelector('[data-status]') || {}).textContent || ''",
+        )
+    };
+    while start.elapsed() < Duration::from_secs(15) {
+        if current(tab) == status {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    while start.elapsed() < WAIT * 2 {
+        let _ = tab
+            .reload(false, None)
+            .and_then(|t| t.wait_until_navigated());
+        if current(tab) == status {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("the page never showed {status}: {}", page_text(tab));
+}
+
+#[test]
+fn an_operator_reviews_previews_approves_watches_and_rolls_back_a_migration_in_the_browser() {
+    let Some(browser) = browser(1280, 1000) else {
+        return;
+    };
+    let s = Server::start_with(temp_state("console-mig"), &["--operator", "ana@ops"], &[]);
+    let tab = browser.new_tab().unwrap();
+
+    open(&tab, &s, "/console/");
+    assert!(page_text(&tab).contains("t1"), "{}", page_text(&tab));
+    shot(&tab, "tenants");
+    open(&tab, &s, "/console/tenants/t1");
+    assert!(page_text(&tab).contains("shopify"));
+    shot(&tab, "tenant");
+
+    // Upload a small CSV export from the migrations page.
+    open(&tab, &s, "/console/tenants/t1/migrations");
+    tab.wait_for_element("#source_name")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.type_str("lightspeed").unwrap();
+    let csv = "Item ID,Item Name,Price,SKU,Colour code\\nA1,Latte,4.50,LAT-1,R\\nA2,Mocha,5.00,MOC-1,G\\n";
+    eval(
+        &tab,
+        &format!("document.getElementById('export').value = \"{csv}\"; true"),
+    );
+    click(&tab, "form[action$='/migrations'] button[type=submit]");
+    let url = tab.get_url();
+    let id = url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(id.starts_with("mig"), "{url}");
+    wait_status(&tab, "mapping_review");
+    let text = page_text(&tab);
+    // Bands with their names (not colour alone), reasons, export links.
+    assert!(text.contains("High (over 90 %)"), "{text}");
+    assert!(text.contains("Export as CSV"), "{text}");
+    shot(&tab, "migration-review");
+
+    // Show only low confidence, then back.
+    tab.wait_for_element("input[name=low]")
+        .unwrap()
+        .click()
+        .unwrap();
+    click(&tab, "form[method=get] button[type=submit]");
+    assert!(tab.get_url().contains("low=1"));
+    let low = page_text(&tab);
+    assert!(!low.contains("High (over 90 %)"), "{low}");
+    shot(&tab, "migration-review-low");
+    open(&tab, &s, &format!("/console/migrations/{id}"));
+
+    // Bulk accept every suggestion, then override one field with a conversion.
+    tab.wait_for_element("input[data-select-all]")
+        .unwrap()
+        .click()
+        .unwrap();
+    click(&tab, "form[action$='/accept'] button[type=submit]");
+    assert!(
+        page_text(&tab).contains("fields accepted"),
+        "{}",
+        page_text(&tab)
+    );
+    eval(
+        &tab,
+        "document.getElementById('ov-source').value = 'Price'; \
+         document.getElementById('ov-target').value = 'price_minor'; \
+         document.getElementById('ov-conversion').value = 'money_string'; \
+         document.getElementById('ov-reason').value = 'prices are decimal strings'; true",
+    );
+    click(&tab, "form[action$='/mappings'] button[type=submit]");
+    let text = page_text(&tab);
+    assert!(text.contains("override saved"), "{text}");
+    assert!(
+        text.contains("ana@ops"),
+        "the override is the operator's: {text}"
+    );
+    // The JSON export carries the same decisions.
+    let (status, exported) = s.get(&format!("/console/migrations/{id}/mapping.json"));
+    assert_eq!(status, 200);
+    assert_eq!(
+        json(&exported)["fields"],
+        json(&s.get(&format!("/v1/migrations/{id}/mappings")).1)["fields"]
+    );
+    let (status, exported) = s.get(&format!("/console/migrations/{id}/mapping.csv"));
+    assert_eq!(status, 200);
+    assert!(
+        exported.starts_with("source,target,conversion"),
+        "{exported}"
+    );
+
+    // Preview: validation without applying, with per-item findings.
+    click(&tab, "form[action$='/preview'] button");
+    wait_status(&tab, "previewed");
+    assert!(page_text(&tab).contains("Validation report"));
+    shot(&tab, "migration-preview");
+
+    // Approve; the progress bar is polled until the page shows completion.
+    click(&tab, "form[action$='/approve'] button");
+    let live = wait_status(&tab, "completed");
+    eprintln!("completion shown by the page's own polling: {live}");
+    let percent = eval(&tab, "document.getElementById('bar').value");
+    assert_eq!(percent, serde_json::json!(100), "{}", page_text(&tab));
+    shot(&tab, "migration-completed");
+
+    // Roll back, with its verification.
+    click(&tab, "form[action$='/rollback'] button");
+    wait_status(&tab, "rolled_back");
+    let text = page_text(&tab);
+    assert!(text.contains("Rollback and its verification"), "{text}");
+    shot(&tab, "migration-rolled-back");
+    let api = json(&s.get(&format!("/v1/migrations/{id}")).1);
+    assert_eq!(api["status"], "rolled_back");
+    assert_eq!(api["approved_by"], "ana@ops");
+
+    // At phone width the page does not scroll sideways (tables scroll in their own box).
+    let phone = browser.new_tab().unwrap();
+    phone
+        .call_method(
+            headless_chrome::protocol::cdp::Emulation::SetDeviceMetricsOverride {
+                width: 390,
+                height: 844,
+                device_scale_factor: 1.0,
+                mobile: true,
+                scale: None,
+                screen_width: None,
+                screen_height: None,
+                position_x: None,
+                position_y: None,
+                dont_set_visible_size: None,
+                screen_orientation: None,
+                viewport: None,
+                display_feature: None,
+                device_posture: None,
+            },
+        )
+        .unwrap();
+    open(&phone, &s, &format!("/console/migrations/{id}"));
+    assert_eq!(
+        eval(
+            &phone,
+            "document.documentElement.scrollWidth <= window.innerWidth + 1"
+        ),
+        serde_json::json!(true)
+    );
+    shot(&phone, "migration-phone");
+}
+
+#[test]
+fn an_operator_replays_a_quarantined_delivery_in_the_browser() {
+    let Some(browser) = browser(1280, 900) else {
+        return;
+    };
+    let s = Server::start(temp_state("console-replay"));
+    let (status, _) = post_shopify(
+        &s.addr,
+        "t1",
+        "forged-1",
+        &product(7, 77, "1.00", "2026-03-01T10:00:00Z"),
+        "wrong-secret",
+    );
+    assert_eq!(status, 202);
+    s.eventually("the forgery quarantined", WAIT, |s| {
+        json(&s.get("/v1/tenants/t1/quarantine").1)
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    });
+    let q = json(&s.get("/v1/tenants/t1/quarantine").1);
+    let id = q[0]["delivery_id"].as_str().unwrap().to_owned();
+    let tab = browser.new_tab().unwrap();
+    open(&tab, &s, "/console/tenants/t1/quarantine?provider=shopify");
+    assert!(page_text(&tab).contains(&id), "{}", page_text(&tab));
+    shot(&tab, "quarantine");
+    // Filters: another provider shows none.
+    open(&tab, &s, "/console/tenants/t1/quarantine?provider=square");
+    assert!(!page_text(&tab).contains(&id));
+    open(&tab, &s, "/console/tenants/t1/quarantine");
+    click(
+        &tab,
+        &format!("form[action$='/quarantine/{id}/replay'] button"),
+    );
+    let text = page_text(&tab);
+    assert!(text.contains("replay queued"), "{text}");
+    assert!(text.contains("quarantined"), "{text}");
+    s.eventually("the replay in the story", WAIT, |s| {
+        let story = json(&s.get(&format!("/v1/tenants/t1/deliveries/{id}")).1);
+        story["history"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|step| step["step"] == "replayed"))
+    });
+    tab.reload(false, None)
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    assert!(page_text(&tab).contains("replayed"), "{}", page_text(&tab));
+    shot(&tab, "delivery-story");
+}
+
+#[test]
+fn the_cost_dashboard_totals_equal_the_apis_in_the_browser() {
+    let Some(browser) = browser(1280, 900) else {
+        return;
+    };
+    let s = Server::start(temp_state("console-costs"));
+    for i in 0..12 {
+        let tenant = if i % 3 == 0 { "t2" } else { "t1" };
+        let line = format!(
+            r#"{{"request_id":"c{i}","tenant_id":"{tenant}","operation":"mapping.suggest","provider":"openai","model":"{}","input_tokens":{},"output_tokens":{},"occurred_at":"2026-03-{:02}T10:00:00Z"}}"#,
+            if i % 2 == 0 { "gpt-4o" } else { "gpt-4o-mini" },
+            10_000 + i * 17,
+            500 + i,
+            1 + i
+        );
+        let (status, body) = s.request(
+            "POST",
+            &format!("/v1/tenants/{tenant}/usage"),
+            &[("Content-Type", "application/json".into())],
+            line.as_bytes(),
+        );
+        assert_eq!(status, 202, "{body}");
+    }
+    let total = |s: &Server| {
+        json(&s.get("/v1/costs?period=2026-03&totals=true").1)
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["tenant_id"] == "(total)").cloned())
+            .unwrap_or_default()
+    };
+    s.eventually("every call accounted", WAIT, |s| total(s)["requests"] == 12);
+    let api_total = total(&s);
+    let tab = browser.new_tab().unwrap();
+    open(&tab, &s, "/console/costs?period=2026-03");
+    let shown = eval(
+        &tab,
+        "document.querySelector('[data-total=cost_usd]').textContent",
+    );
+    assert_eq!(
+        shown,
+        serde_json::json!(format!("{} USD", api_total["cost_usd"].as_str().unwrap())),
+        "{}",
+        page_text(&tab)
+    );
+    assert_eq!(
+        eval(
+            &tab,
+            "document.querySelector('[data-total=requests]').textContent"
+        ),
+        serde_json::json!("12")
+    );
+    // The amounts are right-aligned.
+    assert_eq!(
+        eval(
+            &tab,
+            "getComputedStyle(document.querySelector('[data-total=cost_usd]')).textAlign"
+        ),
+        serde_json::json!("right")
+    );
+    // The download link is the API's CSV.
+    let href = eval(
+        &tab,
+        "document.querySelector('a[href*=\"format=csv\"]').getAttribute('href')",
+    );
+    let href = href.as_str().unwrap().to_owned();
+    let (status, csv) = s.get(&href);
+    assert_eq!(status, 200);
+    assert_eq!(
+        csv,
+        s.get("/v1/costs?period=2026-03&totals=true&format=csv").1
+    );
+    shot(&tab, "costs");
+}
+
+/// Hostile strings in an export (a column name, an item name) and in a notice are shown as text, never markup.
+#[test]
+fn hostile_strings_in_an_export_never_become_markup() {
+    let s = Server::start(temp_state("console-hostile"));
+    let csv = "Item ID,<script>alert(1)</script>,Price\nA1,<img src=x onerror=alert(2)>,4.50\n";
+    let (status, body) = s.request(
+        "POST",
+        "/v1/migrations?tenant_id=t1&source_name=lightspeed",
+        &[("content-type", "text/csv".to_owned())],
+        csv.as_bytes(),
+    );
+    assert_eq!(status, 202, "{body}");
+    let id = json(&body)["id"].as_str().unwrap().to_owned();
+    s.eventually("mapping review", WAIT, |s| {
+        json(&s.get(&format!("/v1/migrations/{id}")).1)["status"] == "mapping_review"
+    });
+    let (status, page) = s.get(&format!("/console/migrations/{id}"));
+    assert_eq!(status, 200);
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    // A hostile notice is escaped too.
+    let (_, page) = s.get(&format!(
+        "/console/migrations/{id}?msg=%3Cscript%3Ealert(3)%3C/script%3E"
+    ));
+    assert!(!page.contains("<script>alert(3)"), "{page}");
+    // A form from another origin is refused.
+    let (status, _) = s.request(
+        "POST",
+        &format!("/console/migrations/{id}/cancel"),
+        &[("origin", "https://evil.example".to_owned())],
+        b"",
+    );
+    assert_eq!(status, 403);
+}
