@@ -599,7 +599,29 @@ async fn migration(api: &Api, req: &Request<'_>, id: &str) -> Response {
         },
         p = esc(&pct),
     );
-    out.push_str(&rendered(&m.json["progress"]));
+    // The counters in one row (nested ones, such as a destination's, below).
+    let counters: Vec<(&String, &Value)> = m.json["progress"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .collect();
+    out.push_str("<div class=\"table-wrap\"><table><thead><tr>");
+    for (k, _) in counters.iter().filter(|(_, v)| !v.is_object()) {
+        let _ = write!(out, "<th scope=\"col\" class=\"num\">{}</th>", esc(k));
+    }
+    out.push_str("</tr></thead><tbody><tr>");
+    for (_, v) in counters.iter().filter(|(_, v)| !v.is_object()) {
+        let _ = write!(out, "<td class=\"num\">{}</td>", esc(&text(v)));
+    }
+    out.push_str("</tr></tbody></table></div>");
+    for (k, v) in counters.iter().filter(|(_, v)| v.is_object()) {
+        if v.as_object()
+            .is_some_and(|o| o.values().any(|x| x.as_u64() != Some(0)))
+        {
+            let _ = write!(out, "<h3>{}</h3>", esc(k));
+            out.push_str(&rendered(v));
+        }
+    }
     if let Some(err) = m.json.get("error").and_then(Value::as_str) {
         let _ = write!(out, "<p class=\"err\">{}</p>", esc(err));
     }
@@ -891,6 +913,7 @@ async fn accept(api: &Api, req: &Request<'_>, id: &str) -> Response {
 
 async fn act(api: &Api, req: &Request<'_>, id: &str, action: &str) -> Response {
     let back = format!("{PREFIX}/migrations/{}", enc(id));
+    let asked = action;
     let (action, body) = match action {
         "preview" => ("approve", r#"{"preview":true}"#),
         "approve" | "pause" | "resume" | "cancel" | "rollback" => (action, ""),
@@ -909,7 +932,7 @@ async fn act(api: &Api, req: &Request<'_>, id: &str, action: &str) -> Response {
     if !a.ok() {
         return refused(a.status, &a.json, &back);
     }
-    see_other(format!("{back}?msg={action}+requested"))
+    see_other(format!("{back}?msg={asked}+requested"))
 }
 
 async fn quarantine(api: &Api, req: &Request<'_>, t: &str) -> Response {
