@@ -438,6 +438,22 @@ fn the_cost_dashboard_totals_equal_the_apis_in_the_browser() {
         s.get("/v1/costs?period=2026-03&totals=true&format=csv").1
     );
     shot(&tab, "costs");
+    // A tenant's cost per day and per model, with the same total as the API's.
+    open(&tab, &s, "/console/tenants/t1?period=2026-03");
+    let text = page_text(&tab);
+    let by_day = json(&s.get("/v1/tenants/t1/costs?period=2026-03&group_by=day").1);
+    assert!(
+        text.contains("AI cost per day") && text.contains("AI cost per model"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{} USD",
+            by_day["totals"]["cost_usd"].as_str().unwrap()
+        )),
+        "{text}"
+    );
+    shot(&tab, "tenant-costs");
 }
 
 /// Hostile strings in an export (a column name, an item name) and in a notice are shown as text, never markup.

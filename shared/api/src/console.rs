@@ -297,6 +297,19 @@ fn render(out: &mut String, v: &Value, depth: usize) {
                 out.push_str("<tr>");
                 for k in &keys {
                     let cell = row.get(*k).unwrap_or(&Value::Null);
+                    // Amounts (`…_usd`, exact decimal strings) and percentages: right-aligned
+                    // with their unit.
+                    let unit = if k.ends_with("_usd") {
+                        " USD"
+                    } else if k.ends_with("_percent") {
+                        " %"
+                    } else {
+                        ""
+                    };
+                    if cell.is_string() && !unit.is_empty() {
+                        let _ = write!(out, "<td class=\"num\">{}{unit}</td>", esc(&text(cell)));
+                        continue;
+                    }
                     let class = if cell.is_number() {
                         " class=\"num\""
                     } else {
@@ -453,11 +466,19 @@ async fn tenant(api: &Api, req: &Request<'_>, t: &str) -> Response {
     let _ = write!(
         out,
         "<dl><dt>Currency</dt><dd>{}</dd><dt>Country</dt><dd>{}</dd><dt>Time zone (business calendar)</dt><dd>{}</dd>\
-<dt>Largest webhook body</dt><dd class=\"num\">{} bytes</dd></dl>",
+<dt>Largest webhook body</dt><dd>{} bytes</dd></dl>",
         esc(&text(&a.json["currency"])),
         esc(&text(&a.json["country"])),
         esc(&text(&a.json["time_zone"])),
         esc(&text(&a.json["max_body_bytes"])),
+    );
+    let _ = write!(
+        out,
+        "<form method=\"get\" action=\"{PREFIX}/tenants/{e}\" class=\"actions\"><div class=\"field\">\
+<label for=\"period\">Month of the cost charts (YYYY-MM)</label><input id=\"period\" name=\"period\" value=\"{p}\"></div>\
+<div class=\"field\"><span>&nbsp;</span><button type=\"submit\" class=\"secondary\">Show</button></div></form>",
+        e = enc(t),
+        p = esc(req.param("period").unwrap_or_default()),
     );
     out.push_str("<h2>Providers</h2><div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Provider</th>\
 <th scope=\"col\">Webhook URL</th><th scope=\"col\">Webhook secret</th><th scope=\"col\">Previous secret</th>\
@@ -488,7 +509,72 @@ async fn tenant(api: &Api, req: &Request<'_>, t: &str) -> Response {
     } else {
         let _ = write!(out, "<p class=\"muted\">{}</p>", esc(s(&b.json, "error")));
     }
+    for (group, title) in [("day", "AI cost per day"), ("model", "AI cost per model")] {
+        let mut query = q(&[("group_by", group)]);
+        if let Some(p) = req.param("period").filter(|p| !p.is_empty()) {
+            query.push(("period".into(), p.to_owned()));
+        }
+        let c = get(api, req, &format!("/v1/tenants/{t}/costs"), &query).await;
+        let _ = write!(out, "<h2>{title}</h2>");
+        if c.ok() {
+            out.push_str(&bars(&c.json, group));
+        } else {
+            let _ = write!(out, "<p class=\"muted\">{}</p>", esc(s(&c.json, "error")));
+        }
+    }
     page(&format!("Tenant {t}"), &out)
+}
+
+/// A bar chart of a tenant's grouped costs (`GET …/costs?group_by=`): one labelled bar per
+/// row, its width the row's share of the largest (exact decimals; the amount is written
+/// beside it, so the chart reads without colour or length).
+fn bars(v: &Value, group: &str) -> String {
+    use rust_decimal::Decimal;
+    let rows: Vec<(String, String, Decimal)> = v["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let cost = text(&r["cost_usd"]);
+            let amount = cost.parse::<Decimal>().unwrap_or_default();
+            (text(&r[group]), cost, amount)
+        })
+        .collect();
+    if rows.is_empty() {
+        return format!(
+            "<p class=\"muted\">No usage in {}.</p>",
+            esc(&text(&v["period"]))
+        );
+    }
+    let max = rows
+        .iter()
+        .map(|(_, _, a)| *a)
+        .max()
+        .unwrap_or_default()
+        .max(Decimal::new(1, 9));
+    let mut out = format!(
+        "<div class=\"table-wrap\"><table class=\"chart\"><caption class=\"muted\">{} (USD)</caption><tbody>",
+        esc(&text(&v["period"]))
+    );
+    for (label, cost, amount) in rows {
+        let width = (amount * Decimal::from(100) / max)
+            .round_dp(1)
+            .max(Decimal::ZERO)
+            .min(Decimal::from(100));
+        let _ = write!(
+            out,
+            "<tr><th scope=\"row\">{l}</th><td class=\"bar\"><progress max=\"100\" value=\"{width}\" aria-hidden=\"true\"></progress></td>\
+<td class=\"num\">{c} USD</td></tr>",
+            l = esc(&label),
+            c = esc(&cost),
+        );
+    }
+    let _ = write!(
+        out,
+        "</tbody><tfoot><tr class=\"total\"><th scope=\"row\">Total</th><td></td><td class=\"num\">{} USD</td></tr></tfoot></table></div>",
+        esc(&text(&v["totals"]["cost_usd"]))
+    );
+    out
 }
 
 async fn migrations(api: &Api, req: &Request<'_>, t: &str) -> Response {
