@@ -64,33 +64,39 @@ fn shots_dir() -> PathBuf {
     dir
 }
 
-/// A full-page PNG (beyond the viewport) of what the tab shows.
+/// A full-page PNG (beyond the viewport) of what the tab shows, and a half-scale copy
+/// (`name.small.png`, at most 1,600 CSS pixels tall) for the README.
 fn shot(tab: &Tab, name: &str) {
     use base64::Engine as _;
     use headless_chrome::protocol::cdp::Page;
     let size = |js: &str| eval(tab, js).as_f64().unwrap_or(1000.0);
     let width = size("document.documentElement.scrollWidth");
     let height = size("document.documentElement.scrollHeight").min(6000.0);
-    let png = tab
-        .call_method(Page::CaptureScreenshot {
-            format: Some(CaptureScreenshotFormatOption::Png),
-            quality: None,
-            clip: Some(Page::Viewport {
-                x: 0.0,
-                y: 0.0,
-                width,
-                height,
-                scale: 1.0,
-            }),
-            from_surface: Some(true),
-            capture_beyond_viewport: Some(true),
-            optimize_for_speed: None,
-        })
-        .unwrap();
-    let png = base64::engine::general_purpose::STANDARD
-        .decode(png.data)
-        .unwrap();
-    std::fs::write(shots_dir().join(format!("{name}.png")), png).unwrap();
+    for (file, scale, height) in [
+        (format!("{name}.png"), 1.0, height),
+        (format!("{name}.small.png"), 0.5, height.min(1600.0)),
+    ] {
+        let png = tab
+            .call_method(Page::CaptureScreenshot {
+                format: Some(CaptureScreenshotFormatOption::Png),
+                quality: None,
+                clip: Some(Page::Viewport {
+                    x: 0.0,
+                    y: 0.0,
+                    width,
+                    height,
+                    scale,
+                }),
+                from_surface: Some(true),
+                capture_beyond_viewport: Some(true),
+                optimize_for_speed: None,
+            })
+            .unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(png.data)
+            .unwrap();
+        std::fs::write(shots_dir().join(file), png).unwrap();
+    }
 }
 
 fn open(tab: &Arc<Tab>, s: &Server, path: &str) {

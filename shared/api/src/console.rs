@@ -676,7 +676,7 @@ async fn migration(api: &Api, req: &Request<'_>, id: &str) -> Response {
     let pct = text(&m.json["percent"]);
     let _ = write!(
         out,
-        "<h2>Progress</h2><div id=\"progress\" {poll}><label for=\"bar\">Applied</label> \
+        "<h2>Progress</h2><div id=\"progress\" {poll}><label for=\"bar\">{what}</label> \
 <progress id=\"bar\" max=\"100\" value=\"{p}\">{p} %</progress> <span data-percent aria-live=\"polite\">{p} %</span></div>",
         poll = if busy {
             format!("data-poll=\"/v1/migrations/{e}\"")
@@ -684,6 +684,11 @@ async fn migration(api: &Api, req: &Request<'_>, id: &str) -> Response {
             String::new()
         },
         p = esc(&pct),
+        what = if matches!(status, "rolling_back" | "rolled_back") {
+            "Rolled back"
+        } else {
+            "Applied"
+        },
     );
     // The counters in one row (nested ones, such as a destination's, below).
     let counters: Vec<(&String, &Value)> = m.json["progress"]
