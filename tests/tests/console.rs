@@ -265,6 +265,9 @@ fn an_operator_reviews_previews_approves_watches_and_rolls_back_a_migration_in_t
         exported.starts_with("source,target,conversion"),
         "{exported}"
     );
+    let (status, xlsx) = s.get(&format!("/console/migrations/{id}/mapping.xlsx"));
+    assert_eq!(status, 200);
+    assert!(xlsx.starts_with("PK"), "an XLSX is a ZIP");
 
     // Preview: validation without applying, with per-item findings.
     click(&tab, "form[action$='/preview'] button");

@@ -409,6 +409,7 @@ pub(crate) async fn route(api: &Api, req: &Request<'_>) -> Response {
         ("GET", ["migrations", id]) => migration(api, req, id).await,
         ("GET", ["migrations", id, "mapping.csv"]) => export(api, req, id, false).await,
         ("GET", ["migrations", id, "mapping.json"]) => export(api, req, id, true).await,
+        ("GET", ["migrations", id, "mapping.xlsx"]) => export_xlsx(api, req, id).await,
         ("POST", ["migrations", id, "mappings"]) => override_one(api, req, id).await,
         ("POST", ["migrations", id, "accept"]) => accept(api, req, id).await,
         ("POST", ["migrations", id, action]) => act(api, req, id, action).await,
@@ -756,7 +757,8 @@ async fn migration(api: &Api, req: &Request<'_>, id: &str) -> Response {
     let _ = write!(
         out,
         "<h2>Mapping</h2><p><a href=\"{PREFIX}/migrations/{e}/mapping.csv\">Export as CSV</a> · \
-<a href=\"{PREFIX}/migrations/{e}/mapping.json\">Export as JSON</a></p>\
+<a href=\"{PREFIX}/migrations/{e}/mapping.json\">Export as JSON</a> · \
+<a href=\"{PREFIX}/migrations/{e}/mapping.xlsx\">Export as XLSX</a></p>\
 <form method=\"get\" action=\"{PREFIX}/migrations/{e}\"><label><input type=\"checkbox\" name=\"low\" value=\"1\"{c}> \
 Show only low confidence</label> <button type=\"submit\" class=\"secondary\">Filter</button></form>",
         c = if low_only { " checked" } else { "" }
@@ -910,7 +912,8 @@ async fn export(api: &Api, req: &Request<'_>, id: &str, as_json: bool) -> Respon
         }
         return r;
     }
-    let mut csv = String::from("source,target,conversion,confidence,band,reason,decided_by\r\n");
+    let mut csv = EXPORT_COLUMNS.join(",");
+    csv.push_str("\r\n");
     for f in a.json["fields"].as_array().into_iter().flatten() {
         let cells = [
             text(&f["source"]),
@@ -926,6 +929,65 @@ async fn export(api: &Api, req: &Request<'_>, id: &str, as_json: bool) -> Respon
         csv.push_str("\r\n");
     }
     Response::csv(csv, &format!("mapping-{}", enc(id)))
+}
+
+/// The columns of a mapping export.
+const EXPORT_COLUMNS: [&str; 7] = [
+    "source",
+    "target",
+    "conversion",
+    "confidence",
+    "band",
+    "reason",
+    "decided_by",
+];
+
+/// The mapping as an XLSX workbook: text cells are written as strings (never formulas), the
+/// confidence as a number.
+async fn export_xlsx(api: &Api, req: &Request<'_>, id: &str) -> Response {
+    let a = get(api, req, &format!("/v1/migrations/{id}/mappings"), &[]).await;
+    if !a.ok() {
+        return a.raw;
+    }
+    let fields: Vec<Value> = a.json["fields"].as_array().cloned().unwrap_or_default();
+    let book = (|| -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.set_name("mapping")?;
+        let bold = rust_xlsxwriter::Format::new().set_bold();
+        for (c, name) in (0u16..).zip(EXPORT_COLUMNS) {
+            ws.write_string_with_format(0, c, name, &bold)?;
+        }
+        for (r, f) in (1u32..).zip(&fields) {
+            for (c, name) in (0u16..).zip(EXPORT_COLUMNS) {
+                match &f[name] {
+                    Value::Number(n) => {
+                        ws.write_number(r, c, n.as_f64().unwrap_or_default())?;
+                    }
+                    v => {
+                        ws.write_string(r, c, text(v))?;
+                    }
+                }
+            }
+        }
+        ws.set_freeze_panes(1, 0)?;
+        wb.save_to_buffer()
+    })();
+    match book {
+        Ok(bytes) => Response {
+            status: 200,
+            content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers: vec![(
+                "content-disposition",
+                format!("attachment; filename=\"mapping-{}.xlsx\"", enc(id)),
+            )],
+            body: bytes,
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "xlsx export failed");
+            Response::error(500, "internal error")
+        }
+    }
 }
 
 async fn put_overrides(api: &Api, req: &Request<'_>, id: &str, overrides: Vec<Value>) -> Answer {
@@ -1110,6 +1172,20 @@ async fn quarantine(api: &Api, req: &Request<'_>, t: &str) -> Response {
         } else {
             let _ = write!(out, "<p class=\"muted\">{}</p>", esc(s(&a.json, "error")));
         }
+    }
+    // The webhook counters over the same window (the stats route's from/to).
+    let mut window = Vec::new();
+    for (k, v) in [("from", from), ("to", to)] {
+        if !v.is_empty() {
+            window.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    let st = get(api, req, &format!("/v1/tenants/{t}/stats"), &window).await;
+    out.push_str("<h2>Webhook counters</h2>");
+    if st.ok() {
+        out.push_str(&rendered(&st.json));
+    } else {
+        let _ = write!(out, "<p class=\"muted\">{}</p>", esc(s(&st.json, "error")));
     }
     page(&format!("Deliveries and quarantine of {t}"), &out)
 }
