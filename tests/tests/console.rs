@@ -149,7 +149,8 @@ fn wait_status(tab: &Arc<Tab>, status: &str) -> bool {
     let current = |tab: &Tab| {
         eval(
             tab,
-            "(document.querySelector('[data-status]') || {}).textContent || ''",
+            "document.readyState === 'complete' \
+             && (document.querySelector('[data-status]') || {}).textContent || ''",
         )
     };
     while start.elapsed() < Duration::from_secs(15) {
@@ -409,6 +410,17 @@ fn the_cost_dashboard_totals_equal_the_apis_in_the_browser() {
     let api_total = total(&s);
     let tab = browser.new_tab().unwrap();
     open(&tab, &s, "/console/costs?period=2026-03");
+    // Keyboard: the first Tab reaches the "skip to content" link, the next ones the navigation.
+    tab.press_key("Tab").unwrap();
+    assert_eq!(
+        eval(&tab, "document.activeElement.textContent"),
+        serde_json::json!("Skip to content")
+    );
+    tab.press_key("Tab").unwrap();
+    assert_eq!(
+        eval(&tab, "document.activeElement.tagName"),
+        serde_json::json!("A")
+    );
     let shown = eval(
         &tab,
         "document.querySelector('[data-total=cost_usd]').textContent",

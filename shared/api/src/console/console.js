@@ -11,7 +11,9 @@
       fetch(box.getAttribute("data-poll"), { headers: { accept: "application/json" }, credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (m) {
-          if (!m) { return; }
+          if (!m) { setTimeout(tick, 1000); return; }
+          // Settled: the page is rendered again (report, actions) rather than patched.
+          if (busy.indexOf(String(m.status)) < 0) { window.location.reload(); return; }
           var bar = box.querySelector("progress");
           var pct = Number(m.percent) || 0;
           if (bar) { bar.value = pct; }
@@ -19,7 +21,7 @@
           if (t) { t.textContent = pct + " %"; }
           var s = document.querySelector("[data-status]");
           if (s) { s.textContent = String(m.status); }
-          if (busy.indexOf(String(m.status)) < 0) { window.location.reload(); } else { setTimeout(tick, 1000); }
+          setTimeout(tick, 1000);
         })
         .catch(function () { setTimeout(tick, 1000); });
     };
