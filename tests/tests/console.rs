@@ -193,11 +193,27 @@ fn an_operator_reviews_previews_approves_watches_and_rolls_back_a_migration_in_t
         .click()
         .unwrap();
     tab.type_str("lightspeed").unwrap();
-    let csv = "Item ID,Item Name,Price,SKU,Colour code\\nA1,Latte,4.50,LAT-1,R\\nA2,Mocha,5.00,MOC-1,G\\n";
-    eval(
-        &tab,
-        &format!("document.getElementById('export').value = \"{csv}\"; true"),
-    );
+    // The export is picked as a file; the page reads it into the form.
+    let file = s.state.join("export.csv");
+    std::fs::write(
+        &file,
+        "Item ID,Item Name,Price,SKU,Colour code\nA1,Latte,4.50,LAT-1,R\nA2,Mocha,5.00,MOC-1,G\n",
+    )
+    .unwrap();
+    tab.wait_for_element("#export-file")
+        .unwrap()
+        .set_input_files(&[file.to_str().unwrap()])
+        .unwrap();
+    let start = Instant::now();
+    while eval(&tab, "document.getElementById('export').value.length > 0")
+        != serde_json::json!(true)
+    {
+        assert!(
+            start.elapsed() < WAIT,
+            "the file was not read into the form"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     click(&tab, "form[action$='/migrations'] button[type=submit]");
     let url = tab.get_url();
     let id = url

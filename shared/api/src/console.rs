@@ -605,6 +605,8 @@ async fn migrations(api: &Api, req: &Request<'_>, t: &str) -> Response {
 <form method=\"post\" action=\"{PREFIX}/tenants/{e}/migrations\">\
 <div class=\"field\"><label for=\"source_name\">Source system</label>\
 <input id=\"source_name\" name=\"source_name\" required placeholder=\"lightspeed\"></div>\
+<div class=\"field\"><label for=\"export-file\">Export file (CSV; read in the browser into the box below)</label>\
+<input id=\"export-file\" type=\"file\" accept=\".csv,text/csv\" data-read-into=\"export\"></div>\
 <div class=\"field\"><label for=\"export\">Export (CSV text)</label>\
 <textarea id=\"export\" name=\"export\" rows=\"6\" required></textarea></div>\
 <button type=\"submit\">Upload and suggest a mapping</button></form>",

@@ -27,6 +27,15 @@
     };
     setTimeout(tick, 1000);
   }
+  // A file picked for upload is read into its form's text box (the form posts text).
+  document.querySelectorAll("input[type=file][data-read-into]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var box = document.getElementById(input.getAttribute("data-read-into"));
+      var file = input.files && input.files[0];
+      if (!box || !file) { return; }
+      file.text().then(function (t) { box.value = t; });
+    });
+  });
   // "Select all" checkboxes of bulk forms.
   document.querySelectorAll("[data-select-all]").forEach(function (all) {
     all.addEventListener("change", function () {
