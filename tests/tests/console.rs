@@ -497,7 +497,7 @@ fn the_cost_dashboard_totals_equal_the_apis_in_the_browser() {
 #[test]
 fn hostile_strings_in_an_export_never_become_markup() {
     let s = Server::start(temp_state("console-hostile"));
-    let csv = "Item ID,<script>alert(1)</script>,Price\nA1,<img src=x onerror=alert(2)>,4.50\n";
+    let csv = "Item ID,Item Name,<script>alert(1)</script>,Price\nA1,<img src=x onerror=alert(2)>,x,4.50\n";
     let (status, body) = s.request(
         "POST",
         "/v1/migrations?tenant_id=t1&source_name=lightspeed",
@@ -514,6 +514,24 @@ fn hostile_strings_in_an_export_never_become_markup() {
     assert!(!page.contains("<script>alert"), "{page}");
     assert!(
         page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    // Previewed, the report shows the hostile item name: as text.
+    let (status, body) = s.request(
+        "POST",
+        &format!("/v1/migrations/{id}/approve"),
+        &[("content-type", "application/json".to_owned())],
+        br#"{"preview": true}"#,
+    );
+    assert_eq!(status, 202, "{body}");
+    s.eventually("previewed", WAIT, |s| {
+        json(&s.get(&format!("/v1/migrations/{id}")).1)["status"] == "previewed"
+    });
+    let (status, page) = s.get(&format!("/console/migrations/{id}"));
+    assert_eq!(status, 200);
+    assert!(!page.contains("<img src=x"), "{page}");
+    assert!(
+        page.contains("&lt;img src=x onerror=alert(2)&gt;"),
         "{page}"
     );
     // A hostile notice is escaped too.
