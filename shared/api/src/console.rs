@@ -503,7 +503,13 @@ async fn tenant(api: &Api, req: &Request<'_>, t: &str) -> Response {
         );
     }
     out.push_str("</tbody></table></div><p class=\"muted\">Secrets are never shown: only whether they are set.</p>");
-    let b = get(api, req, &format!("/v1/tenants/{t}/budget"), &[]).await;
+    let month: Vec<(String, String)> = req
+        .param("period")
+        .filter(|p| !p.is_empty())
+        .map(|p| ("period".to_owned(), p.to_owned()))
+        .into_iter()
+        .collect();
+    let b = get(api, req, &format!("/v1/tenants/{t}/budget"), &month).await;
     out.push_str("<h2>AI budget and thresholds</h2>");
     if b.ok() {
         out.push_str(&rendered(&b.json));
@@ -779,9 +785,10 @@ Show only low confidence</label> <button type=\"submit\" class=\"secondary\">Fil
         let rows: Vec<&Value> = fields.iter().filter(|f| s(f, "band") == band).collect();
         let _ = write!(
             out,
-            "<h3>{} <span class=\"muted\">({} fields)</span></h3>",
+            "<h3>{} <span class=\"muted\">({} {})</span></h3>",
             band_badge(band),
-            rows.len()
+            rows.len(),
+            if rows.len() == 1 { "field" } else { "fields" }
         );
         if rows.is_empty() {
             continue;
