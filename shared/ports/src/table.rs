@@ -438,7 +438,17 @@ pub async fn update_item<T, E>(
 where
     E: From<crate::PortError>,
 {
-    for _ in 0..max_attempts.max(1) {
+    for attempt in 0..max_attempts.max(1) {
+        if attempt > 0 {
+            // Lost a race: back off with full jitter (1 ms doubling, capped at 64 ms) so many
+            // writers of one hot item spread out instead of retrying in lockstep — a store
+            // that group-commits grants one of them per commit.
+            let cap = 1u64 << attempt.min(6);
+            tokio::time::sleep(std::time::Duration::from_micros(fastrand::u64(
+                0..=cap * 1000,
+            )))
+            .await;
+        }
         let current = table.get(pk, sk).await?;
         let mut others = Vec::with_capacity(read_also.len());
         for (opk, osk) in read_also {
@@ -461,7 +471,7 @@ where
         };
         match written {
             Ok(()) => return Ok(value),
-            Err(crate::PortError::ConditionFailed) => tokio::task::yield_now().await,
+            Err(crate::PortError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
         }
     }
