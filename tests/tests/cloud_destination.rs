@@ -9,11 +9,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use support::cloud::run_batch;
 
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use lambda_http::{Body, Request, RequestExt, http};
 use tillbridge_aws::moto::{Moto, provision};
 use tillbridge_aws::{
@@ -26,7 +28,7 @@ use tillbridge_domain::{
 };
 use tillbridge_migration::destination::TenantDestinations;
 use tillbridge_ports::tenants::{ApiCredentials, ProviderConfig, TableDirectory, TenantConfig};
-use tillbridge_ports::{BlobStore, EventBus, Queue, SecretStore, SystemClock, Table};
+use tillbridge_ports::{BlobStore, EventBus, SecretStore, SystemClock, Table};
 
 const OPERATOR: &str = "arn:aws:iam::123456789012:user/ana";
 
@@ -210,22 +212,6 @@ async fn call(cloud: &Cloud, method: &str, uri: &str, body: Vec<u8>) -> (u16, se
     (status, v)
 }
 
-/// Up to 10 messages of `q` as the SQS event Lambda hands the function; deletes them after
-/// (the partial batch response must be empty: asserted by the caller's handler result).
-async fn batch(q: &SqsQueue) -> (SqsEvent, Vec<String>) {
-    let mut e = SqsEvent::default();
-    let mut receipts = Vec::new();
-    for m in q.receive(10, Duration::from_secs(30)).await.unwrap() {
-        let mut r = SqsMessage::default();
-        r.message_id = Some(m.id.clone());
-        r.receipt_handle = Some(m.receipt.clone());
-        r.body = Some(m.body.clone());
-        receipts.push(m.receipt);
-        e.records.push(r);
-    }
-    (e, receipts)
-}
-
 /// Runs the functions' handlers on their queues until `done` or 60 s.
 async fn pump(cloud: &Cloud, what: &str, done: impl Fn(&serde_json::Value) -> bool, id: &str) {
     let mapping = mapping_suggest::Deps {
@@ -252,32 +238,17 @@ async fn pump(cloud: &Cloud, what: &str, done: impl Fn(&serde_json::Value) -> bo
         if done(&m) {
             return;
         }
-        let (e, receipts) = batch(&cloud.mapping).await;
-        if !e.records.is_empty() {
-            let r = mapping_suggest::handle(&mapping, None, e).await;
-            assert!(r.batch_item_failures.is_empty());
-            for rc in receipts {
-                cloud.mapping.delete(&rc).await.unwrap();
-            }
-        }
+        run_batch(&cloud.mapping, |e| {
+            mapping_suggest::handle(&mapping, None, e)
+        })
+        .await;
         for q in [&cloud.migration, &cloud.catalog] {
-            let (e, receipts) = batch(q).await;
-            if !e.records.is_empty() {
-                let r = validate::handle(&validate, None, e, &|| false).await;
-                assert!(r.batch_item_failures.is_empty());
-                for rc in receipts {
-                    q.delete(&rc).await.unwrap();
-                }
-            }
+            run_batch(q, |e| validate::handle(&validate, None, e, &|| false)).await;
         }
-        let (e, receipts) = batch(&cloud.rollback).await;
-        if !e.records.is_empty() {
-            let r = rollback::handle(&rollback, None, e, &|| false).await;
-            assert!(r.batch_item_failures.is_empty());
-            for rc in receipts {
-                cloud.rollback.delete(&rc).await.unwrap();
-            }
-        }
+        run_batch(&cloud.rollback, |e| {
+            rollback::handle(&rollback, None, e, &|| false)
+        })
+        .await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("timed out waiting for {what}");

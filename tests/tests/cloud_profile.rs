@@ -10,11 +10,13 @@
 //!
 //! All on moto server (`tillbridge_aws::moto::Moto::shared()`).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use support::cloud::as_sqs_event;
 
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tillbridge_aws::moto::{Moto, provision};
@@ -236,33 +238,6 @@ fn hmac_hex(body: &str) -> String {
 
 fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Drains a queue into the SQS event Lambda would be invoked with.
-async fn as_sqs_event(q: &SqsQueue, expected: usize) -> (SqsEvent, Vec<String>) {
-    let mut records = Vec::new();
-    let mut receipts = Vec::new();
-    for _ in 0..20 {
-        for m in q
-            .receive(10, Duration::from_secs(30))
-            .await
-            .unwrap_or_default()
-        {
-            let mut r = SqsMessage::default();
-            r.message_id = Some(m.id.clone());
-            r.receipt_handle = Some(m.receipt.clone());
-            r.body = Some(m.body.clone());
-            receipts.push(m.receipt);
-            records.push(r);
-        }
-        if records.len() >= expected {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut e = SqsEvent::default();
-    e.records = records;
-    (e, receipts)
 }
 
 #[tokio::test]

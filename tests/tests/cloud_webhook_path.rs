@@ -2,10 +2,12 @@
 //! signature-check, validate) invoked with real Lambda event shapes, wired to DynamoDB, SQS,
 //! S3, EventBridge and Secrets Manager on moto server.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
+use support::cloud::as_sqs_event;
 
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use tillbridge_aws::moto::{Moto, provision};
 use tillbridge_aws::{
     DynamoTable, EventBridgeBus, S3Blobs, SecretsManagerStore, SqsQueue, emulator_config, s3_client,
@@ -145,33 +147,6 @@ fn apigw_event(name: &str) -> lambda_http::Request {
     ))
     .unwrap_or_default();
     lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Drains a queue into the SQS event Lambda would be invoked with.
-async fn as_sqs_event(q: &SqsQueue, expected: usize) -> (SqsEvent, Vec<String>) {
-    let mut records = Vec::new();
-    let mut receipts = Vec::new();
-    for _ in 0..20 {
-        for m in q
-            .receive(10, Duration::from_secs(30))
-            .await
-            .unwrap_or_default()
-        {
-            let mut r = SqsMessage::default();
-            r.message_id = Some(m.id.clone());
-            r.receipt_handle = Some(m.receipt.clone());
-            r.body = Some(m.body.clone());
-            receipts.push(m.receipt);
-            records.push(r);
-        }
-        if records.len() >= expected {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut e = SqsEvent::default();
-    e.records = records;
-    (e, receipts)
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! HTTP/1.1 client (std only) to talk to it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod cloud;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
