@@ -361,10 +361,20 @@ impl LocalRuntime {
 
     /// One batch of the catalog queue: events applied, migration batches validated.
     pub async fn step_catalog(&self) -> Result<StepReport, LocalError> {
-        self.work(self.catalog_queue.as_ref(), |body| async move {
-            self.catalog_message(&body).await
-        })
-        .await
+        // In arrival order, one at a time: a product's variants arrive as a burst of events
+        // on the same parent record, and worked concurrently they would race for it (optimistic
+        // updates retried until they dead-letter) — the apply is quick, the commit is shared
+        // with the other lanes anyway.
+        let mut report = StepReport::default();
+        for m in self.catalog_queue.receive(BATCH, self.visibility).await? {
+            let result = self.catalog_message(&m.body).await;
+            if settle(self.catalog_queue.as_ref(), &m, result).await? {
+                report.processed += 1;
+            } else {
+                report.failed += 1;
+            }
+        }
+        Ok(report)
     }
 
     /// One batch of the costs queue: usage priced and recorded.
