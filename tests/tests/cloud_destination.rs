@@ -375,41 +375,7 @@ async fn a_migration_lands_at_square_through_the_functions_and_rolls_back_there(
     )
     .await;
 
-    let records: Vec<serde_json::Value> = (1..=3)
-        .map(|i| serde_json::json!({"id": format!("m{i}"), "name": format!("Tea {i}"), "sku": format!("TEA-{i}"), "price": format!("3.{i:02}")}))
-        .collect();
-    let body = serde_json::json!({"tenant_id": "t1", "source_name": "shopify", "export": records, "destination": "square"});
-    let (status, m) = call(
-        &cloud,
-        "POST",
-        "/v1/migrations",
-        serde_json::to_vec(&body).unwrap(),
-    )
-    .await;
-    assert_eq!(status, 202, "{m}");
-    let id = m["id"].as_str().unwrap().to_owned();
-    pump(
-        &cloud,
-        "suggestions",
-        |m| m["status"] == "mapping_review",
-        &id,
-    )
-    .await;
-    let (status, m) = call(
-        &cloud,
-        "POST",
-        &format!("/v1/migrations/{id}/approve"),
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(status, 202, "{m}");
-    pump(
-        &cloud,
-        "the apply and the write",
-        |m| m["status"] == "completed",
-        &id,
-    )
-    .await;
+    let id = migrate(&cloud, "shopify", "square").await;
     assert_eq!(live_at_square(&fake), ["Tea 1", "Tea 2", "Tea 3"]);
     let (_, m) = call(&cloud, "GET", &format!("/v1/migrations/{id}"), Vec::new()).await;
     assert_eq!(m["progress"]["destination"]["written"], 3, "{m}");
@@ -440,30 +406,8 @@ async fn a_migration_lands_at_square_through_the_functions_and_rolls_back_there(
     assert_eq!(status, 202, "{m}");
     assert_eq!(m["cutover"]["ended_by"], "switched", "{m}");
 
-    let (status, m) = call(
-        &cloud,
-        "POST",
-        &format!("/v1/migrations/{id}/rollback"),
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(status, 202, "{m}");
-    pump(
-        &cloud,
-        "the rollback",
-        |m| m["status"] == "rolled_back",
-        &id,
-    )
-    .await;
+    let report = roll_back(&cloud, &id).await;
     assert_eq!(live_at_square(&fake), Vec::<String>::new());
-    let (status, report) = call(
-        &cloud,
-        "GET",
-        &format!("/v1/migrations/{id}/rollback-report"),
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(status, 200, "{report}");
     assert_eq!(report["verified"], true, "{report}");
     assert_eq!(report["destination"]["deleted"], 4, "{report}");
     assert_eq!(report["destination"]["verified"], true, "{report}");

@@ -112,30 +112,13 @@ impl BlobStore for S3Blobs {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| classify("S3 ListObjectsV2", e))?;
-            keys.extend(
-                out.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-            match out.next_continuation_token() {
-                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
-                _ => break,
-            }
-        }
-        keys.sort();
-        Ok(keys)
+        // The same ListObjectsV2 pages; the sizes are dropped.
+        Ok(self
+            .list_sized(prefix)
+            .await?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect())
     }
 
     async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
