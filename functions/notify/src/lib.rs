@@ -4,12 +4,18 @@
 //!   go out now, what severity defers is held for the next business opening; each record
 //!   that fails (a table or store outage) is reported as a batch item failure and only it is
 //!   retried (a redelivered event sends nothing twice);
+//! - on the same queue, the deployment's CloudWatch alarms (their SNS topic's notifications):
+//!   each state change is routed like an event of the operators' tenant (`ALARMS_TENANT`),
+//!   so alarm severity follows that tenant's business calendar — a `[critical]` alarm pages
+//!   at any hour, the others wait for business hours;
 //! - the EventBridge schedule (input `{"action": "flush-notifications"}`) flushes the held notifications that are
 //!   due as one digest per tenant and channel, and makes the retries that are due.
 
 use aws_lambda_events::sqs::SqsEvent;
 use serde_json::Value;
 use tillbridge_accounting::metering::Metering;
+use tillbridge_domain::event::{SCHEMA_VERSION, derive_event_id};
+use tillbridge_domain::{CorrelationId, Envelope, EventData, TenantId};
 use tillbridge_lambda::{Handled, for_each_record};
 use tillbridge_notifications::Notifier;
 use tillbridge_ports::PortError;
@@ -25,8 +31,47 @@ pub fn is_schedule(payload: &Value) -> bool {
         || payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
 }
 
+/// The event of an alarm's state change (from its SNS notification), as an event of the
+/// operators' tenant. None when `body` is not an SNS notification.
+///
+/// # Errors
+/// An SNS notification that is not a CloudWatch alarm change, or one that arrives while no
+/// operators' tenant is configured: permanent (the record goes to the DLQ after its retries,
+/// where the alarm on that DLQ shows it).
+pub fn alarm_event(
+    body: &str,
+    alarms_tenant: Option<&TenantId>,
+) -> Option<Result<Envelope, PortError>> {
+    let read = tillbridge_notifications::tillbridge_notify::alarm::from_sns(body)?;
+    Some(match (read, alarms_tenant) {
+        (Err(e), _) => Err(PortError::Permanent(e.to_string())),
+        (Ok(_), None) => Err(PortError::Permanent(
+            "an alarm notification arrived but ALARMS_TENANT is not set".into(),
+        )),
+        (Ok((alarm, key)), Some(tenant)) => {
+            let event_id = derive_event_id(&key, 0);
+            // The alarm's event id is its flow's correlation id (ids are valid ones).
+            let correlation_id = CorrelationId::parse(event_id.as_str())
+                .map_err(|e| PortError::Permanent(e.to_string()));
+            correlation_id.map(|correlation_id| Envelope {
+                correlation_id,
+                event_id,
+                schema_version: SCHEMA_VERSION,
+                tenant_id: tenant.clone(),
+                provider: None,
+                entity_id: alarm.alarm_name.clone(),
+                occurred_at: alarm.changed_at,
+                received_at: alarm.changed_at,
+                delivery_key: None,
+                body: EventData::OperationsAlarmChanged(alarm),
+            })
+        }
+    })
+}
+
 /// Handles one invocation: an SQS batch (answered with its batch item failures) or the
-/// schedule (answered with what the flush did).
+/// schedule (answered with what the flush did). `alarms_tenant` is the operators' tenant
+/// whose settings route the deployment's alarms.
 ///
 /// # Errors
 /// A payload that is neither, or a flush that could not read the table (the next scheduled
@@ -34,6 +79,7 @@ pub fn is_schedule(payload: &Value) -> bool {
 pub async fn handle(
     notifier: &Notifier,
     metering: Option<&Metering>,
+    alarms_tenant: Option<&TenantId>,
     payload: Value,
 ) -> Result<Value, String> {
     if is_schedule(&payload) {
@@ -44,6 +90,18 @@ pub async fn handle(
     let event: SqsEvent = serde_json::from_value(payload)
         .map_err(|e| format!("neither an SQS batch nor the schedule: {e}"))?;
     let response = for_each_record(event, metering, |body| async move {
+        if let Some(alarm) = alarm_event(&body, alarms_tenant) {
+            return match alarm {
+                Ok(envelope) => Handled {
+                    tenant: Some(envelope.tenant_id.clone()),
+                    result: notifier.on_event(&envelope).await.map(|_| ()),
+                },
+                Err(e) => Handled {
+                    tenant: None,
+                    result: Err(e),
+                },
+            };
+        }
         match read_bus_message(&body, notifier.blobs.as_ref()).await {
             Ok(envelope) => Handled {
                 tenant: Some(envelope.tenant_id.clone()),

@@ -32,10 +32,15 @@ async fn main() -> Result<(), Error> {
         c.raw_table.clone(),
         c.clock.clone(),
     );
-    let (notifier, metering) = (&notifier, &metering);
+    // The operators' tenant: its notification settings route the deployment's alarms.
+    let alarms_tenant = match std::env::var("ALARMS_TENANT") {
+        Ok(t) if !t.is_empty() => Some(tillbridge_domain::TenantId::parse(&t)?),
+        _ => None,
+    };
+    let (notifier, metering, alarms_tenant) = (&notifier, &metering, alarms_tenant.as_ref());
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            notify::handle(notifier, Some(metering), event.payload)
+            notify::handle(notifier, Some(metering), alarms_tenant, event.payload)
                 .await
                 .map_err(Error::from)
         },

@@ -103,7 +103,7 @@ async fn a_batch_sends_now_and_reports_only_the_bad_record() {
         record("good", bus_message("m1")),
         record("bad", "{\"detail\": 1}".into()),
     ]});
-    let out = handle(&n, None, payload)
+    let out = handle(&n, None, None, payload)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out["batchItemFailures"], json!([{"itemIdentifier": "bad"}]));
@@ -118,18 +118,18 @@ async fn the_schedule_flushes_what_was_held() {
     let (n, clock, poster, mailer) = notifier("2026-06-13T03:00:00Z").await;
     let payload =
         json!({"Records": [record("a", bus_message("m1")), record("b", bus_message("m2"))]});
-    let out = handle(&n, None, payload)
+    let out = handle(&n, None, None, payload)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out["batchItemFailures"], json!([]));
     assert!(poster.posts().is_empty() && mailer.sent().is_empty());
     let schedule = json!({"action": "flush-notifications"});
-    let early = handle(&n, None, schedule.clone())
+    let early = handle(&n, None, None, schedule.clone())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(early["sent"], 0);
     clock.advance_secs(5 * 3600);
-    let flushed = handle(&n, None, schedule)
+    let flushed = handle(&n, None, None, schedule)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(flushed["sent"], 2, "{flushed}");
@@ -137,5 +137,5 @@ async fn the_schedule_flushes_what_was_held() {
     let mails = mailer.sent();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].subject, "Kaffebaren AB: 2 notifications");
-    assert!(handle(&n, None, json!({"what": 1})).await.is_err());
+    assert!(handle(&n, None, None, json!({"what": 1})).await.is_err());
 }

@@ -90,7 +90,8 @@ pub async fn apply(table: &dyn Table, event: &Envelope) -> Result<ApplyOutcome, 
         | EventData::MigrationApplied(_)
         | EventData::MigrationCutoverRequested(_)
         | EventData::MigrationRollbackRequested(_)
-        | EventData::MigrationRolledBack(_) => Ok(ApplyOutcome::Recorded),
+        | EventData::MigrationRolledBack(_)
+        | EventData::OperationsAlarmChanged(_) => Ok(ApplyOutcome::Recorded),
     }
 }
 

@@ -146,6 +146,8 @@ event_types! {
     MigrationRollbackRequested(RollbackRequested) = "migration.rollback.requested",
     /// A migration was undone and the result verified against the snapshot; conflicts = items changed by others since, kept.
     MigrationRolledBack(MigrationRolledBack) = "migration.rolled_back",
+    /// A CloudWatch alarm of the deployment changed state (read from its SNS notification); raised by the notify function for the operators' tenant, never published on the bus.
+    OperationsAlarmChanged(AlarmChanged) = "operations.alarm.changed",
 }
 
 impl EventType {
@@ -577,6 +579,45 @@ pub struct MigrationRolledBack {
     /// Blob key of the rollback report.
     #[schemars(length(min = 1))]
     pub report_key: String,
+}
+
+/// A CloudWatch alarm's state, as CloudWatch puts it (`ALARM`, `OK`, `INSUFFICIENT_DATA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlarmState {
+    /// The metric breached the alarm's threshold.
+    Alarm,
+    /// Within the threshold again.
+    Ok,
+    /// Not enough data to decide.
+    InsufficientData,
+}
+
+/// A CloudWatch alarm of the deployment changed state. The fields come from the alarm's
+/// SNS notification (CloudWatch's documented JSON: `AlarmName`, `AlarmDescription`,
+/// `NewStateValue`, `OldStateValue`, `NewStateReason`, `StateChangeTime`, `Trigger`); they
+/// are the deployment's own words and numbers, never customer data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmChanged {
+    /// The alarm's name.
+    #[schemars(length(min = 1))]
+    pub alarm_name: String,
+    /// What the alarm watches (its description in the template), at most 500 characters.
+    pub description: String,
+    /// The state it entered.
+    pub state: AlarmState,
+    /// The state it left.
+    pub previous_state: AlarmState,
+    /// CloudWatch's reason (the datapoints against the threshold), at most 1,000 characters.
+    pub reason: String,
+    /// `Namespace/MetricName` of a single-metric alarm; absent for a metric-math alarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    /// The alarm's description starts with `[critical]`: its breach pages at any hour.
+    pub critical: bool,
+    /// When the state changed.
+    pub changed_at: Timestamp,
 }
 
 /// Deterministic event id: the same delivery and position always give the same id, so a

@@ -16,6 +16,7 @@
 //! The sending itself (HTTP, SES, the batch store for deferred notifications) belongs to
 //! the callers (a Lambda, `tillbridge serve`), which this crate leaves free to choose.
 
+pub mod alarm;
 pub mod calendar;
 pub mod routing;
 pub mod severity;

@@ -11,6 +11,7 @@
 //! records, privacy requests) have no template: [`template_for`] returns `None`.
 
 use serde::{Deserialize, Serialize};
+use tillbridge_domain::event::AlarmState;
 use tillbridge_domain::{EventData, EventType};
 
 use crate::severity::Level;
@@ -51,6 +52,8 @@ pub enum Template {
     BudgetThreshold,
     /// A webhook delivery was quarantined.
     Quarantine,
+    /// An alarm of the deployment changed state (for the operators).
+    Alarm,
 }
 
 /// A rendered message.
@@ -63,7 +66,7 @@ pub struct Message {
 }
 
 /// The event types that become notifications.
-pub const NOTIFIABLE: [EventType; 11] = [
+pub const NOTIFIABLE: [EventType; 12] = [
     EventType::MigrationRequested,
     EventType::MigrationMappingSuggested,
     EventType::MigrationValidationRequested,
@@ -75,6 +78,7 @@ pub const NOTIFIABLE: [EventType; 11] = [
     EventType::MigrationRolledBack,
     EventType::BudgetThresholdCrossed,
     EventType::WebhookQuarantined,
+    EventType::OperationsAlarmChanged,
 ];
 
 /// The template of an event and its base level, or None when it is not a notification.
@@ -82,7 +86,10 @@ pub const NOTIFIABLE: [EventType; 11] = [
 /// Base levels: a mapping waiting for consent, a failed validation, a rollback request
 /// and a quarantine are warnings (someone must act, not necessarily now); a rollback
 /// whose verification failed is critical; budget thresholds are information at 50 %, a
-/// warning at 80 % and critical at 100 % (AI calls stop); the rest is information.
+/// warning at 80 % and critical at 100 % (AI calls stop); an alarm entering `ALARM` is a
+/// warning, critical when the alarm declares itself so (`[critical]` in its description:
+/// lost deliveries, a broken webhook path, a missed SLA); an alarm leaving it is
+/// information; the rest is information.
 pub fn template_for(data: &EventData) -> Option<(Template, Level)> {
     use EventData as E;
     Some(match data {
@@ -106,6 +113,14 @@ pub fn template_for(data: &EventData) -> Option<(Template, Level)> {
             },
         ),
         E::WebhookQuarantined(_) => (Template::Quarantine, Level::Warning),
+        E::OperationsAlarmChanged(a) => (
+            Template::Alarm,
+            match a.state {
+                AlarmState::Alarm if a.critical => Level::Critical,
+                AlarmState::Alarm => Level::Warning,
+                AlarmState::Ok | AlarmState::InsufficientData => Level::Info,
+            },
+        ),
         E::CatalogItemUpserted(_)
         | E::CatalogItemDeleted(_)
         | E::InventoryAdjusted(_)
@@ -381,6 +396,32 @@ pub fn render(
                 provider.unwrap_or("en leverantör")
             ),
         ),
+        (E::OperationsAlarmChanged(a), lang) => {
+            let state = match (a.state, lang) {
+                (AlarmState::Alarm, En) => "in alarm",
+                (AlarmState::Ok, En) => "back to OK",
+                (AlarmState::InsufficientData, En) => "without data",
+                (AlarmState::Alarm, Sv) => "larmar",
+                (AlarmState::Ok, Sv) => "är OK igen",
+                (AlarmState::InsufficientData, Sv) => "saknar data",
+            };
+            let metric = a.metric.as_deref().unwrap_or("");
+            let (what, why, since) = match lang {
+                En => ("What it watches", "Why", "Since"),
+                Sv => ("Vad det bevakar", "Varför", "Sedan"),
+            };
+            (
+                format!("{t}: alarm {} {state}", a.alarm_name),
+                format!(
+                    "{what}: {}{}{metric}{}\n{why}: {}\n{since}: {}",
+                    a.description,
+                    if metric.is_empty() { "" } else { " (" },
+                    if metric.is_empty() { "" } else { ")" },
+                    a.reason,
+                    a.changed_at.to_rfc3339()
+                ),
+            )
+        }
         _ => return None,
     };
     Some(Message { subject, body })
@@ -468,6 +509,16 @@ pub(crate) mod tests {
                 reason: "signature mismatch from 10.0.0.1".into(),
                 blob_key: "q/dlv_1".into(),
             }),
+            EventData::OperationsAlarmChanged(AlarmChanged {
+                alarm_name: "tillbridge-HighErrorRate".into(),
+                description: "[critical] Failed invocations above 5 %".into(),
+                state: AlarmState::Alarm,
+                previous_state: AlarmState::Ok,
+                reason: "Threshold Crossed: 1 datapoint [7.5] was greater than 5.0".into(),
+                metric: None,
+                critical: true,
+                changed_at: tillbridge_domain::Timestamp::UNIX_EPOCH,
+            }),
         ]
     }
 
@@ -511,6 +562,7 @@ pub(crate) mod tests {
             Template::Rollback,
             Template::BudgetThreshold,
             Template::Quarantine,
+            Template::Alarm,
         ] {
             assert!(used.contains(&t), "{t:?} has no event");
         }
