@@ -205,3 +205,77 @@ fn a_migration_completed_under_serve_reaches_a_receiver_signed_after_a_retry() {
     assert_eq!(json(&shown)["failed_deliveries"], serde_json::json!([]));
     s.stop();
 }
+
+/// The local alarms: forged Shopify deliveries push the Shopify delivery SLA below its
+/// 98.5 % target; `serve` (alarms every 300 ms here, every minute by default) raises
+/// `ShopifyDeliverySla`, a `[critical]` alarm, as an `operations.alarm.changed` notification
+/// of the operators' tenant, which pages its webhook at any hour, signed.
+#[test]
+fn forged_deliveries_break_the_sla_and_the_alarm_pages_the_operators() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let url = receiver(seen.clone());
+    let state = temp_state("alarms");
+    let tenants = state.join("tenants-under-test.json");
+    std::fs::write(&tenants, TENANTS).unwrap();
+    let settings = state.join("operators.json");
+    std::fs::write(
+        &settings,
+        serde_json::json!({
+            "tenant_name": "Operations",
+            "channels": [{"channel": {"kind": "webhook", "url": url, "secret_name": "pager",
+                                      "secret": SECRET},
+                          "events": ["operations.*"], "min_level": "critical"}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let set = Command::new(env!("CARGO_BIN_EXE_tillbridge-under-test"))
+        .args(["notifications", "set", "--tenant", "t2"])
+        .arg("--state")
+        .arg(state.join("store"))
+        .arg("--tenants")
+        .arg(&tenants)
+        .arg("--file")
+        .arg(&settings)
+        .output()
+        .unwrap();
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let s = Server::start_with(
+        state,
+        &["--alarms-tenant", "t2"],
+        &[("TILLBRIDGE_ALARM_TICK_MS", "300".to_owned())],
+    );
+    let body =
+        br#"{"id": 7, "title": "Latte", "updated_at": "2030-01-01T00:00:00Z", "variants": []}"#;
+    for i in 0..3 {
+        let (status, _) =
+            support::post_shopify(&s.addr, "t1", &format!("forged-{i}"), body, "wrong");
+        assert_eq!(status, 202);
+    }
+    // The page (after the receiver's 500, its retry).
+    s.eventually("the alarm's page", WAIT, |_| {
+        seen.lock().unwrap().len() >= 2
+    });
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().all(verified), "signed for the inbound verifier");
+    let page: serde_json::Value = serde_json::from_slice(&seen[0].1).unwrap();
+    assert_eq!(page["type"], "operations.alarm.changed", "{page}");
+    assert_eq!(page["data"]["tenant_id"], "t2");
+    assert_eq!(page["data"]["level"], "critical");
+    let subject = page["data"]["subject"].as_str().unwrap_or("");
+    assert!(subject.contains("ShopifyDeliverySla in alarm"), "{subject}");
+    let text = page["data"]["body"].as_str().unwrap_or("");
+    assert!(text.contains("0 of 3 deliveries processed"), "{text}");
+    // The same metrics on /metrics.
+    let metrics = s.get("/metrics").1;
+    assert!(
+        metrics.contains(
+            "tillbridge_deliveries_total{outcome=\"quarantined\",provider=\"shopify\"} 3"
+        ),
+        "{metrics}"
+    );
+}

@@ -14,8 +14,7 @@
 use aws_lambda_events::sqs::SqsEvent;
 use serde_json::Value;
 use tillbridge_accounting::metering::Metering;
-use tillbridge_domain::event::{SCHEMA_VERSION, derive_event_id};
-use tillbridge_domain::{CorrelationId, Envelope, EventData, TenantId};
+use tillbridge_domain::{Envelope, TenantId};
 use tillbridge_lambda::{Handled, for_each_record};
 use tillbridge_notifications::Notifier;
 use tillbridge_ports::PortError;
@@ -49,22 +48,8 @@ pub fn alarm_event(
             "an alarm notification arrived but ALARMS_TENANT is not set".into(),
         )),
         (Ok((alarm, key)), Some(tenant)) => {
-            let event_id = derive_event_id(&key, 0);
-            // The alarm's event id is its flow's correlation id (ids are valid ones).
-            let correlation_id = CorrelationId::parse(event_id.as_str())
-                .map_err(|e| PortError::Permanent(e.to_string()));
-            correlation_id.map(|correlation_id| Envelope {
-                correlation_id,
-                event_id,
-                schema_version: SCHEMA_VERSION,
-                tenant_id: tenant.clone(),
-                provider: None,
-                entity_id: alarm.alarm_name.clone(),
-                occurred_at: alarm.changed_at,
-                received_at: alarm.changed_at,
-                delivery_key: None,
-                body: EventData::OperationsAlarmChanged(alarm),
-            })
+            tillbridge_notifications::tillbridge_notify::alarm::envelope(alarm, &key, tenant)
+                .map_err(|e| PortError::Permanent(e.to_string()))
         }
     })
 }

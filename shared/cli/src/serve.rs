@@ -14,6 +14,7 @@ use tillbridge_accounting::{self as accounting, AccountingError, finance};
 use tillbridge_api::Api;
 use tillbridge_costs::table::Budgets;
 use tillbridge_costs::{CostTable, PriceBook};
+use tillbridge_domain::TenantId;
 use tillbridge_embedded::Embedded;
 use tillbridge_local::LocalRuntime;
 use tillbridge_ports::SecretStore;
@@ -57,6 +58,11 @@ pub struct Args {
     /// that carry no `X-Operator` header (there is no IAM locally).
     #[arg(long, default_value = "local")]
     operator: String,
+    /// The operators' tenant: the local alarms (the template's, evaluated on this process's
+    /// metrics and dead-letter queues) become its `operations.alarm.changed` notifications.
+    /// Empty: no local alarms.
+    #[arg(long, default_value = "operations")]
+    alarms_tenant: String,
 }
 
 /// `tillbridge serve`: the HTTP API and the workers until SIGINT/SIGTERM.
@@ -81,14 +87,37 @@ pub fn run(a: Args) -> Outcome {
         println!("listening on http://{local}");
         info!(addr = %local, state = %a.state.display(), "serving");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let workers = tokio::spawn(runtime.clone().run_workers(stop_rx));
+        let workers = tokio::spawn(runtime.clone().run_workers(stop_rx.clone()));
         let logs = tokio::spawn(file_log_bytes(runtime.clone()));
+        let alarms = if a.alarms_tenant.is_empty() {
+            None
+        } else {
+            let tenant = TenantId::parse(&a.alarms_tenant)
+                .map_err(|e| Failure::usage(format!("--alarms-tenant: {e}")))?;
+            // Every minute, as CloudWatch; TILLBRIDGE_ALARM_TICK_MS shortens it (tests).
+            let tick = std::env::var("TILLBRIDGE_ALARM_TICK_MS")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|ms| *ms > 0)
+                .map_or(
+                    std::time::Duration::from_secs(60),
+                    std::time::Duration::from_millis,
+                );
+            Some(tokio::spawn(runtime.clone().watch_alarms(
+                tenant,
+                tick,
+                stop_rx.clone(),
+            )))
+        };
         axum::serve(listener, router(runtime.clone(), &a.operator))
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| Failure::usage(format!("server failed: {e}")))?;
         let _ = stop_tx.send(true);
         let _ = workers.await;
+        if let Some(alarms) = alarms {
+            let _ = alarms.await;
+        }
         logs.abort();
         file_log_bytes_once(&runtime).await;
         info!("stopped");

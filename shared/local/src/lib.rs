@@ -14,8 +14,9 @@ use tillbridge_ports::tenants::Tenants;
 use tillbridge_ports::{
     BlobStore, Clock, EventBus, Queue, SecretStore, Table, TableQueue, TenantDirectory,
 };
-use tracing::warn;
+use tracing::{info, warn};
 
+pub mod alarms;
 mod error;
 
 pub use error::LocalError;
@@ -302,6 +303,70 @@ impl LocalRuntime {
             report.processed += flushed.sent + flushed.failed;
         }
         Ok(report)
+    }
+
+    /// Evaluates the local alarms ([`alarms`]) every `tick` until `shutdown`: each state
+    /// change becomes an `operations.alarm.changed` event of the operators' `tenant` on the
+    /// bus, which the notify rule routes per that tenant's settings and calendar. Each tick
+    /// also drops the EMF groups the registry keeps for a Lambda's flush (`serve` shows the
+    /// totals on `/metrics` and never prints EMF), so they stay empty.
+    pub async fn watch_alarms(
+        self: Arc<Self>,
+        tenant: TenantId,
+        tick: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut alarms = alarms::Alarms::new(alarms::Rules::default());
+        let mut every = tokio::time::interval(tick);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            let metrics = tillbridge_ports::metrics::global();
+            drop(metrics.take_emf("serve", 0));
+            let totals = alarms
+                .series()
+                .into_iter()
+                .map(|k| {
+                    let v = metrics.value(k.0, &k.1);
+                    (k, v)
+                })
+                .collect();
+            let mut dlq_depths = Vec::new();
+            for (name, dlq, _) in self.dead_letters() {
+                match dlq.depth().await {
+                    Ok(d) => dlq_depths.push((format!("{name}-dlq"), d)),
+                    Err(e) => {
+                        warn!(queue = %name, error = %e, "cannot read a dead-letter queue's depth for its alarm")
+                    }
+                }
+            }
+            let now = self.clock.now();
+            for change in alarms.observe(now, alarms::Observation { totals, dlq_depths }) {
+                let key = format!(
+                    "local-alarm/{}/{:?}/{}",
+                    change.alarm_name,
+                    change.state,
+                    now.unix_nanos()
+                );
+                info!(alarm = %change.alarm_name, state = ?change.state, critical = change.critical, "alarm state changed");
+                let published = match tillbridge_notifications::tillbridge_notify::alarm::envelope(
+                    change, &key, &tenant,
+                ) {
+                    Ok(event) => tillbridge_ports::bus::publish(self.bus.as_ref(), &[event])
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = published {
+                    warn!(error = %e, "cannot publish an alarm change");
+                }
+            }
+        }
     }
 
     /// Every dead-letter queue with the queue its messages came from, by name.

@@ -15,8 +15,8 @@
 //! or redelivered by SQS, becomes the same event, so it is sent once).
 
 use serde::Deserialize;
-use tillbridge_domain::Timestamp;
-use tillbridge_domain::event::{AlarmChanged, AlarmState};
+use tillbridge_domain::event::{AlarmChanged, AlarmState, SCHEMA_VERSION, derive_event_id};
+use tillbridge_domain::{CorrelationId, DomainError, Envelope, EventData, TenantId, Timestamp};
 
 /// How much of an alarm's description a message carries.
 const MAX_DESCRIPTION: usize = 500;
@@ -138,6 +138,31 @@ pub fn from_sns(body: &str) -> Option<Result<(AlarmChanged, String), AlarmError>
         },
         key,
     )))
+}
+
+/// The event of an alarm's state change, for the operators' `tenant`: its id derived from
+/// `key` (see [`from_sns`]), which is also its correlation id.
+///
+/// # Errors
+/// Never for ids made by [`derive_event_id`]; the error of an invalid correlation id.
+pub fn envelope(
+    alarm: AlarmChanged,
+    key: &str,
+    tenant: &TenantId,
+) -> Result<Envelope, DomainError> {
+    let event_id = derive_event_id(key, 0);
+    Ok(Envelope {
+        correlation_id: CorrelationId::parse(event_id.as_str())?,
+        event_id,
+        schema_version: SCHEMA_VERSION,
+        tenant_id: tenant.clone(),
+        provider: None,
+        entity_id: alarm.alarm_name.clone(),
+        occurred_at: alarm.changed_at,
+        received_at: alarm.changed_at,
+        delivery_key: None,
+        body: EventData::OperationsAlarmChanged(alarm),
+    })
 }
 
 /// At most `max` characters of `s`, cut on a character boundary.
