@@ -200,7 +200,40 @@ pub async fn put_settings(
             )));
         }
     }
-    for (name, secret) in &given {
+    // Chat URLs are credentials: each goes to the secret store, the settings keep its name
+    // and host. A chat channel given without its URL refers to one stored before.
+    let mut settings = settings;
+    let mut chat_urls = Vec::new();
+    for (i, c) in settings.channels.iter_mut().enumerate() {
+        let Channel::Chat {
+            url_secret,
+            host,
+            url,
+        } = &mut c.channel
+        else {
+            continue;
+        };
+        match url.take() {
+            Some(u) => {
+                let name = format!("chat-{}", &hex::encode(Sha256::digest(u.as_bytes()))[..12]);
+                *host = url_host(&u);
+                *url_secret = name.clone();
+                chat_urls.push((name, u));
+            }
+            None => {
+                if secrets
+                    .notification_secret(tenant, url_secret)
+                    .await?
+                    .is_none()
+                {
+                    return Err(SettingsError::Invalid(format!(
+                        "channel {i}: no chat URL is stored as {url_secret:?}; send it as \"url\""
+                    )));
+                }
+            }
+        }
+    }
+    for (name, secret) in given.iter().chain(chat_urls.iter()) {
         secrets
             .put_notification_secret(
                 tenant,
@@ -210,8 +243,16 @@ pub async fn put_settings(
             .await?;
     }
     save_settings(table, tenant, &settings).await?;
-    info!(tenant = %tenant, channels = settings.channels.len(), secrets = given.len(), "notification settings set");
+    info!(tenant = %tenant, channels = settings.channels.len(), secrets = given.len() + chat_urls.len(), "notification settings set");
     Ok(settings)
+}
+
+/// The host of an `https://host/…` URL (lower-cased, without credentials or port).
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?.split(':').next()?;
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
 /// A delivery given up: after every attempt, or for a reason no retry fixes.
@@ -542,9 +583,25 @@ impl Notifier {
                     }
                 }
             }
-            Channel::Chat { url } => {
+            Channel::Chat {
+                url_secret, url, ..
+            } => {
+                let stored = match url {
+                    // Settings kept before chat URLs became secrets.
+                    Some(u) => Some(u.clone()),
+                    None => self
+                        .secrets
+                        .notification_secret(&p.tenant, url_secret)
+                        .await?
+                        .map(|s| String::from_utf8_lossy(s.expose()).into_owned()),
+                };
+                let Some(url) = stored else {
+                    return self
+                        .give_up(&p, "no chat URL is stored for the channel")
+                        .await;
+                };
                 let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-                self.post(url, headers, &p.body).await
+                self.post(&url, headers, &p.body).await
             }
             Channel::Email { to } => {
                 let email = Email {

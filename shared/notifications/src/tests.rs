@@ -508,3 +508,80 @@ async fn a_large_backlog_is_flushed_by_consecutive_runs() {
     assert!(f.poster.posts().len() <= 2);
     assert!(f.mailer.sent().len() <= 2);
 }
+
+#[tokio::test]
+async fn chat_urls_are_kept_in_the_secret_store_not_in_the_settings() {
+    let f = fixture("2026-06-18T10:00:00Z").await;
+    let url = "https://hooks.slack.com/services/T0/B0/SeCrEtToKeN";
+    let body = json!({
+        "tenant_name": "Kaffebaren AB",
+        "channels": [{"channel": {"kind": "chat", "url": url},
+                      "events": ["webhook.quarantined"]}]
+    });
+    let t = f.notifier.table.as_ref();
+    let secrets = f.notifier.secrets.as_ref();
+    let kept = put_settings(t, secrets, &f.tenant, body.to_string().as_bytes(), false)
+        .await
+        .expect("stored");
+    // Neither the table nor what the API answers holds the URL: its host and secret name.
+    let shown = serde_json::to_string(&kept).expect("json");
+    let stored = serde_json::to_string(&settings(t, &f.tenant).await.expect("read")).expect("json");
+    for text in [&shown, &stored] {
+        assert!(!text.contains("SeCrEtToKeN"), "{text}");
+        assert!(text.contains("\"host\":\"hooks.slack.com\""), "{text}");
+    }
+    let Channel::Chat { url_secret, .. } = &kept.channels[0].channel else {
+        panic!("a chat channel");
+    };
+    let held = secrets
+        .notification_secret(&f.tenant, url_secret)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(held.expose(), url.as_bytes());
+    // Sending reads it from there.
+    let r = f
+        .notifier
+        .on_event(&quarantined("q9"))
+        .await
+        .expect("routed");
+    assert_eq!(r.sent, 1);
+    assert_eq!(f.poster.posts()[0].url, url);
+    // A PUT naming the stored secret keeps it; a name with nothing stored is refused.
+    let again = json!({"tenant_name": "Kaffebaren AB",
+        "channels": [{"channel": {"kind": "chat", "url_secret": url_secret},
+                      "events": ["webhook.quarantined"]}]});
+    assert!(
+        put_settings(t, secrets, &f.tenant, again.to_string().as_bytes(), false)
+            .await
+            .is_ok()
+    );
+    let unknown = json!({"tenant_name": "Kaffebaren AB",
+        "channels": [{"channel": {"kind": "chat", "url_secret": "chat-nothing"},
+                      "events": ["webhook.quarantined"]}]});
+    match put_settings(t, secrets, &f.tenant, unknown.to_string().as_bytes(), false).await {
+        Err(SettingsError::Invalid(m)) => assert!(m.contains("no chat URL"), "{m}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Plain http is refused before anything is stored.
+    let http = json!({"tenant_name": "K",
+        "channels": [{"channel": {"kind": "chat", "url": "http://hooks.example.com/x"},
+                      "events": ["webhook.quarantined"]}]});
+    assert!(matches!(
+        put_settings(t, secrets, &f.tenant, http.to_string().as_bytes(), false).await,
+        Err(SettingsError::Invalid(_))
+    ));
+}
+
+#[test]
+fn url_hosts() {
+    assert_eq!(
+        url_host("https://Hooks.Slack.com/services/x").as_deref(),
+        Some("hooks.slack.com")
+    );
+    assert_eq!(
+        url_host("https://u:p@h.example:8443?x").as_deref(),
+        Some("h.example")
+    );
+    assert_eq!(url_host("nonsense"), None);
+}

@@ -74,10 +74,20 @@ pub enum Channel {
         /// Recipients (the tenant's operators).
         to: Vec<String>,
     },
-    /// A chat incoming webhook (Slack, Teams, …).
+    /// A chat incoming webhook (Slack, Teams, …). Its URL is a credential (anyone holding
+    /// it can post to the channel; Slack: "your webhook URL contains a secret"), so the
+    /// settings keep it in the secret store, named by `url_secret`, with only its host here.
     Chat {
-        /// HTTPS URL.
-        url: String,
+        /// Name of the secret in the secret store that holds the URL.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        url_secret: String,
+        /// The URL's host, to tell channels apart without the credential.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        /// HTTPS URL: in a request's body (moved to the secret store before the settings
+        /// are kept) or in settings stored before the URL became a secret.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
     },
     /// Email to the tenant's own customers, one each: only customers whose consent a
     /// migration recorded, and only for customer-facing events
@@ -176,21 +186,27 @@ impl TenantSettings {
             }
             let bad = |reason| SettingsError::BadEndpoint { channel: i, reason };
             match &c.channel {
-                Channel::Webhook { url, .. } | Channel::Chat { url }
+                Channel::Webhook { url, .. } | Channel::Chat { url: Some(url), .. }
                     if !(url.starts_with("https://") || (local && is_loopback_http(url))) =>
                 {
                     return Err(bad("the URL must be https://"));
                 }
+                Channel::Chat {
+                    url: None,
+                    url_secret,
+                    ..
+                } if url_secret.is_empty() => {
+                    return Err(bad("chat needs its url"));
+                }
+                Channel::Chat { url_secret, .. }
+                    if !url_secret.is_empty() && !valid_secret_name(url_secret) =>
+                {
+                    return Err(bad("url_secret is 1 to 64 letters, digits, '-' or '_'"));
+                }
                 Channel::Email { to } if to.is_empty() || to.iter().any(|a| !a.contains('@')) => {
                     return Err(bad("email needs recipient addresses"));
                 }
-                Channel::Webhook { secret_name, .. }
-                    if secret_name.is_empty()
-                        || secret_name.len() > 64
-                        || !secret_name
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
-                {
+                Channel::Webhook { secret_name, .. } if !valid_secret_name(secret_name) => {
                     return Err(bad("secret_name is 1 to 64 letters, digits, '-' or '_'"));
                 }
                 _ => {}
@@ -206,6 +222,15 @@ impl TenantSettings {
             .and_then(|z| BusinessCalendar::in_zone(z).ok())
             .unwrap_or_else(BusinessCalendar::sweden)
     }
+}
+
+/// A secret's name within a tenant: 1 to 64 letters, digits, '-' or '_'.
+fn valid_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// One notification to send.
