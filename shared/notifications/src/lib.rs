@@ -45,8 +45,16 @@ use tracing::{info, warn};
 
 pub use tillbridge_notify;
 
-/// Partition of every due item (held notifications, pending retries), sorted by due time.
+/// Partition of the due items (held notifications, pending retries), sorted by due time;
+/// written in shards per tenant (`notify#due#shard<n>`, [`due_pk`]) so one tenant's storm
+/// of held quarantines does not make one hot partition for all. Items stored unsharded
+/// before are still read.
 pub const DUE_PK: &str = "notify#due";
+
+/// The due partition of a tenant's items: one shard of [`DUE_PK`].
+pub fn due_pk(tenant: &TenantId) -> String {
+    tillbridge_ports::table::shard_pk(DUE_PK, tillbridge_ports::table::shard_of(tenant.as_str()))
+}
 /// How long a `done#` marker keeps a redelivered event from being sent again.
 const DONE_TTL_SECS: i64 = 14 * 86_400;
 /// Due items one flush takes at most (a Monday morning's backlog is worked through by
@@ -413,7 +421,10 @@ impl Notifier {
                     };
                     let sk = due_sk(at.unix_seconds(), tenant, "held", &id);
                     self.table
-                        .put(Item::with_doc(DUE_PK, sk, &held)?, Condition::Always)
+                        .put(
+                            Item::with_doc(due_pk(tenant), sk, &held)?,
+                            Condition::Always,
+                        )
                         .await?;
                     report.held += 1;
                 }
@@ -636,7 +647,10 @@ impl Notifier {
                         &format!("{}#{}", p.id, next.attempt),
                     );
                     self.table
-                        .put(Item::with_doc(DUE_PK, sk, &next)?, Condition::Always)
+                        .put(
+                            Item::with_doc(due_pk(&p.tenant), sk, &next)?,
+                            Condition::Always,
+                        )
                         .await?;
                     warn!(tenant = %p.tenant, id = %p.id, channel = p.channel.kind(), attempt = p.attempt, reason = %reason, retry_in_secs = delay, "notification delivery failed; will retry");
                     Ok(Report {
@@ -695,21 +709,28 @@ impl Notifier {
     /// Table failures (the next run picks up what is left).
     pub async fn flush(&self) -> Result<Report> {
         let now = self.clock.now().unix_seconds();
+        // What is due in every shard (each sorted by due time), the earliest MAX_FLUSH.
         let mut due: Vec<Item> = Vec::new();
-        let mut after: Option<String> = None;
-        'pages: loop {
-            let page = self.table.query(DUE_PK, "", after.as_deref(), 100).await?;
-            for item in page.items {
-                if due.len() >= MAX_FLUSH || due_of(&item.sk).is_none_or(|d| d > now) {
-                    break 'pages;
+        for pk in tillbridge_ports::table::all_shards(DUE_PK) {
+            let mut taken = 0;
+            let mut after: Option<String> = None;
+            'pages: loop {
+                let page = self.table.query(&pk, "", after.as_deref(), 100).await?;
+                for item in page.items {
+                    if taken >= MAX_FLUSH || due_of(&item.sk).is_none_or(|d| d > now) {
+                        break 'pages;
+                    }
+                    taken += 1;
+                    due.push(item);
                 }
-                due.push(item);
-            }
-            match page.next {
-                Some(n) => after = Some(n),
-                None => break,
+                match page.next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
             }
         }
+        due.sort_by(|a, b| a.sk.cmp(&b.sk));
+        due.truncate(MAX_FLUSH);
         let mut report = Report::default();
         // Held notifications grouped per tenant and channel, in due order.
         let mut batches: BTreeMap<(String, String), Vec<(Item, Held)>> = BTreeMap::new();
@@ -720,7 +741,7 @@ impl Notifier {
                     Err(e) => warn!(sk = %item.sk, error = %e, "dropping a corrupt retry"),
                 }
                 self.table
-                    .delete(DUE_PK, &item.sk, Condition::Always)
+                    .delete(&item.pk, &item.sk, Condition::Always)
                     .await?;
             } else {
                 match item.doc::<Held>() {
@@ -731,7 +752,7 @@ impl Notifier {
                     Err(e) => {
                         warn!(sk = %item.sk, error = %e, "dropping a corrupt held notification");
                         self.table
-                            .delete(DUE_PK, &item.sk, Condition::Always)
+                            .delete(&item.pk, &item.sk, Condition::Always)
                             .await?;
                     }
                 }
@@ -741,7 +762,7 @@ impl Notifier {
             report.add(self.send_digest(&batch).await?);
             for (item, _) in &batch {
                 self.table
-                    .delete(DUE_PK, &item.sk, Condition::Always)
+                    .delete(&item.pk, &item.sk, Condition::Always)
                     .await?;
             }
         }

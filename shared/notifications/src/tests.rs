@@ -486,7 +486,12 @@ async fn a_large_backlog_is_flushed_by_consecutive_runs() {
     }
     f.clock.advance_secs(5 * 3600);
     let table = f.notifier.table.as_ref();
-    let left = || async { query_all(table, DUE_PK, "").await.expect("read").len() };
+    let left = || async {
+        query_all(table, &due_pk(&f.tenant), "")
+            .await
+            .expect("read")
+            .len()
+    };
     assert_eq!(left().await, 1_200);
     f.notifier.flush().await.expect("flush");
     assert_eq!(left().await, 1_200 - MAX_FLUSH);
@@ -584,4 +589,54 @@ fn url_hosts() {
         Some("h.example")
     );
     assert_eq!(url_host("nonsense"), None);
+}
+
+#[tokio::test]
+async fn held_items_live_in_their_tenants_shard_and_old_unsharded_ones_still_flush() {
+    // Midsommarafton 2026: held until Sunday 21 June 08:00 UTC.
+    let f = fixture("2026-06-19T10:00:00Z").await;
+    for key in ["m1", "m2"] {
+        f.notifier
+            .on_event(&mapping_suggested(key))
+            .await
+            .expect("routed");
+    }
+    let table = f.notifier.table.as_ref();
+    let shard = due_pk(&f.tenant);
+    assert!(shard.starts_with("notify#due#shard"), "{shard}");
+    let held = query_all(table, &shard, "").await.expect("read");
+    assert_eq!(
+        held.len(),
+        4,
+        "two events × two channels, in the tenant's shard"
+    );
+    assert!(query_all(table, DUE_PK, "").await.expect("read").is_empty());
+    // One of them as an item stored before sharding: in the unsharded partition.
+    let old = &held[0];
+    let mut moved = old.clone();
+    moved.pk = DUE_PK.to_owned();
+    table.put(moved, Condition::Always).await.expect("put");
+    table
+        .delete(&old.pk, &old.sk, Condition::Always)
+        .await
+        .expect("delete");
+    f.clock
+        .advance_secs(ts("2026-06-21T08:00:00Z").unix_seconds() - f.clock.now_secs());
+    let r = f.notifier.flush().await.expect("flushed");
+    assert_eq!(r.sent, 2, "one digest per channel: {r:?}");
+    let hook = f
+        .poster
+        .posts()
+        .into_iter()
+        .find(|p| p.url.starts_with("https://hooks"))
+        .expect("webhook digest");
+    assert_eq!(
+        json_of(&hook)["data"]["notifications"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "the unsharded item joined its tenant's digest"
+    );
+    assert!(query_all(table, DUE_PK, "").await.expect("read").is_empty());
+    assert!(query_all(table, &shard, "").await.expect("read").is_empty());
 }
