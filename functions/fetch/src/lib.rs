@@ -7,7 +7,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde::Deserialize;
 use tillbridge_accounting::metering::Metering;
 use tillbridge_domain::event::{
-    Change, CutoverRequested, EventData, FetchRequested, SCHEMA_VERSION, derive_event_id,
+    Change, EventData, FetchRequested, SCHEMA_VERSION, derive_event_id,
 };
 use tillbridge_domain::{CorrelationId, Envelope, Provider, TenantId};
 use tillbridge_fetch::{FetchError, Fetcher, SyncReport};
@@ -88,19 +88,8 @@ async fn request_cutover(
     if watched.is_none() {
         return Ok(());
     }
-    let now = fetcher.clock.now();
-    let event = Envelope {
-        event_id: derive_event_id(&format!("cutover/{}", notification.event_id), 0),
-        entity_id: namespace.clone(),
-        body: EventData::MigrationCutoverRequested(CutoverRequested { namespace }),
-        schema_version: SCHEMA_VERSION,
-        tenant_id: notification.tenant_id.clone(),
-        provider: None,
-        occurred_at: now,
-        received_at: now,
-        correlation_id: notification.correlation_id.clone(),
-        delivery_key: None,
-    };
+    let event =
+        tillbridge_catalog::watch::cutover_request(notification, &namespace, fetcher.clock.now());
     tillbridge_ports::publish(bus, &[event]).await?;
     Ok(())
 }

@@ -96,11 +96,21 @@ async fn process(
         tillbridge_migration::privacy::handle(deps.table.as_ref(), deps.blobs.as_ref(), envelope)
             .await?;
     } else {
-        // The catalog logs and counts each outcome.
-        if catalog::apply_and_count(deps.table.as_ref(), envelope).await?
-            == catalog::ApplyOutcome::Applied
-        {
-            flow_cutover(deps, envelope).await;
+        // The catalog logs and counts each outcome. A change marked for a migration's
+        // cutover flows to its destination on the migration queue, not in this batch: a slow
+        // vendor must not hold up the catalog.
+        let (_, marked) = catalog::apply_and_mark(deps.table.as_ref(), envelope).await?;
+        if marked {
+            let request = catalog::watch::cutover_request(
+                envelope,
+                catalog::namespace(envelope),
+                envelope.received_at,
+            );
+            if let Err(e) = tillbridge_ports::publish(deps.bus.as_ref(), &[request]).await {
+                // The mark stays; flow it here rather than leave it to the next change.
+                tracing::warn!(tenant = %envelope.tenant_id, correlation_id = %envelope.correlation_id, error = %e, "cannot ask for the cutover flow; flowing now");
+                flow_cutover(deps, envelope).await;
+            }
         }
     }
     Ok(())

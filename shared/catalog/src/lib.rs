@@ -191,16 +191,29 @@ pub async fn apply_and_count(
     table: &dyn Table,
     event: &Envelope,
 ) -> Result<ApplyOutcome, CatalogError> {
+    apply_and_mark(table, event)
+        .await
+        .map(|(outcome, _)| outcome)
+}
+
+/// [`apply_and_count`], also telling whether the change was marked for a migration's cutover
+/// (its namespace is watched): then the caller asks for the cutover to flow
+/// (`migration.cutover.requested`) rather than writing to the destination on the way.
+///
+/// # Errors
+/// The table failed, or a stored record is corrupt.
+pub async fn apply_and_mark(
+    table: &dyn Table,
+    event: &Envelope,
+) -> Result<(ApplyOutcome, bool), CatalogError> {
     let outcome = apply(table, event).await?;
     if let (EventData::CatalogItemUpserted(u), ApplyOutcome::Applied | ApplyOutcome::Duplicate) =
         (&event.body, outcome)
     {
         xref::index(table, &event.tenant_id, namespace(event), &u.item).await?;
     }
-    if outcome == ApplyOutcome::Applied {
-        // A watched namespace (a migration's cutover) learns what changed.
-        watch::note(table, event).await?;
-    }
+    // A watched namespace (a migration's cutover) learns what changed.
+    let marked = outcome == ApplyOutcome::Applied && watch::note(table, event).await?;
     tillbridge_ports::metrics::count(
         "ApplyOutcomes",
         &[
@@ -233,7 +246,7 @@ pub async fn apply_and_count(
     .await?;
     record_outcome(table, event, outcome).await;
     log_outcome(table, event, outcome).await;
-    Ok(outcome)
+    Ok((outcome, marked))
 }
 
 /// How long an event's apply outcome is kept (as its delivery's story).

@@ -15,7 +15,7 @@
 //! - `changes#<tenant>#<namespace>` → `<product id>`: one mark per changed product.
 
 use serde::{Deserialize, Serialize};
-use tillbridge_domain::event::EventData;
+use tillbridge_domain::event::{CutoverRequested, EventData, SCHEMA_VERSION, derive_event_id};
 use tillbridge_domain::{CatalogItem, Envelope, TenantId, Timestamp};
 use tillbridge_ports::PortError;
 use tillbridge_ports::table::{Condition, Item, Table};
@@ -136,9 +136,30 @@ pub async fn unwatch(
     Ok(true)
 }
 
+/// `migration.cutover.requested` for the changes `cause` (a catalog event, a vendor pull's
+/// notification) marked in `namespace`: the migration lane flows them to the destination,
+/// off the path that applied them. Its id is derived from the cause's, so a redelivered
+/// cause asks once.
+pub fn cutover_request(cause: &Envelope, namespace: &str, now: Timestamp) -> Envelope {
+    Envelope {
+        event_id: derive_event_id(&format!("cutover/{}", cause.event_id), 0),
+        entity_id: namespace.to_owned(),
+        body: EventData::MigrationCutoverRequested(CutoverRequested {
+            namespace: namespace.to_owned(),
+        }),
+        schema_version: SCHEMA_VERSION,
+        tenant_id: cause.tenant_id.clone(),
+        provider: None,
+        occurred_at: now,
+        received_at: now,
+        correlation_id: cause.correlation_id.clone(),
+        delivery_key: None,
+    }
+}
+
 /// Leaves a mark for the product `event` changed, when its namespace is watched and the
-/// change was applied (called by [`crate::apply_and_count`]).
-pub(crate) async fn note(table: &dyn Table, event: &Envelope) -> Result<(), CatalogError> {
+/// change was applied (called by [`crate::apply_and_mark`]); true when it left one.
+pub(crate) async fn note(table: &dyn Table, event: &Envelope) -> Result<bool, CatalogError> {
     let tenant = &event.tenant_id;
     let ns = namespace(event);
     let id = match &event.body {
@@ -160,9 +181,9 @@ pub(crate) async fn note(table: &dyn Table, event: &Envelope) -> Result<(), Cata
         },
         _ => None,
     };
-    let Some(id) = id else { return Ok(()) };
+    let Some(id) = id else { return Ok(false) };
     if table.get(&watch_pk(tenant), ns).await?.is_none() {
-        return Ok(());
+        return Ok(false);
     }
     // A variant's mark names its product.
     let product = match product_of(table, tenant, ns, &id).await? {
@@ -177,7 +198,7 @@ pub(crate) async fn note(table: &dyn Table, event: &Envelope) -> Result<(), Cata
             Condition::Always,
         )
         .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The parent of item `id` (also of a deleted one, from its last upserted version).
