@@ -114,40 +114,44 @@ fn open_zone() -> String {
         .unwrap_or_else(|| panic!("no time zone is in Swedish business hours now (a holiday?)"))
 }
 
-#[test]
-fn a_migration_completed_under_serve_reaches_a_receiver_signed_after_a_retry() {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let url = receiver(seen.clone());
-    let state = temp_state("notify");
+/// `tillbridge notifications set --tenant TENANT` on the state directory before `serve`
+/// starts (the test tenants, `settings` as the file).
+fn set_notifications(
+    state: &std::path::Path,
+    tenant: &str,
+    settings: &serde_json::Value,
+) -> std::process::Output {
     let tenants = state.join("tenants-under-test.json");
     std::fs::write(&tenants, TENANTS).unwrap();
-    let settings = state.join("notifications.json");
-    std::fs::write(
-        &settings,
-        serde_json::json!({
-            "tenant_name": "Kaffebaren AB",
-            "time_zone": open_zone(),
-            "channels": [{"channel": {"kind": "webhook", "url": url, "secret_name": "ops",
-                                      "secret": SECRET},
-                          "events": ["migration.applied"]}]
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let set = Command::new(env!("CARGO_BIN_EXE_tillbridge-under-test"))
-        .args(["notifications", "set", "--tenant", "t1"])
+    let file = state.join(format!("notifications-{tenant}.json"));
+    std::fs::write(&file, settings.to_string()).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_tillbridge-under-test"))
+        .args(["notifications", "set", "--tenant", tenant])
         .arg("--state")
         .arg(state.join("store"))
         .arg("--tenants")
         .arg(&tenants)
         .arg("--file")
-        .arg(&settings)
+        .arg(&file)
         .output()
-        .unwrap();
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
+        .unwrap()
+}
+
+#[test]
+fn a_migration_completed_under_serve_reaches_a_receiver_signed_after_a_retry() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let url = receiver(seen.clone());
+    let state = temp_state("notify");
+    let set = set_notifications(
+        &state,
+        "t1",
+        &serde_json::json!({
+            "tenant_name": "Kaffebaren AB",
+            "time_zone": open_zone(),
+            "channels": [{"channel": {"kind": "webhook", "url": url, "secret_name": "ops",
+                                      "secret": SECRET},
+                          "events": ["migration.applied"]}]
+        }),
     );
     let shown = String::from_utf8_lossy(&set.stdout).to_string();
     assert!(!shown.contains("whsec_"), "{shown}");
@@ -215,30 +219,16 @@ fn forged_deliveries_break_the_sla_and_the_alarm_pages_the_operators() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let url = receiver(seen.clone());
     let state = temp_state("alarms");
-    let tenants = state.join("tenants-under-test.json");
-    std::fs::write(&tenants, TENANTS).unwrap();
-    let settings = state.join("operators.json");
-    std::fs::write(
-        &settings,
-        serde_json::json!({
+    let set = set_notifications(
+        &state,
+        "t2",
+        &serde_json::json!({
             "tenant_name": "Operations",
             "channels": [{"channel": {"kind": "webhook", "url": url, "secret_name": "pager",
                                       "secret": SECRET},
                           "events": ["operations.*"], "min_level": "critical"}]
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let set = Command::new(env!("CARGO_BIN_EXE_tillbridge-under-test"))
-        .args(["notifications", "set", "--tenant", "t2"])
-        .arg("--state")
-        .arg(state.join("store"))
-        .arg("--tenants")
-        .arg(&tenants)
-        .arg("--file")
-        .arg(&settings)
-        .output()
-        .unwrap();
+        }),
+    );
     assert!(
         set.status.success(),
         "{}",

@@ -82,24 +82,36 @@ async fn sent_by_moto(endpoint: &str) -> Vec<(String, String, Vec<String>)> {
         .collect()
 }
 
-#[tokio::test]
-async fn held_notifications_flush_as_ses_email_and_a_signed_webhook() {
-    let moto = Moto::shared().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = emulator_config(&moto.endpoint).await;
+/// A notifier on moto: the table in DynamoDB (clock at `now`), email through SES v2 from a
+/// freshly verified domain, the tenant's webhook secret `secret_name` in Secrets Manager and
+/// its `settings` saved; posts are kept in memory.
+struct Setup {
+    notifier: Notifier,
+    clock: Arc<ManualClock>,
+    poster: Arc<MemoryPoster>,
+    ses: aws_sdk_sesv2::Client,
+}
+
+async fn setup(
+    cfg: &tillbridge_aws::SdkConfig,
+    now: &str,
+    tenant: &str,
+    secret_name: &str,
+    settings: Value,
+) -> Setup {
     let table_name = unique("notify");
-    provision::table(&dynamodb_client(&cfg), &table_name)
+    provision::table(&dynamodb_client(cfg), &table_name)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    // Saturday 13 June 2026, 05:00 in Stockholm: warnings wait for the 10:00 opening.
     let clock = Arc::new(ManualClock::new(
-        Timestamp::parse_rfc3339("2026-06-13T03:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH),
+        Timestamp::parse_rfc3339(now).unwrap_or(Timestamp::UNIX_EPOCH),
     ));
     let table = Arc::new(DynamoTable::new(
-        dynamodb_client(&cfg),
+        dynamodb_client(cfg),
         table_name,
         clock.clone(),
     ));
-    let ses = aws_sdk_sesv2::Client::new(&cfg);
+    let ses = aws_sdk_sesv2::Client::new(cfg);
     let sender_domain = format!("{}.example", unique("tillbridge"));
     ses.create_email_identity()
         .email_identity(&sender_domain)
@@ -107,28 +119,16 @@ async fn held_notifications_flush_as_ses_email_and_a_signed_webhook() {
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     let secrets = Arc::new(SecretsManagerStore::new(
-        aws_sdk_secretsmanager::Client::new(&cfg),
+        aws_sdk_secretsmanager::Client::new(cfg),
         format!("{}/", unique("tb")),
     ));
-    let tenant = TenantId::parse("kaffebaren").unwrap_or_else(|e| panic!("{e}"));
+    let tenant = TenantId::parse(tenant).unwrap_or_else(|e| panic!("{e}"));
     secrets
-        .put_notification_secret(&tenant, "ops", &Secret::new(SECRET))
+        .put_notification_secret(&tenant, secret_name, &Secret::new(SECRET))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let ops = format!("ops@{}.example", unique("kaffebaren"));
-    let settings = TenantSettings::from_json(
-        &json!({
-            "tenant_name": "Kaffebaren AB",
-            "channels": [
-                {"channel": {"kind": "webhook", "url": "https://hooks.example.com/tb",
-                             "secret_name": "ops"}, "events": ["migration.*"]},
-                {"channel": {"kind": "email", "to": [ops]},
-                 "events": ["migration.*"], "min_level": "warning"}
-            ]
-        })
-        .to_string(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let settings =
+        TenantSettings::from_json(&settings.to_string()).unwrap_or_else(|e| panic!("{e}"));
     tillbridge_notifications::save_settings(table.as_ref(), &tenant, &settings)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -144,6 +144,35 @@ async fn held_notifications_flush_as_ses_email_and_a_signed_webhook() {
         )),
         clock: clock.clone(),
     };
+    Setup {
+        notifier,
+        clock,
+        poster,
+        ses,
+    }
+}
+
+#[tokio::test]
+async fn held_notifications_flush_as_ses_email_and_a_signed_webhook() {
+    let moto = Moto::shared().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = emulator_config(&moto.endpoint).await;
+    let ops = format!("ops@{}.example", unique("kaffebaren"));
+    let settings = json!({
+        "tenant_name": "Kaffebaren AB",
+        "channels": [
+            {"channel": {"kind": "webhook", "url": "https://hooks.example.com/tb",
+                         "secret_name": "ops"}, "events": ["migration.*"]},
+            {"channel": {"kind": "email", "to": [ops]},
+             "events": ["migration.*"], "min_level": "warning"}
+        ]
+    });
+    // Saturday 13 June 2026, 05:00 in Stockholm: warnings wait for the 10:00 opening.
+    let Setup {
+        notifier,
+        clock,
+        poster,
+        ses,
+    } = setup(&cfg, "2026-06-13T03:00:00Z", "kaffebaren", "ops", settings).await;
 
     let batch = json!({"Records": [record("a", "m1"), record("b", "m2")]});
     let out = notify::handle(&notifier, None, None, batch)
@@ -270,10 +299,6 @@ async fn drain(sqs: &aws_sdk_sqs::Client, url: &str, want: usize) -> Vec<Value> 
 async fn alarms_on_the_sns_topic_page_or_wait_per_the_operators_calendar() {
     let moto = Moto::shared().unwrap_or_else(|e| panic!("{e}"));
     let cfg = emulator_config(&moto.endpoint).await;
-    let table_name = unique("alarms");
-    provision::table(&dynamodb_client(&cfg), &table_name)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
     // The alarm topic, and the notify queue subscribed to it as the template does (raw
     // message delivery off: each SQS body is SNS's notification envelope).
     let sns = aws_sdk_sns::Client::new(&cfg);
@@ -302,58 +327,32 @@ async fn alarms_on_the_sns_topic_page_or_wait_per_the_operators_calendar() {
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
 
-    // Midsommardagen 2026 (Saturday 20 June), 03:00 in Stockholm.
-    let clock = Arc::new(ManualClock::new(
-        Timestamp::parse_rfc3339("2026-06-20T01:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH),
-    ));
-    let table = Arc::new(DynamoTable::new(
-        dynamodb_client(&cfg),
-        table_name,
-        clock.clone(),
-    ));
-    let ses = aws_sdk_sesv2::Client::new(&cfg);
-    let sender_domain = format!("{}.example", unique("tillbridge"));
-    ses.create_email_identity()
-        .email_identity(&sender_domain)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    let secrets = Arc::new(SecretsManagerStore::new(
-        aws_sdk_secretsmanager::Client::new(&cfg),
-        format!("{}/", unique("tb")),
-    ));
-    let operators = TenantId::parse("operations").unwrap_or_else(|e| panic!("{e}"));
-    secrets
-        .put_notification_secret(&operators, "pager", &Secret::new(SECRET))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
     let oncall = format!("oncall@{}.example", unique("ops"));
-    let settings = TenantSettings::from_json(
-        &json!({
-            "tenant_name": "tillbridge operations",
-            "language": "sv",
-            "channels": [
-                {"channel": {"kind": "webhook", "url": "https://pager.example.com/hook",
-                             "secret_name": "pager"}, "events": ["operations.*"],
-                 "min_level": "critical"},
-                {"channel": {"kind": "email", "to": [oncall]}, "events": ["operations.*"]}
-            ]
-        })
-        .to_string(),
+    let settings = json!({
+        "tenant_name": "tillbridge operations",
+        "language": "sv",
+        "channels": [
+            {"channel": {"kind": "webhook", "url": "https://pager.example.com/hook",
+                         "secret_name": "pager"}, "events": ["operations.*"],
+             "min_level": "critical"},
+            {"channel": {"kind": "email", "to": [oncall]}, "events": ["operations.*"]}
+        ]
+    });
+    // Midsommardagen 2026 (Saturday 20 June), 03:00 in Stockholm.
+    let Setup {
+        notifier,
+        clock,
+        poster,
+        ..
+    } = setup(
+        &cfg,
+        "2026-06-20T01:00:00Z",
+        "operations",
+        "pager",
+        settings,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    tillbridge_notifications::save_settings(table.as_ref(), &operators, &settings)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let poster = Arc::new(MemoryPoster::default());
-    let notifier = Notifier {
-        table,
-        blobs: Arc::new(MemoryBlobStore::default()),
-        secrets,
-        poster: poster.clone(),
-        mailer: Arc::new(SesMailer::new(ses, format!("alarms@{sender_domain}"))),
-        clock: clock.clone(),
-    };
+    .await;
+    let operators = TenantId::parse("operations").unwrap_or_else(|e| panic!("{e}"));
 
     // CloudWatch publishes: an SLA breach (critical), the same notification again, and a
     // queue growing old (a warning).
