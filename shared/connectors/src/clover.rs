@@ -410,6 +410,8 @@ impl CloverClient {
                 category,
                 price_minor,
                 currency: price_minor.map(|_| self.currency),
+                // `VARIABLE`: priced at the register, no fixed price.
+                open_price: open.then_some(true),
                 cost_minor: item.cost,
                 is_active: Some(!item.hidden.unwrap_or(false)),
                 unit_of_measure: if per_unit {

@@ -298,6 +298,9 @@ impl ToastClient {
                 category,
                 price_minor,
                 currency: price_minor.map(|_| self.currency),
+                // `OPEN_PRICE`: the server enters the price at the register.
+                open_price: (item.pricing_strategy.as_deref() == Some("OPEN_PRICE"))
+                    .then_some(true),
                 sku: item.sku.clone().filter(|s| !s.is_empty()),
                 barcode: item.plu.clone().filter(|s| !s.is_empty()),
                 image_url: item.image.clone().filter(|s| !s.is_empty()),

@@ -108,6 +108,11 @@ async fn item_groups_are_variants_and_variable_prices_are_open() {
     assert_eq!(v1.stock_by_location[MID], Decimal::new(35, 1));
     let tip = &pulled.items[1].item;
     assert_eq!(tip.price_minor, None, "VARIABLE is an open price");
+    assert_eq!(
+        tip.open_price,
+        Some(true),
+        "present, priced at the register"
+    );
     assert_eq!(tip.quantity_on_hand, None, "stock not tracked");
     let cheese = &pulled.items[2].item;
     assert_eq!(cheese.price_minor, Some(1299));

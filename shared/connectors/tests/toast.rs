@@ -74,6 +74,7 @@ async fn full_pull_reads_the_menu_with_exact_prices_open_prices_and_stock() {
     assert_eq!(pulled.items[1].item.quantity_on_hand, Some(Decimal::ZERO));
     let fish = &pulled.items[2].item;
     assert_eq!(fish.price_minor, None, "open price");
+    assert_eq!(fish.open_price, Some(true));
     assert_eq!(fish.quantity_on_hand, None, "IN_STOCK is untracked");
     let lines: Vec<String> = fake
         .server

@@ -249,3 +249,24 @@ async fn a_zettle_delta_in_another_process_resumes_from_the_stored_event_log_pos
     let after = second.state(&t1(), Provider::Zettle).await.unwrap();
     assert_ne!(after.position, Some(position), "the position moved on");
 }
+
+/// CLI.md: "A variable/open-priced variation is present with no `price_minor`" — Square's
+/// `VARIABLE_PRICING` is priced at the register, not a missing price for the gate to reject.
+#[tokio::test]
+async fn an_open_priced_variation_is_present_without_a_price() {
+    let mut catalog = Catalog::generated(2, 2, at(1));
+    catalog.items[0].variations[1].price = None;
+    let fake = FakeSquare::start("tok", catalog).await.unwrap();
+    let clock = Arc::new(ManualClock::new(at(2)));
+    let f = fetcher(&fake.server.base_url, "tok", clock);
+    let first = f.sync(&t1(), Provider::Square, None).await.unwrap();
+    assert_eq!((first.created, first.rejected), (4, 0), "{first:?}");
+    let open = tillbridge_catalog::get_item_in(f.table.as_ref(), &t1(), "square", "VAR000000-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(open.price_minor, None);
+    assert_eq!(open.open_price, Some(true));
+    let again = f.sync(&t1(), Provider::Square, None).await.unwrap();
+    assert_eq!((again.unchanged, again.rejected), (4, 0), "{again:?}");
+}

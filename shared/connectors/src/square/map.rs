@@ -194,6 +194,8 @@ pub(crate) fn variation(
             category,
             price_minor,
             currency,
+            // Priced at the register (`VARIABLE_PRICING`): present, with no fixed price.
+            open_price: open_price.then_some(true),
             is_active: Some(!item_data.is_archived.unwrap_or(false)),
             updated_at,
             ..CatalogItem::default()
