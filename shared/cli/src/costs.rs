@@ -176,7 +176,7 @@ pub fn run(c: Command) -> Outcome {
 fn price_book(path: Option<&PathBuf>) -> Result<PriceBook, Failure> {
     match path {
         Some(p) => {
-            let text = String::from_utf8(read_input(p, "price map")?)
+            let text = String::from_utf8(crate::read_document(p, "price map")?)
                 .map_err(|_| Failure::usage("price map is not UTF-8"))?;
             Ok(PriceBook::single(
                 PriceTable::from_litellm_json(&text).map_err(|e| Failure::usage(e.to_string()))?,
@@ -209,6 +209,9 @@ fn build_tables(
             break;
         }
         n += 1;
+        if n == 1 && line.starts_with('\u{feff}') {
+            line.drain(..'\u{feff}'.len_utf8());
+        }
         for b in &mut builders {
             b.add_line(n, &line)
                 .map_err(|e| Failure::usage(format!("usage file {e}")))?;
@@ -293,7 +296,7 @@ fn budgets(a: BudgetsArgs) -> Outcome {
     let book = price_book(a.prices.as_ref())?;
     let statuses = match (&a.usage, &a.budgets, &a.state) {
         (Some(usage), Some(file), _) => {
-            let text = String::from_utf8(read_input(file, "budgets file")?)
+            let text = String::from_utf8(crate::read_document(file, "budgets file")?)
                 .map_err(|_| Failure::usage("budgets file is not UTF-8"))?;
             let (budgets, hard) =
                 Budgets::with_hard_limits(&text).map_err(|e| Failure::usage(e.to_string()))?;
@@ -358,7 +361,7 @@ fn budgets(a: BudgetsArgs) -> Outcome {
 fn import(a: ImportArgs) -> Outcome {
     let book = price_book(a.prices.as_ref())?;
     let services: tillbridge_accounting::legacy::ServiceMapping =
-        serde_json::from_slice(&read_input(&a.services, "service mapping")?).map_err(|e| {
+        serde_json::from_slice(&crate::read_document(&a.services, "service mapping")?).map_err(|e| {
             Failure::usage(format!(
                 "service mapping: expected {{\"SERVICE\": {{\"operation\": \"…\", \"feature\": \"…\"}}}}: {e}"
             ))
@@ -482,7 +485,7 @@ fn table(a: TableArgs) -> Outcome {
     let book = price_book(a.prices.as_ref())?;
     let budgets = match &a.budgets {
         Some(p) => {
-            let text = String::from_utf8(read_input(p, "budgets file")?)
+            let text = String::from_utf8(crate::read_document(p, "budgets file")?)
                 .map_err(|_| Failure::usage("budgets file is not UTF-8"))?;
             Budgets::from_json(&text).map_err(|e| Failure::usage(e.to_string()))?
         }

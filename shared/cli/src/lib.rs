@@ -127,7 +127,7 @@ pub fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 };
             }
-            return fail(&Failure::usage(first_line(&e.to_string())));
+            return fail(&Failure::usage(clap_line(&e.to_string())));
         }
     };
     let result = match cli.command {
@@ -158,6 +158,25 @@ fn fail(f: &Failure) -> ExitCode {
     ExitCode::from(f.code)
 }
 
+/// A clap error as one line: its message and what it lists (the missing arguments, the
+/// valid values), without the usage and help hints that follow.
+fn clap_line(text: &str) -> String {
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    if parts.is_empty() {
+        return first_line(text);
+    }
+    parts
+        .join(" ")
+        .trim_start_matches("error:")
+        .trim()
+        .to_owned()
+}
+
 /// clap's messages span lines; the contract is one line.
 fn first_line(text: &str) -> String {
     let line = text
@@ -165,6 +184,37 @@ fn first_line(text: &str) -> String {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("failed");
     line.trim().trim_start_matches("error:").trim().to_owned()
+}
+
+/// A built-in provider named on the command line (`verify`, `normalize`): anything else is a
+/// usage error (exit 2) naming the providers there are.
+pub(crate) fn builtin_provider(name: &str) -> Result<tillbridge_domain::Provider, Failure> {
+    match name.parse::<tillbridge_domain::Provider>() {
+        Ok(p) if p.builtin_name().is_some() => Ok(p),
+        _ => {
+            let known: Vec<&str> = tillbridge_domain::Provider::BUILT_IN
+                .iter()
+                .map(|p| p.as_str())
+                .collect();
+            Err(Failure::usage(format!(
+                "unknown provider {name:?}: the providers are {} (a vendor described by a profile is checked with `tillbridge profile check`)",
+                known.join(", ")
+            )))
+        }
+    }
+}
+
+/// A UTF-8 byte order mark, which editors (Excel, Notepad) put before JSON and CSV text.
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// [`read_input`] for a document (an export, a sample, a price map, a profile): a UTF-8 byte
+/// order mark before it is dropped. Never for webhook bodies, which are used byte for byte.
+pub(crate) fn read_document(path: &PathBuf, what: &str) -> Result<Vec<u8>, Failure> {
+    let mut bytes = read_input(path, what)?;
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+    }
+    Ok(bytes)
 }
 
 /// Reads a file named on the command line; unreadable input is a usage error (exit 2).
@@ -190,4 +240,25 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_errors_become_one_line_naming_what_is_missing() {
+        let text = "error: the following required arguments were not provided:\n  --secret <SECRET>\n  --provider <PROVIDER>\n\nUsage: tillbridge verify --provider <PROVIDER> --secret <SECRET> --body-file <BODY_FILE>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            clap_line(text),
+            "the following required arguments were not provided: --secret <SECRET> --provider <PROVIDER>"
+        );
+        assert_eq!(
+            clap_line(
+                "error: unexpected argument '--nope' found\n\n  tip: to pass '--nope' as a value, use '-- --nope'\n\nUsage: tillbridge demo\n"
+            ),
+            "unexpected argument '--nope' found tip: to pass '--nope' as a value, use '-- --nope'"
+        );
+        assert_eq!(clap_line(""), "failed");
+    }
 }

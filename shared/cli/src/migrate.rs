@@ -146,7 +146,7 @@ async fn open(common: &Common) -> Result<LocalRuntime, Failure> {
 pub fn migrate(a: MigrateArgs) -> Outcome {
     let (file_export, csv) = match &a.export {
         Some(path) => (
-            Some(crate::read_input(path, "export")?),
+            Some(crate::read_document(path, "export")?),
             tillbridge_migration::export::is_csv(&path.to_string_lossy()),
         ),
         None => (None, false),
@@ -381,11 +381,13 @@ async fn approve(
     drive(rt, id).await
 }
 
-/// A refused request exits 1 (judged and rejected), an unknown migration or a failing store
-/// exits 2.
+/// A request the migration's state refuses exits 1 (judged and rejected); a request that is
+/// itself wrong — an unreadable export, a bad source name or reviewer — an unknown migration
+/// or a failing store exits 2 (usage or unreadable input).
 fn refused(e: MigrationError) -> Failure {
     match e {
         MigrationError::Refused(Refusal::NotFound) => Failure::usage("migration not found"),
+        MigrationError::Refused(Refusal::Invalid(m)) => Failure::usage(m),
         MigrationError::Refused(other) => Failure::rejected(other.to_string()),
         other => usage(other),
     }

@@ -27,10 +27,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Outcome {
-    let provider: Provider = a
-        .provider
-        .parse()
-        .map_err(|e| Failure::usage(format!("{e}")))?;
+    let provider: Provider = crate::builtin_provider(&a.provider)?;
     let tenant = TenantId::parse(&a.tenant).map_err(|e| Failure::usage(e.to_string()))?;
     let currency = Currency::parse(&a.currency).map_err(|e| Failure::usage(e.to_string()))?;
     let received_at = match &a.received_at {

@@ -86,7 +86,7 @@ fn from_migration(a: FromMigrationArgs) -> Outcome {
     let name = ProfileName::parse(&a.name).map_err(|e| Failure::usage(format!("--name: {e}")))?;
     let base = match &a.base {
         Some(f) => {
-            let text = String::from_utf8(read_input(f, "base profile")?)
+            let text = String::from_utf8(crate::read_document(f, "base profile")?)
                 .map_err(|_| Failure::usage(format!("{}: not UTF-8", f.display())))?;
             Some(
                 Profile::parse(&text)
@@ -146,7 +146,7 @@ fn from_migration(a: FromMigrationArgs) -> Outcome {
 }
 
 fn check(a: CheckArgs) -> Outcome {
-    let text = read_input(&a.file, "profile file")?;
+    let text = crate::read_document(&a.file, "profile file")?;
     let text = String::from_utf8(text)
         .map_err(|_| Failure::usage(format!("{}: not UTF-8", a.file.display())))?;
     let profile =

@@ -52,7 +52,7 @@ pub struct EvalArgs {
 
 /// Loads a sample file into field profiles (JSON records or CSV).
 fn profiles(path: &std::path::Path) -> Result<Vec<tillbridge_mapping::FieldProfile>, Failure> {
-    let bytes = read_input(&path.to_path_buf(), "sample")?;
+    let bytes = crate::read_document(&path.to_path_buf(), "sample")?;
     let starts_json =
         bytes.trim_ascii_start().starts_with(b"[") || bytes.trim_ascii_start().starts_with(b"{");
     let is_csv = match path

@@ -42,6 +42,9 @@ pub fn run(a: Args) -> Outcome {
             break;
         }
         n += 1;
+        if n == 1 && buf.starts_with(crate::BOM) {
+            buf.drain(..crate::BOM.len());
+        }
         // Invalid UTF-8 is a broken line like any other, not a reason to stop.
         validator.push_line(n, &String::from_utf8_lossy(&buf));
     }

@@ -36,10 +36,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Outcome {
-    let provider: Provider = a
-        .provider
-        .parse()
-        .map_err(|e| Failure::usage(format!("{e}")))?;
+    let provider: Provider = crate::builtin_provider(&a.provider)?;
     let body = read_input(&a.body_file, "body file")?;
     let headers = parse_headers(&a.headers)?;
     let now = a.now.unwrap_or_else(|| {

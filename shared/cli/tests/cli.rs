@@ -781,3 +781,101 @@ fn cafe_period() -> String {
         .take(7)
         .collect()
 }
+
+/// Usage errors (exit 2) name what was wrong in one line: a missing argument, an unknown
+/// provider, an unreadable export; a byte order mark before a JSON document is no error.
+#[test]
+fn usage_errors_name_the_problem_and_a_bom_is_read_past() {
+    let body = temp("body.json", b"{}");
+    let o = bin()
+        .args(["verify", "--provider", "shopify", "--body-file"])
+        .arg(&body)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&o), 2);
+    assert_one_error_line(&o);
+    assert!(stderr(&o).contains("--secret"), "{}", stderr(&o));
+
+    for cmd in [
+        vec![
+            "verify",
+            "--provider",
+            "acme",
+            "--secret",
+            "s",
+            "--body-file",
+        ],
+        vec![
+            "normalize",
+            "--provider",
+            "acme",
+            "--tenant",
+            "t1",
+            "--body-file",
+        ],
+    ] {
+        let o = bin()
+            .args(&cmd)
+            .arg(&body)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(code(&o), 2, "{cmd:?}: {}", stderr(&o));
+        assert_one_error_line(&o);
+        assert!(
+            stderr(&o).contains("unknown provider \"acme\""),
+            "{}",
+            stderr(&o)
+        );
+    }
+
+    let state = temp("x", b"").with_file_name("state");
+    for (name, bytes) in [
+        ("empty.json", &b""[..]),
+        ("junk.json", &b"\x00\x01binary"[..]),
+        ("header-only.csv", &b"id,name,price\n"[..]),
+    ] {
+        let export = temp(name, bytes);
+        let o = bin()
+            .args([
+                "migrate",
+                "--tenant",
+                "demo-cafe",
+                "--source-name",
+                "generic",
+            ])
+            .args(["--approve-all", "--offline", "--export"])
+            .arg(&export)
+            .arg("--state")
+            .arg(&state)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(code(&o), 2, "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains("error: export: "), "{}", stderr(&o));
+    }
+
+    let bom = temp(
+        "bom.json",
+        b"\xEF\xBB\xBF[{\"id\": \"1\", \"name\": \"Latte\", \"price\": \"4.50\"}]",
+    );
+    let o = bin()
+        .args(["suggest", "--offline", "--sample"])
+        .arg(&bom)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = bin()
+        .args([
+            "migrate",
+            "--tenant",
+            "demo-cafe",
+            "--source-name",
+            "generic",
+        ])
+        .args(["--approve-all", "--offline", "--export"])
+        .arg(&bom)
+        .arg("--state")
+        .arg(&state)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
