@@ -123,6 +123,13 @@ fn migrate_to_square_report_then_roll_back_there_leaving_a_merchant_edit_alone()
     let (code, out, err) = run(&state, &tenants, &["rollback", "--migration", &id]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(json(&out)["status"], "rolled_back", "{out}");
+    // CLI.md: the rollback report lists the object left alone under `conflicts`.
+    assert_eq!(
+        json(&out)["conflicts"],
+        serde_json::json!([format!("square:{edited}")]),
+        "{out}"
+    );
+    assert_eq!(json(&out)["rollback"]["destination"]["deleted"], 3, "{out}");
     assert_eq!(
         live(&fake),
         vec![(edited.clone(), "Item 1 (edited)".into())]
@@ -132,6 +139,10 @@ fn migrate_to_square_report_then_roll_back_there_leaving_a_merchant_edit_alone()
     assert!(
         out.contains("at square: 3 deleted, 0 restored, 1 kept (changed there since), 0 failed; verified: yes"),
         "{out}"
+    );
+    assert!(
+        out.contains(", 0 kept (changed since)"),
+        "the local catalog kept nothing: {out}"
     );
 }
 

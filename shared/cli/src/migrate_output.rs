@@ -9,10 +9,17 @@ use crate::migrate::{progress_of, usage};
 
 pub(crate) async fn output(rt: &LocalRuntime, m: &Migration, format: &str) -> Outcome {
     if format == "json" {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&m.view()).map_err(usage)?
-        );
+        let mut view = m.view();
+        // After a rollback: its report, and what it left alone as `conflicts` (CLI.md) —
+        // catalog ids, and `<destination>:<vendor id>` for objects changed at the destination.
+        if let (Some(report), Some(obj)) = (rollback_report(rt, m).await, view.as_object_mut()) {
+            obj.insert("conflicts".into(), serde_json::json!(report.conflicts));
+            obj.insert(
+                "rollback".into(),
+                serde_json::to_value(&report).map_err(usage)?,
+            );
+        }
+        println!("{}", serde_json::to_string_pretty(&view).map_err(usage)?);
         return Ok(());
     }
     let p = &m.progress;
@@ -75,13 +82,19 @@ pub(crate) async fn output(rt: &LocalRuntime, m: &Migration, format: &str) -> Ou
     Ok(())
 }
 
-pub(crate) async fn rollback_line(rt: &LocalRuntime, m: &Migration) -> Option<String> {
+/// The migration's rollback report, once written.
+async fn rollback_report(rt: &LocalRuntime, m: &Migration) -> Option<migration::rollback::Report> {
     let bytes = rt
         .blobs
         .get(m.rollback_report_key.as_deref()?)
         .await
         .ok()??;
-    let r: migration::rollback::Report = serde_json::from_slice(&bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+pub(crate) async fn rollback_line(rt: &LocalRuntime, m: &Migration) -> Option<String> {
+    let r = rollback_report(rt, m).await?;
+    let at_destination = r.destination.as_ref().map_or(0, |d| d.conflicts.len());
     let dest = r.destination.as_ref().map_or_else(String::new, |d| {
         format!(
             "  at {}: {} deleted, {} restored, {} kept (changed there since), {} failed; verified: {}\n",
@@ -97,7 +110,7 @@ pub(crate) async fn rollback_line(rt: &LocalRuntime, m: &Migration) -> Option<St
         "rollback: {} removed, {} restored, {} kept (changed since), {} changed outside the migration; verified: {}\n",
         r.removed,
         r.restored,
-        r.conflicts.len(),
+        r.conflicts.len().saturating_sub(at_destination),
         r.changed_outside.len(),
         if r.verified {
             "yes, catalog matches the snapshot"
