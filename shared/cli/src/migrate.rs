@@ -478,7 +478,8 @@ pub(crate) fn progress_of(m: &Migration) -> (u64, u64) {
     let p = &m.progress;
     match m.status {
         Status::RollingBack | Status::RolledBack => (p.rolled_back, p.created + p.changed),
-        _ => (p.applied, p.items),
+        // As the JSON's `percent`: items held back count as not applied.
+        _ => (p.applied, p.items + p.skipped),
     }
 }
 
