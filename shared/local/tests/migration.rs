@@ -868,6 +868,22 @@ async fn stacked_migrations_undo_in_reverse_order_back_to_the_start() {
     let second = migrate(&h, &records(500)).await;
     assert_ne!(catalog_of(h.table.as_ref()).await, after_first);
 
+    // Not the first while the second stands on it: newest first (CLI.md).
+    let refused = migration::request_rollback(
+        h.table.as_ref(),
+        h.rt.bus.as_ref(),
+        &MigrationId::parse(&first).unwrap(),
+        "ops",
+        at(),
+    )
+    .await;
+    match refused {
+        Err(migration::MigrationError::Refused(migration::Refusal::Conflict(m))) => {
+            assert!(m.contains(&second) && m.contains("newest first"), "{m}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
     // Undo the second: back to what the first left.
     let r = undo(&h, &second).await;
     assert_eq!((r.restored, r.conflicts.len()), (30, 0));

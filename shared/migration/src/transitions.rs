@@ -319,6 +319,12 @@ pub async fn request_rollback(
     by: &str,
     at: Timestamp,
 ) -> Result<Migration, MigrationError> {
+    if let Some(newer) = applied_on_top(table, id).await? {
+        return Err(MigrationError::Refused(Refusal::Conflict(format!(
+            "roll back {} first: it was applied after this migration on the same catalog ({}); stacked migrations roll back newest first",
+            newer.id, newer.source_name
+        ))));
+    }
     act(
         table,
         bus,
@@ -348,6 +354,49 @@ pub async fn request_rollback(
         |m| Some(rollback::request_event(m, by, at)),
     )
     .await
+}
+
+/// A migration of the same tenant and source (the same catalog namespace) whose snapshot was
+/// taken after this one's (or at the same instant, created after it) and whose writes are
+/// still there (applying, or completed, failed after its snapshot or being rolled back having
+/// written something): undoing this one first would undo under it.
+async fn applied_on_top(
+    table: &dyn Table,
+    id: &MigrationId,
+) -> Result<Option<Migration>, MigrationError> {
+    let Some((m, _)) = load(table, id).await? else {
+        return Ok(None);
+    };
+    let Some(snapshot) = m.snapshot.as_ref() else {
+        return Ok(None);
+    };
+    if matches!(m.status, Status::RollingBack | Status::RolledBack) {
+        return Ok(None);
+    }
+    Ok(crate::list(table, &m.tenant_id)
+        .await?
+        .into_iter()
+        .find(|o| {
+            o.id != m.id
+                && o.source_name == m.source_name
+                && (o.status == Status::Applying
+                    || (matches!(
+                        o.status,
+                        Status::Completed | Status::Failed | Status::RollingBack
+                    ) && wrote(o)))
+                // Later snapshot; at the same instant, the later migration (ids are
+                // time-ordered).
+                && o.snapshot.as_ref().is_some_and(|s| {
+                    (s.taken_at, o.id.as_str()) > (snapshot.taken_at, m.id.as_str())
+                })
+        }))
+}
+
+/// Whether a migration's apply wrote anything (a re-run that found everything unchanged
+/// stands on nothing).
+fn wrote(m: &Migration) -> bool {
+    let p = &m.progress;
+    p.created + p.changed + p.destination.written > 0
 }
 
 /// Marks a migration failed with a reason an operator can act on (the stage gave up).
