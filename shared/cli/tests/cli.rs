@@ -879,3 +879,32 @@ fn usage_errors_name_the_problem_and_a_bom_is_read_past() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+/// CLI.md: for CSV, a source path is "the header text as written" — padding included — and
+/// the padded header still finds its target.
+#[test]
+fn suggest_keeps_csv_headers_as_written() {
+    let csv = temp(
+        "padded.csv",
+        b"Item ID, Item Name ,Price(EUR) \nA1,Latte,\"4,50\"\nA2,Mocha,\"5,00\"\n",
+    );
+    let o = bin()
+        .args(["suggest", "--offline", "--sample"])
+        .arg(&csv)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let target = |source: &str| {
+        out.as_array()
+            .and_then(|a| a.iter().find(|e| e["source"] == source))
+            .map(|e| e["target"].clone())
+    };
+    assert_eq!(target(" Item Name "), Some(Value::from("name")), "{out}");
+    assert_eq!(
+        target("Price(EUR) "),
+        Some(Value::from("price_minor")),
+        "{out}"
+    );
+    assert_eq!(target("Item Name"), None, "not trimmed: {out}");
+}

@@ -78,7 +78,8 @@ pub fn read_csv(bytes: &[u8]) -> Result<CsvTable, String> {
     let mut reader = reader(text, delimiter, quote);
     let mut records = reader.records();
     let header: Vec<String> = match records.next() {
-        Some(Ok(r)) => r.iter().map(|c| c.trim().to_owned()).collect(),
+        // As written (CLI.md: a CSV source path is the header text as written).
+        Some(Ok(r)) => r.iter().map(str::to_owned).collect(),
         Some(Err(e)) => return Err(format!("the header does not read: {e} (read as {dialect})")),
         None => return Err(format!("the CSV file is empty (read as {dialect})")),
     };
