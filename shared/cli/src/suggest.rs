@@ -72,7 +72,27 @@ fn profiles(path: &std::path::Path) -> Result<Vec<tillbridge_mapping::FieldProfi
             String::from_utf8(bytes).map_err(|_| Failure::usage("the sample is not UTF-8"))?;
         let value: Value = serde_json::from_str(&text)
             .map_err(|e| Failure::usage(format!("the sample is not valid JSON: {e}")))?;
-        Ok(profile_json(&records(value)?))
+        let records = records(value)?;
+        if let Some((i, other)) = records
+            .iter()
+            .enumerate()
+            .find(|(_, r)| !r.is_object() && !r.is_null())
+        {
+            let kind = match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            };
+            return Err(Failure::usage(format!(
+                "the JSON sample is an array of records (objects); element {i} is {kind}"
+            )));
+        }
+        let profiles = profile_json(&records);
+        if profiles.is_empty() {
+            return Err(Failure::usage("the sample's records have no fields"));
+        }
+        Ok(profiles)
     }
 }
 

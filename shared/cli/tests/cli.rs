@@ -907,4 +907,21 @@ fn suggest_keeps_csv_headers_as_written() {
         "{out}"
     );
     assert_eq!(target("Item Name"), None, "not trimmed: {out}");
+
+    // Not an array of records: a usage error naming why.
+    for (bytes, why) in [
+        (&b"[1, 2, \"x\"]"[..], "element 0 is a number"),
+        (&b"{}"[..], "no fields"),
+        (&b"[]"[..], "no fields"),
+    ] {
+        let sample = temp("not-records.json", bytes);
+        let o = bin()
+            .args(["suggest", "--offline", "--sample"])
+            .arg(&sample)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert_one_error_line(&o);
+        assert!(stderr(&o).contains(why), "{}", stderr(&o));
+    }
 }
