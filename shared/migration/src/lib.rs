@@ -58,7 +58,8 @@ pub mod validation;
 
 pub use error::{MigrationError, Refusal};
 pub use record::{
-    DestinationProgress, Migration, Progress, Status, Transition, ValidationSummary, list, load,
+    DestinationProgress, Migration, Progress, Status, Transition, ValidationSummary, list,
+    list_page, load,
 };
 pub use stage::{handle, handle_with, suggest};
 pub use start::{ExportSource, StartRequest, start};

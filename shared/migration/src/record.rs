@@ -278,6 +278,44 @@ pub async fn list(table: &dyn Table, tenant: &TenantId) -> Result<Vec<Migration>
     Ok(out)
 }
 
+/// One page of a tenant's migrations, newest first (by id: migration ids are UUIDv7): at
+/// most `limit` after the id `after`, and the id to continue after (None on the last page).
+///
+/// # Errors
+/// The table failed, or a stored record does not parse.
+pub async fn list_page(
+    table: &dyn Table,
+    tenant: &TenantId,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<Migration>, Option<String>), MigrationError> {
+    // The index holds keys only: read it whole, load only the page's records.
+    let mut ids: Vec<String> = query_all(table, &keys::index_pk(tenant), "")
+        .await?
+        .into_iter()
+        .map(|i| i.sk)
+        .collect();
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    let start = after.map_or(0, |a| ids.partition_point(|id| id.as_str() >= a));
+    let mut out = Vec::new();
+    let mut last = None;
+    let mut rest = ids.iter().skip(start);
+    for sk in rest.by_ref() {
+        let Ok(id) = MigrationId::parse(sk) else {
+            continue;
+        };
+        if let Some((m, _)) = load(table, &id).await? {
+            out.push(m);
+        }
+        last = Some(sk.clone());
+        if out.len() == limit.max(1) {
+            break;
+        }
+    }
+    let next = if rest.next().is_some() { last } else { None };
+    Ok((out, next))
+}
+
 /// The record's write, if it is still at `version`.
 pub(crate) fn state_write(m: &Migration, version: u64) -> Result<TxWrite, MigrationError> {
     Ok(TxWrite::Put {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tillbridge_domain::{TenantId, Timestamp};
 pub use tillbridge_mapping::Conversion;
-use tillbridge_mapping::{Band, MappedField, Suggestion};
+use tillbridge_mapping::{Band, FieldProfile, MappedField, Suggestion};
 use tillbridge_ports::PortError;
 use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 
@@ -31,6 +31,38 @@ pub struct FieldDecision {
     pub conversion: Option<Conversion>,
     /// "suggestion" or the reviewer who overrode it.
     pub decided_by: String,
+    /// Up to [`SAMPLES_KEPT`] distinct values of the field as the export had them, for
+    /// reviewers: customer PII masked (emails, phone and card numbers), each cut to 40
+    /// characters; none for a field that describes a person (`pii`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<String>,
+    /// The field describes a person (its path names a customer, an email, a phone, an
+    /// address, …): its values are personal data and no sample is kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pii: bool,
+}
+
+/// Distinct sample values kept per field with its decision.
+pub const SAMPLES_KEPT: usize = 3;
+
+/// The samples kept for reviewers of a field: up to [`SAMPLES_KEPT`] distinct values with
+/// customer PII masked (the same masking as the model prompt's, `tillbridge_mapping::llm::mask`),
+/// and whether the field describes a person — then no value is kept at all.
+pub fn review_samples(profile: &FieldProfile) -> (Vec<String>, bool) {
+    if tillbridge_mapping::llm::mask(&profile.path, "x") == "<redacted>" {
+        return (Vec::new(), true);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for v in &profile.samples {
+        let m = tillbridge_mapping::llm::mask(&profile.path, v);
+        if !m.trim().is_empty() && !out.contains(&m) {
+            out.push(m);
+        }
+        if out.len() == SAMPLES_KEPT {
+            break;
+        }
+    }
+    (out, false)
 }
 
 /// One entry of a migration's review audit trail (stored with `kind` as its tag).
@@ -112,7 +144,8 @@ pub async fn record_model_call(
     }
 }
 
-/// Stores the suggestions of one run (replacing earlier, unreviewed ones) and its audit entry.
+/// Stores the suggestions of one run (replacing earlier, unreviewed ones) with each field's
+/// review samples (from its profile, [`review_samples`]) and the run's audit entry.
 ///
 /// # Errors
 ///
@@ -123,9 +156,15 @@ pub async fn store_suggestions(
     migration: &str,
     agent: &str,
     suggestions: &[Suggestion],
+    profiles: &[FieldProfile],
     at: Timestamp,
 ) -> Result<(), MigrationError> {
     for s in suggestions {
+        let (samples, pii) = profiles
+            .iter()
+            .find(|p| p.path == s.source)
+            .map(review_samples)
+            .unwrap_or_default();
         let decision = FieldDecision {
             source: s.source.clone(),
             target: s.target.map(str::to_owned),
@@ -134,6 +173,8 @@ pub async fn store_suggestions(
             reason: s.reason.clone(),
             conversion: s.conversion,
             decided_by: "suggestion".into(),
+            samples,
+            pii,
         };
         table
             .put(
@@ -381,16 +422,94 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn decisions_keep_a_few_samples_with_pii_masked_and_overrides_keep_them() {
+        let at = Timestamp::UNIX_EPOCH;
+        let table = MemoryTable::new(Arc::new(ManualClock::new(at)));
+        let tenant = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+        let records: Vec<serde_json::Value> = serde_json::from_str(
+            r#"[{"title":"Latte","note":"call +46 70 123 45 67","customer_email":"ana@example.com","price":"4.50"},
+                {"title":"Mocha","note":"ok","customer_email":"bo@example.com","price":"5.00"},
+                {"title":"Latte","note":"mail ana@example.com","customer_email":"cy@example.com","price":"5.50"},
+                {"title":"Chai","note":"x","customer_email":"di@example.com","price":"6.00"},
+                {"title":"A very long product title that goes on and on past forty characters","note":"y","customer_email":"ed@example.com","price":"7.00"}]"#,
+        )
+        .unwrap_or_default();
+        let profiles = profile_json(&records);
+        let suggestions = suggest(&profiles);
+        store_suggestions(
+            &table,
+            &tenant,
+            "m1",
+            "offline-tiers",
+            &suggestions,
+            &profiles,
+            at,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ds = decisions(&table, &tenant, "m1").await.unwrap_or_default();
+        let by = |name: &str| {
+            ds.iter()
+                .find(|d| d.source == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("{name}: {ds:?}"))
+        };
+        assert_eq!(
+            by("title").samples,
+            ["Latte", "Mocha", "Chai"],
+            "distinct, at most 3"
+        );
+        assert!(!by("title").pii);
+        let email = by("customer_email");
+        assert!(email.pii && email.samples.is_empty(), "{email:?}");
+        let note = by("note");
+        assert!(
+            note.samples
+                .iter()
+                .all(|s| !s.contains("70 123") && !s.contains("ana@")),
+            "{note:?}"
+        );
+        assert!(
+            note.samples.iter().any(|s| s.contains("<phone>")),
+            "{note:?}"
+        );
+        let json = serde_json::to_string(&ds).unwrap_or_default();
+        assert!(!json.contains("example.com"), "{json}");
+        assert!(
+            ds.iter()
+                .all(|d| d.samples.iter().all(|s| s.chars().count() <= 41))
+        );
+        let done = override_field(
+            &table,
+            &tenant,
+            "m1",
+            &o("note", None, "notes are not migrated", "ana@ops"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(done.samples, note.samples, "an override keeps the samples");
+    }
+
+    #[tokio::test]
     async fn overrides_are_audited_and_validated() {
         let at = Timestamp::UNIX_EPOCH;
         let table = MemoryTable::new(Arc::new(ManualClock::new(at)));
         let tenant = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
         let records: Vec<serde_json::Value> =
             serde_json::from_str(r#"[{"id":"a1","title":"Latte","price":"4.50","kitchenName":"LAT"},{"id":"a2","title":"Mocha","price":"5.00","kitchenName":"MOC"}]"#).unwrap_or_default();
-        let suggestions = suggest(&profile_json(&records));
-        store_suggestions(&table, &tenant, "m1", "offline-tiers", &suggestions, at)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let profiles = profile_json(&records);
+        let suggestions = suggest(&profiles);
+        store_suggestions(
+            &table,
+            &tenant,
+            "m1",
+            "offline-tiers",
+            &suggestions,
+            &profiles,
+            at,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             decisions(&table, &tenant, "m1")
                 .await

@@ -121,6 +121,7 @@ pub async fn suggest_for_migration(
             "offline-tiers+llm"
         },
         &suggestions,
+        &fields,
         event.received_at,
     )
     .await?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tillbridge_domain::{CorrelationId, DeliveryId, Provider, TenantId};
+use tillbridge_domain::{CorrelationId, Provider, TenantId};
 use tillbridge_ports::table::{Condition, Item, Table};
 use tillbridge_ports::{BlobStore, Clock, Queue, TenantDirectory};
 use tillbridge_webhooks::{Handshake, Headers, Precheck, precheck};
@@ -165,7 +165,8 @@ impl Ingress {
             }
         }
 
-        let Ok(delivery_id) = DeliveryId::from_uuid_text(&uuid::Uuid::now_v7().to_string()) else {
+        // A UUIDv7 of the receipt time: the delivery log's key sorts by it (crate::deliveries).
+        let Ok(delivery_id) = crate::deliveries::mint_id(now) else {
             return IngressResponse::error(500, "internal: delivery id");
         };
         let correlation_id = req
@@ -202,13 +203,14 @@ impl Ingress {
         // of a group-committing store. Best effort: only the enqueue decides the answer (a
         // refused enqueue may leave a lone `received` step; the vendor's retry is a new
         // delivery).
-        let step = crate::trail::record(
+        // The receipt is the delivery log's index item and the story's first step (one write).
+        let detail = json!({ "provider": provider, "bytes": req.body.len(), "correlation_id": correlation_id });
+        let step = crate::deliveries::record_receipt(
             self.table.as_ref(),
             &tenant_id,
             &delivery_id,
             now,
-            "received",
-            json!({ "provider": provider, "bytes": req.body.len(), "correlation_id": correlation_id }),
+            detail.as_object().cloned().unwrap_or_default(),
         );
         let (sent, step) = tokio::join!(self.queue.send(&text), step);
         if let Err(e) = sent {

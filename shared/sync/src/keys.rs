@@ -6,6 +6,9 @@
 //!   deliveries (TTL 30 days)
 //! - `trail#<tenant>#<delivery id>` → `<nanos, 20 digits>#<step>`: a delivery's story (TTL 7
 //!   days)
+//! - `deliveries#<tenant>#<YYYY-MM-DDTHH>#<shard>` → `<delivery id>`: the delivery log, one
+//!   receipt per delivery, also the story's `received` step (TTL 7 days; built in
+//!   [`crate::deliveries`])
 //! - `stats-hourly#<tenant>` → `<YYYY-MM-DDTHH>#webhooks`: the same counters per hour (the
 //!   catalog context keeps `<hour>#catalog` beside them)
 //! - `handshake#<tenant>` → `<provider>`: vendor setup requests (Clover verification code)

@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod deliveries;
 mod error;
 pub mod inbound;
 pub mod ingress;

@@ -70,6 +70,30 @@ pub async fn list(
         .collect()
 }
 
+/// One page of a tenant's quarantine, oldest first: at most `limit` records after the sort
+/// key `after`, and the sort key to continue after (None on the last page).
+///
+/// # Errors
+/// The table failed, or a record is corrupt.
+pub async fn page(
+    table: &dyn Table,
+    tenant: &TenantId,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<QuarantineRecord>, Option<String>), SyncError> {
+    let page = table
+        .query(&keys::quarantine_pk(tenant), "", after, limit.max(1))
+        .await?;
+    let records = page
+        .items
+        .iter()
+        .map(|i| i.doc().map_err(SyncError::from))
+        .collect::<Result<Vec<QuarantineRecord>, _>>()?;
+    // A full page may be the last one: only say "more" when the table does.
+    let next = page.next.and(page.items.last().map(|i| i.sk.clone()));
+    Ok((records, next))
+}
+
 /// One quarantined delivery by our delivery id, with its stored raw body (None when there is
 /// no such delivery; the body is empty once its blob expired).
 ///

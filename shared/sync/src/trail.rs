@@ -43,11 +43,30 @@ pub async fn record(
     Ok(())
 }
 
-/// A delivery's steps, oldest first (empty when unknown or expired).
+/// A delivery's steps, oldest first (empty when unknown or expired): its receipt (the
+/// delivery log's index item, [`crate::deliveries`]), then the steps recorded here.
 ///
 /// # Errors
 /// The table failed.
 pub async fn history(
+    table: &dyn Table,
+    tenant: &TenantId,
+    delivery_id: &DeliveryId,
+) -> Result<Vec<Map<String, Value>>, PortError> {
+    let mut steps: Vec<Map<String, Value>> = crate::deliveries::receipt(table, tenant, delivery_id)
+        .await?
+        .into_iter()
+        .collect();
+    steps.extend(recorded(table, tenant, delivery_id).await?);
+    Ok(steps)
+}
+
+/// The steps recorded after the receipt (everything of [`history`] but its first step, for
+/// a caller that read the receipt already), oldest first.
+///
+/// # Errors
+/// The table failed.
+pub async fn recorded(
     table: &dyn Table,
     tenant: &TenantId,
     delivery_id: &DeliveryId,
