@@ -493,6 +493,327 @@ fn the_cost_dashboard_totals_equal_the_apis_in_the_browser() {
     shot(&tab, "tenant-costs");
 }
 
+/// t1 with two providers, so the delivery log's provider filter has something to leave out.
+const TWO_PROVIDERS: &str = r#"{"tenants":[
+ {"tenant_id":"t1","currency":"USD","providers":{"shopify":{"secret":"shp-secret"},"square":{"secret":"sq-secret"}}}]}"#;
+
+fn rows_shown(tab: &Tab) -> Vec<(String, String, String)> {
+    let v = eval(
+        tab,
+        "JSON.stringify([...document.querySelectorAll('#deliveries tbody tr[data-outcome]')]\
+         .map(r => [r.querySelector('a').textContent, r.dataset.provider, r.dataset.outcome]))",
+    );
+    serde_json::from_str(v.as_str().unwrap_or("[]")).unwrap_or_default()
+}
+
+#[test]
+fn the_delivery_log_filters_by_provider_and_outcome_and_opens_a_story_in_the_browser() {
+    let Some(browser) = browser(1280, 900) else {
+        return;
+    };
+    let s = Server::start_with_tenants(temp_state("console-log"), TWO_PROVIDERS, &[], &[]);
+    let sent = [
+        (
+            "good-1",
+            product(1, 11, "1.00", "2026-03-01T10:00:00Z"),
+            "shp-secret",
+        ),
+        (
+            "good-2",
+            product(2, 22, "2.00", "2026-03-01T10:00:00Z"),
+            "shp-secret",
+        ),
+        (
+            "forged-1",
+            product(3, 33, "3.00", "2026-03-01T10:00:00Z"),
+            "wrong-secret",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (webhook, body, secret) in &sent {
+        let (status, answer) = post_shopify(&s.addr, "t1", webhook, body, secret);
+        assert_eq!(status, 202, "{answer}");
+        ids.push(json(&answer)["delivery_id"].as_str().unwrap().to_owned());
+    }
+    let settled = |s: &Server, n: usize| {
+        let log = json(&s.get("/v1/tenants/t1/deliveries").1);
+        log["deliveries"].as_array().is_some_and(|rows| {
+            rows.len() == n
+                && rows
+                    .iter()
+                    .all(|r| !matches!(r["outcome"].as_str(), Some("received" | "published")))
+        })
+    };
+    s.eventually("three deliveries settled", WAIT, |s| settled(s, 3));
+    // An older version of product 1 (stale) and good-2 again (a duplicate), after the first
+    // ones settled so the outcomes do not race.
+    for (webhook, body) in [
+        ("old-1", product(1, 11, "0.50", "2026-03-01T09:00:00Z")),
+        ("good-2", product(2, 22, "2.00", "2026-03-01T10:00:00Z")),
+    ] {
+        let (status, answer) = post_shopify(&s.addr, "t1", webhook, &body, "shp-secret");
+        assert_eq!(status, 202, "{answer}");
+        ids.push(json(&answer)["delivery_id"].as_str().unwrap().to_owned());
+    }
+    s.eventually("five deliveries settled", WAIT, |s| settled(s, 5));
+
+    // The JSON route: oldest first, the outcome of each, the filters, the cursor.
+    let log = json(&s.get("/v1/tenants/t1/deliveries").1);
+    let outcomes: Vec<&str> = log["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["applied", "applied", "quarantined", "stale", "duplicate"],
+        "{log}"
+    );
+    let listed: Vec<&str> = log["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["delivery_id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(listed, ids, "oldest first");
+    let count = |q: &str| {
+        json(&s.get(&format!("/v1/tenants/t1/deliveries?{q}")).1)["deliveries"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert_eq!(count("provider=square"), 0);
+    assert_eq!(count("provider=shopify&outcome=applied"), 2);
+    assert_eq!(count("outcome=quarantined"), 1);
+    assert_eq!(count("outcome=bogus"), 0, "a 400 has no rows");
+    assert_eq!(s.get("/v1/tenants/t1/deliveries?outcome=bogus").0, 400);
+    assert_eq!(s.get("/v1/tenants/t1/deliveries?cursor=%3Cx%3E").0, 400);
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = json(
+            &s.get(&format!("/v1/tenants/t1/deliveries?limit=2{cursor}"))
+                .1,
+        );
+        for r in page["deliveries"].as_array().unwrap() {
+            paged.push(r["delivery_id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+        assert!(paged.len() <= 5, "{paged:?}");
+    }
+    assert_eq!(paged, ids, "pages of two: every delivery once, in order");
+
+    // The page: filtered by provider and outcome.
+    let tab = browser.new_tab().unwrap();
+    open(
+        &tab,
+        &s,
+        "/console/tenants/t1/deliveries?provider=shopify&outcome=quarantined",
+    );
+    assert_eq!(
+        rows_shown(&tab),
+        [(
+            ids[2].clone(),
+            "shopify".to_owned(),
+            "quarantined".to_owned()
+        )],
+        "{}",
+        page_text(&tab)
+    );
+    assert!(
+        page_text(&tab).contains("signature rejected"),
+        "{}",
+        page_text(&tab)
+    );
+    shot(&tab, "delivery-log-quarantined");
+    // Through the form: square has none.
+    eval(
+        &tab,
+        "document.getElementById('f-provider').value = 'square'; \
+         document.getElementById('f-outcome').value = 'all'; true",
+    );
+    click(&tab, "form[aria-label=Filters] button[type=submit]");
+    assert!(
+        tab.get_url().contains("provider=square"),
+        "{}",
+        tab.get_url()
+    );
+    assert!(rows_shown(&tab).is_empty(), "{}", page_text(&tab));
+    // Every shopify delivery, two a page.
+    open(
+        &tab,
+        &s,
+        "/console/tenants/t1/deliveries?provider=shopify&limit=2",
+    );
+    let first = rows_shown(&tab);
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].0, ids[0]);
+    shot(&tab, "delivery-log");
+    click(&tab, "a[data-next]");
+    let second = rows_shown(&tab);
+    assert_eq!(
+        second.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        ids[2..4].to_vec(),
+        "{}",
+        page_text(&tab)
+    );
+    // The applied ones, and the first one's story.
+    open(&tab, &s, "/console/tenants/t1/deliveries?outcome=applied");
+    let applied = rows_shown(&tab);
+    assert_eq!(
+        applied.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        ids[..2].to_vec()
+    );
+    click(
+        &tab,
+        &format!("#deliveries a[href$='/deliveries/{}']", ids[0]),
+    );
+    let story = page_text(&tab);
+    assert!(tab.get_url().ends_with(&ids[0]), "{}", tab.get_url());
+    for expected in ["received", "published", "applied", "good-1"] {
+        assert!(story.contains(expected), "{expected}: {story}");
+    }
+}
+
+#[test]
+fn the_stats_page_shows_the_numbers_of_the_json_route_in_the_browser() {
+    let Some(browser) = browser(1280, 700) else {
+        return;
+    };
+    let s = Server::start_with_tenants(temp_state("console-stats"), TWO_PROVIDERS, &[], &[]);
+    for (webhook, secret) in [("a", "shp-secret"), ("b", "shp-secret"), ("c", "nope")] {
+        let (status, _) = post_shopify(
+            &s.addr,
+            "t1",
+            webhook,
+            &product(
+                5,
+                55,
+                "1.00",
+                &format!("2026-03-01T10:00:0{}Z", webhook.len()),
+            ),
+            secret,
+        );
+        assert_eq!(status, 202);
+    }
+    s.eventually("three deliveries counted", WAIT, |s| {
+        let st = json(&s.get("/v1/tenants/t1/stats/providers?window=1h").1);
+        st["providers"]
+            .as_array()
+            .and_then(|p| p.iter().find(|r| r["provider"] == "shopify"))
+            .is_some_and(|r| r["received"] == 3)
+    });
+    let api = json(&s.get("/v1/tenants/t1/stats/providers?window=1h").1);
+    let shopify = api["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["provider"] == "shopify")
+        .unwrap()
+        .clone();
+    assert_eq!(shopify["quarantined"], 1);
+    assert_eq!(shopify["success_percent"], "66.67");
+    assert_eq!(shopify["sla_target_percent"], "98.5");
+    assert_eq!(shopify["sla_met"], false);
+    let tab = browser.new_tab().unwrap();
+    open(&tab, &s, "/console/tenants/t1/stats?window=1h");
+    for row in api["providers"].as_array().unwrap() {
+        let p = row["provider"].as_str().unwrap();
+        for col in [
+            "received",
+            "published",
+            "duplicates",
+            "unhandled",
+            "quarantined",
+            "applied",
+            "stale",
+            "rejected",
+        ] {
+            let shown = eval(
+                &tab,
+                &format!(
+                    "document.querySelector('tr[data-provider={p}] td[data-col={col}]').textContent"
+                ),
+            );
+            assert_eq!(shown, serde_json::json!(row[col].to_string()), "{p} {col}");
+        }
+        for col in ["success_percent", "sla_target_percent"] {
+            let shown = eval(
+                &tab,
+                &format!(
+                    "document.querySelector('tr[data-provider={p}] td[data-col={col}]').textContent"
+                ),
+            );
+            let want = row[col]
+                .as_str()
+                .map_or_else(|| "—".to_owned(), |v| format!("{v} %"));
+            assert_eq!(shown, serde_json::json!(want), "{p} {col}");
+        }
+    }
+    assert!(page_text(&tab).contains("missed"), "{}", page_text(&tab));
+    shot(&tab, "provider-stats");
+}
+
+#[test]
+fn the_review_shows_sample_values_with_personal_data_masked_in_the_browser() {
+    let Some(browser) = browser(1280, 1000) else {
+        return;
+    };
+    let s = Server::start(temp_state("console-samples"));
+    let csv = "Item ID,Item Name,Price,Customer Email,Notes\n\
+               A1,Latte,4.50,ana@example.com,call +46 70 123 45 67\n\
+               A2,Mocha,5.00,bo@example.com,ok\n\
+               A3,Chai,5.50,cy@example.com,mail ana@example.com\n\
+               A4,Flat white,6.00,di@example.com,ok\n";
+    let (status, body) = s.request(
+        "POST",
+        "/v1/migrations?tenant_id=t1&source_name=lightspeed",
+        &[("content-type", "text/csv".to_owned())],
+        csv.as_bytes(),
+    );
+    assert_eq!(status, 202, "{body}");
+    let id = json(&body)["id"].as_str().unwrap().to_owned();
+    s.eventually("mapping review", WAIT, |s| {
+        json(&s.get(&format!("/v1/migrations/{id}")).1)["status"] == "mapping_review"
+    });
+    // The JSON review route carries the samples; never an address or phone number.
+    let (_, maps) = s.get(&format!("/v1/migrations/{id}/mappings"));
+    assert!(
+        !maps.contains("example.com") && !maps.contains("70 123"),
+        "{maps}"
+    );
+    let maps = json(&maps);
+    let field = |name: &str| {
+        maps["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["source"] == name)
+            .unwrap_or_else(|| panic!("{name}: {maps}"))
+            .clone()
+    };
+    assert_eq!(
+        field("Item Name")["samples"],
+        serde_json::json!(["Latte", "Mocha", "Chai"])
+    );
+    assert_eq!(field("Customer Email")["pii"], true);
+    assert!(field("Customer Email")["samples"].is_null());
+    let tab = browser.new_tab().unwrap();
+    open(&tab, &s, &format!("/console/migrations/{id}"));
+    let text = page_text(&tab);
+    assert!(text.contains("Samples: Latte, Mocha, Chai"), "{text}");
+    assert!(text.contains("Samples not shown: personal data"), "{text}");
+    assert!(text.contains("<phone>"), "{text}");
+    assert!(
+        !text.contains("example.com") && !text.contains("70 123"),
+        "{text}"
+    );
+    shot(&tab, "migration-review-samples");
+}
+
 /// Hostile strings in an export (a column name, an item name) and in a notice are shown as text, never markup.
 #[test]
 fn hostile_strings_in_an_export_never_become_markup() {

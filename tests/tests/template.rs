@@ -328,3 +328,29 @@ fn the_notify_rule_routes_every_notifiable_event_and_nothing_else() {
     got.sort_unstable();
     assert_eq!(got, expected);
 }
+
+/// The console's SLA targets per provider (`tillbridge_api::deliveries::SLA_TARGETS`) are the
+/// defaults of the template's `<Provider>SlaPercent` parameters that the SLA alarms use.
+#[test]
+fn the_consoles_sla_targets_are_the_alarms_defaults() {
+    let t = template();
+    for (provider, target) in tillbridge_api::deliveries::SLA_TARGETS {
+        let mut name = provider.to_owned();
+        name[..1].make_ascii_uppercase();
+        let param = format!("\n  {name}SlaPercent:\n");
+        let at = t
+            .find(&param)
+            .unwrap_or_else(|| panic!("no {name}SlaPercent parameter"));
+        let default = t[at + param.len()..]
+            .lines()
+            .take(3)
+            .find_map(|l| l.trim().strip_prefix("Default: "))
+            .unwrap_or_else(|| panic!("{name}SlaPercent has no default"));
+        assert_eq!(default, target, "{provider}");
+    }
+    assert_eq!(
+        t.matches("SlaPercent:\n").count(),
+        tillbridge_api::deliveries::SLA_TARGETS.len(),
+        "every SLA parameter has a console target"
+    );
+}

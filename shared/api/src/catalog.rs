@@ -113,12 +113,49 @@ pub(crate) async fn get_order(api: &Api, tenant: &str, id: &str) -> Response {
 }
 
 /// `GET /v1/tenants/{tenant}/quarantine`: quarantined deliveries, oldest first.
-pub(crate) async fn list_quarantine(api: &Api, tenant: &str) -> Response {
+pub(crate) async fn list_quarantine(api: &Api, req: &Request<'_>, tenant: &str) -> Response {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let tenant = match known_tenant(api, tenant).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    listed(quarantine::list(api.table.as_ref(), &tenant).await)
+    if req.param("limit").is_none() && req.param("cursor").is_none() {
+        return listed(quarantine::list(api.table.as_ref(), &tenant).await);
+    }
+    let limit = match req.param("limit").map(str::parse::<usize>) {
+        None => 100,
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+        Some(_) => return Response::error(400, "limit is a number from 1 to 1000"),
+    };
+    let after = match req.param("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => match b64
+            .decode(c)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .filter(|a| a.len() <= 200)
+        {
+            Some(a) => Some(a),
+            None => return Response::error(400, "cursor is not one this route gave"),
+        },
+    };
+    match quarantine::page(api.table.as_ref(), &tenant, after.as_deref(), limit).await {
+        Ok((records, next)) => {
+            let mut r = Response::json(200, &json!(records));
+            if let Some(next) = next {
+                r.headers.push((
+                    "link",
+                    format!(
+                        "</v1/tenants/{tenant}/quarantine?limit={limit}&cursor={}>; rel=\"next\"",
+                        b64.encode(next)
+                    ),
+                ));
+            }
+            r
+        }
+        Err(e) => Response::failure(&e),
+    }
 }
 
 /// `GET /v1/tenants/{tenant}/quarantine/{id}`: the record and the stored request body

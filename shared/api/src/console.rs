@@ -66,7 +66,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// Percent-encodes a path segment or query value.
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -403,8 +403,9 @@ pub(crate) async fn route(api: &Api, req: &Request<'_>) -> Response {
                 enc(t),
                 enc(id)
             )),
-            _ => see_other(format!("{PREFIX}/tenants/{}/quarantine", enc(t))),
+            _ => delivery_log(api, req, t).await,
         },
+        ("GET", ["tenants", t, "stats"]) => provider_stats(api, req, t).await,
         ("GET", ["tenants", t, "deliveries", id]) => delivery(api, req, t, id).await,
         ("GET", ["migrations", id]) => migration(api, req, id).await,
         ("GET", ["migrations", id, "mapping.csv"]) => export(api, req, id, false).await,
@@ -439,7 +440,9 @@ async fn tenants(api: &Api, req: &Request<'_>) -> Response {
             out,
             "<tr><td><a href=\"{PREFIX}/tenants/{e}\">{h}</a></td><td>{cur}</td><td>{prov}</td>{budget}\
 <td><a href=\"{PREFIX}/tenants/{e}/migrations\">Migrations</a> · \
-<a href=\"{PREFIX}/tenants/{e}/quarantine\">Deliveries &amp; quarantine</a></td></tr>",
+<a href=\"{PREFIX}/tenants/{e}/deliveries\">Delivery log</a> · \
+<a href=\"{PREFIX}/tenants/{e}/quarantine\">Quarantine</a> · \
+<a href=\"{PREFIX}/tenants/{e}/stats\">Stats &amp; SLA</a></td></tr>",
             e = enc(id),
             h = esc(id),
             cur = esc(s(t, "currency")),
@@ -460,7 +463,9 @@ async fn tenant(api: &Api, req: &Request<'_>, t: &str) -> Response {
     let _ = write!(
         out,
         "<p><a href=\"{PREFIX}/tenants/{e}/migrations\">Migrations</a> · \
-<a href=\"{PREFIX}/tenants/{e}/quarantine\">Deliveries &amp; quarantine</a> · \
+<a href=\"{PREFIX}/tenants/{e}/deliveries\">Delivery log</a> · \
+<a href=\"{PREFIX}/tenants/{e}/quarantine\">Quarantine</a> · \
+<a href=\"{PREFIX}/tenants/{e}/stats\">Stats &amp; SLA</a> · \
 <a href=\"{PREFIX}/costs\">Costs</a></p>",
         e = enc(t)
     );
@@ -584,8 +589,60 @@ fn bars(v: &Value, group: &str) -> String {
     out
 }
 
+/// Rows per page of the console's long lists.
+const PAGE: &str = "25";
+
+/// The page query of a long list: `limit` and the `cursor` the page was asked with.
+fn paged(req: &Request<'_>, mut query: Vec<(String, String)>) -> Vec<(String, String)> {
+    query.push((
+        "limit".into(),
+        req.param("limit").unwrap_or(PAGE).to_owned(),
+    ));
+    if let Some(c) = req.param("cursor").filter(|c| !c.is_empty()) {
+        query.push(("cursor".into(), c.to_owned()));
+    }
+    query
+}
+
+/// The `cursor` of a JSON route's `Link: <…>; rel="next"` header, as it was encoded there.
+fn next_cursor(a: &Answer) -> Option<String> {
+    let link = a.raw.headers.iter().find(|(k, _)| *k == "link")?.1.as_str();
+    let at = link.find("cursor=")? + "cursor=".len();
+    let rest = &link[at..];
+    let end = rest.find(['&', '>']).unwrap_or(rest.len());
+    Some(rest[..end].to_owned()).filter(|c| !c.is_empty())
+}
+
+/// "Next page" (and "First page" when not on it) links of a long list: `base` is the page's
+/// address with its filters (already encoded), `cursor` the encoded cursor of the next page.
+fn pager(req: &Request<'_>, base: &str, cursor: Option<&str>) -> String {
+    let sep = if base.contains('?') { "&" } else { "?" };
+    let mut out = String::from("<nav class=\"pager\" aria-label=\"Pages\">");
+    if req.param("cursor").is_some_and(|c| !c.is_empty()) {
+        let _ = write!(out, "<a href=\"{}\">First page</a> ", esc(base));
+    }
+    match cursor {
+        Some(c) => {
+            let _ = write!(
+                out,
+                "<a rel=\"next\" data-next href=\"{}\">Next page</a>",
+                esc(&format!("{base}{sep}cursor={c}"))
+            );
+        }
+        None => out.push_str("<span class=\"muted\">Last page</span>"),
+    }
+    out.push_str("</nav>");
+    out
+}
+
 async fn migrations(api: &Api, req: &Request<'_>, t: &str) -> Response {
-    let a = get(api, req, "/v1/migrations", &q(&[("tenant_id", t)])).await;
+    let a = get(
+        api,
+        req,
+        "/v1/migrations",
+        &paged(req, q(&[("tenant_id", t)])),
+    )
+    .await;
     if !a.ok() {
         return refused(a.status, &a.json, PREFIX);
     }
@@ -605,9 +662,15 @@ async fn migrations(api: &Api, req: &Request<'_>, t: &str) -> Response {
             at = esc(&text(&m["created_at"])),
         );
     }
+    out.push_str("</tbody></table></div>");
+    out.push_str(&pager(
+        req,
+        &format!("{PREFIX}/tenants/{}/migrations", enc(t)),
+        next_cursor(&a).as_deref(),
+    ));
     let _ = write!(
         out,
-        "</tbody></table></div><h2>Start a migration</h2>\
+        "<h2>Start a migration</h2>\
 <form method=\"post\" action=\"{PREFIX}/tenants/{e}/migrations\">\
 <div class=\"field\"><label for=\"source_name\">Source system</label>\
 <input id=\"source_name\" name=\"source_name\" required placeholder=\"lightspeed\"></div>\
@@ -643,6 +706,30 @@ async fn start(api: &Api, req: &Request<'_>, t: &str) -> Response {
         return refused(a.status, &a.json, &back);
     }
     see_other(format!("{PREFIX}/migrations/{}", enc(s(&a.json, "id"))))
+}
+
+/// A review row's reason and its sample values (escaped; a personal-data field says so
+/// instead of showing values).
+fn reason_and_samples(f: &Value) -> String {
+    let mut out = esc(s(f, "reason"));
+    if f["pii"].as_bool() == Some(true) {
+        out.push_str("<div class=\"samples muted\" data-samples=\"pii\">Samples not shown: personal data</div>");
+        return out;
+    }
+    let samples: Vec<String> = f["samples"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| format!("<code>{}</code>", esc(&text(v))))
+        .collect();
+    if !samples.is_empty() {
+        let _ = write!(
+            out,
+            "<div class=\"samples\" data-samples>Samples: {}</div>",
+            samples.join(", ")
+        );
+    }
+    out
 }
 
 fn band_badge(band: &str) -> String {
@@ -826,7 +913,7 @@ Show only low confidence</label> <button type=\"submit\" class=\"secondary\">Fil
                 esc(&text(&f["conversion"])),
                 esc(&pct),
                 band_badge(s(f, "band")),
-                esc(s(f, "reason")),
+                reason_and_samples(f),
                 esc(s(f, "decided_by")),
             );
         }
@@ -1133,7 +1220,13 @@ async fn quarantine(api: &Api, req: &Request<'_>, t: &str) -> Response {
             .collect::<String>(),
     );
     if outcome != "rejected" {
-        let a = get(api, req, &format!("/v1/tenants/{t}/quarantine"), &[]).await;
+        let a = get(
+            api,
+            req,
+            &format!("/v1/tenants/{t}/quarantine"),
+            &paged(req, Vec::new()),
+        )
+        .await;
         if !a.ok() {
             return refused(a.status, &a.json, &back);
         }
@@ -1164,6 +1257,18 @@ async fn quarantine(api: &Api, req: &Request<'_>, t: &str) -> Response {
             );
         }
         out.push_str("</tbody></table></div>");
+        let mut base = format!(
+            "{PREFIX}/tenants/{}/quarantine?outcome={}",
+            enc(t),
+            enc(outcome)
+        );
+        for (k, v) in [("provider", provider), ("from", from), ("to", to)] {
+            if !v.is_empty() {
+                let _ = write!(base, "&{k}={}", enc(v));
+            }
+        }
+        out.push_str(&pager(req, &base, next_cursor(&a).as_deref()));
+        out.push_str("<p class=\"muted\">The filters apply to the page shown; the delivery log filters the whole window.</p>");
     }
     if outcome != "quarantined" {
         let a = get(api, req, &format!("/v1/tenants/{t}/rejected"), &[]).await;
@@ -1196,7 +1301,7 @@ async fn quarantine(api: &Api, req: &Request<'_>, t: &str) -> Response {
     } else {
         let _ = write!(out, "<p class=\"muted\">{}</p>", esc(s(&st.json, "error")));
     }
-    page(&format!("Deliveries and quarantine of {t}"), &out)
+    page(&format!("Quarantine of {t}"), &out)
 }
 
 async fn replay(api: &Api, req: &Request<'_>, t: &str, id: &str) -> Response {
@@ -1221,8 +1326,227 @@ async fn replay(api: &Api, req: &Request<'_>, t: &str, id: &str) -> Response {
     ))
 }
 
+/// The delivery log: a tenant's deliveries filtered by provider, outcome and time, a page
+/// at a time, each linking to its story (`GET /v1/tenants/{t}/deliveries`).
+async fn delivery_log(api: &Api, req: &Request<'_>, t: &str) -> Response {
+    let back = format!("{PREFIX}/tenants/{}", enc(t));
+    let provider = req.param("provider").unwrap_or_default();
+    let outcome = req.param("outcome").unwrap_or("all");
+    let from = req.param("from").unwrap_or_default();
+    let to = req.param("to").unwrap_or_default();
+    let mut query = Vec::new();
+    for (k, v) in [
+        ("provider", provider),
+        ("outcome", outcome),
+        ("from", from),
+        ("to", to),
+    ] {
+        if !v.is_empty() && v != "all" {
+            query.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    let a = get(
+        api,
+        req,
+        &format!("/v1/tenants/{t}/deliveries"),
+        &paged(req, query.clone()),
+    )
+    .await;
+    if !a.ok() {
+        return refused(a.status, &a.json, &back);
+    }
+    // The tenant's providers for the filter (a refusal leaves a text box).
+    let tenant = get(api, req, &format!("/v1/tenants/{t}"), &[]).await;
+    let providers: Vec<String> = tenant.json["providers"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let provider_field = if providers.is_empty() {
+        format!(
+            "<input id=\"f-provider\" name=\"provider\" value=\"{}\">",
+            esc(provider)
+        )
+    } else {
+        let mut sel = String::from(
+            "<select id=\"f-provider\" name=\"provider\"><option value=\"\">all</option>",
+        );
+        for p in &providers {
+            let _ = write!(
+                sel,
+                "<option{}>{}</option>",
+                if p == provider { " selected" } else { "" },
+                esc(p)
+            );
+        }
+        sel.push_str("</select>");
+        sel
+    };
+    let mut out = notice(req);
+    let _ = write!(
+        out,
+        "<form method=\"get\" action=\"{PREFIX}/tenants/{e}/deliveries\" class=\"actions\" aria-label=\"Filters\">\
+<div class=\"field\"><label for=\"f-provider\">Provider</label>{provider_field}</div>\
+<div class=\"field\"><label for=\"f-outcome\">Outcome</label><select id=\"f-outcome\" name=\"outcome\">{opts}</select></div>\
+<div class=\"field\"><label for=\"f-from\">From (RFC 3339; default 24 hours before to)</label><input id=\"f-from\" name=\"from\" value=\"{f}\" placeholder=\"2026-11-01T00:00:00Z\"></div>\
+<div class=\"field\"><label for=\"f-to\">To (default now)</label><input id=\"f-to\" name=\"to\" value=\"{to}\"></div>\
+<div class=\"field\"><span>&nbsp;</span><button type=\"submit\">Filter</button></div></form>\
+<form method=\"get\" action=\"{PREFIX}/tenants/{e}/deliveries\" class=\"actions\">\
+<div class=\"field\"><label for=\"d-id\">A delivery's story, by delivery id</label><input id=\"d-id\" name=\"id\"></div>\
+<div class=\"field\"><span>&nbsp;</span><button type=\"submit\" class=\"secondary\">Show</button></div></form>",
+        e = enc(t),
+        f = esc(from),
+        to = esc(to),
+        opts = std::iter::once("all")
+            .chain(crate::deliveries::OUTCOMES)
+            .map(|o| format!(
+                "<option{}>{o}</option>",
+                if o == outcome { " selected" } else { "" }
+            ))
+            .collect::<String>(),
+    );
+    let _ = write!(
+        out,
+        "<div class=\"table-wrap\"><table id=\"deliveries\"><caption class=\"muted\">Received {} to {}, oldest first</caption><thead><tr>\
+<th scope=\"col\">Delivery</th><th scope=\"col\">Received</th><th scope=\"col\">Provider</th><th scope=\"col\">Outcome</th>\
+<th scope=\"col\">Vendor's delivery id</th><th scope=\"col\" class=\"num\">Bytes</th></tr></thead><tbody>",
+        esc(&text(&a.json["from"])),
+        esc(&text(&a.json["to"])),
+    );
+    let rows: Vec<Value> = a.json["deliveries"].as_array().cloned().unwrap_or_default();
+    for r in &rows {
+        let d = s(r, "delivery_id");
+        let why = s(r, "reason");
+        let _ = write!(
+            out,
+            "<tr data-outcome=\"{o}\" data-provider=\"{p}\"><td><a href=\"{PREFIX}/tenants/{e}/deliveries/{de}\">{dh}</a></td><td>{at}</td><td>{p}</td>\
+<td><span class=\"outcome\">{o}</span>{why}</td><td><code>{key}</code></td><td class=\"num\">{bytes}</td></tr>",
+            e = enc(t),
+            de = enc(d),
+            dh = esc(d),
+            at = esc(&text(&r["received_at"])),
+            p = esc(s(r, "provider")),
+            o = esc(s(r, "outcome")),
+            why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(" <span class=\"muted\">{}</span>", esc(why))
+            },
+            key = esc(&text(&r["vendor_delivery_key"])),
+            bytes = esc(&text(&r["bytes"])),
+        );
+    }
+    if rows.is_empty() {
+        out.push_str("<tr><td colspan=\"6\" class=\"muted\">No deliveries on this page.</td></tr>");
+    }
+    out.push_str("</tbody></table></div>");
+    // The next page keeps the filters and the window's end.
+    let mut base = format!(
+        "{PREFIX}/tenants/{}/deliveries?limit={}",
+        enc(t),
+        enc(req.param("limit").unwrap_or(PAGE))
+    );
+    for (k, v) in &query {
+        if k != "to" {
+            let _ = write!(base, "&{k}={}", enc(v));
+        }
+    }
+    let _ = write!(base, "&to={}", enc(&text(&a.json["to"])));
+    let next = a.json["next_cursor"].as_str().map(enc);
+    out.push_str(&pager(req, &base, next.as_deref()));
+    page(&format!("Delivery log of {t}"), &out)
+}
+
+/// Per provider: deliveries by outcome over a window and the success rate against the SLA
+/// target (`GET /v1/tenants/{t}/stats/providers`).
+async fn provider_stats(api: &Api, req: &Request<'_>, t: &str) -> Response {
+    let back = format!("{PREFIX}/tenants/{}", enc(t));
+    let window = req
+        .param("window")
+        .filter(|w| !w.is_empty())
+        .unwrap_or("24h");
+    let a = get(
+        api,
+        req,
+        &format!("/v1/tenants/{t}/stats/providers"),
+        &q(&[("window", window)]),
+    )
+    .await;
+    if !a.ok() {
+        return refused(a.status, &a.json, &back);
+    }
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<form method=\"get\" action=\"{PREFIX}/tenants/{e}/stats\" class=\"actions\"><div class=\"field\">\
+<label for=\"window\">Window (ending now)</label><select id=\"window\" name=\"window\">{opts}</select></div>\
+<div class=\"field\"><span>&nbsp;</span><button type=\"submit\">Show</button></div></form>\
+<p class=\"muted\">From {f} to {to}. Success: published, duplicate or unhandled deliveries over those plus quarantined ones, as the SLA alarms count them (hourly buckets).</p>",
+        e = enc(t),
+        f = esc(&text(&a.json["from"])),
+        to = esc(&text(&a.json["to"])),
+        opts = ["1h", "24h", "7d", "30d"]
+            .iter()
+            .map(|w| format!(
+                "<option{}>{w}</option>",
+                if *w == window { " selected" } else { "" }
+            ))
+            .collect::<String>(),
+    );
+    const COLS: [(&str, &str); 8] = [
+        ("received", "Received"),
+        ("published", "Published"),
+        ("duplicates", "Duplicates"),
+        ("unhandled", "Unhandled"),
+        ("quarantined", "Quarantined"),
+        ("applied", "Applied"),
+        ("stale", "Stale"),
+        ("rejected", "Rejected"),
+    ];
+    out.push_str("<div class=\"table-wrap\"><table id=\"provider-stats\"><caption class=\"muted\">Deliveries by outcome per provider</caption><thead><tr><th scope=\"col\">Provider</th>");
+    for (_, label) in COLS {
+        let _ = write!(out, "<th scope=\"col\" class=\"num\">{label}</th>");
+    }
+    out.push_str("<th scope=\"col\" class=\"num\">Success</th><th scope=\"col\" class=\"num\">SLA target</th><th scope=\"col\">SLA</th></tr></thead><tbody>");
+    for r in a.json["providers"].as_array().into_iter().flatten() {
+        let p = s(r, "provider");
+        let _ = write!(
+            out,
+            "<tr data-provider=\"{pe}\"><th scope=\"row\">{pe}</th>",
+            pe = esc(p)
+        );
+        for (key, _) in COLS {
+            let _ = write!(
+                out,
+                "<td class=\"num\" data-col=\"{key}\">{}</td>",
+                esc(&text(&r[key]))
+            );
+        }
+        let pct = |v: &Value| {
+            if v.is_null() {
+                "—".to_owned()
+            } else {
+                format!("{} %", esc(&text(v)))
+            }
+        };
+        let (sla, class) = match r["sla_met"].as_bool() {
+            Some(true) => ("met", "ok"),
+            Some(false) => ("missed", "err"),
+            None => ("no target or no deliveries", "muted"),
+        };
+        let _ = write!(
+            out,
+            "<td class=\"num\" data-col=\"success_percent\">{}</td><td class=\"num\" data-col=\"sla_target_percent\">{}</td>\
+<td><span class=\"{class}\">{sla}</span></td></tr>",
+            pct(&r["success_percent"]),
+            pct(&r["sla_target_percent"]),
+        );
+    }
+    out.push_str("</tbody></table></div>");
+    page(&format!("Stats and SLA of {t}"), &out)
+}
+
 async fn delivery(api: &Api, req: &Request<'_>, t: &str, id: &str) -> Response {
-    let back = format!("{PREFIX}/tenants/{}/quarantine", enc(t));
+    let back = format!("{PREFIX}/tenants/{}/deliveries", enc(t));
     let a = get(api, req, &format!("/v1/tenants/{t}/deliveries/{id}"), &[]).await;
     if !a.ok() {
         return refused(a.status, &a.json, &back);
@@ -1230,7 +1554,7 @@ async fn delivery(api: &Api, req: &Request<'_>, t: &str, id: &str) -> Response {
     let mut out = notice(req);
     let _ = write!(
         out,
-        "<p><a href=\"{}\">← Deliveries &amp; quarantine</a></p><dl><dt>State</dt><dd><strong>{}</strong></dd>\
+        "<p><a href=\"{}\">← Delivery log</a></p><dl><dt>State</dt><dd><strong>{}</strong></dd>\
 <dt>Provider</dt><dd>{}</dd><dt>Vendor's delivery id</dt><dd>{}</dd></dl><h2>Story</h2>",
         esc(&back),
         esc(&text(&a.json["state"])),

@@ -12,6 +12,7 @@ pub mod access;
 mod catalog;
 pub mod console;
 pub mod dead_letters;
+pub mod deliveries;
 mod finance;
 pub mod migrations;
 mod notifications;
@@ -252,6 +253,10 @@ pub enum RouteId {
     GetDelivery,
     /// A delivery's story by our delivery id.
     GetDeliveryById,
+    /// The delivery log: deliveries by time, filtered by provider and outcome, paginated.
+    ListDeliveries,
+    /// Deliveries by outcome per provider over a window, with the success rate and SLA target.
+    ProviderStats,
     /// Pull the tenant's catalog from a vendor's API now.
     SyncProvider,
     /// What thin webhooks announced (fetch-needed records).
@@ -382,11 +387,21 @@ pub const ROUTES: &[Route] = &[
         "/v1/tenants/{tenant}/rejected",
     ),
     route(RouteId::Stats, "GET", "/v1/tenants/{tenant}/stats"),
+    route(
+        RouteId::ProviderStats,
+        "GET",
+        "/v1/tenants/{tenant}/stats/providers",
+    ),
     route(RouteId::ListFetches, "GET", "/v1/tenants/{tenant}/fetches"),
     route(
         RouteId::SyncProvider,
         "POST",
         "/v1/tenants/{tenant}/sync/{provider}",
+    ),
+    route(
+        RouteId::ListDeliveries,
+        "GET",
+        "/v1/tenants/{tenant}/deliveries",
     ),
     route(
         RouteId::GetDeliveryById,
@@ -529,12 +544,14 @@ pub(crate) async fn api_route(api: &Api, req: &Request<'_>) -> Response {
         RouteId::GetItem => catalog::get_item(api, req, p(0), p(1)).await,
         RouteId::Xref => catalog::xref(api, req, p(0)).await,
         RouteId::GetOrder => catalog::get_order(api, p(0), p(1)).await,
-        RouteId::ListQuarantine => catalog::list_quarantine(api, p(0)).await,
+        RouteId::ListQuarantine => catalog::list_quarantine(api, req, p(0)).await,
         RouteId::GetQuarantined => catalog::get_quarantined(api, p(0), p(1)).await,
         RouteId::ReplayQuarantined => catalog::replay_quarantined(api, req, p(0), p(1)).await,
         RouteId::ReplayManyQuarantined => catalog::replay_many(api, req, p(0)).await,
         RouteId::ListRejected => catalog::list_rejected(api, p(0)).await,
         RouteId::Stats => catalog::stats(api, req, p(0)).await,
+        RouteId::ProviderStats => deliveries::provider_stats(api, req, p(0)).await,
+        RouteId::ListDeliveries => deliveries::list(api, req, p(0)).await,
         RouteId::GetDelivery => catalog::get_delivery(api, p(0), p(1), p(2)).await,
         RouteId::GetDeliveryById => catalog::get_delivery_by_id(api, p(0), p(1)).await,
         RouteId::SyncProvider => catalog::sync_provider(api, req, p(0), p(1)).await,
@@ -614,7 +631,9 @@ fn route_needs<'p>(id: RouteId, params: &[&'p str]) -> Option<(Option<&'p str>, 
         | RouteId::ListRejected
         | RouteId::GetDelivery
         | RouteId::GetDeliveryById
+        | RouteId::ListDeliveries
         | RouteId::ListFetches
+        | RouteId::ProviderStats
         | RouteId::Stats => Some((tenant, Permission::Read)),
     }
 }

@@ -383,6 +383,45 @@ pub(crate) async fn list(api: &Api, req: &Request<'_>) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
+    if req.param("limit").is_some() || req.param("cursor").is_some() {
+        let limit = match req.param("limit").map(str::parse::<usize>) {
+            None => 100,
+            Some(Ok(n)) if (1..=1000).contains(&n) => n,
+            Some(_) => return error(400, "limit is a number from 1 to 1000"),
+        };
+        let after = req
+            .param("cursor")
+            .filter(|c| !c.is_empty())
+            .map(|c| MigrationId::parse(c).map(|id| id.as_str().to_owned()));
+        let after = match after.transpose() {
+            Ok(a) => a,
+            Err(_) => return error(400, "cursor is not one this route gave"),
+        };
+        return match migration::list_page(
+            api.table.as_ref(),
+            &config.tenant_id,
+            after.as_deref(),
+            limit,
+        )
+        .await
+        {
+            Ok((ms, next)) => {
+                let mut r = reply(200, &Value::Array(ms.iter().map(Migration::view).collect()));
+                if let Some(next) = next {
+                    r.headers.push((
+                        "link",
+                        format!(
+                            "</v1/migrations?tenant_id={}&limit={limit}&cursor={}>; rel=\"next\"",
+                            crate::console::enc(tenant),
+                            crate::console::enc(&next)
+                        ),
+                    ));
+                }
+                r
+            }
+            Err(e) => internal(&e),
+        };
+    }
     match migration::list(api.table.as_ref(), &config.tenant_id).await {
         Ok(ms) => reply(200, &Value::Array(ms.iter().map(Migration::view).collect())),
         Err(e) => internal(&e),

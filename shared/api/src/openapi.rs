@@ -321,6 +321,48 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
         ),
     ),
     (
+        RouteId::ListDeliveries,
+        doc(
+            "The delivery log: the tenant's deliveries received in a window (default the last \
+             24 hours, at most 7 days), oldest first, each with its provider, state (its \
+             story's last step), outcome (received, published, applied, stale, rejected, \
+             quarantined, duplicate, unhandled, replayed; derived from the story) and the \
+             vendor's delivery key. `next_cursor` (and the Link header) continues; a page may \
+             be short when the request has read its share of the window, so follow the cursor \
+             until it is null.",
+            &[
+                ("provider", false, "Only this provider's deliveries."),
+                ("outcome", false, "Only deliveries with this outcome."),
+                (
+                    "from",
+                    false,
+                    "Window start (RFC 3339; default 24 hours before to).",
+                ),
+                ("to", false, "Window end (RFC 3339; default now)."),
+                (
+                    "cursor",
+                    false,
+                    "Where the page starts (next_cursor of the previous page).",
+                ),
+                ("limit", false, "Page size, 1 to 200 (default 50)."),
+            ],
+            None,
+            &[200, 400, 404, 500, 503],
+        ),
+    ),
+    (
+        RouteId::ProviderStats,
+        doc(
+            "Per provider over a window: deliveries by outcome (published, duplicates, \
+             unhandled, quarantined; applied, stale, rejected), the delivery success rate in \
+             percent (published, duplicate or unhandled over those plus quarantined, as the SLA \
+             alarms count it) and the provider's SLA target with whether it is met.",
+            &[("window", false, "1h, 24h (default), 7d or 30d, ending now.")],
+            None,
+            &[200, 400, 404, 500, 503],
+        ),
+    ),
+    (
         RouteId::GetDeliveryById,
         doc(
             "A delivery's story by our delivery id (the 202's delivery_id): state, provider, \
@@ -450,10 +492,22 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
     (
         RouteId::ListQuarantine,
         doc(
-            "Quarantined deliveries with their reasons, oldest first.",
-            &[],
+            "Quarantined deliveries with their reasons, oldest first; with limit or cursor one \
+             page of them, the next page's address in the Link header (rel=\"next\").",
+            &[
+                (
+                    "limit",
+                    false,
+                    "Page size, 1 to 1000 (default 100 when cursor is given).",
+                ),
+                (
+                    "cursor",
+                    false,
+                    "Where the page starts (from the Link header).",
+                ),
+            ],
             None,
-            READ,
+            &[200, 400, 404, 500, 503],
         ),
     ),
     (
@@ -555,8 +609,21 @@ pub const ROUTE_DOCS: &[(RouteId, RouteDoc)] = &[
     (
         RouteId::ListMigrations,
         doc(
-            "The tenant's migrations, newest first.",
-            &[("tenant_id", true, "The tenant.")],
+            "The tenant's migrations, newest first; with limit or cursor one page of them, the \
+             next page's address in the Link header (rel=\"next\").",
+            &[
+                ("tenant_id", true, "The tenant."),
+                (
+                    "limit",
+                    false,
+                    "Page size, 1 to 1000 (default 100 when cursor is given).",
+                ),
+                (
+                    "cursor",
+                    false,
+                    "Where the page starts (from the Link header).",
+                ),
+            ],
             None,
             &[200, 400, 404, 500, 503],
         ),
