@@ -250,6 +250,37 @@ async fn a_signed_webhook_lands_in_the_catalog_and_a_forged_one_in_quarantine() 
             .is_some(),
         "raw body kept in S3"
     );
+
+    // The delivery log on DynamoDB: both deliveries by time (pages of one item per shard, so
+    // the shards are merged across pages), and the forged one's story starts at its receipt.
+    let now = tillbridge_ports::Clock::now(&SystemClock);
+    let mut pos = Some(tillbridge_sync::deliveries::Position::from(
+        now.plus_seconds(-3600),
+    ));
+    let mut listed = Vec::new();
+    while let Some(p) = pos {
+        let (rows, next) =
+            tillbridge_sync::deliveries::scan(cloud.table.as_ref(), &tenant, &p, now, 1)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        listed.extend(rows);
+        pos = next;
+    }
+    let ids: Vec<&str> = listed
+        .iter()
+        .map(|r| r["delivery_id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed:?}");
+    assert!(ids[0] < ids[1], "oldest first");
+    assert!(ids.contains(&q[0].delivery_id.as_str()));
+    let story = tillbridge_sync::trail::history(cloud.table.as_ref(), &tenant, &q[0].delivery_id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let steps: Vec<&str> = story
+        .iter()
+        .map(|s| s["step"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(steps, ["received", "quarantined"]);
 }
 
 /// A signed Shopify `products/update` of product `n` as API Gateway hands it to

@@ -1480,7 +1480,8 @@ async fn provider_stats(api: &Api, req: &Request<'_>, t: &str) -> Response {
         "<form method=\"get\" action=\"{PREFIX}/tenants/{e}/stats\" class=\"actions\"><div class=\"field\">\
 <label for=\"window\">Window (ending now)</label><select id=\"window\" name=\"window\">{opts}</select></div>\
 <div class=\"field\"><span>&nbsp;</span><button type=\"submit\">Show</button></div></form>\
-<p class=\"muted\">From {f} to {to}. Success: published, duplicate or unhandled deliveries over those plus quarantined ones, as the SLA alarms count them (hourly buckets).</p>",
+<p class=\"muted\">From {f} to {to}. Success: published, duplicate or unhandled deliveries over those plus quarantined ones, as the SLA alarms count them (hourly buckets). \
+SLA: met or missed against the provider's target; — without a target or without deliveries.</p>",
         e = enc(t),
         f = esc(&text(&a.json["from"])),
         to = esc(&text(&a.json["to"])),
@@ -1531,7 +1532,7 @@ async fn provider_stats(api: &Api, req: &Request<'_>, t: &str) -> Response {
         let (sla, class) = match r["sla_met"].as_bool() {
             Some(true) => ("met", "ok"),
             Some(false) => ("missed", "err"),
-            None => ("no target or no deliveries", "muted"),
+            None => ("—", "muted"),
         };
         let _ = write!(
             out,
