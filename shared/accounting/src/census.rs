@@ -15,7 +15,8 @@
 //! - Secrets: per provider, a webhook secret and an API credentials secret when configured.
 //!
 //! Not counted: partitions keyed by a per-event id (`outcome#…`, `trail#…`, `changes#…`;
-//! short-lived, TTL'd) and noncurrent S3 versions.
+//! short-lived, TTL'd), the delivery log's hourly partitions (`deliveries#…`, 7 days, the
+//! receipts the trail kept before) and noncurrent S3 versions.
 
 use tillbridge_costs::infra::{InfraUsage, byte_hours};
 use tillbridge_domain::{Provider, TenantId, Timestamp};

@@ -70,6 +70,13 @@ pub fn policies() -> Vec<Retention> {
             false,
         ),
         r(
+            "delivery log (each delivery's receipt)",
+            "deliveries#<tenant>#<hour>#<shard>",
+            days(tillbridge_sync::trail::TRAIL_TTL_SECS),
+            "table TTL",
+            false,
+        ),
+        r(
             "catalog event outcomes",
             "catalog outcome records",
             days(tillbridge_catalog::OUTCOME_TTL_SECS),
