@@ -1503,25 +1503,14 @@ SLA: met or missed against the provider's target; — without a target or withou
         ("stale", "Stale"),
         ("rejected", "Rejected"),
     ];
-    out.push_str("<div class=\"table-wrap\"><table id=\"provider-stats\"><caption class=\"muted\">Deliveries by outcome per provider</caption><thead><tr><th scope=\"col\">Provider</th>");
+    out.push_str("<div class=\"table-wrap\"><table id=\"provider-stats\"><caption class=\"muted\">Deliveries by outcome per provider</caption><thead><tr><th scope=\"col\">Provider</th>\
+<th scope=\"col\">SLA</th><th scope=\"col\" class=\"num\">Success</th><th scope=\"col\" class=\"num\">SLA target</th>");
     for (_, label) in COLS {
         let _ = write!(out, "<th scope=\"col\" class=\"num\">{label}</th>");
     }
-    out.push_str("<th scope=\"col\" class=\"num\">Success</th><th scope=\"col\" class=\"num\">SLA target</th><th scope=\"col\">SLA</th></tr></thead><tbody>");
+    out.push_str("</tr></thead><tbody>");
     for r in a.json["providers"].as_array().into_iter().flatten() {
         let p = s(r, "provider");
-        let _ = write!(
-            out,
-            "<tr data-provider=\"{pe}\"><th scope=\"row\">{pe}</th>",
-            pe = esc(p)
-        );
-        for (key, _) in COLS {
-            let _ = write!(
-                out,
-                "<td class=\"num\" data-col=\"{key}\">{}</td>",
-                esc(&text(&r[key]))
-            );
-        }
         let pct = |v: &Value| {
             if v.is_null() {
                 "—".to_owned()
@@ -1536,11 +1525,20 @@ SLA: met or missed against the provider's target; — without a target or withou
         };
         let _ = write!(
             out,
-            "<td class=\"num\" data-col=\"success_percent\">{}</td><td class=\"num\" data-col=\"sla_target_percent\">{}</td>\
-<td><span class=\"{class}\">{sla}</span></td></tr>",
+            "<tr data-provider=\"{pe}\"><th scope=\"row\">{pe}</th><td><span class=\"{class}\">{sla}</span></td>\
+<td class=\"num\" data-col=\"success_percent\">{}</td><td class=\"num\" data-col=\"sla_target_percent\">{}</td>",
             pct(&r["success_percent"]),
             pct(&r["sla_target_percent"]),
+            pe = esc(p),
         );
+        for (key, _) in COLS {
+            let _ = write!(
+                out,
+                "<td class=\"num\" data-col=\"{key}\">{}</td>",
+                esc(&text(&r[key]))
+            );
+        }
+        out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");
     page(&format!("Stats and SLA of {t}"), &out)
