@@ -136,6 +136,113 @@ mod pagination {
         }
     }
 
+    /// Pages of a JSON list: every entry once, the next page's address in the `Link` header,
+    /// none on the last page; a cursor the route did not give is a 400.
+    async fn pages(api: &Api, path: &str, first: &[(String, String)]) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut query: Vec<(String, String)> = first.to_vec();
+        for _ in 0..20 {
+            let req = Request {
+                method: "GET",
+                path,
+                query: &query,
+                headers: &[],
+                operator: "ops",
+                body: b"",
+            };
+            let r = handle(api, &req).await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            for e in v.as_array().into_iter().flatten() {
+                let id = e["delivery_id"]
+                    .as_str()
+                    .or(e["id"].as_str())
+                    .unwrap_or_default();
+                seen.push(id.to_owned());
+            }
+            let Some((_, link)) = r.headers.iter().find(|(k, _)| *k == "link") else {
+                return seen;
+            };
+            let cursor = link
+                .split("cursor=")
+                .nth(1)
+                .and_then(|c| c.split(['&', '>']).next())
+                .unwrap_or_default()
+                .replace("%2D", "-");
+            query.retain(|(k, _)| k != "cursor");
+            query.push(("cursor".into(), cursor));
+        }
+        panic!("more than 20 pages");
+    }
+
+    #[tokio::test]
+    async fn quarantine_and_migrations_are_listed_a_page_at_a_time() {
+        use tillbridge_domain::DeliveryId;
+        use tillbridge_sync::quarantine::{self, QuarantineRecord};
+        let (clock, table) = store();
+        let api = api_on(table.clone(), clock);
+        let t1 = TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+        let mut ids = Vec::new();
+        for n in 0..7 {
+            let id = DeliveryId::parse(&format!("d{n}")).unwrap_or_else(|e| panic!("{e}"));
+            let record = QuarantineRecord {
+                delivery_id: id.clone(),
+                provider: Provider::Shopify,
+                reason: "signature rejected".into(),
+                received_at: Timestamp::UNIX_EPOCH.plus_seconds(n),
+                blob_key: quarantine::blob_key(&t1, &id),
+                headers: None,
+            };
+            quarantine::put(table.as_ref(), api.blobs.as_ref(), &t1, &record, b"{}")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            ids.push(id.as_str().to_owned());
+        }
+        let q = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+        let paged = pages(&api, "/v1/tenants/t1/quarantine", &q("limit", "3")).await;
+        assert_eq!(paged, ids, "oldest first, each once");
+        let bad = Request {
+            method: "GET",
+            path: "/v1/tenants/t1/quarantine",
+            query: &q("cursor", "%%%"),
+            headers: &[],
+            operator: "ops",
+            body: b"",
+        };
+        assert_eq!(handle(&api, &bad).await.status, 400);
+
+        let mut started = Vec::new();
+        for n in 0..5 {
+            let csv = format!("Item ID,Item Name,Price\nA{n},Latte,4.50\n");
+            let query = vec![
+                ("tenant_id".to_owned(), "t1".to_owned()),
+                ("source_name".to_owned(), "lightspeed".to_owned()),
+            ];
+            let headers = [("content-type".to_owned(), "text/csv".to_owned())];
+            let req = Request {
+                method: "POST",
+                path: "/v1/migrations",
+                query: &query,
+                headers: &headers,
+                operator: "ops",
+                body: csv.as_bytes(),
+            };
+            let r = handle(&api, &req).await;
+            assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            started.push(v["id"].as_str().unwrap_or_default().to_owned());
+        }
+        let mut first = q("tenant_id", "t1");
+        first.push(("limit".into(), "2".into()));
+        let paged = pages(&api, "/v1/migrations", &first).await;
+        let mut newest_first = started.clone();
+        newest_first.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(
+            paged, newest_first,
+            "newest first (ids are UUIDv7), each once"
+        );
+    }
+
     /// Notification settings: the webhook secret goes to the secret store and nowhere else;
     /// bad settings and unsignable webhooks are refused.
     #[tokio::test]
