@@ -238,7 +238,7 @@ impl Table for DynamoTable {
     }
 
     async fn transact(&self, writes: Vec<TxWrite>) -> Result<()> {
-        check_tx(&writes)?;
+        check_tx(&writes, tillbridge_ports::table::MAX_TX_WRITES)?;
         let now = AttributeValue::N(self.now().to_string());
         let absent =
             "attribute_not_exists(pk) OR (attribute_exists(expires_at) AND expires_at <= :now)";

@@ -215,6 +215,43 @@ pub async fn transaction_contract(table: Arc<dyn Table>) {
         t.transact(vec![]).await,
         Err(PortError::Permanent(_))
     ));
+    // The backend's largest transaction is all or nothing too; one write more is refused.
+    let max = t.max_transaction_writes();
+    let many = |n: usize| -> Vec<TxWrite> {
+        (0..n)
+            .map(|i| put(&format!("big#{i:05}"), Condition::IfAbsent))
+            .collect()
+    };
+    let mut failing = many(max - 1);
+    failing.push(put("ledger#1", Condition::IfAbsent));
+    assert_eq!(t.transact(failing).await, Err(PortError::ConditionFailed));
+    assert_eq!(
+        crate::table::query_all(t, "tx", "big#").await.unwrap(),
+        vec![]
+    );
+    t.transact(many(max)).await.unwrap();
+    assert_eq!(
+        crate::table::query_all(t, "tx", "big#")
+            .await
+            .unwrap()
+            .len(),
+        max
+    );
+    assert!(matches!(
+        t.transact(many(max + 1)).await,
+        Err(PortError::Permanent(_))
+    ));
+    // A batched read returns what single reads return, in order.
+    let keys: Vec<(String, String)> = [("tx", "big#00000"), ("tx", "absent"), ("tx", "ledger#1")]
+        .iter()
+        .map(|(p, s)| ((*p).to_owned(), (*s).to_owned()))
+        .collect();
+    let mut one_by_one = Vec::new();
+    for (p, s) in &keys {
+        one_by_one.push(t.get(p, s).await.unwrap());
+    }
+    assert_eq!(t.get_many(&keys).await.unwrap(), one_by_one);
+    assert_eq!(one_by_one[1], None);
 }
 
 /// At-least-once delivery, visibility timeout, redelivery and dead-lettering.

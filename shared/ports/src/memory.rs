@@ -32,10 +32,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The [`Table`] port in memory, with DynamoDB's conditions, expiry and transaction rules.
+/// The [`Table`] port in memory, with DynamoDB's conditions, expiry and transaction rules
+/// (up to 100 writes a transaction, unless [`MemoryTable::with_max_transaction_writes`]).
 pub struct MemoryTable {
     items: Mutex<BTreeMap<(String, String), Item>>,
     clock: Arc<dyn Clock>,
+    max_tx_writes: usize,
     /// Errors the next calls return instead of running.
     pub faults: Faults,
 }
@@ -46,8 +48,17 @@ impl MemoryTable {
         Self {
             items: Mutex::default(),
             clock,
+            max_tx_writes: crate::table::MAX_TX_WRITES,
             faults: Faults::default(),
         }
+    }
+
+    /// The same table taking up to `max` writes a transaction (a local store's batches)
+    /// instead of DynamoDB's 100.
+    #[must_use]
+    pub fn with_max_transaction_writes(mut self, max: usize) -> Self {
+        self.max_tx_writes = max.max(1);
+        self
     }
 
     fn now(&self) -> i64 {
@@ -157,9 +168,13 @@ impl Table for MemoryTable {
         Ok(Page { items: out, next })
     }
 
+    fn max_transaction_writes(&self) -> usize {
+        self.max_tx_writes
+    }
+
     async fn transact(&self, writes: Vec<TxWrite>) -> Result<()> {
         self.faults.next()?;
-        check_tx(&writes)?;
+        check_tx(&writes, self.max_tx_writes)?;
         let now = self.now();
         let mut items = lock(&self.items);
         // Check every condition first, then apply: all or nothing under one lock.

@@ -174,6 +174,21 @@ impl Table for MeteredTable {
         Meter::add(&self.meter.wru, wru);
         self.inner.transact(writes).await
     }
+
+    fn max_transaction_writes(&self) -> usize {
+        self.inner.max_transaction_writes()
+    }
+
+    async fn get_many(&self, keys: &[(String, String)]) -> Result<Vec<Option<Item>>> {
+        let found = self.inner.get_many(keys).await?;
+        for r in &found {
+            Meter::add(
+                &self.meter.rru,
+                r.as_ref().map_or(1, |i| units(item_bytes(i), 4096)),
+            );
+        }
+        Ok(found)
+    }
 }
 
 /// A [`BlobStore`] that counts S3 requests into `meter`.

@@ -133,19 +133,20 @@ impl TxWrite {
     }
 }
 
-/// At most this many writes per transaction (DynamoDB's limit), each on a distinct key.
+/// At most this many writes per transaction on DynamoDB (TransactWriteItems), each on a
+/// distinct key; the default of [`Table::max_transaction_writes`].
 pub const MAX_TX_WRITES: usize = 100;
 
-/// Rejects transactions DynamoDB would reject, so every implementation behaves alike.
+/// Rejects transactions the backend would reject: none, more than `max` writes (the
+/// backend's [`Table::max_transaction_writes`]), or two writes on one key.
 ///
 /// # Errors
 ///
-/// [`crate::PortError::Permanent`] for no writes, more than [`MAX_TX_WRITES`], or two
-/// writes on one key.
-pub fn check_tx(writes: &[TxWrite]) -> Result<()> {
-    if writes.is_empty() || writes.len() > MAX_TX_WRITES {
+/// [`crate::PortError::Permanent`] for no writes, more than `max`, or two writes on one key.
+pub fn check_tx(writes: &[TxWrite], max: usize) -> Result<()> {
+    if writes.is_empty() || writes.len() > max {
         return Err(crate::PortError::Permanent(format!(
-            "a transaction takes 1 to {MAX_TX_WRITES} writes"
+            "a transaction takes 1 to {max} writes"
         )));
     }
     let mut keys: Vec<(&str, &str)> = writes.iter().map(TxWrite::key).collect();
@@ -213,7 +214,28 @@ pub trait Table: Send + Sync {
     ) -> Result<Page>;
 
     /// Applies every write or none: `ConditionFailed` when any condition does not hold.
+    /// Takes 1 to [`Table::max_transaction_writes`] writes, each on a distinct key.
     async fn transact(&self, writes: Vec<TxWrite>) -> Result<()>;
+
+    /// Most writes one [`Table::transact`] takes on this backend: [`MAX_TX_WRITES`] (100, the
+    /// DynamoDB limit) unless the backend says more. Batch work (a migration's apply and
+    /// rollback) sizes its transactions by it, so a local store commits (and fsyncs) once per
+    /// thousands of writes while DynamoDB still gets 100. A wrapper that does not forward it
+    /// keeps the safe 100.
+    fn max_transaction_writes(&self) -> usize {
+        MAX_TX_WRITES
+    }
+
+    /// The live items at `keys`, in the same order (None when absent or expired): what a
+    /// [`Table::get`] of each would return. The default reads one at a time; a backend may
+    /// read them together (the embedded store: one read transaction).
+    async fn get_many(&self, keys: &[(String, String)]) -> Result<Vec<Option<Item>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for (pk, sk) in keys {
+            out.push(self.get(pk, sk).await?);
+        }
+        Ok(out)
+    }
 }
 
 /// Reads every page of a query (for small partitions).

@@ -24,6 +24,14 @@ async fn memory_table_meets_the_transaction_contract() {
 }
 
 #[tokio::test]
+async fn memory_table_with_large_transactions_meets_the_transaction_contract() {
+    conformance::transaction_contract(Arc::new(
+        MemoryTable::new(clock()).with_max_transaction_writes(1000),
+    ))
+    .await;
+}
+
+#[tokio::test]
 async fn table_queue_on_memory_meets_the_queue_contract() {
     let c = clock();
     conformance::queue_contract(Arc::new(MemoryTable::new(c.clone())), c).await;
