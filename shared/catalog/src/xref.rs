@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 use tillbridge_domain::{CatalogItem, TenantId};
-use tillbridge_ports::table::{Condition, Item, Table, query_all};
+use tillbridge_ports::table::{Condition, Item, Table, TxWrite, query_all};
 
 use crate::{CatalogError, keys};
 
@@ -71,18 +71,39 @@ pub async fn index(
     namespace: &str,
     item: &CatalogItem,
 ) -> Result<(), CatalogError> {
-    for (kind, value) in keys_of(item) {
-        let sk = format!("{kind}#{value}#{namespace}#{}", escape(&item.external_id));
-        let doc = serde_json::json!({ "namespace": namespace, "id": item.external_id });
-        table
-            .put(
-                Item::with_doc(keys::xref_pk(tenant), sk, &doc)?,
-                Condition::Always,
-            )
-            .await?;
+    for w in index_writes(tenant, namespace, item)? {
+        if let TxWrite::Put { item, condition } = w {
+            table.put(item, condition).await?;
+        }
     }
     Ok(())
 }
+
+/// The index entries of an applied item (at most two: SKU and GTIN) as unconditional puts,
+/// for a caller that writes them in the same transaction as the item (a migration batch).
+///
+/// # Errors
+/// An entry does not serialize.
+pub fn index_writes(
+    tenant: &TenantId,
+    namespace: &str,
+    item: &CatalogItem,
+) -> Result<Vec<TxWrite>, CatalogError> {
+    keys_of(item)
+        .into_iter()
+        .map(|(kind, value)| {
+            let sk = format!("{kind}#{value}#{namespace}#{}", escape(&item.external_id));
+            let doc = serde_json::json!({ "namespace": namespace, "id": item.external_id });
+            Ok(TxWrite::Put {
+                item: Item::with_doc(keys::xref_pk(tenant), sk, &doc)?,
+                condition: Condition::Always,
+            })
+        })
+        .collect()
+}
+
+/// Most entries [`index_writes`] gives for one item.
+pub const MAX_INDEX_WRITES: usize = 2;
 
 /// The live items carrying this SKU or GTIN, in every namespace.
 ///

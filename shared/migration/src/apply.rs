@@ -1,8 +1,12 @@
 //! applying: snapshot first, then the prepared items in batches. Each batch is one table
 //! transaction: the records, a journal entry per record (the record as it was, and the
-//! version the apply wrote), the source id → catalog id map, and the checkpoint. A crash
-//! loses at most an uncommitted batch; a redelivery or a re-run finds the journal (or equal
-//! content) and changes nothing.
+//! version the apply wrote), the source id → catalog id map, the child and cross-reference
+//! index entries, and the checkpoint. A crash loses at most an uncommitted batch; a
+//! redelivery or a re-run finds the journal (or equal content) and changes nothing.
+//!
+//! A batch is as large as the table's transactions allow ([`Table::max_transaction_writes`]:
+//! 100 writes on DynamoDB, thousands on the embedded store, where each commit is an fsync),
+//! and its reads are done together ([`Table::get_many`]) before it is planned.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -22,9 +26,17 @@ use crate::keys::state_pk;
 use crate::publish;
 use tillbridge_catalog::CatalogRecord;
 
-/// Items per transaction: at most 4 writes each plus the checkpoint stay within the
-/// 100-write limit of a transaction.
-pub const BATCH: usize = 24;
+/// Writes one applied item takes at most: the record, its id map entry, its child index
+/// entry, its journal entry and its cross-reference entries.
+const MAX_WRITES_PER_ITEM: usize = 4 + tillbridge_catalog::xref::MAX_INDEX_WRITES;
+
+/// Prepared lines one batch looks at, for a table taking `max_transaction_writes` writes a
+/// transaction: room for 4 writes a line plus the checkpoint (24 lines on DynamoDB's 100).
+/// A batch whose lines need more writes ends earlier (it never exceeds the table's limit);
+/// lines applied before, or unchanged, take none.
+pub fn batch_lines(max_transaction_writes: usize) -> usize {
+    (max_transaction_writes.saturating_sub(1) / 4).max(1)
+}
 
 /// What the apply did to a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,13 +111,11 @@ struct Planned {
     writes: Vec<TxWrite>,
     kind: Option<Kind>,
     key: (String, String),
-    /// The item as written (catalog ids), for the cross-reference index.
-    item: Option<CatalogItem>,
 }
 
 /// Applies the prepared items of a migration in applying, batch by batch from its
 /// checkpoint: the snapshot first, then one transaction per batch (records, journal, id map,
-/// checkpoint). Stops when paused, cancelled (then rolls back) or when `stop` says time is up
+/// index entries, checkpoint). Stops when paused, cancelled (then rolls back) or when `stop` says time is up
 /// (then asks a fresh invocation to go on). With a destination, the items are then written
 /// there ([`crate::destination`]); completes with `migration.applied`.
 ///
@@ -150,6 +160,7 @@ pub async fn apply(
         tracing::info!(migration = %m.id, tenant = %m.tenant_id, correlation_id = %m.correlation_id, items = manifest.items, bytes = manifest.compressed_bytes, "snapshot taken");
     }
     let lines = read_lines(blobs, &m).await?;
+    let max_writes = table.max_transaction_writes();
     let journal_pk = state_pk(&m.id);
     let expires = at.unix_seconds() + ROLLBACK_WINDOW_SECS;
     let mut attempts = 0;
@@ -186,15 +197,25 @@ pub async fn apply(
             )
             .await;
         }
-        let batch = &lines[from..(from + BATCH).min(lines.len())];
-        let mut writes = Vec::with_capacity(BATCH * 4 + 1);
-        let mut written_items = Vec::new();
+        let window = from..(from + batch_lines(max_writes)).min(lines.len());
+        let batch = lines.parse(window)?;
+        let reads = prefetch(table, &m, &journal_pk, &batch).await?;
+        let mut writes = Vec::with_capacity(max_writes);
         let mut seen = std::collections::HashSet::new();
-        for line in batch {
+        let mut consumed = 0;
+        for line in &batch {
             let planned = match line {
-                Line::Item(item) => plan_item(table, &m, &journal_pk, item, at, expires).await?,
-                Line::Customer(c) => plan_customer(table, &m, &journal_pk, c, expires).await?,
+                Line::Item(item) => plan_item(&reads, &m, &journal_pk, item, at, expires)?,
+                Line::Customer(c) => plan_customer(&reads, &m, &journal_pk, c, expires)?,
             };
+            if let Some(p) = &planned
+                && consumed > 0
+                && writes.len() + p.writes.len() + 1 > max_writes
+            {
+                // The transaction is full: this line starts the next batch.
+                break;
+            }
+            consumed += 1;
             let Some(p) = planned else {
                 // Applied before (by this migration: its journal entry exists).
                 continue;
@@ -209,9 +230,9 @@ pub async fn apply(
                 None => m.progress.unchanged += 1,
             }
             writes.extend(p.writes);
-            written_items.extend(p.item);
         }
-        m.progress.applied = (from + batch.len()) as u64;
+        drop(batch);
+        m.progress.applied = (from + consumed) as u64;
         m.updated_at = at;
         writes.push(state_write(&m, version)?);
         // Someone may have written one of these records (a webhook, an operator): then the
@@ -222,13 +243,8 @@ pub async fn apply(
                 "MigrationItemsApplied",
                 &[],
                 Some(m.tenant_id.as_str()),
-                i64::try_from(batch.len()).unwrap_or(i64::MAX),
+                i64::try_from(consumed).unwrap_or(i64::MAX),
             );
-            // Committed: link the items to their twins at other vendors. (An apply interrupted
-            // right here leaves these unlinked until their next change; the catalog is right.)
-            for item in &written_items {
-                tillbridge_catalog::xref::index(table, &m.tenant_id, &m.source_name, item).await?;
-            }
         }
     }
 }
@@ -258,27 +274,162 @@ pub(crate) async fn commit_batch(
     }
 }
 
-async fn read_lines(blobs: &dyn BlobStore, m: &Migration) -> Result<Vec<Line>, MigrationError> {
-    let mut lines = Vec::with_capacity(m.progress.items as usize);
+/// The prepared items and customers, kept as their JSONL bytes (a 100,000-item apply holds
+/// ~40 MB of text, not ~10× that as parsed items); a batch parses only its own lines.
+struct Lines {
+    items: Vec<u8>,
+    customers: Vec<u8>,
+    /// Byte ranges of the item lines, then of the customer lines.
+    spans: Vec<(bool, std::ops::Range<usize>)>,
+}
+
+impl Lines {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The lines in `range`, parsed.
+    fn parse(&self, range: std::ops::Range<usize>) -> Result<Vec<Line>, MigrationError> {
+        self.spans[range]
+            .iter()
+            .map(|(customer, span)| {
+                if *customer {
+                    serde_json::from_slice(&self.customers[span.clone()])
+                        .map(Line::Customer)
+                        .map_err(|e| {
+                            MigrationError::Permanent(format!("prepared customer is corrupt: {e}"))
+                        })
+                } else {
+                    serde_json::from_slice(&self.items[span.clone()])
+                        .map(|i| Line::Item(Box::new(i)))
+                        .map_err(|e| {
+                            MigrationError::Permanent(format!("prepared item is corrupt: {e}"))
+                        })
+                }
+            })
+            .collect()
+    }
+}
+
+/// Byte ranges of the non-empty lines of `bytes`.
+fn line_spans(bytes: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut start = 0;
+    bytes
+        .split(|b| *b == b'\n')
+        .map(move |l| {
+            let span = start..start + l.len();
+            start += l.len() + 1;
+            span
+        })
+        .filter(|s| !s.is_empty())
+}
+
+async fn read_lines(blobs: &dyn BlobStore, m: &Migration) -> Result<Lines, MigrationError> {
     let items = blobs
         .get(&prepare::items_key(m))
         .await?
         .ok_or_else(|| MigrationError::Permanent("prepared items are missing".into()))?;
-    for l in items.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let item: CatalogItem = serde_json::from_slice(l)
-            .map_err(|e| MigrationError::Permanent(format!("prepared item is corrupt: {e}")))?;
-        lines.push(Line::Item(Box::new(item)));
-    }
     let customers = blobs
         .get(&prepare::customers_key(m))
         .await?
         .unwrap_or_default();
-    for l in customers.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let c: Customer = serde_json::from_slice(l)
-            .map_err(|e| MigrationError::Permanent(format!("prepared customer is corrupt: {e}")))?;
-        lines.push(Line::Customer(c));
+    let mut spans = Vec::with_capacity(m.progress.items as usize);
+    spans.extend(line_spans(&items).map(|s| (false, s)));
+    spans.extend(line_spans(&customers).map(|s| (true, s)));
+    Ok(Lines {
+        items,
+        customers,
+        spans,
+    })
+}
+
+/// What a batch reads before it is planned, read together: the id map entries of its ids
+/// and parents, then the journal entries, records and child index entries under the catalog
+/// ids those give.
+struct Reads(std::collections::HashMap<(String, String), Option<Item>>);
+
+impl Reads {
+    fn get(&self, pk: &str, sk: &str) -> Result<Option<&Item>, MigrationError> {
+        self.0
+            .get(&(pk.to_owned(), sk.to_owned()))
+            .map(Option::as_ref)
+            .ok_or_else(|| MigrationError::Permanent(format!("{pk}/{sk} was not read")))
     }
-    Ok(lines)
+
+    /// The catalog id of a source id: the id map, else the source id itself (and whether
+    /// it was mapped).
+    fn catalog_id(&self, m: &Migration, source_id: &str) -> Result<(String, bool), MigrationError> {
+        match self.get(&idmap_pk(&m.tenant_id, &m.source_name), source_id)? {
+            Some(i) => Ok((i.doc::<IdMapEntry>()?.catalog_id, true)),
+            None => Ok((source_id.to_owned(), false)),
+        }
+    }
+
+    async fn read(
+        &mut self,
+        table: &dyn Table,
+        keys: Vec<(String, String)>,
+    ) -> Result<(), MigrationError> {
+        let keys: Vec<(String, String)> = keys
+            .into_iter()
+            .filter(|k| !self.0.contains_key(k))
+            .collect::<std::collections::HashSet<_>>()
+            .into_iter()
+            .collect();
+        let found = table.get_many(&keys).await?;
+        self.0.extend(keys.into_iter().zip(found));
+        Ok(())
+    }
+}
+
+async fn prefetch(
+    table: &dyn Table,
+    m: &Migration,
+    journal_pk: &str,
+    batch: &[Line],
+) -> Result<Reads, MigrationError> {
+    let mut reads = Reads(std::collections::HashMap::with_capacity(batch.len() * 5));
+    let map_pk = idmap_pk(&m.tenant_id, &m.source_name);
+    let mut first = Vec::with_capacity(batch.len() * 2);
+    for line in batch {
+        match line {
+            Line::Item(item) => {
+                first.push((map_pk.clone(), item.external_id.clone()));
+                if let Some(p) = &item.parent_id {
+                    first.push((map_pk.clone(), p.clone()));
+                }
+            }
+            Line::Customer(c) => {
+                first.push((
+                    journal_pk.to_owned(),
+                    journal_sk("customer", &c.external_id),
+                ));
+                first.push(crate::keys::customer(&m.tenant_id, &c.external_id));
+            }
+        }
+    }
+    reads.read(table, first).await?;
+    let pk = tillbridge_catalog::keys::catalog_pk(&m.tenant_id);
+    let mut second = Vec::with_capacity(batch.len() * 3);
+    for line in batch {
+        if let Line::Item(item) = line {
+            let (cid, _) = reads.catalog_id(m, &item.external_id)?;
+            second.push((journal_pk.to_owned(), journal_sk("item", &cid)));
+            second.push((
+                pk.clone(),
+                tillbridge_catalog::keys::item_sk(&m.source_name, &cid),
+            ));
+            if let Some(parent) = &item.parent_id {
+                let (parent, _) = reads.catalog_id(m, parent)?;
+                second.push((
+                    pk.clone(),
+                    tillbridge_catalog::keys::child_sk(&m.source_name, &parent, &cid),
+                ));
+            }
+        }
+    }
+    reads.read(table, second).await?;
+    Ok(reads)
 }
 
 /// The catalog id of a source id: the id map, else the source id itself.
@@ -339,22 +490,24 @@ struct IdMapEntry {
 /// SHA-256 of attributes in canonical JSON (object keys sorted at every level).
 pub fn attrs_sha256(attrs: &Map<String, Value>) -> String {
     use sha2::{Digest, Sha256};
+    fn write_map(o: &Map<String, Value>, out: &mut Vec<u8>) {
+        let mut keys: Vec<&String> = o.keys().collect();
+        keys.sort();
+        out.push(b'{');
+        for (n, k) in keys.into_iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            // Writing JSON into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, k);
+            out.push(b':');
+            write(&o[k], out);
+        }
+        out.push(b'}');
+    }
     fn write(v: &Value, out: &mut Vec<u8>) {
         match v {
-            Value::Object(o) => {
-                let mut keys: Vec<&String> = o.keys().collect();
-                keys.sort();
-                out.push(b'{');
-                for (n, k) in keys.into_iter().enumerate() {
-                    if n > 0 {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(Value::String(k.clone()).to_string().as_bytes());
-                    out.push(b':');
-                    write(&o[k], out);
-                }
-                out.push(b'}');
-            }
+            Value::Object(o) => write_map(o, out),
             Value::Array(a) => {
                 out.push(b'[');
                 for (n, x) in a.iter().enumerate() {
@@ -365,11 +518,13 @@ pub fn attrs_sha256(attrs: &Map<String, Value>) -> String {
                 }
                 out.push(b']');
             }
-            other => out.extend_from_slice(other.to_string().as_bytes()),
+            other => {
+                let _ = serde_json::to_writer(&mut *out, other);
+            }
         }
     }
-    let mut out = Vec::new();
-    write(&Value::Object(attrs.clone()), &mut out);
+    let mut out = Vec::with_capacity(1024);
+    write_map(attrs, &mut out);
     hex::encode(Sha256::digest(&out))
 }
 
@@ -380,38 +535,39 @@ fn prior_of(i: &Item) -> Prior {
     }
 }
 
-async fn plan_item(
-    table: &dyn Table,
+fn plan_item(
+    reads: &Reads,
     m: &Migration,
     journal_pk: &str,
     item: &CatalogItem,
     at: Timestamp,
     expires: i64,
 ) -> Result<Option<Planned>, MigrationError> {
-    let (cid, mapped) = catalog_id(table, m, &item.external_id).await?;
+    let (cid, mapped) = reads.catalog_id(m, &item.external_id)?;
     let jsk = journal_sk("item", &cid);
-    if table.get(journal_pk, &jsk).await?.is_some() {
+    if reads.get(journal_pk, &jsk)?.is_some() {
         return Ok(None);
     }
     let mut item = item.clone();
     item.external_id = cid.clone();
     if let Some(parent) = &item.parent_id {
-        item.parent_id = Some(catalog_id(table, m, parent).await?.0);
+        item.parent_id = Some(reads.catalog_id(m, parent)?.0);
     }
     let pk = tillbridge_catalog::keys::catalog_pk(&m.tenant_id);
     // A migration's items live in its source's namespace (a `square` export lands where
     // Square's webhooks land).
     let sk = tillbridge_catalog::keys::item_sk(&m.source_name, &cid);
-    let current = table.get(&pk, &sk).await?;
-    let record: Option<CatalogRecord> = current.as_ref().map(Item::doc).transpose()?;
+    let current = reads.get(&pk, &sk)?;
+    let record: Option<CatalogRecord> = current.map(Item::doc).transpose()?;
     let visible = record.as_ref().and_then(CatalogRecord::visible_item);
-    let hash = item.content_hash();
-    if visible.as_ref().is_some_and(|v| v.content_hash() == hash) {
+    if visible
+        .as_ref()
+        .is_some_and(|v| v.content_hash() == item.content_hash())
+    {
         return Ok(Some(Planned {
             writes: Vec::new(),
             kind: None,
             key: (pk, sk),
-            item: None,
         }));
     }
     let kind = if visible.is_some() {
@@ -422,12 +578,11 @@ async fn plan_item(
     let next = record.unwrap_or_default().replaced_by(item.clone(), at);
     let record = Item::with_doc(&pk, &sk, &next)?;
     let written_sha256 = attrs_sha256(&record.attrs);
-    let mut writes = vec![TxWrite::Put {
+    let mut writes = Vec::with_capacity(MAX_WRITES_PER_ITEM);
+    writes.push(TxWrite::Put {
         item: record,
-        condition: current
-            .as_ref()
-            .map_or(Condition::IfAbsent, |c| Condition::IfVersion(c.version)),
-    }];
+        condition: current.map_or(Condition::IfAbsent, |c| Condition::IfVersion(c.version)),
+    });
     let mut created_keys = Vec::new();
     if !mapped {
         let map_pk = idmap_pk(&m.tenant_id, &m.source_name);
@@ -443,7 +598,7 @@ async fn plan_item(
     }
     if let Some(parent) = &item.parent_id {
         let child_sk = tillbridge_catalog::keys::child_sk(&m.source_name, parent, &cid);
-        if table.get(&pk, &child_sk).await?.is_none() {
+        if reads.get(&pk, &child_sk)?.is_none() {
             writes.push(TxWrite::Put {
                 item: Item::with_doc(&pk, &child_sk, &cid)?,
                 condition: Condition::IfAbsent,
@@ -455,8 +610,8 @@ async fn plan_item(
         pk: pk.clone(),
         sk: sk.clone(),
         kind,
-        prior: current.as_ref().map(prior_of),
-        written_version: current.as_ref().map_or(1, |c| c.version + 1),
+        prior: current.map(prior_of),
+        written_version: current.map_or(1, |c| c.version + 1),
         written_sha256,
         created_keys,
     };
@@ -464,35 +619,40 @@ async fn plan_item(
         item: Item::with_doc(journal_pk, jsk, &entry)?.expiring_at(expires),
         condition: Condition::IfAbsent,
     });
+    // Linked to its twins at other vendors in the same commit (unconditional puts: a
+    // redelivery rewrites the same entries).
+    writes.extend(tillbridge_catalog::xref::index_writes(
+        &m.tenant_id,
+        &m.source_name,
+        &item,
+    )?);
     Ok(Some(Planned {
         writes,
         kind: Some(kind),
         key: (pk, sk),
-        item: Some(item),
     }))
 }
 
-async fn plan_customer(
-    table: &dyn Table,
+fn plan_customer(
+    reads: &Reads,
     m: &Migration,
     journal_pk: &str,
     c: &Customer,
     expires: i64,
 ) -> Result<Option<Planned>, MigrationError> {
     let jsk = journal_sk("customer", &c.external_id);
-    if table.get(journal_pk, &jsk).await?.is_some() {
+    if reads.get(journal_pk, &jsk)?.is_some() {
         return Ok(None);
     }
     let (pk, sk) = crate::keys::customer(&m.tenant_id, &c.external_id);
-    let current = table.get(&pk, &sk).await?;
-    if let Some(cur) = &current
+    let current = reads.get(&pk, &sk)?;
+    if let Some(cur) = current
         && cur.doc::<Customer>().ok().as_ref() == Some(c)
     {
         return Ok(Some(Planned {
             writes: Vec::new(),
             kind: None,
             key: (pk, sk),
-            item: None,
         }));
     }
     let kind = if current.is_some() {
@@ -505,17 +665,15 @@ async fn plan_customer(
         pk: pk.clone(),
         sk: sk.clone(),
         kind,
-        prior: current.as_ref().map(prior_of),
-        written_version: current.as_ref().map_or(1, |c| c.version + 1),
+        prior: current.map(prior_of),
+        written_version: current.map_or(1, |c| c.version + 1),
         written_sha256: attrs_sha256(&record.attrs),
         created_keys: Vec::new(),
     };
     let writes = vec![
         TxWrite::Put {
             item: record,
-            condition: current
-                .as_ref()
-                .map_or(Condition::IfAbsent, |c| Condition::IfVersion(c.version)),
+            condition: current.map_or(Condition::IfAbsent, |c| Condition::IfVersion(c.version)),
         },
         TxWrite::Put {
             item: Item::with_doc(journal_pk, jsk, &entry)?.expiring_at(expires),
@@ -526,7 +684,6 @@ async fn plan_customer(
         writes,
         kind: Some(kind),
         key: (pk, sk),
-        item: None,
     }))
 }
 
@@ -605,4 +762,34 @@ async fn cancel_to_rollback(
         return Ok(());
     };
     publish(bus, &[rollback::request_event(&m, "cancel", at)]).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn batches_fit_the_tables_transactions() {
+        assert_eq!(batch_lines(100), 24);
+        assert_eq!(batch_lines(1), 1);
+        assert!(batch_lines(8192) * 4 < 8192);
+    }
+
+    /// The hash rollbacks compare stays what journals already hold: canonical JSON with keys
+    /// sorted at every level, strings escaped as serde_json escapes them.
+    #[test]
+    fn attribute_hashes_are_of_canonical_json() {
+        use sha2::{Digest, Sha256};
+        let attrs = json!({
+            "z": 1, "a": {"y": [true, null, 1.5, {"k": "v\"\n"}], "b": "é"}, "m": "x"
+        });
+        let canonical = r#"{"a":{"b":"é","y":[true,null,1.5,{"k":"v\"\n"}]},"m":"x","z":1}"#;
+        assert_eq!(
+            attrs_sha256(attrs.as_object().unwrap()),
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
+    }
 }

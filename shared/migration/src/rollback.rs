@@ -1,5 +1,5 @@
 //! rolling_back: the apply's journal is undone in batches (one transaction each, with the
-//! cursor): records it created are removed, records it changed get their prior state back,
+//! cursor, as large as the table's transactions allow; the records of a batch read together): records it created are removed, records it changed get their prior state back,
 //! exactly as stored. A record someone changed after the apply (a webhook) is a conflict:
 //! kept, and listed. Then the catalog is verified against the snapshot: every difference
 //! must be explained (a conflict, or an item the migration never touched that changed since),
@@ -20,7 +20,12 @@ use crate::MigrationError;
 use crate::keys::state_pk;
 use crate::publish;
 
-const BATCH: usize = 30;
+/// Journal entries one batch undoes, for a table taking `max_transaction_writes` writes a
+/// transaction: an entry takes at most 3 (the record, its id map and child index entries),
+/// plus the cursor — 33 on DynamoDB's 100, thousands on the embedded store.
+fn batch_entries(max_transaction_writes: usize) -> usize {
+    (max_transaction_writes.saturating_sub(1) / 3).max(1)
+}
 
 /// `migration.rollback.requested` for `m`, a new event id per rollback the migration has had.
 pub fn request_event(m: &Migration, by: &str, at: Timestamp) -> Envelope {
@@ -111,6 +116,7 @@ pub async fn rollback(
     stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<(), MigrationError> {
     let journal_pk = state_pk(id);
+    let batch = batch_entries(table.max_transaction_writes());
     let mut attempts = 0;
     loop {
         let Some((mut m, version)) = load(table, id).await? else {
@@ -137,7 +143,7 @@ pub async fn rollback(
                 &journal_pk,
                 crate::keys::JOURNAL_PREFIX,
                 m.rollback_cursor.as_deref(),
-                BATCH,
+                batch,
             )
             .await?;
         if page.items.is_empty() {
@@ -154,10 +160,16 @@ pub async fn rollback(
             );
             return publish(bus, &[e]).await;
         }
-        let mut writes = Vec::with_capacity(BATCH * 3 + 1);
-        for j in &page.items {
-            let entry: JournalEntry = j.doc()?;
-            let current = table.get(&entry.pk, &entry.sk).await?;
+        let entries: Vec<JournalEntry> =
+            page.items.iter().map(Item::doc).collect::<Result<_, _>>()?;
+        let keys: Vec<(String, String)> = entries
+            .iter()
+            .map(|e| (e.pk.clone(), e.sk.clone()))
+            .collect();
+        let currents = table.get_many(&keys).await?;
+        drop(keys);
+        let mut writes = Vec::with_capacity(page.items.len() * 3 + 1);
+        for ((j, entry), current) in page.items.iter().zip(entries).zip(currents) {
             match current {
                 Some(c) if attrs_sha256(&c.attrs) == entry.written_sha256 => {
                     match &entry.prior {
