@@ -218,6 +218,8 @@ pub fn migrate(a: MigrateArgs) -> Outcome {
         )
         .await
         .map_err(refused)?;
+        // Stored: the stages read it from the blob store.
+        drop(export);
         eprintln!("migration {} started; suggesting mappings…", started.id);
         let mut m = drive(&rt, started.id.as_str()).await?;
         if m.status == Status::MappingReview && a.approve_all {

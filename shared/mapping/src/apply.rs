@@ -79,7 +79,25 @@ pub fn apply(
 /// evidence. A variant whose pricing field says the price is entered at sale is an open
 /// price.
 pub fn apply_with(records: &[Value], mapping: &[MappedField], cx: &ApplyContext) -> Applied {
-    let mut out = Applied::default();
+    if records.iter().all(is_flat) {
+        return apply_owned(records.to_vec(), mapping, cx);
+    }
+    apply_grouped(records, None, mapping, cx)
+}
+
+/// [`apply_with`] on records the caller gives away: flat rows are grouped into products in
+/// place instead of in a copy of every record.
+pub fn apply_owned(mut records: Vec<Value>, mapping: &[MappedField], cx: &ApplyContext) -> Applied {
+    let grouping = if records.iter().all(is_flat) {
+        complete_multi_row(&mut records, &column_roles(mapping))
+    } else {
+        None
+    };
+    apply_grouped(&records, grouping, mapping, cx)
+}
+
+/// What the mapping says of the columns, for grouping rows into products.
+fn column_roles(mapping: &[MappedField]) -> ColumnRoles<'_> {
     let sources = |targets: &[&str]| -> HashSet<&str> {
         mapping
             .iter()
@@ -87,7 +105,7 @@ pub fn apply_with(records: &[Value], mapping: &[MappedField], cx: &ApplyContext)
             .map(|m| m.source.as_str())
             .collect()
     };
-    let roles = ColumnRoles {
+    ColumnRoles {
         row_own: sources(&ROW_OWN),
         variant: sources(&[&ROW_OWN[..], &["price_minor"]].concat()),
         name: mapping
@@ -99,14 +117,20 @@ pub fn apply_with(records: &[Value], mapping: &[MappedField], cx: &ApplyContext)
             .find(|m| m.target == "parent_id")
             .map(|m| m.source.as_str()),
         mapped: mapping.iter().map(|m| m.source.as_str()).collect(),
-    };
-    let mut owned;
-    let mut records = records;
-    if records.iter().all(is_flat) {
-        owned = records.to_vec();
-        out.grouping = complete_multi_row(&mut owned, &roles);
-        records = &owned;
     }
+}
+
+/// The mapping applied to records already grouped into products (or not grouped).
+fn apply_grouped(
+    records: &[Value],
+    grouping: Option<Grouping>,
+    mapping: &[MappedField],
+    cx: &ApplyContext,
+) -> Applied {
+    let mut out = Applied {
+        grouping,
+        ..Applied::default()
+    };
     let attachments: HashSet<usize> = out
         .grouping
         .as_ref()
@@ -124,53 +148,23 @@ pub fn apply_with(records: &[Value], mapping: &[MappedField], cx: &ApplyContext)
             ));
         }
     }
-    let columns = decide_columns(records, mapping, cx, &mut out);
-    let variant_prefix = mapping
-        .iter()
-        .filter(|m| m.target == "external_id" && m.source.contains("[]"))
-        .map(|m| m.source[..m.source.rfind("[]").map_or(0, |i| i + 2)].to_owned())
-        .min_by_key(String::len);
+    let mut evidence = MoneyEvidence::new(mapping);
+    for r in records {
+        evidence.push(r);
+    }
+    let mapper = RecordMapper::new(
+        mapping,
+        evidence.decide(cx, &mut out),
+        records.iter().all(is_flat),
+    );
     let parent_mapped = mapping.iter().any(|m| m.target == "parent_id");
     let mut first_item_of_record: Vec<Option<usize>> = Vec::with_capacity(records.len());
-    let id_source = mapping
-        .iter()
-        .find(|m| m.target == "external_id")
-        .map(|m| m.source.as_str());
-    let id_mapped = id_source.is_some();
-    let flat = records.iter().all(is_flat);
     for (n, record) in records.iter().enumerate() {
         if attachments.contains(&n) {
             first_item_of_record.push(None);
             continue;
         }
-        let mut parent = CatalogItem::default();
-        for m in mapping.iter().filter(|m| {
-            variant_prefix
-                .as_ref()
-                .is_none_or(|p| !m.source.starts_with(p.as_str()))
-        }) {
-            if let Err(e) = set(&mut parent, m, &values_at(record, &m.source), &columns) {
-                out.problems.push(format!("record {}: {e}", n + 1));
-            }
-        }
-        finish_item(&mut parent, record, cx.currency);
-        let variants = match &variant_prefix {
-            Some(prefix) => variants_of(record, n, prefix, mapping, &parent, &columns, &mut out),
-            None => Vec::new(),
-        };
-        if parent.external_id.is_empty() && id_mapped && variants.is_empty() && flat {
-            out.problems.push(format!(
-                "record {}: no {} value, so it is no item (not migrated)",
-                n + 1,
-                id_source.unwrap_or("external_id")
-            ));
-        }
-        first_item_of_record.push((!parent.external_id.is_empty()).then_some(out.items.len()));
-        if !parent.external_id.is_empty() {
-            out.items.push(parent);
-        }
-        out.items
-            .extend(variants.into_iter().filter(|v| !v.external_id.is_empty()));
+        first_item_of_record.push(mapper.map(n, record, &mut out));
     }
     if let Some(g) = &out.grouping
         && !parent_mapped
@@ -178,6 +172,194 @@ pub fn apply_with(records: &[Value], mapping: &[MappedField], cx: &ApplyContext)
         link_products(&mut out.items, g, &first_item_of_record);
     }
     out
+}
+
+/// Applies a mapping one record at a time, in two passes over the records: each record is
+/// shown to [`Streamed::observe`] (the money columns' decimal marks are decided from every
+/// value), then [`Streamed::start`] decides, then each record again, in the same order, to
+/// [`Streamed::map`]. The items, problems and notes are those [`apply_with`] gives for the
+/// same records, as long as not every record is flat: flat rows (CSV, flat JSON) may be one
+/// product spread over several rows, which only the whole set shows — give those to
+/// [`apply_with`]. Nothing but the money columns' values is kept between records.
+pub struct Streamed<'m> {
+    mapping: &'m [MappedField],
+    cx: ApplyContext,
+    evidence: MoneyEvidence<'m>,
+    mapper: Option<RecordMapper<'m>>,
+    all_flat: bool,
+}
+
+impl<'m> Streamed<'m> {
+    /// Ready for the first pass.
+    pub fn new(mapping: &'m [MappedField], cx: &ApplyContext) -> Self {
+        Self {
+            mapping,
+            cx: *cx,
+            evidence: MoneyEvidence::new(mapping),
+            mapper: None,
+            all_flat: true,
+        }
+    }
+
+    /// First pass: one record's money values (and whether it is flat).
+    pub fn observe(&mut self, record: &Value) {
+        self.all_flat &= is_flat(record);
+        self.evidence.push(record);
+    }
+
+    /// Whether every record observed is flat: then give the records to [`apply_with`]
+    /// instead (they may be grouped into products).
+    pub fn all_flat(&self) -> bool {
+        self.all_flat
+    }
+
+    /// Ends the first pass: the money columns decided, their notes and problems in `out`.
+    pub fn start(&mut self, out: &mut Applied) {
+        let evidence = std::mem::replace(&mut self.evidence, MoneyEvidence::new(&[]));
+        let columns = evidence.decide(&self.cx, out);
+        self.mapper = Some(RecordMapper::new(self.mapping, columns, self.all_flat));
+    }
+
+    /// Second pass: record `n` (0-based, in the first pass's order) to items, appended to
+    /// `out.items` (the record's own item before its variants), its problems to
+    /// `out.problems`. Takes the caller's `out` so it can drain the items as it goes.
+    pub fn map(&self, n: usize, record: &Value, out: &mut Applied) {
+        if let Some(mapper) = &self.mapper {
+            mapper.map(n, record, out);
+        }
+    }
+}
+
+/// The text values of each text money column, gathered record by record, to decide the
+/// column's decimal mark from all of them.
+struct MoneyEvidence<'m> {
+    columns: Vec<(&'m MappedField, Vec<String>)>,
+}
+
+impl<'m> MoneyEvidence<'m> {
+    fn new(mapping: &'m [MappedField]) -> Self {
+        Self {
+            columns: mapping
+                .iter()
+                .filter(|m| {
+                    matches!(m.target.as_str(), "price_minor" | "cost_minor")
+                        && m.conversion != Conversion::MinorUnits
+                })
+                .map(|m| (m, Vec::new()))
+                .collect(),
+        }
+    }
+
+    fn push(&mut self, record: &Value) {
+        for (m, values) in &mut self.columns {
+            values.extend(
+                values_at(record, &m.source)
+                    .into_iter()
+                    .filter(|v| v.is_string())
+                    .filter_map(text),
+            );
+        }
+    }
+
+    /// Decides each text money column's decimal mark from all its values.
+    fn decide(self, cx: &ApplyContext, out: &mut Applied) -> Columns {
+        let mut marks = HashMap::new();
+        for (m, values) in self.columns {
+            let decision = decide_mark(values.iter().map(String::as_str), cx.currency, cx.country);
+            let mark = match decision {
+                MarkDecision::Decided { mark, evidence } => {
+                    if evidence != "no value has a decimal separator" {
+                        out.notes.push(format!(
+                            "{}: read with a {} ({evidence})",
+                            m.source,
+                            mark.name()
+                        ));
+                    }
+                    Some(mark)
+                }
+                MarkDecision::Ambiguous { evidence } => {
+                    out.problems.push(format!(
+                        "{}: the decimal mark is ambiguous ({evidence}); no amount of this column was converted, say which mark it uses",
+                        m.source
+                    ));
+                    None
+                }
+            };
+            marks.insert(m.source.clone(), mark);
+        }
+        Columns {
+            currency: cx.currency,
+            marks,
+        }
+    }
+}
+
+/// What mapping one record needs, decided once for all records.
+struct RecordMapper<'m> {
+    mapping: &'m [MappedField],
+    columns: Columns,
+    /// The array path holding the variants' ids, if any (`variations[]`).
+    variant_prefix: Option<String>,
+    id_source: Option<&'m str>,
+    /// Every record is flat (a record without an id is then reported).
+    flat: bool,
+}
+
+impl<'m> RecordMapper<'m> {
+    fn new(mapping: &'m [MappedField], columns: Columns, flat: bool) -> Self {
+        Self {
+            mapping,
+            columns,
+            variant_prefix: mapping
+                .iter()
+                .filter(|m| m.target == "external_id" && m.source.contains("[]"))
+                .map(|m| m.source[..m.source.rfind("[]").map_or(0, |i| i + 2)].to_owned())
+                .min_by_key(String::len),
+            id_source: mapping
+                .iter()
+                .find(|m| m.target == "external_id")
+                .map(|m| m.source.as_str()),
+            flat,
+        }
+    }
+
+    /// Record `n`'s items appended to `out.items`; the index of its own item, if it has one.
+    fn map(&self, n: usize, record: &Value, out: &mut Applied) -> Option<usize> {
+        let mapping = self.mapping;
+        let mut parent = CatalogItem::default();
+        for m in mapping.iter().filter(|m| {
+            self.variant_prefix
+                .as_ref()
+                .is_none_or(|p| !m.source.starts_with(p.as_str()))
+        }) {
+            if let Err(e) = set(&mut parent, m, &values_at(record, &m.source), &self.columns) {
+                out.problems.push(format!("record {}: {e}", n + 1));
+            }
+        }
+        finish_item(&mut parent, record, self.columns.currency);
+        let variants = match &self.variant_prefix {
+            Some(prefix) => variants_of(record, n, prefix, mapping, &parent, &self.columns, out),
+            None => Vec::new(),
+        };
+        if parent.external_id.is_empty()
+            && self.id_source.is_some()
+            && variants.is_empty()
+            && self.flat
+        {
+            out.problems.push(format!(
+                "record {}: no {} value, so it is no item (not migrated)",
+                n + 1,
+                self.id_source.unwrap_or("external_id")
+            ));
+        }
+        let first = (!parent.external_id.is_empty()).then_some(out.items.len());
+        if !parent.external_id.is_empty() {
+            out.items.push(parent);
+        }
+        out.items
+            .extend(variants.into_iter().filter(|v| !v.external_id.is_empty()));
+        first
+    }
 }
 
 /// Records that are one level of scalars (CSV rows, flat JSON records).
@@ -247,52 +429,6 @@ fn set_parent(items: &mut [CatalogItem], item: Option<usize>, parent: Option<Str
         && items[i].external_id != p
     {
         items[i].parent_id = Some(p);
-    }
-}
-
-/// Decides each text money column's decimal mark from all its values.
-fn decide_columns(
-    records: &[Value],
-    mapping: &[MappedField],
-    cx: &ApplyContext,
-    out: &mut Applied,
-) -> Columns {
-    let mut marks = HashMap::new();
-    for m in mapping.iter().filter(|m| {
-        matches!(m.target.as_str(), "price_minor" | "cost_minor")
-            && m.conversion != Conversion::MinorUnits
-    }) {
-        let values: Vec<String> = records
-            .iter()
-            .flat_map(|r| values_at(r, &m.source))
-            .filter(|v| v.is_string())
-            .filter_map(text)
-            .collect();
-        let decision = decide_mark(values.iter().map(String::as_str), cx.currency, cx.country);
-        let mark = match decision {
-            MarkDecision::Decided { mark, evidence } => {
-                if evidence != "no value has a decimal separator" {
-                    out.notes.push(format!(
-                        "{}: read with a {} ({evidence})",
-                        m.source,
-                        mark.name()
-                    ));
-                }
-                Some(mark)
-            }
-            MarkDecision::Ambiguous { evidence } => {
-                out.problems.push(format!(
-                    "{}: the decimal mark is ambiguous ({evidence}); no amount of this column was converted, say which mark it uses",
-                    m.source
-                ));
-                None
-            }
-        };
-        marks.insert(m.source.clone(), mark);
-    }
-    Columns {
-        currency: cx.currency,
-        marks,
     }
 }
 

@@ -308,21 +308,41 @@ fn looks_like_timestamp(s: &str) -> bool {
 
 /// Profiles of every leaf path of JSON records, in first-seen order.
 pub fn profile_json(records: &[Value]) -> Vec<FieldProfile> {
-    let mut w = Walker::default();
-    let mut path = String::new();
+    let mut p = JsonProfiler::default();
     for r in records {
-        w.walk(r, &mut path, false);
+        p.push(r);
     }
-    let Walker {
-        profiles,
-        containers,
-        ..
-    } = w;
-    profiles
-        .into_iter()
-        // A key that is null in some records and an object elsewhere is only its leaves.
-        .filter(|f| !(containers.contains(&f.path) && f.non_null() == 0))
-        .collect()
+    p.finish()
+}
+
+/// [`profile_json`] a record at a time, for records read one by one (a large export is
+/// never held whole): the same profiles for the same records in the same order.
+#[derive(Default)]
+pub struct JsonProfiler {
+    walker: Walker,
+    path: String,
+}
+
+impl JsonProfiler {
+    /// Adds one record's values.
+    pub fn push(&mut self, record: &Value) {
+        self.path.clear();
+        self.walker.walk(record, &mut self.path, false);
+    }
+
+    /// Profiles of every leaf path seen, in first-seen order.
+    pub fn finish(self) -> Vec<FieldProfile> {
+        let Walker {
+            profiles,
+            containers,
+            ..
+        } = self.walker;
+        profiles
+            .into_iter()
+            // A key that is null in some records and an object elsewhere is only its leaves.
+            .filter(|f| !(containers.contains(&f.path) && f.non_null() == 0))
+            .collect()
+    }
 }
 
 /// FNV-1a: paths are short and looked up once per value; SipHash's strength buys nothing here.

@@ -18,9 +18,9 @@ mod multirow;
 mod suggest;
 mod tokens;
 
-pub use apply::{Applied, ApplyContext, apply, apply_with};
+pub use apply::{Applied, ApplyContext, Streamed, apply, apply_owned, apply_with};
 pub use convert::{Conversion, MappedField, detect, integer_units};
 pub use csv_read::{CsvTable, Dialect, read_csv};
-pub use flatten::{FieldProfile, ValueKind, csv_records, profile_csv, profile_json};
+pub use flatten::{FieldProfile, JsonProfiler, ValueKind, csv_records, profile_csv, profile_json};
 pub use multirow::{Grouping, complete_multi_row};
 pub use suggest::{Band, Suggestion, band, suggest};

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use tillbridge_domain::{CatalogItem, Country, Currency};
 use tillbridge_mapping::{
-    Applied, ApplyContext, Conversion, MappedField, apply_with, csv_records, profile_csv,
+    Applied, ApplyContext, Conversion, MappedField, Streamed, apply_with, csv_records, profile_csv,
     profile_json, read_csv, suggest,
 };
 
@@ -603,4 +603,157 @@ fn a_row_without_an_id_is_a_problem_not_a_silent_loss() {
         a.problems,
         ["record 2: no sku value, so it is no item (not migrated)"]
     );
+}
+
+/// The mapping applied record by record ([`Streamed`]: two passes) against the whole set.
+fn streamed(records: &[Value], mapping: &[MappedField], cx: &ApplyContext) -> Applied {
+    let mut s = Streamed::new(mapping, cx);
+    for r in records {
+        s.observe(r);
+    }
+    let mut out = Applied::default();
+    s.start(&mut out);
+    let mut items = Vec::new();
+    for (n, r) in records.iter().enumerate() {
+        s.map(n, r, &mut out);
+        items.append(&mut out.items);
+    }
+    out.items = items;
+    out
+}
+
+fn suggested_json(records: &[Value]) -> Vec<MappedField> {
+    suggest(&profile_json(records))
+        .into_iter()
+        .filter_map(|s| {
+            Some(MappedField {
+                source: s.source,
+                target: s.target?.to_owned(),
+                conversion: s.conversion?,
+            })
+        })
+        .collect()
+}
+
+fn records_of(bytes: &[u8]) -> Vec<Value> {
+    match serde_json::from_slice::<Value>(bytes).unwrap_or_default() {
+        Value::Array(a) => a,
+        Value::Object(mut o) => ["items", "products", "catalog", "objects", "records"]
+            .iter()
+            .find_map(|k| match o.remove(*k) {
+                Some(Value::Array(a)) => Some(a),
+                _ => None,
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn streamed_mapping_gives_what_the_whole_set_gives_on_the_sample_exports() {
+    let root = format!("{}/../..", env!("CARGO_MANIFEST_DIR"));
+    let mut exports = vec![
+        fixture("case11-square-export.json"),
+        std::fs::read(format!("{root}/samples/exports/square-cafe.json"))
+            .unwrap_or_else(|e| panic!("square-cafe.json: {e}")),
+    ];
+    // The shared cases beside the repository, when they are there.
+    for case in [
+        "data-11-square-variable-price/square-export.json",
+        "web-11-square-inventory-two-locations/square-export.json",
+    ] {
+        if let Ok(b) = std::fs::read(format!("{root}/../shared/cases/{case}")) {
+            exports.push(b);
+        }
+    }
+    // Nested records whose text prices need their decimal mark decided from every value
+    // (the first pass), one of them ambiguous on its own.
+    exports.push(
+        br#"[{"id":"A","name":"Tea","price":"1.234,50","variants":[{"id":"A1","price":"2,50"}]},
+             {"id":"B","name":"Mug","price":"3,00","variants":[]},
+             {"id":"C","name":"Pot","price":"1.500","tags":["x"]}]"#
+            .to_vec(),
+    );
+    for (n, bytes) in exports.iter().enumerate() {
+        let records = records_of(bytes);
+        assert!(!records.is_empty(), "export {n}");
+        let mut mapping = suggested_json(&records);
+        if n == exports.len() - 1 {
+            mapping = vec![
+                MappedField {
+                    source: "id".into(),
+                    target: "external_id".into(),
+                    conversion: Conversion::AsIs,
+                },
+                MappedField {
+                    source: "price".into(),
+                    target: "price_minor".into(),
+                    conversion: Conversion::MoneyString,
+                },
+                MappedField {
+                    source: "variants[].id".into(),
+                    target: "external_id".into(),
+                    conversion: Conversion::AsIs,
+                },
+                MappedField {
+                    source: "variants[].price".into(),
+                    target: "price_minor".into(),
+                    conversion: Conversion::MoneyString,
+                },
+            ];
+        }
+        for (currency, country) in [("USD", None), ("EUR", Some("DE")), ("SEK", Some("SE"))] {
+            let cx = ApplyContext {
+                currency: Currency::parse(currency).unwrap_or(Currency::USD),
+                country: country.and_then(|c| Country::parse(c).ok()),
+            };
+            let whole = apply_with(&records, &mapping, &cx);
+            let one_by_one = streamed(&records, &mapping, &cx);
+            assert!(!whole.items.is_empty(), "export {n}");
+            assert_eq!(one_by_one.items, whole.items, "export {n} {currency}");
+            assert_eq!(one_by_one.problems, whole.problems, "export {n} {currency}");
+            assert_eq!(one_by_one.notes, whole.notes, "export {n} {currency}");
+        }
+    }
+}
+
+#[test]
+fn flat_rows_are_left_to_the_whole_set_which_groups_them_even_when_apart() {
+    // WooCommerce-style rows: variations name their parent by id, and one comes before its
+    // parent and apart from its sibling. Only the whole set shows the grouping.
+    let records = csv_records(
+        b"ID,Type,SKU,Name,Parent,Regular price\n\
+          12,variation,MUG-L,,id:10,5.00\n\
+          10,variable,MUG,Mug,,\n\
+          20,simple,TEA,Tea,,3.00\n\
+          11,variation,MUG-S,,id:10,4.00\n",
+    )
+    .unwrap_or_default();
+    let mapping = map(&[
+        ("ID", "external_id"),
+        ("SKU", "sku"),
+        ("Name", "name"),
+        ("Regular price", "price_minor"),
+    ]);
+    let cx = ApplyContext {
+        currency: Currency::USD,
+        country: None,
+    };
+    let mut s = Streamed::new(&mapping, &cx);
+    for r in &records {
+        s.observe(r);
+    }
+    assert!(s.all_flat(), "flat rows go to apply_with");
+    let a = apply_with(&records, &mapping, &cx);
+    let items = by_id(&a.items);
+    for variation in ["11", "12"] {
+        assert_eq!(
+            items[variation].parent_id.as_deref(),
+            Some("10"),
+            "{variation}: {:?}",
+            a.notes
+        );
+        assert_eq!(items[variation].name.as_deref(), Some("Mug"));
+    }
+    assert_eq!(items["20"].parent_id, None);
 }

@@ -73,6 +73,219 @@ pub fn parse_records(bytes: &[u8], csv: bool) -> Result<Records, String> {
     }
 }
 
+/// How [`stream_json`] read an export.
+#[derive(Debug)]
+pub enum Streamed {
+    /// Every catalog record was given to the caller, in order.
+    Read {
+        /// Catalog records read.
+        records: usize,
+        /// The customer records beside them (kept whole: they are few).
+        customers: Vec<Value>,
+    },
+    /// The export needs [`parse_records`] (not an array or object at the top, or a key the
+    /// records may be under given twice, where the last one counts).
+    Whole,
+}
+
+/// Reads the catalog records of a JSON export one at a time, in order, giving each to
+/// `each` and dropping it: the same records [`parse_records`] gives, without the whole tree
+/// (~10× the export) in memory at once. An object export is read twice (its keys first, to
+/// find the records' array as [`parse_records`] does); only the customers are kept.
+///
+/// # Errors
+///
+/// As [`parse_records`]: a message naming what is wrong, never a value.
+pub fn stream_json(bytes: &[u8], each: &mut dyn FnMut(Value)) -> Result<Streamed, String> {
+    use serde::de::Deserializer as _;
+    let text = std::str::from_utf8(bytes).map_err(|_| "the export is not UTF-8".to_owned())?;
+    let not_json = |e: serde_json::Error| {
+        format!(
+            "not JSON (line {}, column {}): {}",
+            e.line(),
+            e.column(),
+            e.classify_kind()
+        )
+    };
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => {
+            let mut records = RecordSeq { each, count: 0 };
+            let mut de = serde_json::Deserializer::from_str(text);
+            (&mut de).deserialize_seq(&mut records).map_err(not_json)?;
+            de.end().map_err(not_json)?;
+            Ok(Streamed::Read {
+                records: records.count,
+                customers: Vec::new(),
+            })
+        }
+        Some(b'{') => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let keys = (&mut de).deserialize_map(TopKeys).map_err(not_json)?;
+            de.end().map_err(not_json)?;
+            let named = |k: &str| keys.iter().filter(|(key, _)| key == k).count();
+            if named("customers") > 1 || CATALOG_KEYS.iter().any(|k| named(k) > 1) {
+                return Ok(Streamed::Whole);
+            }
+            if keys.iter().any(|(k, array)| k == "customers" && !array) {
+                return Err("customers must be an array".into());
+            }
+            let catalog = CATALOG_KEYS
+                .iter()
+                .find(|k| keys.iter().any(|(key, array)| key == *k && *array))
+                .copied()
+                .ok_or_else(|| {
+                    format!(
+                        "a JSON export is an array of records or an object with one of {}",
+                        CATALOG_KEYS.join(", ")
+                    )
+                })?;
+            let mut object = CatalogObject {
+                catalog,
+                records: RecordSeq { each, count: 0 },
+                customers: Vec::new(),
+            };
+            let mut de = serde_json::Deserializer::from_str(text);
+            (&mut de).deserialize_map(&mut object).map_err(not_json)?;
+            Ok(Streamed::Read {
+                records: object.records.count,
+                customers: object.customers,
+            })
+        }
+        _ => Ok(Streamed::Whole),
+    }
+}
+
+/// The elements of the records' array, one at a time, to the caller.
+struct RecordSeq<'f> {
+    each: &'f mut dyn FnMut(Value),
+    count: usize,
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut RecordSeq<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(record) = seq.next_element::<Value>()? {
+            (self.each)(record);
+            self.count += 1;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut RecordSeq<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+/// The top-level keys of an object export, each with whether its value is an array; the
+/// values are skipped, not built.
+struct TopKeys;
+
+impl<'de> serde::de::Visitor<'de> for TopKeys {
+    type Value = Vec<(String, bool)>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut keys = Vec::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let IsArray(array) = map.next_value()?;
+            keys.push((k, array));
+        }
+        Ok(keys)
+    }
+}
+
+/// Whether a value is an array; its content is skipped.
+struct IsArray(bool);
+
+impl<'de> Deserialize<'de> for IsArray {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = IsArray;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<IsArray, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(IsArray(true))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<IsArray, A::Error> {
+                while m
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(IsArray(false))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
+            fn visit_unit<E>(self) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An object export's second pass: the records' array streamed, the customers kept, the
+/// rest skipped.
+struct CatalogObject<'f> {
+    catalog: &'static str,
+    records: RecordSeq<'f>,
+    customers: Vec<Value>,
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut CatalogObject<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(k) = map.next_key::<String>()? {
+            if k == self.catalog {
+                map.next_value_seed(&mut self.records)?;
+            } else if k == "customers" {
+                self.customers = map.next_value()?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
 trait Classify {
     fn classify_kind(&self) -> &'static str;
 }
@@ -261,6 +474,64 @@ mod tests {
         }
         assert!(parse_records(b"id\n", true).is_err());
         assert!(parse_records(b"a,b\n\"unterminated", true).is_err());
+    }
+
+    /// Catalog records and customers.
+    type Both = (Vec<Value>, Vec<Value>);
+
+    /// What `stream_json` gives: the records and customers, or None for the whole path.
+    fn streamed(bytes: &[u8]) -> Result<Option<Both>, String> {
+        let mut records = Vec::new();
+        Ok(match stream_json(bytes, &mut |r| records.push(r))? {
+            Streamed::Read {
+                records: n,
+                customers,
+            } => {
+                assert_eq!(n, records.len());
+                Some((records, customers))
+            }
+            Streamed::Whole => None,
+        })
+    }
+
+    #[test]
+    fn streamed_exports_give_the_records_the_whole_parse_gives() {
+        for export in [
+            &br#"[{"id":1},{"id":2,"v":[{"id":"a"}]}]"#[..],
+            br#" [] "#,
+            br#"{"products":[{"id":1}],"customers":[{"id":"c"}]}"#,
+            // Customers first, other keys around, `items` preferred to `products` wherever
+            // it comes, as the whole parse prefers it.
+            br#"{"customers":[{"id":"c"}],"products":[{"id":"p"}],"meta":{"items":1},"items":[{"id":"i"}]}"#,
+            br#"{"objects":[{"id":1}],"items":{"not":"an array"}}"#,
+        ] {
+            let whole = parse_records(export, false).unwrap();
+            let (records, customers) = streamed(export).unwrap().unwrap();
+            assert_eq!(records, whole.catalog);
+            assert_eq!(customers, whole.customers);
+        }
+        // A repeated key (the last one counts) and a scalar top level go the whole way.
+        assert_eq!(
+            streamed(br#"{"items":[{"id":1}],"items":[]}"#).unwrap(),
+            None
+        );
+        assert_eq!(streamed(b"42").unwrap(), None);
+        // The same refusals as the whole parse, line and column included.
+        for bad in [
+            &b"[{\"id\":1},\n{\"id\":"[..],
+            b"{\"x\":1}",
+            b"{\"items\":[],\"customers\":3}",
+            b"\xff",
+            b"[1] trailing",
+            b"{\"items\":[1]} x",
+        ] {
+            assert_eq!(
+                streamed(bad).unwrap_err(),
+                parse_records(bad, false).unwrap_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -5,14 +5,15 @@
 
 use std::collections::HashSet;
 
-use serde_json::json;
 use tillbridge_domain::event::{EventData, MigrationValidated};
 use tillbridge_domain::{CatalogItem, MigrationId, Timestamp};
 use tillbridge_mapping::llm::mask_text;
 use tillbridge_ports::{BlobStore, EventBus, Table};
 use tillbridge_validation::{Family, Options, Rule, Severity, Validator};
 
-use super::export::{Customer, CustomerCounts, consenting_customers, is_csv, parse_records};
+use super::export::{
+    Customer, CustomerCounts, Streamed, consenting_customers, is_csv, parse_records, stream_json,
+};
 use super::{Migration, Status, ValidationSummary, advance, apply, event, load};
 use crate::MigrationError;
 use crate::publish;
@@ -65,22 +66,44 @@ pub async fn prepare(
     if let Some(original) = &m.retry_of {
         only_held_back(table, blobs, original, &mut converted).await?;
     }
-    let report = validate(&m, &converted.items);
+    let report = validate(&m, &converted.items)?;
     let selected = select(&converted.items, &report)?;
     let customer_lines = customer_lines(&converted.customers)?;
 
     let report_key = report_key(&m);
     let actions = if m.preview {
-        Some(crate::preview::actions(table, &m, &converted.items, &selected.held_back).await?)
+        // A preview reads every item against the catalog: parsed all at once.
+        let all: Vec<CatalogItem> = converted.items.items().collect::<Result<_, _>>()?;
+        Some(crate::preview::actions(table, &m, &all, &selected.held_back).await?)
     } else {
         None
     };
-    let mut items = crate::preview::item_entries(
-        &converted.items,
-        &report,
-        &selected.held_back,
-        actions.as_ref(),
-    );
+    let mut items = if actions.is_some() {
+        crate::preview::item_entries(
+            converted.items.items(),
+            &report,
+            &selected.held_back,
+            actions.as_ref(),
+        )?
+    } else {
+        // Without a preview only items with findings or held back have entries: the
+        // others are not parsed again.
+        let named: HashSet<&str> = report
+            .findings
+            .iter()
+            .map(|f| f.item.as_str())
+            .chain(selected.held_back.iter().map(String::as_str))
+            .collect();
+        crate::preview::item_entries(
+            converted.items.items_where(|id| named.contains(id)),
+            &report,
+            &selected.held_back,
+            None,
+        )?
+    };
+    // Only the selected lines are needed from here.
+    let converted_items = converted.items.len();
+    converted.items = ItemLines::default();
     if m.preview {
         // What the destination would do: a dry run, nothing written there.
         items.destination = crate::destination::preview(table, dests, &m, &selected.lines).await?;
@@ -100,7 +123,7 @@ pub async fn prepare(
             "nothing to apply: {} records gave {} items, {} held back by validation errors \
              (see the report)",
             converted.record_count,
-            converted.items.len(),
+            converted_items,
             selected.held_back.len()
         )));
     }
@@ -123,7 +146,7 @@ pub async fn prepare(
 struct Converted {
     /// Source catalog records in the export.
     record_count: usize,
-    items: Vec<CatalogItem>,
+    items: ItemLines,
     /// Values that did not convert (record number and field).
     problems: Vec<String>,
     /// Decisions taken from the data with their evidence (decimal marks, grouped rows).
@@ -132,7 +155,78 @@ struct Converted {
     customer_counts: CustomerCounts,
 }
 
-/// Reads the export and converts it with the approved mapping.
+/// The converted items as their JSON lines, in order: a parsed item takes ~1 KB, its line
+/// ~250 B, so validation, selection and the report read them back one at a time.
+#[derive(Default)]
+struct ItemLines {
+    text: Vec<u8>,
+    /// Where each line ends in `text` (each is followed by a newline).
+    ends: Vec<usize>,
+    /// Each item's external id (what selection reads, without parsing the line again).
+    ids: Vec<Box<str>>,
+}
+
+impl ItemLines {
+    fn push(&mut self, item: &CatalogItem) -> Result<(), MigrationError> {
+        serde_json::to_writer(&mut self.text, item)
+            .map_err(|e| MigrationError::Permanent(e.to_string()))?;
+        self.ends.push(self.text.len());
+        self.text.push(b'\n');
+        self.ids.push(item.external_id.as_str().into());
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Each line, without its newline.
+    fn lines(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|e| e + 1));
+        starts.zip(&self.ends).map(|(s, e)| &self.text[s..*e])
+    }
+
+    /// Each item, parsed again.
+    fn items(&self) -> impl Iterator<Item = Result<CatalogItem, MigrationError>> + '_ {
+        self.lines().map(|l| {
+            serde_json::from_slice(l)
+                .map_err(|e| MigrationError::Permanent(format!("converted item: {e}")))
+        })
+    }
+
+    /// The items whose external id `wanted` takes, parsed again, in order.
+    fn items_where<'a>(
+        &'a self,
+        wanted: impl Fn(&str) -> bool + 'a,
+    ) -> impl Iterator<Item = Result<CatalogItem, MigrationError>> + 'a {
+        self.ids
+            .iter()
+            .zip(self.lines())
+            .filter(move |(id, _)| wanted(id))
+            .map(|(_, l)| {
+                serde_json::from_slice(l)
+                    .map_err(|e| MigrationError::Permanent(format!("converted item: {e}")))
+            })
+    }
+
+    /// Keeps the items `keep` says to, in order.
+    fn retain(&mut self, mut keep: impl FnMut(&CatalogItem) -> bool) -> Result<(), MigrationError> {
+        let mut kept = ItemLines::default();
+        for item in self.items() {
+            let item = item?;
+            if keep(&item) {
+                kept.push(&item)?;
+            }
+        }
+        *self = kept;
+        Ok(())
+    }
+}
+
+/// Reads the export and converts it with the approved mapping: a JSON export whose records
+/// are not all flat is read a record at a time ([`convert_streaming`]); CSV and flat JSON
+/// (rows that may be one product over several rows, which only the whole set shows) are
+/// parsed whole.
 async fn convert(
     table: &dyn Table,
     blobs: &dyn BlobStore,
@@ -141,9 +235,6 @@ async fn convert(
     let bytes = blobs.get(&m.export_key).await?.ok_or_else(|| {
         MigrationError::Permanent(format!("export {} is gone (expired?)", m.export_key))
     })?;
-    let records = parse_records(&bytes, is_csv(&m.export_key))
-        .map_err(|e| MigrationError::Permanent(format!("export: {e}")))?;
-    drop(bytes);
     let mapping = crate::review::approved_mapping(table, &m.tenant_id, m.id.as_str()).await?;
     let cx = tillbridge_mapping::ApplyContext {
         currency: m.currency,
@@ -152,39 +243,101 @@ async fn convert(
             .as_deref()
             .and_then(|c| tillbridge_domain::Country::parse(c).ok()),
     };
-    let applied = tillbridge_mapping::apply_with(&records.catalog, &mapping, &cx);
-    let (items, problems, notes) = (applied.items, applied.problems, applied.notes);
+    let csv = is_csv(&m.export_key);
+    if !csv && let Some(converted) = convert_streaming(&bytes, &mapping, &cx)? {
+        return Ok(converted);
+    }
+    let records = parse_records(&bytes, csv)
+        .map_err(|e| MigrationError::Permanent(format!("export: {e}")))?;
+    drop(bytes);
     let (customers, customer_counts) = consenting_customers(&records.customers);
-    // The record trees take ~10× the export's size; only the items are needed from here.
     let record_count = records.catalog.len();
-    drop(records);
+    // The record trees take ~10× the export's size: handed over (grouped in place), and
+    // gone once the items are made.
+    let applied = tillbridge_mapping::apply_owned(records.catalog, &mapping, &cx);
+    let mut items = ItemLines::default();
+    for item in &applied.items {
+        items.push(item)?;
+    }
     Ok(Converted {
         record_count,
         items,
-        problems,
-        notes,
+        problems: applied.problems,
+        notes: applied.notes,
         customers,
         customer_counts,
     })
 }
 
+/// A JSON export converted a record at a time ([`tillbridge_mapping::Streamed`]): one pass
+/// for the money columns' evidence, one for the items, each record dropped as soon as it is
+/// read. None when the export needs the whole-file path: every record flat, or a shape
+/// [`stream_json`] leaves to [`parse_records`].
+fn convert_streaming(
+    bytes: &[u8],
+    mapping: &[tillbridge_mapping::MappedField],
+    cx: &tillbridge_mapping::ApplyContext,
+) -> Result<Option<Converted>, MigrationError> {
+    let export = |e: String| MigrationError::Permanent(format!("export: {e}"));
+    let mut streamed = tillbridge_mapping::Streamed::new(mapping, cx);
+    let Streamed::Read { records, customers } =
+        stream_json(bytes, &mut |r| streamed.observe(&r)).map_err(export)?
+    else {
+        return Ok(None);
+    };
+    if streamed.all_flat() {
+        return Ok(None);
+    }
+    let mut out = tillbridge_mapping::Applied::default();
+    streamed.start(&mut out);
+    let mut items = ItemLines::default();
+    let mut failed = None;
+    let mut n = 0;
+    stream_json(bytes, &mut |r| {
+        streamed.map(n, &r, &mut out);
+        n += 1;
+        for item in out.items.drain(..) {
+            if let Err(e) = items.push(&item) {
+                failed.get_or_insert(e);
+            }
+        }
+    })
+    .map_err(export)?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let (customers, customer_counts) = consenting_customers(&customers);
+    Ok(Some(Converted {
+        record_count: records,
+        items,
+        problems: out.problems,
+        notes: out.notes,
+        customers,
+        customer_counts,
+    }))
+}
+
 /// Validates every item; messages are masked.
-fn validate(m: &Migration, items: &[CatalogItem]) -> tillbridge_validation::Report {
+fn validate(
+    m: &Migration,
+    items: &ItemLines,
+) -> Result<tillbridge_validation::Report, MigrationError> {
     let mut validator = Validator::with_capacity(
         Options {
             country: m.country.clone(),
         },
         items.len(),
     );
-    for (n, item) in items.iter().enumerate() {
-        validator.push_item(n + 1, item);
+    let mut parents: HashSet<String> = HashSet::new();
+    for (n, item) in items.items().enumerate() {
+        let mut item = item?;
+        validator.push_item(n + 1, &item);
+        if let Some(p) = item.parent_id.take() {
+            parents.insert(p);
+        }
     }
     let mut report = validator.finish();
     // A parent whose variants carry the prices is not sold itself: no price is expected.
-    let parents: HashSet<&str> = items
-        .iter()
-        .filter_map(|i| i.parent_id.as_deref())
-        .collect();
     report
         .findings
         .retain(|f| !(f.rule == Rule::PriceMissing && parents.contains(f.item.as_str())));
@@ -192,7 +345,7 @@ fn validate(m: &Migration, items: &[CatalogItem]) -> tillbridge_validation::Repo
     for f in &mut report.findings {
         f.message = mask_text(&f.message);
     }
-    report
+    Ok(report)
 }
 
 /// The items to apply and those held back.
@@ -206,7 +359,7 @@ struct Selected {
 
 /// Holds back the items with errors that make them wrong to sell, and repeats of an id.
 fn select(
-    items: &[CatalogItem],
+    items: &ItemLines,
     report: &tillbridge_validation::Report,
 ) -> Result<Selected, MigrationError> {
     // Errors that make an item wrong to sell hold it back; the others (a modifier group
@@ -223,12 +376,16 @@ fn select(
         held_back: Vec::new(),
         to_apply: 0,
     };
-    for item in items {
-        if errors.contains(item.external_id.as_str()) || !seen.insert(item.external_id.as_str()) {
-            selected.held_back.push(item.external_id.clone());
+    for (id, text) in items.ids.iter().zip(items.lines()) {
+        let id: &str = id;
+        if errors.contains(id) || !seen.insert(id) {
+            selected.held_back.push(id.to_owned());
             continue;
         }
-        selected.lines.push_str(&line(item)?);
+        // The line as converted: what `serde_json::to_string` of the item gives.
+        selected.lines.push_str(
+            std::str::from_utf8(text).map_err(|e| MigrationError::Permanent(e.to_string()))?,
+        );
         selected.lines.push('\n');
         selected.to_apply += 1;
     }
@@ -247,6 +404,29 @@ fn customer_lines(customers: &[Customer]) -> Result<String, MigrationError> {
     Ok(out)
 }
 
+/// The validation report as stored: written straight from the parts (no JSON tree of it:
+/// with a finding on every other item of a 100,000-item export that tree took ~60 MB).
+/// Fields in name order, as the JSON object it replaced wrote them.
+#[derive(serde::Serialize)]
+struct ReportBody<'a> {
+    conversion_notes: Vec<String>,
+    conversion_problems: Vec<String>,
+    customers: &'a CustomerCounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination_preview: Option<&'a serde_json::Value>,
+    findings: &'a [tillbridge_validation::Finding],
+    held_back: &'a [String],
+    held_back_items: &'a [crate::preview::ItemEntry],
+    items: &'a [crate::preview::ItemEntry],
+    migration_id: &'a MigrationId,
+    preview: &'a Option<crate::preview::PreviewCounts>,
+    records: usize,
+    source_name: &'a str,
+    summary: &'a tillbridge_validation::Summary,
+    tenant_id: &'a tillbridge_domain::TenantId,
+    to_apply: u64,
+}
+
 /// Writes the validation report (JSON) to `report_key`.
 async fn write_report(
     blobs: &dyn BlobStore,
@@ -257,26 +437,23 @@ async fn write_report(
     selected: &Selected,
     items: &crate::preview::Entries,
 ) -> Result<(), MigrationError> {
-    let body = json!({
-        "migration_id": m.id,
-        "tenant_id": m.tenant_id,
-        "source_name": m.source_name,
-        "records": converted.record_count,
-        "summary": report.summary,
-        "to_apply": selected.to_apply,
-        "held_back": selected.held_back,
-        "held_back_items": items.held_back,
-        "preview": items.preview,
-        "items": items.items,
-        "conversion_problems": converted.problems.iter().map(|p| mask_text(p)).collect::<Vec<_>>(),
-        "conversion_notes": converted.notes.iter().map(|p| mask_text(p)).collect::<Vec<_>>(),
-        "customers": converted.customer_counts,
-        "findings": report.findings,
-    });
-    let mut body = body;
-    if let Some(d) = &items.destination {
-        body["destination_preview"] = d.clone();
-    }
+    let body = ReportBody {
+        conversion_notes: converted.notes.iter().map(|p| mask_text(p)).collect(),
+        conversion_problems: converted.problems.iter().map(|p| mask_text(p)).collect(),
+        customers: &converted.customer_counts,
+        destination_preview: items.destination.as_ref(),
+        findings: &report.findings,
+        held_back: &selected.held_back,
+        held_back_items: &items.held_back,
+        items: &items.items,
+        migration_id: &m.id,
+        preview: &items.preview,
+        records: converted.record_count,
+        source_name: &m.source_name,
+        summary: &report.summary,
+        tenant_id: &m.tenant_id,
+        to_apply: selected.to_apply,
+    };
     blobs
         .put(
             report_key,
@@ -337,10 +514,6 @@ async fn finish(
     publish(bus, &[validated, apply::request_event(&m, 0, "start", at)]).await
 }
 
-fn line(item: &CatalogItem) -> Result<String, MigrationError> {
-    serde_json::to_string(item).map_err(|e| MigrationError::Permanent(e.to_string()))
-}
-
 /// Keeps only the items `original` held back (and the parents they name); customers were
 /// migrated then and are not taken again.
 async fn only_held_back(
@@ -367,15 +540,18 @@ async fn only_held_back(
                 .collect()
         })
         .unwrap_or_default();
-    let parents: HashSet<String> = converted
-        .items
-        .iter()
-        .filter(|i| held.contains(&i.external_id))
-        .filter_map(|i| i.parent_id.clone())
-        .collect();
+    let mut parents: HashSet<String> = HashSet::new();
+    for item in converted.items.items() {
+        let item = item?;
+        if held.contains(&item.external_id)
+            && let Some(p) = item.parent_id
+        {
+            parents.insert(p);
+        }
+    }
     converted
         .items
-        .retain(|i| held.contains(&i.external_id) || parents.contains(&i.external_id));
+        .retain(|i| held.contains(&i.external_id) || parents.contains(&i.external_id))?;
     converted.customers.clear();
     Ok(())
 }

@@ -103,12 +103,12 @@ pub async fn actions(
 
 /// The report's items: findings grouped under their item with its name; held-back items;
 /// with `actions` (a preview), every item with what the apply would do.
-pub fn item_entries(
-    items: &[CatalogItem],
+pub fn item_entries<E>(
+    items: impl IntoIterator<Item = Result<CatalogItem, E>>,
     report: &Report,
     held_back: &[String],
     actions: Option<&Vec<&'static str>>,
-) -> Entries {
+) -> Result<Entries, E> {
     let mut by_item: HashMap<&str, Vec<ItemFinding>> = HashMap::new();
     for f in &report.findings {
         by_item
@@ -126,7 +126,8 @@ pub fn item_entries(
         preview: actions.map(|_| PreviewCounts::default()),
         ..Entries::default()
     };
-    for (n, item) in items.iter().enumerate() {
+    for (n, item) in items.into_iter().enumerate() {
+        let item = item?;
         let action = actions.and_then(|a| a.get(n).copied());
         let findings = by_item
             .get(item.external_id.as_str())
@@ -157,7 +158,7 @@ pub fn item_entries(
             out.items.push(entry);
         }
     }
-    out
+    Ok(out)
 }
 
 /// The validation report as CSV for a spreadsheet: one row per item and finding (an item of a

@@ -84,9 +84,16 @@ pub async fn suggest_for_migration(
     let fields = if csv {
         profile_csv(&bytes).map_err(|e| MigrationError::Permanent(format!("export: {e}")))?
     } else {
-        let records = crate::export::parse_records(&bytes, false)
-            .map_err(|e| MigrationError::Permanent(format!("export: {e}")))?;
-        profile_json(&records.catalog)
+        // A record at a time: a large export is never held as a whole tree.
+        let export = |e: String| MigrationError::Permanent(format!("export: {e}"));
+        let mut profiler = tillbridge_mapping::JsonProfiler::default();
+        match crate::export::stream_json(&bytes, &mut |r| profiler.push(&r)).map_err(export)? {
+            crate::export::Streamed::Read { .. } => profiler.finish(),
+            crate::export::Streamed::Whole => {
+                let records = crate::export::parse_records(&bytes, false).map_err(export)?;
+                profile_json(&records.catalog)
+            }
+        }
     };
     let mut suggestions = suggest(&fields);
     let calls = match refiner {
