@@ -19,15 +19,16 @@ const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items"
 /// At most this many queued operations share one write transaction (and its fsync).
 pub const MAX_BATCH: usize = 2048;
 
-/// redb's page cache (reads and the write buffer; its default is 1 GiB, which a 100,000-item
+/// redb's page cache (reads and the write buffer, at most half; its default is 1 GiB, which a 100,000-item
 /// migration fills: every page it writes stays cached). Pages beyond it are read again from
 /// the file, which the OS caches anyway.
-pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
+pub const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Most writes one [`Table::transact`] takes here. redb has no such limit; this bounds one
-/// transaction's staged bytes (a migration batch of ~8,000 writes is a few MB) while a
-/// 100,000-item apply commits (fsyncs) only ~75 times instead of once per 100 writes.
-pub const MAX_TX_WRITES: usize = 8192;
+/// transaction's memory (a migration batch of ~4,000 writes, ~1,000 items, is ~15 MB while
+/// planned) and how long it holds the committer (webhook writes queued behind it wait), while
+/// a 100,000-item apply commits (fsyncs) ~100 times instead of once per 100 writes.
+pub const MAX_TX_WRITES: usize = 4096;
 
 #[derive(Deserialize)]
 struct Stored {

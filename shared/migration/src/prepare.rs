@@ -101,12 +101,10 @@ pub async fn prepare(
             None,
         )?
     };
-    // Only the selected lines are needed from here.
-    let converted_items = converted.items.len();
-    converted.items = ItemLines::default();
+    let lines = selected.lines(&converted.items)?;
     if m.preview {
         // What the destination would do: a dry run, nothing written there.
-        items.destination = crate::destination::preview(table, dests, &m, &selected.lines).await?;
+        items.destination = crate::destination::preview(table, dests, &m, &lines).await?;
     }
     write_report(
         blobs,
@@ -123,11 +121,13 @@ pub async fn prepare(
             "nothing to apply: {} records gave {} items, {} held back by validation errors \
              (see the report)",
             converted.record_count,
-            converted_items,
+            converted.items.len(),
             selected.held_back.len()
         )));
     }
-    blobs.put(&items_key(&m), selected.lines.as_bytes()).await?;
+    blobs.put(&items_key(&m), lines.as_bytes()).await?;
+    drop(lines);
+    converted.items = ItemLines::default();
     blobs
         .put(&customers_key(&m), customer_lines.as_bytes())
         .await?;
@@ -350,11 +350,32 @@ fn validate(
 
 /// The items to apply and those held back.
 struct Selected {
-    /// The items to apply, one JSON line each, in apply order.
-    lines: String,
+    /// Positions of the items held back, ascending.
+    dropped: Vec<usize>,
     /// External ids held back (validation errors, repeats).
     held_back: Vec<String>,
     to_apply: u64,
+}
+
+impl Selected {
+    /// The items to apply, one JSON line each, in apply order: the converted lines as they
+    /// are when none is held back (the usual case: no copy of them).
+    fn lines<'a>(&self, items: &'a ItemLines) -> Result<std::borrow::Cow<'a, str>, MigrationError> {
+        let utf8 = |b| std::str::from_utf8(b).map_err(|e| MigrationError::Permanent(e.to_string()));
+        if self.dropped.is_empty() {
+            return Ok(std::borrow::Cow::Borrowed(utf8(&items.text)?));
+        }
+        let mut out = String::new();
+        let mut dropped = self.dropped.iter().peekable();
+        for (n, line) in items.lines().enumerate() {
+            if dropped.next_if_eq(&&n).is_some() {
+                continue;
+            }
+            out.push_str(utf8(line)?);
+            out.push('\n');
+        }
+        Ok(std::borrow::Cow::Owned(out))
+    }
 }
 
 /// Holds back the items with errors that make them wrong to sell, and repeats of an id.
@@ -372,21 +393,17 @@ fn select(
         .collect();
     let mut seen = HashSet::new();
     let mut selected = Selected {
-        lines: String::new(),
+        dropped: Vec::new(),
         held_back: Vec::new(),
         to_apply: 0,
     };
-    for (id, text) in items.ids.iter().zip(items.lines()) {
+    for (n, id) in items.ids.iter().enumerate() {
         let id: &str = id;
         if errors.contains(id) || !seen.insert(id) {
+            selected.dropped.push(n);
             selected.held_back.push(id.to_owned());
             continue;
         }
-        // The line as converted: what `serde_json::to_string` of the item gives.
-        selected.lines.push_str(
-            std::str::from_utf8(text).map_err(|e| MigrationError::Permanent(e.to_string()))?,
-        );
-        selected.lines.push('\n');
         selected.to_apply += 1;
     }
     Ok(selected)
