@@ -422,3 +422,96 @@ async fn a_dry_run_says_what_would_change_and_writes_nothing() {
     );
     assert_eq!(fake.writes_applied(), writes);
 }
+
+/// The IN_STOCK count of `variation` at `location` in the fake, as text.
+fn in_stock(fake: &FakeSquare, variation: &str, location: &str) -> Option<String> {
+    fake.catalog()
+        .counts
+        .iter()
+        .find(|n| n.variation_id == variation && n.location_id == location && n.state == "IN_STOCK")
+        .map(|n| n.quantity.clone())
+}
+
+#[tokio::test]
+async fn a_quantity_without_a_location_is_counted_at_the_main_location_and_rolled_back() {
+    let mut catalog = catalog_with_own_item();
+    catalog.locations = vec![
+        ("LMAIN".into(), "Main".into()),
+        ("L2".into(), "Annex".into()),
+    ];
+    catalog
+        .counts
+        .push(tillbridge_connectors::fake::square::FakeCount {
+            variation_id: "OWNV".into(),
+            location_id: "LMAIN".into(),
+            state: "IN_STOCK".into(),
+            quantity: "2".into(),
+        });
+    let (fake, client) = start(catalog, 3).await;
+    // As a CSV export gives it: a Quantity column, no location.
+    let unlocated = |mut p: Parent, qty: i64| {
+        for v in &mut p.variations {
+            v.stock_by_location.clear();
+            v.quantity_on_hand = Some(Decimal::from(qty));
+        }
+        p
+    };
+    let mut update = unlocated(parent(7), 9);
+    update.existing_id = Some("OWN".into());
+    update.variations[0].sku = Some("SKU-OWN".into());
+    let input = vec![update, unlocated(parent(1), 5)];
+    let report = client
+        .upsert("m10", &input, &Journal::default())
+        .await
+        .expect("upsert");
+    assert!(report.stopped.is_none());
+    let mut journal = Journal::default();
+    for o in report.outcomes {
+        journal.record(o);
+    }
+    assert_eq!(journal.entries["P7"].action, Action::Updated);
+    assert_eq!(journal.entries["P1"].action, Action::Created);
+    assert_eq!(in_stock(&fake, "OWNV", "LMAIN").as_deref(), Some("9"));
+    for vid in journal.entries["P1"].variation_ids.values() {
+        assert_eq!(in_stock(&fake, vid, "LMAIN").as_deref(), Some("5"), "{vid}");
+        assert_eq!(in_stock(&fake, vid, "L2"), None, "only the main location");
+    }
+    let again = client
+        .upsert("m10", &input, &journal)
+        .await
+        .expect("re-run");
+    assert!(
+        again.outcomes.iter().all(|o| o.action == Action::Unchanged),
+        "{:?}",
+        again.outcomes
+    );
+
+    let undone = rollback(&client, "m10", &journal).await.expect("rollback");
+    for u in &undone {
+        assert!(u.verified, "{u:?}");
+    }
+    assert_eq!(
+        in_stock(&fake, "OWNV", "LMAIN").as_deref(),
+        Some("2"),
+        "the merchant's count is back"
+    );
+    assert_eq!(live_items(&fake), 1);
+}
+
+#[tokio::test]
+async fn stock_without_a_location_at_an_account_without_locations_fails_with_the_reason() {
+    let (_fake, client) = start(Catalog::default(), 3).await;
+    let mut p = parent(1);
+    for v in &mut p.variations {
+        v.stock_by_location.clear();
+        v.quantity_on_hand = Some(Decimal::from(4));
+    }
+    let report = client
+        .upsert("m11", &[p], &Journal::default())
+        .await
+        .expect("upsert");
+    match &report.outcomes[0].action {
+        Action::Failed { reason } => assert!(reason.contains("no active location"), "{reason}"),
+        other => panic!("the dropped stock must be reported, got {other:?}"),
+    }
+}

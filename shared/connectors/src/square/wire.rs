@@ -182,6 +182,9 @@ pub struct LocationObject {
     /// Name.
     #[serde(default)]
     pub name: Option<String>,
+    /// `ACTIVE` or `INACTIVE`.
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// The reason in a Square error body: `CODE: detail` of each error, joined by `; `.

@@ -18,6 +18,8 @@
 //!   (<https://developer.squareup.com/reference/square/inventory-api/batch-change-inventory>).
 //! - `GET /v2/catalog/list?types=CATEGORY` to find categories by name; missing ones are
 //!   created in a request of their own before the products that refer to them.
+//! - `GET /v2/locations`: a quantity without a location (`quantity_on_hand`, no
+//!   `stock_by_location`) is counted at the first ACTIVE location, the main one.
 //!
 //! Idempotency: "If you're unsure whether a particular request was successful, you can
 //! reattempt it with the same idempotency key without worrying about creating duplicate
@@ -111,7 +113,8 @@ impl Destination for SquareClient {
         journal: &Journal,
     ) -> Result<Vec<Outcome>> {
         let (mut plans, current) = self.plans(migration, parents, journal, false).await?;
-        for (i, _) in stock_changes(&plans, &current) {
+        let main = self.main_location_for(&plans).await?;
+        for (i, _) in stock_changes(&mut plans, &current, main.as_deref()) {
             if plans[i].action == Action::Unchanged {
                 plans[i].action = Action::Updated;
             }
@@ -453,7 +456,8 @@ impl SquareClient {
         plans: &mut [Plan<'_>],
         current: &BTreeMap<String, Snapshot>,
     ) -> Result<()> {
-        let changes = stock_changes(plans, current);
+        let main = self.main_location_for(plans).await?;
+        let changes = stock_changes(plans, current, main.as_deref());
         for batch in changes.chunks(STOCK_CHUNK) {
             let body: Vec<Value> = batch.iter().map(|(_, c)| c.clone()).collect();
             for (i, _) in batch {
@@ -476,6 +480,27 @@ impl SquareClient {
             }
         }
         Ok(())
+    }
+
+    /// The location stock without one (`quantity_on_hand` and no `stock_by_location`) goes
+    /// to: the merchant's main location, the first ACTIVE one `GET /v2/locations` lists
+    /// (<https://developer.squareup.com/reference/square/locations-api/list-locations>).
+    /// Asked only when some variation needs it; `None` when the account has no active one.
+    async fn main_location_for(&self, plans: &[Plan<'_>]) -> Result<Option<String>> {
+        let needed = plans.iter().any(|p| {
+            !matches!(p.action, Action::Failed { .. })
+                && p.parent.variations.iter().any(unlocated_stock)
+        });
+        if !needed {
+            return Ok(None);
+        }
+        let answer: super::wire::LocationsResponse =
+            self.call(Method::GET, "/v2/locations", &[], None).await?;
+        Ok(answer
+            .locations
+            .into_iter()
+            .find(|l| l.status.as_deref().is_none_or(|s| s == "ACTIVE"))
+            .map(|l| l.id))
     }
 
     /// One inventory batch-create.
@@ -501,12 +526,18 @@ impl SquareClient {
     }
 }
 
-/// The physical counts that would set each product's stock to its `stock_by_location`,
-/// with the index of the plan each belongs to.
-fn stock_changes(plans: &[Plan<'_>], current: &BTreeMap<String, Snapshot>) -> Vec<(usize, Value)> {
+/// The physical counts that would set each product's stock to its `stock_by_location` (a
+/// variation with only `quantity_on_hand`: that quantity at `main`, the main location), with
+/// the index of the plan each belongs to. A product with stock to set and no location to
+/// set it at fails with the reason.
+fn stock_changes(
+    plans: &mut [Plan<'_>],
+    current: &BTreeMap<String, Snapshot>,
+    main: Option<&str>,
+) -> Vec<(usize, Value)> {
     let mut changes: Vec<(usize, Value)> = Vec::new();
     let now = crate::destination::now_rfc3339();
-    for (i, p) in plans.iter().enumerate() {
+    for (i, p) in plans.iter_mut().enumerate() {
         if matches!(p.action, Action::Failed { .. }) {
             continue;
         }
@@ -515,20 +546,45 @@ fn stock_changes(plans: &[Plan<'_>], current: &BTreeMap<String, Snapshot>) -> Ve
             .as_ref()
             .and_then(|id| current.get(id))
             .map(|s| &s.stock);
+        let mut nowhere = None;
         for var in &p.parent.variations {
             let Some(vid) = p.var_ids.get(&var.external_id) else {
                 continue;
             };
             let before = had.and_then(|h| h.get(vid));
-            for (loc, qty) in &var.stock_by_location {
+            let wanted: Vec<(&str, Decimal)> = match (unlocated_stock(var), main) {
+                (false, _) => var
+                    .stock_by_location
+                    .iter()
+                    .map(|(l, q)| (l.as_str(), *q))
+                    .collect(),
+                (true, Some(loc)) => var.quantity_on_hand.map(|q| (loc, q)).into_iter().collect(),
+                (true, None) => {
+                    nowhere.get_or_insert_with(|| var.external_id.clone());
+                    Vec::new()
+                }
+            };
+            for (loc, qty) in wanted {
                 let old = before.and_then(|b| b.get(loc)).copied().unwrap_or_default();
-                if old != *qty {
-                    changes.push((i, physical_count(vid, loc, *qty, &now)));
+                if old != qty {
+                    changes.push((i, physical_count(vid, loc, qty, &now)));
                 }
             }
         }
+        if let Some(var) = nowhere {
+            p.action = failed(&format!(
+                "stock: variation {var} has a quantity but no location, and the Square \
+                 account has no active location to stock it at"
+            ));
+        }
     }
+    changes.retain(|(i, _)| !matches!(plans[*i].action, Action::Failed { .. }));
     changes
+}
+
+/// A quantity without a location: stocked at the main location.
+fn unlocated_stock(var: &tillbridge_domain::CatalogItem) -> bool {
+    var.stock_by_location.is_empty() && var.quantity_on_hand.is_some()
 }
 
 /// A `PHYSICAL_COUNT` change setting `IN_STOCK` of `variation` at `location`.
