@@ -129,7 +129,7 @@ fn migrate_to_square_report_then_roll_back_there_leaving_a_merchant_edit_alone()
         serde_json::json!([format!("square:{edited}")]),
         "{out}"
     );
-    assert_eq!(json(&out)["rollback"]["destination"]["deleted"], 3, "{out}");
+    assert_eq!(json(&out)["rollback"]["destination"]["deleted"], 4, "{out}");
     assert_eq!(
         live(&fake),
         vec![(edited.clone(), "Item 1 (edited)".into())]
@@ -137,12 +137,19 @@ fn migrate_to_square_report_then_roll_back_there_leaving_a_merchant_edit_alone()
     let (code, out, _) = run_as(&state, &tenants, &["migration", "show", &id], "text");
     assert_eq!(code, 0);
     assert!(
-        out.contains("at square: 3 deleted, 0 restored, 1 kept (changed there since), 0 failed; verified: yes"),
+        out.contains("at square: 4 deleted, 0 restored, 1 kept (changed there since), 0 failed; verified: yes"),
         "{out}"
     );
     assert!(
         out.contains(", 0 kept (changed since)"),
         "the local catalog kept nothing: {out}"
+    );
+    // The category the migration made ("Tea") is gone with it; the merchant's item that
+    // still names it was kept, and a category that existed before would be too.
+    assert!(
+        fake.catalog().categories.is_empty(),
+        "{:?}",
+        fake.catalog().categories
     );
 }
 
@@ -205,8 +212,12 @@ fn migrate_to_woocommerce_then_roll_back_leaves_the_store_as_it_was() {
     let (code, out, _) = run_as(&state, &tenants, &["migration", "show", &id], "text");
     assert_eq!(code, 0);
     assert!(
-        out.contains("at woocommerce: 4 deleted, 0 restored, 0 kept (changed there since), 0 failed; verified: yes"),
+        out.contains("at woocommerce: 5 deleted, 0 restored, 0 kept (changed there since), 0 failed; verified: yes"),
         "{out}"
+    );
+    assert!(
+        fake.writes().categories.is_empty(),
+        "the category it made is gone"
     );
 }
 
@@ -360,8 +371,12 @@ fn migrate_to_zettle_then_roll_back_leaves_the_library_as_it_was() {
     let (code, out, _) = run_as(&state, &tenants, &["migration", "show", &id], "text");
     assert_eq!(code, 0);
     assert!(
-        out.contains("at zettle: 4 deleted, 0 restored, 0 kept (changed there since), 0 failed; verified: yes"),
+        out.contains("at zettle: 5 deleted, 0 restored, 0 kept (changed there since), 0 failed; verified: yes"),
         "{out}"
+    );
+    assert!(
+        fake.writes().categories.is_empty(),
+        "the category it made is gone"
     );
 }
 

@@ -54,7 +54,7 @@ pub use clover::CloverClient;
 pub use connect::{ApiCredentials, connect, connect_destination, stored_credentials};
 pub use destination::{
     Action, Destination, Journal, Outcome, Parent, PriorState, Snapshot, Undo, UndoResult,
-    WriteReport, prior_states, rollback,
+    WriteReport, created_category, prior_states, rollback,
 };
 pub use error::{ConnectorError, Result};
 pub use http::{CallStats, Env, HttpConfig};

@@ -515,3 +515,68 @@ async fn stock_without_a_location_at_an_account_without_locations_fails_with_the
         other => panic!("the dropped stock must be reported, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn rollback_deletes_the_categories_the_migration_created_and_only_those() {
+    let mut catalog = Catalog {
+        list_page: 100,
+        ..Catalog::default()
+    };
+    catalog.categories.push(("OLD0".into(), "Cat 0".into()));
+    let (fake, client) = start(catalog, 3).await;
+    let input = parents(3);
+    let report = client
+        .upsert("m12", &input, &Journal::default())
+        .await
+        .expect("upsert");
+    let mut created: Vec<&str> = report
+        .categories
+        .iter()
+        .map(|c| c.source_id.as_str())
+        .collect();
+    created.sort_unstable();
+    assert_eq!(created, ["Cat 1", "Cat 2"], "Cat 0 existed before");
+    let mut journal = Journal::default();
+    for c in report.categories {
+        journal.record_category(c);
+    }
+    for o in report.outcomes {
+        journal.record(o);
+    }
+    assert_eq!(fake.catalog().categories.len(), 3);
+    let again = client
+        .upsert("m12", &input, &journal)
+        .await
+        .expect("re-run");
+    assert!(again.categories.is_empty(), "nothing new on a re-run");
+
+    // The merchant renames one of ours meanwhile: it is theirs now.
+    let renamed = journal.categories["Cat 2"].object_id.clone().expect("id");
+    if let Some(c) = fake
+        .catalog()
+        .categories
+        .iter_mut()
+        .find(|(id, _)| *id == renamed)
+    {
+        c.1 = "Seasonal".into();
+    }
+    let undone = rollback(&client, "m12", &journal).await.expect("rollback");
+    let cat = |name: &str| {
+        undone
+            .iter()
+            .find(|u| u.source_id == format!("category:{name}"))
+            .unwrap_or_else(|| panic!("{name} undone: {undone:?}"))
+    };
+    assert_eq!(cat("Cat 1").result, UndoResult::Deleted);
+    assert!(cat("Cat 1").verified);
+    assert!(matches!(cat("Cat 2").result, UndoResult::Conflict { .. }));
+    assert_eq!(live_items(&fake), 0);
+    let mut left: Vec<String> = fake
+        .catalog()
+        .categories
+        .iter()
+        .map(|(_, n)| n.clone())
+        .collect();
+    left.sort_unstable();
+    assert_eq!(left, ["Cat 0", "Seasonal"]);
+}

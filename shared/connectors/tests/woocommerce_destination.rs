@@ -424,3 +424,59 @@ async fn a_thousand_products_take_one_batch_per_hundred_plus_lookups_and_variati
     );
     assert_eq!(counts(&fake), (0, 0));
 }
+
+#[tokio::test]
+async fn rollback_deletes_the_categories_the_migration_created_and_only_those() {
+    let (fake, client) = start(Store::default(), 3).await;
+    fake.writes().categories =
+        vec![json!({"id": 90, "name": "Cat 0", "slug": "cat-0", "parent": 0})];
+    let input = parents(3);
+    let report = client
+        .upsert("m12", &input, &Journal::default())
+        .await
+        .expect("upsert");
+    let mut created: Vec<&str> = report
+        .categories
+        .iter()
+        .map(|c| c.source_id.as_str())
+        .collect();
+    created.sort_unstable();
+    assert_eq!(created, ["Cat 1", "Cat 2"], "Cat 0 existed before");
+    let mut journal = Journal::default();
+    for c in report.categories {
+        journal.record_category(c);
+    }
+    record_all(&mut journal, report.outcomes);
+    assert_eq!(fake.writes().categories.len(), 3);
+
+    // The merchant renames one of ours in wp-admin: it is theirs now.
+    let renamed: u64 = journal.categories["Cat 2"]
+        .object_id
+        .as_deref()
+        .and_then(|id| id.parse().ok())
+        .expect("id");
+    for c in &mut fake.writes().categories {
+        if c["id"] == renamed {
+            c["name"] = json!("Seasonal");
+        }
+    }
+    let undone = rollback(&client, "m12", &journal).await.expect("rollback");
+    let cat = |name: &str| {
+        undone
+            .iter()
+            .find(|u| u.source_id == format!("category:{name}"))
+            .unwrap_or_else(|| panic!("{name} undone: {undone:?}"))
+    };
+    assert_eq!(cat("Cat 1").result, UndoResult::Deleted);
+    assert!(cat("Cat 1").verified);
+    assert!(matches!(cat("Cat 2").result, UndoResult::Conflict { .. }));
+    assert_eq!(counts(&fake), (0, 0));
+    let mut left: Vec<String> = fake
+        .writes()
+        .categories
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_owned))
+        .collect();
+    left.sort_unstable();
+    assert_eq!(left, ["Cat 0", "Seasonal"]);
+}

@@ -379,3 +379,57 @@ async fn a_dry_run_says_what_would_change_and_writes_nothing() {
     assert_eq!(fake.writes_applied(), 0);
     assert_eq!(fake.product_count(), 1);
 }
+
+#[tokio::test]
+async fn rollback_deletes_the_categories_the_migration_created_and_only_those() {
+    let (fake, client) = start(3).await;
+    fake.writes().categories = vec![(
+        "0c0c0c0c-0000-1000-8000-000000000c00".into(),
+        "Cat 0".into(),
+    )];
+    let input = parents(3);
+    let report = client
+        .upsert("m12", &input, &Journal::default())
+        .await
+        .expect("upsert");
+    let mut created: Vec<&str> = report
+        .categories
+        .iter()
+        .map(|c| c.source_id.as_str())
+        .collect();
+    created.sort_unstable();
+    assert_eq!(created, ["Cat 1", "Cat 2"], "Cat 0 existed before");
+    let mut journal = Journal::default();
+    for c in report.categories {
+        journal.record_category(c);
+    }
+    record_all(&mut journal, report.outcomes);
+    assert_eq!(fake.writes().categories.len(), 3);
+
+    // The merchant renames one of ours in the back office: it is theirs now.
+    let renamed = journal.categories["Cat 2"].object_id.clone().expect("uuid");
+    for c in &mut fake.writes().categories {
+        if c.0 == renamed {
+            c.1 = "Seasonal".into();
+        }
+    }
+    let undone = rollback(&client, "m12", &journal).await.expect("rollback");
+    let cat = |name: &str| {
+        undone
+            .iter()
+            .find(|u| u.source_id == format!("category:{name}"))
+            .unwrap_or_else(|| panic!("{name} undone: {undone:?}"))
+    };
+    assert_eq!(cat("Cat 1").result, UndoResult::Deleted);
+    assert!(cat("Cat 1").verified);
+    assert!(matches!(cat("Cat 2").result, UndoResult::Conflict { .. }));
+    assert!(fake.writes().products.is_empty());
+    let mut left: Vec<String> = fake
+        .writes()
+        .categories
+        .iter()
+        .map(|(_, n)| n.clone())
+        .collect();
+    left.sort_unstable();
+    assert_eq!(left, ["Cat 0", "Seasonal"]);
+}

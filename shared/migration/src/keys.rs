@@ -123,6 +123,14 @@ pub fn snapshot_blobs(tenant: &TenantId, id: &MigrationId) -> (String, String) {
 /// Sort-key prefix of the destination journal.
 pub const DEST_PREFIX: &str = "dest#";
 
+/// Sort-key prefix of the categories the migration created at the destination.
+pub const DEST_CATEGORY_PREFIX: &str = "destcat#";
+
+/// Sort key of a category the migration created at the destination, by name.
+pub fn dest_category_sk(name: &str) -> String {
+    format!("{DEST_CATEGORY_PREFIX}{name}")
+}
+
 /// Sort-key prefix of the cutover's flow lines.
 pub const CUTOVER_PREFIX: &str = "cutover#";
 

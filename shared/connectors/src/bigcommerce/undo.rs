@@ -11,6 +11,9 @@
 //!   `inventory_tracking`, `inventory_level`).
 //! - Redirects: `DELETE /v3/storefront/redirects?id:in=…`, verified with `GET
 //!   /v3/storefront/redirects?id:in=…`.
+//! - Categories the migration created: `DELETE /v3/catalog/categories?id:in=…`, after the
+//!   products, verified with `GET /v3/catalog/categories?id:in=…`
+//!   (<https://developer.bigcommerce.com/docs/rest-catalog/category-trees/categories>).
 //!
 //! Versions: a product's is its `date_modified`; a variant has none, so its version is a
 //! digest of its JSON without `inventory_level` (stock moves with every sale; a sale is not
@@ -192,6 +195,78 @@ fn rejected(o: &Outcome, e: ConnectorError) -> Result<Undo> {
         )),
         e => Err(e),
     }
+}
+
+/// The live categories among `ids`: id → name.
+async fn category_names(c: &BigCommerceClient, ids: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for chunk in ids.chunks(IDS) {
+        let query = [("id:in", list(chunk)), ("limit", "250".to_owned())];
+        let bytes = c
+            .call(Method::GET, "v3/catalog/categories", &query, None)
+            .await?;
+        let answer: Value = decode(V, &bytes)?;
+        for cat in answer["data"].as_array().into_iter().flatten() {
+            if let (Some(id), Some(name)) = (id_text(&cat["id"]), cat["name"].as_str()) {
+                out.insert(id, name.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the categories the migration created (`source_id` = the name it gave them),
+/// unless renamed since, and reads them back.
+pub(crate) async fn delete_categories(
+    c: &BigCommerceClient,
+    created: &[Outcome],
+) -> Result<Vec<Undo>> {
+    let ids: Vec<String> = created.iter().filter_map(|o| o.object_id.clone()).collect();
+    let now = category_names(c, &ids).await?;
+    let mut out = Vec::new();
+    let mut doomed = Vec::new();
+    for o in created {
+        match o.object_id.as_ref().map(|id| now.get(id)) {
+            None | Some(None) => out.push(undo(o, UndoResult::Nothing, true)),
+            Some(Some(name)) if *name != o.source_id => {
+                let conflict = UndoResult::Conflict {
+                    recorded: o.versions.clone(),
+                    found: BTreeMap::new(),
+                };
+                out.push(undo(o, conflict, false));
+            }
+            Some(Some(_)) => doomed.push(o),
+        }
+    }
+    let doomed_ids: Vec<String> = doomed.iter().filter_map(|o| o.object_id.clone()).collect();
+    for chunk in doomed_ids.chunks(IDS) {
+        let query = [("id:in", list(chunk))];
+        if let Err(e) = c
+            .call(Method::DELETE, "v3/catalog/categories", &query, None)
+            .await
+        {
+            let ConnectorError::Rejected { vendor_reason, .. } = e else {
+                return Err(e);
+            };
+            for o in &doomed {
+                let reason = vendor_reason.clone();
+                out.push(undo(o, UndoResult::Failed { reason }, false));
+            }
+            return Ok(out);
+        }
+    }
+    if doomed.is_empty() {
+        return Ok(out);
+    }
+    let after = category_names(c, &doomed_ids).await?;
+    for o in doomed {
+        let gone = o
+            .object_id
+            .as_ref()
+            .is_some_and(|id| !after.contains_key(id));
+        out.push(undo(o, UndoResult::Deleted, gone));
+    }
+    Ok(out)
 }
 
 /// Deletes what the migration created (and its redirects), unless changed since.

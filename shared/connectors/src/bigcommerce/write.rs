@@ -52,7 +52,8 @@ use super::undo::{self, snapshot_of};
 use crate::api::decode;
 use crate::destination::shape::{holds, number, price_text, whole_stock};
 use crate::destination::{
-    Action, Destination, Journal, Outcome, Parent, PriorState, Snapshot, Undo, WriteReport, failed,
+    Action, Destination, Journal, Outcome, Parent, PriorState, Snapshot, Undo, WriteReport,
+    created_category, failed,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::CallStats;
@@ -99,8 +100,11 @@ impl Destination for BigCommerceClient {
         parents: &[Parent],
         journal: &Journal,
     ) -> Result<WriteReport> {
-        let mut plans = self.plans(parents, journal, true).await?;
-        let mut report = WriteReport::default();
+        let (mut plans, created) = self.plans(parents, journal, true).await?;
+        let mut report = WriteReport {
+            categories: created,
+            ..WriteReport::default()
+        };
         let total = plans.len();
         let mut tried = total;
         for (k, chunk) in plans.chunks_mut(BATCH).enumerate() {
@@ -123,13 +127,17 @@ impl Destination for BigCommerceClient {
         Ok(report)
     }
 
+    async fn delete_categories(&self, _migration: &str, created: &[Outcome]) -> Result<Vec<Undo>> {
+        undo::delete_categories(self, created).await
+    }
+
     async fn dry_run(
         &self,
         _migration: &str,
         parents: &[Parent],
         journal: &Journal,
     ) -> Result<Vec<Outcome>> {
-        let mut plans = self.plans(parents, journal, false).await?;
+        let (mut plans, _) = self.plans(parents, journal, false).await?;
         for p in &mut plans {
             if !p.pending.is_empty() && p.action == Action::Unchanged {
                 p.action = Action::Updated;
@@ -423,7 +431,7 @@ impl BigCommerceClient {
         parents: &'a [Parent],
         journal: &Journal,
         write_categories: bool,
-    ) -> Result<Vec<Plan<'a>>> {
+    ) -> Result<(Vec<Plan<'a>>, Vec<Outcome>)> {
         let targets: Vec<Option<String>> = parents
             .iter()
             .map(|p| {
@@ -435,7 +443,7 @@ impl BigCommerceClient {
             .collect();
         let ids: Vec<String> = targets.iter().flatten().cloned().collect();
         let current = undo::read_back(self, &ids).await?;
-        let categories = self.ensure_categories(parents, write_categories).await?;
+        let (categories, created) = self.ensure_categories(parents, write_categories).await?;
         let mut plans = Vec::with_capacity(parents.len());
         for (p, target) in parents.iter().zip(&targets) {
             let entry = journal.entries.get(&p.source_id);
@@ -456,7 +464,7 @@ impl BigCommerceClient {
                 self.currency,
             ));
         }
-        Ok(plans)
+        Ok((plans, created))
     }
 
     /// The product holding the parent's first SKU (`GET /v3/catalog/variants?sku=`), or,
@@ -490,12 +498,12 @@ impl BigCommerceClient {
     }
 
     /// Category name → id (a JSON number), creating the missing ones (or, when `create` is
-    /// false, naming them `new:<name>`).
+    /// false, naming them `new:<name>`), and the journal entries of those created.
     async fn ensure_categories(
         &self,
         parents: &[Parent],
         create: bool,
-    ) -> Result<HashMap<String, Value>> {
+    ) -> Result<(HashMap<String, Value>, Vec<Outcome>)> {
         let mut wanted: Vec<&str> = parents
             .iter()
             .filter_map(|p| p.variations.first()?.category.as_deref())
@@ -503,9 +511,10 @@ impl BigCommerceClient {
         wanted.sort_unstable();
         wanted.dedup();
         if wanted.is_empty() {
-            return Ok(HashMap::new());
+            return Ok((HashMap::new(), Vec::new()));
         }
         let mut known = self.categories().await?;
+        let mut created = Vec::new();
         for name in wanted {
             if known.contains_key(name) {
                 continue;
@@ -525,15 +534,19 @@ impl BigCommerceClient {
                         .as_u64()
                         .ok_or_else(|| ConnectorError::malformed(V, "data.id", "not an integer"))?;
                     known.insert(name.to_owned(), json!(id));
+                    created.push(created_category(name, &id.to_string(), None));
                 }
                 // Made by our own earlier request whose answer was lost.
                 Err(ConnectorError::Rejected { status: 409, .. }) => {
                     known = self.categories().await?;
+                    if let Some(id) = known.get(name).and_then(Value::as_u64) {
+                        created.push(created_category(name, &id.to_string(), None));
+                    }
                 }
                 Err(e) => return Err(e),
             }
         }
-        Ok(known)
+        Ok((known, created))
     }
 
     /// Every category, name → id.

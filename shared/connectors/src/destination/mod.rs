@@ -147,6 +147,13 @@ pub struct Outcome {
 pub struct Journal {
     /// By source product id.
     pub entries: BTreeMap<String, Outcome>,
+    /// Categories (collections, …) this migration created at the vendor, by name: each
+    /// an [`Outcome`] whose `source_id` is the category's name, `object_id` the vendor's id,
+    /// `versions` its version after the write and `prior` [`PriorState::Absent`]. Rollback
+    /// deletes them after the products ([`Destination::delete_categories`]); categories
+    /// that existed before are never here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub categories: BTreeMap<String, Outcome>,
 }
 
 impl Journal {
@@ -184,6 +191,14 @@ impl Journal {
             }
             entry.prior = Some(prior);
         }
+    }
+
+    /// Records a category this migration created ([`WriteReport::categories`]); the first
+    /// record of a name stays (a later run finds it existing and does not report it).
+    pub fn record_category(&mut self, created: Outcome) {
+        self.categories
+            .entry(created.source_id.clone())
+            .or_insert(created);
     }
 
     /// The vendor id this migration wrote `source_id` to.
@@ -236,6 +251,26 @@ pub struct WriteReport {
     /// Set when the run stopped early (vendor refused, retries exhausted, circuit open):
     /// record the outcomes and run again later; products not in `outcomes` were not tried.
     pub stopped: Option<ConnectorError>,
+    /// Categories this call created at the vendor (see [`Journal::categories`]): record
+    /// them with [`Journal::record_category`] so a rollback deletes them.
+    pub categories: Vec<Outcome>,
+}
+
+/// The journal entry of a category created at the vendor: `name` → `object_id`, with the
+/// vendor's version after the write (empty when the vendor has none).
+pub fn created_category(name: &str, object_id: &str, version: Option<String>) -> Outcome {
+    Outcome {
+        source_id: name.to_owned(),
+        object_id: Some(object_id.to_owned()),
+        variation_ids: BTreeMap::new(),
+        action: Action::Created,
+        versions: version
+            .map(|v| BTreeMap::from([(object_id.to_owned(), v)]))
+            .unwrap_or_default(),
+        prior: Some(PriorState::Absent),
+        sent: true,
+        redirects: BTreeMap::new(),
+    }
 }
 
 /// What undo did to one product.
@@ -334,6 +369,27 @@ pub trait Destination: Send + Sync {
     /// # Errors
     /// See the trait docs (per-product failures are [`UndoResult::Failed`]).
     async fn restore(&self, migration: &str, changed: &[Outcome]) -> Result<Vec<Undo>>;
+
+    /// Deletes the categories this migration created ([`Journal::categories`]), unless
+    /// changed at the vendor since (conflict), and reads them back. Called after the
+    /// products are deleted or restored. Writers that create no category objects keep the
+    /// default, which has nothing to delete.
+    ///
+    /// # Errors
+    /// See the trait docs (per-category failures are [`UndoResult::Failed`]).
+    async fn delete_categories(&self, _migration: &str, created: &[Outcome]) -> Result<Vec<Undo>> {
+        Ok(created
+            .iter()
+            .map(|o| Undo {
+                source_id: o.source_id.clone(),
+                object_id: o.object_id.clone(),
+                result: UndoResult::Failed {
+                    reason: format!("{} writer cannot delete categories", self.provider()),
+                },
+                verified: false,
+            })
+            .collect())
+    }
 }
 
 /// The state before this run's writes of every product `upsert` would change: what the
@@ -372,7 +428,9 @@ pub async fn prior_states(
 }
 
 /// Undoes a migration at its destination: deletes what it created, restores what it
-/// changed, each verified by reading back; conflicts are left alone and reported.
+/// changed, then deletes the categories it created (once no product of ours is in them),
+/// each verified by reading back; conflicts are left alone and reported. Category undos
+/// carry `category:` and the category's name as `source_id`.
 ///
 /// # Errors
 /// A call that failed as a whole (vendor refused, retries exhausted).
@@ -397,6 +455,18 @@ pub async fn rollback(
     }
     out.extend(dest.delete(migration, &created).await?);
     out.extend(dest.restore(migration, &changed).await?);
+    let categories: Vec<Outcome> = journal
+        .categories
+        .values()
+        .filter(|o| o.object_id.is_some())
+        .cloned()
+        .collect();
+    if !categories.is_empty() {
+        for mut u in dest.delete_categories(migration, &categories).await? {
+            u.source_id = format!("category:{}", u.source_id);
+            out.push(u);
+        }
+    }
     Ok(out)
 }
 

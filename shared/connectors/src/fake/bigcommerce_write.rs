@@ -8,7 +8,8 @@
 //! - `PUT /v3/catalog/products`: at most 10 products (else `413`), all-or-nothing (an unknown
 //!   id `422`, a duplicate `409`); variants updated by `id`.
 //! - `DELETE /v3/catalog/products?id:in=`: `204`.
-//! - `GET/POST /v3/catalog/categories` (duplicate name `409`), `GET /v3/channels/1/site`,
+//! - `GET/POST/DELETE /v3/catalog/categories` (duplicate name `409`; `GET` and `DELETE`
+//!   take `id:in`), `GET /v3/channels/1/site`,
 //!   `PUT/GET/DELETE /v3/storefront/redirects` (upsert by `site_id` + `from_path`).
 //!
 //! [`FakeBigCommerce::lose_responses`] makes the next write answers get lost after the write
@@ -107,7 +108,10 @@ pub(crate) fn router(store: Shared, writes: SharedWrites) -> Router {
             "/v3/catalog/products",
             axum::routing::post(create).put(update).delete(delete),
         )
-        .route("/v3/catalog/categories", get(categories).post(new_category))
+        .route(
+            "/v3/catalog/categories",
+            get(categories).post(new_category).delete(delete_categories),
+        )
         .route("/v3/channels/1/site", get(site))
         .route(
             "/v3/storefront/redirects",
@@ -362,11 +366,32 @@ async fn delete(State(st): State<St>, Query(q): Query<HashMap<String, String>>) 
     done(&mut w, StatusCode::NO_CONTENT.into_response())
 }
 
-async fn categories(State(st): State<St>) -> Json<Value> {
+async fn categories(State(st): State<St>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
     let w = lock(&st.writes);
-    let n = w.categories.len();
-    Json(json!({"data": w.categories, "meta": {"pagination": {
+    let wanted = ids(&q);
+    let data: Vec<&Value> = w
+        .categories
+        .iter()
+        .filter(|c| wanted.is_empty() || c["id"].as_u64().is_some_and(|id| wanted.contains(&id)))
+        .collect();
+    let n = data.len();
+    Json(json!({"data": data, "meta": {"pagination": {
         "total": n, "count": n, "per_page": 250, "current_page": 1, "total_pages": 1}}}))
+}
+
+/// `DELETE /v3/catalog/categories?id:in=…`: `204` (`id:in` required).
+async fn delete_categories(
+    State(st): State<St>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut w = lock(&st.writes);
+    let wanted = ids(&q);
+    if wanted.is_empty() {
+        return error(422, "The filter(s): id:in are required");
+    }
+    w.categories
+        .retain(|c| !c["id"].as_u64().is_some_and(|id| wanted.contains(&id)));
+    done(&mut w, StatusCode::NO_CONTENT.into_response())
 }
 
 async fn new_category(State(st): State<St>, Json(body): Json<Value>) -> Response {

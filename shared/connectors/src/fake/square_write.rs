@@ -10,8 +10,9 @@
 //!   and so `version`. Existing variations left out of an ITEM's `variations` are deleted.
 //! - `POST /v2/inventory/changes/batch-create`: `PHYSICAL_COUNT` changes set the `IN_STOCK`
 //!   count; idempotent as above.
-//! - `POST /v2/catalog/batch-delete`: deletes ITEMs (with their variations) and variations;
-//!   answers `deleted_object_ids` and `deleted_at`.
+//! - `POST /v2/catalog/batch-delete`: deletes ITEMs (with their variations), variations and
+//!   CATEGORYs; answers `deleted_object_ids` and `deleted_at`. An upsert's answer lists every
+//!   object written, CATEGORYs included.
 //!
 //! [`FakeSquare::lose_responses`] makes the next write answers get lost after the write was
 //! applied (a 500 instead of the answer), as when a connection drops.
@@ -28,7 +29,8 @@ use tillbridge_domain::Timestamp;
 
 use super::lock;
 use super::square::{
-    Catalog, FakeCount, FakeItem, FakeSquare, FakeVariation, Shared, error_body, item_object, read,
+    Catalog, FakeCount, FakeItem, FakeSquare, FakeVariation, Shared, category_object, error_body,
+    item_object, read,
 };
 
 /// Idempotency records and the write clock.
@@ -197,6 +199,7 @@ async fn batch_upsert(State(st): State<St>, Json(body): Json<Value>) -> Reply {
         let now = w.tick();
         let mut mappings: Vec<(String, String)> = Vec::new();
         let mut written = Vec::new();
+        let mut categories = Vec::new();
         for o in objects {
             let id = o["id"].as_str().unwrap_or_default();
             match o["type"].as_str() {
@@ -204,16 +207,21 @@ async fn batch_upsert(State(st): State<St>, Json(body): Json<Value>) -> Reply {
                     let name = o["category_data"]["name"].as_str().unwrap_or_default();
                     let real = real_id(w, &mut mappings, id);
                     c.categories.retain(|(cid, _)| *cid != real);
-                    c.categories.push((real, name.to_owned()));
+                    c.categories.push((real.clone(), name.to_owned()));
+                    categories.push(json!(category_object(&real, name)));
                 }
                 Some("ITEM") => written.push(upsert_item(c, w, &mut mappings, o, now)),
                 _ => {}
             }
         }
-        let objects: Vec<Value> = written
-            .iter()
-            .filter_map(|id| c.items.iter().find(|i| &i.id == id))
-            .map(|i| json!(item_object(i, false)))
+        let objects: Vec<Value> = categories
+            .into_iter()
+            .chain(
+                written
+                    .iter()
+                    .filter_map(|id| c.items.iter().find(|i| &i.id == id))
+                    .map(|i| json!(item_object(i, false))),
+            )
             .collect();
         let mappings: Vec<Value> = mappings
             .into_iter()
@@ -387,6 +395,10 @@ async fn batch_delete(State(st): State<St>, Json(body): Json<Value>) -> Reply {
     let mut deleted = Vec::new();
     for id in body["object_ids"].as_array().into_iter().flatten() {
         let id = id.as_str().unwrap_or_default();
+        if c.categories.iter().any(|(cid, _)| cid == id) {
+            c.categories.retain(|(cid, _)| cid != id);
+            deleted.push(id.to_owned());
+        }
         for item in &mut c.items {
             if item.id == id && !item.deleted {
                 item.deleted = true;

@@ -428,5 +428,18 @@ async fn categories_batch(State(st): State<St>, Json(body): Json<Value>) -> Resp
         w.categories.push(cat.clone());
         created.push(cat);
     }
-    done(&mut w, json!({ "create": created }))
+    // `delete: [ids]`: terms are deleted for good (no trash); an unknown id is an error
+    // entry of its own.
+    let mut deleted = Vec::new();
+    for id in list(&body, "delete") {
+        match w.categories.iter().position(|x| x["id"] == id) {
+            Some(i) => deleted.push(w.categories.remove(i)),
+            None => deleted.push(object_error(
+                "woocommerce_rest_term_invalid",
+                "Resource does not exist.",
+                json!({"status": 404}),
+            )),
+        }
+    }
+    done(&mut w, json!({ "create": created, "delete": deleted }))
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -164,6 +164,10 @@ impl FakeZettle {
                     .route(
                         "/organizations/self/categories/v2",
                         get(w::categories).post(w::create_categories),
+                    )
+                    .route(
+                        "/organizations/self/categories/v2/{uuid}",
+                        delete(w::delete_category),
                     )
                     .route("/v3/inventories", get(w::inventories))
                     .route("/v3/movements", post(w::movements))

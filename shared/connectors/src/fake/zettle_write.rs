@@ -474,6 +474,22 @@ pub(crate) async fn create_categories(State(s): State<Both>, Json(body): Json<Va
     written(&mut w, StatusCode::CREATED.into_response())
 }
 
+/// `DELETE /organizations/self/categories/v2/{uuid}`: `204`, `404` for an unknown one.
+pub(crate) async fn delete_category(State(s): State<Both>, Path(uuid): Path<String>) -> Response {
+    let mut w = lock(&s.writes);
+    let before = w.categories.len();
+    w.categories.retain(|(u, _)| *u != uuid);
+    if w.categories.len() == before {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ENTITY_NOT_FOUND",
+            "Category not found",
+            json!([]),
+        );
+    }
+    written(&mut w, StatusCode::NO_CONTENT.into_response())
+}
+
 pub(crate) async fn inventories(State(s): State<Both>) -> Response {
     let w = lock(&s.writes);
     let mut list: Vec<Value> = w

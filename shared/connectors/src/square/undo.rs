@@ -33,6 +33,8 @@ pub(crate) struct UpsertAnswer {
     mappings: HashMap<String, String>,
     /// Written ITEMs by id (no stock).
     pub items: HashMap<String, Snapshot>,
+    /// Written CATEGORYs: id → version (when the answer has one).
+    pub categories: HashMap<String, Option<String>>,
 }
 
 impl UpsertAnswer {
@@ -50,6 +52,10 @@ impl UpsertAnswer {
             if o["type"] == "ITEM" {
                 let s = snapshot_of(o, &format!("objects[{i}]"))?;
                 out.items.insert(s.object_id.clone(), s);
+            } else if o["type"] == "CATEGORY" {
+                let id = text(o, &format!("objects[{i}]"), "id")?.to_owned();
+                out.categories
+                    .insert(id, o["version"].as_i64().map(|n| n.to_string()));
             }
         }
         Ok(out)
@@ -257,6 +263,86 @@ pub(crate) async fn delete(
         return Ok(out);
     }
     let after = read_back(c, &doomed_ids).await?;
+    for o in doomed {
+        let gone = o
+            .object_id
+            .as_ref()
+            .is_some_and(|id| !after.contains_key(id));
+        out.push(undo(o, UndoResult::Deleted, gone));
+    }
+    Ok(out)
+}
+
+/// The live CATEGORYs among `ids`: id → (name, version).
+async fn read_categories(
+    c: &SquareClient,
+    ids: &[String],
+) -> Result<HashMap<String, (Option<String>, Option<String>)>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(IDS) {
+        let body = json!({"object_ids": chunk, "include_related_objects": false});
+        let answer: Value = c
+            .call(Method::POST, "/v2/catalog/batch-retrieve", &[], Some(body))
+            .await?;
+        for (i, o) in array(&answer, "objects")?.iter().enumerate() {
+            if o["type"] == "CATEGORY" && o["is_deleted"] != true {
+                let id = text(o, &format!("objects[{i}]"), "id")?.to_owned();
+                let name = o["category_data"]["name"].as_str().map(str::to_owned);
+                out.insert(id, (name, o["version"].as_i64().map(|n| n.to_string())));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the categories the migration created (`source_id` = the name it gave them),
+/// unless renamed or changed since (version), and reads them back.
+pub(crate) async fn delete_categories(
+    c: &SquareClient,
+    _migration: &str,
+    created: &[Outcome],
+) -> Result<Vec<Undo>> {
+    let ids: Vec<String> = created.iter().filter_map(|o| o.object_id.clone()).collect();
+    let now = read_categories(c, &ids).await?;
+    let mut out = Vec::new();
+    let mut doomed = Vec::new();
+    for o in created {
+        let Some(id) = &o.object_id else {
+            out.push(undo(o, UndoResult::Nothing, true));
+            continue;
+        };
+        let Some((name, version)) = now.get(id) else {
+            out.push(undo(o, UndoResult::Nothing, true));
+            continue;
+        };
+        let recorded = o.versions.get(id);
+        let moved = recorded.is_some() && recorded != version.as_ref();
+        if moved || name.as_deref() != Some(o.source_id.as_str()) {
+            let found = version.iter().map(|v| (id.clone(), v.clone())).collect();
+            let conflict = UndoResult::Conflict {
+                recorded: o.versions.clone(),
+                found,
+            };
+            out.push(undo(o, conflict, false));
+        } else {
+            doomed.push(o);
+        }
+    }
+    let doomed_ids: Vec<String> = doomed.iter().filter_map(|o| o.object_id.clone()).collect();
+    if doomed_ids.is_empty() {
+        return Ok(out);
+    }
+    if let Err(e) = batch_delete(c, &doomed_ids).await {
+        let ConnectorError::Rejected { vendor_reason, .. } = e else {
+            return Err(e);
+        };
+        for o in doomed {
+            let reason = vendor_reason.clone();
+            out.push(undo(o, UndoResult::Failed { reason }, false));
+        }
+        return Ok(out);
+    }
+    let after = read_categories(c, &doomed_ids).await?;
     for o in doomed {
         let gone = o
             .object_id

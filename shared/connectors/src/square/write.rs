@@ -17,7 +17,8 @@
 //!   `quantity` as text, `occurred_at`)
 //!   (<https://developer.squareup.com/reference/square/inventory-api/batch-change-inventory>).
 //! - `GET /v2/catalog/list?types=CATEGORY` to find categories by name; missing ones are
-//!   created in a request of their own before the products that refer to them.
+//!   created in a request of their own before the products that refer to them, and
+//!   reported in [`WriteReport::categories`] so a rollback deletes them.
 //! - `GET /v2/locations`: a quantity without a location (`quantity_on_hand`, no
 //!   `stock_by_location`) is counted at the first ACTIVE location, the main one.
 //!
@@ -37,7 +38,7 @@ use super::SquareClient;
 use super::undo;
 use crate::destination::{
     Action, Destination, Journal, Outcome, Parent, PriorState, Snapshot, Undo, WriteReport,
-    idempotency_key, token,
+    created_category, idempotency_key, token,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::CallStats;
@@ -82,8 +83,11 @@ impl Destination for SquareClient {
         parents: &[Parent],
         journal: &Journal,
     ) -> Result<WriteReport> {
-        let (mut plans, current) = self.plans(migration, parents, journal, true).await?;
-        let mut report = WriteReport::default();
+        let (mut plans, current, created) = self.plans(migration, parents, journal, true).await?;
+        let mut report = WriteReport {
+            categories: created,
+            ..WriteReport::default()
+        };
         let mut tried = plans.len();
         for (k, chunk) in plans.chunks_mut(CHUNK).enumerate() {
             if let Err(e) = self.write_chunk(migration, chunk).await {
@@ -112,7 +116,7 @@ impl Destination for SquareClient {
         parents: &[Parent],
         journal: &Journal,
     ) -> Result<Vec<Outcome>> {
-        let (mut plans, current) = self.plans(migration, parents, journal, false).await?;
+        let (mut plans, current, _) = self.plans(migration, parents, journal, false).await?;
         let main = self.main_location_for(&plans).await?;
         for (i, _) in stock_changes(&mut plans, &current, main.as_deref()) {
             if plans[i].action == Action::Unchanged {
@@ -132,6 +136,10 @@ impl Destination for SquareClient {
 
     async fn restore(&self, migration: &str, changed: &[Outcome]) -> Result<Vec<Undo>> {
         undo::restore(self, migration, changed).await
+    }
+
+    async fn delete_categories(&self, migration: &str, created: &[Outcome]) -> Result<Vec<Undo>> {
+        undo::delete_categories(self, migration, created).await
     }
 }
 
@@ -325,7 +333,7 @@ impl SquareClient {
         parents: &'a [Parent],
         journal: &Journal,
         write_categories: bool,
-    ) -> Result<(Vec<Plan<'a>>, BTreeMap<String, Snapshot>)> {
+    ) -> Result<(Vec<Plan<'a>>, BTreeMap<String, Snapshot>, Vec<Outcome>)> {
         let targets: Vec<Option<String>> = parents
             .iter()
             .map(|p| {
@@ -337,7 +345,7 @@ impl SquareClient {
             .collect();
         let ids: Vec<String> = targets.iter().flatten().cloned().collect();
         let current = undo::read_back(self, &ids).await?;
-        let categories = self
+        let (categories, created) = self
             .ensure_categories(migration, parents, write_categories)
             .await?;
         let plans = parents
@@ -349,17 +357,18 @@ impl SquareClient {
                 plan(p, entry, known, &categories)
             })
             .collect();
-        Ok((plans, current))
+        Ok((plans, current, created))
     }
 
     /// The ids of the categories the products name, creating the missing ones (or, when
-    /// `create` is false, giving them temporary ids).
+    /// `create` is false, giving them temporary ids), and the journal entries of those it
+    /// created.
     async fn ensure_categories(
         &self,
         migration: &str,
         parents: &[Parent],
         create: bool,
-    ) -> Result<HashMap<String, String>> {
+    ) -> Result<(HashMap<String, String>, Vec<Outcome>)> {
         let mut wanted: Vec<&str> = parents
             .iter()
             .filter_map(|p| p.variations.first()?.category.as_deref())
@@ -367,7 +376,7 @@ impl SquareClient {
         wanted.sort_unstable();
         wanted.dedup();
         if wanted.is_empty() {
-            return Ok(HashMap::new());
+            return Ok((HashMap::new(), Vec::new()));
         }
         let mut known = undo::list_categories(self).await?;
         let missing: Vec<&str> = wanted
@@ -375,13 +384,13 @@ impl SquareClient {
             .filter(|n| !known.contains_key(*n))
             .collect();
         if missing.is_empty() {
-            return Ok(known);
+            return Ok((known, Vec::new()));
         }
         if !create {
             for n in missing {
                 known.insert(n.to_owned(), format!("#c-{}", token(&[n])));
             }
-            return Ok(known);
+            return Ok((known, Vec::new()));
         }
         let objects: Vec<Value> = missing
             .iter()
@@ -391,13 +400,16 @@ impl SquareClient {
             })
             .collect();
         let resp = self.batch_upsert(migration, "categories", objects).await?;
+        let mut created = Vec::new();
         for n in missing {
             let temp = format!("#c-{}", token(&[n]));
             if let Some(id) = resp.mapped(&temp) {
+                let version = resp.categories.get(&id).cloned().flatten();
+                created.push(created_category(n, &id, version));
                 known.insert(n.to_owned(), id);
             }
         }
-        Ok(known)
+        Ok((known, created))
     }
 
     /// One batch-upsert request with one batch.

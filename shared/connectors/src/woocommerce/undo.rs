@@ -260,6 +260,90 @@ pub(crate) async fn delete(c: &WooCommerceClient, created: &[Outcome]) -> Result
     Ok(out)
 }
 
+/// Every live category: id → name (`GET /products/categories`, paged).
+async fn category_names(c: &WooCommerceClient) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut page = 1u32;
+    loop {
+        let query = [("per_page", PER.to_string()), ("page", page.to_string())];
+        let path = format!("{PRODUCTS}/categories");
+        let response = c.call(Method::GET, &path, &query, None).await?;
+        let list: Vec<Value> = decode(V, &response.body)?;
+        for cat in &list {
+            if let (Some(id), Some(name)) = (cat["id"].as_u64(), cat["name"].as_str()) {
+                out.insert(id.to_string(), name.to_owned());
+            }
+        }
+        if page >= total_pages(&response) {
+            return Ok(out);
+        }
+        page += 1;
+    }
+}
+
+/// Deletes the categories the migration created (`source_id` = the name it gave them),
+/// unless renamed since, with `POST /products/categories/batch` `delete` (terms are not
+/// trashed), and reads them back.
+pub(crate) async fn delete_categories(
+    c: &WooCommerceClient,
+    created: &[Outcome],
+) -> Result<Vec<Undo>> {
+    let now = category_names(c).await?;
+    let mut out = Vec::new();
+    let mut doomed = Vec::new();
+    for o in created {
+        match o.object_id.as_ref().map(|id| now.get(id)) {
+            None | Some(None) => out.push(undo(o, UndoResult::Nothing, true)),
+            Some(Some(name)) if *name != o.source_id => {
+                let conflict = UndoResult::Conflict {
+                    recorded: o.versions.clone(),
+                    found: BTreeMap::new(),
+                };
+                out.push(undo(o, conflict, false));
+            }
+            Some(Some(_)) => doomed.push(o),
+        }
+    }
+    let mut deleted = Vec::new();
+    for chunk in doomed.chunks(PER) {
+        let ids: Vec<u64> = chunk
+            .iter()
+            .filter_map(|o| o.object_id.as_ref()?.parse().ok())
+            .collect();
+        let path = format!("{PRODUCTS}/categories/batch");
+        let answer = match batch(c, &path, &json!({ "delete": ids })).await {
+            Ok(a) => a,
+            Err(ConnectorError::Rejected { vendor_reason, .. }) => {
+                out.extend(chunk.iter().map(|o| failed(o, vendor_reason.clone())));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let answers = answer["delete"].as_array().map_or(&[][..], Vec::as_slice);
+        for (o, a) in chunk
+            .iter()
+            .zip(answers.iter().map(Some).chain(std::iter::repeat(None)))
+        {
+            match a.and_then(object_error) {
+                Some((code, message)) => out.push(failed(o, format!("{code}: {message}"))),
+                None => deleted.push(*o),
+            }
+        }
+    }
+    if deleted.is_empty() {
+        return Ok(out);
+    }
+    let after = category_names(c).await?;
+    for o in deleted {
+        let gone = o
+            .object_id
+            .as_ref()
+            .is_some_and(|id| !after.contains_key(id));
+        out.push(undo(o, UndoResult::Deleted, gone));
+    }
+    Ok(out)
+}
+
 /// Puts back what the migration changed, unless changed since.
 pub(crate) async fn restore(c: &WooCommerceClient, changed: &[Outcome]) -> Result<Vec<Undo>> {
     let mut out = Vec::new();

@@ -15,7 +15,9 @@
 //!   `stock_by_location`: a store has one stock level). Barcodes: `global_unique_id`
 //!   (WooCommerce 9.2+). `status`: `publish`, or `draft` for an inactive item.
 //! - Categories by id (`categories: [{id}]`): `GET /products/categories` (paged), missing
-//!   ones created with `POST /products/categories/batch`; `term_exists` names the existing
+//!   ones created with `POST /products/categories/batch` (reported in
+//!   [`WriteReport::categories`]; rollback deletes them with the same batch's `delete`);
+//!   `term_exists` names the existing
 //!   one in `data.resource_id`.
 //!
 //! Idempotency: WooCommerce takes no idempotency keys but refuses a duplicate SKU
@@ -39,8 +41,8 @@ use super::undo::{self, PER, PRODUCTS, batch, object_error};
 use crate::api::decode;
 use crate::destination::shape::{holds, price_text, whole_stock};
 use crate::destination::{
-    Action, Destination, Journal, Outcome, Parent, PriorState, Snapshot, Undo, WriteReport, failed,
-    token,
+    Action, Destination, Journal, Outcome, Parent, PriorState, Snapshot, Undo, WriteReport,
+    created_category, failed, token,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::CallStats;
@@ -94,8 +96,11 @@ impl Destination for WooCommerceClient {
         parents: &[Parent],
         journal: &Journal,
     ) -> Result<WriteReport> {
-        let mut plans = self.plans(parents, journal, true).await?;
-        let mut report = WriteReport::default();
+        let (mut plans, created) = self.plans(parents, journal, true).await?;
+        let mut report = WriteReport {
+            categories: created,
+            ..WriteReport::default()
+        };
         let total = plans.len();
         let mut tried = total;
         for (k, chunk) in plans.chunks_mut(PER).enumerate() {
@@ -126,7 +131,7 @@ impl Destination for WooCommerceClient {
         parents: &[Parent],
         journal: &Journal,
     ) -> Result<Vec<Outcome>> {
-        let plans = self.plans(parents, journal, false).await?;
+        let (plans, _) = self.plans(parents, journal, false).await?;
         Ok(plans.into_iter().map(outcome).collect())
     }
 
@@ -136,6 +141,10 @@ impl Destination for WooCommerceClient {
 
     async fn delete(&self, _migration: &str, created: &[Outcome]) -> Result<Vec<Undo>> {
         undo::delete(self, created).await
+    }
+
+    async fn delete_categories(&self, _migration: &str, created: &[Outcome]) -> Result<Vec<Undo>> {
+        undo::delete_categories(self, created).await
     }
 
     async fn restore(&self, _migration: &str, changed: &[Outcome]) -> Result<Vec<Undo>> {
@@ -376,7 +385,7 @@ impl WooCommerceClient {
         parents: &'a [Parent],
         journal: &Journal,
         write_categories: bool,
-    ) -> Result<Vec<Plan<'a>>> {
+    ) -> Result<(Vec<Plan<'a>>, Vec<Outcome>)> {
         let targets: Vec<Option<String>> = parents
             .iter()
             .map(|p| {
@@ -388,7 +397,7 @@ impl WooCommerceClient {
             .collect();
         let ids: Vec<String> = targets.iter().flatten().cloned().collect();
         let current = undo::read_back(self, &ids).await?;
-        let categories = self.ensure_categories(parents, write_categories).await?;
+        let (categories, created) = self.ensure_categories(parents, write_categories).await?;
         let mut plans = Vec::with_capacity(parents.len());
         for (p, target) in parents.iter().zip(&targets) {
             let entry = journal.entries.get(&p.source_id);
@@ -411,7 +420,7 @@ impl WooCommerceClient {
                 self.currency,
             ));
         }
-        Ok(plans)
+        Ok((plans, created))
     }
 
     /// The product with this SKU (`GET /products?sku=`).
@@ -431,12 +440,13 @@ impl WooCommerceClient {
             .remove(&id))
     }
 
-    /// Category name → id, creating the missing ones (or naming them `new:<name>`).
+    /// Category name → id, creating the missing ones (or naming them `new:<name>`), and the
+    /// journal entries of those created (not those `term_exists` names: they existed).
     async fn ensure_categories(
         &self,
         parents: &[Parent],
         create: bool,
-    ) -> Result<HashMap<String, Value>> {
+    ) -> Result<(HashMap<String, Value>, Vec<Outcome>)> {
         let mut wanted: Vec<&str> = parents
             .iter()
             .filter_map(|p| p.variations.first()?.category.as_deref())
@@ -444,7 +454,7 @@ impl WooCommerceClient {
         wanted.sort_unstable();
         wanted.dedup();
         if wanted.is_empty() {
-            return Ok(HashMap::new());
+            return Ok((HashMap::new(), Vec::new()));
         }
         let mut known = self.categories().await?;
         let missing: Vec<&str> = wanted
@@ -455,15 +465,20 @@ impl WooCommerceClient {
             for n in missing {
                 known.insert(n.to_owned(), json!(format!("new:{n}")));
             }
-            return Ok(known);
+            return Ok((known, Vec::new()));
         }
+        let mut created = Vec::new();
         for chunk in missing.chunks(PER) {
             let create: Vec<Value> = chunk.iter().map(|n| json!({ "name": n })).collect();
             let path = format!("{PRODUCTS}/categories/batch");
             let answer = batch(self, &path, &json!({ "create": create })).await?;
             let made = answer["create"].as_array().map_or(&[][..], Vec::as_slice);
             for (name, a) in chunk.iter().zip(made) {
-                let id = id_text(a).or_else(|| {
+                let ours = id_text(a);
+                if let Some(id) = &ours {
+                    created.push(created_category(name, id, None));
+                }
+                let id = ours.or_else(|| {
                     let existing = &a["error"]["data"]["resource_id"];
                     existing.as_u64().map(|n| n.to_string())
                 });
@@ -472,7 +487,7 @@ impl WooCommerceClient {
                 }
             }
         }
-        Ok(known)
+        Ok((known, created))
     }
 
     /// Every category, name → id.

@@ -20,7 +20,9 @@
 //! - Categories: `GET /organizations/self/categories/v2` → `{"categories": [{uuid, name}]}`,
 //!   missing ones created with `POST /organizations/self/categories/v2` `{"categories":
 //!   [{uuid, name}]}` (UUIDs derived from the name); a product names its `category: {uuid,
-//!   name}`. Rollback leaves categories (other products may use them).
+//!   name}`. The ones a migration created are reported in [`WriteReport::categories`];
+//!   rollback deletes them after the products (`DELETE
+//!   /organizations/self/categories/v2/{uuid}`), unless renamed since.
 //! - Prices: `price: {"amount": minor units, "currencyId"}` (integers, exact); a variant
 //!   without price is priced at the till. `vatPercentage` from the item's tax rate.
 //! - Stock: Inventory v3. Inventories from `GET /v3/inventories` (`[{inventoryUuid, name,
@@ -65,7 +67,7 @@ use crate::api::{decode, found, join_url};
 use crate::destination::shape::{holds, number};
 use crate::destination::{
     Action, Destination, Journal, Outcome, Parent, PriorState, Snapshot, Undo, UndoResult,
-    WriteReport, failed, idempotency_key,
+    WriteReport, created_category, failed, idempotency_key,
 };
 use crate::error::{ConnectorError, Result};
 use crate::http::{CallStats, Request, Response};
@@ -147,6 +149,8 @@ type Balances = HashMap<String, BTreeMap<String, Decimal>>;
 /// not read the organization's whole stock list every call).
 struct Context {
     categories: HashMap<String, String>,
+    /// Categories this run created.
+    created: Vec<Outcome>,
     inventories: Inventories,
     stocked: bool,
     balances: Option<Balances>,
@@ -184,7 +188,10 @@ impl Destination for ZettleClient {
         journal: &Journal,
     ) -> Result<WriteReport> {
         let mut cx = self.context(parents, true).await?;
-        let mut report = WriteReport::default();
+        let mut report = WriteReport {
+            categories: std::mem::take(&mut cx.created),
+            ..WriteReport::default()
+        };
         for parent in parents {
             let plan = self.plan(migration, parent, journal, &mut cx).await?;
             let mut outcome = plan_outcome(&plan);
@@ -227,6 +234,10 @@ impl Destination for ZettleClient {
             }
         }
         Ok(out)
+    }
+
+    async fn delete_categories(&self, _migration: &str, created: &[Outcome]) -> Result<Vec<Undo>> {
+        self.remove_categories(created).await
     }
 
     async fn delete(&self, _migration: &str, created: &[Outcome]) -> Result<Vec<Undo>> {
@@ -650,6 +661,67 @@ impl ZettleClient {
         Ok(out)
     }
 
+    /// Every category: uuid → name.
+    async fn category_names(&self) -> Result<HashMap<String, String>> {
+        let url = join_url(V, &self.products, CATEGORIES, &[])?;
+        let response = self.call(Method::GET, url, None, None).await?;
+        let listed: Value = decode(V, &response.body)?;
+        Ok(listed["categories"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                Some((
+                    c["uuid"].as_str()?.to_owned(),
+                    c["name"].as_str()?.to_owned(),
+                ))
+            })
+            .collect())
+    }
+
+    /// Deletes the categories the migration created (`source_id` = the name it gave them),
+    /// unless renamed since, one `DELETE …/categories/v2/{uuid}` each, and reads them back.
+    async fn remove_categories(&self, created: &[Outcome]) -> Result<Vec<Undo>> {
+        let now = self.category_names().await?;
+        let mut out = Vec::new();
+        let mut deleted = Vec::new();
+        for o in created {
+            let Some(uuid) = &o.object_id else {
+                out.push(undo(o, UndoResult::Nothing, true));
+                continue;
+            };
+            match now.get(uuid) {
+                None => out.push(undo(o, UndoResult::Nothing, true)),
+                Some(name) if *name != o.source_id => {
+                    let conflict = UndoResult::Conflict {
+                        recorded: o.versions.clone(),
+                        found: BTreeMap::new(),
+                    };
+                    out.push(undo(o, conflict, false));
+                }
+                Some(_) => {
+                    let url = join_url(V, &self.products, &format!("{CATEGORIES}/{uuid}"), &[])?;
+                    match self.call(Method::DELETE, url, None, None).await {
+                        Ok(_) | Err(ConnectorError::NotFound { .. }) => deleted.push(o),
+                        Err(ConnectorError::Rejected { vendor_reason, .. }) => {
+                            out.push(failed_undo(o, vendor_reason));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        if deleted.is_empty() {
+            return Ok(out);
+        }
+        let after = self.category_names().await?;
+        for o in deleted {
+            let gone = o.object_id.as_ref().is_some_and(|u| !after.contains_key(u));
+            out.push(undo(o, UndoResult::Deleted, gone));
+        }
+        Ok(out)
+    }
+
     /// Categories by name (creating the missing ones when `create`), inventories and
     /// balances when any product has stock.
     async fn context(&self, parents: &[Parent], create: bool) -> Result<Context> {
@@ -677,12 +749,37 @@ impl ZettleClient {
                 categories.insert(c.clone(), u);
             }
         }
+        let mut created = Vec::new();
         if create && !missing.is_empty() {
             let body = json!({ "categories": missing });
+            let made = |listed: &HashMap<String, String>| -> Vec<Outcome> {
+                missing
+                    .iter()
+                    .filter_map(|c| {
+                        let (name, uuid) = (c["name"].as_str()?, c["uuid"].as_str()?);
+                        (listed.get(uuid).map(String::as_str) == Some(name))
+                            .then(|| created_category(name, uuid, None))
+                    })
+                    .collect()
+            };
             match self.call(Method::POST, url, Some(&body), None).await {
-                Ok(_) => {}
-                // A retry after a lost answer: "Category already exists".
-                Err(ConnectorError::Rejected { status: 400, .. }) => {}
+                Ok(_) => {
+                    created = missing
+                        .iter()
+                        .filter_map(|c| {
+                            Some(created_category(
+                                c["name"].as_str()?,
+                                c["uuid"].as_str()?,
+                                None,
+                            ))
+                        })
+                        .collect();
+                }
+                // A retry after a lost answer: "Category already exists". Ours are those
+                // with the uuid we derive from the name.
+                Err(ConnectorError::Rejected { status: 400, .. }) => {
+                    created = made(&self.category_names().await?);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -697,6 +794,7 @@ impl ZettleClient {
         };
         Ok(Context {
             categories,
+            created,
             inventories,
             stocked,
             balances: None,

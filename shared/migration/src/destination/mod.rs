@@ -256,6 +256,10 @@ pub async fn load_journal(table: &dyn Table, id: &MigrationId) -> Result<Journal
         let o: Outcome = i.doc()?;
         journal.entries.insert(o.source_id.clone(), o);
     }
+    for i in query_all(table, &state_pk(id), keys::DEST_CATEGORY_PREFIX).await? {
+        let o: Outcome = i.doc()?;
+        journal.categories.insert(o.source_id.clone(), o);
+    }
     Ok(journal)
 }
 
@@ -284,6 +288,29 @@ async fn save(
             table
                 .put(Item::with_doc(mpk, msk, object_id)?, Condition::Always)
                 .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Persists the categories the migration created at the destination, as soon as it did:
+/// rollback deletes them.
+async fn save_categories(
+    table: &dyn Table,
+    m: &Migration,
+    created: &[Outcome],
+    expires: i64,
+) -> Result<(), MigrationError> {
+    let pk = state_pk(&m.id);
+    for o in created {
+        // The first record of a name stays (as in the journal).
+        let item = Item::with_doc(&pk, keys::dest_category_sk(&o.source_id), o)?;
+        match table
+            .put(item.expiring_at(expires), Condition::IfAbsent)
+            .await
+        {
+            Ok(_) | Err(tillbridge_ports::PortError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())

@@ -102,7 +102,7 @@ pub(crate) async fn undo(
         return Ok(None);
     };
     let journal = load_journal(table, &m.id).await?;
-    if journal.entries.is_empty() {
+    if journal.entries.is_empty() && journal.categories.is_empty() {
         return Ok(Some(summary(provider.as_str(), Vec::new())));
     }
     let Some(dest) = open(dests, m).await? else {

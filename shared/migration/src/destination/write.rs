@@ -6,7 +6,7 @@ use tillbridge_ports::{BlobStore, Table};
 
 use super::{
     Destinations, PARENTS_PER_CALL, by_source, expiry, group, load_journal, match_existing, open,
-    parse_lines, prepared_items, report, save, vendor,
+    parse_lines, prepared_items, report, save, save_categories, vendor,
 };
 use crate::{DestinationProgress, Migration, MigrationError};
 
@@ -91,6 +91,10 @@ pub(crate) async fn write_chunk(
         .upsert(m.id.as_str(), chunk, journal)
         .await
         .map_err(vendor)?;
+    save_categories(table, m, &written.categories, expires).await?;
+    for c in written.categories {
+        journal.record_category(c);
+    }
     for o in written.outcomes {
         journal.record(o);
     }
