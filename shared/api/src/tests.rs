@@ -70,6 +70,7 @@ mod pagination {
                 item,
                 inventory_item_id: None,
                 parent_variants: None,
+                product_variants: None,
             })),
             schema_version: SCHEMA_VERSION,
             tenant_id: TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}")),

@@ -361,6 +361,7 @@ async fn eventbridge_rules_route_batched_events_to_sqs_in_the_shape_consumers_pa
         },
         inventory_item_id: None,
         parent_variants: None,
+        product_variants: None,
     }));
     large.entity_id = "item-11".into();
     events.push(large);

@@ -56,6 +56,11 @@ pub struct Version {
     /// The gate's verdict in the last replay (upserts only).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rejected: bool,
+    /// The upsert declared the item a product whose variants carry the prices (the event's
+    /// `product_variants`): the gate expects no price of its own. Kept with the version so
+    /// every replay, in any arrival order, judges it the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_variants: Option<Vec<String>>,
 }
 
 /// The event an upsert came in.
@@ -177,6 +182,21 @@ pub fn gate(
     .collect()
 }
 
+/// The gate's errors for one upsert: [`gate`], except that a product whose variants carry
+/// the prices ([`Version::product_variants`]) is not expected to have a price of its own
+/// (as migrations judge parents). Every other item is judged as by [`gate`].
+pub fn gate_version(
+    item: &CatalogItem,
+    previous: Option<&CatalogItem>,
+    product: bool,
+) -> Vec<tillbridge_validation::Finding> {
+    let mut findings = gate(item, previous);
+    if product {
+        findings.retain(|f| f.rule != tillbridge_validation::Rule::PriceMissing);
+    }
+    findings
+}
+
 impl CatalogRecord {
     /// The record a migration (or another authority) writes: `item` as of `at` replaces the
     /// version history; stock and listings stay.
@@ -212,16 +232,20 @@ impl CatalogRecord {
             out.stale = !out.duplicate;
             return out;
         }
-        let pos = match self.versions.binary_search_by(|x| x.key.cmp(&v.key)) {
-            Ok(_) => {
-                out.duplicate = true;
-                return out;
-            }
-            Err(pos) => pos,
-        };
+        let found = self.versions.binary_search_by(|x| x.key.cmp(&v.key));
+        if let Ok(i) = found
+            && (v.product_variants.is_none() || self.versions[i].product_variants.is_some())
+        {
+            out.duplicate = true;
+            return out;
+        }
         let before = (self.item.clone(), self.deleted_at);
         let key = v.key.clone();
-        self.versions.insert(pos, v);
+        match found {
+            // The same content declared a product since: it is one, whichever came first.
+            Ok(i) => self.versions[i].product_variants = v.product_variants,
+            Err(pos) => self.versions.insert(pos, v),
+        }
         let (newly_rejected, newly_accepted) = self.replay();
         let now = self.versions.iter().find(|x| x.key == key);
         out.rejected = now.is_some_and(|x| x.rejected);
@@ -254,7 +278,7 @@ impl CatalogRecord {
                     last = Some(v.key.clone());
                 }
                 Some(item) => {
-                    let findings = gate(item, state.as_ref());
+                    let findings = gate_version(item, state.as_ref(), v.product_variants.is_some());
                     let now_rejected = !findings.is_empty();
                     if now_rejected && !v.rejected {
                         rejected.push((v.clone(), findings));

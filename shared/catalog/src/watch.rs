@@ -372,6 +372,7 @@ mod tests {
                 item,
                 inventory_item_id: None,
                 parent_variants: None,
+                product_variants: None,
             })),
             n,
         )

@@ -68,6 +68,7 @@ fn tombstone_version(at: Timestamp) -> Version {
         item: None,
         event: None,
         rejected: false,
+        product_variants: None,
     }
 }
 
@@ -196,6 +197,7 @@ pub(crate) async fn upsert(
             received_at: event.received_at,
         }),
         rejected: false,
+        product_variants: u.product_variants.clone().filter(|v| !v.is_empty()),
     };
     update_record(table, tenant, ns, id, &read_also, |rec, others| {
         let mut others = others.iter();

@@ -194,6 +194,7 @@ mod tests {
                 item,
                 inventory_item_id: None,
                 parent_variants: None,
+                product_variants: None,
             })),
             schema_version: SCHEMA_VERSION,
             tenant_id: TenantId::parse("t1").unwrap_or_else(|e| panic!("{e}")),

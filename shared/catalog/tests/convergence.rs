@@ -73,6 +73,7 @@ fn upsert(
             ids: ids.iter().map(|s| (*s).to_owned()).collect(),
             as_of,
         }),
+        product_variants: None,
     };
     envelope(
         Provider::Shopify,
@@ -366,5 +367,73 @@ fn same_id_at_two_vendors_is_two_items() {
                 .flatten()
                 .is_some()
         );
+    });
+}
+
+/// A product whose variants carry the prices, declared so by its upsert
+/// (`product_variants`), passes the gate without a price of its own; the same item without
+/// the declaration (a webhook's active item without a price) is still rejected. The same
+/// content sent both ways ends as a product in either arrival order.
+#[test]
+fn a_declared_product_needs_no_price_and_an_unpriced_item_is_still_rejected() {
+    let product = |n: usize, declared: bool| {
+        let item = CatalogItem {
+            name: Some("Tee".into()),
+            category: Some("Apparel".into()),
+            is_active: Some(true),
+            updated_at: Some(t(0)),
+            ..CatalogItem::new("P")
+        };
+        let u = ItemUpserted {
+            item,
+            inventory_item_id: None,
+            parent_variants: None,
+            product_variants: declared.then(|| vec!["A".to_owned(), "B".to_owned()]),
+        };
+        envelope(
+            Provider::Square,
+            n,
+            t(0),
+            "P",
+            EventData::CatalogItemUpserted(Box::new(u)),
+        )
+    };
+    run(async {
+        let first = table();
+        let outcome = catalog::apply(&first, &product(0, false)).await.ok();
+        assert_eq!(
+            outcome,
+            Some(ApplyOutcome::Rejected),
+            "a webhook's unpriced item"
+        );
+        assert!(
+            catalog::get_item(&first, &tenant(), "P")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+        );
+
+        for arrivals in [
+            vec![product(1, true)],
+            vec![product(2, false), product(3, true)],
+            vec![product(4, true), product(5, false)],
+        ] {
+            let table = table();
+            apply_all(&table, &arrivals).await;
+            let item = catalog::get_item(&table, &tenant(), "P")
+                .await
+                .ok()
+                .flatten();
+            assert_eq!(
+                item.and_then(|i| i.name),
+                Some("Tee".into()),
+                "{arrivals:?}"
+            );
+            let rejected = catalog::list_rejected(&table, &tenant())
+                .await
+                .unwrap_or_default();
+            assert!(rejected.is_empty(), "{rejected:?}");
+        }
     });
 }

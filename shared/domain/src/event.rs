@@ -173,6 +173,11 @@ pub struct ItemUpserted {
     /// this update's time. Absent when the vendor sends variants one at a time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_variants: Option<VariantListing>,
+    /// Set when the item is a product whose variants carry the prices (the items naming it
+    /// as `parent_id`; these ids, any order): it is not sold itself, so no price of its own
+    /// is expected. Absent for a variant and for a product sold as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_variants: Option<Vec<String>>,
 }
 
 /// The complete list of a parent's variants at one vendor time.

@@ -264,6 +264,7 @@ impl Fetcher {
         };
         let mut seen = BTreeSet::new();
         let mut parents = BTreeSet::new();
+        let products = products_of(&pulled.items);
         for fetched in pulled.items {
             let mut item = fetched.item;
             if !fetched.stock_by_location.is_empty() {
@@ -286,11 +287,35 @@ impl Fetcher {
                     item,
                     inventory_item_id: fetched.inventory_item_id,
                     parent_variants: None,
+                    product_variants: None,
                 })),
             );
             let outcome = catalog::apply_and_count(self.table.as_ref(), &event).await?;
             let after = catalog::get_item_in(self.table.as_ref(), tenant, ns, &id).await?;
             classify(&mut report, outcome, before.get(&id), after.as_ref());
+        }
+        // The products the variations name, as a migration creates them (name, description,
+        // category, active flag; no price: their variants carry the prices). The counters
+        // count catalog items one per variation, so products are not counted.
+        for (product, variants) in products {
+            if seen.contains(&product.external_id) {
+                continue;
+            }
+            let at = product.updated_at.unwrap_or(started);
+            let event = envelope(
+                tenant,
+                provider,
+                &correlation,
+                started,
+                at,
+                EventData::CatalogItemUpserted(Box::new(ItemUpserted {
+                    item: product,
+                    inventory_item_id: None,
+                    parent_variants: None,
+                    product_variants: Some(variants),
+                })),
+            );
+            catalog::apply_and_count(self.table.as_ref(), &event).await?;
         }
         let mut deletions: Vec<(String, Timestamp)> = pulled
             .tombstones
@@ -320,7 +345,15 @@ impl Fetcher {
             );
             catalog::apply_and_count(self.table.as_ref(), &event).await?;
         }
+        // Products count nowhere (see above), their deletion neither.
+        let products_before: BTreeSet<&str> = before
+            .values()
+            .filter_map(|i| i.parent_id.as_deref())
+            .collect();
         for id in before.keys() {
+            if products_before.contains(id.as_str()) {
+                continue;
+            }
             if catalog::get_item_in(self.table.as_ref(), tenant, ns, id)
                 .await?
                 .is_none()
@@ -376,6 +409,37 @@ impl Fetcher {
         }
         self.sync(tenant, provider, state.watermark).await.map(Some)
     }
+}
+
+/// The products the pulled variations name (by `parent_id`), each as a migration creates a
+/// parent: `external_id` = the product's id, its `name`, `description`, `category` and
+/// `is_active` (from its variations, which carry the product's own), no price; its time the
+/// newest of its variations'. With the ids of its variations in the pull, sorted.
+fn products_of(items: &[tillbridge_connectors::FetchedItem]) -> Vec<(CatalogItem, Vec<String>)> {
+    let mut out: std::collections::BTreeMap<&str, (CatalogItem, Vec<String>)> =
+        std::collections::BTreeMap::new();
+    for f in items {
+        let v = &f.item;
+        let Some(parent) = v.parent_id.as_deref() else {
+            continue;
+        };
+        let (p, ids) = out
+            .entry(parent)
+            .or_insert_with(|| (CatalogItem::new(parent), Vec::new()));
+        p.name = p.name.take().or_else(|| v.name.clone());
+        p.description = p.description.take().or_else(|| v.description.clone());
+        p.category = p.category.take().or_else(|| v.category.clone());
+        p.is_active = p.is_active.or(v.is_active);
+        p.updated_at = p.updated_at.max(v.updated_at);
+        ids.push(v.external_id.clone());
+    }
+    out.into_values()
+        .map(|(p, mut ids)| {
+            ids.sort_unstable();
+            ids.dedup();
+            (p, ids)
+        })
+        .collect()
 }
 
 fn classify(

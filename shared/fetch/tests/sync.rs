@@ -55,6 +55,25 @@ async fn full_sync_then_repeat_then_vendor_changes_then_delta() {
         Some("5".into())
     );
     assert_eq!(item.stock_by_location.len(), 2);
+    // Its product, as `migrate` creates parents: the product's id and own fields, no price
+    // (its variations carry the prices), accepted by the gate.
+    let product = tillbridge_catalog::get_item_in(f.table.as_ref(), &t1(), "square", "ITEM000003")
+        .await
+        .unwrap()
+        .expect("the parent item exists");
+    assert_eq!(product.name.as_deref(), Some("Item 3"));
+    assert_eq!(product.parent_id, None);
+    assert_eq!((product.price_minor, product.variant_name), (None, None));
+    assert!(
+        tillbridge_catalog::list_rejected(f.table.as_ref(), &t1())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let live = tillbridge_catalog::live_items_in(f.table.as_ref(), &t1(), "square")
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 90, "60 variations and their 30 products");
 
     // Nothing changed at the vendor: nothing changes here.
     let again = f.sync(&t1(), Provider::Square, None).await.unwrap();
@@ -78,6 +97,13 @@ async fn full_sync_then_repeat_then_vendor_changes_then_delta() {
         .await
         .unwrap();
     assert!(gone.is_none());
+    // The product went with its variations; the others' products stay.
+    for (id, live) in [("ITEM000001", false), ("ITEM000000", true)] {
+        let p = tillbridge_catalog::get_item_in(f.table.as_ref(), &t1(), "square", id)
+            .await
+            .unwrap();
+        assert_eq!(p.is_some(), live, "{id}");
+    }
 
     // A delta after the watermark sees only what changed since.
     {
@@ -140,7 +166,8 @@ async fn thin_notifications_fetch_once_per_burst() {
     let items = tillbridge_catalog::live_items_in(f.table.as_ref(), &t1(), "square")
         .await
         .unwrap();
-    assert_eq!(items.len(), 5);
+    // Five variations and the five products they belong to (as a migration creates them).
+    assert_eq!(items.len(), 10);
     // A later notification pulls again, as a delta.
     clock.advance_secs(60);
     assert!(

@@ -145,6 +145,7 @@ fn stamped(item: CatalogItem, n: usize, updated: Timestamp, stamp: bool) -> Enve
             },
             inventory_item_id: None,
             parent_variants: None,
+            product_variants: None,
         })),
         schema_version: SCHEMA_VERSION,
         tenant_id: t1(),

@@ -149,6 +149,7 @@ fn upserts(
                     item,
                     inventory_item_id: None,
                     parent_variants: None,
+                    product_variants: None,
                 })),
             }
         })

@@ -141,6 +141,7 @@ pub(crate) fn normalize(
                         item,
                         inventory_item_id: None,
                         parent_variants: None,
+                        product_variants: None,
                     })),
                     entity_id: id,
                     occurred_at: at,

@@ -311,6 +311,7 @@ fn upserted(
             item,
             inventory_item_id,
             parent_variants: None,
+            product_variants: None,
         })),
         occurred_at,
         dedupe_key: None,

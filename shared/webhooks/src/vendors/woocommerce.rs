@@ -264,6 +264,7 @@ fn product(
                 item,
                 inventory_item_id: None,
                 parent_variants: None,
+                product_variants: None,
             })),
             entity_id: id,
             occurred_at: at,
