@@ -198,8 +198,14 @@ impl EmbeddedTable {
     /// [`PortError::Transient`] when the first write transaction that creates the table
     /// fails.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
+        // TILLBRIDGE_STORE_CACHE_MB overrides the page cache (a busy `serve` reads its
+        // catalog and queues far more than a migration's batch).
+        let cache = std::env::var("TILLBRIDGE_STORE_CACHE_MB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(CACHE_BYTES, |mb| mb.saturating_mul(1024 * 1024));
         let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
+            .set_cache_size(cache)
             .create(path)
             .map_err(|e| PortError::Permanent(format!("cannot open {}: {e}", path.display())))?;
         // Create the table once so read transactions find it.

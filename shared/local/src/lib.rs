@@ -426,14 +426,25 @@ impl LocalRuntime {
 
     /// One batch of the catalog queue: events applied, migration batches validated.
     pub async fn step_catalog(&self) -> Result<StepReport, LocalError> {
-        // In arrival order, one at a time: a product's variants arrive as a burst of events
-        // on the same parent record, and worked concurrently they would race for it (optimistic
-        // updates retried until they dead-letter) — the apply is quick, the commit is shared
-        // with the other lanes anyway.
+        // In arrival order per tenant, tenants side by side (see `ordered_groups`).
+        let messages = self
+            .catalog_queue
+            .receive(DELIVERY_BATCH, self.visibility)
+            .await?;
+        let groups = ordered_groups(&messages);
+        let queue = self.catalog_queue.as_ref();
+        let settled = futures_util::future::join_all(groups.into_iter().map(|group| async move {
+            let mut out = Vec::with_capacity(group.len());
+            for m in group {
+                let result = self.catalog_message(&m.body).await;
+                out.push(settle(queue, m, result).await);
+            }
+            out
+        }))
+        .await;
         let mut report = StepReport::default();
-        for m in self.catalog_queue.receive(BATCH, self.visibility).await? {
-            let result = self.catalog_message(&m.body).await;
-            if settle(self.catalog_queue.as_ref(), &m, result).await? {
+        for s in settled.into_iter().flatten() {
+            if s? {
                 report.processed += 1;
             } else {
                 report.failed += 1;
@@ -787,6 +798,33 @@ where
 
 /// Acknowledges a processed message (true), or makes it visible again after a backoff
 /// (false).
+/// Catalog-queue messages in groups applied one after the other, in arrival order; groups
+/// run side by side. A group is one tenant's messages: within a tenant the catalog applies
+/// in arrival order (a product's variants arrive as a burst on the same records, which
+/// worked concurrently would race — optimistic updates retried until they dead-letter — and
+/// a later delivery is visible only once the earlier ones are), while tenants do not wait for
+/// each other. A message that names no tenant (a claim check) goes with the other such.
+fn ordered_groups(messages: &[tillbridge_ports::Message]) -> Vec<Vec<&tillbridge_ports::Message>> {
+    let mut groups: Vec<Vec<&tillbridge_ports::Message>> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for m in messages {
+        let g = *index.entry(tenant_of(&m.body)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(m);
+    }
+    groups
+}
+
+/// The tenant a bus message's event belongs to (empty when it does not say).
+fn tenant_of(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["detail"]["tenant_id"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 async fn settle(
     queue: &dyn Queue,
     m: &tillbridge_ports::Message,

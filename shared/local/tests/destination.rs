@@ -210,7 +210,8 @@ async fn migrate_to_square_rerun_writes_nothing_report_and_rollback_verified() {
     let undone = undo(&h, &id).await;
     assert!(undone.verified, "{undone:?}");
     let dest = undone.destination.unwrap();
-    assert_eq!(dest.deleted, 6, "{dest:?}");
+    // Six products and the category the migration made for them.
+    assert_eq!(dest.deleted, 7, "{dest:?}");
     assert!(dest.verified && dest.conflicts.is_empty(), "{dest:?}");
     assert!(live(&h.fake).is_empty(), "{:?}", live(&h.fake));
 }
@@ -229,7 +230,8 @@ async fn an_object_edited_at_square_since_is_a_conflict_left_alone() {
     let undone = undo(&h, &id).await;
     let dest = undone.destination.clone().unwrap();
     assert_eq!(dest.conflicts, vec![edited.clone()], "{dest:?}");
-    assert_eq!(dest.deleted, 5);
+    // Five products and the category.
+    assert_eq!(dest.deleted, 6, "{dest:?}");
     assert!(
         undone.conflicts.contains(&format!("square:{edited}")),
         "{undone:?}"
