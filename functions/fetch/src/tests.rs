@@ -86,7 +86,10 @@ async fn notifications_from_sqs_and_the_schedule_pull_and_apply() {
     .unwrap();
     // Four variations and their four products (created as migrate creates parents).
     assert_eq!(live.len(), 8);
-    assert_eq!(live.iter().filter(|(_, i)| i.parent_id.is_some()).count(), 4);
+    assert_eq!(
+        live.iter().filter(|(_, i)| i.parent_id.is_some()).count(),
+        4
+    );
     let calls = fake.server.control.requests();
 
     // The schedule queues one sync per tenant and vendor with API credentials; each then
