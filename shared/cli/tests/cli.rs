@@ -833,22 +833,9 @@ fn usage_errors_name_the_problem_and_a_bom_is_read_past() {
         ("empty.json", &b""[..]),
         ("junk.json", &b"\x00\x01binary"[..]),
         ("header-only.csv", &b"id,name,price\n"[..]),
+        ("no-records.json", &b" [ \n ] "[..]),
     ] {
-        let export = temp(name, bytes);
-        let o = bin()
-            .args([
-                "migrate",
-                "--tenant",
-                "demo-cafe",
-                "--source-name",
-                "generic",
-            ])
-            .args(["--approve-all", "--offline", "--export"])
-            .arg(&export)
-            .arg("--state")
-            .arg(&state)
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let o = migrate_offline(&temp(name, bytes), &state);
         assert_eq!(code(&o), 2, "{name}: {}", stderr(&o));
         assert!(stderr(&o).contains("error: export: "), "{}", stderr(&o));
     }
@@ -863,7 +850,13 @@ fn usage_errors_name_the_problem_and_a_bom_is_read_past() {
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = bin()
+    let o = migrate_offline(&bom, &state);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// `migrate --approve-all --offline` of `export` for the sample tenant on `state`.
+fn migrate_offline(export: &std::path::Path, state: &std::path::Path) -> Output {
+    bin()
         .args([
             "migrate",
             "--tenant",
@@ -872,12 +865,11 @@ fn usage_errors_name_the_problem_and_a_bom_is_read_past() {
             "generic",
         ])
         .args(["--approve-all", "--offline", "--export"])
-        .arg(&bom)
+        .arg(export)
         .arg("--state")
-        .arg(&state)
+        .arg(state)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// CLI.md: for CSV, a source path is "the header text as written" — padding included — and

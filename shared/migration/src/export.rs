@@ -322,6 +322,10 @@ pub fn check(bytes: &[u8], csv: bool) -> Result<(), String> {
     if !text.trim_start().starts_with(['[', '{']) {
         return Err("a JSON export is an array of records or an object".into());
     }
+    // `[]`: nothing to migrate (said so, rather than "no field maps to external_id" later).
+    if text.trim_start().starts_with('[') && text.trim_start()[1..].trim_start().starts_with(']') {
+        return Err("the JSON export has no records".into());
+    }
     serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map(|_| ())
         .map_err(|e| {
