@@ -252,25 +252,40 @@ pub(crate) async fn delete(
         }
     }
     let doomed_ids: Vec<String> = doomed.iter().filter_map(|o| o.object_id.clone()).collect();
-    if let Err(e) = batch_delete(c, &doomed_ids).await {
-        let ConnectorError::Rejected { vendor_reason, .. } = e else {
-            return Err(e);
-        };
-        for o in doomed {
-            let reason = vendor_reason.clone();
-            out.push(undo(o, UndoResult::Failed { reason }, false));
-        }
-        return Ok(out);
-    }
-    let after = read_back(c, &doomed_ids).await?;
-    for o in doomed {
-        let gone = o
-            .object_id
-            .as_ref()
-            .is_some_and(|id| !after.contains_key(id));
-        out.push(undo(o, UndoResult::Deleted, gone));
+    if delete_or_fail(c, &doomed, &doomed_ids, &mut out).await? {
+        let after = read_back(c, &doomed_ids).await?;
+        record_deleted(&doomed, |id| after.contains_key(id), &mut out);
     }
     Ok(out)
+}
+
+/// Deletes `ids` (the objects of `doomed`) in one batch. A refusal fails each of them with
+/// the vendor's reason (false: nothing to verify); other errors end the undo.
+async fn delete_or_fail(
+    c: &SquareClient,
+    doomed: &[&Outcome],
+    ids: &[String],
+    out: &mut Vec<Undo>,
+) -> Result<bool> {
+    match batch_delete(c, ids).await {
+        Ok(()) => Ok(true),
+        Err(ConnectorError::Rejected { vendor_reason, .. }) => {
+            for o in doomed {
+                let reason = vendor_reason.clone();
+                out.push(undo(o, UndoResult::Failed { reason }, false));
+            }
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Each of `doomed` deleted, verified when reading back no longer finds it.
+fn record_deleted(doomed: &[&Outcome], still_there: impl Fn(&str) -> bool, out: &mut Vec<Undo>) {
+    for o in doomed {
+        let gone = o.object_id.as_deref().is_some_and(|id| !still_there(id));
+        out.push(undo(o, UndoResult::Deleted, gone));
+    }
 }
 
 /// The live CATEGORYs among `ids`: id → (name, version).
@@ -332,23 +347,9 @@ pub(crate) async fn delete_categories(
     if doomed_ids.is_empty() {
         return Ok(out);
     }
-    if let Err(e) = batch_delete(c, &doomed_ids).await {
-        let ConnectorError::Rejected { vendor_reason, .. } = e else {
-            return Err(e);
-        };
-        for o in doomed {
-            let reason = vendor_reason.clone();
-            out.push(undo(o, UndoResult::Failed { reason }, false));
-        }
-        return Ok(out);
-    }
-    let after = read_categories(c, &doomed_ids).await?;
-    for o in doomed {
-        let gone = o
-            .object_id
-            .as_ref()
-            .is_some_and(|id| !after.contains_key(id));
-        out.push(undo(o, UndoResult::Deleted, gone));
+    if delete_or_fail(c, &doomed, &doomed_ids, &mut out).await? {
+        let after = read_categories(c, &doomed_ids).await?;
+        record_deleted(&doomed, |id| after.contains_key(id), &mut out);
     }
     Ok(out)
 }
